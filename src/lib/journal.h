@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * journal.h: the crash-safe, append-only XML journal of ptap's taps.
+ *
+ * One journal per state directory (/run/ptap for root,
+ * $XDG_RUNTIME_DIR/ptap otherwise). Every change to the world is
+ * preceded by an intent record made durable (write + fdatasync) and
+ * followed by an outcome record. Replay folds records into the live state;
+ * a torn last record is dropped. See docs/journal.md and docs/journal.rng.
+ *
+ * Records describe taps (keyed by tap name) and create batches (keyed by
+ * batch id: a template create whose names the kernel has not yet chosen).
+ * Each record carries the whole current picture of its object, so the
+ * fold is "last record per key wins"; state DESTROYED / batch DONE closes
+ * a key.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+#include <net/if.h>
+
+#include "validate.h"
+
+#define PTAP_JOURNAL_ID_LEN 16  /* hex chars of the journal's identity */
+#define PTAP_RECORD_ID_MAX 32
+#define PTAP_CONSUMER_TARGET_MAX 256
+
+typedef enum ptap_state {
+    PTAP_STATE_CREATING,   /* intent: the helper may have made it */
+    PTAP_STATE_READY,      /* exists, in the pool, no consumer */
+    PTAP_STATE_ATTACHING,  /* intent: hot-adding to a guest */
+    PTAP_STATE_ATTACHED,   /* a guest's NIC uses it */
+    PTAP_STATE_DETACHING,  /* intent: hot-removing from a guest */
+    PTAP_STATE_DESTROYING, /* intent: the helper may have removed it */
+    PTAP_STATE_DESTROYED,  /* closed: no longer live */
+    PTAP_STATE__MAX,
+} ptap_state;
+
+typedef enum ptap_consumer_kind {
+    PTAP_CONSUMER_NONE,
+    PTAP_CONSUMER_QMP,     /* target = QMP socket path */
+    PTAP_CONSUMER_HMP,     /* target = HMP socket path (new dialect) */
+    PTAP_CONSUMER_HMP_LEGACY, /* target = HMP socket path, host_net_add/pci_add */
+    PTAP_CONSUMER_LIBVIRT, /* target = domain UUID, uri = connection URI */
+    PTAP_CONSUMER__MAX,
+} ptap_consumer_kind;
+
+/* Tap flags as recorded (mirror what the helper was asked for). */
+#define PTAP_TAP_MULTI_QUEUE (1u << 0)
+#define PTAP_TAP_VNET_HDR (1u << 1)
+
+typedef struct ptap_consumer {
+    ptap_consumer_kind kind;
+    char target[PTAP_CONSUMER_TARGET_MAX];  /* socket path or domain UUID */
+    char name[PTAP_CONSUMER_TARGET_MAX];    /* domain name (libvirt), informative */
+    char uri[PTAP_CONSUMER_TARGET_MAX];     /* libvirt connection URI, or "" */
+    char method[16];                        /* "device" or "monitor" (libvirt) */
+    pid_t pid;                              /* QEMU pid, 0 if unknown */
+    uint64_t pid_start;                     /* /proc/PID/stat starttime, 0 if unknown */
+    char netdev_id[PTAP_QEMU_ID_MAX];       /* QEMU netdev (or host_net) id */
+    char device_id[PTAP_QEMU_ID_MAX];       /* QEMU device id ("" for legacy) */
+    char model[32];                         /* virtio-net-pci, e1000, rtl8139 */
+    char pci_addr[32];                      /* legacy pci_add slot, e.g. "0:5" */
+    unsigned vlan;                          /* legacy hub/vlan number */
+    unsigned queues;                        /* 0/1 = single queue */
+} ptap_consumer;
+
+typedef struct ptap_record {
+    uint64_t seq;                 /* assigned by ptap_journal_append */
+    char id[PTAP_RECORD_ID_MAX];  /* operation id: ties intent, mark, outcome */
+    char name[IFNAMSIZ];          /* tap name, or template while CREATING */
+    char batch[PTAP_RECORD_ID_MAX]; /* create batch that made it, or "" */
+    unsigned count;               /* batch size while CREATING a template */
+    int ifindex;                  /* 0 if unknown */
+    uid_t owner;
+    gid_t group;                  /* (gid_t) -1: none */
+    char bridge[IFNAMSIZ];        /* "" = no bridge */
+    char mac[PTAP_MAC_STRLEN];    /* "" = kernel's choice */
+    unsigned mtu;                 /* 0 = default */
+    unsigned flags;               /* PTAP_TAP_* */
+    ptap_state state;
+    ptap_consumer consumer;       /* kind NONE unless attaching/attached/detaching */
+    time_t created;               /* first record of this tap */
+    time_t updated;               /* this record */
+} ptap_record;
+
+typedef struct ptap_journal ptap_journal;
+
+/* ptap_journal_open() flags */
+#define PTAP_JOURNAL_READONLY (1u << 0) /* shared lock, no writes */
+#define PTAP_JOURNAL_CREATE (1u << 1)   /* create dir (0700) and file if missing */
+
+/**
+ * ptap_journal_open: open (and replay) the journal in @dir.
+ * Takes an exclusive lock (shared with READONLY) that waits for other
+ * ptap processes: writers queue, never interleave. Refuses a directory or
+ * journal that is a symlink or owned by another user (-EPERM), and a
+ * journal whose complete records do not parse (-EBADMSG). A torn last
+ * record is dropped (and truncated away when opened for writing).
+ * Returns 0 and sets *@ret, or a negative errno.
+ */
+int ptap_journal_open(const char *dir, unsigned flags, ptap_journal **ret);
+
+/** ptap_journal_close: release the lock and free. NULL is a no-op. */
+void ptap_journal_close(ptap_journal *j);
+
+/** ptap_journal_id: this journal's identity (PTAP_JOURNAL_ID_LEN hex chars),
+ * carried in the provenance mark of every tap it creates. */
+const char *ptap_journal_id(const ptap_journal *j);
+
+/** ptap_journal_path: the journal file's path. */
+const char *ptap_journal_path(const ptap_journal *j);
+
+/**
+ * ptap_journal_new_id: a fresh operation id, unique in this journal
+ * (e.g. "op" + sequence number). Written to @buf (PTAP_RECORD_ID_MAX).
+ */
+void ptap_journal_new_id(ptap_journal *j, char buf[PTAP_RECORD_ID_MAX]);
+
+/**
+ * ptap_journal_append: append @n records in one write and make them
+ * durable (fdatasync) before returning. Sets each record's seq and
+ * updated time (created is kept, or set for a new key). Cost does not
+ * depend on the number of records on file. May compact first when the
+ * log has grown well past the live state.
+ * Returns 0 or a negative errno (nothing half-written is left valid).
+ */
+int ptap_journal_append(ptap_journal *j, ptap_record *recs, size_t n);
+
+/** ptap_journal_count: number of live records (not DESTROYED). */
+size_t ptap_journal_count(const ptap_journal *j);
+
+/**
+ * ptap_journal_get: the live record at index @i (0..count-1), in a stable
+ * order (by creation). Valid until the next append/compact/close.
+ */
+const ptap_record *ptap_journal_get(const ptap_journal *j, size_t i);
+
+/** ptap_journal_find: the live record for tap/template @name, or NULL. */
+const ptap_record *ptap_journal_find(const ptap_journal *j, const char *name);
+
+/**
+ * ptap_journal_compact: rewrite the journal as a snapshot of the live
+ * state: temp file, fsync, rename, fsync of the directory. Crash-safe at
+ * every step (the old journal stays valid until the rename).
+ */
+int ptap_journal_compact(ptap_journal *j);
+
+/**
+ * ptap_journal_validate_file: check a journal file against the RelaxNG
+ * schema (@schema_path) and the semantic rules (ordered seq, known
+ * states). Writes a human-readable reason into @err (size @errlen).
+ * Returns 0 if valid, -EBADMSG if not, another negative errno on I/O error.
+ */
+int ptap_journal_validate_file(const char *path, const char *schema_path,
+                               char *err, size_t errlen);
+
+/** ptap_state_to_string / ptap_state_from_string: "creating", "ready", ... */
+const char *ptap_state_to_string(ptap_state s);
+int ptap_state_from_string(const char *s); /* state or -EINVAL */
+
+const char *ptap_consumer_kind_to_string(ptap_consumer_kind k); /* "qmp","hmp","hmp-legacy","libvirt","none" */
+int ptap_consumer_kind_from_string(const char *s);
+
+/**
+ * ptap_journal_default_dir: /run/ptap for uid 0, $XDG_RUNTIME_DIR/ptap
+ * otherwise (-ENOENT if XDG_RUNTIME_DIR is unset). Writes to @buf.
+ */
+int ptap_journal_default_dir(char *buf, size_t len);
+
+/**
+ * ptap_mark_format / ptap_mark_parse: the provenance mark ptap puts in a
+ * tap's ifalias: "ptap:JOURNALID:OPID". ptap_mark_parse accepts any
+ * ptap mark ("ptap" or "ptap:TAG") and splits it; journal/op are "" when
+ * absent. Returns 0, or -EINVAL if @alias is not a ptap mark.
+ */
+#define PTAP_MARK_PREFIX "ptap"
+int ptap_mark_parse(const char *alias, char journal[PTAP_JOURNAL_ID_LEN + 1],
+                    char op[PTAP_RECORD_ID_MAX]);

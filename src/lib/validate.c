@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "validate.h"
+
+#define WHY(msg)          \
+    do {                  \
+        if (why)          \
+            *why = (msg); \
+    } while (0)
+
+int ptap_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+    unsigned long long v;
+    char *end;
+
+    if (!s || !*s || !isdigit((unsigned char) s[0]))
+        return -EINVAL;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (*end != '\0')
+        return -EINVAL;
+    if (errno == ERANGE || v < min || v > max)
+        return -ERANGE;
+    *out = v;
+    return 0;
+}
+
+bool ptap_ifname_is_template(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+
+    return n >= 2 && strcmp(name + n - 2, "%d") == 0;
+}
+
+int ptap_ifname_check(const char *name, bool allow_template, const char **why)
+{
+    size_t n;
+    const char *pct;
+
+    if (!name || !*name) {
+        WHY("empty interface name");
+        return -EINVAL;
+    }
+    n = strnlen(name, IFNAMSIZ);
+    if (n >= IFNAMSIZ) {
+        WHY("interface name too long (at most 15 bytes)");
+        return -EINVAL;
+    }
+    if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+        WHY("'.' and '..' are not interface names");
+        return -EINVAL;
+    }
+    for (const char *p = name; *p; p++) {
+        unsigned char c = (unsigned char) *p;
+
+        if (c == '/' || c == ':' || isspace(c) || c < 0x20 || c >= 0x7f) {
+            WHY("interface name contains a forbidden character");
+            return -EINVAL;
+        }
+    }
+    pct = strchr(name, '%');
+    if (pct) {
+        if (!allow_template) {
+            WHY("'%' is not allowed in an interface name here");
+            return -EINVAL;
+        }
+        if (strcmp(pct, "%d") != 0) {
+            WHY("a template must contain a single '%d', at its end");
+            return -EINVAL;
+        }
+        /* The kernel substitutes a number of up to 10 digits only if the
+         * result still fits; refuse a template that cannot. */
+        if (n - 2 + 1 >= IFNAMSIZ) {
+            WHY("template leaves no room for the number");
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+int ptap_mac_parse(const char *s, uint8_t mac[PTAP_MAC_LEN], const char **why)
+{
+    uint8_t m[PTAP_MAC_LEN];
+    bool zero = true;
+
+    if (!s || strlen(s) != PTAP_MAC_STRLEN - 1) {
+        WHY("a MAC address is six hex octets separated by ':'");
+        return -EINVAL;
+    }
+    for (int i = 0; i < PTAP_MAC_LEN; i++) {
+        const char *o = s + 3 * i;
+        char hex[3] = { o[0], o[1], 0 };
+
+        if (!isxdigit((unsigned char) o[0]) || !isxdigit((unsigned char) o[1]) ||
+            (i < PTAP_MAC_LEN - 1 && o[2] != ':')) {
+            WHY("a MAC address is six hex octets separated by ':'");
+            return -EINVAL;
+        }
+        m[i] = (uint8_t) strtoul(hex, NULL, 16);
+        if (m[i])
+            zero = false;
+    }
+    if (m[0] & 1) {
+        WHY("multicast/broadcast MAC address (a NIC needs a unicast one)");
+        return -EINVAL;
+    }
+    if (zero) {
+        WHY("all-zero MAC address");
+        return -EINVAL;
+    }
+    memcpy(mac, m, PTAP_MAC_LEN);
+    return 0;
+}
+
+void ptap_mac_format(const uint8_t mac[PTAP_MAC_LEN], char buf[PTAP_MAC_STRLEN])
+{
+    snprintf(buf, PTAP_MAC_STRLEN, "%02x:%02x:%02x:%02x:%02x:%02x",
+             mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+}
+
+int ptap_tag_check(const char *tag, const char **why)
+{
+    size_t n = tag ? strnlen(tag, PTAP_TAG_MAX + 1) : 0;
+
+    if (n == 0 || n > PTAP_TAG_MAX) {
+        WHY("a tag is 1 to 64 characters");
+        return -EINVAL;
+    }
+    for (const char *p = tag; *p; p++)
+        if (!isalnum((unsigned char) *p) && !strchr("._:-", *p)) {
+            WHY("a tag may contain only letters, digits and '._:-'");
+            return -EINVAL;
+        }
+    return 0;
+}
+
+int ptap_qemu_id_check(const char *id, const char **why)
+{
+    size_t n = id ? strnlen(id, PTAP_QEMU_ID_MAX) : 0;
+
+    if (n == 0 || n >= PTAP_QEMU_ID_MAX) {
+        WHY("an id is 1 to 63 characters");
+        return -EINVAL;
+    }
+    if (!isalpha((unsigned char) id[0])) {
+        WHY("an id must start with a letter");
+        return -EINVAL;
+    }
+    for (const char *p = id; *p; p++)
+        if (!isalnum((unsigned char) *p) && !strchr("._-", *p)) {
+            WHY("an id may contain only letters, digits and '._-'");
+            return -EINVAL;
+        }
+    return 0;
+}
+
+bool ptap_alias_is_mark(const char *alias)
+{
+    if (!alias)
+        return false;
+    if (strcmp(alias, "ptap") == 0)
+        return true;
+    return strncmp(alias, "ptap:", 5) == 0 && ptap_tag_check(alias + 5, NULL) == 0;
+}
