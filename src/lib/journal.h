@@ -11,8 +11,14 @@
  * Records describe taps (keyed by tap name) and create batches (keyed by
  * batch id: a template create whose names the kernel has not yet chosen).
  * Each record carries the whole current picture of its object, so the
- * fold is "last record per key wins"; state DESTROYED / batch DONE closes
- * a key.
+ * fold is "last record per key wins"; state DESTROYED closes a key.
+ * A record is a batch record when its count is > 0 or its name is a
+ * template ("ptap%d"): its key is its batch id (its op id when batch is
+ * ""). Every other record is a tap record keyed by its name.
+ *
+ * Errors: every function returns -errno; when one fails for a reason worth
+ * telling (a damaged journal, a refused directory), a message naming the
+ * file, line and reason is left in ptap_journal_last_error().
  */
 #pragma once
 
@@ -25,6 +31,7 @@
 #include "validate.h"
 
 #define PTAP_JOURNAL_ID_LEN 16  /* hex chars of the journal's identity */
+#define PTAP_JOURNAL_VERSION 1  /* the on-disk format this code reads and writes */
 #define PTAP_RECORD_ID_MAX 32
 #define PTAP_CONSUMER_TARGET_MAX 256
 
@@ -51,6 +58,10 @@ typedef enum ptap_consumer_kind {
 /* Tap flags as recorded (mirror what the helper was asked for). */
 #define PTAP_TAP_MULTI_QUEUE (1u << 0)
 #define PTAP_TAP_VNET_HDR (1u << 1)
+/* Bookkeeping flags (not tap properties): */
+#define PTAP_TAP_EPHEMERAL (1u << 2) /* made by attach: destroyed on detach/rollback */
+#define PTAP_TAP_KEEP (1u << 3)      /* DETACHING with --keep-tap: back to READY */
+#define PTAP_TAP__ALL (PTAP_TAP_MULTI_QUEUE | PTAP_TAP_VNET_HDR | PTAP_TAP_EPHEMERAL | PTAP_TAP_KEEP)
 
 typedef struct ptap_consumer {
     ptap_consumer_kind kind;
@@ -63,6 +74,7 @@ typedef struct ptap_consumer {
     char netdev_id[PTAP_QEMU_ID_MAX];       /* QEMU netdev (or host_net) id */
     char device_id[PTAP_QEMU_ID_MAX];       /* QEMU device id ("" for legacy) */
     char model[32];                         /* virtio-net-pci, e1000, rtl8139 */
+    char mac[PTAP_MAC_STRLEN];              /* the guest NIC's MAC */
     char pci_addr[32];                      /* legacy pci_add slot, e.g. "0:5" */
     unsigned vlan;                          /* legacy hub/vlan number */
     unsigned queues;                        /* 0/1 = single queue */
@@ -82,7 +94,8 @@ typedef struct ptap_record {
     unsigned mtu;                 /* 0 = default */
     unsigned flags;               /* PTAP_TAP_* */
     ptap_state state;
-    ptap_consumer consumer;       /* kind NONE unless attaching/attached/detaching */
+    ptap_consumer consumer;       /* kind NONE unless attaching/attached/detaching;
+                                   * with kind NONE the rest is cleared on append */
     time_t created;               /* first record of this tap */
     time_t updated;               /* this record */
 } ptap_record;
@@ -92,20 +105,40 @@ typedef struct ptap_journal ptap_journal;
 /* ptap_journal_open() flags */
 #define PTAP_JOURNAL_READONLY (1u << 0) /* shared lock, no writes */
 #define PTAP_JOURNAL_CREATE (1u << 1)   /* create dir (0700) and file if missing */
+#define PTAP_JOURNAL_NONBLOCK (1u << 2) /* -EWOULDBLOCK instead of waiting for the lock */
+
+/**
+ * ptap_journal_last_error: a human-readable reason for the last failure of
+ * a journal function in this thread ("journal '/run/ptap/journal.xml'
+ * line 7: ..."), or "" if none was recorded. Valid until the next call.
+ */
+const char *ptap_journal_last_error(void);
 
 /**
  * ptap_journal_open: open (and replay) the journal in @dir.
  * Takes an exclusive lock (shared with READONLY) that waits for other
- * ptap processes: writers queue, never interleave. Refuses a directory or
- * journal that is a symlink or owned by another user (-EPERM), and a
- * journal whose complete records do not parse (-EBADMSG). A torn last
- * record is dropped (and truncated away when opened for writing).
+ * ptap processes: writers queue, never interleave. The lock is held until
+ * ptap_journal_close(). Refuses a directory or journal that is a symlink,
+ * owned by another user or writable by group/others (-EPERM), a journal
+ * whose complete records do not parse (-EBADMSG) and one of an unknown
+ * format version (-EPROTONOSUPPORT). A torn last record is dropped (and
+ * truncated away when opened for writing). A missing journal is -ENOENT
+ * unless PTAP_JOURNAL_CREATE (READONLY never creates the journal file).
  * Returns 0 and sets *@ret, or a negative errno.
  */
 int ptap_journal_open(const char *dir, unsigned flags, ptap_journal **ret);
 
 /** ptap_journal_close: release the lock and free. NULL is a no-op. */
 void ptap_journal_close(ptap_journal *j);
+
+/**
+ * ptap_journal_load_buffer: replay a journal held in memory (@len bytes,
+ * the bytes of a journal.xml) into a read-only journal handle with no
+ * file and no lock: for tests, fuzzing and `ptap journal dump FILE`.
+ * Same rules and errors as ptap_journal_open(). append/compact on the
+ * result return -EBADF. Returns 0 and sets *@ret, or a negative errno.
+ */
+int ptap_journal_load_buffer(const char *buf, size_t len, ptap_journal **ret);
 
 /** ptap_journal_id: this journal's identity (PTAP_JOURNAL_ID_LEN hex chars),
  * carried in the provenance mark of every tap it creates. */
@@ -115,8 +148,10 @@ const char *ptap_journal_id(const ptap_journal *j);
 const char *ptap_journal_path(const ptap_journal *j);
 
 /**
- * ptap_journal_new_id: a fresh operation id, unique in this journal
- * (e.g. "op" + sequence number). Written to @buf (PTAP_RECORD_ID_MAX).
+ * ptap_journal_new_id: a fresh operation id, unique in this journal:
+ * "op" + a sequence number reserved for it (later records get higher
+ * seqs, and compaction carries the counter over, so an id is never
+ * handed out twice by one journal). Written to @buf (PTAP_RECORD_ID_MAX).
  */
 void ptap_journal_new_id(ptap_journal *j, char buf[PTAP_RECORD_ID_MAX]);
 
@@ -126,9 +161,18 @@ void ptap_journal_new_id(ptap_journal *j, char buf[PTAP_RECORD_ID_MAX]);
  * updated time (created is kept, or set for a new key). Cost does not
  * depend on the number of records on file. May compact first when the
  * log has grown well past the live state.
+ * Every record is checked first (names, MAC, ids, UTF-8 text without
+ * control characters, known state/kind/flags): one bad record fails the
+ * whole call with -EINVAL and nothing is written. -EBADF on a read-only
+ * journal; after a failed write or sync the handle refuses further
+ * appends (-EIO): close and reopen it.
  * Returns 0 or a negative errno (nothing half-written is left valid).
  */
 int ptap_journal_append(ptap_journal *j, ptap_record *recs, size_t n);
+
+/** ptap_journal_log_records: records in the journal file (live or not):
+ * what auto-compaction compares with ptap_journal_count(). */
+size_t ptap_journal_log_records(const ptap_journal *j);
 
 /** ptap_journal_count: number of live records (not DESTROYED). */
 size_t ptap_journal_count(const ptap_journal *j);
@@ -139,21 +183,31 @@ size_t ptap_journal_count(const ptap_journal *j);
  */
 const ptap_record *ptap_journal_get(const ptap_journal *j, size_t i);
 
-/** ptap_journal_find: the live record for tap/template @name, or NULL. */
+/** ptap_journal_find: the live record for tap @name, or else the first
+ * live batch record (in creation order) whose name is @name, or NULL.
+ * O(1) for taps; batch records are searched linearly (there are few). */
 const ptap_record *ptap_journal_find(const ptap_journal *j, const char *name);
+
+/** ptap_journal_find_batch: the live batch record of batch @batch, or NULL. */
+const ptap_record *ptap_journal_find_batch(const ptap_journal *j, const char *batch);
 
 /**
  * ptap_journal_compact: rewrite the journal as a snapshot of the live
  * state: temp file, fsync, rename, fsync of the directory. Crash-safe at
- * every step (the old journal stays valid until the rename).
+ * every step (the old journal stays valid until the rename). The live
+ * records are written in creation order and renumbered seq 1..count;
+ * the header carries the seq counter on. -EBADF on a read-only journal.
  */
 int ptap_journal_compact(ptap_journal *j);
 
 /**
  * ptap_journal_validate_file: check a journal file against the RelaxNG
  * schema (@schema_path) and the semantic rules (ordered seq, known
- * states). Writes a human-readable reason into @err (size @errlen).
- * Returns 0 if valid, -EBADMSG if not, another negative errno on I/O error.
+ * states). Writes a human-readable reason into @err (size @errlen);
+ * on success @err is "" or a note (a torn last record that replay drops).
+ * The file is read without the journal lock. Returns 0 if valid, -EBADMSG
+ * if not, -EPROTONOSUPPORT for an unknown version, another negative errno
+ * on I/O error.
  */
 int ptap_journal_validate_file(const char *path, const char *schema_path,
                                char *err, size_t errlen);
@@ -167,16 +221,25 @@ int ptap_consumer_kind_from_string(const char *s);
 
 /**
  * ptap_journal_default_dir: /run/ptap for uid 0, $XDG_RUNTIME_DIR/ptap
- * otherwise (-ENOENT if XDG_RUNTIME_DIR is unset). Writes to @buf.
+ * otherwise (-ENOENT if XDG_RUNTIME_DIR is unset or not absolute).
+ * Writes to @buf; -ENAMETOOLONG if it does not fit.
  */
 int ptap_journal_default_dir(char *buf, size_t len);
 
 /**
  * ptap_mark_format / ptap_mark_parse: the provenance mark ptap puts in a
  * tap's ifalias: "ptap:JOURNALID:OPID". ptap_mark_parse accepts any
- * ptap mark ("ptap" or "ptap:TAG") and splits it; journal/op are "" when
- * absent. Returns 0, or -EINVAL if @alias is not a ptap mark.
+ * ptap mark ("ptap" or "ptap:TAG") and splits TAG at its first ':';
+ * journal/op are "" when absent. Returns 0, -EINVAL if @alias is not a
+ * ptap mark, -ERANGE if it is one whose parts do not fit @journal/@op
+ * (so no journal of this ptap made it).
  */
 #define PTAP_MARK_PREFIX "ptap"
+#define PTAP_MARK_MAX (sizeof(PTAP_MARK_PREFIX) + PTAP_JOURNAL_ID_LEN + PTAP_RECORD_ID_MAX + 1)
 int ptap_mark_parse(const char *alias, char journal[PTAP_JOURNAL_ID_LEN + 1],
                     char op[PTAP_RECORD_ID_MAX]);
+
+/** ptap_mark_format: "ptap:JOURNAL:OP" into @buf (@len bytes, PTAP_MARK_MAX
+ * is always enough). -EINVAL if @journal or @op is not a valid tag part,
+ * -ENOBUFS if @buf is too small. */
+int ptap_mark_format(const char *journal, const char *op, char *buf, size_t len);

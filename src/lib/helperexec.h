@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * helperexec.h: run the privileged ptap-helper (argv only, never a shell)
+ * and collect what it said. The helper is the only privileged code; this
+ * side runs as its caller.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct ptap_helper_result {
+    int status;      /* the helper's exit code (sysexits), or 128+signal */
+    char **lines;    /* stdout, one entry per line (NULL-terminated) */
+    size_t n_lines;
+    char *errtext;   /* stderr, trailing newline stripped ("" if none) */
+} ptap_helper_result;
+
+/** ptap_helper_path: $PTAP_HELPER if set and non-empty, else the
+ * build-time PTAP_HELPER_PATH. */
+const char *ptap_helper_path(void);
+
+/**
+ * ptap_helper_run: run the helper with @argv (argv[0] is ignored and
+ * replaced by the helper path; NULL-terminated) and wait for it.
+ * @res is filled even when the helper fails (status != 0).
+ * Returns 0 when the helper ran (whatever its exit code), or a negative
+ * errno when it could not be started or read.
+ */
+int ptap_helper_run(char *const argv[], ptap_helper_result *res);
+
+/** ptap_helper_result_clear: free what ptap_helper_run() filled in. */
+void ptap_helper_result_clear(ptap_helper_result *res);
+
+/* Parameters of a create, as both the helper and the journal see them. */
+typedef struct ptap_create_spec {
+    const char *name;     /* name or template ending in %d */
+    unsigned count;       /* 1.. (count > 1 needs a template) */
+    const char *owner;    /* user name or uid, NULL = caller */
+    const char *group;    /* group name or gid, NULL = none */
+    const char *bridge;   /* NULL = none */
+    unsigned mtu;         /* 0 = default */
+    const char *mac;      /* NULL = kernel's choice */
+    bool multi_queue;
+    bool vnet_hdr;
+    const char *tag;      /* provenance tag (JOURNALID:OPID) */
+} ptap_create_spec;
+
+/**
+ * ptap_helper_create: "ptap-helper create ..." for @spec.
+ * Returns as ptap_helper_run(); on success res->lines are the names made.
+ */
+int ptap_helper_create(const ptap_create_spec *spec, ptap_helper_result *res);
+
+/**
+ * ptap_helper_destroy: "ptap-helper destroy NAME..." (one batch).
+ * @names: @n names. Returns as ptap_helper_run().
+ */
+int ptap_helper_destroy(char *const *names, size_t n, ptap_helper_result *res);

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kview.h"
+#include "link.h"
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(((const ptap_kdev *) a)->name, ((const ptap_kdev *) b)->name);
+}
+
+int ptap_kview_load(ptap_kview *kv)
+{
+    ptap_link_info *links = NULL;
+    size_t n = 0;
+    int r;
+
+    *kv = (ptap_kview) { 0 };
+    r = ptap_link_dump(&links, &n);
+    if (r < 0)
+        return r;
+    kv->devs = calloc(n ? n : 1, sizeof(*kv->devs));
+    if (!kv->devs) {
+        ptap_link_info_free(links);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const ptap_link_info *l = &links[i];
+        ptap_kdev *d = &kv->devs[i];
+
+        snprintf(d->name, sizeof(d->name), "%s", l->name);
+        d->ifindex = l->ifindex;
+        d->is_tap = l->is_tap;
+        d->marked = l->is_tap && ptap_alias_is_mark(l->alias);
+        if (d->marked)
+            (void) ptap_mark_parse(l->alias, d->journal, d->op);
+        d->owner = l->owner;
+        d->group = l->group;
+        snprintf(d->bridge, sizeof(d->bridge), "%s", l->master);
+        d->mtu = l->mtu;
+        d->carrier = l->carrier;
+        d->up = l->up;
+        d->multi_queue = l->multi_queue;
+        d->vnet_hdr = l->vnet_hdr;
+    }
+    kv->n = n;
+    ptap_link_info_free(links);
+    /* Sorted by name: list and recover look up every record. */
+    qsort(kv->devs, kv->n, sizeof(*kv->devs), cmp_name);
+    return 0;
+}
+
+void ptap_kview_clear(ptap_kview *kv)
+{
+    if (!kv)
+        return;
+    free(kv->devs);
+    *kv = (ptap_kview) { 0 };
+}
+
+const ptap_kdev *ptap_kview_find(const ptap_kview *kv, const char *name)
+{
+    ptap_kdev key;
+
+    if (!name || strlen(name) >= sizeof(key.name))
+        return NULL;
+    snprintf(key.name, sizeof(key.name), "%s", name);
+    return bsearch(&key, kv->devs, kv->n, sizeof(*kv->devs), cmp_name);
+}
+
+bool ptap_kdev_ours(const ptap_kdev *d, const char *jid)
+{
+    return d && d->marked && jid && *jid && strcmp(d->journal, jid) == 0;
+}

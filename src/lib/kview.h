@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * kview.h: the kernel's side of the picture, as the ptap command needs it
+ * for list, recover and forget: one rtnetlink dump (link.c), indexed by
+ * name, with each device's ptap mark already split into journal and
+ * operation ids.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <net/if.h>
+
+#include "journal.h"
+
+typedef struct ptap_kdev {
+    char name[IFNAMSIZ];
+    int ifindex;
+    bool is_tap;
+    bool marked;                         /* carries a ptap mark */
+    char journal[PTAP_JOURNAL_ID_LEN + 1]; /* from the mark, "" if none */
+    char op[PTAP_RECORD_ID_MAX];         /* from the mark, "" if none */
+    long long owner;                     /* tun owner uid, -1 if none */
+    long long group;                     /* tun group gid, -1 if none */
+    char bridge[IFNAMSIZ];               /* master's name, "" if none */
+    unsigned mtu;
+    bool carrier;
+    bool up;
+    bool multi_queue;
+    bool vnet_hdr;
+} ptap_kdev;
+
+typedef struct ptap_kview {
+    ptap_kdev *devs;
+    size_t n;
+} ptap_kview;
+
+/** ptap_kview_load: dump every link of the current network namespace.
+ * Returns 0 or a negative errno. */
+int ptap_kview_load(ptap_kview *kv);
+
+/** ptap_kview_clear: free what ptap_kview_load() allocated. */
+void ptap_kview_clear(ptap_kview *kv);
+
+/** ptap_kview_find: the device called @name, or NULL. */
+const ptap_kdev *ptap_kview_find(const ptap_kview *kv, const char *name);
+
+/** ptap_kdev_ours: true when @d is a tap carrying the mark of journal @jid. */
+bool ptap_kdev_ours(const ptap_kdev *d, const char *jid);

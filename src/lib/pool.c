@@ -1,0 +1,300 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "fault.h"
+#include "kview.h"
+#include "log.h"
+#include "pool.h"
+#include "validate.h"
+
+void ptap_strv_free(char **v)
+{
+    if (!v)
+        return;
+    for (char **p = v; *p; p++)
+        free(*p);
+    free(v);
+}
+
+int ptap_pool_helper_error(ptap_error *err, const char *what, int r, const ptap_helper_result *res)
+{
+    if (r < 0)
+        return ptap_error_set(err, r, EX_OSERR, "%s: cannot run ptap-helper '%s': %s", what,
+                              ptap_helper_path(), strerror(-r));
+    /* The helper's own message already names the object and the reason. */
+    const char *msg = res->errtext && *res->errtext ? res->errtext : "ptap-helper failed";
+    if (strncmp(msg, "ptap-helper: ", 13) == 0)
+        msg += 13;
+    int code = res->status == EX_NOPERM ? -EPERM
+               : res->status == EX_USAGE ? -EINVAL
+               : res->status == EX_CONFIG ? -EACCES
+                                          : -EIO;
+    return ptap_error_set(err, code,
+                          res->status > 0 && res->status < 128 ? res->status : EX_OSERR, "%s: %s",
+                          what, msg);
+}
+
+/* Destroy every tap of this journal that operation @op made (found by
+ * its mark, so it works even when the helper died before printing a
+ * name). Used to roll back a create. */
+static int destroy_by_op(ptap_journal *j, const char *op, ptap_error *err)
+{
+    ptap_kview kv = { 0 };
+    _cleanup_free_ char **names = NULL;
+    size_t n = 0;
+    int r;
+
+    r = ptap_kview_load(&kv);
+    if (r < 0)
+        return ptap_error_set(err, r, EX_OSERR, "cannot list network devices: %s", strerror(-r));
+    names = calloc(kv.n + 1, sizeof(char *));
+    if (!names) {
+        ptap_kview_clear(&kv);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < kv.n; i++)
+        if (ptap_kdev_ours(&kv.devs[i], ptap_journal_id(j)) && strcmp(kv.devs[i].op, op) == 0)
+            names[n++] = kv.devs[i].name;
+    r = 0;
+    if (n > 0) {
+        ptap_helper_result res;
+
+        r = ptap_helper_destroy(names, n, &res);
+        if (r < 0 || res.status != 0)
+            r = ptap_pool_helper_error(err, "rollback", r, &res);
+        ptap_helper_result_clear(&res);
+    }
+    ptap_kview_clear(&kv);
+    return r;
+}
+
+int ptap_pool_create(ptap_journal *j, const ptap_create_spec *spec, uid_t owner, gid_t group,
+                     char ***names, ptap_error *err)
+{
+    ptap_create_spec s = *spec;
+    ptap_record intent = { 0 };
+    ptap_helper_result res = { 0 };
+    _cleanup_free_ ptap_record *out = NULL;
+    char tag[PTAP_TAG_MAX + 1];
+    const char *why = NULL;
+    uint8_t mac[PTAP_MAC_LEN];
+    bool tmpl;
+    int r;
+
+    /* Check everything before the journal or the kernel hears of it. */
+    if (ptap_ifname_check(s.name, true, &why) < 0)
+        return ptap_error_set(err, -EINVAL, EX_USAGE, "invalid tap name '%s': %s", s.name, why);
+    tmpl = ptap_ifname_is_template(s.name);
+    if (s.count == 0)
+        s.count = 1;
+    if (s.count > 1 && !tmpl)
+        return ptap_error_set(err, -EINVAL, EX_USAGE,
+                              "--count %u needs a template name ending in '%%d', not '%s'",
+                              s.count, s.name);
+    if (s.mac && s.count > 1)
+        return ptap_error_set(err, -EINVAL, EX_USAGE,
+                              "--mac cannot give one address to %u taps", s.count);
+    if (s.mac && ptap_mac_parse(s.mac, mac, &why) < 0)
+        return ptap_error_set(err, -EINVAL, EX_USAGE, "invalid MAC address '%s': %s", s.mac, why);
+    if (s.bridge && ptap_ifname_check(s.bridge, false, &why) < 0)
+        return ptap_error_set(err, -EINVAL, EX_USAGE, "invalid bridge name '%s': %s", s.bridge, why);
+    if (!tmpl && ptap_journal_find(j, s.name))
+        return ptap_error_set(err, -EEXIST, EX_USAGE, "tap '%s' is already on record", s.name);
+
+    /* Intent: durable before the helper runs. */
+    ptap_journal_new_id(j, intent.id);
+    snprintf(intent.name, sizeof(intent.name), "%s", s.name);
+    snprintf(intent.batch, sizeof(intent.batch), "%s", intent.id);
+    intent.count = s.count;
+    intent.owner = owner;
+    intent.group = group;
+    snprintf(intent.bridge, sizeof(intent.bridge), "%s", s.bridge ? s.bridge : "");
+    snprintf(intent.mac, sizeof(intent.mac), "%s", s.mac ? s.mac : "");
+    intent.mtu = s.mtu;
+    intent.flags = (s.multi_queue ? PTAP_TAP_MULTI_QUEUE : 0) | (s.vnet_hdr ? PTAP_TAP_VNET_HDR : 0);
+    intent.state = PTAP_STATE_CREATING;
+    r = ptap_journal_append(j, &intent, 1);
+    if (r < 0)
+        return ptap_error_set(err, r, EX_OSERR, "cannot write journal '%s': %s",
+                              ptap_journal_path(j), strerror(-r));
+    ptap_fault("create-after-intent");
+
+    snprintf(tag, sizeof(tag), "%s:%s", ptap_journal_id(j), intent.id);
+    s.tag = tag;
+    r = ptap_helper_create(&s, &res);
+    ptap_fault("create-after-helper");
+    if (r < 0 || res.status != 0 || res.n_lines != s.count) {
+        if (r >= 0 && res.status == 0)
+            ptap_error_set(err, -EIO, EX_OSERR, "ptap-helper created %zu taps instead of %u",
+                           res.n_lines, s.count);
+        else
+            ptap_pool_helper_error(err, "cannot create taps", r, &res);
+        ptap_helper_result_clear(&res);
+        /* Roll back: whatever the helper made carries this op's mark. */
+        int k = destroy_by_op(j, intent.id, NULL);
+        if (k >= 0) {
+            intent.state = PTAP_STATE_DESTROYED;
+            (void) ptap_journal_append(j, &intent, 1);
+        }
+        return err ? err->code : -EIO;
+    }
+
+    /* Outcome: one READY record per tap, and the intent closed, in one
+     * durable append. */
+    out = calloc(s.count + 1, sizeof(*out));
+    if (!out) {
+        ptap_helper_result_clear(&res);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < res.n_lines; i++) {
+        out[i] = intent;
+        out[i].count = 0;
+        ptap_journal_new_id(j, out[i].id);
+        if (ptap_ifname_check(res.lines[i], false, NULL) < 0) {
+            ptap_helper_result_clear(&res);
+            (void) destroy_by_op(j, intent.id, NULL);
+            return ptap_error_set(err, -EBADMSG, EX_OSERR,
+                                  "ptap-helper printed an invalid name");
+        }
+        snprintf(out[i].name, sizeof(out[i].name), "%s", res.lines[i]);
+        out[i].state = PTAP_STATE_READY;
+    }
+    intent.state = PTAP_STATE_DESTROYED; /* the batch intent is done */
+    out[s.count] = intent;
+    r = ptap_journal_append(j, out, s.count + 1);
+    if (r < 0) {
+        ptap_error_set(err, r, EX_OSERR, "cannot write journal '%s': %s", ptap_journal_path(j),
+                       strerror(-r));
+        (void) destroy_by_op(j, intent.id, NULL);
+        ptap_helper_result_clear(&res);
+        return r;
+    }
+    ptap_fault("create-after-outcome");
+    if (names) {
+        *names = res.lines; /* NULL-terminated by construction */
+        res.lines = NULL;
+        res.n_lines = 0;
+    }
+    ptap_helper_result_clear(&res);
+    return 0;
+}
+
+int ptap_pool_destroy(ptap_journal *j, char *const *names, size_t n, ptap_error *err)
+{
+    _cleanup_free_ ptap_record *recs = calloc(n ? n : 1, sizeof(*recs));
+    _cleanup_free_ char **present = calloc(n + 1, sizeof(char *));
+    ptap_kview kv = { 0 };
+    size_t n_present = 0;
+    int r;
+
+    if (!recs || !present)
+        return -ENOMEM;
+    r = ptap_kview_load(&kv);
+    if (r < 0)
+        return ptap_error_set(err, r, EX_OSERR, "cannot list network devices: %s", strerror(-r));
+
+    for (size_t i = 0; i < n; i++) {
+        const ptap_record *rec = ptap_journal_find(j, names[i]);
+
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(names[k], names[i]) == 0) {
+                ptap_kview_clear(&kv);
+                return ptap_error_set(err, -EINVAL, EX_USAGE, "tap '%s' named twice", names[i]);
+            }
+        if (!rec || rec->state == PTAP_STATE_CREATING) {
+            ptap_kview_clear(&kv);
+            return ptap_error_set(err, -ENOENT, EX_USAGE, "cannot destroy '%s': not on record in '%s'",
+                                  names[i], ptap_journal_path(j));
+        }
+        if (rec->state == PTAP_STATE_ATTACHED || rec->state == PTAP_STATE_ATTACHING ||
+            rec->state == PTAP_STATE_DETACHING) {
+            ptap_kview_clear(&kv);
+            return ptap_error_set(err, -EBUSY, EX_USAGE,
+                                  "cannot destroy '%s': it is %s to guest '%s' (detach it first)",
+                                  names[i], ptap_state_to_string(rec->state),
+                                  *rec->consumer.name ? rec->consumer.name : rec->consumer.target);
+        }
+        recs[i] = *rec;
+        const ptap_kdev *d = ptap_kview_find(&kv, names[i]);
+        if (d && ptap_kdev_ours(d, ptap_journal_id(j)))
+            present[n_present++] = recs[i].name;
+    }
+    ptap_kview_clear(&kv);
+
+    for (size_t i = 0; i < n; i++)
+        recs[i].state = PTAP_STATE_DESTROYING;
+    r = ptap_journal_append(j, recs, n);
+    if (r < 0)
+        return ptap_error_set(err, r, EX_OSERR, "cannot write journal '%s': %s",
+                              ptap_journal_path(j), strerror(-r));
+    ptap_fault("destroy-after-intent");
+
+    if (n_present > 0) {
+        ptap_helper_result res;
+
+        r = ptap_helper_destroy(present, n_present, &res);
+        ptap_fault("destroy-after-helper");
+        if (r < 0 || res.status != 0) {
+            ptap_pool_helper_error(err, "cannot destroy taps", r, &res);
+            ptap_helper_result_clear(&res);
+            /* Nothing was removed (the helper checks all names before it
+             * deletes any): put the records back as they were. */
+            for (size_t i = 0; i < n; i++)
+                recs[i].state = PTAP_STATE_READY;
+            (void) ptap_journal_append(j, recs, n);
+            return err ? err->code : -EIO;
+        }
+        ptap_helper_result_clear(&res);
+    }
+    for (size_t i = 0; i < n; i++)
+        recs[i].state = PTAP_STATE_DESTROYED;
+    r = ptap_journal_append(j, recs, n);
+    if (r < 0)
+        return ptap_error_set(err, r, EX_OSERR, "cannot write journal '%s': %s",
+                              ptap_journal_path(j), strerror(-r));
+    return 0;
+}
+
+int ptap_pool_forget(ptap_journal *j, char *const *names, size_t n, size_t *n_forgotten,
+                     ptap_error *err)
+{
+    _cleanup_free_ ptap_record *recs = calloc(n ? n : 1, sizeof(*recs));
+    ptap_kview kv = { 0 };
+    size_t m = 0;
+    int r;
+
+    if (!recs)
+        return -ENOMEM;
+    r = ptap_kview_load(&kv);
+    if (r < 0)
+        return ptap_error_set(err, r, EX_OSERR, "cannot list network devices: %s", strerror(-r));
+    for (size_t i = 0; i < n; i++) {
+        const ptap_record *rec = ptap_journal_find(j, names[i]);
+        const ptap_kdev *d = ptap_kview_find(&kv, names[i]);
+
+        if (!rec)
+            continue;
+        if (d && ptap_kdev_ours(d, ptap_journal_id(j))) {
+            ptap_kview_clear(&kv);
+            return ptap_error_set(err, -EBUSY, EX_USAGE,
+                                  "cannot forget '%s': the tap still exists (use 'ptap destroy')",
+                                  names[i]);
+        }
+        recs[m] = *rec;
+        recs[m++].state = PTAP_STATE_DESTROYED;
+    }
+    ptap_kview_clear(&kv);
+    if (m > 0) {
+        r = ptap_journal_append(j, recs, m);
+        if (r < 0)
+            return ptap_error_set(err, r, EX_OSERR, "cannot write journal '%s': %s",
+                                  ptap_journal_path(j), strerror(-r));
+    }
+    if (n_forgotten)
+        *n_forgotten = m;
+    return 0;
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * pool.h: journaled create, destroy and forget of taps (the pool of
+ * `ready` taps that attach takes from). Every change to the kernel is
+ * write-ahead: intent record made durable, then the helper acts, then the
+ * outcome is recorded. A failure rolls back what this call did.
+ */
+#pragma once
+
+#include <stddef.h>
+
+#include "error.h"
+#include "helperexec.h"
+#include "journal.h"
+
+/**
+ * ptap_pool_create: create @spec->count taps through the helper, in one
+ * helper run, and record them as READY.
+ * @j: journal open for writing
+ * @spec: what to create; spec->tag is ignored (set from the journal)
+ * @owner, @group: numeric owner and group (group (gid_t)-1 = none) for the
+ *   records (spec->owner/group carry the same to the helper)
+ * @names: on success, a NULL-terminated array of the created names (free
+ *   with ptap_strv_free); may be NULL
+ * Returns 0, or a negative errno with @err filled in; after a failure no
+ * tap of this call is left and its records are closed.
+ */
+int ptap_pool_create(ptap_journal *j, const ptap_create_spec *spec, uid_t owner, gid_t group,
+                     char ***names, ptap_error *err);
+
+/**
+ * ptap_pool_destroy: destroy the READY taps @names (all on record, none
+ * attached) in one helper batch. Checks everything first: if any name is
+ * refused, nothing changes. A tap already gone from the kernel has its
+ * record closed. Returns 0 or a negative errno with @err filled in.
+ */
+int ptap_pool_destroy(ptap_journal *j, char *const *names, size_t n, ptap_error *err);
+
+/**
+ * ptap_pool_forget: close the records of @names whose devices no longer
+ * exist (what udev calls on removal). A name that still exists as this
+ * journal's tap is refused (-EBUSY); a name not on record is ignored with
+ * @n_ignored counting it. Returns 0 or a negative errno.
+ */
+int ptap_pool_forget(ptap_journal *j, char *const *names, size_t n, size_t *n_forgotten,
+                     ptap_error *err);
+
+/** ptap_strv_free: free a NULL-terminated array of strings. */
+void ptap_strv_free(char **v);
+
+/**
+ * ptap_pool_helper_error: turn a failed helper run into @err: its exit code
+ * becomes the exit code, its stderr the message (prefixed by @what).
+ * Returns the negative errno recorded.
+ */
+int ptap_pool_helper_error(ptap_error *err, const char *what, int r, const ptap_helper_result *res);

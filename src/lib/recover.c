@@ -1,0 +1,304 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "fault.h"
+#include "helperexec.h"
+#include "kview.h"
+#include "log.h"
+#include "pool.h"
+#include "probe.h"
+#include "recover.h"
+
+void ptap_recover_result_clear(ptap_recover_result *res)
+{
+    if (!res)
+        return;
+    free(res->actions);
+    *res = (ptap_recover_result) { 0 };
+}
+
+/* What one pass decided. */
+typedef struct plan {
+    ptap_recover_result *res;
+    size_t cap;
+    ptap_record *before;    /* records to move to DESTROYING first */
+    size_t n_before;
+    ptap_record *after;     /* outcome records (closed, attached, ready) */
+    size_t n_after;
+    char **destroy;         /* device names for the one helper batch */
+    size_t n_destroy;
+    ptap_record *detach;    /* records whose QEMU device must be removed */
+    size_t n_detach;
+} plan;
+
+static void plan_clear(plan *p)
+{
+    free(p->before);
+    free(p->after);
+    free(p->destroy);
+    free(p->detach);
+}
+
+static int plan_action(plan *p, const char *action, const char *name, const char *state,
+                       const char *reason)
+{
+    if (p->res->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 16;
+        ptap_action *a = realloc(p->res->actions, cap * sizeof(*a));
+
+        if (!a)
+            return -ENOMEM;
+        p->res->actions = a;
+        p->cap = cap;
+    }
+    ptap_action *a = &p->res->actions[p->res->n++];
+    memset(a, 0, sizeof(*a));
+    snprintf(a->action, sizeof(a->action), "%s", action);
+    snprintf(a->name, sizeof(a->name), "%s", name);
+    snprintf(a->state, sizeof(a->state), "%s", state);
+    snprintf(a->reason, sizeof(a->reason), "%s", reason);
+    return 0;
+}
+
+static void destroy_dev(plan *p, char *name)
+{
+    for (size_t i = 0; i < p->n_destroy; i++)
+        if (strcmp(p->destroy[i], name) == 0)
+            return;
+    p->destroy[p->n_destroy++] = name;
+}
+
+/* Queue @rec to be closed, destroying its tap first if it is still ours. */
+static void close_record(plan *p, const ptap_record *rec, const ptap_kdev *d, const char *jid)
+{
+    ptap_record r = *rec;
+
+    if (d && ptap_kdev_ours(d, jid)) {
+        r.state = PTAP_STATE_DESTROYING;
+        p->before[p->n_before++] = r;
+        destroy_dev(p, (char *) d->name);
+    }
+    r.state = PTAP_STATE_DESTROYED;
+    p->after[p->n_after++] = r;
+}
+
+static int plan_record(plan *p, ptap_journal *j, const ptap_kview *kv, const ptap_record *rec)
+{
+    const char *jid = ptap_journal_id(j);
+    const char *st = ptap_state_to_string(rec->state);
+    const ptap_kdev *d = ptap_kview_find(kv, rec->name);
+    bool ours = d && ptap_kdev_ours(d, jid);
+    ptap_record r = *rec;
+    ptap_probe pr;
+    char why[160];
+
+    switch (rec->state) {
+    case PTAP_STATE_CREATING:
+        /* The user was never told: roll back whatever the op made. */
+        for (size_t i = 0; i < kv->n; i++)
+            if (ptap_kdev_ours(&kv->devs[i], jid) && strcmp(kv->devs[i].op, rec->batch) == 0)
+                destroy_dev(p, kv->devs[i].name);
+        r.state = PTAP_STATE_DESTROYED;
+        p->after[p->n_after++] = r;
+        return plan_action(p, "rollback-create", rec->name, st,
+                           "create was interrupted; its taps are removed");
+
+    case PTAP_STATE_DESTROYING:
+        close_record(p, rec, d, jid);
+        return plan_action(p, "complete-destroy", rec->name, st, "destroy was interrupted");
+
+    case PTAP_STATE_READY:
+        if (ours)
+            return 0;
+        r.state = PTAP_STATE_DESTROYED;
+        p->after[p->n_after++] = r;
+        return plan_action(p, "close", rec->name, st,
+                           d ? "the device now there is not this journal's tap"
+                             : "the tap no longer exists");
+
+    case PTAP_STATE_ATTACHING:
+    case PTAP_STATE_ATTACHED:
+    case PTAP_STATE_DETACHING:
+        if (!ours) {
+            r.state = PTAP_STATE_DESTROYED;
+            p->after[p->n_after++] = r;
+            return plan_action(p, "close", rec->name, st, "the tap no longer exists");
+        }
+        pr = ptap_probe_consumer(rec);
+        if (pr == PTAP_PROBE_UNKNOWN)
+            return 0; /* cannot tell: leave it for a later run */
+        if (pr == PTAP_PROBE_GONE) {
+            close_record(p, rec, d, jid);
+            snprintf(why, sizeof(why), "guest '%s' is gone",
+                     *rec->consumer.name ? rec->consumer.name : rec->consumer.target);
+            return plan_action(p, "consumer-gone", rec->name, st, why);
+        }
+        if (rec->state == PTAP_STATE_ATTACHING) {
+            if (pr == PTAP_PROBE_PRESENT) {
+                r.state = PTAP_STATE_ATTACHED;
+                p->after[p->n_after++] = r;
+                return plan_action(p, "complete-attach", rec->name, st,
+                                   "the guest has the device: attach completed");
+            }
+            /* The guest lacks the device; a netdev may be half there. */
+            p->detach[p->n_detach++] = *rec;
+            if (rec->flags & PTAP_TAP_EPHEMERAL) {
+                close_record(p, rec, d, jid);
+            } else {
+                r.state = PTAP_STATE_READY;
+                memset(&r.consumer, 0, sizeof(r.consumer));
+                p->after[p->n_after++] = r;
+            }
+            return plan_action(p, "rollback-attach", rec->name, st,
+                               "attach was interrupted before the guest had the device");
+        }
+        if (rec->state == PTAP_STATE_ATTACHED) {
+            if (pr == PTAP_PROBE_PRESENT)
+                return 0;
+            close_record(p, rec, d, jid);
+            return plan_action(p, "consumer-gone", rec->name, st,
+                               "the guest no longer has the device");
+        }
+        /* DETACHING: finish what the user asked for. */
+        if (pr == PTAP_PROBE_PRESENT)
+            p->detach[p->n_detach++] = *rec;
+        if (rec->flags & PTAP_TAP_KEEP) {
+            r.state = PTAP_STATE_READY;
+            r.flags &= ~(PTAP_TAP_KEEP | PTAP_TAP_EPHEMERAL);
+            memset(&r.consumer, 0, sizeof(r.consumer));
+            p->after[p->n_after++] = r;
+        } else {
+            close_record(p, rec, d, jid);
+        }
+        return plan_action(p, "complete-detach", rec->name, st, "detach was interrupted");
+
+    default:
+        return 0;
+    }
+}
+
+/* Removing a QEMU device during recovery is best effort: the tap is
+ * destroyed anyway, and a guest NIC whose tap is gone is harmless. */
+int ptap_recover_detach_consumer(const ptap_record *rec, ptap_error *err);
+
+static int plan_execute(plan *p, ptap_journal *j, ptap_error *err)
+{
+    int r;
+
+    if (p->n_before > 0) {
+        r = ptap_journal_append(j, p->before, p->n_before);
+        if (r < 0)
+            return ptap_error_set(err, r, EX_OSERR, "cannot write journal '%s': %s",
+                                  ptap_journal_path(j), strerror(-r));
+    }
+    ptap_fault("recover-after-intent");
+    for (size_t i = 0; i < p->n_detach; i++)
+        (void) ptap_recover_detach_consumer(&p->detach[i], NULL);
+    if (p->n_destroy > 0) {
+        ptap_helper_result hr;
+
+        r = ptap_helper_destroy(p->destroy, p->n_destroy, &hr);
+        if (r < 0 || hr.status != 0) {
+            r = ptap_pool_helper_error(err, "cannot remove taps", r, &hr);
+            ptap_helper_result_clear(&hr);
+            return r;
+        }
+        ptap_helper_result_clear(&hr);
+    }
+    ptap_fault("recover-after-helper");
+    if (p->n_after > 0) {
+        r = ptap_journal_append(j, p->after, p->n_after);
+        if (r < 0)
+            return ptap_error_set(err, r, EX_OSERR, "cannot write journal '%s': %s",
+                                  ptap_journal_path(j), strerror(-r));
+    }
+    return 0;
+}
+
+static bool record_matches_domain(const ptap_record *rec, const char *domain)
+{
+    if (rec->consumer.kind == PTAP_CONSUMER_NONE)
+        return false;
+    return strcmp(rec->consumer.name, domain) == 0 || strcmp(rec->consumer.target, domain) == 0;
+}
+
+static int run(ptap_journal *j, const char *release_domain, bool dry_run,
+               ptap_recover_result *res, ptap_error *err)
+{
+    ptap_kview kv = { 0 };
+    plan p = { .res = res };
+    size_t n = ptap_journal_count(j);
+    const char *jid = ptap_journal_id(j);
+    int r;
+
+    *res = (ptap_recover_result) { 0 };
+    r = ptap_kview_load(&kv);
+    if (r < 0)
+        return ptap_error_set(err, r, EX_OSERR, "cannot list network devices: %s", strerror(-r));
+    p.before = calloc(n + 1, sizeof(*p.before));
+    p.after = calloc(n + 1, sizeof(*p.after));
+    p.detach = calloc(n + 1, sizeof(*p.detach));
+    p.destroy = calloc(kv.n + n + 1, sizeof(char *));
+    if (!p.before || !p.after || !p.detach || !p.destroy) {
+        r = -ENOMEM;
+        goto out;
+    }
+
+    for (size_t i = 0; i < n && r >= 0; i++) {
+        const ptap_record *rec = ptap_journal_get(j, i);
+
+        if (release_domain) {
+            if (!record_matches_domain(rec, release_domain))
+                continue;
+            const ptap_kdev *d = ptap_kview_find(&kv, rec->name);
+            close_record(&p, rec, d, jid);
+            r = plan_action(&p, "release", rec->name, ptap_state_to_string(rec->state),
+                            "the guest was released");
+        } else {
+            r = plan_record(&p, j, &kv, rec);
+        }
+    }
+    /* Orphans: this journal's marked taps that no live record names. */
+    for (size_t i = 0; i < kv.n && r >= 0 && !release_domain; i++) {
+        ptap_kdev *d = &kv.devs[i];
+        const ptap_record *rec;
+
+        if (!ptap_kdev_ours(d, jid))
+            continue;
+        rec = ptap_journal_find(j, d->name);
+        if (rec && rec->state != PTAP_STATE_CREATING)
+            continue;
+        bool queued = false;
+        for (size_t k = 0; k < p.n_destroy; k++)
+            queued |= strcmp(p.destroy[k], d->name) == 0;
+        if (queued)
+            continue;
+        destroy_dev(&p, d->name);
+        r = plan_action(&p, "destroy-orphan", d->name, "",
+                        "a tap of this journal that no record names");
+    }
+    if (r >= 0 && !dry_run)
+        r = plan_execute(&p, j, err);
+out:
+    if (r < 0 && err && !err->code)
+        ptap_error_set(err, r, 0, "recovery failed: %s", strerror(-r));
+    plan_clear(&p);
+    ptap_kview_clear(&kv);
+    if (r < 0)
+        ptap_recover_result_clear(res);
+    return r;
+}
+
+int ptap_recover(ptap_journal *j, bool dry_run, ptap_recover_result *res, ptap_error *err)
+{
+    return run(j, NULL, dry_run, res, err);
+}
+
+int ptap_release(ptap_journal *j, const char *domain, ptap_recover_result *res, ptap_error *err)
+{
+    return run(j, domain, false, res, err);
+}
