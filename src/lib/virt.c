@@ -1,0 +1,1368 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * virt.c: the libvirt room of libptap (see virt.h).
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+#include <libvirt/libvirt-qemu.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+
+#include "log.h"
+#include "util.h"
+#include "validate.h"
+#include "virt.h"
+
+#define VIRT_ERR_MAX 1024
+#define VIRT_TICK_MS 50
+
+struct ptap_virt {
+    virConnectPtr conn;
+    virDomainPtr dom;
+    char *uri;       /* canonical URI (virConnectGetURI) */
+    bool session;    /* a per-user (qemu:///session) daemon */
+    char *name;      /* selected domain's name */
+    char uuid[PTAP_VIRT_UUID_STRLEN];
+    char err[VIRT_ERR_MAX];
+};
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(xmlDocPtr, xmlFreeDoc)
+DEFINE_TRIVIAL_CLEANUP_FUNC(xmlBufferPtr, xmlBufferFree)
+DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
+DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir)
+
+static inline void xmlFreep(xmlChar **p)
+{
+    if (*p)
+        xmlFree(*p);
+}
+
+/* The models ptap hot-adds: QEMU's device driver and libvirt's model name. */
+static const struct {
+    const char *qemu;
+    const char *libvirt;
+    bool virtio;
+} models[] = {
+    { "virtio-net-pci", "virtio", true },
+    { "e1000", "e1000", false },
+    { "rtl8139", "rtl8139", false },
+};
+
+#define VIRT_MAX_QUEUES 256 /* tun's MAX_TAP_QUEUES */
+
+/* ---- process-wide set-up -------------------------------------------------- */
+
+static pthread_once_t virt_once = PTHREAD_ONCE_INIT;
+static int virt_init_result;
+
+/* libvirt prints every error to stderr unless a handler is installed;
+ * libptap never prints, the caller gets the text through ptap_virt_errmsg. */
+static void virt_silent_error(void *userdata, virErrorPtr error)
+{
+    (void) userdata;
+    (void) error;
+}
+
+static void virt_init(void)
+{
+    virSetErrorFunc(NULL, virt_silent_error);
+    if (virInitialize() < 0) {
+        virt_init_result = -EIO;
+        return;
+    }
+    /* Must precede the first connection: the remote driver registers its
+     * socket with the event loop at open time, or events never arrive. */
+    if (virEventRegisterDefaultImpl() < 0)
+        virt_init_result = -EIO;
+}
+
+/* ---- errors ----------------------------------------------------------------- */
+
+static int virt_fail(ptap_virt *v, int r, const char *fmt, ...) _printf_(3, 4);
+static int virt_fail(ptap_virt *v, int r, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(v->err, sizeof(v->err), fmt, ap);
+    va_end(ap);
+    ptap_debug("virt: %s", v->err);
+    return r;
+}
+
+/* Does a libvirt or QEMU message say that QEMU could not open /dev/net/tun
+ * in libvirt's private /dev (ENOENT) or was denied it by the device cgroup
+ * (EPERM)? Both are fixed by cgroup_device_acl in qemu.conf. */
+static bool msg_is_tun_acl(const char *msg)
+{
+    return msg &&
+           (strstr(msg, "could not open /dev/net/tun: No such file or directory") ||
+            strstr(msg, "could not open /dev/net/tun: Operation not permitted"));
+}
+
+static bool msg_is_duplicate(const char *msg)
+{
+    return msg && (strstr(msg, "Duplicate") || strstr(msg, "non unique alias") ||
+                   strstr(msg, "already exists"));
+}
+
+/* Translate libvirt's last error into a negative code; @fallback when
+ * nothing more precise fits. */
+static int virt_last_code(int fallback)
+{
+    virErrorPtr e = virGetLastError();
+
+    if (!e)
+        return fallback;
+    if (msg_is_tun_acl(e->message))
+        return -PTAP_VIRT_ENOTUN;
+    switch (e->code) {
+    case VIR_ERR_NO_DOMAIN:
+        return -ENOENT;
+    case VIR_ERR_AUTH_FAILED:
+    case VIR_ERR_AUTH_CANCELLED:
+    case VIR_ERR_ACCESS_DENIED:
+        return -EACCES;
+    case VIR_ERR_DEVICE_MISSING:
+        return -ENODEV;
+    case VIR_ERR_OPERATION_TIMEOUT:
+        return -ETIMEDOUT;
+    case VIR_ERR_NO_SUPPORT:
+    case VIR_ERR_ARGUMENT_UNSUPPORTED:
+        return -EOPNOTSUPP;
+    default:
+        if (msg_is_duplicate(e->message))
+            return -EEXIST;
+        return fallback;
+    }
+}
+
+/* Record "CONTEXT: libvirt's message" and return the mapped code. */
+static int virt_fail_libvirt(ptap_virt *v, int fallback, const char *fmt, ...) _printf_(3, 4);
+static int virt_fail_libvirt(ptap_virt *v, int fallback, const char *fmt, ...)
+{
+    char ctx[VIRT_ERR_MAX / 2];
+    va_list ap;
+    int r = virt_last_code(fallback);
+
+    va_start(ap, fmt);
+    vsnprintf(ctx, sizeof(ctx), fmt, ap);
+    va_end(ap);
+    return virt_fail(v, r, "%s: %s", ctx, virGetLastErrorMessage());
+}
+
+const char *ptap_virt_strerror(int r)
+{
+    if (r == -PTAP_VIRT_ENOTUN)
+        return "QEMU cannot open /dev/net/tun inside libvirt's private /dev "
+               "(add \"/dev/net/tun\" to cgroup_device_acl in qemu.conf)";
+    return strerror(r < 0 ? -r : r);
+}
+
+const char *ptap_virt_errmsg(const ptap_virt *v)
+{
+    return v ? v->err : "";
+}
+
+/* ---- connection and domain -------------------------------------------------- */
+
+const char *ptap_virt_default_uri(void)
+{
+    const char *env = getenv("LIBVIRT_DEFAULT_URI");
+
+    if (env && *env)
+        return env;
+    return geteuid() == 0 ? "qemu:///system" : "qemu:///session";
+}
+
+int ptap_virt_open(const char *uri, ptap_virt **ret, char **errmsg)
+{
+    _cleanup_free_ ptap_virt *v = NULL;
+    int r;
+
+    if (errmsg)
+        *errmsg = NULL;
+    pthread_once(&virt_once, virt_init);
+    if (!uri || !*uri)
+        uri = ptap_virt_default_uri();
+    if (virt_init_result < 0) {
+        if (errmsg && asprintf(errmsg, "cannot initialise libvirt: %s",
+                               virGetLastErrorMessage()) < 0)
+            *errmsg = NULL;
+        return virt_init_result;
+    }
+
+    v = calloc(1, sizeof(*v));
+    if (!v)
+        return -ENOMEM;
+    v->conn = virConnectOpen(uri);
+    if (!v->conn) {
+        r = virt_last_code(-ECONNREFUSED);
+        if (r != -EACCES)
+            r = -ECONNREFUSED;
+        if (errmsg && asprintf(errmsg, "cannot connect to '%s': %s", uri,
+                               virGetLastErrorMessage()) < 0)
+            *errmsg = NULL;
+        return r;
+    }
+    virConnSetErrorFunc(v->conn, NULL, virt_silent_error);
+    v->uri = virConnectGetURI(v->conn);
+    if (!v->uri)
+        v->uri = strdup(uri);
+    if (!v->uri) {
+        virConnectClose(v->conn);
+        return -ENOMEM;
+    }
+    v->session = strstr(v->uri, "/session") != NULL;
+    ptap_debug("virt: connected to '%s'", v->uri);
+    *ret = TAKE_PTR(v);
+    return 0;
+}
+
+static void virt_drop_domain(ptap_virt *v)
+{
+    if (v->dom)
+        virDomainFree(v->dom);
+    v->dom = NULL;
+    free(v->name);
+    v->name = NULL;
+    v->uuid[0] = '\0';
+}
+
+void ptap_virt_close(ptap_virt *v)
+{
+    if (!v)
+        return;
+    virt_drop_domain(v);
+    if (v->conn)
+        virConnectClose(v->conn);
+    free(v->uri);
+    free(v);
+}
+
+const char *ptap_virt_uri(const ptap_virt *v)
+{
+    return v->uri;
+}
+
+static bool looks_like_uuid(const char *s)
+{
+    size_t n = 0;
+
+    for (; *s; s++) {
+        if (*s == '-')
+            continue;
+        if (!isxdigit((unsigned char) *s))
+            return false;
+        n++;
+    }
+    return n == 32;
+}
+
+int ptap_virt_lookup(ptap_virt *v, const char *name_or_uuid)
+{
+    virDomainPtr dom = NULL;
+    const char *name;
+
+    virt_drop_domain(v);
+    v->err[0] = '\0';
+    if (!name_or_uuid || !*name_or_uuid)
+        return virt_fail(v, -EINVAL, "empty domain name");
+
+    if (looks_like_uuid(name_or_uuid))
+        dom = virDomainLookupByUUIDString(v->conn, name_or_uuid);
+    if (!dom)
+        dom = virDomainLookupByName(v->conn, name_or_uuid);
+    if (!dom)
+        return virt_fail_libvirt(v, -EIO, "cannot find domain '%s'", name_or_uuid);
+
+    name = virDomainGetName(dom);
+    if (!name || virDomainGetUUIDString(dom, v->uuid) < 0) {
+        virDomainFree(dom);
+        return virt_fail_libvirt(v, -EIO, "cannot read domain '%s'", name_or_uuid);
+    }
+    v->name = strdup(name);
+    if (!v->name) {
+        virDomainFree(dom);
+        return -ENOMEM;
+    }
+    v->dom = dom;
+    return 0;
+}
+
+const char *ptap_virt_domain_name(const ptap_virt *v)
+{
+    return v->dom ? v->name : NULL;
+}
+
+const char *ptap_virt_domain_uuid(const ptap_virt *v)
+{
+    return v->dom ? v->uuid : NULL;
+}
+
+int ptap_virt_is_running(ptap_virt *v)
+{
+    int r;
+
+    if (!v->dom)
+        return virt_fail(v, -ENOENT, "no domain selected");
+    r = virDomainIsActive(v->dom);
+    if (r < 0)
+        return virt_fail_libvirt(v, -EIO, "cannot query domain '%s'", v->name);
+    return r > 0;
+}
+
+/* 0 if the selected domain runs, -EHOSTDOWN (with a message) if not. */
+static int virt_require_running(ptap_virt *v)
+{
+    int r = ptap_virt_is_running(v);
+
+    if (r < 0)
+        return r;
+    if (r == 0)
+        return virt_fail(v, -EHOSTDOWN, "domain '%s' is not running", v->name);
+    return 0;
+}
+
+/* After a failed operation: blame a domain that stopped meanwhile. */
+static int virt_recheck(ptap_virt *v, int r)
+{
+    char saved[VIRT_ERR_MAX];
+    int running;
+
+    if (r == -ENOENT || r == -EHOSTDOWN)
+        return r;
+    memcpy(saved, v->err, sizeof(saved));
+    running = ptap_virt_is_running(v);
+    memcpy(v->err, saved, sizeof(saved));
+    if (running == 0)
+        return -EHOSTDOWN;
+    return r;
+}
+
+static int virt_live_xml(ptap_virt *v, xmlDocPtr *ret)
+{
+    _cleanup_free_ char *xml = NULL;
+    xmlDocPtr doc;
+
+    xml = virDomainGetXMLDesc(v->dom, 0);
+    if (!xml)
+        return virt_recheck(v, virt_fail_libvirt(v, -EIO, "cannot read the XML of domain '%s'",
+                                                 v->name));
+    doc = xmlReadMemory(xml, (int) strlen(xml), "domain.xml", NULL,
+                        XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    if (!doc)
+        return virt_fail(v, -EBADMSG, "cannot parse the XML of domain '%s'", v->name);
+    *ret = doc;
+    return 0;
+}
+
+static bool node_is(xmlNodePtr n, const char *name)
+{
+    return n->type == XML_ELEMENT_NODE && xmlStrEqual(n->name, BAD_CAST name);
+}
+
+static xmlNodePtr child_named(xmlNodePtr parent, const char *name)
+{
+    for (xmlNodePtr c = parent->children; c; c = c->next)
+        if (node_is(c, name))
+            return c;
+    return NULL;
+}
+
+static bool attr_is(xmlNodePtr n, const char *attr, const char *value)
+{
+    _cleanup_(xmlFreep) xmlChar *a = xmlGetProp(n, BAD_CAST attr);
+
+    return a && xmlStrEqual(a, BAD_CAST value);
+}
+
+/* ---- who QEMU runs as, and which process it is ------------------------------ */
+
+/* One half of a DAC label: "+N" is numeric; otherwise a name, and (as
+ * libvirt does) a name that does not exist but is a number is taken as one. */
+static int dac_id(const char *s, bool user, uint32_t *out)
+{
+    _cleanup_free_ char *buf = NULL;
+    long size = sysconf(user ? _SC_GETPW_R_SIZE_MAX : _SC_GETGR_R_SIZE_MAX);
+    uint64_t n;
+    int r;
+
+    if (*s == '+') {
+        r = ptap_parse_uint(s + 1, 0, UINT32_MAX - 1, &n);
+        if (r < 0)
+            return r;
+        *out = (uint32_t) n;
+        return 0;
+    }
+    if (!*s)
+        return -EINVAL;
+    if (size <= 0)
+        size = 16384;
+    buf = malloc((size_t) size);
+    if (!buf)
+        return -ENOMEM;
+    if (user) {
+        struct passwd pw, *res = NULL;
+
+        r = getpwnam_r(s, &pw, buf, (size_t) size, &res);
+        if (r == 0 && res) {
+            *out = res->pw_uid;
+            return 0;
+        }
+    } else {
+        struct group gr, *res = NULL;
+
+        r = getgrnam_r(s, &gr, buf, (size_t) size, &res);
+        if (r == 0 && res) {
+            *out = res->gr_gid;
+            return 0;
+        }
+    }
+    r = ptap_parse_uint(s, 0, UINT32_MAX - 1, &n);
+    if (r < 0)
+        return -ENOENT;
+    *out = (uint32_t) n;
+    return 0;
+}
+
+static int dac_label_parse(const char *label, uid_t *uid, gid_t *gid)
+{
+    _cleanup_free_ char *copy = strdup(label);
+    char *colon;
+    uint32_t u, g;
+    int r;
+
+    if (!copy)
+        return -ENOMEM;
+    colon = strchr(copy, ':');
+    if (!colon)
+        return -EINVAL;
+    *colon = '\0';
+    r = dac_id(copy, true, &u);
+    if (r < 0)
+        return r;
+    r = dac_id(colon + 1, false, &g);
+    if (r < 0)
+        return r;
+    *uid = u;
+    *gid = g;
+    return 0;
+}
+
+/* The DAC label of the live XML: 1 found, 0 none, negative on a bad label. */
+static int virt_dac_label(ptap_virt *v, uid_t *uid, gid_t *gid)
+{
+    _cleanup_(xmlFreeDocp) xmlDocPtr doc = NULL;
+    xmlNodePtr root;
+    int r;
+
+    r = virt_live_xml(v, &doc);
+    if (r < 0)
+        return r;
+    root = xmlDocGetRootElement(doc);
+    if (!root)
+        return 0;
+    for (xmlNodePtr sl = root->children; sl; sl = sl->next) {
+        if (!node_is(sl, "seclabel") || !attr_is(sl, "model", "dac"))
+            continue;
+        static const char *const kinds[] = { "label", "imagelabel" };
+        for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
+            xmlNodePtr l = child_named(sl, kinds[k]);
+            _cleanup_(xmlFreep) xmlChar *text = l ? xmlNodeGetContent(l) : NULL;
+
+            if (!text || !*text)
+                continue;
+            r = dac_label_parse((const char *) text, uid, gid);
+            if (r < 0)
+                return virt_fail(v, r, "cannot resolve DAC label '%s' of domain '%s': %s",
+                                 (const char *) text, v->name, strerror(-r));
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Read a whole (proc) file; /proc files report size 0, so read to EOF. */
+static int read_all(const char *path, char **ret, size_t *len)
+{
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+    _cleanup_free_ char *buf = NULL;
+    size_t n = 0, size = 0;
+
+    if (fd < 0)
+        return negative_errno();
+    for (;;) {
+        ssize_t k;
+
+        if (size - n < 1024) {
+            char *nb = realloc(buf, size + 4096);
+
+            if (!nb)
+                return -ENOMEM;
+            buf = nb;
+            size += 4096;
+        }
+        k = read(fd, buf + n, size - n - 1);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            return negative_errno();
+        }
+        if (k == 0)
+            break;
+        n += (size_t) k;
+        if (n > 1024 * 1024)
+            return -EFBIG;
+    }
+    buf[n] = '\0';
+    *ret = TAKE_PTR(buf);
+    if (len)
+        *len = n;
+    return 0;
+}
+
+int ptap_virt_pid_starttime(pid_t pid, uint64_t *start_time)
+{
+    char path[64];
+    _cleanup_free_ char *stat = NULL;
+    char *p;
+    int r;
+
+    if (pid <= 0)
+        return -ESRCH;
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+    r = read_all(path, &stat, NULL);
+    if (r == -ENOENT)
+        return -ESRCH;
+    if (r < 0)
+        return r;
+    /* comm (field 2) may hold spaces and ')': fields resume after the last ')'. */
+    p = strrchr(stat, ')');
+    if (!p)
+        return -EIO;
+    p++;
+    /* Field 3 (state) is the first token after ')'; starttime is field 22. */
+    for (int field = 3; field < 22; field++) {
+        p += strspn(p, " ");
+        p += strcspn(p, " ");
+        if (!*p)
+            return -EIO;
+    }
+    p += strspn(p, " ");
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(p, &end, 10);
+    if (errno || end == p)
+        return -EIO;
+    *start_time = v;
+    return 0;
+}
+
+/* Is "-uuid UUID" on the command line of @pid? */
+static bool pid_has_uuid(pid_t pid, const char *uuid)
+{
+    char path[64];
+    _cleanup_free_ char *cmd = NULL;
+    size_t len;
+    bool prev_uuid = false;
+
+    snprintf(path, sizeof(path), "/proc/%d/cmdline", (int) pid);
+    if (read_all(path, &cmd, &len) < 0)
+        return false;
+    for (size_t i = 0; i < len; i += strlen(cmd + i) + 1) {
+        const char *arg = cmd + i;
+
+        if (prev_uuid && strcasecmp(arg, uuid) == 0)
+            return true;
+        prev_uuid = strcmp(arg, "-uuid") == 0;
+    }
+    return false;
+}
+
+static int pid_from_file(const char *path, pid_t *pid)
+{
+    _cleanup_free_ char *text = NULL;
+    uint64_t n;
+    int r;
+
+    r = read_all(path, &text, NULL);
+    if (r < 0)
+        return r;
+    text[strcspn(text, "\n")] = '\0';
+    r = ptap_parse_uint(text, 1, INT32_MAX, &n);
+    if (r < 0)
+        return r;
+    *pid = (pid_t) n;
+    return 0;
+}
+
+static int pid_scan(const char *uuid, pid_t *pid)
+{
+    _cleanup_(closedirp) DIR *d = opendir("/proc");
+    struct dirent *de;
+
+    if (!d)
+        return negative_errno();
+    while ((de = readdir(d))) {
+        uint64_t n;
+
+        if (ptap_parse_uint(de->d_name, 1, INT32_MAX, &n) < 0)
+            continue;
+        if (pid_has_uuid((pid_t) n, uuid)) {
+            *pid = (pid_t) n;
+            return 0;
+        }
+    }
+    return -ESRCH;
+}
+
+int ptap_virt_qemu_pid(ptap_virt *v, pid_t *pid, uint64_t *start_time)
+{
+    _cleanup_free_ char *path = NULL;
+    pid_t p = 0;
+    int r;
+
+    r = virt_require_running(v);
+    if (r < 0)
+        return r;
+
+    /* libvirt names the pid file after the domain; domain names never hold '/'. */
+    if (!strchr(v->name, '/')) {
+        if (!v->session) {
+            if (asprintf(&path, "/run/libvirt/qemu/%s.pid", v->name) < 0)
+                return -ENOMEM;
+        } else if (getenv("XDG_RUNTIME_DIR")) {
+            if (asprintf(&path, "%s/libvirt/qemu/run/%s.pid", getenv("XDG_RUNTIME_DIR"),
+                         v->name) < 0)
+                return -ENOMEM;
+        }
+    }
+    if (!path || pid_from_file(path, &p) < 0 || !pid_has_uuid(p, v->uuid)) {
+        /* No readable pid file (another user's daemon, a remote URI) or a
+         * stale one: look for the process that carries the domain's UUID. */
+        r = pid_scan(v->uuid, &p);
+        if (r < 0)
+            return virt_fail(v, r, "cannot find the QEMU process of domain '%s'", v->name);
+    }
+    r = ptap_virt_pid_starttime(p, start_time);
+    if (r < 0)
+        return virt_fail(v, r, "cannot read the start time of process %d: %s", (int) p,
+                         strerror(-r));
+    *pid = p;
+    return 0;
+}
+
+/* The effective uid/gid of @pid from /proc/PID/status. */
+static int pid_owner(pid_t pid, uid_t *uid, gid_t *gid)
+{
+    char path[64];
+    _cleanup_free_ char *st = NULL;
+    unsigned long ru, eu, rg, eg;
+    const char *u, *g;
+    int r;
+
+    snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
+    r = read_all(path, &st, NULL);
+    if (r < 0)
+        return r;
+    u = strstr(st, "\nUid:");
+    g = strstr(st, "\nGid:");
+    if (!u || !g || sscanf(u, "\nUid: %lu %lu", &ru, &eu) != 2 ||
+        sscanf(g, "\nGid: %lu %lu", &rg, &eg) != 2)
+        return -EIO;
+    *uid = (uid_t) eu;
+    *gid = (gid_t) eg;
+    return 0;
+}
+
+int ptap_virt_qemu_owner(ptap_virt *v, uid_t *uid, gid_t *gid)
+{
+    pid_t pid;
+    uint64_t start;
+    int r;
+
+    r = virt_require_running(v);
+    if (r < 0)
+        return r;
+    r = virt_dac_label(v, uid, gid);
+    if (r < 0)
+        return r;
+    if (r > 0)
+        return 0;
+    /* No DAC label (security_driver without dac): ask the process itself. */
+    if (ptap_virt_qemu_pid(v, &pid, &start) == 0 && pid_owner(pid, uid, gid) == 0)
+        return 0;
+    if (v->session) {
+        *uid = geteuid();
+        *gid = getegid();
+        return 0;
+    }
+    return virt_fail(v, -ENODATA, "cannot tell which user runs the QEMU of domain '%s'",
+                     v->name);
+}
+
+/* ---- validation and ids ----------------------------------------------------- */
+
+const char *ptap_virt_method_to_string(ptap_virt_method m)
+{
+    return m == PTAP_VIRT_MONITOR ? "monitor" : "device";
+}
+
+int ptap_virt_method_from_string(const char *s)
+{
+    if (s && strcmp(s, "device") == 0)
+        return PTAP_VIRT_DEVICE;
+    if (s && strcmp(s, "monitor") == 0)
+        return PTAP_VIRT_MONITOR;
+    return -EINVAL;
+}
+
+static int model_index(const char *model)
+{
+    if (!model)
+        return 0;
+    for (size_t i = 0; i < ARRAY_SIZE(models); i++)
+        if (strcmp(model, models[i].qemu) == 0)
+            return (int) i;
+    return -EINVAL;
+}
+
+int ptap_virt_model_check(const char *model)
+{
+    return model_index(model) < 0 ? -EINVAL : 0;
+}
+
+int ptap_virt_ids(ptap_virt_method method, const char *id,
+                  char device_id[PTAP_QEMU_ID_MAX], char netdev_id[PTAP_QEMU_ID_MAX])
+{
+    int k;
+
+    if (!id || ptap_qemu_id_check(id, NULL) < 0)
+        return -EINVAL;
+    if (method == PTAP_VIRT_DEVICE) {
+        /* libvirt accepts user aliases only with the "ua-" prefix; its
+         * netdev for the alias is "host" + alias. */
+        k = snprintf(device_id, PTAP_QEMU_ID_MAX, "%s%s",
+                     strncmp(id, "ua-", 3) == 0 ? "" : "ua-", id);
+        if (k < 0 || k >= PTAP_QEMU_ID_MAX)
+            return -EINVAL;
+        k = snprintf(netdev_id, PTAP_QEMU_ID_MAX, "host%s", device_id);
+    } else {
+        k = snprintf(device_id, PTAP_QEMU_ID_MAX, "%s", id);
+        if (k < 0 || k >= PTAP_QEMU_ID_MAX)
+            return -EINVAL;
+        k = snprintf(netdev_id, PTAP_QEMU_ID_MAX, "nd-%s", id);
+    }
+    if (k < 0 || k >= PTAP_QEMU_ID_MAX)
+        return -EINVAL;
+    if (ptap_qemu_id_check(device_id, NULL) < 0 || ptap_qemu_id_check(netdev_id, NULL) < 0)
+        return -EINVAL;
+    return 0;
+}
+
+/* Validate every field of @nic; on success fill the canonical MAC, the
+ * model index and the ids. @why names the failing field. */
+static int nic_check(const ptap_virt_nic *nic, char mac[PTAP_MAC_STRLEN], int *model,
+                     char dev[PTAP_QEMU_ID_MAX], char net[PTAP_QEMU_ID_MAX], const char **why)
+{
+    uint8_t raw[PTAP_MAC_LEN];
+    const char *reason = NULL;
+
+    if (!nic->tap || ptap_ifname_check(nic->tap, false, &reason) < 0) {
+        *why = reason ? reason : "bad tap name";
+        return -EINVAL;
+    }
+    if (!nic->mac || ptap_mac_parse(nic->mac, raw, &reason) < 0) {
+        *why = reason ? reason : "bad MAC address";
+        return -EINVAL;
+    }
+    ptap_mac_format(raw, mac);
+    *model = model_index(nic->model);
+    if (*model < 0) {
+        *why = "unknown model (virtio-net-pci, e1000, rtl8139)";
+        return -EINVAL;
+    }
+    if (nic->method != PTAP_VIRT_DEVICE && nic->method != PTAP_VIRT_MONITOR) {
+        *why = "unknown method";
+        return -EINVAL;
+    }
+    if (ptap_virt_ids(nic->method, nic->id, dev, net) < 0) {
+        *why = "bad or too long device id";
+        return -EINVAL;
+    }
+    if (nic->queues > VIRT_MAX_QUEUES) {
+        *why = "too many queues";
+        return -EINVAL;
+    }
+    if ((nic->queues > 1 || nic->vhost) && !models[*model].virtio) {
+        *why = "queues and vhost need virtio-net-pci";
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* ---- method "device": libvirt's device API ---------------------------------- */
+
+static xmlNodePtr xml_child(xmlNodePtr parent, const char *name)
+{
+    return xmlNewChild(parent, NULL, BAD_CAST name, NULL);
+}
+
+static bool xml_prop(xmlNodePtr n, const char *name, const char *value)
+{
+    return n && xmlNewProp(n, BAD_CAST name, BAD_CAST value);
+}
+
+int ptap_virt_interface_xml(const ptap_virt_nic *nic, char **ret)
+{
+    _cleanup_(xmlFreeDocp) xmlDocPtr doc = NULL;
+    _cleanup_(xmlBufferFreep) xmlBufferPtr buf = NULL;
+    char mac[PTAP_MAC_STRLEN], dev[PTAP_QEMU_ID_MAX], net[PTAP_QEMU_ID_MAX], q[16];
+    const char *why;
+    xmlNodePtr iface, n;
+    int model, r;
+    bool ok;
+
+    r = nic_check(nic, mac, &model, dev, net, &why);
+    if (r < 0)
+        return r;
+
+    doc = xmlNewDoc(BAD_CAST "1.0");
+    iface = doc ? xmlNewDocNode(doc, NULL, BAD_CAST "interface", NULL) : NULL;
+    if (!iface)
+        return -ENOMEM;
+    xmlDocSetRootElement(doc, iface);
+    ok = xml_prop(iface, "type", "ethernet");
+    n = xml_child(iface, "target");
+    ok = ok && xml_prop(n, "dev", nic->tap) && xml_prop(n, "managed", "no");
+    ok = ok && xml_prop(xml_child(iface, "mac"), "address", mac);
+    ok = ok && xml_prop(xml_child(iface, "model"), "type", models[model].libvirt);
+    if (nic->vhost || nic->queues > 1) {
+        n = xml_child(iface, "driver");
+        ok = ok && xml_prop(n, "name", nic->vhost ? "vhost" : "qemu");
+        if (nic->queues > 1) {
+            snprintf(q, sizeof(q), "%u", nic->queues);
+            ok = ok && xml_prop(n, "queues", q);
+        }
+    }
+    ok = ok && xml_prop(xml_child(iface, "alias"), "name", dev);
+    if (!ok)
+        return -ENOMEM;
+
+    buf = xmlBufferCreate();
+    if (!buf || xmlNodeDump(buf, doc, iface, 0, 0) < 0)
+        return -ENOMEM;
+    *ret = strdup((const char *) xmlBufferContent(buf));
+    return *ret ? 0 : -ENOMEM;
+}
+
+static int attach_device(ptap_virt *v, const ptap_virt_nic *nic)
+{
+    _cleanup_free_ char *xml = NULL;
+    int r;
+
+    r = ptap_virt_interface_xml(nic, &xml);
+    if (r < 0)
+        return virt_fail(v, r, "cannot build the interface XML for '%s'", nic->tap);
+    ptap_debug("virt: attaching to '%s': %s", v->name, xml);
+    if (virDomainAttachDeviceFlags(v->dom, xml, VIR_DOMAIN_AFFECT_LIVE) < 0)
+        return virt_recheck(v, virt_fail_libvirt(v, -EIO, "cannot attach '%s' to domain '%s'",
+                                                 nic->tap, v->name));
+    return 0;
+}
+
+/* ---- waiting for events ------------------------------------------------------ */
+
+typedef struct virt_waiter {
+    const char *id;  /* device id / alias we wait for */
+    bool done;       /* removed */
+    bool failed;     /* libvirt reported DEVICE_REMOVAL_FAILED */
+    bool stopped;    /* the domain stopped meanwhile */
+} virt_waiter;
+
+static void on_tick(int timer, void *opaque)
+{
+    (void) timer;
+    (void) opaque;
+}
+
+static void on_device_removed(virConnectPtr conn, virDomainPtr dom, const char *alias,
+                              void *opaque)
+{
+    virt_waiter *w = opaque;
+
+    ptap_debug("virt: event device-removed '%s'", strna(alias));
+    if (alias && strcmp(alias, w->id) == 0)
+        w->done = true;
+}
+
+static void on_removal_failed(virConnectPtr conn, virDomainPtr dom, const char *alias,
+                              void *opaque)
+{
+    virt_waiter *w = opaque;
+
+    ptap_debug("virt: event device-removal-failed '%s'", strna(alias));
+    if (alias && strcmp(alias, w->id) == 0)
+        w->failed = true;
+}
+
+static void on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail,
+                         void *opaque)
+{
+    virt_waiter *w = opaque;
+
+    if (event == VIR_DOMAIN_EVENT_STOPPED || event == VIR_DOMAIN_EVENT_SHUTDOWN)
+        w->stopped = true;
+}
+
+static void on_qemu_event(virConnectPtr conn, virDomainPtr dom, const char *event,
+                          long long seconds, unsigned int micros, const char *details,
+                          void *opaque)
+{
+    virt_waiter *w = opaque;
+    _cleanup_(json_object_putp) json_object *d = details ? json_tokener_parse(details) : NULL;
+    json_object *dev;
+
+    ptap_debug("virt: QEMU event %s %s", strna(event), strna(details));
+    /* The id-less virtio backend is deleted first (its event has only a
+     * path); wait for the one that names our device. */
+    if (d && json_object_object_get_ex(d, "device", &dev) &&
+        json_object_is_type(dev, json_type_string) &&
+        strcmp(json_object_get_string(dev), w->id) == 0)
+        w->done = true;
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+/* Run libvirt's event loop until @w settles or @timeout_ms passes. A short
+ * timer keeps each virEventRunDefaultImpl() round bounded. */
+static int virt_wait(ptap_virt *v, virt_waiter *w, unsigned timeout_ms)
+{
+    uint64_t deadline = now_ms() + timeout_ms;
+    int timer, r = 0;
+
+    timer = virEventAddTimeout(VIRT_TICK_MS, on_tick, NULL, NULL);
+    if (timer < 0)
+        return virt_fail_libvirt(v, -EIO, "cannot set up libvirt's event loop");
+    while (!w->done && !w->failed && !w->stopped) {
+        if (now_ms() >= deadline) {
+            r = -ETIMEDOUT;
+            break;
+        }
+        if (virEventRunDefaultImpl() < 0) {
+            r = virt_fail_libvirt(v, -EIO, "libvirt's event loop failed");
+            break;
+        }
+    }
+    virEventRemoveTimeout(timer);
+    return r;
+}
+
+/* ---- method "monitor": QMP through libvirt-qemu ----------------------------- */
+
+/* Run one QMP command. Returns 0 and (if @ret) QEMU's "return" value;
+ * a QEMU error sets the message "@what: QEMU's desc" and returns -EIO,
+ * -ENODEV (DeviceNotFound), -EEXIST (duplicate id) or -PTAP_VIRT_ENOTUN. */
+static int virt_qmp(ptap_virt *v, const char *what, json_object *cmd, json_object **ret)
+{
+    _cleanup_free_ char *reply = NULL;
+    _cleanup_(json_object_putp) json_object *j = NULL;
+    json_object *err, *o;
+    const char *text = json_object_to_json_string_ext(cmd, JSON_C_TO_STRING_PLAIN);
+    const char *desc = "unknown error", *klass = "";
+
+    if (!text)
+        return -ENOMEM;
+    ptap_debug("virt: QMP to '%s': %s", v->name, text);
+    if (virDomainQemuMonitorCommand(v->dom, text, &reply, 0) < 0)
+        return virt_recheck(v, virt_fail_libvirt(v, -EIO, "%s", what));
+    ptap_debug("virt: QMP reply: %s", strna(reply));
+    j = reply ? json_tokener_parse(reply) : NULL;
+    if (!j || !json_object_is_type(j, json_type_object))
+        return virt_fail(v, -EBADMSG, "%s: unparsable reply from QEMU", what);
+    /* libvirt passes QMP errors through as a successful call. */
+    if (json_object_object_get_ex(j, "error", &err)) {
+        if (json_object_object_get_ex(err, "desc", &o) && json_object_get_string(o))
+            desc = json_object_get_string(o);
+        if (json_object_object_get_ex(err, "class", &o) && json_object_get_string(o))
+            klass = json_object_get_string(o);
+        virt_fail(v, 0, "%s: %s", what, desc);
+        if (msg_is_tun_acl(desc))
+            return -PTAP_VIRT_ENOTUN;
+        if (strcmp(klass, "DeviceNotFound") == 0)
+            return -ENODEV;
+        if (msg_is_duplicate(desc))
+            return -EEXIST;
+        return -EIO;
+    }
+    if (ret) {
+        if (!json_object_object_get_ex(j, "return", &o))
+            return virt_fail(v, -EBADMSG, "%s: reply from QEMU without a return value", what);
+        *ret = json_object_get(o);
+    }
+    return 0;
+}
+
+/* Build {"execute": @name, "arguments": @args} (takes @args). */
+static json_object *qmp_cmd(const char *name, json_object *args)
+{
+    json_object *cmd = json_object_new_object();
+
+    if (!cmd || !args) {
+        json_object_put(cmd);
+        json_object_put(args);
+        return NULL;
+    }
+    if (json_object_object_add(cmd, "execute", json_object_new_string(name)) < 0 ||
+        json_object_object_add(cmd, "arguments", args) < 0) {
+        json_object_put(cmd);
+        return NULL;
+    }
+    return cmd;
+}
+
+static bool jadd_str(json_object *o, const char *k, const char *s)
+{
+    json_object *v = json_object_new_string(s);
+
+    return v && json_object_object_add(o, k, v) == 0;
+}
+
+static bool jadd_int(json_object *o, const char *k, int64_t n)
+{
+    json_object *v = json_object_new_int64(n);
+
+    return v && json_object_object_add(o, k, v) == 0;
+}
+
+static bool jadd_bool(json_object *o, const char *k, bool b)
+{
+    json_object *v = json_object_new_boolean(b);
+
+    return v && json_object_object_add(o, k, v) == 0;
+}
+
+static int netdev_del(ptap_virt *v, const char *netdev)
+{
+    _cleanup_(json_object_putp) json_object *cmd = NULL;
+    json_object *args = json_object_new_object();
+    char what[128];
+
+    if (!args || !jadd_str(args, "id", netdev)) {
+        json_object_put(args);
+        return -ENOMEM;
+    }
+    cmd = qmp_cmd("netdev_del", args);
+    if (!cmd)
+        return -ENOMEM;
+    snprintf(what, sizeof(what), "cannot remove netdev '%s'", netdev);
+    return virt_qmp(v, what, cmd, NULL);
+}
+
+static int attach_monitor(ptap_virt *v, const ptap_virt_nic *nic, const char *mac, int model,
+                          const char *dev, const char *net)
+{
+    _cleanup_(json_object_putp) json_object *ncmd = NULL, *dcmd = NULL;
+    json_object *nargs = json_object_new_object(), *dargs = json_object_new_object();
+    char what[256];
+    bool ok;
+    int r;
+
+    /* The strict no-descriptor path: QEMU opens the tap by name; never a
+     * script, whatever the caller asked. */
+    ok = nargs && jadd_str(nargs, "type", "tap") && jadd_str(nargs, "id", net) &&
+         jadd_str(nargs, "ifname", nic->tap) && jadd_str(nargs, "script", "no") &&
+         jadd_str(nargs, "downscript", "no");
+    if (ok && nic->vhost)
+        ok = jadd_bool(nargs, "vhost", true);
+    if (ok && nic->queues > 1)
+        ok = jadd_int(nargs, "queues", nic->queues);
+    ok = ok && dargs && jadd_str(dargs, "driver", models[model].qemu) &&
+         jadd_str(dargs, "id", dev) && jadd_str(dargs, "netdev", net) &&
+         jadd_str(dargs, "mac", mac);
+    if (ok && nic->queues > 1)
+        /* One vector per queue each way, plus config and control. */
+        ok = jadd_bool(dargs, "mq", true) && jadd_int(dargs, "vectors", 2 * nic->queues + 2);
+    if (!ok) {
+        json_object_put(nargs);
+        json_object_put(dargs);
+        return -ENOMEM;
+    }
+    ncmd = qmp_cmd("netdev_add", nargs);
+    dcmd = qmp_cmd("device_add", dargs);
+    if (!ncmd || !dcmd)
+        return -ENOMEM;
+
+    snprintf(what, sizeof(what), "cannot add netdev for tap '%s' to domain '%s'", nic->tap,
+             v->name);
+    r = virt_qmp(v, what, ncmd, NULL);
+    if (r < 0)
+        return r;
+    snprintf(what, sizeof(what), "cannot add device '%s' to domain '%s'", dev, v->name);
+    r = virt_qmp(v, what, dcmd, NULL);
+    if (r < 0) {
+        /* Roll back the netdev so the failed call leaves nothing behind. */
+        char saved[VIRT_ERR_MAX];
+
+        memcpy(saved, v->err, sizeof(saved));
+        if (netdev_del(v, net) < 0)
+            ptap_debug("virt: rollback: %s, ignoring", v->err);
+        memcpy(v->err, saved, sizeof(saved));
+        return r;
+    }
+    return 0;
+}
+
+int ptap_virt_attach(ptap_virt *v, const ptap_virt_nic *nic)
+{
+    char mac[PTAP_MAC_STRLEN], dev[PTAP_QEMU_ID_MAX], net[PTAP_QEMU_ID_MAX];
+    const char *why = NULL;
+    int model, r;
+
+    v->err[0] = '\0';
+    r = nic_check(nic, mac, &model, dev, net, &why);
+    if (r < 0)
+        return virt_fail(v, r, "cannot attach tap '%s': %s", strna(nic->tap), why);
+    r = virt_require_running(v);
+    if (r < 0)
+        return r;
+    if (nic->method == PTAP_VIRT_DEVICE)
+        return attach_device(v, nic);
+    return attach_monitor(v, nic, mac, model, dev, net);
+}
+
+/* ---- detach ------------------------------------------------------------------ */
+
+static int detach_device(ptap_virt *v, const char *alias, unsigned timeout_ms)
+{
+    virt_waiter w = { .id = alias };
+    int cb_removed, cb_failed, cb_life, r;
+
+    cb_removed = virConnectDomainEventRegisterAny(
+        v->conn, v->dom, VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED,
+        VIR_DOMAIN_EVENT_CALLBACK(on_device_removed), &w, NULL);
+    if (cb_removed < 0)
+        return virt_fail_libvirt(v, -EIO, "cannot watch domain '%s' for device removal",
+                                 v->name);
+    cb_failed = virConnectDomainEventRegisterAny(
+        v->conn, v->dom, VIR_DOMAIN_EVENT_ID_DEVICE_REMOVAL_FAILED,
+        VIR_DOMAIN_EVENT_CALLBACK(on_removal_failed), &w, NULL);
+    cb_life = virConnectDomainEventRegisterAny(v->conn, v->dom, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                               VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), &w,
+                                               NULL);
+
+    if (virDomainDetachDeviceAlias(v->dom, alias, VIR_DOMAIN_AFFECT_LIVE) < 0) {
+        r = virt_recheck(v, virt_fail_libvirt(v, -EIO, "cannot detach '%s' from domain '%s'",
+                                              alias, v->name));
+    } else {
+        /* libvirt returns once QEMU was asked (it may already have waited
+         * for the guest); the removal is final only with the event. */
+        r = virt_wait(v, &w, timeout_ms);
+        if (w.failed)
+            r = virt_fail(v, -EIO, "domain '%s' refused to release '%s'", v->name, alias);
+        else if (w.stopped && !w.done)
+            r = virt_fail(v, -EHOSTDOWN, "domain '%s' stopped while detaching '%s'", v->name,
+                          alias);
+        else if (r == -ETIMEDOUT) {
+            /* The event may have been lost with a reconnect: trust the XML. */
+            if (ptap_virt_has_device(v, PTAP_VIRT_DEVICE, alias) == 0)
+                r = 0;
+            else
+                r = virt_fail(v, -ETIMEDOUT,
+                              "domain '%s' did not release '%s' within %u ms", v->name,
+                              alias, timeout_ms);
+        }
+    }
+    virConnectDomainEventDeregisterAny(v->conn, cb_removed);
+    if (cb_failed >= 0)
+        virConnectDomainEventDeregisterAny(v->conn, cb_failed);
+    if (cb_life >= 0)
+        virConnectDomainEventDeregisterAny(v->conn, cb_life);
+    return r;
+}
+
+static int detach_monitor(ptap_virt *v, const char *dev, const char *net, unsigned timeout_ms)
+{
+    _cleanup_(json_object_putp) json_object *cmd = NULL;
+    json_object *args = json_object_new_object();
+    virt_waiter w = { .id = dev };
+    char what[256];
+    int cb, r, rn;
+
+    if (!args || !jadd_str(args, "id", dev)) {
+        json_object_put(args);
+        return -ENOMEM;
+    }
+    cmd = qmp_cmd("device_del", args);
+    if (!cmd)
+        return -ENOMEM;
+
+    cb = virConnectDomainQemuMonitorEventRegister(v->conn, v->dom, "DEVICE_DELETED",
+                                                  on_qemu_event, &w, NULL, 0);
+    if (cb < 0)
+        return virt_fail_libvirt(v, -EIO, "cannot watch domain '%s' for DEVICE_DELETED",
+                                 v->name);
+    snprintf(what, sizeof(what), "cannot remove device '%s' from domain '%s'", dev, v->name);
+    r = virt_qmp(v, what, cmd, NULL);
+    if (r == 0) {
+        r = virt_wait(v, &w, timeout_ms);
+        if (r == -ETIMEDOUT) {
+            if (ptap_virt_has_device(v, PTAP_VIRT_MONITOR, dev) == 0)
+                r = 0;
+            else
+                r = virt_fail(v, -ETIMEDOUT,
+                              "domain '%s' did not release '%s' within %u ms", v->name, dev,
+                              timeout_ms);
+        }
+    }
+    virConnectDomainQemuMonitorEventDeregister(v->conn, cb);
+    if (r < 0 && r != -ENODEV)
+        return r;
+
+    /* The device is gone (or never came): free the netdev, so QEMU closes
+     * the tap. A missing netdev is fine when the device was missing too. */
+    {
+        char saved[VIRT_ERR_MAX];
+
+        memcpy(saved, v->err, sizeof(saved));
+        rn = netdev_del(v, net);
+        if (rn < 0 && rn != -ENODEV)
+            return rn;
+        if (r == -ENODEV)
+            memcpy(v->err, saved, sizeof(saved));
+    }
+    return r;
+}
+
+int ptap_virt_detach(ptap_virt *v, ptap_virt_method method, const char *id, unsigned timeout_ms)
+{
+    char dev[PTAP_QEMU_ID_MAX], net[PTAP_QEMU_ID_MAX];
+    int r;
+
+    v->err[0] = '\0';
+    if (ptap_virt_ids(method, id, dev, net) < 0)
+        return virt_fail(v, -EINVAL, "bad device id '%s'", strna(id));
+    if (timeout_ms == 0)
+        timeout_ms = PTAP_VIRT_DEFAULT_TIMEOUT_MS;
+    r = virt_require_running(v);
+    if (r < 0)
+        return r;
+    if (method == PTAP_VIRT_DEVICE)
+        return detach_device(v, dev, timeout_ms);
+    return detach_monitor(v, dev, net, timeout_ms);
+}
+
+int ptap_virt_netdev_remove(ptap_virt *v, const char *id)
+{
+    char dev[PTAP_QEMU_ID_MAX], net[PTAP_QEMU_ID_MAX];
+    int r;
+
+    v->err[0] = '\0';
+    if (ptap_virt_ids(PTAP_VIRT_MONITOR, id, dev, net) < 0)
+        return virt_fail(v, -EINVAL, "bad device id '%s'", strna(id));
+    r = virt_require_running(v);
+    if (r < 0)
+        return r;
+    return netdev_del(v, net);
+}
+
+/* ---- presence ---------------------------------------------------------------- */
+
+static int has_alias(ptap_virt *v, const char *alias)
+{
+    _cleanup_(xmlFreeDocp) xmlDocPtr doc = NULL;
+    xmlNodePtr root, devices;
+    int r;
+
+    r = virt_live_xml(v, &doc);
+    if (r < 0)
+        return r;
+    root = xmlDocGetRootElement(doc);
+    devices = root ? child_named(root, "devices") : NULL;
+    if (!devices)
+        return 0;
+    for (xmlNodePtr d = devices->children; d; d = d->next) {
+        xmlNodePtr a;
+
+        if (d->type != XML_ELEMENT_NODE)
+            continue;
+        a = child_named(d, "alias");
+        if (a && attr_is(a, "name", alias))
+            return 1;
+    }
+    return 0;
+}
+
+static int has_peripheral(ptap_virt *v, const char *dev)
+{
+    _cleanup_(json_object_putp) json_object *cmd = NULL, *ret = NULL;
+    json_object *args = json_object_new_object();
+    char what[256];
+    size_t n;
+    int r;
+
+    if (!args || !jadd_str(args, "path", "/machine/peripheral")) {
+        json_object_put(args);
+        return -ENOMEM;
+    }
+    cmd = qmp_cmd("qom-list", args);
+    if (!cmd)
+        return -ENOMEM;
+    snprintf(what, sizeof(what), "cannot list the devices of domain '%s'", v->name);
+    r = virt_qmp(v, what, cmd, &ret);
+    if (r < 0)
+        return r;
+    if (!json_object_is_type(ret, json_type_array))
+        return virt_fail(v, -EBADMSG, "%s: qom-list did not return a list", what);
+    n = json_object_array_length(ret);
+    for (size_t i = 0; i < n; i++) {
+        json_object *e = json_object_array_get_idx(ret, i), *name, *type;
+
+        if (json_object_object_get_ex(e, "name", &name) &&
+            json_object_object_get_ex(e, "type", &type) &&
+            json_object_get_string(name) && json_object_get_string(type) &&
+            strcmp(json_object_get_string(name), dev) == 0 &&
+            strncmp(json_object_get_string(type), "child<", 6) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int ptap_virt_has_device(ptap_virt *v, ptap_virt_method method, const char *id)
+{
+    char dev[PTAP_QEMU_ID_MAX], net[PTAP_QEMU_ID_MAX];
+    int r;
+
+    v->err[0] = '\0';
+    if (ptap_virt_ids(method, id, dev, net) < 0)
+        return virt_fail(v, -EINVAL, "bad device id '%s'", strna(id));
+    r = virt_require_running(v);
+    if (r < 0)
+        return r;
+    if (method == PTAP_VIRT_DEVICE)
+        return has_alias(v, dev);
+    return has_peripheral(v, dev);
+}

@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * virt.h: ptap's libvirt room. One connection to a libvirt daemon and one
+ * domain at a time: look the guest up, learn who QEMU runs as and which
+ * process it is, hot-add and hot-remove a NIC whose tap QEMU (or libvirt)
+ * opens by name, and answer recovery's "is it still there?".
+ *
+ * Two methods:
+ *   PTAP_VIRT_DEVICE  virDomainAttachDeviceFlags(LIVE) with
+ *                     <interface type='ethernet'><target dev=TAP managed='no'/>;
+ *                     libvirt knows the NIC (virsh domiflist shows it). The
+ *                     device's alias is "ua-ID".
+ *   PTAP_VIRT_MONITOR QMP netdev_add (tap, ifname=TAP, script=no) + device_add
+ *                     passed through virDomainQemuMonitorCommand: QEMU opens
+ *                     the tap by name itself. libvirt's XML does not know it.
+ *                     The device id is ID, the netdev id "nd-ID".
+ *
+ * Every function returns 0 (or a documented positive value) on success and
+ * a negative errno or a PTAP_VIRT_E* code on failure; the text of the last
+ * failure (libvirt's or QEMU's own message, quoted) is kept in the handle,
+ * see ptap_virt_errmsg(). libptap never prints: opening a connection
+ * installs a libvirt error handler that silences libvirt's default printing
+ * to stderr (process-wide).
+ *
+ * Codes shared by all functions:
+ *   -ENOENT      no such domain (or no domain looked up yet)
+ *   -EHOSTDOWN   the domain exists but is not running
+ *   -ECONNREFUSED cannot connect to the libvirt daemon
+ *   -EACCES      libvirt refused the operation (authentication, ACL)
+ *   -EINVAL      a field failed validation (nothing was sent)
+ *   -ENODEV      the device/alias is not in the guest
+ *   -ETIMEDOUT   the guest did not release the device in time
+ *   -EIO         libvirt or QEMU reported another failure (see errmsg)
+ *   -PTAP_VIRT_ENOTUN  QEMU could not open /dev/net/tun inside libvirt's
+ *                private /dev: add "/dev/net/tun" to cgroup_device_acl in
+ *                qemu.conf (only the monitor method hits this: with the
+ *                device method libvirt opens the tap itself)
+ *
+ * Known limits: device_add gets no bus, which suits the i440fx "pc" machine
+ * (ACPI hot-plug on pci.0); a q35 guest needs a free pcie-root-port and the
+ * device method (libvirt picks the port). The event loop is libvirt's default
+ * implementation, registered once per process before the first connection
+ * and run only while a detach waits.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "validate.h"
+
+typedef struct ptap_virt ptap_virt;
+
+typedef enum ptap_virt_method {
+    PTAP_VIRT_DEVICE,  /* libvirt device API (default) */
+    PTAP_VIRT_MONITOR, /* QMP through libvirt-qemu, QEMU opens the tap */
+} ptap_virt_method;
+
+/* Distinct failure codes beyond errno (returned negated). */
+#define PTAP_VIRT_ENOTUN 4096 /* QEMU cannot open /dev/net/tun: cgroup_device_acl */
+
+#define PTAP_VIRT_UUID_STRLEN 37 /* 36 chars + NUL */
+#define PTAP_VIRT_DEFAULT_TIMEOUT_MS 10000u
+
+/* What to hot-add. Every string is validated before anything is sent. */
+typedef struct ptap_virt_nic {
+    const char *tap;      /* tap name (ptap_ifname_check, no template) */
+    const char *mac;      /* "52:54:00:..." (ptap_mac_parse) */
+    const char *model;    /* "virtio-net-pci" (or NULL), "e1000", "rtl8139" */
+    const char *id;       /* ptap_qemu_id_check; see ptap_virt_ids() */
+    unsigned queues;      /* 0/1 = single queue; >1 virtio only, tap must be multi-queue */
+    bool vhost;           /* vhost-net backend (virtio only) */
+    ptap_virt_method method;
+} ptap_virt_nic;
+
+/**
+ * ptap_virt_default_uri: the connection URI to use when the caller gave none:
+ * $LIBVIRT_DEFAULT_URI if set and non-empty, else "qemu:///system" for root
+ * and "qemu:///session" for anyone else. Returns a static or environment
+ * string; never NULL.
+ */
+const char *ptap_virt_default_uri(void);
+
+/**
+ * ptap_virt_open: connect to libvirt.
+ * @uri: connection URI, or NULL for ptap_virt_default_uri()
+ * @ret: the new handle (free with ptap_virt_close)
+ * @errmsg: on failure, if not NULL, set to a malloc'd message quoting
+ *          libvirt (caller frees); set to NULL on success
+ * Registers libvirt's default event loop (once per process) and a silent
+ * libvirt error handler. Returns 0, -ECONNREFUSED, -EACCES or -ENOMEM.
+ */
+int ptap_virt_open(const char *uri, ptap_virt **ret, char **errmsg);
+
+/** ptap_virt_close: drop the domain and the connection. NULL is a no-op. */
+void ptap_virt_close(ptap_virt *v);
+
+/** ptap_virt_uri: the URI actually connected to (libvirt's canonical form). */
+const char *ptap_virt_uri(const ptap_virt *v);
+
+/**
+ * ptap_virt_errmsg: the text of the last failure on this handle ("" if none),
+ * e.g. "cannot attach 'ptap0' to domain 'g1': internal error: ...".
+ * Valid until the next call on @v.
+ */
+const char *ptap_virt_errmsg(const ptap_virt *v);
+
+/**
+ * ptap_virt_lookup: select the domain @name_or_uuid (tried as a UUID first
+ * when it looks like one, then as a name). Replaces any earlier selection.
+ * Returns 0 or -ENOENT (no such domain), -EINVAL, -EIO.
+ */
+int ptap_virt_lookup(ptap_virt *v, const char *name_or_uuid);
+
+/**
+ * ptap_virt_domain_name / ptap_virt_domain_uuid: the selected domain's
+ * name and UUID string (PTAP_VIRT_UUID_STRLEN), or NULL if none selected.
+ */
+const char *ptap_virt_domain_name(const ptap_virt *v);
+const char *ptap_virt_domain_uuid(const ptap_virt *v);
+
+/**
+ * ptap_virt_is_running: 1 if the selected domain is running (active),
+ * 0 if it is defined but not running, negative on error (-ENOENT if it has
+ * gone away or none is selected).
+ */
+int ptap_virt_is_running(ptap_virt *v);
+
+/**
+ * ptap_virt_qemu_owner: the user and group the domain's QEMU runs as, i.e.
+ * who must own a tap that QEMU opens by name. In order: the live XML's DAC
+ * <seclabel> <label> (else <imagelabel>), "+UID:+GID" or "user:group";
+ * else the running QEMU process's uid/gid; else, for a session connection,
+ * the connecting user. Returns 0, -EHOSTDOWN (not running), -ENOENT,
+ * -ENODATA (nothing tells), -EIO.
+ */
+int ptap_virt_qemu_owner(ptap_virt *v, uid_t *uid, gid_t *gid);
+
+/**
+ * ptap_virt_qemu_pid: the domain's QEMU process id and its start time
+ * (field 22 of /proc/PID/stat, clock ticks since boot), so that a later
+ * check can tell a recycled pid. Read from libvirt's pid file
+ * (/run/libvirt/qemu/NAME.pid for the system daemon,
+ * $XDG_RUNTIME_DIR/libvirt/qemu/run/NAME.pid for a session), confirmed by
+ * "-uuid UUID" on the process's command line; when the pid file cannot be
+ * read, the command lines in /proc are searched for that UUID.
+ * Returns 0, -EHOSTDOWN, -ENOENT, -ESRCH (no such process found).
+ */
+int ptap_virt_qemu_pid(ptap_virt *v, pid_t *pid, uint64_t *start_time);
+
+/**
+ * ptap_virt_pid_starttime: field 22 (starttime) of /proc/@pid/stat.
+ * Returns 0, -ESRCH if the process does not exist, -EIO if unparsable.
+ */
+int ptap_virt_pid_starttime(pid_t pid, uint64_t *start_time);
+
+/**
+ * ptap_virt_ids: the QEMU ids ptap uses for @id with @method.
+ * device:  @device_id = "ua-ID" (ID kept as is if it already starts with
+ *          "ua-", so a stored device id can be passed back), @netdev_id =
+ *          "hostua-ID" (libvirt's own naming, informative).
+ * monitor: @device_id = ID, @netdev_id = "nd-ID".
+ * Both buffers are PTAP_QEMU_ID_MAX bytes. Returns 0 or -EINVAL (bad or
+ * too long id).
+ */
+int ptap_virt_ids(ptap_virt_method method, const char *id,
+                  char device_id[PTAP_QEMU_ID_MAX], char netdev_id[PTAP_QEMU_ID_MAX]);
+
+/**
+ * ptap_virt_model_check: 0 if @model is one ptap can hot-add
+ * (virtio-net-pci, e1000, rtl8139; NULL means virtio-net-pci), else -EINVAL.
+ */
+int ptap_virt_model_check(const char *model);
+
+/**
+ * ptap_virt_interface_xml: the <interface> XML the device method attaches
+ * for @nic (built by libxml2), malloc'd into *@ret. Exposed for tests and
+ * for messages. Returns 0, -EINVAL (a field failed validation), -ENOMEM.
+ */
+int ptap_virt_interface_xml(const ptap_virt_nic *nic, char **ret);
+
+/**
+ * ptap_virt_attach: hot-add @nic to the selected, running domain with
+ * @nic->method. Monitor method: netdev_add then device_add; a failed
+ * device_add removes the netdev again. Returns 0, -EHOSTDOWN, -EINVAL,
+ * -PTAP_VIRT_ENOTUN, -EEXIST (id already in use), -EIO.
+ */
+int ptap_virt_attach(ptap_virt *v, const ptap_virt_nic *nic);
+
+/**
+ * ptap_virt_detach: hot-remove the NIC @id (as passed to attach, or its
+ * device id) and wait up to @timeout_ms (0: PTAP_VIRT_DEFAULT_TIMEOUT_MS)
+ * until it is really gone: libvirt's DEVICE_REMOVED event naming the alias
+ * (device), or QEMU's DEVICE_DELETED event naming the id followed by
+ * netdev_del (monitor). Returns 0, -ENODEV (no such device; for the monitor
+ * method a left-over netdev "nd-ID" has still been removed), -EHOSTDOWN,
+ * -ETIMEDOUT (the guest did not release it; the device may still go later),
+ * -EIO.
+ */
+int ptap_virt_detach(ptap_virt *v, ptap_virt_method method, const char *id,
+                     unsigned timeout_ms);
+
+/**
+ * ptap_virt_has_device: does the running domain still have NIC @id?
+ * device: an element with <alias name='ua-ID'/> in the live XML;
+ * monitor: a child named ID under QOM /machine/peripheral.
+ * Returns 1 (present), 0 (absent), -EHOSTDOWN (domain not running),
+ * -ENOENT (domain gone), another negative code on error.
+ */
+int ptap_virt_has_device(ptap_virt *v, ptap_virt_method method, const char *id);
+
+/**
+ * ptap_virt_netdev_remove: monitor method only: netdev_del "nd-ID" (used by
+ * recovery to roll back an attach interrupted between netdev_add and
+ * device_add). Returns 0, -ENODEV (no such netdev), -EHOSTDOWN, -EIO.
+ */
+int ptap_virt_netdev_remove(ptap_virt *v, const char *id);
+
+/** ptap_virt_method_to_string: "device" or "monitor". */
+const char *ptap_virt_method_to_string(ptap_virt_method m);
+
+/** ptap_virt_method_from_string: the method named @s, or -EINVAL. */
+int ptap_virt_method_from_string(const char *s);
+
+/**
+ * ptap_virt_strerror: a short text for @r (negative): the PTAP_VIRT_E*
+ * codes get their own, everything else strerror(-r).
+ */
+const char *ptap_virt_strerror(int r);
