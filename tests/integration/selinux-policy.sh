@@ -104,7 +104,8 @@ trans ptap_t var_run_t dir ptap_var_run_t ptap
 trans unconfined_t var_run_t dir ptap_var_run_t ptap
 allow ptap_t ptap_conf_t file open read getattr
 allow ptap_t ptap_t netlink_route_socket create bind read nlmsg_read
-allow ptap_t svirt_t process signull
+allow ptap_t svirt_t file open read
+deny ptap_helper_t svirt_t tun_socket relabelfrom relabelto
 # what must stay forbidden
 deny ptap_helper_t ptap_conf_t file write append create setattr unlink rename relabelfrom
 deny ptap_helper_t ptap_conf_t dir write add_name remove_name
