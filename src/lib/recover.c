@@ -94,7 +94,7 @@ static int plan_record(plan *p, ptap_journal *j, const ptap_kview *kv, const pta
     bool ours = d && ptap_kdev_ours(d, jid);
     ptap_record r = *rec;
     ptap_probe pr;
-    char why[160];
+    char why[PTAP_CONSUMER_TARGET_MAX + 32];
 
     switch (rec->state) {
     case PTAP_STATE_CREATING:

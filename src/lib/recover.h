@@ -28,7 +28,7 @@ typedef struct ptap_action {
                          complete-detach */
     char name[IFNAMSIZ];
     char state[16];   /* the record's state before ("" for an orphan) */
-    char reason[160];
+    char reason[PTAP_CONSUMER_TARGET_MAX + 32];
 } ptap_action;
 
 typedef struct ptap_recover_result {

@@ -1,0 +1,333 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "consumer.h"
+#include "fault.h"
+#include "hotplug.h"
+#include "kview.h"
+#include "log.h"
+#include "pool.h"
+#include "probe.h"
+#include "validate.h"
+
+#define DEFAULT_TIMEOUT_MS 10000u
+
+static const char *const models[] = { "virtio-net-pci", "e1000", "rtl8139" };
+
+static int model_check(const char *m)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(models); i++)
+        if (strcmp(m, models[i]) == 0)
+            return 0;
+    return -EINVAL;
+}
+
+/* A fresh 52:54:00:xx:xx:xx no record on this journal uses. */
+static int pick_mac(ptap_journal *j, char buf[PTAP_MAC_STRLEN])
+{
+    for (int tries = 0; tries < 64; tries++) {
+        uint8_t m[PTAP_MAC_LEN] = { 0x52, 0x54, 0x00 };
+        bool used = false;
+
+        if (getrandom(m + 3, 3, 0) != 3)
+            return -errno;
+        ptap_mac_format(m, buf);
+        for (size_t i = 0; i < ptap_journal_count(j) && !used; i++) {
+            const ptap_record *r = ptap_journal_get(j, i);
+            used = strcasecmp(r->consumer.mac, buf) == 0 || strcasecmp(r->mac, buf) == 0;
+        }
+        if (!used)
+            return 0;
+    }
+    return -EADDRINUSE;
+}
+
+/* The tap's own (host side) MAC: the guest's with the first octet 0xfe,
+ * as libvirt does, so a bridge never takes the guest's address. */
+static void host_mac(const char *guest, char buf[PTAP_MAC_STRLEN])
+{
+    snprintf(buf, PTAP_MAC_STRLEN, "fe%s", guest + 2);
+}
+
+static int journal_error(ptap_journal *j, ptap_error *err, int r)
+{
+    return ptap_error_set(err, r, EX_OSERR, "cannot write journal '%s': %s", ptap_journal_path(j),
+                          strerror(-r));
+}
+
+/* Can QEMU running as @uid/@gid open this tap by name? The kernel's rule
+ * (tun_not_capable): owner must match if set, and group if set. */
+static bool tap_suits(const ptap_record *rec, uid_t uid, gid_t gid)
+{
+    if (uid == 0)
+        return true;
+    if (rec->owner != (uid_t) -1 && rec->owner != uid)
+        return false;
+    if (rec->group != (gid_t) -1 && rec->group != gid)
+        return false;
+    return true;
+}
+
+/* Destroy the tap of @rec (state must allow it) and close its record. */
+static int drop_tap(ptap_journal *j, ptap_record *rec, ptap_error *err)
+{
+    ptap_record r = *rec;
+    char *names[1] = { r.name };
+    ptap_helper_result hr;
+    int k;
+
+    r.state = PTAP_STATE_DESTROYING;
+    k = ptap_journal_append(j, &r, 1);
+    if (k < 0)
+        return journal_error(j, err, k);
+    k = ptap_helper_destroy(names, 1, &hr);
+    if (k < 0 || hr.status != 0) {
+        k = ptap_pool_helper_error(err, "cannot destroy tap", k, &hr);
+        ptap_helper_result_clear(&hr);
+        return k; /* stays DESTROYING: recovery completes it */
+    }
+    ptap_helper_result_clear(&hr);
+    r.state = PTAP_STATE_DESTROYED;
+    k = ptap_journal_append(j, &r, 1);
+    return k < 0 ? journal_error(j, err, k) : 0;
+}
+
+int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *out,
+                ptap_error *err)
+{
+    _cleanup_(ptap_consumer_conn_freep) ptap_consumer_conn *cc = NULL;
+    const char *model = req->model ? req->model : "virtio-net-pci";
+    unsigned timeout = req->timeout_ms ? req->timeout_ms : DEFAULT_TIMEOUT_MS;
+    ptap_record rec = { 0 };
+    const char *why = NULL;
+    uint8_t macb[PTAP_MAC_LEN];
+    bool fresh = !req->tap;
+    int r;
+
+    *out = (ptap_attach_out) { 0 };
+    /* 1. Check every input before anything is touched. */
+    if (model_check(model) < 0)
+        return ptap_error_set(err, -EINVAL, EX_USAGE,
+                              "unknown model '%s' (virtio-net-pci, e1000 or rtl8139)", model);
+    if (req->queues > 1 && strcmp(model, "virtio-net-pci") != 0)
+        return ptap_error_set(err, -EINVAL, EX_USAGE, "--queues needs model virtio-net-pci, not '%s'",
+                              model);
+    if (req->vhost && strcmp(model, "virtio-net-pci") != 0)
+        return ptap_error_set(err, -EINVAL, EX_USAGE, "--vhost needs model virtio-net-pci");
+    if (req->mac && ptap_mac_parse(req->mac, macb, &why) < 0)
+        return ptap_error_set(err, -EINVAL, EX_USAGE, "invalid MAC address '%s': %s", req->mac, why);
+    if (req->id && ptap_qemu_id_check(req->id, &why) < 0)
+        return ptap_error_set(err, -EINVAL, EX_USAGE, "invalid device id '%s': %s", req->id, why);
+    if (req->tap && ptap_ifname_check(req->tap, false, &why) < 0)
+        return ptap_error_set(err, -EINVAL, EX_USAGE, "invalid tap name '%s': %s", req->tap, why);
+    if (req->bridge && ptap_ifname_check(req->bridge, false, &why) < 0)
+        return ptap_error_set(err, -EINVAL, EX_USAGE, "invalid bridge name '%s': %s", req->bridge,
+                              why);
+    if (req->tap) {
+        const ptap_record *p = ptap_journal_find(j, req->tap);
+        if (!p)
+            return ptap_error_set(err, -ENOENT, EX_USAGE, "tap '%s' is not on record in '%s'",
+                                  req->tap, ptap_journal_path(j));
+        if (p->state != PTAP_STATE_READY)
+            return ptap_error_set(err, -EBUSY, EX_USAGE, "tap '%s' is %s, not ready", req->tap,
+                                  ptap_state_to_string(p->state));
+        if (req->queues > 1 && !(p->flags & PTAP_TAP_MULTI_QUEUE))
+            return ptap_error_set(err, -EINVAL, EX_USAGE,
+                                  "tap '%s' is single-queue: --queues %u needs a multi-queue tap",
+                                  req->tap, req->queues);
+        rec = *p;
+    }
+
+    /* 2. The target must be there and running; learn who QEMU runs as. */
+    r = ptap_consumer_connect(req->target, req->uri, req->method, &cc, err);
+    if (r < 0)
+        return r;
+    if (rec.name[0] && !tap_suits(&rec, cc->uid, cc->gid))
+        return ptap_error_set(err, -EPERM, EX_NOPERM,
+                              "tap '%s' (owner %u) cannot be opened by QEMU of '%s', which runs as "
+                              "uid %u gid %u",
+                              rec.name, (unsigned) rec.owner, req->target, (unsigned) cc->uid,
+                              (unsigned) cc->gid);
+    if (req->mac)
+        ptap_mac_format(macb, out->mac);
+    else if ((r = pick_mac(j, out->mac)) < 0)
+        return ptap_error_set(err, r, EX_OSERR, "cannot choose a MAC address: %s", strerror(-r));
+
+    /* 3. A fresh tap, owned by QEMU's user, through the helper. */
+    if (fresh) {
+        ptap_create_spec spec = { .name = "ptap%d", .count = 1, .bridge = req->bridge,
+                                  .mtu = req->mtu, .multi_queue = req->multi_queue || req->queues > 1,
+                                  .vnet_hdr = req->vnet_hdr };
+        char owner[16], tmac[PTAP_MAC_STRLEN];
+        char **names = NULL;
+
+        snprintf(owner, sizeof(owner), "%u", (unsigned) cc->uid);
+        spec.owner = owner;
+        host_mac(out->mac, tmac);
+        spec.mac = tmac;
+        r = ptap_pool_create(j, &spec, cc->uid, (gid_t) -1, &names, err);
+        if (r < 0)
+            return r;
+        rec = *ptap_journal_find(j, names[0]);
+        ptap_strv_free(names);
+        rec.flags |= PTAP_TAP_EPHEMERAL;
+    }
+    snprintf(out->tap, sizeof(out->tap), "%s", rec.name);
+
+    /* 4. Intent, durable before QEMU hears of it. */
+    rec.consumer = (ptap_consumer) { 0 };
+    r = ptap_consumer_describe(cc, &rec.consumer);
+    if (r >= 0) {
+        char id[PTAP_QEMU_ID_MAX];
+        snprintf(id, sizeof(id), "net-%s", rec.name);
+        r = ptap_consumer_ids(cc, req->id ? req->id : id, rec.consumer.device_id,
+                              rec.consumer.netdev_id);
+    }
+    if (r < 0) {
+        ptap_error_set(err, r, EX_USAGE, "invalid device id '%s'", req->id ? req->id : rec.name);
+        goto rollback_tap;
+    }
+    snprintf(rec.consumer.model, sizeof(rec.consumer.model), "%s", model);
+    snprintf(rec.consumer.mac, sizeof(rec.consumer.mac), "%s", out->mac);
+    rec.consumer.queues = req->queues;
+    rec.state = PTAP_STATE_ATTACHING;
+    r = ptap_journal_append(j, &rec, 1);
+    if (r < 0) {
+        journal_error(j, err, r);
+        goto rollback_tap;
+    }
+    ptap_fault("attach-after-intent");
+
+    /* 5. QEMU opens the tap by name. */
+    r = ptap_consumer_add(cc, &rec.consumer, rec.name, req->vhost, timeout, err);
+    if (r < 0)
+        goto rollback_intent;
+    ptap_fault("attach-after-device");
+
+    /* 6. Outcome. */
+    rec.state = PTAP_STATE_ATTACHED;
+    r = ptap_journal_append(j, &rec, 1);
+    if (r < 0) {
+        /* The guest has it but we could not say so: undo, so journal and
+         * world agree. */
+        journal_error(j, err, r);
+        (void) ptap_consumer_remove(cc, &rec.consumer, timeout, NULL);
+        goto rollback_intent;
+    }
+    snprintf(out->device_id, sizeof(out->device_id), "%s", rec.consumer.device_id);
+    snprintf(out->netdev_id, sizeof(out->netdev_id), "%s", rec.consumer.netdev_id);
+    snprintf(out->target, sizeof(out->target), "%s", rec.consumer.target);
+    snprintf(out->name, sizeof(out->name), "%s", rec.consumer.name);
+    return 0;
+
+rollback_intent:
+    memset(&rec.consumer, 0, sizeof(rec.consumer));
+    rec.state = PTAP_STATE_READY;
+    if (!fresh) {
+        (void) ptap_journal_append(j, &rec, 1);
+        return err ? err->code : r;
+    }
+    /* fall through: a fresh tap goes too */
+rollback_tap:
+    if (fresh) {
+        rec.state = PTAP_STATE_READY;
+        (void) drop_tap(j, &rec, NULL);
+    }
+    return err && err->code ? err->code : r;
+}
+
+static bool record_on_target(const ptap_record *rec, const char *target)
+{
+    const ptap_consumer *k = &rec->consumer;
+    const char *t = target;
+
+    if (k->kind == PTAP_CONSUMER_NONE)
+        return false;
+    if (strncmp(t, "qmp:", 4) == 0 || strncmp(t, "hmp:", 4) == 0)
+        t += 4;
+    return strcmp(k->target, t) == 0 || strcmp(k->name, t) == 0;
+}
+
+int ptap_detach(ptap_journal *j, const ptap_detach_req *req, ptap_attach_out *out,
+                ptap_error *err)
+{
+    _cleanup_(ptap_consumer_conn_freep) ptap_consumer_conn *cc = NULL;
+    unsigned timeout = req->timeout_ms ? req->timeout_ms : DEFAULT_TIMEOUT_MS;
+    const ptap_record *found = NULL;
+    ptap_record rec;
+    int r;
+
+    *out = (ptap_attach_out) { 0 };
+    for (size_t i = 0; i < ptap_journal_count(j); i++) {
+        const ptap_record *p = ptap_journal_get(j, i);
+
+        if (p->state != PTAP_STATE_ATTACHED || !record_on_target(p, req->target))
+            continue;
+        if ((req->tap && strcmp(p->name, req->tap) == 0) ||
+            (req->id && (strcmp(p->consumer.device_id, req->id) == 0 ||
+                         (strncmp(p->consumer.device_id, "ua-", 3) == 0 &&
+                          strcmp(p->consumer.device_id + 3, req->id) == 0))) ||
+            (req->mac && strcasecmp(p->consumer.mac, req->mac) == 0)) {
+            found = p;
+            break;
+        }
+    }
+    if (!found)
+        return ptap_error_set(err, -ENOENT, EX_USAGE, "no NIC %s '%s' is attached to '%s' on record",
+                              req->tap ? "with tap" : req->id ? "with id" : "with MAC",
+                              req->tap ? req->tap : req->id ? req->id : req->mac, req->target);
+    rec = *found;
+
+    /* Is the guest still there? A dead guest took its NIC with it. */
+    ptap_probe pr = ptap_probe_consumer(&rec);
+    if (pr != PTAP_PROBE_GONE) {
+        r = ptap_consumer_connect(req->target, req->uri ? req->uri : (*rec.consumer.uri ? rec.consumer.uri : NULL),
+                                  rec.consumer.method, &cc, err);
+        if (r < 0)
+            return r;
+    }
+
+    rec.state = PTAP_STATE_DETACHING;
+    if (req->keep_tap)
+        rec.flags |= PTAP_TAP_KEEP;
+    r = ptap_journal_append(j, &rec, 1);
+    if (r < 0)
+        return journal_error(j, err, r);
+    ptap_fault("detach-after-intent");
+
+    if (cc) {
+        r = ptap_consumer_remove(cc, &rec.consumer, timeout, err);
+        if (r < 0 && r != -ENODEV) {
+            /* The guest still has the NIC: back to attached. */
+            rec.state = PTAP_STATE_ATTACHED;
+            rec.flags &= ~PTAP_TAP_KEEP;
+            (void) ptap_journal_append(j, &rec, 1);
+            return r;
+        }
+        if (err)
+            *err = (ptap_error) { 0 };
+    }
+    ptap_fault("detach-after-device");
+
+    snprintf(out->tap, sizeof(out->tap), "%s", rec.name);
+    snprintf(out->mac, sizeof(out->mac), "%s", rec.consumer.mac);
+    snprintf(out->device_id, sizeof(out->device_id), "%s", rec.consumer.device_id);
+    snprintf(out->netdev_id, sizeof(out->netdev_id), "%s", rec.consumer.netdev_id);
+    snprintf(out->target, sizeof(out->target), "%s", rec.consumer.target);
+    snprintf(out->name, sizeof(out->name), "%s", rec.consumer.name);
+    if (req->keep_tap) {
+        rec.state = PTAP_STATE_READY;
+        rec.flags &= ~(PTAP_TAP_KEEP | PTAP_TAP_EPHEMERAL);
+        memset(&rec.consumer, 0, sizeof(rec.consumer));
+        r = ptap_journal_append(j, &rec, 1);
+        out->kept = true;
+        return r < 0 ? journal_error(j, err, r) : 0;
+    }
+    return drop_tap(j, &rec, err);
+}
