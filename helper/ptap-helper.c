@@ -1,0 +1,873 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * ptap-helper: the only privileged code of ptap. It creates, lists and
+ * destroys persistent taps on behalf of unprivileged callers.
+ *
+ * Shape (QEMU's qemu-bridge-helper is the model): main() reads top to
+ * bottom — secure the standard descriptors, note who called, open the
+ * policy file, drop every capability but CAP_NET_ADMIN (setuid: become
+ * the caller), clear the environment, then parse argv, check the policy,
+ * act, report.
+ *
+ * Trust model:
+ * - argv is hostile; it is parsed only after the privilege drop, and every
+ *   value is validated, never truncated (validate.h).
+ * - The policy (policy.h) comes from a root-owned file nobody else can
+ *   write; root callers are not bound by it.
+ * - The helper acts only on taps that carry ptap's mark (ifalias "ptap" or
+ *   "ptap:TAG"), and a non-root caller only on taps it owns. It never
+ *   attaches to an existing device (IFF_TUN_EXCL).
+ *
+ * Caller death and signals: SIGTERM, SIGINT, SIGHUP and SIGPIPE, and the
+ * parent-death signal the helper arms for itself (exec of a setuid or
+ * file-capability binary clears it, and so does the uid change), are
+ * blocked while one tap is being made: that tap is finished (marked and
+ * persistent) or rolled back, then the helper stops, creates no more,
+ * and exits 71. Taps it made are marked; the caller's recovery finds
+ * them by their mark ("ptap:TAG" with --tag). SIGKILL can strike at any
+ * point: the crash-window order in tap.h leaves nothing or a marked tap.
+ *
+ * A kernel failure in the middle of "create --count N" rolls back the
+ * taps this run made (one batch delete) and exits 71.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <net/if.h>
+#include <cap-ng.h>
+
+#include "fault.h"
+#include "link.h"
+#include "log.h"
+#include "policy.h"
+#include "tap.h"
+#include "util.h"
+#include "validate.h"
+
+#define EXIT_USAGE 64
+#define EXIT_SYSTEM 71
+#define EXIT_DENIED 77
+#define EXIT_CONFIG 78
+
+#define MAX_COUNT 4096
+#define MAX_GROUPS 65536
+
+struct caller {
+    uid_t uid;
+    gid_t gid;
+    gid_t *groups;    /* gid + supplementary groups, before the drop */
+    size_t n_groups;
+    pid_t ppid;
+    bool setuid_mode; /* euid 0, real uid not */
+};
+
+struct options {
+    const char *command;
+    char **names;
+    size_t n_names;
+    const char *config;
+    const char *owner, *group, *bridge, *mtu, *mac, *count, *tag;
+    bool multi_queue, vnet_hdr, json;
+    bool help, version;
+};
+
+static volatile sig_atomic_t stop_signal;
+
+static void _printf_(1, 2) error(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("ptap-helper: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static void on_signal(int sig)
+{
+    stop_signal = sig;
+}
+
+/* A setuid program may be started with 0, 1 or 2 closed; the next open
+ * would then land there and our messages in that file. */
+static void secure_std_fds(void)
+{
+    for (int fd = 0; fd <= 2; fd++)
+        if (fcntl(fd, F_GETFD) < 0) {
+            int n = open("/dev/null", O_RDWR);
+
+            if (n < 0 || n != fd)
+                _exit(EXIT_SYSTEM);
+        }
+}
+
+static int get_caller(struct caller *c)
+{
+    int n;
+
+    c->uid = getuid();
+    c->gid = getgid();
+    c->ppid = getppid();
+    c->setuid_mode = geteuid() == 0 && c->uid != 0;
+    n = getgroups(0, NULL);
+    if (n < 0 || n > MAX_GROUPS)
+        return -EINVAL;
+    c->groups = calloc((size_t) n + 1, sizeof(gid_t));
+    if (!c->groups)
+        return -ENOMEM;
+    c->groups[0] = c->gid;
+    n = getgroups(n, c->groups + 1);
+    if (n < 0)
+        return negative_errno();
+    c->n_groups = (size_t) n + 1;
+    return 0;
+}
+
+/*
+ * Keep CAP_NET_ADMIN (effective, permitted) and nothing else.
+ * setuid-root: become the caller (real, effective, saved uid and gid),
+ *   drop supplementary groups, clear the bounding set.
+ * root caller: stay uid 0 with only CAP_NET_ADMIN, bounding set cleared.
+ * file capability (cap_net_admin+ep): already the caller; the bounding
+ *   set cannot be changed without CAP_SETPCAP and needs not be (see
+ *   no_new_privs below).
+ * Without CAP_NET_ADMIN at all (plain binary) every capability is
+ * dropped and "list" still works; changes fail with the kernel's EPERM.
+ * Ambient capabilities are cleared, and no_new_privs is set: nothing
+ * this process could exec may gain privilege.
+ */
+static int drop_privileges(const struct caller *c)
+{
+    bool have;
+    int r;
+
+    capng_get_caps_process();
+    have = capng_have_capability(CAPNG_PERMITTED, CAP_NET_ADMIN);
+    capng_clear(CAPNG_SELECT_BOTH);
+    if (have && capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED, CAP_NET_ADMIN) < 0)
+        return -EINVAL;
+    if (c->setuid_mode)
+        r = capng_change_id((int) c->uid, (int) c->gid,
+                            CAPNG_DROP_SUPP_GRP | CAPNG_CLEAR_BOUNDING);
+    else if (c->uid == 0)
+        r = capng_apply(CAPNG_SELECT_BOTH);
+    else
+        r = capng_apply(CAPNG_SELECT_CAPS);
+    if (r < 0)
+        return -EPERM;
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+        return negative_errno();
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        return negative_errno();
+
+    /* Verify, do not trust: ids and capabilities are what we meant. */
+    {
+        uid_t ru, eu, su;
+        gid_t rg, eg, sg;
+
+        if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0)
+            return negative_errno();
+        if (ru != c->uid || eu != c->uid || su != c->uid ||
+            (c->setuid_mode && (rg != c->gid || eg != c->gid || sg != c->gid)))
+            return -EPERM;
+    }
+    capng_get_caps_process();
+    if (capng_have_capabilities(CAPNG_SELECT_CAPS) == CAPNG_FULL)
+        return -EPERM;
+    for (unsigned cap = 0; cap <= CAP_LAST_CAP; cap++)
+        if (cap != CAP_NET_ADMIN &&
+            (capng_have_capability(CAPNG_EFFECTIVE, cap) ||
+             capng_have_capability(CAPNG_PERMITTED, cap)))
+            return -EPERM;
+    return 0;
+}
+
+static void install_signals(const struct caller *c)
+{
+    struct sigaction sa = { .sa_handler = on_signal };
+    const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGPIPE };
+
+    /* No SA_RESTART: a write blocked on a caller that went away returns
+     * EINTR instead of hanging. */
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+        sigaction(sigs[i], &sa, NULL);
+    /* Armed after the uid change (which clears it); if the parent died
+     * before that, getppid() no longer names it. */
+    (void) prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+    if (getppid() != c->ppid)
+        stop_signal = SIGTERM;
+}
+
+static void block_signals(bool block)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGPIPE);
+    sigprocmask(block ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
+}
+
+static void usage(FILE *f)
+{
+    fputs("Usage:\n"
+          "  ptap-helper create NAME [--owner USER|UID] [--group GROUP|GID]\n"
+          "                          [--bridge BRIDGE] [--mtu N] [--mac MAC]\n"
+          "                          [--multi-queue] [--vnet-hdr] [--count N] [--tag TAG]\n"
+          "  ptap-helper destroy NAME...\n"
+          "  ptap-helper destroy --tag TAG\n"
+          "  ptap-helper list [--json]\n"
+          "  ptap-helper --help | --version\n"
+          "\n"
+          "Creates, lists and destroys persistent taps carrying ptap's mark, as\n"
+          "allowed by " PTAP_HELPER_CONF " (root may name another with --config PATH).\n"
+          "NAME may be a template ending in %d. See ptap-helper(8).\n",
+          f);
+}
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+    enum { O_OWNER = 256, O_GROUP, O_BRIDGE, O_MTU, O_MAC, O_MQ, O_VNET, O_COUNT,
+           O_TAG, O_JSON, O_CONFIG };
+    static const struct option longopts[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { "config", required_argument, NULL, O_CONFIG },
+        { "owner", required_argument, NULL, O_OWNER },
+        { "group", required_argument, NULL, O_GROUP },
+        { "bridge", required_argument, NULL, O_BRIDGE },
+        { "mtu", required_argument, NULL, O_MTU },
+        { "mac", required_argument, NULL, O_MAC },
+        { "multi-queue", no_argument, NULL, O_MQ },
+        { "vnet-hdr", no_argument, NULL, O_VNET },
+        { "count", required_argument, NULL, O_COUNT },
+        { "tag", required_argument, NULL, O_TAG },
+        { "json", no_argument, NULL, O_JSON },
+        {},
+    };
+    int opt;
+
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":hV", longopts, NULL)) != -1) {
+        const char **slot = NULL;
+
+        switch (opt) {
+        case 'h': o->help = true; break;
+        case 'V': o->version = true; break;
+        case O_CONFIG: slot = &o->config; break;
+        case O_OWNER: slot = &o->owner; break;
+        case O_GROUP: slot = &o->group; break;
+        case O_BRIDGE: slot = &o->bridge; break;
+        case O_MTU: slot = &o->mtu; break;
+        case O_MAC: slot = &o->mac; break;
+        case O_COUNT: slot = &o->count; break;
+        case O_TAG: slot = &o->tag; break;
+        case O_MQ: o->multi_queue = true; break;
+        case O_VNET: o->vnet_hdr = true; break;
+        case O_JSON: o->json = true; break;
+        case ':':
+            error("option '%s' needs a value", argv[optind - 1]);
+            return -EINVAL;
+        default:
+            error("unknown option '%s'", argv[optind - 1]);
+            return -EINVAL;
+        }
+        if (slot) {
+            if (*slot) {
+                error("option '%s' given twice", argv[optind - 2]);
+                return -EINVAL;
+            }
+            *slot = optarg;
+        }
+    }
+    if (o->help || o->version)
+        return 0;
+    if (optind >= argc) {
+        error("no command given");
+        return -EINVAL;
+    }
+    o->command = argv[optind];
+    o->names = argv + optind + 1;
+    o->n_names = (size_t) (argc - optind - 1);
+
+    /* Options that make no sense for the command are errors, not ignored. */
+    {
+        bool is_create = strcmp(o->command, "create") == 0;
+        bool is_destroy = strcmp(o->command, "destroy") == 0;
+        bool is_list = strcmp(o->command, "list") == 0;
+
+        if (!is_create && !is_destroy && !is_list) {
+            error("unknown command '%s'", o->command);
+            return -EINVAL;
+        }
+        if (!is_create && (o->owner || o->group || o->bridge || o->mtu || o->mac ||
+                           o->count || o->multi_queue || o->vnet_hdr)) {
+            error("'%s' takes none of the create options", o->command);
+            return -EINVAL;
+        }
+        if (!is_list && o->json) {
+            error("'--json' is an option of 'list' only");
+            return -EINVAL;
+        }
+        if (is_list && (o->tag || o->n_names)) {
+            error("'list' takes no names and no '--tag'");
+            return -EINVAL;
+        }
+        if (is_create && o->n_names != 1) {
+            error("'create' takes exactly one NAME (a name or a template ending in %%d)");
+            return -EINVAL;
+        }
+        if (is_destroy && !o->tag && o->n_names == 0) {
+            error("'destroy' needs at least one NAME, or '--tag TAG'");
+            return -EINVAL;
+        }
+        if (is_destroy && o->tag && o->n_names) {
+            error("'destroy' takes either NAMEs or '--tag TAG', not both");
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+static int lookup_user(const char *s, uid_t *ret)
+{
+    uint64_t v;
+    struct passwd *pw;
+
+    if (s[0] >= '0' && s[0] <= '9')
+        return ptap_parse_uint(s, 0, UINT32_MAX - 1, &v) < 0 ? -EINVAL : (*ret = (uid_t) v, 0);
+    errno = 0;
+    pw = getpwnam(s);
+    if (!pw)
+        return -ENOENT;
+    *ret = pw->pw_uid;
+    return 0;
+}
+
+static int lookup_group(const char *s, gid_t *ret)
+{
+    uint64_t v;
+    struct group *gr;
+
+    if (s[0] >= '0' && s[0] <= '9')
+        return ptap_parse_uint(s, 0, UINT32_MAX - 1, &v) < 0 ? -EINVAL : (*ret = (gid_t) v, 0);
+    errno = 0;
+    gr = getgrnam(s);
+    if (!gr)
+        return -ENOENT;
+    *ret = gr->gr_gid;
+    return 0;
+}
+
+static bool is_marked_tap(const ptap_link_info *li)
+{
+    return li->is_tun && li->is_tap && ptap_alias_is_mark(li->alias);
+}
+
+/* Load the policy for a non-root create (or any command run by root with
+ * --config, which then also checks the file). Returns an exit code. */
+static int load_policy(const struct caller *c, const struct options *o, int default_fd,
+                       int default_errno, ptap_policy **ret)
+{
+    _cleanup_close_ int fd = -1;
+    const char *path = PTAP_HELPER_CONF;
+    char err[512] = "";
+    int r;
+
+    if (o->config) {
+        path = o->config;
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+        if (fd < 0)
+            default_errno = errno;
+    } else
+        fd = dup(default_fd); /* closed below, the original by main() */
+    if (fd < 0) {
+        error("cannot open policy '%s': %s", path,
+              default_errno == ELOOP ? "it is a symbolic link" : strerror(default_errno));
+        syslog(LOG_WARNING, "uid=%u: cannot open policy '%s': %s", (unsigned) c->uid, path,
+               strerror(default_errno));
+        return EXIT_CONFIG;
+    }
+    r = ptap_policy_load_fd(fd, path, NULL, ret, err, sizeof(err));
+    if (r < 0) {
+        error("refusing policy: %s", err);
+        syslog(LOG_WARNING, "uid=%u: refusing policy: %s", (unsigned) c->uid, err);
+        return EXIT_CONFIG;
+    }
+    return 0;
+}
+
+static int report_link_error(const char *verb, const char *name, ptap_link_ctx *lc, int r)
+{
+    const char *msg = ptap_link_message(lc);
+
+    if (msg && *msg)
+        error("cannot %s '%s': %s (%s)", verb, name, strerror(-r), msg);
+    else
+        error("cannot %s '%s': %s", verb, name, strerror(-r));
+    return EXIT_SYSTEM;
+}
+
+static int write_line(const char *s)
+{
+    if (printf("%s\n", s) < 0 || fflush(stdout) != 0)
+        return -EIO;
+    return 0;
+}
+
+static int cmd_create(const struct caller *c, const struct options *o, int policy_fd,
+                      int policy_errno)
+{
+    _cleanup_(ptap_link_closep) ptap_link_ctx *lc = NULL;
+    _cleanup_(ptap_link_info_freep) ptap_link_info *links = NULL;
+    _cleanup_free_ int *made_idx = NULL;
+    size_t n_links = 0;
+    const char *name = o->names[0], *why = NULL;
+    ptap_tap_params tp = { .name = name, .owner = c->uid, .group = (gid_t) -1,
+                           .multi_queue = o->multi_queue, .vnet_hdr = o->vnet_hdr };
+    ptap_link_config cfg = { .up = true };
+    char mark[PTAP_IFALIAS_MAX] = PTAP_MARK_PREFIX;
+    char whybuf[512];
+    unsigned count = 1, owned = 0, made = 0;
+    uint64_t v;
+    int r, ret = 0;
+
+    /* 1. Validate every input. */
+    if (ptap_ifname_check(name, true, &why) < 0) {
+        error("cannot create '%s': %s", name, why);
+        return EXIT_USAGE;
+    }
+    if (o->count) {
+        r = ptap_parse_uint(o->count, 1, MAX_COUNT, &v);
+        if (r < 0) {
+            error("invalid count '%s': %s", o->count,
+                  r == -ERANGE ? "must be between 1 and 4096" : "not a whole number");
+            return EXIT_USAGE;
+        }
+        count = (unsigned) v;
+    }
+    if (count > 1 && !ptap_ifname_is_template(name)) {
+        error("cannot create '%s': '--count' needs a template ending in %%d", name);
+        return EXIT_USAGE;
+    }
+    if (o->mtu) {
+        r = ptap_parse_uint(o->mtu, PTAP_MTU_MIN, PTAP_MTU_MAX, &v);
+        if (r < 0) {
+            error("invalid MTU '%s': %s", o->mtu,
+                  r == -ERANGE ? "must be between 68 and 65521" : "not a whole number");
+            return EXIT_USAGE;
+        }
+        cfg.mtu = (unsigned) v;
+    }
+    if (o->mac) {
+        if (count > 1) {
+            error("cannot create '%s': one '--mac' for %u taps", name, count);
+            return EXIT_USAGE;
+        }
+        if (ptap_mac_parse(o->mac, cfg.mac, &why) < 0) {
+            error("invalid MAC address '%s': %s", o->mac, why);
+            return EXIT_USAGE;
+        }
+        cfg.has_mac = true;
+    }
+    if (o->bridge && ptap_ifname_check(o->bridge, false, &why) < 0) {
+        error("invalid bridge name '%s': %s", o->bridge, why);
+        return EXIT_USAGE;
+    }
+    if (o->tag) {
+        if (ptap_tag_check(o->tag, &why) < 0) {
+            error("invalid tag '%s': %s", o->tag, why);
+            return EXIT_USAGE;
+        }
+        snprintf(mark, sizeof(mark), PTAP_MARK_PREFIX ":%s", o->tag);
+    }
+    cfg.alias = mark;
+    if (o->owner && lookup_user(o->owner, &tp.owner) < 0) {
+        error("unknown user '%s'", o->owner);
+        return EXIT_USAGE;
+    }
+    if (o->group && lookup_group(o->group, &tp.group) < 0) {
+        error("unknown group '%s'", o->group);
+        return EXIT_USAGE;
+    }
+
+    /* 2. Ownership rules, then the policy file. */
+    if (ptap_policy_check_owner(c->uid, c->groups, c->n_groups, tp.owner, tp.group, whybuf,
+                                sizeof(whybuf)) < 0) {
+        error("cannot create '%s': %s", name, whybuf);
+        syslog(LOG_NOTICE, "uid=%u create '%s' denied: %s", (unsigned) c->uid, name, whybuf);
+        return EXIT_DENIED;
+    }
+    r = ptap_link_open(&lc);
+    if (r < 0) {
+        error("cannot open rtnetlink: %s", strerror(-r));
+        return EXIT_SYSTEM;
+    }
+    r = ptap_link_dump_ctx(lc, &links, &n_links);
+    if (r < 0)
+        return report_link_error("list links for", name, lc, r);
+    for (size_t i = 0; i < n_links; i++)
+        if (is_marked_tap(&links[i]) && links[i].owner == (int64_t) tp.owner)
+            owned++;
+    if (c->uid != 0 || o->config) {
+        _cleanup_(ptap_policy_freep) ptap_policy *pol = NULL;
+        ptap_policy_request req = { .uid = c->uid, .groups = c->groups,
+                                    .n_groups = c->n_groups, .bridge = o->bridge,
+                                    .owned = owned, .count = count };
+
+        ret = load_policy(c, o, policy_fd, policy_errno, &pol);
+        if (ret)
+            return ret;
+        r = ptap_policy_decide(pol, &req, whybuf, sizeof(whybuf));
+        if (r < 0) {
+            error("cannot create '%s': %s", name, whybuf);
+            syslog(LOG_NOTICE, "uid=%u create '%s' bridge=%s count=%u denied: %s",
+                   (unsigned) c->uid, name, o->bridge ? o->bridge : "none", count, whybuf);
+            return EXIT_DENIED;
+        }
+    }
+
+    /* 3. What the request names must exist and be what it claims. */
+    if (o->bridge) {
+        const ptap_link_info *br = ptap_link_find(links, n_links, o->bridge);
+
+        if (!br || strcmp(br->kind, "bridge") != 0) {
+            error("cannot create '%s': %s '%s' %s", name, br ? "interface" : "bridge",
+                  o->bridge, br ? "is not a bridge" : "does not exist");
+            return EXIT_USAGE;
+        }
+        cfg.master = br->ifindex;
+        if (!cfg.mtu)
+            cfg.mtu = br->mtu; /* default: the bridge's */
+    }
+    if (!ptap_ifname_is_template(name) && ptap_link_find(links, n_links, name)) {
+        error("cannot create '%s': an interface with this name already exists", name);
+        return EXIT_SYSTEM;
+    }
+
+    /* 4. Act: one tap at a time, each marked and configured before it is
+     * made persistent; signals wait until the tap in hand is done. */
+    made_idx = calloc(count, sizeof(int));
+    if (!made_idx)
+        return EXIT_SYSTEM;
+    for (unsigned i = 0; i < count && !stop_signal; i++) {
+        _cleanup_close_ int fd = -1;
+        char final[IFNAMSIZ];
+        const char *verb = "configure";
+        int ifindex;
+
+        block_signals(true);
+        r = ptap_tap_open(&tp, &fd, final);
+        if (r < 0) {
+            block_signals(false);
+            if (r == -EBUSY)
+                error("cannot create '%s': an interface with this name already exists", name);
+            else
+                error("cannot create '%s': %s", name, strerror(-r));
+            ret = EXIT_SYSTEM;
+            break;
+        }
+        ifindex = (int) if_nametoindex(final);
+        r = ifindex > 0 ? ptap_link_configure(lc, ifindex, &cfg) : negative_errno();
+        ptap_fault("helper-before-persist");
+        if (r >= 0) {
+            verb = "make persistent";
+            r = ptap_tap_persist(fd);
+        }
+        if (r < 0) {
+            /* Closing the descriptor removes the transient tap. */
+            block_signals(false);
+            ret = report_link_error(verb, final, lc, r);
+            syslog(LOG_ERR, "uid=%u create '%s' failed: %s", (unsigned) c->uid, final,
+                   strerror(-r));
+            break;
+        }
+        made_idx[made++] = ifindex;
+        syslog(LOG_INFO, "uid=%u created '%s' owner=%u group=%ld bridge=%s mark=%s",
+               (unsigned) c->uid, final, (unsigned) tp.owner,
+               tp.group == (gid_t) -1 ? -1L : (long) tp.group, o->bridge ? o->bridge : "none",
+               mark);
+        ptap_fault("helper-after-persist");
+        block_signals(false);
+        if (write_line(final) < 0 && !stop_signal)
+            stop_signal = SIGPIPE;
+    }
+
+    if (ret && made) {
+        /* A kernel failure mid-batch: take back what this run made. */
+        r = ptap_link_delete_batch(lc, made_idx, made);
+        if (r < 0)
+            error("cannot roll back %u taps made before the failure: %s; they carry the mark '%s'",
+                  made, strerror(-r), mark);
+        else
+            syslog(LOG_INFO, "uid=%u rolled back %u taps", (unsigned) c->uid, made);
+    } else if (!ret && stop_signal && made < count) {
+        error("stopped by signal %d after %u of %u taps (marked '%s')", (int) stop_signal, made,
+              count, mark);
+        syslog(LOG_NOTICE, "uid=%u create '%s' stopped by signal %d after %u of %u taps",
+               (unsigned) c->uid, name, (int) stop_signal, made, count);
+        ret = EXIT_SYSTEM;
+    }
+    return ret;
+}
+
+static int cmd_destroy(const struct caller *c, const struct options *o)
+{
+    _cleanup_(ptap_link_closep) ptap_link_ctx *lc = NULL;
+    _cleanup_(ptap_link_info_freep) ptap_link_info *links = NULL;
+    _cleanup_free_ int *idx = NULL;
+    _cleanup_free_ const char **names = NULL;
+    size_t n_links = 0, n = 0;
+    char mark[PTAP_IFALIAS_MAX] = "";
+    const char *why;
+    int r, ret = 0;
+
+    for (size_t i = 0; i < o->n_names; i++)
+        if (ptap_ifname_check(o->names[i], false, &why) < 0) {
+            error("cannot destroy '%s': %s", o->names[i], why);
+            return EXIT_USAGE;
+        }
+    if (o->tag) {
+        if (ptap_tag_check(o->tag, &why) < 0) {
+            error("invalid tag '%s': %s", o->tag, why);
+            return EXIT_USAGE;
+        }
+        snprintf(mark, sizeof(mark), PTAP_MARK_PREFIX ":%s", o->tag);
+    }
+    r = ptap_link_open(&lc);
+    if (r < 0) {
+        error("cannot open rtnetlink: %s", strerror(-r));
+        return EXIT_SYSTEM;
+    }
+    r = ptap_link_dump_ctx(lc, &links, &n_links);
+    if (r < 0) {
+        error("cannot list links: %s", strerror(-r));
+        return EXIT_SYSTEM;
+    }
+    idx = calloc(n_links + 1, sizeof(int));
+    names = calloc(n_links + 1, sizeof(char *));
+    if (!idx || !names)
+        return EXIT_SYSTEM;
+
+    if (o->tag) {
+        for (size_t i = 0; i < n_links; i++)
+            if (is_marked_tap(&links[i]) && strcmp(links[i].alias, mark) == 0 &&
+                (c->uid == 0 || links[i].owner == (int64_t) c->uid)) {
+                idx[n] = links[i].ifindex;
+                names[n++] = links[i].name;
+            }
+    } else {
+        /* Check every name before touching anything: all or nothing. */
+        for (size_t i = 0; i < o->n_names && !ret; i++) {
+            const char *nm = o->names[i];
+            const ptap_link_info *li = ptap_link_find(links, n_links, nm);
+            bool dup = false;
+
+            if (!li) {
+                error("cannot destroy '%s': no such interface", nm);
+                ret = EXIT_USAGE;
+            } else if (!li->is_tun || !li->is_tap) {
+                error("cannot destroy '%s': not a tap", nm);
+                ret = EXIT_DENIED;
+            } else if (!ptap_alias_is_mark(li->alias)) {
+                error("cannot destroy '%s': it does not carry ptap's mark", nm);
+                ret = EXIT_DENIED;
+            } else if (c->uid != 0 && li->owner != (int64_t) c->uid) {
+                error("cannot destroy '%s': owned by another user", nm);
+                ret = EXIT_DENIED;
+            }
+            if (ret) {
+                syslog(LOG_NOTICE, "uid=%u destroy '%s' refused", (unsigned) c->uid, nm);
+                break;
+            }
+            for (size_t j = 0; j < n; j++)
+                dup |= idx[j] == li->ifindex;
+            if (!dup) {
+                idx[n] = li->ifindex;
+                names[n++] = li->name;
+            }
+        }
+    }
+    if (!ret && n > 0) {
+        block_signals(true);
+        r = ptap_link_delete_batch(lc, idx, n);
+        block_signals(false);
+        if (r < 0) {
+            ret = report_link_error("destroy", names[0], lc, r);
+            syslog(LOG_ERR, "uid=%u destroy of %zu taps ('%s'...) failed: %s",
+                   (unsigned) c->uid, n, names[0], strerror(-r));
+        } else {
+            for (size_t i = 0; i < n; i++) {
+                syslog(LOG_INFO, "uid=%u destroyed '%s'", (unsigned) c->uid, names[i]);
+                (void) write_line(names[i]);
+            }
+        }
+    }
+    return ret;
+}
+
+static void json_string(const char *s)
+{
+    putchar('"');
+    for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            printf("\\%c", *p);
+        else if (*p < 0x20 || *p >= 0x7f)
+            printf("\\u%04x", *p); /* bytes as Latin-1: always valid JSON */
+        else
+            putchar(*p);
+    }
+    putchar('"');
+}
+
+static int cmd_list(const struct options *o)
+{
+    ptap_link_info *links = NULL;
+    size_t n_links = 0, shown = 0;
+    int r;
+
+    r = ptap_link_dump(&links, &n_links);
+    if (r < 0) {
+        error("cannot list links: %s", strerror(-r));
+        return EXIT_SYSTEM;
+    }
+    if (o->json)
+        putchar('[');
+    else
+        printf("%-15s %7s %7s %-15s %5s %-14s %-7s %s\n", "NAME", "OWNER", "GROUP", "BRIDGE",
+               "MTU", "FLAGS", "CARRIER", "MARK");
+    for (size_t i = 0; i < n_links; i++) {
+        const ptap_link_info *li = &links[i];
+
+        if (!is_marked_tap(li))
+            continue;
+        if (o->json) {
+            printf("%s{\"name\":", shown ? "," : "");
+            json_string(li->name);
+            printf(",\"ifindex\":%d,\"mark\":", li->ifindex);
+            json_string(li->alias);
+            if (li->owner >= 0)
+                printf(",\"owner\":%" PRId64, li->owner);
+            else
+                printf(",\"owner\":null");
+            if (li->group >= 0)
+                printf(",\"group\":%" PRId64, li->group);
+            else
+                printf(",\"group\":null");
+            printf(",\"bridge\":");
+            if (li->master[0])
+                json_string(li->master);
+            else
+                printf("null");
+            printf(",\"mtu\":%u,\"carrier\":%s,\"up\":%s,\"multi_queue\":%s,\"vnet_hdr\":%s}",
+                   li->mtu, li->carrier ? "true" : "false", li->up ? "true" : "false",
+                   li->multi_queue ? "true" : "false", li->vnet_hdr ? "true" : "false");
+        } else {
+            char owner[24] = "-", group[24] = "-", flags[32] = "";
+
+            if (li->owner >= 0)
+                snprintf(owner, sizeof(owner), "%" PRId64, li->owner);
+            if (li->group >= 0)
+                snprintf(group, sizeof(group), "%" PRId64, li->group);
+            snprintf(flags, sizeof(flags), "%s%s%s", li->up ? "up" : "down",
+                     li->multi_queue ? ",mq" : "", li->vnet_hdr ? ",vnet" : "");
+            printf("%-15s %7s %7s %-15s %5u %-14s %-7s %s\n", li->name, owner, group,
+                   li->master[0] ? li->master : "-", li->mtu, flags,
+                   li->carrier ? "on" : "off", li->alias);
+        }
+        shown++;
+    }
+    if (o->json)
+        puts("]");
+    ptap_link_info_free(links);
+    if (fflush(stdout) != 0)
+        return EXIT_SYSTEM;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct caller caller = { 0 };
+    struct options opts = { 0 };
+    _cleanup_close_ int policy_fd = -1;
+    int policy_errno = 0, r;
+
+    /* 1. Before anything else: sane descriptors, who called, and the
+     * policy file opened while we may still read it. */
+    secure_std_fds();
+    if (get_caller(&caller) < 0) {
+        error("cannot read the caller's groups");
+        return EXIT_SYSTEM;
+    }
+    policy_fd = open(PTAP_HELPER_CONF, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+    if (policy_fd < 0)
+        policy_errno = errno;
+
+    /* 2. Drop privileges, then the environment. */
+    r = drop_privileges(&caller);
+    if (r < 0) {
+        error("cannot drop privileges: %s", strerror(-r));
+        return EXIT_SYSTEM;
+    }
+    if (clearenv() != 0)
+        return EXIT_SYSTEM;
+    openlog("ptap-helper", LOG_PID, LOG_AUTHPRIV);
+    install_signals(&caller);
+
+    /* 3. Parse. */
+    if (parse_args(argc, argv, &opts) < 0) {
+        fputs("Try 'ptap-helper --help'.\n", stderr);
+        return EXIT_USAGE;
+    }
+    if (opts.help) {
+        usage(stdout);
+        return 0;
+    }
+    if (opts.version) {
+        puts("ptap-helper " PTAP_VERSION);
+        return 0;
+    }
+    if (opts.config && caller.uid != 0) {
+        error("only root may name a policy file with '--config'");
+        syslog(LOG_NOTICE, "uid=%u denied: --config", (unsigned) caller.uid);
+        return EXIT_DENIED;
+    }
+    if (opts.config && strcmp(opts.command, "create") != 0) {
+        /* Root checking a policy file: load it, report problems. */
+        ptap_policy *p = NULL;
+
+        r = load_policy(&caller, &opts, policy_fd, policy_errno, &p);
+        ptap_policy_free(p);
+        if (r)
+            return r;
+    }
+
+    /* 4. Check, act, report. */
+    if (strcmp(opts.command, "create") == 0)
+        r = cmd_create(&caller, &opts, policy_fd, policy_errno);
+    else if (strcmp(opts.command, "destroy") == 0)
+        r = cmd_destroy(&caller, &opts);
+    else
+        r = cmd_list(&opts);
+    free(caller.groups);
+    return r;
+}

@@ -1,0 +1,555 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <linux/if_link.h>
+#include <linux/if_tun.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <netlink/errno.h>
+#include <netlink/msg.h>
+#include <netlink/netlink.h>
+#include <netlink/route/link.h>
+#include <netlink/socket.h>
+
+#include "fault.h"
+#include "link.h"
+#include "log.h"
+#include "util.h"
+
+#ifndef SOL_NETLINK
+#define SOL_NETLINK 270
+#endif
+#ifndef NETLINK_CAP_ACK
+#define NETLINK_CAP_ACK 10
+#endif
+#ifndef NETLINK_EXT_ACK
+#define NETLINK_EXT_ACK 11
+#endif
+#define PTAP_NLM_F_ACK_TLVS 0x200 /* NLM_F_ACK_TLVS */
+#define PTAP_NLMSGERR_ATTR_MSG 1  /* NLMSGERR_ATTR_MSG */
+
+/* Groups ptap picks for a batch delete: far from the small numbers an
+ * administrator would use by hand. */
+#define GROUP_MIN 0x50000000u
+#define GROUP_SPAN 0x2fffffffu
+
+struct ptap_link_ctx {
+    struct nl_sock *sk;
+    int last_errno;      /* raw errno from the kernel's NLMSG_ERROR, or 0 */
+    char message[256];   /* extended ack text, or libnl's text */
+};
+
+int ptap_link_nlerr_to_errno(int nlerr)
+{
+    static const struct {
+        int nle, err;
+    } map[] = {
+        { NLE_SUCCESS, 0 },
+        { NLE_INTR, EINTR },
+        { NLE_BAD_SOCK, EBADF },
+        { NLE_AGAIN, EAGAIN },
+        { NLE_NOMEM, ENOMEM },
+        { NLE_EXIST, EEXIST },
+        { NLE_INVAL, EINVAL },
+        { NLE_RANGE, ERANGE },
+        { NLE_MSGSIZE, EMSGSIZE },
+        { NLE_OPNOTSUPP, EOPNOTSUPP },
+        { NLE_AF_NOSUPPORT, EAFNOSUPPORT },
+        { NLE_OBJ_NOTFOUND, ENOENT },
+        { NLE_NOATTR, ENOENT },
+        { NLE_MISSING_ATTR, EINVAL },
+        { NLE_AF_MISMATCH, EINVAL },
+        { NLE_SEQ_MISMATCH, EPROTO },
+        { NLE_MSG_OVERFLOW, ENOBUFS },
+        { NLE_MSG_TRUNC, EMSGSIZE },
+        { NLE_NOADDR, EADDRNOTAVAIL },
+        { NLE_SRCRT_NOSUPPORT, EOPNOTSUPP },
+        { NLE_MSG_TOOSHORT, EBADMSG },
+        { NLE_MSGTYPE_NOSUPPORT, EOPNOTSUPP },
+        { NLE_OBJ_MISMATCH, EINVAL },
+        { NLE_NOCACHE, ENOENT },
+        { NLE_BUSY, EBUSY },
+        { NLE_PROTO_MISMATCH, EPROTONOSUPPORT },
+        { NLE_NOACCESS, EACCES },
+        { NLE_PERM, EPERM },
+        { NLE_PKTLOC_FILE, ENOENT },
+        { NLE_PARSE_ERR, EBADMSG },
+        { NLE_NODEV, ENODEV },
+        { NLE_IMMUTABLE, EROFS },
+        { NLE_DUMP_INTR, EINTR },
+        { NLE_ATTRSIZE, EBADMSG },
+    };
+    int e = nlerr < 0 ? -nlerr : nlerr;
+
+    for (size_t i = 0; i < ARRAY_SIZE(map); i++)
+        if (map[i].nle == e)
+            return -map[i].err;
+    return -EIO;
+}
+
+/* Keep the kernel's exact errno and its extended-ack text: libnl folds
+ * errnos into fewer NLE_* codes. */
+static int err_cb(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg)
+{
+    ptap_link_ctx *c = arg;
+    const struct nlmsghdr *h = (const struct nlmsghdr *) ((const char *) e - NLMSG_HDRLEN);
+
+    c->last_errno = e->error < 0 ? -e->error : e->error;
+    c->message[0] = '\0';
+    /* NETLINK_CAP_ACK is set: the TLVs follow struct nlmsgerr directly. */
+    if ((h->nlmsg_flags & PTAP_NLM_F_ACK_TLVS) &&
+        h->nlmsg_len >= NLMSG_HDRLEN + sizeof(*e)) {
+        const char *p = (const char *) e + NLMSG_ALIGN(sizeof(*e));
+        const char *end = (const char *) h + h->nlmsg_len;
+
+        while (p + sizeof(struct nlattr) <= end) {
+            const struct nlattr *a = (const struct nlattr *) p;
+            size_t alen = a->nla_len;
+
+            if (alen < sizeof(*a) || p + alen > end)
+                break;
+            if ((a->nla_type & NLA_TYPE_MASK) == PTAP_NLMSGERR_ATTR_MSG) {
+                size_t n = alen - NLA_HDRLEN;
+                const char *s = p + NLA_HDRLEN;
+
+                n = strnlen(s, n);
+                if (n >= sizeof(c->message))
+                    n = sizeof(c->message) - 1;
+                memcpy(c->message, s, n);
+                c->message[n] = '\0';
+            }
+            p += NLA_ALIGN(alen);
+        }
+    }
+    return NL_STOP;
+}
+
+/* Turn a libnl result into 0/-errno, preferring the kernel's own errno. */
+static int finish(ptap_link_ctx *c, int r)
+{
+    if (r >= 0)
+        return 0;
+    if (c->last_errno)
+        return -c->last_errno;
+    if (!c->message[0])
+        snprintf(c->message, sizeof(c->message), "%s", nl_geterror(r));
+    return ptap_link_nlerr_to_errno(r);
+}
+
+static void reset(ptap_link_ctx *c)
+{
+    c->last_errno = 0;
+    c->message[0] = '\0';
+}
+
+int ptap_link_open(ptap_link_ctx **ret)
+{
+    ptap_link_ctx *c;
+    int one = 1, r;
+
+    c = calloc(1, sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    c->sk = nl_socket_alloc();
+    if (!c->sk) {
+        free(c);
+        return -ENOMEM;
+    }
+    /* libnl opens the socket with SOCK_CLOEXEC. */
+    r = nl_connect(c->sk, NETLINK_ROUTE);
+    if (r < 0) {
+        nl_socket_free(c->sk);
+        free(c);
+        return ptap_link_nlerr_to_errno(r);
+    }
+    /* Ask for the kernel's error text; older kernels ignore it. */
+    (void) setsockopt(nl_socket_get_fd(c->sk), SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
+    (void) setsockopt(nl_socket_get_fd(c->sk), SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
+    nl_socket_modify_err_cb(c->sk, NL_CB_CUSTOM, err_cb, c);
+    *ret = c;
+    return 0;
+}
+
+void ptap_link_close(ptap_link_ctx *c)
+{
+    if (!c)
+        return;
+    nl_socket_free(c->sk);
+    free(c);
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct rtnl_link *, rtnl_link_put)
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct nl_msg *, nlmsg_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct nl_cb *, nl_cb_put)
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct nl_addr *, nl_addr_put)
+
+const char *ptap_link_message(const ptap_link_ctx *c)
+{
+    return c ? c->message : "";
+}
+
+void ptap_link_info_free(ptap_link_info *infos)
+{
+    free(infos);
+}
+
+const ptap_link_info *ptap_link_find(const ptap_link_info *v, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i].name, name) == 0)
+            return &v[i];
+    return NULL;
+}
+
+const ptap_link_info *ptap_link_find_index(const ptap_link_info *v, size_t n, int ifindex)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i].ifindex == ifindex)
+            return &v[i];
+    return NULL;
+}
+
+/* --- dump ---------------------------------------------------------------- */
+
+struct dump_state {
+    ptap_link_info *v;
+    size_t n, cap;
+    int error;
+};
+
+static bool attr_u32(const struct nlattr *a, uint32_t *out)
+{
+    if (!a || nla_len(a) < (int) sizeof(uint32_t))
+        return false;
+    *out = nla_get_u32((struct nlattr *) a);
+    return true;
+}
+
+static bool attr_u8(const struct nlattr *a, uint8_t *out)
+{
+    if (!a || nla_len(a) < (int) sizeof(uint8_t))
+        return false;
+    *out = nla_get_u8((struct nlattr *) a);
+    return true;
+}
+
+static void attr_str(const struct nlattr *a, char *buf, size_t size)
+{
+    size_t n;
+
+    buf[0] = '\0';
+    if (!a || nla_len(a) <= 0)
+        return;
+    n = strnlen(nla_data(a), (size_t) nla_len(a));
+    if (n >= size) /* never truncate silently: too long = absent */
+        return;
+    memcpy(buf, nla_data(a), n);
+    buf[n] = '\0';
+}
+
+static void parse_tun_data(struct nlattr *data, ptap_link_info *li)
+{
+    struct nlattr *tb[IFLA_TUN_MAX + 1];
+    uint32_t v32;
+    uint8_t v8;
+
+    if (nla_parse_nested(tb, IFLA_TUN_MAX, data, NULL) < 0)
+        return;
+    if (attr_u32(tb[IFLA_TUN_OWNER], &v32))
+        li->owner = v32;
+    if (attr_u32(tb[IFLA_TUN_GROUP], &v32))
+        li->group = v32;
+    if (attr_u8(tb[IFLA_TUN_TYPE], &v8))
+        li->is_tap = (v8 & IFF_TAP) != 0;
+    if (attr_u8(tb[IFLA_TUN_VNET_HDR], &v8))
+        li->vnet_hdr = v8 != 0;
+    if (attr_u8(tb[IFLA_TUN_MULTI_QUEUE], &v8))
+        li->multi_queue = v8 != 0;
+    if (attr_u8(tb[IFLA_TUN_PERSIST], &v8))
+        li->persist = v8 != 0;
+}
+
+static int dump_cb(struct nl_msg *msg, void *arg)
+{
+    struct dump_state *st = arg;
+    struct nlmsghdr *h = nlmsg_hdr(msg);
+    struct nlattr *tb[IFLA_MAX + 1];
+    struct ifinfomsg *ifi;
+    ptap_link_info *li;
+    uint32_t v32;
+    uint8_t v8;
+
+    if (h->nlmsg_type != RTM_NEWLINK || nlmsg_datalen(h) < (int) sizeof(*ifi))
+        return NL_SKIP;
+    if (nlmsg_parse(h, sizeof(*ifi), tb, IFLA_MAX, NULL) < 0)
+        return NL_SKIP;
+    ifi = nlmsg_data(h);
+    if (st->n == st->cap) {
+        size_t ncap = st->cap ? st->cap * 2 : 32;
+        ptap_link_info *nv = reallocarray(st->v, ncap, sizeof(*nv));
+
+        if (!nv) {
+            st->error = -ENOMEM;
+            return NL_STOP;
+        }
+        st->v = nv;
+        st->cap = ncap;
+    }
+    li = &st->v[st->n];
+    memset(li, 0, sizeof(*li));
+    li->ifindex = ifi->ifi_index;
+    li->up = (ifi->ifi_flags & IFF_UP) != 0;
+    li->owner = -1;
+    li->group = -1;
+    attr_str(tb[IFLA_IFNAME], li->name, sizeof(li->name));
+    attr_str(tb[IFLA_IFALIAS], li->alias, sizeof(li->alias));
+    if (attr_u32(tb[IFLA_MTU], &v32))
+        li->mtu = v32;
+    if (attr_u32(tb[IFLA_MASTER], &v32))
+        li->master_ifindex = (int) v32;
+    if (attr_u8(tb[IFLA_CARRIER], &v8))
+        li->carrier = v8 != 0;
+    if (attr_u32(tb[IFLA_GROUP], &v32))
+        li->link_group = v32;
+    if (tb[IFLA_ADDRESS] && nla_len(tb[IFLA_ADDRESS]) == PTAP_MAC_LEN) {
+        li->has_mac = true;
+        memcpy(li->mac, nla_data(tb[IFLA_ADDRESS]), PTAP_MAC_LEN);
+    }
+    if (tb[IFLA_LINKINFO]) {
+        struct nlattr *info[IFLA_INFO_MAX + 1];
+
+        if (nla_parse_nested(info, IFLA_INFO_MAX, tb[IFLA_LINKINFO], NULL) >= 0) {
+            attr_str(info[IFLA_INFO_KIND], li->kind, sizeof(li->kind));
+            if (strcmp(li->kind, "tun") == 0) {
+                li->is_tun = true;
+                if (info[IFLA_INFO_DATA])
+                    parse_tun_data(info[IFLA_INFO_DATA], li);
+            }
+        }
+    }
+    if (!li->name[0])
+        return NL_SKIP; /* not a usable entry */
+    st->n++;
+    return NL_OK;
+}
+
+int ptap_link_dump_ctx(ptap_link_ctx *c, ptap_link_info **ret, size_t *n)
+{
+    struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
+    int r = 0;
+
+    /* A dump interrupted by a concurrent change (NLE_DUMP_INTR) is retried. */
+    for (int attempt = 0; attempt < 5; attempt++) {
+        _cleanup_(nl_cb_putp) struct nl_cb *cb = NULL;
+        struct dump_state st = { 0 };
+
+        reset(c);
+        struct nl_cb *s = nl_socket_get_cb(c->sk); /* takes a reference */
+
+        cb = nl_cb_clone(s);
+        nl_cb_put(s);
+        if (!cb)
+            return -ENOMEM;
+        nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, dump_cb, &st);
+        r = nl_send_simple(c->sk, RTM_GETLINK, NLM_F_DUMP, &ifi, sizeof(ifi));
+        if (r < 0)
+            return finish(c, r);
+        r = nl_recvmsgs(c->sk, cb);
+        if (st.error < 0) {
+            free(st.v);
+            return st.error;
+        }
+        if (r == -NLE_DUMP_INTR) {
+            free(st.v);
+            continue;
+        }
+        if (r < 0) {
+            free(st.v);
+            return finish(c, r);
+        }
+        for (size_t i = 0; i < st.n; i++) {
+            const ptap_link_info *m;
+
+            if (!st.v[i].master_ifindex)
+                continue;
+            m = ptap_link_find_index(st.v, st.n, st.v[i].master_ifindex);
+            if (m)
+                memcpy(st.v[i].master, m->name, IFNAMSIZ);
+        }
+        *ret = st.v;
+        *n = st.n;
+        return 0;
+    }
+    return -EINTR;
+}
+
+int ptap_link_dump(ptap_link_info **ret, size_t *n)
+{
+    _cleanup_(ptap_link_closep) ptap_link_ctx *c = NULL;
+    int r;
+
+    r = ptap_link_open(&c);
+    if (r < 0)
+        return r;
+    return ptap_link_dump_ctx(c, ret, n);
+}
+
+/* --- configure ----------------------------------------------------------- */
+
+int ptap_link_configure(ptap_link_ctx *c, int ifindex, const ptap_link_config *cfg)
+{
+    _cleanup_(rtnl_link_putp) struct rtnl_link *orig = NULL, *chg = NULL;
+    int r;
+
+    reset(c);
+    orig = rtnl_link_alloc();
+    chg = rtnl_link_alloc();
+    if (!orig || !chg)
+        return -ENOMEM;
+    /* rtnl_link_change() needs only the index of the original. */
+    rtnl_link_set_ifindex(orig, ifindex);
+    if (cfg->alias)
+        rtnl_link_set_ifalias(chg, cfg->alias);
+    if (cfg->mtu)
+        rtnl_link_set_mtu(chg, cfg->mtu);
+    if (cfg->has_mac) {
+        _cleanup_(nl_addr_putp) struct nl_addr *a = nl_addr_build(AF_LLC, cfg->mac, PTAP_MAC_LEN);
+
+        if (!a)
+            return -ENOMEM;
+        rtnl_link_set_addr(chg, a);
+    }
+    if (cfg->master > 0)
+        rtnl_link_set_master(chg, cfg->master);
+    if (cfg->up)
+        rtnl_link_set_flags(chg, IFF_UP);
+    r = rtnl_link_change(c->sk, orig, chg, 0);
+    return finish(c, r);
+}
+
+/* --- batch delete -------------------------------------------------------- */
+
+static int set_group(ptap_link_ctx *c, int ifindex, uint32_t group)
+{
+    _cleanup_(nlmsg_freep) struct nl_msg *msg = NULL;
+    struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = ifindex };
+    int r;
+
+    reset(c);
+    msg = nlmsg_alloc_simple(RTM_SETLINK, 0);
+    if (!msg)
+        return -ENOMEM;
+    if (nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0 ||
+        nla_put_u32(msg, IFLA_GROUP, group) < 0)
+        return -ENOMEM;
+    r = nl_send_sync(c->sk, TAKE_PTR(msg)); /* frees msg */
+    return finish(c, r);
+}
+
+static bool group_in_use(const ptap_link_info *v, size_t n, uint32_t g)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i].link_group == g)
+            return true;
+    return false;
+}
+
+static void ungroup(ptap_link_ctx *c, const int *ifindexes, size_t n)
+{
+    char saved[sizeof(c->message)];
+    int saved_errno = c->last_errno;
+
+    memcpy(saved, c->message, sizeof(saved));
+    for (size_t i = 0; i < n; i++)
+        (void) set_group(c, ifindexes[i], 0);
+    memcpy(c->message, saved, sizeof(saved));
+    c->last_errno = saved_errno;
+}
+
+int ptap_link_delete_batch(ptap_link_ctx *c, const int *ifindexes, size_t n)
+{
+    ptap_link_info *v = NULL;
+    size_t nv = 0, members = 0;
+    uint32_t group = 0;
+    int r;
+
+    if (n == 0)
+        return 0;
+    r = ptap_link_dump_ctx(c, &v, &nv);
+    if (r < 0)
+        return r;
+    for (int attempt = 0; attempt < 64 && !group; attempt++) {
+        uint32_t rnd;
+
+        if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+            rnd = (uint32_t) rand();
+        rnd = GROUP_MIN + rnd % GROUP_SPAN;
+        if (!group_in_use(v, nv, rnd))
+            group = rnd;
+    }
+    ptap_link_info_free(v);
+    v = NULL;
+    if (!group)
+        return -EBUSY;
+
+    for (size_t i = 0; i < n; i++) {
+        r = set_group(c, ifindexes[i], group);
+        if (r < 0) {
+            ungroup(c, ifindexes, i);
+            return r;
+        }
+    }
+    ptap_fault("link-after-group");
+
+    /* Delete the group only if it holds exactly our links: a link that
+     * joined it meanwhile (somebody else with CAP_NET_ADMIN) must not go. */
+    r = ptap_link_dump_ctx(c, &v, &nv);
+    if (r < 0) {
+        ungroup(c, ifindexes, n);
+        return r;
+    }
+    for (size_t i = 0; i < nv; i++)
+        if (v[i].link_group == group) {
+            bool ours = false;
+
+            for (size_t j = 0; j < n; j++)
+                if (ifindexes[j] == v[i].ifindex)
+                    ours = true;
+            if (!ours) {
+                ptap_link_info_free(v);
+                ungroup(c, ifindexes, n);
+                snprintf(c->message, sizeof(c->message),
+                         "another link joined group %u", group);
+                return -EBUSY;
+            }
+            members++;
+        }
+    ptap_link_info_free(v);
+    if (members != n) {
+        ungroup(c, ifindexes, n);
+        snprintf(c->message, sizeof(c->message), "a link vanished before deletion");
+        return -ENODEV;
+    }
+
+    {
+        _cleanup_(nlmsg_freep) struct nl_msg *msg = NULL;
+        struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = 0 };
+
+        reset(c);
+        msg = nlmsg_alloc_simple(RTM_DELLINK, 0);
+        if (!msg)
+            return -ENOMEM;
+        if (nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0 ||
+            nla_put_u32(msg, IFLA_GROUP, group) < 0)
+            return -ENOMEM;
+        r = nl_send_sync(c->sk, TAKE_PTR(msg));
+        r = finish(c, r);
+        if (r < 0)
+            ungroup(c, ifindexes, n);
+        return r;
+    }
+}

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * link.h: rtnetlink for ptap's taps (libnl-route underneath).
+ *
+ * - ptap_link_configure(): one rtnl_link_change per tap for ifalias (the
+ *   provenance mark), MTU, MAC, master and up.
+ * - ptap_link_delete_batch(): move the taps into one fresh link group and
+ *   delete the group with a single RTM_DELLINK (the kernel waits for RCU
+ *   once, not once per device).
+ * - ptap_link_dump(): every link in the current network namespace with
+ *   the tun attributes (owner, group, flags) the kernel reports in
+ *   IFLA_LINKINFO/IFLA_INFO_DATA (parsed from the raw attributes: libnl
+ *   3.7 has no "tun" link type).
+ *
+ * All functions return 0 or a negative errno; libnl's -NLE_* codes are
+ * translated here, and the kernel's own error text (extended ack), when
+ * it sent one, is kept for messages: ptap_link_message().
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <net/if.h>
+
+#include "util.h"
+#include "validate.h"
+
+#define PTAP_IFALIAS_MAX 256 /* IFALIASZ */
+
+typedef struct ptap_link_info {
+    char name[IFNAMSIZ];
+    int ifindex;
+    char alias[PTAP_IFALIAS_MAX];  /* "" when none */
+    char kind[32];                 /* IFLA_INFO_KIND: "tun", "bridge", ... or "" */
+    bool is_tun;                   /* driven by tun (tun or tap mode) */
+    bool is_tap;                   /* tun driver in tap mode */
+    int64_t owner;                 /* tun owner uid, -1 when none or not tun */
+    int64_t group;                 /* tun group gid, -1 when none or not tun */
+    bool multi_queue;
+    bool vnet_hdr;
+    bool persist;
+    int master_ifindex;            /* 0 when none */
+    char master[IFNAMSIZ];         /* "" when none */
+    unsigned mtu;
+    bool carrier;
+    bool up;                       /* IFF_UP */
+    uint32_t link_group;           /* IFLA_GROUP */
+    bool has_mac;
+    uint8_t mac[PTAP_MAC_LEN];
+} ptap_link_info;
+
+typedef struct ptap_link_ctx ptap_link_ctx;
+
+/**
+ * ptap_link_open: open a route netlink socket (close-on-exec) in the
+ * current network namespace. Returns 0 and sets *@ret, or a negative errno.
+ */
+int ptap_link_open(ptap_link_ctx **ret);
+
+/** ptap_link_close: close and free; NULL is a no-op. */
+void ptap_link_close(ptap_link_ctx *c);
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(ptap_link_ctx *, ptap_link_close)
+
+/**
+ * ptap_link_message: the kernel's (extended ack) or libnl's text for the
+ * last failure on @c, or "" if there was none. Valid until the next call.
+ */
+const char *ptap_link_message(const ptap_link_ctx *c);
+
+/**
+ * ptap_link_dump: every link in the current network namespace.
+ * @ret: receives an array of *@n entries, to free with ptap_link_info_free()
+ * Returns 0 or a negative errno. Opens its own socket.
+ */
+int ptap_link_dump(ptap_link_info **ret, size_t *n);
+
+/** ptap_link_dump_ctx: ptap_link_dump() on an open context. */
+int ptap_link_dump_ctx(ptap_link_ctx *c, ptap_link_info **ret, size_t *n);
+
+/** ptap_link_info_free: free an array from ptap_link_dump(); NULL is a no-op. */
+void ptap_link_info_free(ptap_link_info *infos);
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(ptap_link_info *, ptap_link_info_free)
+
+/** ptap_link_find: the entry named @name in @v (@n entries), or NULL. */
+const ptap_link_info *ptap_link_find(const ptap_link_info *v, size_t n, const char *name);
+
+/** ptap_link_find_index: the entry with ifindex @ifindex, or NULL. */
+const ptap_link_info *ptap_link_find_index(const ptap_link_info *v, size_t n, int ifindex);
+
+typedef struct ptap_link_config {
+    const char *alias;        /* ifalias (the mark) or NULL: unchanged */
+    unsigned mtu;             /* 0: unchanged */
+    bool has_mac;
+    uint8_t mac[PTAP_MAC_LEN];
+    int master;               /* bridge ifindex, 0: unchanged */
+    bool up;                  /* bring the link up */
+} ptap_link_config;
+
+/**
+ * ptap_link_configure: apply @cfg to link @ifindex in one netlink change
+ * (RTM_NEWLINK, falling back to RTM_SETLINK as libnl does).
+ * Returns 0 or a negative errno (the kernel's; see ptap_link_message()).
+ */
+int ptap_link_configure(ptap_link_ctx *c, int ifindex, const ptap_link_config *cfg);
+
+/**
+ * ptap_link_delete_batch: delete the @n links in @ifindexes at once.
+ * Picks a non-zero link group no link in the namespace uses, moves the
+ * links into it, checks that the group holds exactly them, then sends
+ * one RTM_DELLINK for the group. If anything fails before the delete,
+ * the links are moved back to group 0 (best effort).
+ * Returns 0 or a negative errno (-EBUSY: another link joined the group).
+ */
+int ptap_link_delete_batch(ptap_link_ctx *c, const int *ifindexes, size_t n);
+
+/** ptap_link_nlerr_to_errno: translate a libnl error (-NLE_* or NLE_*)
+ * to a negative errno. */
+int ptap_link_nlerr_to_errno(int nlerr);
