@@ -52,6 +52,35 @@ semodule_link -o "$tmp/linked.pp" "${packages[@]}" "$tmp/ptap.pp" ||
 semodule_expand "$tmp/linked.pp" "$tmp/policy.bin" ||
   fail "semodule_expand failed"
 
+# Every interface in ptap.if, called once from a throw-away module and
+# linked too: an interface the module itself does not use is otherwise
+# never expanded, and a typo in it would reach users first.
+src=${PTAP_SOURCE_DIR:?PTAP_SOURCE_DIR not set}/selinux
+mkdir "$tmp/ifcheck"
+cp "$src/ptap.te" "$src/ptap.if" "$src/ptap.fc" "$tmp/ifcheck/"
+{
+  echo 'policy_module(ptapifcheck, 1.0)'
+  echo 'gen_require(`role system_r;'"')"
+  # interface(`NAME', ...: one argument, or two when the body uses $2 (a role)
+  awk '/^interface\(`/ { if (name) print name, two; name = $0; two = 0
+                         sub(/^interface\(`/, "", name); sub(/\047.*/, "", name) }
+       /\$2/ { two = 1 }
+       END { if (name) print name, two }' "$src/ptap.if" |
+  while read -r name two; do
+    # one domain per call: interfaces that nest others would repeat rules
+    echo "type ${name}_check_t;"
+    echo "domain_type(${name}_check_t)"
+    if [ "$two" = 1 ]; then echo "$name(${name}_check_t, system_r)"; else echo "$name(${name}_check_t)"; fi
+  done
+} >"$tmp/ifcheck/ptapifcheck.te"
+touch "$tmp/ifcheck/ptapifcheck.if" "$tmp/ifcheck/ptapifcheck.fc"
+echo "interfaces exercised:" $(sed -n 's/^\(ptap_[a-z_]*\)(.*/\1/p' "$tmp/ifcheck/ptapifcheck.te")
+make -s -C "$tmp/ifcheck" -f /usr/share/selinux/devel/Makefile ptap.pp ptapifcheck.pp >"$tmp/ifcheck.log" 2>&1 ||
+  { cat "$tmp/ifcheck.log" >&2; fail "an interface of ptap.if does not compile"; }
+semodule_link -o "$tmp/ifcheck.pp" "${packages[@]}" "$tmp/ifcheck/ptap.pp" "$tmp/ifcheck/ptapifcheck.pp" >/dev/null ||
+  fail "semodule_link: an interface of ptap.if needs what the distribution's policy lacks"
+semodule_expand "$tmp/ifcheck.pp" "$tmp/ifcheck.bin" || fail "semodule_expand (interfaces) failed"
+
 # Each line: allow SOURCE TARGET CLASS PERMS... (all perms must be granted,
 # possibly through attributes), deny SOURCE TARGET CLASS PERMS... (none of
 # them may be granted), trans SOURCE TARGET CLASS DEFAULT [NAME],
