@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# ptap attach/detach over QMP against a real QEMU 7.2 guest run by an
+# unprivileged user: the guest sees the NIC and pings across the bridge,
+# detach removes it, --keep-tap returns the tap to the pool, two NICs at
+# once, a 2-queue NIC, and refusals that leave nothing behind.
+set -euo pipefail
+. "$PTAP_SOURCE_DIR/tests/e2e/lib/attach.sh"
+attach_setup aq
+T="qmp:$PTAP_GUEST_QMP"
+
+echo "== attach a fresh tap, guest pings the host and back"
+m=$(ptap_guest_mark)
+out=$(P attach "$T" --bridge br0 --json) || fail "attach failed"
+tap=$(jq_get "$out" 'd["tap"]'); mac=$(jq_get "$out" 'd["mac"]'); id=$(jq_get "$out" 'd["device_id"]')
+echo "attached $tap mac $mac id $id"
+[[ $mac == 52:54:00:* ]] || fail "default MAC '$mac' is not 52:54:00:xx:xx:xx"
+owner=$(cat /proc/$PTAP_GUEST_PID/status | awk '/^Uid:/ {print $2}')
+ip netns exec "$NS" cat /sys/class/net/$tap/owner | grep -qx "$owner" || fail "tap $tap not owned by QEMU's uid $owner"
+ip -n "$NS" -d link show "$tap" | grep -q "master br0" || fail "tap not on br0"
+ptap_guest_net_wait '\beth0\b' 30 "$m" >/dev/null || fail "guest never saw eth0"
+ptap_guest_cmd "ip link show eth0" | grep -qi "$mac" || fail "guest eth0 does not have MAC $mac"
+ptap_guest_cmd "ip addr add 10.9.0.2/24 dev eth0 && ip link set eth0 up" >/dev/null
+ptap_guest_cmd -t 30 "ping -c 1 -W 3 10.9.0.1 || ping -c 1 -W 3 10.9.0.1" >/dev/null || fail "guest cannot ping host"
+ptap_host_ping "$NS" 10.9.0.2 2 >/dev/null || fail "host cannot ping guest"
+st=$(jq_get "$(P list --json)" '[r["state"] for r in d if r["name"]=="'"$tap"'"][0]')
+[ "$st" = attached ] || fail "record state '$st', expected attached"
+assert_consistent
+
+echo "== detach: guest loses the NIC, tap destroyed"
+m=$(ptap_guest_mark)
+P detach "$T" --tap "$tap" >/dev/null || fail "detach failed"
+ptap_guest_net_wait '^lo$' 30 "$m" >/dev/null || fail "guest still lists eth0"
+ip -n "$NS" link show "$tap" >/dev/null 2>&1 && fail "tap $tap still exists"
+[ "$(P list --json)" = "[]" ] || fail "journal still has records"
+
+echo "== cycles with --keep-tap: tap back in the pool, re-attachable"
+for i in 1 2 3; do
+    m=$(ptap_guest_mark)
+    out=$(P attach "$T" --bridge br0 --id nic$i --json) || fail "attach $i failed"
+    tap=$(jq_get "$out" 'd["tap"]')
+    ptap_guest_net_wait '\beth0\b' 30 "$m" >/dev/null || fail "cycle $i: guest never saw eth0"
+    m=$(ptap_guest_mark)
+    P detach "$T" --id nic$i --keep-tap >/dev/null || fail "detach --keep-tap $i failed"
+    ptap_guest_net_wait '^lo$' 30 "$m" >/dev/null || fail "cycle $i: eth0 not removed"
+    st=$(jq_get "$(P list --json)" '[(r["state"], r["carrier"]) for r in d if r["name"]=="'"$tap"'"][0]')
+    [ "$st" = "('ready', False)" ] || fail "kept tap $tap: $st, expected ready without carrier"
+    m=$(ptap_guest_mark)
+    P attach "$T" --tap "$tap" --id re$i >/dev/null || fail "re-attach of kept $tap failed"
+    ptap_guest_net_wait '\beth0\b' 30 "$m" >/dev/null || fail "re-attached NIC not seen"
+    m=$(ptap_guest_mark)
+    P detach "$T" --mac "$(jq_get "$(P list --json)" '[r["consumer"]["mac"] for r in d if r["name"]=="'"$tap"'"][0]')" >/dev/null \
+        || fail "detach by MAC failed"
+    ptap_guest_net_wait '^lo$' 30 "$m" >/dev/null || fail "NIC not removed"
+done
+[ -z "$(taps_in_ns)" ] || fail "taps left: $(taps_in_ns)"
+
+echo "== two NICs at once, then a 2-queue NIC"
+m=$(ptap_guest_mark)
+a=$(jq_get "$(P attach "$T" --bridge br0 --json)" 'd["tap"]') || fail "first of two failed"
+b=$(jq_get "$(P attach "$T" --bridge br0 --json)" 'd["tap"]') || fail "second of two failed"
+ptap_guest_net_wait '\beth1\b' 30 "$m" >/dev/null || fail "guest does not see two NICs"
+assert_consistent
+m=$(ptap_guest_mark)
+P detach "$T" --tap "$a" >/dev/null && P detach "$T" --tap "$b" >/dev/null || fail "detach of two failed"
+ptap_guest_net_wait '^lo$' 30 "$m" >/dev/null || fail "NICs not removed"
+m=$(ptap_guest_mark)
+out=$(P attach "$T" --bridge br0 --queues 2 --json) || fail "2-queue attach failed"
+mq=$(jq_get "$out" 'd["tap"]')
+ip -n "$NS" -d link show "$mq" | grep -q multi_queue || fail "tap $mq is not multi-queue"
+ptap_guest_net_wait '\beth0\b' 30 "$m" >/dev/null || fail "guest never saw the 2-queue NIC"
+q=$(ptap_guest_cmd "ls /sys/class/net/eth0/queues | grep -c rx-") || true
+[ "${q//[^0-9]/}" = 2 ] || fail "guest sees $q rx queues, expected 2"
+m=$(ptap_guest_mark)
+P detach "$T" --tap "$mq" >/dev/null || fail "2-queue detach failed"
+ptap_guest_net_wait '^lo$' 30 "$m" >/dev/null || fail "2-queue NIC not removed"
+
+echo "== refusals leave nothing behind"
+before=$(P list --json; taps_in_ns)
+refuse() { # EXPECTED_EXIT ARGS...
+    local want=$1; shift
+    set +e; msg=$(P "$@" 2>&1 >/dev/null); rc=$?; set -e
+    [ "$rc" = "$want" ] || fail "'ptap $*' exited $rc (expected $want): $msg"
+    [ -n "$msg" ] || fail "'ptap $*' failed silently"
+    [ "$(P list --json; taps_in_ns)" = "$before" ] || fail "'ptap $*' left something behind"
+    echo "  refused ($rc): $msg"
+}
+refuse 69 attach qmp:/nonexistent/qmp.sock --bridge br0
+refuse 64 attach "$T" --model ne2k_pci --bridge br0
+refuse 64 attach "$T" --mac 01:00:5e:00:00:01 --bridge br0
+refuse 64 attach "$T" --mac 52:54:00:zz:00:01 --bridge br0
+refuse 64 attach "$T" --id 'x,script=/bin/sh' --bridge br0
+P create ptapown%d --owner 0 >/dev/null || fail "pool create failed"
+own=$(jq_get "$(P list --json)" '[r["name"] for r in d][0]')
+before=$(P list --json; taps_in_ns)
+refuse 77 attach "$T" --tap "$own"
+P destroy "$own" || fail "destroy of pool tap failed"
+echo "PASS"
