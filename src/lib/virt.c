@@ -132,6 +132,9 @@ static int virt_last_code(int fallback)
         return fallback;
     if (msg_is_tun_acl(e->message))
         return -PTAP_VIRT_ENOTUN;
+    /* libvirt 9.0 reports a detach of an unknown alias as an internal error. */
+    if (e->message && strstr(e->message, "no device found with alias"))
+        return -ENODEV;
     switch (e->code) {
     case VIR_ERR_NO_DOMAIN:
         return -ENOENT;

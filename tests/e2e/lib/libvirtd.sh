@@ -1,0 +1,359 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# shellcheck shell=bash
+#
+# libvirtd.sh: a real, private libvirtd for ptap's end-to-end tests, run by hand
+# (no systemd) as ../shared/TESTBED.md measured it. Source it from a bash test run
+# as root, after guest.sh (whose console helpers it reuses):
+#   . "$PTAP_SOURCE_DIR/tests/e2e/lib/guest.sh"
+#   . "$PTAP_SOURCE_DIR/tests/e2e/lib/libvirtd.sh"
+#
+# What it never does: edit the host's /etc/libvirt, kill a daemon it did not start,
+# or start a second libvirtd (/run/libvirt is global: one system daemon per machine).
+# The private configuration reaches libvirtd through a bind mount of a private
+# directory over /etc/libvirt inside libvirtd's own mount namespace (ip netns exec
+# already gives it one): libvirtd.conf could be named with -f, but the QEMU driver
+# reads qemu.conf only from /etc/libvirt/qemu.conf, and persistent domain XML goes
+# to /etc/libvirt/qemu/. The host's /etc/libvirt is never written.
+#
+# Functions (all return non-zero on failure and say why on stderr):
+#   ptap_lv_users
+#       Create, idempotently and under flock /run/ptaptest-users.lock, the accounts
+#       Debian's libvirt-daemon-system would: group kvm, group libvirt-qemu (gid
+#       64055), user libvirt-qemu (uid 64055, primary group kvm, member of
+#       libvirt-qemu). QEMU then runs as libvirt-qemu:libvirt-qemu.
+#   ptap_lv_start NS [--no-tun-acl]
+#       Start virtlogd and libvirtd (inside netns NS) on a private configuration:
+#       cgroup_controllers = [ ], cgroup_device_acl with /dev/net/tun (left out
+#       with --no-tun-acl, to provoke QEMU's "could not open /dev/net/tun"), QEMU
+#       as libvirt-qemu. Waits until `virsh -c qemu:///system list` answers.
+#       Returns 77 (skip) when a libvirtd or virtlogd already runs or libvirt is not
+#       installed. Sets PTAP_LV_DIR (private work dir), PTAP_LV_URI.
+#   ptap_lv_virsh ARGS...
+#       virsh -c qemu:///system ARGS (quiet).
+#   ptap_lv_define NAME
+#       Define a TCG domain NAME (must start with "ptaptest") with direct kernel
+#       boot of the guest image (ptap_guest_image), 256 MiB, no NIC, machine pc,
+#       and a <serial type='unix'> console at $PTAP_LV_DIR/NAME/console.sock.
+#   ptap_lv_boot NAME
+#       virsh start NAME, relay its serial console (virt-driver console) into the
+#       variables guest.sh's helpers use (PTAP_GUEST_LOG, PTAP_GUEST_CONSOLE_FD,
+#       PTAP_GUEST_PID = QEMU's pid), and wait for PTAP-READY (60 s). Afterwards
+#       ptap_guest_wait / ptap_guest_net_wait / ptap_guest_cmd work as with a
+#       guest started by ptap_guest_start. One booted domain per shell at a time.
+#   ptap_lv_halt NAME
+#       virsh destroy NAME and stop the console relay (the domain stays defined).
+#   ptap_lv_stop
+#       Destroy and undefine every domain this shell defined, stop the relay,
+#       libvirtd and virtlogd by the PIDs they wrote, remove the private files.
+#       Idempotent: call it from the EXIT trap.
+#   ptap_lv_log_tail [N=30]
+#       Print the end of libvirtd's log and of the domain's QEMU log to stderr.
+#
+# The driver binary for the console relay is $PTAP_VIRT_DRIVER (default
+# $PTAP_BUILD_DIR/tests/e2e/virt/virt-driver).
+#
+# Typical test:
+#   ns=ptaptest-lv$$; dom=ptaptest-vm$$
+#   trap 'ptap_lv_stop; ip netns del "$ns" 2>/dev/null' EXIT
+#   ptap_guest_image || exit 77
+#   ptap_lv_users || exit 1
+#   ip netns add "$ns"; ...bridge, tap (ip tuntap add ... user libvirt-qemu)...
+#   ptap_lv_start "$ns"; rc=$?; [ $rc = 0 ] || exit $rc
+#   ptap_lv_define "$dom" && ptap_lv_boot "$dom" || exit 1
+#   m=$(ptap_guest_mark); virt-driver attach ... ; ptap_guest_net_wait '\beth0\b' 30 "$m"
+
+PTAP_LV_DIR=
+PTAP_LV_URI=qemu:///system
+PTAP_LV_DOMAINS=()
+PTAP_LV_RELAY_PID=
+PTAP_LV_LOCK_FD=
+PTAP_LV_LIBVIRTD_PID=
+PTAP_LV_VIRTLOGD_PID=
+PTAP_LV_QEMU_USER=libvirt-qemu
+PTAP_LV_QEMU_UID=64055
+
+_ptap_lv_err() { echo "libvirtd.sh: $*" >&2; }
+
+_ptap_lv_driver() {
+    echo "${PTAP_VIRT_DRIVER:-${PTAP_BUILD_DIR:-.}/tests/e2e/virt/virt-driver}"
+}
+
+ptap_lv_users() {
+    (
+        flock -w 60 9 || exit 1
+        getent group kvm >/dev/null || groupadd --system kvm || exit 1
+        if ! getent group libvirt-qemu >/dev/null; then
+            groupadd --system --gid 64055 libvirt-qemu || exit 1
+        fi
+        if ! id -u libvirt-qemu >/dev/null 2>&1; then
+            # (useradd warns that 64055 is above SYS_UID_MAX: Debian's own choice.)
+            useradd --system --uid 64055 --gid kvm --groups libvirt-qemu \
+                    --home-dir /var/lib/libvirt --no-create-home \
+                    --shell /usr/sbin/nologin --comment "Libvirt Qemu" libvirt-qemu \
+                    2> >(grep -v 'greater than SYS_UID_MAX' >&2) || exit 1
+        fi
+        id -nG libvirt-qemu | grep -qw libvirt-qemu || usermod -aG libvirt-qemu libvirt-qemu
+    ) 9>/run/ptaptest-users.lock
+}
+
+ptap_lv_virsh() {
+    virsh -q -c "$PTAP_LV_URI" "$@"
+}
+
+# Read a pid file written by a daemon we started; wait up to 10 s for it.
+_ptap_lv_pidfile() {
+    local f=$1 i pid
+    for i in $(seq 100); do
+        if [ -s "$f" ]; then
+            read -r pid <"$f"
+            if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+                echo "$pid"
+                return 0
+            fi
+        fi
+        sleep 0.1
+    done
+    return 1
+}
+
+_ptap_lv_write_conf() {
+    local dir=$1 tun_acl=$2 acl
+    mkdir -p "$dir/etc/qemu" || return 1
+    cat >"$dir/etc/libvirtd.conf" <<EOF
+# ptap test bed: private libvirtd.conf (root only, no polkit, no network)
+unix_sock_rw_perms = "0700"
+unix_sock_ro_perms = "0700"
+auth_unix_rw = "none"
+auth_unix_ro = "none"
+log_outputs = "3:file:$dir/libvirtd.log"
+EOF
+    acl='"/dev/null", "/dev/full", "/dev/zero", "/dev/random", "/dev/urandom", "/dev/ptmx", "/dev/kvm"'
+    if [ "$tun_acl" = yes ]; then
+        # QEMU gets a private /dev holding only these nodes: without
+        # /dev/net/tun, netdev_add tap,ifname= fails inside QEMU.
+        acl="$acl, \"/dev/net/tun\""
+    fi
+    cat >"$dir/etc/qemu.conf" <<EOF
+# ptap test bed: private qemu.conf
+user = "$PTAP_LV_QEMU_USER"
+group = "$PTAP_LV_QEMU_USER"
+cgroup_controllers = [ ]
+cgroup_device_acl = [ $acl ]
+# The guest image lives in a shared, world-readable cache: do not chown it.
+dynamic_ownership = 0
+remember_owner = 0
+EOF
+    # libvirt's own client config, so a virsh inside the namespace behaves.
+    [ -f /etc/libvirt/libvirt.conf ] && cp /etc/libvirt/libvirt.conf "$dir/etc/"
+    return 0
+}
+
+ptap_lv_start() {
+    local ns=$1 tun_acl=yes i
+    [ "${2:-}" = --no-tun-acl ] && tun_acl=no
+    if ! command -v libvirtd >/dev/null || ! command -v virtlogd >/dev/null ||
+       ! command -v virsh >/dev/null; then
+        _ptap_lv_err "needs libvirt-daemon, libvirt-daemon-driver-qemu and libvirt-clients"
+        return 77
+    fi
+    [ -z "$PTAP_LV_DIR" ] || { _ptap_lv_err "a libvirtd from this shell already runs"; return 1; }
+    ip netns pids "$ns" >/dev/null 2>&1 || { _ptap_lv_err "no netns '$ns'"; return 1; }
+    # One system libvirtd per machine: take the test bed's lock, then refuse
+    # (never kill) if a daemon is already there.
+    exec {PTAP_LV_LOCK_FD}>/run/ptaptest-libvirtd.lock
+    if ! flock -w 120 "$PTAP_LV_LOCK_FD"; then
+        _ptap_lv_err "another test holds /run/ptaptest-libvirtd.lock"
+        exec {PTAP_LV_LOCK_FD}>&-; PTAP_LV_LOCK_FD=
+        return 77
+    fi
+    if pgrep -x libvirtd >/dev/null || pgrep -x virtqemud >/dev/null; then
+        _ptap_lv_err "a libvirtd is already running (pid $(pgrep -x libvirtd | tr '\n' ' ')): refusing to start another"
+        exec {PTAP_LV_LOCK_FD}>&-; PTAP_LV_LOCK_FD=
+        return 77
+    fi
+    if pgrep -x virtlogd >/dev/null; then
+        _ptap_lv_err "a virtlogd is already running: refusing to start another"
+        exec {PTAP_LV_LOCK_FD}>&-; PTAP_LV_LOCK_FD=
+        return 77
+    fi
+    ptap_lv_users || return 1
+    # QEMU (libvirt-qemu) opens /dev/net/tun itself for the monitor method
+    # (TESTBED.md: the node is 0600 here, distros ship 0666).
+    chmod 0666 /dev/net/tun
+
+    PTAP_LV_DIR=$(mktemp -d /tmp/ptaptest-lv.XXXXXX) || return 1
+    chmod 0755 "$PTAP_LV_DIR"
+    _ptap_lv_write_conf "$PTAP_LV_DIR" "$tun_acl" || return 1
+    mkdir -p /var/log/libvirt/qemu /var/lib/libvirt /var/cache/libvirt
+
+    virtlogd -d -p "$PTAP_LV_DIR/virtlogd.pid" || { _ptap_lv_err "virtlogd did not start"; return 1; }
+    PTAP_LV_VIRTLOGD_PID=$(_ptap_lv_pidfile "$PTAP_LV_DIR/virtlogd.pid") ||
+        { _ptap_lv_err "virtlogd wrote no pid file"; return 1; }
+
+    # unshare: a mount namespace of libvirtd's own in which the private
+    # directory hides /etc/libvirt (the host's copy is never touched).
+    ip netns exec "$ns" unshare --mount --propagation private \
+        sh -c 'mount --bind "$1" /etc/libvirt && exec libvirtd -d -f /etc/libvirt/libvirtd.conf -p "$2"' \
+        sh "$PTAP_LV_DIR/etc" "$PTAP_LV_DIR/libvirtd.pid" ||
+        { _ptap_lv_err "libvirtd did not start"; ptap_lv_log_tail; return 1; }
+    PTAP_LV_LIBVIRTD_PID=$(_ptap_lv_pidfile "$PTAP_LV_DIR/libvirtd.pid") ||
+        { _ptap_lv_err "libvirtd wrote no pid file"; ptap_lv_log_tail; return 1; }
+    for i in $(seq 100); do
+        if virsh -c "$PTAP_LV_URI" list >/dev/null 2>&1; then
+            export PTAP_LV_DIR PTAP_LV_URI
+            return 0
+        fi
+        sleep 0.1
+    done
+    _ptap_lv_err "libvirtd (pid $PTAP_LV_LIBVIRTD_PID) does not answer"
+    ptap_lv_log_tail
+    return 1
+}
+
+ptap_lv_define() {
+    local name=$1 dir
+    case $name in ptaptest*) ;; *) _ptap_lv_err "refusing domain '$name' (not ptaptest*)"; return 1 ;; esac
+    [ -n "$PTAP_LV_DIR" ] || { _ptap_lv_err "no libvirtd (ptap_lv_start)"; return 1; }
+    [ -n "${PTAP_GUEST_KERNEL:-}" ] || ptap_guest_image || return 1
+    dir=$PTAP_LV_DIR/$name
+    mkdir -p "$dir" && chown "$PTAP_LV_QEMU_USER:" "$dir" && chmod 0755 "$dir" || return 1
+    cat >"$dir/domain.xml" <<EOF
+<domain type='qemu'>
+  <name>$name</name>
+  <memory unit='MiB'>256</memory>
+  <vcpu>1</vcpu>
+  <os>
+    <type arch='x86_64' machine='pc'>hvm</type>
+    <kernel>$PTAP_GUEST_KERNEL</kernel>
+    <initrd>$PTAP_GUEST_INITRD</initrd>
+    <cmdline>console=ttyS0 quiet panic=-1</cmdline>
+  </os>
+  <features><acpi/></features>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>destroy</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <emulator>$(command -v qemu-system-x86_64)</emulator>
+    <serial type='unix'>
+      <source mode='bind' path='$dir/console.sock'/>
+      <target port='0'/>
+    </serial>
+    <memballoon model='none'/>
+  </devices>
+</domain>
+EOF
+    ptap_lv_virsh define "$dir/domain.xml" >/dev/null || { _ptap_lv_err "cannot define '$name'"; return 1; }
+    PTAP_LV_DOMAINS+=("$name")
+    return 0
+}
+
+ptap_lv_boot() {
+    local name=$1 dir driver i
+    dir=$PTAP_LV_DIR/$name
+    driver=$(_ptap_lv_driver)
+    [ -x "$driver" ] || { _ptap_lv_err "no driver '$driver' (build tests first)"; return 1; }
+    [ -z "$PTAP_LV_RELAY_PID" ] || { _ptap_lv_err "a domain console is already relayed"; return 1; }
+    rm -f "$dir/console.sock"
+    ptap_lv_virsh start "$name" >/dev/null || { _ptap_lv_err "cannot start '$name'"; ptap_lv_log_tail; return 1; }
+    PTAP_GUEST_PID=
+    for i in $(seq 50); do
+        [ -s "/run/libvirt/qemu/$name.pid" ] && read -r PTAP_GUEST_PID <"/run/libvirt/qemu/$name.pid"
+        [ -n "$PTAP_GUEST_PID" ] && [ -S "$dir/console.sock" ] && break
+        sleep 0.1
+    done
+    [ -n "$PTAP_GUEST_PID" ] || { _ptap_lv_err "no QEMU pid for '$name'"; return 1; }
+    PTAP_GUEST_LOG=$dir/console.log
+    : >"$PTAP_GUEST_LOG"
+    mkfifo -m 0600 "$dir/console.in" 2>/dev/null || [ -p "$dir/console.in" ] || return 1
+    # Read-write, so the relay never sees EOF on its input.
+    exec {PTAP_GUEST_CONSOLE_FD}<>"$dir/console.in"
+    "$driver" console "$dir/console.sock" <"$dir/console.in" >>"$PTAP_GUEST_LOG" 2>"$dir/relay.err" &
+    PTAP_LV_RELAY_PID=$!
+    export PTAP_GUEST_PID PTAP_GUEST_LOG
+    if ! ptap_guest_wait '^PTAP-READY$' 60 >/dev/null; then
+        _ptap_lv_err "domain '$name' did not boot"
+        cat "$dir/relay.err" >&2
+        ptap_lv_log_tail
+        return 1
+    fi
+    return 0
+}
+
+_ptap_lv_relay_stop() {
+    if [ -n "$PTAP_LV_RELAY_PID" ]; then
+        kill "$PTAP_LV_RELAY_PID" 2>/dev/null
+        wait "$PTAP_LV_RELAY_PID" 2>/dev/null
+    fi
+    PTAP_LV_RELAY_PID=
+    if [ -n "$PTAP_GUEST_CONSOLE_FD" ]; then
+        exec {PTAP_GUEST_CONSOLE_FD}>&-
+        PTAP_GUEST_CONSOLE_FD=
+    fi
+    PTAP_GUEST_PID=
+}
+
+ptap_lv_halt() {
+    ptap_lv_virsh destroy "$1" >/dev/null 2>&1
+    _ptap_lv_relay_stop
+    return 0
+}
+
+# Stop a daemon we started by its PID; SIGKILL after 10 s.
+_ptap_lv_kill() {
+    local pid=$1 i
+    [ -n "$pid" ] || return 0
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for i in $(seq 100); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null
+}
+
+ptap_lv_stop() {
+    local d
+    if [ -n "$PTAP_LV_LIBVIRTD_PID" ] && kill -0 "$PTAP_LV_LIBVIRTD_PID" 2>/dev/null; then
+        for d in "${PTAP_LV_DOMAINS[@]}"; do
+            ptap_lv_virsh destroy "$d" >/dev/null 2>&1
+            ptap_lv_virsh undefine "$d" >/dev/null 2>&1
+        done
+    fi
+    _ptap_lv_relay_stop
+    _ptap_lv_kill "$PTAP_LV_LIBVIRTD_PID"
+    _ptap_lv_kill "$PTAP_LV_VIRTLOGD_PID"
+    PTAP_LV_LIBVIRTD_PID=
+    PTAP_LV_VIRTLOGD_PID=
+    for d in "${PTAP_LV_DOMAINS[@]}"; do
+        # Only what carries our own domains' names.
+        rm -rf "/run/libvirt/qemu/$d.pid" "/run/libvirt/qemu/$d.xml" \
+               "/var/log/libvirt/qemu/$d.log"* "/var/lib/libvirt/qemu/domain-"*"-$d"
+    done
+    PTAP_LV_DOMAINS=()
+    if [ -n "$PTAP_LV_DIR" ] && [ -d "$PTAP_LV_DIR" ]; then
+        if [ -n "${PTAP_KEEP_LIBVIRTD_LOG:-}" ]; then
+            cp "$PTAP_LV_DIR/libvirtd.log" "$PTAP_KEEP_LIBVIRTD_LOG" 2>/dev/null
+        fi
+        rm -rf "$PTAP_LV_DIR"
+    fi
+    PTAP_LV_DIR=
+    if [ -n "$PTAP_LV_LOCK_FD" ]; then
+        exec {PTAP_LV_LOCK_FD}>&-
+        PTAP_LV_LOCK_FD=
+    fi
+    return 0
+}
+
+ptap_lv_log_tail() {
+    local n=${1:-30} d
+    if [ -n "$PTAP_LV_DIR" ] && [ -f "$PTAP_LV_DIR/libvirtd.log" ]; then
+        echo "---- libvirtd log (last $n lines) ----" >&2
+        tail -n "$n" "$PTAP_LV_DIR/libvirtd.log" >&2
+    fi
+    for d in "${PTAP_LV_DOMAINS[@]}"; do
+        if [ -f "/var/log/libvirt/qemu/$d.log" ]; then
+            echo "---- QEMU log of $d (last $n lines) ----" >&2
+            tail -n "$n" "/var/log/libvirt/qemu/$d.log" >&2
+        fi
+    done
+    return 0
+}
