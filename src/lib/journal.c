@@ -1,0 +1,1754 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * journal.c: the crash-safe, append-only XML journal (see journal.h and
+ * docs/journal.md for the format, the fold and the durability protocol).
+ *
+ * Layout of journal.xml: one header line (an unclosed <ptap-journal>
+ * start tag), then one <tap> record per line. The closing tag is never
+ * written: replay parses "everything up to the last newline" plus a
+ * closing tag as one document. Bytes after the last newline are a torn
+ * record (the writer died mid-write) and are dropped.
+ *
+ * All formatting and parsing goes through libxml2; only numbers are
+ * formatted here.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libxml/hash.h>
+#include <libxml/parser.h>
+#include <libxml/relaxng.h>
+#include <libxml/tree.h>
+#include <libxml/xmlerror.h>
+
+#include "fault.h"
+#include "journal.h"
+#include "log.h"
+#include "util.h"
+#include "validate.h"
+
+#define JOURNAL_FILE "journal.xml"
+#define JOURNAL_TMP "journal.xml.tmp"
+#define JOURNAL_LOCK "journal.lock"
+#define ROOT_NAME "ptap-journal"
+#define CLOSE_TAG "</ptap-journal>"
+
+/* Auto-compaction: when the file holds more than FACTOR x live + MIN
+ * records. The amortised cost of a compaction is then O(1) per append. */
+#define COMPACT_FACTOR 4
+#define COMPACT_MIN 1024
+
+/* 9999-12-31T23:59:59Z: the last second ISO-8601 with four digits holds. */
+#define TIME_MAX_SECONDS INT64_C(253402300799)
+
+#define KEY_MAX (PTAP_RECORD_ID_MAX + 1) /* "%" + batch id, or a tap name */
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(xmlDocPtr, xmlFreeDoc)
+DEFINE_TRIVIAL_CLEANUP_FUNC(xmlNodePtr, xmlFreeNode)
+DEFINE_TRIVIAL_CLEANUP_FUNC(xmlBufferPtr, xmlBufferFree)
+DEFINE_TRIVIAL_CLEANUP_FUNC(xmlParserCtxtPtr, xmlFreeParserCtxt)
+DEFINE_TRIVIAL_CLEANUP_FUNC(xmlRelaxNGParserCtxtPtr, xmlRelaxNGFreeParserCtxt)
+DEFINE_TRIVIAL_CLEANUP_FUNC(xmlRelaxNGPtr, xmlRelaxNGFree)
+DEFINE_TRIVIAL_CLEANUP_FUNC(xmlRelaxNGValidCtxtPtr, xmlRelaxNGFreeValidCtxt)
+
+static inline void xmlCharFreep(xmlChar **p)
+{
+    if (*p)
+        xmlFree(*p);
+}
+
+/* One live key. */
+typedef struct entry {
+    ptap_record rec;
+    char key[KEY_MAX];
+    size_t pos;                  /* index in ptap_journal.order */
+    bool batch;
+    struct entry *bprev, *bnext; /* live batch records, creation order */
+} entry;
+
+struct ptap_journal {
+    unsigned flags;
+    bool memory;      /* ptap_journal_load_buffer(): no file, no lock */
+    bool broken;      /* a write or sync failed: refuse further appends */
+    int dirfd, lockfd, fd;
+    char *path;
+    char id[PTAP_JOURNAL_ID_LEN + 1];
+    uint64_t next_seq;
+    size_t log_records; /* complete records in the file */
+    off_t size;         /* bytes of header + complete records */
+
+    xmlHashTablePtr keys; /* key -> entry */
+    entry **order;        /* creation order; NULL = closed since */
+    size_t n_order, cap_order, n_live;
+    entry *batch_head, *batch_tail;
+};
+
+/* ------------------------------------------------------------------ */
+/* Errors */
+
+static _Thread_local char last_error[512];
+
+const char *ptap_journal_last_error(void)
+{
+    return last_error;
+}
+
+static int fail(int code, const char *fmt, ...) _printf_(2, 3);
+static int fail(int code, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof(last_error), fmt, ap);
+    va_end(ap);
+    ptap_debug("journal: %s", last_error);
+    return code;
+}
+
+/* ------------------------------------------------------------------ */
+/* Enumerations */
+
+static const char *const state_names[PTAP_STATE__MAX] = {
+    [PTAP_STATE_CREATING] = "creating",     [PTAP_STATE_READY] = "ready",
+    [PTAP_STATE_ATTACHING] = "attaching",   [PTAP_STATE_ATTACHED] = "attached",
+    [PTAP_STATE_DETACHING] = "detaching",   [PTAP_STATE_DESTROYING] = "destroying",
+    [PTAP_STATE_DESTROYED] = "destroyed",
+};
+
+static const char *const kind_names[PTAP_CONSUMER__MAX] = {
+    [PTAP_CONSUMER_NONE] = "none",           [PTAP_CONSUMER_QMP] = "qmp",
+    [PTAP_CONSUMER_HMP] = "hmp",             [PTAP_CONSUMER_HMP_LEGACY] = "hmp-legacy",
+    [PTAP_CONSUMER_LIBVIRT] = "libvirt",
+};
+
+static const struct {
+    unsigned bit;
+    const char *name;
+} flag_names[] = {
+    { PTAP_TAP_MULTI_QUEUE, "multi-queue" },
+    { PTAP_TAP_VNET_HDR, "vnet-hdr" },
+    { PTAP_TAP_EPHEMERAL, "ephemeral" },
+    { PTAP_TAP_KEEP, "keep" },
+};
+
+const char *ptap_state_to_string(ptap_state s)
+{
+    return (unsigned) s < PTAP_STATE__MAX ? state_names[s] : NULL;
+}
+
+int ptap_state_from_string(const char *s)
+{
+    for (int i = 0; s && i < PTAP_STATE__MAX; i++)
+        if (strcmp(s, state_names[i]) == 0)
+            return i;
+    return -EINVAL;
+}
+
+const char *ptap_consumer_kind_to_string(ptap_consumer_kind k)
+{
+    return (unsigned) k < PTAP_CONSUMER__MAX ? kind_names[k] : NULL;
+}
+
+int ptap_consumer_kind_from_string(const char *s)
+{
+    for (int i = 0; s && i < PTAP_CONSUMER__MAX; i++)
+        if (strcmp(s, kind_names[i]) == 0)
+            return i;
+    return -EINVAL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Field checks */
+
+/* Strict UTF-8 (no overlongs, no surrogates) of XML characters, with no
+ * control characters: what can be written into an attribute and read
+ * back unchanged, and shown to a person. */
+static bool text_ok(const char *s)
+{
+    const unsigned char *p = (const unsigned char *) s;
+
+    while (*p) {
+        uint32_t c;
+        int n;
+
+        if (p[0] < 0x80) {
+            c = p[0];
+            n = 1;
+        } else if ((p[0] & 0xe0) == 0xc0) {
+            c = p[0] & 0x1f;
+            n = 2;
+        } else if ((p[0] & 0xf0) == 0xe0) {
+            c = p[0] & 0x0f;
+            n = 3;
+        } else if ((p[0] & 0xf8) == 0xf0) {
+            c = p[0] & 0x07;
+            n = 4;
+        } else {
+            return false;
+        }
+        for (int i = 1; i < n; i++) {
+            if ((p[i] & 0xc0) != 0x80)
+                return false;
+            c = (c << 6) | (p[i] & 0x3f);
+        }
+        if ((n == 2 && c < 0x80) || (n == 3 && c < 0x800) || (n == 4 && c < 0x10000))
+            return false; /* overlong */
+        if (c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0) || (c >= 0xd800 && c <= 0xdfff) ||
+            c == 0xfffe || c == 0xffff || c > 0x10ffff)
+            return false;
+        p += n;
+    }
+    return true;
+}
+
+static bool record_is_batch(const ptap_record *r)
+{
+    return r->count > 0 || ptap_ifname_is_template(r->name);
+}
+
+static void record_key(const ptap_record *r, char key[KEY_MAX])
+{
+    if (record_is_batch(r))
+        snprintf(key, KEY_MAX, "%%%s", *r->batch ? r->batch : r->id);
+    else
+        snprintf(key, KEY_MAX, "%s", r->name);
+}
+
+#define TERMINATED(a) (strnlen((a), sizeof(a)) < sizeof(a))
+
+static bool consumer_is_empty(const ptap_consumer *c)
+{
+    static const ptap_consumer zero;
+
+    return memcmp(c, &zero, sizeof(zero)) == 0;
+}
+
+/* Everything a record must satisfy, written or read. Sets *why. */
+static int record_check(const ptap_record *r, const char **why)
+{
+    const ptap_consumer *c = &r->consumer;
+    uint8_t mac[PTAP_MAC_LEN];
+
+#define WHY(msg)          \
+    do {                  \
+        *why = (msg);     \
+        return -EINVAL;   \
+    } while (0)
+
+    if (!TERMINATED(r->id) || !TERMINATED(r->name) || !TERMINATED(r->batch) ||
+        !TERMINATED(r->bridge) || !TERMINATED(r->mac))
+        WHY("a string field is not NUL-terminated within its size");
+    if (ptap_ifname_check(r->name, true, why) < 0)
+        return -EINVAL;
+    if (*r->id && ptap_tag_check(r->id, why) < 0)
+        return -EINVAL;
+    if (*r->batch && ptap_tag_check(r->batch, why) < 0)
+        return -EINVAL;
+    if (record_is_batch(r) && !*r->batch && !*r->id)
+        WHY("a batch record (count > 0 or a template name) needs a batch or an op id");
+    if ((unsigned) r->state >= PTAP_STATE__MAX)
+        WHY("unknown state");
+    if (r->ifindex < 0)
+        WHY("negative ifindex");
+    if (*r->bridge && ptap_ifname_check(r->bridge, false, why) < 0)
+        return -EINVAL;
+    if (*r->mac && ptap_mac_parse(r->mac, mac, why) < 0)
+        return -EINVAL;
+    if (r->mtu != 0 && (r->mtu < PTAP_MTU_MIN || r->mtu > PTAP_MTU_MAX))
+        WHY("MTU out of range (68..65521, or 0 for the default)");
+    if (r->flags & ~PTAP_TAP__ALL)
+        WHY("unknown flag bits");
+    if (r->created < 0 || r->created > TIME_MAX_SECONDS || r->updated < 0 ||
+        r->updated > TIME_MAX_SECONDS)
+        WHY("time out of range (1970..9999)");
+
+    if ((unsigned) c->kind >= PTAP_CONSUMER__MAX)
+        WHY("unknown consumer kind");
+    if (c->kind == PTAP_CONSUMER_NONE) {
+        if (!consumer_is_empty(c))
+            WHY("consumer fields set with consumer kind 'none'");
+        return 0;
+    }
+    if (!TERMINATED(c->target) || !TERMINATED(c->name) || !TERMINATED(c->uri) ||
+        !TERMINATED(c->method) || !TERMINATED(c->netdev_id) || !TERMINATED(c->device_id) ||
+        !TERMINATED(c->model) || !TERMINATED(c->mac) || !TERMINATED(c->pci_addr))
+        WHY("a consumer string field is not NUL-terminated within its size");
+    if (!text_ok(c->target) || !text_ok(c->name) || !text_ok(c->uri) || !text_ok(c->method) ||
+        !text_ok(c->model) || !text_ok(c->pci_addr))
+        WHY("a consumer field is not valid UTF-8 or contains a control character");
+    if (*c->netdev_id && ptap_qemu_id_check(c->netdev_id, why) < 0)
+        return -EINVAL;
+    if (*c->device_id && ptap_qemu_id_check(c->device_id, why) < 0)
+        return -EINVAL;
+    if (*c->mac && ptap_mac_parse(c->mac, mac, why) < 0)
+        return -EINVAL;
+    if (c->pid < 0)
+        WHY("negative consumer pid");
+    return 0;
+#undef WHY
+}
+
+/* ------------------------------------------------------------------ */
+/* Times: ISO-8601 UTC, whole seconds ("2024-05-01T12:34:56Z"). */
+
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    /* Howard Hinnant's days_from_civil, proleptic Gregorian. */
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned) (y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t) doe - 719468;
+}
+
+static void time_format(time_t t, char buf[32])
+{
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int time_parse(const char *s, time_t *out)
+{
+    static const unsigned mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";
+    unsigned v[6] = { 0 };
+    int idx = 0;
+
+    if (strlen(s) != sizeof(shape) - 1)
+        return -EINVAL;
+    for (size_t i = 0; shape[i]; i++) {
+        if (shape[i] == 'd') {
+            if (s[i] < '0' || s[i] > '9')
+                return -EINVAL;
+            v[idx] = v[idx] * 10 + (unsigned) (s[i] - '0');
+        } else if (s[i] != shape[i]) {
+            return -EINVAL;
+        } else {
+            idx++;
+        }
+    }
+    /* v: year month day hour minute second */
+    if (v[0] < 1970 || v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > mdays[v[1] - 1] ||
+        v[3] > 23 || v[4] > 59 || v[5] > 59)
+        return -EINVAL;
+    if (v[1] == 2 && v[2] == 29 && !((v[0] % 4 == 0 && v[0] % 100 != 0) || v[0] % 400 == 0))
+        return -EINVAL;
+    *out = (time_t) (days_from_civil(v[0], v[1], v[2]) * 86400 + v[3] * 3600 + v[4] * 60 + v[5]);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* The field table: one description drives formatting and parsing, so the
+ * two cannot drift apart. Optional fields are omitted when zero/empty
+ * (group when (gid_t) -1). */
+
+typedef enum ftype {
+    F_TEXT,  /* char array */
+    F_U64,   /* uint64_t */
+    F_UINT,  /* unsigned */
+    F_INT,   /* int, >= 0 */
+    F_PID,   /* pid_t, >= 0 */
+    F_UID,   /* uid_t */
+    F_GID,   /* gid_t, omitted when (gid_t) -1 */
+    F_TIME,  /* time_t */
+    F_STATE, /* ptap_state */
+    F_KIND,  /* ptap_consumer_kind */
+    F_FLAGS, /* PTAP_TAP_* as words */
+} ftype;
+
+typedef struct field {
+    const char *attr;
+    ftype type;
+    size_t off, size;
+    bool required;
+} field;
+
+#define RF(a, t, m, req) { a, t, offsetof(ptap_record, m), sizeof(((ptap_record *) 0)->m), req }
+#define CF(a, t, m, req) { a, t, offsetof(ptap_consumer, m), sizeof(((ptap_consumer *) 0)->m), req }
+
+static const field record_fields[] = {
+    RF("seq", F_U64, seq, true),          RF("id", F_TEXT, id, false),
+    RF("name", F_TEXT, name, true),       RF("state", F_STATE, state, true),
+    RF("batch", F_TEXT, batch, false),    RF("count", F_UINT, count, false),
+    RF("ifindex", F_INT, ifindex, false), RF("owner", F_UID, owner, true),
+    RF("group", F_GID, group, false),     RF("bridge", F_TEXT, bridge, false),
+    RF("mac", F_TEXT, mac, false),        RF("mtu", F_UINT, mtu, false),
+    RF("flags", F_FLAGS, flags, false),   RF("created", F_TIME, created, true),
+    RF("updated", F_TIME, updated, true),
+};
+
+static const field consumer_fields[] = {
+    CF("kind", F_KIND, kind, true),         CF("target", F_TEXT, target, false),
+    CF("name", F_TEXT, name, false),        CF("uri", F_TEXT, uri, false),
+    CF("method", F_TEXT, method, false),    CF("pid", F_PID, pid, false),
+    CF("pid-start", F_U64, pid_start, false), CF("netdev", F_TEXT, netdev_id, false),
+    CF("device", F_TEXT, device_id, false), CF("model", F_TEXT, model, false),
+    CF("mac", F_TEXT, mac, false),          CF("pci-addr", F_TEXT, pci_addr, false),
+    CF("vlan", F_UINT, vlan, false),        CF("queues", F_UINT, queues, false),
+};
+
+static int set_prop(xmlNodePtr node, const char *name, const char *value)
+{
+    return xmlNewProp(node, BAD_CAST name, BAD_CAST value) ? 0 : -ENOMEM;
+}
+
+/* Format one field of @base as an attribute of @node (or nothing). */
+static int field_format(xmlNodePtr node, const field *f, const void *base)
+{
+    const char *p = (const char *) base + f->off;
+    char buf[160];
+    uint64_t u;
+
+    switch (f->type) {
+    case F_TEXT:
+        if (!*p && !f->required)
+            return 0;
+        return set_prop(node, f->attr, p);
+    case F_U64:
+        memcpy(&u, p, sizeof(u));
+        break;
+    case F_UINT: {
+        unsigned v;
+        memcpy(&v, p, sizeof(v));
+        u = v;
+        break;
+    }
+    case F_INT:
+    case F_PID: {
+        int v;
+        memcpy(&v, p, sizeof(v));
+        u = (uint64_t) v;
+        break;
+    }
+    case F_UID:
+    case F_GID: {
+        uint32_t v;
+        memcpy(&v, p, sizeof(v));
+        if (f->type == F_GID && v == (uint32_t) -1)
+            return 0;
+        snprintf(buf, sizeof(buf), "%" PRIu32, v);
+        return set_prop(node, f->attr, buf);
+    }
+    case F_TIME: {
+        time_t t;
+        memcpy(&t, p, sizeof(t));
+        time_format(t, buf);
+        return set_prop(node, f->attr, buf);
+    }
+    case F_STATE: {
+        ptap_state s;
+        memcpy(&s, p, sizeof(s));
+        return set_prop(node, f->attr, ptap_state_to_string(s));
+    }
+    case F_KIND: {
+        ptap_consumer_kind k;
+        memcpy(&k, p, sizeof(k));
+        return set_prop(node, f->attr, ptap_consumer_kind_to_string(k));
+    }
+    case F_FLAGS: {
+        unsigned v;
+        size_t len = 0;
+        memcpy(&v, p, sizeof(v));
+        if (!v)
+            return 0;
+        buf[0] = '\0';
+        for (size_t i = 0; i < ARRAY_SIZE(flag_names); i++)
+            if (v & flag_names[i].bit)
+                len += (size_t) snprintf(buf + len, sizeof(buf) - len, "%s%s", len ? " " : "",
+                                         flag_names[i].name);
+        return set_prop(node, f->attr, buf);
+    }
+    default:
+        return -EINVAL;
+    }
+    if (!u && !f->required)
+        return 0;
+    snprintf(buf, sizeof(buf), "%" PRIu64, u);
+    return set_prop(node, f->attr, buf);
+}
+
+/* Parse @value into field @f of @base. Sets *why on failure. */
+static int field_parse(const field *f, void *base, const char *value, const char **why)
+{
+    char *p = (char *) base + f->off;
+    uint64_t u;
+    int r;
+
+    switch (f->type) {
+    case F_TEXT:
+        if (strlen(value) >= f->size) {
+            *why = "value too long";
+            return -EINVAL;
+        }
+        if (!text_ok(value)) {
+            *why = "value contains a control character";
+            return -EINVAL;
+        }
+        memcpy(p, value, strlen(value) + 1);
+        return 0;
+    case F_U64:
+        r = ptap_parse_uint(value, 0, UINT64_MAX, &u);
+        if (r < 0)
+            break;
+        memcpy(p, &u, sizeof(u));
+        return 0;
+    case F_UINT:
+        r = ptap_parse_uint(value, 0, UINT_MAX, &u);
+        if (r < 0)
+            break;
+        memcpy(p, &(unsigned) { (unsigned) u }, sizeof(unsigned));
+        return 0;
+    case F_INT:
+    case F_PID:
+        r = ptap_parse_uint(value, 0, INT_MAX, &u);
+        if (r < 0)
+            break;
+        memcpy(p, &(int) { (int) u }, sizeof(int));
+        return 0;
+    case F_UID:
+    case F_GID:
+        r = ptap_parse_uint(value, 0, UINT32_MAX, &u);
+        if (r < 0)
+            break;
+        memcpy(p, &(uint32_t) { (uint32_t) u }, sizeof(uint32_t));
+        return 0;
+    case F_TIME: {
+        time_t t;
+        if (time_parse(value, &t) < 0) {
+            *why = "not an ISO-8601 UTC time (YYYY-MM-DDTHH:MM:SSZ)";
+            return -EINVAL;
+        }
+        memcpy(p, &t, sizeof(t));
+        return 0;
+    }
+    case F_STATE: {
+        int s = ptap_state_from_string(value);
+        if (s < 0) {
+            *why = "unknown state";
+            return -EINVAL;
+        }
+        memcpy(p, &(ptap_state) { (ptap_state) s }, sizeof(ptap_state));
+        return 0;
+    }
+    case F_KIND: {
+        int k = ptap_consumer_kind_from_string(value);
+        if (k <= PTAP_CONSUMER_NONE) {
+            *why = "unknown consumer kind";
+            return -EINVAL;
+        }
+        memcpy(p, &(ptap_consumer_kind) { (ptap_consumer_kind) k }, sizeof(ptap_consumer_kind));
+        return 0;
+    }
+    case F_FLAGS: {
+        unsigned v = 0;
+        const char *s = value;
+
+        while (*s) {
+            size_t n = strcspn(s, " ");
+            size_t i;
+
+            for (i = 0; i < ARRAY_SIZE(flag_names); i++)
+                if (strlen(flag_names[i].name) == n && strncmp(s, flag_names[i].name, n) == 0)
+                    break;
+            if (i == ARRAY_SIZE(flag_names) || (v & flag_names[i].bit)) {
+                *why = "unknown or repeated flag";
+                return -EINVAL;
+            }
+            v |= flag_names[i].bit;
+            s += n;
+            if (*s == ' ' && *++s == '\0') {
+                *why = "trailing space in flags";
+                return -EINVAL;
+            }
+        }
+        memcpy(p, &v, sizeof(v));
+        return 0;
+    }
+    default:
+        *why = "internal error";
+        return -EINVAL;
+    }
+    *why = r == -ERANGE ? "number out of range" : "not a number";
+    return -EINVAL;
+}
+
+static void field_default(const field *f, void *base)
+{
+    if (f->type == F_GID)
+        memcpy((char *) base + f->off, &(uint32_t) { (uint32_t) -1 }, sizeof(uint32_t));
+}
+
+/* ------------------------------------------------------------------ */
+/* Formatting */
+
+static int fields_format(xmlNodePtr node, const field *fields, size_t n, const void *base)
+{
+    for (size_t i = 0; i < n; i++) {
+        int r = field_format(node, &fields[i], base);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+static xmlDocPtr format_doc_new(void)
+{
+    xmlDocPtr doc = xmlNewDoc(BAD_CAST "1.0");
+
+    /* With an encoding set, libxml2 writes non-ASCII text as UTF-8
+     * instead of character references (the text was checked first). */
+    if (doc)
+        doc->encoding = xmlStrdup(BAD_CAST "UTF-8");
+    return doc;
+}
+
+/* Append one record, as one line, to @out. */
+static int record_format(xmlBufferPtr out, xmlDocPtr doc, const ptap_record *rec)
+{
+    _cleanup_(xmlFreeNodep) xmlNodePtr node = NULL;
+    int r;
+
+    node = xmlNewDocNode(doc, NULL, BAD_CAST "tap", NULL);
+    if (!node)
+        return -ENOMEM;
+    r = fields_format(node, record_fields, ARRAY_SIZE(record_fields), rec);
+    if (r < 0)
+        return r;
+    if (rec->consumer.kind != PTAP_CONSUMER_NONE) {
+        xmlNodePtr c = xmlNewChild(node, NULL, BAD_CAST "consumer", NULL);
+        if (!c)
+            return -ENOMEM;
+        r = fields_format(c, consumer_fields, ARRAY_SIZE(consumer_fields), &rec->consumer);
+        if (r < 0)
+            return r;
+    }
+    /* format=0: no indentation, no newlines; libxml2 escapes newlines in
+     * attribute values, so a record is exactly one line. */
+    if (xmlNodeDump(out, doc, node, 0, 0) < 0 || xmlBufferCCat(out, "\n") != 0)
+        return -ENOMEM;
+    return 0;
+}
+
+/* The header line: an unclosed start tag. libxml2 formats the element
+ * (empty, so "<ptap-journal .../>"); the "/>" becomes ">". */
+static int header_format(xmlBufferPtr out, xmlDocPtr doc, const char *id, uint64_t next_seq)
+{
+    _cleanup_(xmlFreeNodep) xmlNodePtr node = NULL;
+    _cleanup_(xmlBufferFreep) xmlBufferPtr tmp = NULL;
+    char num[24];
+    const char *s;
+    int len;
+
+    node = xmlNewDocNode(doc, NULL, BAD_CAST ROOT_NAME, NULL);
+    tmp = xmlBufferCreate();
+    if (!node || !tmp)
+        return -ENOMEM;
+    snprintf(num, sizeof(num), "%d", PTAP_JOURNAL_VERSION);
+    if (set_prop(node, "version", num) < 0 || set_prop(node, "id", id) < 0)
+        return -ENOMEM;
+    snprintf(num, sizeof(num), "%" PRIu64, next_seq);
+    if (set_prop(node, "next-seq", num) < 0)
+        return -ENOMEM;
+    if (xmlNodeDump(tmp, doc, node, 0, 0) < 0)
+        return -ENOMEM;
+    s = (const char *) xmlBufferContent(tmp);
+    len = xmlBufferLength(tmp);
+    if (len < 2 || strcmp(s + len - 2, "/>") != 0)
+        return -EIO;
+    if (xmlBufferAdd(out, BAD_CAST s, len - 2) != 0 || xmlBufferCCat(out, ">\n") != 0)
+        return -ENOMEM;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* The live state */
+
+static ptap_journal *journal_new(void)
+{
+    ptap_journal *j = calloc(1, sizeof(*j));
+
+    if (!j)
+        return NULL;
+    j->dirfd = j->lockfd = j->fd = -1;
+    j->next_seq = 1;
+    j->keys = xmlHashCreate(64);
+    if (!j->keys) {
+        free(j);
+        return NULL;
+    }
+    return j;
+}
+
+static void entry_free(void *payload, const xmlChar *name)
+{
+    (void) name;
+    free(payload);
+}
+
+static void live_clear(ptap_journal *j)
+{
+    xmlHashFree(j->keys, entry_free);
+    j->keys = NULL;
+    free(j->order);
+    j->order = NULL;
+    j->n_order = j->cap_order = j->n_live = 0;
+    j->batch_head = j->batch_tail = NULL;
+}
+
+/* Squeeze the closed slots out of the creation order. O(live). */
+static void order_densify(ptap_journal *j)
+{
+    size_t k = 0;
+
+    if (j->n_order == j->n_live)
+        return;
+    for (size_t i = 0; i < j->n_order; i++)
+        if (j->order[i]) {
+            j->order[k] = j->order[i];
+            j->order[k]->pos = k;
+            k++;
+        }
+    j->n_order = k;
+}
+
+static void entry_remove(ptap_journal *j, entry *e)
+{
+    j->order[e->pos] = NULL;
+    j->n_live--;
+    if (e->batch) {
+        if (e->bprev)
+            e->bprev->bnext = e->bnext;
+        else
+            j->batch_head = e->bnext;
+        if (e->bnext)
+            e->bnext->bprev = e->bprev;
+        else
+            j->batch_tail = e->bprev;
+    }
+    xmlHashRemoveEntry(j->keys, BAD_CAST e->key, entry_free);
+    /* Amortised O(1): densify only once the holes outnumber the live. */
+    if (j->n_order - j->n_live > 64 && j->n_order - j->n_live > j->n_live)
+        order_densify(j);
+}
+
+/* Fold one (checked) record into the live state: last record per key
+ * wins, DESTROYED closes the key. */
+static int fold(ptap_journal *j, const ptap_record *rec)
+{
+    char key[KEY_MAX];
+    entry *e;
+
+    record_key(rec, key);
+    e = xmlHashLookup(j->keys, BAD_CAST key);
+    if (rec->state == PTAP_STATE_DESTROYED) {
+        if (e)
+            entry_remove(j, e);
+        return 0;
+    }
+    if (e) {
+        e->rec = *rec;
+        return 0;
+    }
+    if (j->n_order == j->cap_order) {
+        size_t cap = j->cap_order ? 2 * j->cap_order : 64;
+        entry **o = reallocarray(j->order, cap, sizeof(*o));
+        if (!o)
+            return -ENOMEM;
+        j->order = o;
+        j->cap_order = cap;
+    }
+    e = calloc(1, sizeof(*e));
+    if (!e)
+        return -ENOMEM;
+    e->rec = *rec;
+    memcpy(e->key, key, sizeof(key));
+    e->batch = record_is_batch(rec);
+    if (xmlHashAddEntry(j->keys, BAD_CAST e->key, e) != 0) {
+        free(e);
+        return -ENOMEM;
+    }
+    e->pos = j->n_order;
+    j->order[j->n_order++] = e;
+    j->n_live++;
+    if (e->batch) {
+        e->bprev = j->batch_tail;
+        if (j->batch_tail)
+            j->batch_tail->bnext = e;
+        else
+            j->batch_head = e;
+        j->batch_tail = e;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Parsing */
+
+static bool is_blank(const xmlChar *s)
+{
+    for (; s && *s; s++)
+        if (*s != ' ' && *s != '\n' && *s != '\t' && *s != '\r')
+            return false;
+    return true;
+}
+
+/* An attribute's value, without a copy when libxml2 holds it as one text
+ * node (the usual case). */
+static const char *attr_value(xmlAttrPtr a, xmlChar **owned)
+{
+    if (a->children && a->children->type == XML_TEXT_NODE && !a->children->next)
+        return (const char *) a->children->content;
+    *owned = xmlNodeListGetString(a->doc, a->children, 1);
+    return *owned ? (const char *) *owned : "";
+}
+
+/* Parse the attributes of @node into @base by @fields. */
+static int fields_parse(xmlNodePtr node, const field *fields, size_t n, void *base,
+                        const char **why, const char **what)
+{
+    bool seen[32] = { false };
+
+    for (size_t i = 0; i < n; i++)
+        field_default(&fields[i], base);
+    for (xmlAttrPtr a = node->properties; a; a = a->next) {
+        _cleanup_(xmlCharFreep) xmlChar *owned = NULL;
+        size_t i;
+
+        *what = (const char *) a->name;
+        if (a->ns) {
+            *why = "attribute in a namespace";
+            return -EINVAL;
+        }
+        for (i = 0; i < n; i++)
+            if (strcmp((const char *) a->name, fields[i].attr) == 0)
+                break;
+        if (i == n) {
+            *why = "unknown attribute";
+            return -EINVAL;
+        }
+        if (field_parse(&fields[i], base, attr_value(a, &owned), why) < 0)
+            return -EINVAL;
+        seen[i] = true;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (fields[i].required && !seen[i]) {
+            *what = fields[i].attr;
+            *why = "required attribute missing";
+            return -EINVAL;
+        }
+    *what = NULL;
+    return 0;
+}
+
+static int record_parse(xmlNodePtr node, ptap_record *rec, const char *src)
+{
+    const char *why = NULL, *what = NULL;
+    long line = xmlGetLineNo(node);
+    int r;
+
+    memset(rec, 0, sizeof(*rec));
+    r = fields_parse(node, record_fields, ARRAY_SIZE(record_fields), rec, &why, &what);
+    if (r < 0)
+        goto bad;
+    for (xmlNodePtr c = node->children; c; c = c->next) {
+        if (c->type == XML_ELEMENT_NODE && strcmp((const char *) c->name, "consumer") == 0 &&
+            !c->ns && rec->consumer.kind == PTAP_CONSUMER_NONE) {
+            r = fields_parse(c, consumer_fields, ARRAY_SIZE(consumer_fields), &rec->consumer,
+                             &why, &what);
+            if (r < 0)
+                goto bad;
+            if (c->children) {
+                why = "a <consumer> element has no content";
+                goto bad;
+            }
+            continue;
+        }
+        why = c->type == XML_ELEMENT_NODE ? "unexpected element in <tap> (one <consumer> at most)"
+                                          : "unexpected content in <tap>";
+        goto bad;
+    }
+    if (rec->seq == 0) {
+        what = "seq";
+        why = "seq starts at 1";
+        goto bad;
+    }
+    r = record_check(rec, &why);
+    if (r < 0)
+        goto bad;
+    return 0;
+bad:
+    return fail(-EBADMSG, "journal '%s' line %ld: damaged record: %s%s%s%s", src, line, why,
+                what ? " ('" : "", what ? what : "", what ? "')" : "");
+}
+
+/* Parse "header + complete records + closing tag" into a document. */
+static int doc_parse(const char *buf, size_t len, const char *src, xmlDocPtr *ret)
+{
+    _cleanup_(xmlFreeParserCtxtp) xmlParserCtxtPtr ctxt = NULL;
+    _cleanup_free_ char *text = NULL;
+    xmlDocPtr doc;
+    size_t n = len + sizeof(CLOSE_TAG) - 1;
+
+    if (n > INT_MAX)
+        return fail(-EFBIG, "journal '%s' is too large (%zu bytes)", src, len);
+    text = malloc(n);
+    ctxt = xmlNewParserCtxt();
+    if (!text || !ctxt)
+        return -ENOMEM;
+    memcpy(text, buf, len);
+    memcpy(text + len, CLOSE_TAG, sizeof(CLOSE_TAG) - 1);
+    /* No network, no error printing (libptap never prints), no entity
+     * expansion, line numbers past 65535 for messages. */
+    doc = xmlCtxtReadMemory(ctxt, text, (int) n, NULL, "UTF-8",
+                            XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
+                                XML_PARSE_BIG_LINES);
+    if (!doc) {
+        xmlErrorPtr e = xmlCtxtGetLastError(ctxt);
+        char msg[256] = "not well-formed XML";
+        size_t m;
+
+        if (e && e->message) {
+            snprintf(msg, sizeof(msg), "%s", e->message);
+            m = strlen(msg);
+            while (m > 0 && (msg[m - 1] == '\n' || msg[m - 1] == ' '))
+                msg[--m] = '\0';
+        }
+        return fail(-EBADMSG, "journal '%s' line %d: damaged record: %s", src, e ? e->line : 0,
+                    msg);
+    }
+    *ret = doc;
+    return 0;
+}
+
+/* Locate the complete part of a journal image: the header line must be
+ * there and start the file; *complete = bytes up to the last newline. */
+static int image_split(const char *buf, size_t len, const char *src, size_t *complete)
+{
+    static const char magic[] = "<" ROOT_NAME;
+    const char *nl;
+
+    if (len == 0)
+        return fail(-EBADMSG, "journal '%s' is empty (no header)", src);
+    /* Starting with the root element also rules out a DOCTYPE, hence
+     * entity declarations (no billion laughs, no external entities). */
+    if (len < sizeof(magic) - 1 ? memcmp(buf, magic, len) != 0
+                                : memcmp(buf, magic, sizeof(magic) - 1) != 0 ||
+                                      (len > sizeof(magic) - 1 && buf[sizeof(magic) - 1] != ' ' &&
+                                       buf[sizeof(magic) - 1] != '>'))
+        return fail(-EBADMSG, "journal '%s' is not a ptap journal (it does not start with '<%s')",
+                    src, ROOT_NAME);
+    nl = memrchr(buf, '\n', len);
+    if (!nl)
+        return fail(-EBADMSG, "journal '%s' has no complete header line (%zu bytes, torn)", src,
+                    len);
+    *complete = (size_t) (nl - buf) + 1;
+    return 0;
+}
+
+static int header_parse(ptap_journal *j, xmlNodePtr root, const char *src, uint64_t *base)
+{
+    bool have_id = false;
+
+    *base = 1;
+    if (root->type != XML_ELEMENT_NODE || strcmp((const char *) root->name, ROOT_NAME) != 0 ||
+        root->ns)
+        return fail(-EBADMSG, "journal '%s' is not a ptap journal (root element '%s')", src,
+                    (const char *) root->name);
+    for (xmlAttrPtr a = root->properties; a; a = a->next) {
+        _cleanup_(xmlCharFreep) xmlChar *owned = NULL;
+        const char *v = attr_value(a, &owned);
+        const char *name = (const char *) a->name;
+
+        if (!a->ns && strcmp(name, "version") == 0) {
+            char want[16];
+            snprintf(want, sizeof(want), "%d", PTAP_JOURNAL_VERSION);
+            if (strcmp(v, want) != 0)
+                return fail(-EPROTONOSUPPORT,
+                            "journal '%s' has format version '%s'; this ptap reads version %d "
+                            "only (a newer ptap wrote it, or it is not a ptap journal)",
+                            src, v, PTAP_JOURNAL_VERSION);
+        } else if (!a->ns && strcmp(name, "id") == 0) {
+            if (strlen(v) != PTAP_JOURNAL_ID_LEN || strspn(v, "0123456789abcdef") != PTAP_JOURNAL_ID_LEN)
+                return fail(-EBADMSG, "journal '%s' line 1: damaged header: id '%s' is not %d "
+                            "lowercase hex digits", src, v, PTAP_JOURNAL_ID_LEN);
+            memcpy(j->id, v, PTAP_JOURNAL_ID_LEN + 1);
+            have_id = true;
+        } else if (!a->ns && strcmp(name, "next-seq") == 0) {
+            if (ptap_parse_uint(v, 1, UINT64_MAX, base) < 0)
+                return fail(-EBADMSG, "journal '%s' line 1: damaged header: bad next-seq '%s'",
+                            src, v);
+        } else {
+            return fail(-EBADMSG, "journal '%s' line 1: damaged header: unknown attribute '%s'",
+                        src, name);
+        }
+    }
+    if (!xmlHasProp(root, BAD_CAST "version"))
+        return fail(-EBADMSG, "journal '%s' line 1: damaged header: no format version", src);
+    if (!have_id)
+        return fail(-EBADMSG, "journal '%s' line 1: damaged header: no journal id", src);
+    return 0;
+}
+
+/* Replay a journal image into @j. Sets *complete to the length of the
+ * part that was used (the rest is a torn record). */
+static int replay(ptap_journal *j, const char *buf, size_t len, const char *src, size_t *complete)
+{
+    _cleanup_(xmlFreeDocp) xmlDocPtr doc = NULL;
+    uint64_t base, last = 0;
+    size_t n = 0;
+    xmlNodePtr root;
+    int r;
+
+    r = image_split(buf, len, src, complete);
+    if (r < 0)
+        return r;
+    r = doc_parse(buf, *complete, src, &doc);
+    if (r < 0)
+        return r;
+    root = xmlDocGetRootElement(doc);
+    if (!root)
+        return fail(-EBADMSG, "journal '%s' has no root element", src);
+    r = header_parse(j, root, src, &base);
+    if (r < 0)
+        return r;
+    for (xmlNodePtr c = root->children; c; c = c->next) {
+        ptap_record rec;
+
+        if (c->type == XML_TEXT_NODE && is_blank(c->content))
+            continue;
+        if (c->type != XML_ELEMENT_NODE || strcmp((const char *) c->name, "tap") != 0 || c->ns)
+            return fail(-EBADMSG, "journal '%s' line %ld: damaged: unexpected %s%s%s", src,
+                        xmlGetLineNo(c), c->type == XML_ELEMENT_NODE ? "element '" : "content",
+                        c->type == XML_ELEMENT_NODE ? (const char *) c->name : "",
+                        c->type == XML_ELEMENT_NODE ? "'" : "");
+        r = record_parse(c, &rec, src);
+        if (r < 0)
+            return r;
+        if (rec.seq <= last)
+            return fail(-EBADMSG, "journal '%s' line %ld: damaged record: seq %" PRIu64
+                        " does not follow %" PRIu64, src, xmlGetLineNo(c), rec.seq, last);
+        last = rec.seq;
+        r = fold(j, &rec);
+        if (r < 0)
+            return r;
+        n++;
+    }
+    j->log_records = n;
+    j->next_seq = last + 1 > base ? last + 1 : base;
+    if (*complete < len)
+        ptap_debug("journal '%s': dropping a torn last record (%zu bytes)", src, len - *complete);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Files */
+
+static int read_all(int fd, char **ret, size_t *ret_len)
+{
+    _cleanup_free_ char *buf = NULL;
+    size_t len = 0, cap = 0;
+    struct stat st;
+
+    if (fstat(fd, &st) < 0)
+        return negative_errno();
+    cap = (size_t) st.st_size + 1;
+    buf = malloc(cap);
+    if (!buf)
+        return -ENOMEM;
+    for (;;) {
+        ssize_t k;
+
+        if (len == cap) {
+            char *b = realloc(buf, cap * 2);
+            if (!b)
+                return -ENOMEM;
+            buf = b;
+            cap *= 2;
+        }
+        k = read(fd, buf + len, cap - len);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return negative_errno();
+        if (k == 0)
+            break;
+        len += (size_t) k;
+    }
+    *ret = TAKE_PTR(buf);
+    *ret_len = len;
+    return 0;
+}
+
+static int pwrite_all(int fd, const char *buf, size_t len, off_t off)
+{
+    while (len > 0) {
+        ssize_t k = pwrite(fd, buf, len, off);
+
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return negative_errno();
+        if (k == 0)
+            return -EIO;
+        buf += k;
+        len -= (size_t) k;
+        off += k;
+    }
+    return 0;
+}
+
+/* A state file or directory must be ours, of the right type, and not
+ * writable by anybody else. */
+static int check_owner(int fd, mode_t type, const char *what, const char *path)
+{
+    struct stat st;
+
+    if (fstat(fd, &st) < 0)
+        return negative_errno();
+    if ((st.st_mode & S_IFMT) != type)
+        return fail(type == S_IFDIR ? -ENOTDIR : -EPERM, "refusing %s '%s': not a %s", what, path,
+                    type == S_IFDIR ? "directory" : "regular file");
+    if (st.st_uid != geteuid())
+        return fail(-EPERM, "refusing %s '%s': owned by uid %u, not by uid %u", what, path,
+                    (unsigned) st.st_uid, (unsigned) geteuid());
+    if (st.st_mode & (S_IWGRP | S_IWOTH))
+        return fail(-EPERM, "refusing %s '%s': writable by group or others (mode %04o)", what,
+                    path, (unsigned) (st.st_mode & 07777));
+    return 0;
+}
+
+/* openat() with O_NOFOLLOW, turning "it is a symlink" into -EPERM. */
+static int open_nofollow(int dirfd, const char *name, int flags, mode_t mode, const char *what,
+                         const char *path)
+{
+    int fd = openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+    struct stat st;
+
+    int saved = errno;
+
+    if (fd >= 0)
+        return fd;
+    if (saved == ELOOP || saved == ENOTDIR) {
+        if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+            return fail(-EPERM, "refusing %s '%s': it is a symbolic link", what, path);
+    }
+    return saved > 0 ? -saved : -EIO;
+}
+
+/* Write @buf as the whole journal: temp file in the same directory,
+ * fsync, rename over journal.xml, fsync of the directory. The old file
+ * stays valid until the rename; a crash before it leaves a stale temp
+ * file that the next writer removes. On success j->fd is the new file. */
+static int replace_file(ptap_journal *j, const char *buf, size_t len, const char *fault_tmp,
+                        const char *fault_renamed, const char *fault_done)
+{
+    _cleanup_close_ int fd = -1;
+    int r;
+
+    if (unlinkat(j->dirfd, JOURNAL_TMP, 0) < 0 && errno != ENOENT)
+        return fail(negative_errno(), "cannot remove stale '%s' in the state directory: %s",
+                    JOURNAL_TMP, strerror(errno));
+    fd = openat(j->dirfd, JOURNAL_TMP, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return fail(negative_errno(), "cannot create '%s' for '%s': %s", JOURNAL_TMP, j->path,
+                    strerror(errno));
+    r = pwrite_all(fd, buf, len, 0);
+    if (r >= 0 && fsync(fd) < 0)
+        r = negative_errno();
+    if (r < 0) {
+        (void) unlinkat(j->dirfd, JOURNAL_TMP, 0);
+        return fail(r, "cannot write '%s' for '%s': %s", JOURNAL_TMP, j->path, strerror(-r));
+    }
+    ptap_fault(fault_tmp);
+    if (renameat(j->dirfd, JOURNAL_TMP, j->dirfd, JOURNAL_FILE) < 0) {
+        r = negative_errno();
+        (void) unlinkat(j->dirfd, JOURNAL_TMP, 0);
+        return fail(r, "cannot rename '%s' to '%s': %s", JOURNAL_TMP, j->path, strerror(-r));
+    }
+    ptap_fault(fault_renamed);
+    /* From here the new file is the journal, synced or not: switch to it. */
+    closep(&j->fd);
+    j->fd = TAKE_FD(fd);
+    j->size = (off_t) len;
+    if (fsync(j->dirfd) < 0) {
+        r = negative_errno();
+        j->broken = true;
+        return fail(r, "cannot sync the directory of '%s': %s", j->path, strerror(-r));
+    }
+    ptap_fault(fault_done);
+    return 0;
+}
+
+/* Snapshot the live state: header, then the live records in creation
+ * order, renumbered 1..n (the header carries the counter on). */
+static int snapshot_format(ptap_journal *j, xmlBufferPtr out)
+{
+    _cleanup_(xmlFreeDocp) xmlDocPtr doc = format_doc_new();
+    int r;
+
+    if (!doc)
+        return -ENOMEM;
+    order_densify(j);
+    r = header_format(out, doc, j->id, j->next_seq);
+    for (size_t i = 0; r >= 0 && i < j->n_order; i++) {
+        ptap_record rec = j->order[i]->rec;
+
+        rec.seq = i + 1;
+        r = record_format(out, doc, &rec);
+    }
+    return r;
+}
+
+static int compact(ptap_journal *j, const char *fault_tmp, const char *fault_renamed,
+                   const char *fault_done)
+{
+    _cleanup_(xmlBufferFreep) xmlBufferPtr out = xmlBufferCreate();
+    int r;
+
+    if (!out)
+        return -ENOMEM;
+    r = snapshot_format(j, out);
+    if (r < 0)
+        return r;
+    r = replace_file(j, (const char *) xmlBufferContent(out), (size_t) xmlBufferLength(out),
+                     fault_tmp, fault_renamed, fault_done);
+    if (r < 0)
+        return r;
+    for (size_t i = 0; i < j->n_order; i++)
+        j->order[i]->rec.seq = i + 1;
+    j->log_records = j->n_order;
+    return 0;
+}
+
+static int journal_id_new(char id[PTAP_JOURNAL_ID_LEN + 1])
+{
+    uint8_t raw[PTAP_JOURNAL_ID_LEN / 2];
+    size_t got = 0;
+
+    while (got < sizeof(raw)) {
+        ssize_t k = getrandom(raw + got, sizeof(raw) - got, 0);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return negative_errno();
+        got += (size_t) k;
+    }
+    for (size_t i = 0; i < sizeof(raw); i++)
+        snprintf(id + 2 * i, 3, "%02x", raw[i]);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Public API */
+
+void ptap_journal_close(ptap_journal *j)
+{
+    if (!j)
+        return;
+    closep(&j->fd);
+    closep(&j->lockfd); /* releases the lock */
+    closep(&j->dirfd);
+    live_clear(j);
+    free(j->path);
+    free(j);
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(ptap_journal *, ptap_journal_close)
+
+int ptap_journal_load_buffer(const char *buf, size_t len, ptap_journal **ret)
+{
+    _cleanup_(ptap_journal_closep) ptap_journal *j = NULL;
+    size_t complete;
+    int r;
+
+    last_error[0] = '\0';
+    if (!ret || (!buf && len))
+        return -EINVAL;
+    xmlInitParser();
+    j = journal_new();
+    if (!j || !(j->path = strdup("(memory)")))
+        return -ENOMEM;
+    j->memory = true;
+    j->flags = PTAP_JOURNAL_READONLY;
+    r = replay(j, buf ? buf : "", len, j->path, &complete);
+    if (r < 0)
+        return r;
+    j->size = (off_t) complete;
+    *ret = TAKE_PTR(j);
+    return 0;
+}
+
+int ptap_journal_open(const char *dir, unsigned flags, ptap_journal **ret)
+{
+    _cleanup_(ptap_journal_closep) ptap_journal *j = NULL;
+    _cleanup_free_ char *buf = NULL;
+    bool ro = flags & PTAP_JOURNAL_READONLY;
+    size_t len = 0, complete = 0;
+    int r;
+
+    last_error[0] = '\0';
+    if (!dir || !*dir || !ret ||
+        (flags & ~(PTAP_JOURNAL_READONLY | PTAP_JOURNAL_CREATE | PTAP_JOURNAL_NONBLOCK)))
+        return -EINVAL;
+    xmlInitParser();
+    j = journal_new();
+    if (!j || asprintf(&j->path, "%s/%s", dir, JOURNAL_FILE) < 0) {
+        if (j)
+            j->path = NULL;
+        return -ENOMEM;
+    }
+    j->flags = flags;
+
+    if ((flags & PTAP_JOURNAL_CREATE) && mkdir(dir, 0700) < 0 && errno != EEXIST)
+        return fail(negative_errno(), "cannot create state directory '%s': %s", dir,
+                    strerror(errno));
+    j->dirfd = open_nofollow(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY, 0, "state directory", dir);
+    if (j->dirfd < 0)
+        return j->dirfd == -EPERM ? -EPERM
+                                  : fail(j->dirfd, "cannot open state directory '%s': %s", dir,
+                                         strerror(-j->dirfd));
+    r = check_owner(j->dirfd, S_IFDIR, "state directory", dir);
+    if (r < 0)
+        return r;
+
+    /* The lock lives on a file that is never renamed, so compaction's
+     * rename cannot pull the journal out from under a lock holder. */
+    j->lockfd = open_nofollow(j->dirfd, JOURNAL_LOCK, O_RDWR | O_CREAT, 0600, "journal lock",
+                              dir);
+    if (j->lockfd < 0)
+        return j->lockfd == -EPERM ? -EPERM
+                                   : fail(j->lockfd, "cannot open the lock file in '%s': %s",
+                                          dir, strerror(-j->lockfd));
+    r = check_owner(j->lockfd, S_IFREG, "journal lock in", dir);
+    if (r < 0)
+        return r;
+    while (flock(j->lockfd, (ro ? LOCK_SH : LOCK_EX) |
+                                ((flags & PTAP_JOURNAL_NONBLOCK) ? LOCK_NB : 0)) < 0) {
+        if (errno == EINTR)
+            continue;
+        if (errno == EWOULDBLOCK)
+            return fail(-EWOULDBLOCK, "journal '%s' is locked by another ptap process", j->path);
+        return fail(negative_errno(), "cannot lock journal '%s': %s", j->path, strerror(errno));
+    }
+
+    j->fd = open_nofollow(j->dirfd, JOURNAL_FILE, ro ? O_RDONLY : O_RDWR, 0, "journal", j->path);
+    if (j->fd == -ENOENT && !ro && (flags & PTAP_JOURNAL_CREATE)) {
+        /* A new journal appears whole or not at all. */
+        r = journal_id_new(j->id);
+        if (r < 0)
+            return fail(r, "cannot draw a journal id: %s", strerror(-r));
+        r = compact(j, "journal-create-tmp-written", "journal-create-renamed",
+                    "journal-create-done");
+        if (r < 0)
+            return r;
+        ptap_debug("journal '%s': created with id %s", j->path, j->id);
+        *ret = TAKE_PTR(j);
+        return 0;
+    }
+    if (j->fd < 0)
+        return j->fd == -EPERM ? -EPERM
+                               : fail(j->fd, "cannot open journal '%s': %s", j->path,
+                                      strerror(-j->fd));
+    r = check_owner(j->fd, S_IFREG, "journal", j->path);
+    if (r < 0)
+        return r;
+    r = read_all(j->fd, &buf, &len);
+    if (r < 0)
+        return fail(r, "cannot read journal '%s': %s", j->path, strerror(-r));
+    r = replay(j, buf, len, j->path, &complete);
+    if (r < 0)
+        return r;
+    j->size = (off_t) complete;
+    if (!ro) {
+        if (complete < len) {
+            /* Cut the torn record away before anything is appended. */
+            if (ftruncate(j->fd, (off_t) complete) < 0 || fsync(j->fd) < 0)
+                return fail(negative_errno(), "cannot truncate the torn end of '%s': %s",
+                            j->path, strerror(errno));
+        }
+        /* A compaction that died before its rename left this behind. */
+        (void) unlinkat(j->dirfd, JOURNAL_TMP, 0);
+    }
+    *ret = TAKE_PTR(j);
+    return 0;
+}
+
+const char *ptap_journal_id(const ptap_journal *j)
+{
+    return j ? j->id : NULL;
+}
+
+const char *ptap_journal_path(const ptap_journal *j)
+{
+    return j ? j->path : NULL;
+}
+
+void ptap_journal_new_id(ptap_journal *j, char buf[PTAP_RECORD_ID_MAX])
+{
+    /* Reserve a seq for the id: every later record has a higher seq, and
+     * the counter survives compaction (header next-seq). */
+    snprintf(buf, PTAP_RECORD_ID_MAX, "op%" PRIu64, j->next_seq++);
+}
+
+size_t ptap_journal_count(const ptap_journal *j)
+{
+    return j ? j->n_live : 0;
+}
+
+size_t ptap_journal_log_records(const ptap_journal *j)
+{
+    return j ? j->log_records : 0;
+}
+
+const ptap_record *ptap_journal_get(const ptap_journal *j, size_t i)
+{
+    if (!j || i >= j->n_live)
+        return NULL;
+    /* The handle is never const at its origin: squeezing out closed slots
+     * changes no observable state. */
+    order_densify((ptap_journal *) j);
+    return &j->order[i]->rec;
+}
+
+const ptap_record *ptap_journal_find(const ptap_journal *j, const char *name)
+{
+    entry *e;
+
+    if (!j || !name || strlen(name) >= IFNAMSIZ)
+        return NULL;
+    if (!strchr(name, '%')) { /* '%' starts batch keys only */
+        e = xmlHashLookup(j->keys, BAD_CAST name);
+        if (e)
+            return &e->rec;
+    }
+    for (e = j->batch_head; e; e = e->bnext)
+        if (strcmp(e->rec.name, name) == 0)
+            return &e->rec;
+    return NULL;
+}
+
+const ptap_record *ptap_journal_find_batch(const ptap_journal *j, const char *batch)
+{
+    char key[KEY_MAX];
+    entry *e;
+
+    if (!j || !batch || !*batch || strlen(batch) >= PTAP_RECORD_ID_MAX)
+        return NULL;
+    snprintf(key, sizeof(key), "%%%s", batch);
+    e = xmlHashLookup(j->keys, BAD_CAST key);
+    return e ? &e->rec : NULL;
+}
+
+int ptap_journal_compact(ptap_journal *j)
+{
+    last_error[0] = '\0';
+    if (!j)
+        return -EINVAL;
+    if (j->memory || (j->flags & PTAP_JOURNAL_READONLY))
+        return -EBADF;
+    if (j->broken)
+        return -EIO;
+    return compact(j, "journal-compact-tmp-written", "journal-compact-renamed",
+                   "journal-compact-done");
+}
+
+int ptap_journal_append(ptap_journal *j, ptap_record *recs, size_t n)
+{
+    _cleanup_(xmlBufferFreep) xmlBufferPtr out = NULL;
+    _cleanup_(xmlFreeDocp) xmlDocPtr doc = NULL;
+    const char *why = NULL;
+    uint64_t seq;
+    size_t len, first, n_destroyed = 0;
+    time_t now;
+    int r;
+
+    last_error[0] = '\0';
+    if (!j || (!recs && n))
+        return -EINVAL;
+    if (j->memory || (j->flags & PTAP_JOURNAL_READONLY))
+        return -EBADF;
+    if (j->broken)
+        return fail(-EIO, "journal '%s': an earlier write failed; reopen it", j->path);
+    if (n == 0)
+        return 0;
+
+    now = time(NULL);
+    for (size_t i = 0; i < n; i++) {
+        if (recs[i].consumer.kind == PTAP_CONSUMER_NONE)
+            memset(&recs[i].consumer, 0, sizeof(recs[i].consumer));
+        recs[i].created = recs[i].updated = now; /* checked below, set for real later */
+        if (record_check(&recs[i], &why) < 0)
+            return fail(-EINVAL, "record %zu ('%.*s') is invalid: %s", i, IFNAMSIZ - 1,
+                        recs[i].name, why);
+    }
+
+    /* Compact first when the file has grown well past the live state. */
+    if (j->log_records > COMPACT_FACTOR * j->n_live + COMPACT_MIN) {
+        r = compact(j, "journal-compact-tmp-written", "journal-compact-renamed",
+                    "journal-compact-done");
+        if (r < 0)
+            return r;
+    }
+
+    seq = j->next_seq;
+    for (size_t i = 0; i < n; i++) {
+        char key[KEY_MAX];
+        const entry *e;
+        bool reborn = false;
+
+        record_key(&recs[i], key);
+        e = xmlHashLookup(j->keys, BAD_CAST key);
+        /* A key closed earlier in this same call starts afresh (rare:
+         * only then is the quadratic look-back paid). */
+        for (size_t k = i; e && n_destroyed && k-- > 0;) {
+            char other[KEY_MAX];
+            record_key(&recs[k], other);
+            if (strcmp(other, key) == 0) {
+                reborn = recs[k].state == PTAP_STATE_DESTROYED;
+                break;
+            }
+        }
+        recs[i].seq = seq++;
+        recs[i].created = e && !reborn ? e->rec.created : now;
+        if (recs[i].state == PTAP_STATE_DESTROYED)
+            n_destroyed++;
+    }
+
+    out = xmlBufferCreate();
+    doc = format_doc_new();
+    if (!out || !doc)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        r = record_format(out, doc, &recs[i]);
+        if (r < 0)
+            return r;
+    }
+    len = (size_t) xmlBufferLength(out);
+
+    /* One write of all records. Fault-injection builds split it in two
+     * so that a test can die with half a record on disk. */
+    first = len;
+#ifdef PTAP_FAULT_INJECTION
+    first = len / 2;
+#endif
+    r = pwrite_all(j->fd, (const char *) xmlBufferContent(out), first, j->size);
+    if (r >= 0) {
+        ptap_fault("journal-mid-record");
+        r = pwrite_all(j->fd, (const char *) xmlBufferContent(out) + first, len - first,
+                       j->size + (off_t) first);
+    }
+    if (r >= 0) {
+        ptap_fault("journal-before-sync");
+        if (fdatasync(j->fd) < 0)
+            r = negative_errno();
+    }
+    if (r < 0) {
+        /* Take back what may have reached the file; if even that fails,
+         * the next replay drops or refuses it, and this handle is done. */
+        if (ftruncate(j->fd, j->size) < 0 || r == -EIO)
+            j->broken = true;
+        return fail(r, "cannot append to journal '%s': %s", j->path, strerror(-r));
+    }
+    j->size += (off_t) len;
+    j->log_records += n;
+    j->next_seq = seq;
+    for (size_t i = 0; i < n; i++) {
+        r = fold(j, &recs[i]);
+        if (r < 0) {
+            /* The file is right, the memory is not: reopen. */
+            j->broken = true;
+            return r;
+        }
+    }
+    ptap_fault("journal-after-sync");
+    return 0;
+}
+
+/* Collects the first error libxml2 reports (RelaxNG parsing and
+ * validation), so that nothing reaches stderr. */
+typedef struct xml_errors {
+    char first[384];
+} xml_errors;
+
+static void xml_errors_collect(void *data, xmlErrorPtr e)
+{
+    xml_errors *x = data;
+    size_t m;
+
+    if (!e || x->first[0])
+        return;
+    if (e->line > 0)
+        snprintf(x->first, sizeof(x->first), "line %d: %s", e->line, strna(e->message));
+    else
+        snprintf(x->first, sizeof(x->first), "%s", strna(e->message));
+    m = strlen(x->first);
+    while (m > 0 && (x->first[m - 1] == '\n' || x->first[m - 1] == ' '))
+        x->first[--m] = '\0';
+}
+
+static int schema_validate(xmlDocPtr doc, const char *path, const char *schema_path, char *err,
+                           size_t errlen)
+{
+    _cleanup_(xmlRelaxNGFreeParserCtxtp) xmlRelaxNGParserCtxtPtr pctxt = NULL;
+    _cleanup_(xmlRelaxNGFreep) xmlRelaxNGPtr schema = NULL;
+    _cleanup_(xmlRelaxNGFreeValidCtxtp) xmlRelaxNGValidCtxtPtr vctxt = NULL;
+    xml_errors x = { "" };
+    int r;
+
+    if (access(schema_path, R_OK) < 0) {
+        r = negative_errno();
+        if (err)
+            snprintf(err, errlen, "cannot read the schema '%s': %s", schema_path, strerror(-r));
+        return r;
+    }
+    pctxt = xmlRelaxNGNewParserCtxt(schema_path);
+    if (!pctxt)
+        return -ENOMEM;
+    xmlRelaxNGSetParserStructuredErrors(pctxt, xml_errors_collect, &x);
+    schema = xmlRelaxNGParse(pctxt);
+    if (!schema) {
+        if (err)
+            snprintf(err, errlen, "cannot load the schema '%s': %s", schema_path, x.first);
+        return -EINVAL;
+    }
+    vctxt = xmlRelaxNGNewValidCtxt(schema);
+    if (!vctxt)
+        return -ENOMEM;
+    xmlRelaxNGSetValidStructuredErrors(vctxt, xml_errors_collect, &x);
+    r = xmlRelaxNGValidateDoc(vctxt, doc);
+    if (r != 0) {
+        if (err)
+            snprintf(err, errlen, "journal '%s' does not match the schema '%s'%s%s", path,
+                     schema_path, *x.first ? ": " : "", x.first);
+        return r > 0 ? -EBADMSG : -EIO;
+    }
+    return 0;
+}
+
+int ptap_journal_validate_file(const char *path, const char *schema_path, char *err,
+                               size_t errlen)
+{
+    _cleanup_(ptap_journal_closep) ptap_journal *j = NULL;
+    _cleanup_(xmlFreeDocp) xmlDocPtr doc = NULL;
+    _cleanup_free_ char *buf = NULL;
+    _cleanup_close_ int fd = -1;
+    size_t len = 0, complete = 0;
+    int r;
+
+    if (err && errlen)
+        err[0] = '\0';
+    if (!path)
+        return -EINVAL;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        r = negative_errno();
+        if (err)
+            snprintf(err, errlen, "cannot open '%s': %s", path, strerror(-r));
+        return r;
+    }
+    r = read_all(fd, &buf, &len);
+    if (r < 0) {
+        if (err)
+            snprintf(err, errlen, "cannot read '%s': %s", path, strerror(-r));
+        return r;
+    }
+
+    /* The semantic rules: exactly what replay enforces. */
+    xmlInitParser();
+    j = journal_new();
+    if (!j || !(j->path = strdup(path)))
+        return -ENOMEM;
+    j->memory = true;
+    r = replay(j, buf, len, path, &complete);
+    if (r < 0) {
+        if (err)
+            snprintf(err, errlen, "%s", last_error);
+        return r;
+    }
+
+    /* The schema. */
+    if (schema_path) {
+        r = doc_parse(buf, complete, path, &doc);
+        if (r < 0) {
+            if (err)
+                snprintf(err, errlen, "%s", last_error);
+            return r;
+        }
+        r = schema_validate(doc, path, schema_path, err, errlen);
+        if (r < 0)
+            return r;
+    }
+    if (complete < len && err)
+        snprintf(err, errlen, "journal '%s': a torn last record (%zu bytes) will be dropped",
+                 path, len - complete);
+    return 0;
+}
+
+int ptap_journal_default_dir(char *buf, size_t len)
+{
+    const char *xdg;
+    int n;
+
+    if (!buf || !len)
+        return -EINVAL;
+    if (geteuid() == 0) {
+        n = snprintf(buf, len, "/run/ptap");
+    } else {
+        xdg = secure_getenv("XDG_RUNTIME_DIR");
+        if (!xdg || xdg[0] != '/')
+            return -ENOENT;
+        n = snprintf(buf, len, "%s/ptap", xdg);
+    }
+    return n < 0 || (size_t) n >= len ? -ENAMETOOLONG : 0;
+}
+
+int ptap_mark_parse(const char *alias, char journal[PTAP_JOURNAL_ID_LEN + 1],
+                    char op[PTAP_RECORD_ID_MAX])
+{
+    const char *tag, *colon;
+    size_t jl, ol;
+
+    if (!ptap_alias_is_mark(alias))
+        return -EINVAL;
+    journal[0] = op[0] = '\0';
+    if (strcmp(alias, PTAP_MARK_PREFIX) == 0)
+        return 0;
+    tag = alias + strlen(PTAP_MARK_PREFIX) + 1;
+    colon = strchr(tag, ':');
+    jl = colon ? (size_t) (colon - tag) : strlen(tag);
+    ol = colon ? strlen(colon + 1) : 0;
+    if (jl > PTAP_JOURNAL_ID_LEN || ol >= PTAP_RECORD_ID_MAX)
+        return -ERANGE;
+    memcpy(journal, tag, jl);
+    journal[jl] = '\0';
+    if (colon)
+        memcpy(op, colon + 1, ol + 1);
+    return 0;
+}
+
+int ptap_mark_format(const char *journal, const char *op, char *buf, size_t len)
+{
+    int n;
+
+    if (!journal || !op || !buf || !*journal || strlen(journal) > PTAP_JOURNAL_ID_LEN ||
+        strchr(journal, ':') || ptap_tag_check(journal, NULL) < 0 ||
+        strlen(op) >= PTAP_RECORD_ID_MAX || (*op && ptap_tag_check(op, NULL) < 0))
+        return -EINVAL;
+    n = *op ? snprintf(buf, len, "%s:%s:%s", PTAP_MARK_PREFIX, journal, op)
+            : snprintf(buf, len, "%s:%s", PTAP_MARK_PREFIX, journal);
+    return n < 0 || (size_t) n >= len ? -ENOBUFS : 0;
+}
