@@ -61,7 +61,7 @@ int cmd_attach(cli *c, int argc, char **argv)
     int opt, r;
 
     memcpy(opts + 4, extra, sizeof(extra));
-    while ((opt = getopt_long(argc, argv, "+vh", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
         if (cli_global_opt(c, opt, optarg))
             continue;
         switch (opt) {
@@ -131,7 +131,7 @@ int cmd_detach(cli *c, int argc, char **argv)
     int opt, r, selectors = 0;
 
     memcpy(opts + 4, extra, sizeof(extra));
-    while ((opt = getopt_long(argc, argv, "+vh", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
         if (cli_global_opt(c, opt, optarg))
             continue;
         switch (opt) {

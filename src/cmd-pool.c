@@ -107,7 +107,7 @@ int cmd_create(cli *c, int argc, char **argv)
     char owner[32], group[32];
     int r;
 
-    r = parse_common(c, argc, argv, "create", opts, ARRAY_SIZE(opts), "+vh", create_opt, &a);
+    r = parse_common(c, argc, argv, "create", opts, ARRAY_SIZE(opts), "vh", create_opt, &a);
     if (r < 0)
         return -r;
     if (argc - optind > 1)
@@ -160,7 +160,7 @@ int cmd_destroy(cli *c, int argc, char **argv)
     ptap_error err = { 0 };
     int r;
 
-    r = parse_common(c, argc, argv, "destroy", NULL, 0, "+vh", NULL, NULL);
+    r = parse_common(c, argc, argv, "destroy", NULL, 0, "vh", NULL, NULL);
     if (r < 0)
         return -r;
     r = check_names("destroy", argc - optind, argv + optind);
@@ -182,7 +182,7 @@ int cmd_forget(cli *c, int argc, char **argv)
     size_t n = 0;
     int r;
 
-    r = parse_common(c, argc, argv, "forget", NULL, 0, "+vh", NULL, NULL);
+    r = parse_common(c, argc, argv, "forget", NULL, 0, "vh", NULL, NULL);
     if (r < 0)
         return -r;
     r = check_names("forget", argc - optind, argv + optind);
@@ -256,7 +256,7 @@ int cmd_list(cli *c, int argc, char **argv)
     size_t n;
     int r;
 
-    r = parse_common(c, argc, argv, "list", NULL, 0, "+vh", NULL, NULL);
+    r = parse_common(c, argc, argv, "list", NULL, 0, "vh", NULL, NULL);
     if (r < 0)
         return -r;
     if (optind < argc)
@@ -307,7 +307,7 @@ int cmd_list(cli *c, int argc, char **argv)
             const ptap_record *rec = ptap_journal_get(j, i);
             const ptap_kdev *d = ptap_kview_find(&kv, rec->name);
             const char *problem = disagreement(rec, d, jid);
-            char consumer[300] = "-";
+            char consumer[PTAP_CONSUMER_TARGET_MAX + PTAP_QEMU_ID_MAX + 32] = "-";
 
             if (rec->consumer.kind != PTAP_CONSUMER_NONE)
                 snprintf(consumer, sizeof(consumer), "%s:%s%s%s",
@@ -373,7 +373,7 @@ int cmd_recover(cli *c, int argc, char **argv)
 
     /* parse_common with a local flag */
     struct option all[8] = { CLI_GLOBAL_OPTS, opts[0] };
-    while ((opt = getopt_long(argc, argv, "+vh", all, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "vh", all, NULL)) != -1) {
         if (cli_global_opt(c, opt, optarg))
             continue;
         if (opt == 'n')
@@ -403,7 +403,7 @@ int cmd_release(cli *c, int argc, char **argv)
     ptap_error err = { 0 };
     int r;
 
-    r = parse_common(c, argc, argv, "release", NULL, 0, "+vh", NULL, NULL);
+    r = parse_common(c, argc, argv, "release", NULL, 0, "vh", NULL, NULL);
     if (r < 0)
         return -r;
     if (argc - optind != 1)
@@ -427,7 +427,7 @@ int cmd_journal(cli *c, int argc, char **argv)
     const char *sub;
     int r;
 
-    r = parse_common(c, argc, argv, "journal", NULL, 0, "+vh", NULL, NULL);
+    r = parse_common(c, argc, argv, "journal", NULL, 0, "vh", NULL, NULL);
     if (r < 0)
         return -r;
     if (argc - optind != 1)

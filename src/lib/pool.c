@@ -163,6 +163,16 @@ int ptap_pool_create(ptap_journal *j, const ptap_create_spec *spec, uid_t owner,
         snprintf(out[i].name, sizeof(out[i].name), "%s", res.lines[i]);
         out[i].state = PTAP_STATE_READY;
     }
+    /* Record each tap's ifindex: one dump, whatever the count. */
+    ptap_kview kv;
+    if (ptap_kview_load(&kv) >= 0) {
+        for (size_t i = 0; i < res.n_lines; i++) {
+            const ptap_kdev *d = ptap_kview_find(&kv, out[i].name);
+            if (d)
+                out[i].ifindex = d->ifindex;
+        }
+        ptap_kview_clear(&kv);
+    }
     intent.state = PTAP_STATE_DESTROYED; /* the batch intent is done */
     out[s.count] = intent;
     r = ptap_journal_append(j, out, s.count + 1);
