@@ -132,6 +132,10 @@ int ptap_consumer_connect(const char *target, const char *uri, const char *metho
 
     if (!target || !*target)
         return ptap_error_set(err, -EINVAL, EX_USAGE, "no target given");
+    if (method && !*method)
+        method = NULL;
+    if (uri && !*uri)
+        uri = NULL;
     cc = calloc(1, sizeof(*cc));
     if (!cc)
         return -ENOMEM;

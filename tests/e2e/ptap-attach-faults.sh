@@ -3,7 +3,7 @@
 # against a live guest, then `ptap recover`: guest NIC present <=> record
 # attached <=> tap exists, and a second recover does nothing.
 # Needs a build with -DPTAP_FAULT_INJECTION=ON (./dev builds that way).
-set -euo pipefail
+set -eu
 . "$PTAP_SOURCE_DIR/tests/e2e/lib/attach.sh"
 attach_setup af
 T="qmp:$PTAP_GUEST_QMP"

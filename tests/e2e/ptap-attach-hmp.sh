@@ -2,7 +2,7 @@
 # ptap attach/detach through QEMU 7.2's human monitor (new dialect:
 # netdev_add/device_add, removal polled): the guest sees the NIC and
 # pings, detach removes it, --keep-tap keeps the tap.
-set -euo pipefail
+set -eu
 . "$PTAP_SOURCE_DIR/tests/e2e/lib/attach.sh"
 attach_setup ah
 T="hmp:$PTAP_GUEST_HMP"

@@ -129,7 +129,7 @@ ptap_guest_image() {
     local bb pkg ver hash kdir initrd
     bb=/bin/busybox
     if ! command -v qemu-system-x86_64 >/dev/null || [ ! -x "$bb" ] ||
-       ! ldd "$bb" 2>&1 | grep -q 'not a dynamic'; then
+       ! { ldd "$bb" 2>&1 || true; } | grep -q 'not a dynamic'; then
         _ptap_guest_err "needs qemu-system-x86 and busybox-static"
         return 2
     fi
@@ -335,7 +335,7 @@ ptap_guest_cmd() {
     # Output: lines after the command was sent, up to its DONE line, minus the
     # watcher's own lines.
     tail -n +"$((since + 1))" "$PTAP_GUEST_LOG" | _ptap_guest_clean |
-        sed -n "/^PTAP-DONE $n rc=/q;p" | grep -v '^PTAP-NET: '
+        sed -n "/^PTAP-DONE $n rc=/q;p" | { grep -v '^PTAP-NET: ' || true; }
     rc=${line##*rc=}
     return "$rc"
 }
