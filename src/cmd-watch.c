@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * ptap watch: follow rtnetlink and keep the journal in step with the
+ * kernel (src/lib/watch.c does the work; this is the loop, the signals
+ * and the log). See ptap-watch(8).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "log.h"
+#include "validate.h"
+#include "watch.h"
+
+#define WATCH_GRACE_DEFAULT 5
+#define WATCH_GRACE_MAX 86400
+
+/* Self-pipe: a signal handler only writes a byte. Unlike signalfd it
+ * leaves the signal mask alone, so the helper and anything else we exec
+ * start with the signals they expect. */
+static int sig_pipe[2] = { -1, -1 };
+static volatile sig_atomic_t got_stop, got_hup;
+
+static void on_signal(int sig)
+{
+    int saved = errno;
+    char c = (char) sig;
+
+    if (sig == SIGHUP)
+        got_hup = 1;
+    else
+        got_stop = sig;
+    (void) !write(sig_pipe[1], &c, 1);
+    errno = saved;
+}
+
+static bool use_syslog;
+
+static void watch_log(int prio, const char *fmt, ...) _printf_(2, 3);
+static void watch_log(int prio, const char *fmt, ...)
+{
+    char msg[PTAP_ERROR_MAX + 64];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "ptap watch: %s\n", msg);
+    if (use_syslog)
+        syslog(prio, "%s", msg);
+}
+
+static void log_debug_handler(int prio, const char *msg, void *userdata)
+{
+    (void) userdata;
+    watch_log(prio, "%s%s", prio >= LOG_DEBUG ? "debug: " : "", msg);
+}
+
+static void on_report(const ptap_watch_event *ev, void *userdata)
+{
+    static const int prio[] = {
+        [PTAP_WATCH_FORGOT] = LOG_NOTICE,   [PTAP_WATCH_PENDING] = LOG_INFO,
+        [PTAP_WATCH_CANCELLED] = LOG_INFO,  [PTAP_WATCH_DESTROYED] = LOG_NOTICE,
+        [PTAP_WATCH_KEPT] = LOG_INFO,       [PTAP_WATCH_RESYNC] = LOG_WARNING,
+        [PTAP_WATCH_FAILED] = LOG_ERR,
+    };
+    (void) userdata;
+    if (*ev->name)
+        watch_log(prio[ev->kind], "'%s': %s", ev->name, ev->reason);
+    else
+        watch_log(prio[ev->kind], "%s", ev->reason);
+}
+
+static int setup_signals(void)
+{
+    struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
+
+    if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+        return -errno;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0 ||
+        sigaction(SIGHUP, &sa, NULL) < 0)
+        return -errno;
+    return 0;
+}
+
+int cmd_watch(cli *c, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        CLI_GLOBAL_OPTS,
+        { "grace", required_argument, NULL, 'g' },
+        { "syslog", no_argument, NULL, 'l' },
+        { "netlink-buffer", required_argument, NULL, 'b' },
+        {},
+    };
+    _cleanup_(ptap_watch_freep) ptap_watch *w = NULL;
+    ptap_watch_config cfg = { .grace_ms = WATCH_GRACE_DEFAULT * 1000, .report = on_report };
+    char dir[4096];
+    uint64_t v;
+    int opt, r;
+
+    while ((opt = getopt_long(argc, argv, "+vh", opts, NULL)) != -1) {
+        if (opt != 'v' && cli_global_opt(c, opt, optarg))
+            continue;
+        switch (opt) {
+        case 'v':
+            c->verbose = true;
+            break;
+        case 'g':
+            if (ptap_parse_uint(optarg, 0, WATCH_GRACE_MAX, &v) < 0)
+                return cli_usage_error("watch", "invalid --grace '%s': expected 0..%u seconds",
+                                       optarg, WATCH_GRACE_MAX);
+            cfg.grace_ms = (unsigned) v * 1000;
+            break;
+        case 'l':
+            use_syslog = true;
+            break;
+        case 'b':
+            if (ptap_parse_uint(optarg, 4096, 64u << 20, &v) < 0)
+                return cli_usage_error("watch", "invalid --netlink-buffer '%s': expected 4096..%u bytes",
+                                       optarg, 64u << 20);
+            cfg.rcvbuf = (int) v;
+            break;
+        case 'h':
+            execlp("man", "man", "8", "ptap-watch", (char *) NULL);
+            puts("Usage: ptap watch [--grace S] [--syslog] [--state-dir DIR] [-v]\n"
+                 "See ptap-watch(8).");
+            return EX_OK;
+        default:
+            return cli_usage_error("watch", "invalid option");
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error("watch", "unexpected argument '%s'", argv[optind]);
+
+    if (c->state_dir) {
+        snprintf(dir, sizeof(dir), "%s", c->state_dir);
+    } else if (ptap_journal_default_dir(dir, sizeof(dir)) < 0) {
+        return cli_err(EX_CONFIG, "no state directory: XDG_RUNTIME_DIR is not set (use --state-dir DIR)");
+    }
+    cfg.state_dir = dir;
+
+    if (use_syslog)
+        openlog("ptap-watch", LOG_PID, LOG_DAEMON);
+    /* Library debug goes through our log, so it reaches syslog too. */
+    if (c->verbose)
+        ptap_log_set_handler(log_debug_handler, NULL);
+    r = setup_signals();
+    if (r < 0)
+        return cli_err(EX_OSERR, "cannot set up signal handling: %s", strerror(-r));
+
+    r = ptap_watch_new(&cfg, &w);
+    if (r < 0)
+        return cli_err(EX_OSERR, "cannot subscribe to link events: %s", strerror(-r));
+    /* Catch up with what happened before we listened. */
+    (void) ptap_watch_resync(w);
+    watch_log(LOG_INFO, "watching the journal in '%s' (grace %u s)", dir, cfg.grace_ms / 1000);
+
+    while (!got_stop) {
+        struct pollfd pfd[2] = {
+            { .fd = sig_pipe[0], .events = POLLIN },
+            { .fd = ptap_watch_fd(w), .events = POLLIN },
+        };
+        char buf[16];
+
+        r = poll(pfd, 2, ptap_watch_timeout_ms(w));
+        if (r < 0 && errno != EINTR) {
+            r = -errno;
+            watch_log(LOG_ERR, "poll failed: %s", strerror(-r));
+            return EX_OSERR;
+        }
+        while (read(sig_pipe[0], buf, sizeof(buf)) > 0)
+            ;
+        if (got_stop)
+            break;
+        if (got_hup) {
+            got_hup = 0;
+            watch_log(LOG_INFO, "SIGHUP: resyncing from a full dump");
+            (void) ptap_watch_resync(w);
+        }
+        r = ptap_watch_dispatch(w);
+        if (r < 0) {
+            watch_log(LOG_ERR, "cannot read link events: %s", strerror(-r));
+            return EX_OSERR;
+        }
+    }
+    watch_log(LOG_INFO, "stopping on %s", got_stop == SIGINT ? "SIGINT" : "SIGTERM");
+    if (c->verbose)
+        ptap_log_set_handler(NULL, NULL);
+    if (use_syslog)
+        closelog();
+    return EX_OK;
+}

@@ -1,0 +1,632 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * watch.c: the engine of `ptap watch` (see watch.h for the rules).
+ *
+ * Events are read from a libnl socket subscribed to RTNLGRP_LINK. Deleted
+ * devices are collected over one read burst and forgotten in one journal
+ * write (a group delete of N taps sends N RTM_DELLINKs at once). A tap
+ * whose carrier drops goes on a pending list with a deadline; when the
+ * deadline passes the record, the kernel and the consumer are looked at
+ * afresh, and only an ATTACHED record whose tap still has no carrier and
+ * whose consumer probes GONE is destroyed.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <net/if.h>
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
+#include <netlink/netlink.h>
+#include <netlink/msg.h>
+#include <netlink/attr.h>
+#include <netlink/socket.h>
+
+#include "helperexec.h"
+#include "journal.h"
+#include "kview.h"
+#include "link.h"
+#include "log.h"
+#include "pool.h"
+#include "probe.h"
+#include "watch.h"
+
+#ifndef IFF_LOWER_UP
+#define IFF_LOWER_UP 0x10000 /* linux/if.h; clashes with net/if.h */
+#endif
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(ptap_journal *, ptap_journal_close)
+
+typedef struct pending {
+    char name[IFNAMSIZ];
+    int ifindex;
+    long long deadline_ms;
+} pending;
+
+struct ptap_watch {
+    struct nl_sock *sk;
+    struct nl_cb *cb;
+    ptap_watch_config cfg;
+    char *state_dir;
+    pending *pend;          /* taps waiting for their grace period */
+    size_t n_pend, cap_pend;
+    char (*gone)[IFNAMSIZ]; /* devices deleted in this read burst */
+    size_t n_gone, cap_gone;
+    int nomem;              /* allocation failed inside the callback */
+};
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void report(ptap_watch *w, ptap_watch_event_kind kind, const char *name,
+                   const char *fmt, ...) _printf_(4, 5);
+static void report(ptap_watch *w, ptap_watch_event_kind kind, const char *name,
+                   const char *fmt, ...)
+{
+    ptap_watch_event ev = { .kind = kind };
+    va_list ap;
+
+    snprintf(ev.name, sizeof(ev.name), "%s", name ? name : "");
+    va_start(ap, fmt);
+    vsnprintf(ev.reason, sizeof(ev.reason), fmt, ap);
+    va_end(ap);
+    ptap_debug("watch: %s%s%s", ev.name, *ev.name ? ": " : "", ev.reason);
+    if (w->cfg.report)
+        w->cfg.report(&ev, w->cfg.userdata);
+}
+
+/* ---- the pending list ---- */
+
+static pending *pending_find(ptap_watch *w, const char *name)
+{
+    for (size_t i = 0; i < w->n_pend; i++)
+        if (strcmp(w->pend[i].name, name) == 0)
+            return &w->pend[i];
+    return NULL;
+}
+
+static void pending_remove(ptap_watch *w, const char *name)
+{
+    pending *p = pending_find(w, name);
+
+    if (p)
+        *p = w->pend[--w->n_pend];
+}
+
+/* Start a grace period unless one is already running (the first carrier
+ * loss is when the clock starts). */
+static int pending_add(ptap_watch *w, const char *name, int ifindex)
+{
+    pending *p = pending_find(w, name);
+
+    if (p) {
+        if (p->ifindex != ifindex) { /* another device took the name */
+            p->ifindex = ifindex;
+            p->deadline_ms = now_ms() + w->cfg.grace_ms;
+        }
+        return 0;
+    }
+    if (w->n_pend == w->cap_pend) {
+        size_t cap = w->cap_pend ? 2 * w->cap_pend : 16;
+        pending *np = reallocarray(w->pend, cap, sizeof(*np));
+        if (!np)
+            return -ENOMEM;
+        w->pend = np;
+        w->cap_pend = cap;
+    }
+    p = &w->pend[w->n_pend++];
+    snprintf(p->name, sizeof(p->name), "%s", name);
+    p->ifindex = ifindex;
+    p->deadline_ms = now_ms() + w->cfg.grace_ms;
+    ptap_debug("watch: '%s' has no carrier: check in %u ms", name, w->cfg.grace_ms);
+    return 0;
+}
+
+static int gone_add(ptap_watch *w, const char *name)
+{
+    for (size_t i = 0; i < w->n_gone; i++)
+        if (strcmp(w->gone[i], name) == 0)
+            return 0;
+    if (w->n_gone == w->cap_gone) {
+        size_t cap = w->cap_gone ? 2 * w->cap_gone : 16;
+        char(*ng)[IFNAMSIZ] = reallocarray(w->gone, cap, sizeof(*ng));
+        if (!ng)
+            return -ENOMEM;
+        w->gone = ng;
+        w->cap_gone = cap;
+    }
+    snprintf(w->gone[w->n_gone++], IFNAMSIZ, "%s", name);
+    return 0;
+}
+
+/* ---- journal actions (the journal is open only inside each) ---- */
+
+static int open_journal(ptap_watch *w, bool write, ptap_journal **ret)
+{
+    int r = ptap_journal_open(w->state_dir, write ? 0 : PTAP_JOURNAL_READONLY, ret);
+
+    if (r == -ENOENT)
+        *ret = NULL; /* nothing on record yet: nothing to do */
+    return r == -ENOENT ? 0 : r;
+}
+
+static void report_journal_error(ptap_watch *w, const char *name, const char *what, int r)
+{
+    const char *why = ptap_journal_last_error();
+
+    report(w, PTAP_WATCH_FAILED, name, "%s: %s", what, *why ? why : strerror(-r));
+}
+
+/* Close the records of @names whose devices are gone, in one write. */
+static int forget_names(ptap_watch *w, char (*names)[IFNAMSIZ], size_t n)
+{
+    _cleanup_(ptap_journal_closep) ptap_journal *j = NULL;
+    _cleanup_free_ char **todo = NULL;
+    ptap_kview kv = { 0 };
+    ptap_error err = { 0 };
+    size_t m = 0, forgotten = 0;
+    int r;
+
+    if (n == 0)
+        return 0;
+    /* A shared lock first: most deleted devices are not ours, and a
+     * write open of the journal is a heavier thing than a read. */
+    r = open_journal(w, false, &j);
+    if (r < 0) {
+        report_journal_error(w, NULL, "cannot read the journal", r);
+        return r;
+    }
+    if (!j)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        const ptap_record *rec = ptap_journal_find(j, names[i]);
+        if (rec && rec->state != PTAP_STATE_CREATING)
+            m++;
+    }
+    ptap_journal_close(TAKE_PTR(j));
+    if (m == 0)
+        return 0;
+
+    r = open_journal(w, true, &j);
+    if (r < 0 || !j) {
+        if (r < 0)
+            report_journal_error(w, NULL, "cannot open the journal for writing", r);
+        return r;
+    }
+    r = ptap_kview_load(&kv);
+    if (r < 0) {
+        report(w, PTAP_WATCH_FAILED, NULL, "cannot list network devices: %s", strerror(-r));
+        return r;
+    }
+    todo = calloc(n, sizeof(*todo));
+    if (!todo) {
+        ptap_kview_clear(&kv);
+        return -ENOMEM;
+    }
+    m = 0;
+    for (size_t i = 0; i < n; i++) {
+        const ptap_record *rec = ptap_journal_find(j, names[i]);
+        const ptap_kdev *d = ptap_kview_find(&kv, names[i]);
+
+        /* Under the write lock: a create in progress is recovery's
+         * business, and a name already taken by a new tap of ours is
+         * that tap's (the old one is gone, the new record is live). */
+        if (!rec || rec->state == PTAP_STATE_CREATING)
+            continue;
+        if (d && ptap_kdev_ours(d, ptap_journal_id(j)))
+            continue;
+        todo[m++] = names[i];
+    }
+    ptap_kview_clear(&kv);
+    if (m == 0)
+        return 0;
+    r = ptap_pool_forget(j, todo, m, &forgotten, &err);
+    if (r < 0) {
+        report(w, PTAP_WATCH_FAILED, NULL, "%s", err.msg);
+        return r;
+    }
+    for (size_t i = 0; i < m; i++)
+        report(w, PTAP_WATCH_FORGOT, todo[i], "the device was deleted: record closed");
+    return 0;
+}
+
+typedef struct candidate {
+    ptap_record rec;  /* a copy, for this one check only */
+    bool gone;
+} candidate;
+
+/* Grace is over for @names: destroy the taps of gone consumers. */
+static int check_due(ptap_watch *w, char (*names)[IFNAMSIZ], size_t n)
+{
+    _cleanup_(ptap_journal_closep) ptap_journal *j = NULL;
+    _cleanup_free_ candidate *cand = NULL;
+    _cleanup_free_ char **destroy = NULL;
+    _cleanup_free_ ptap_record *before = NULL;
+    ptap_kview kv = { 0 };
+    char jid[PTAP_JOURNAL_ID_LEN + 1];
+    size_t nc = 0, nd = 0;
+    int r;
+
+    cand = calloc(n, sizeof(*cand));
+    destroy = calloc(n, sizeof(*destroy));
+    before = calloc(n, sizeof(*before));
+    if (!cand || !destroy || !before)
+        return -ENOMEM;
+
+    /* 1. Which of them are ATTACHED on record? (shared lock, short) */
+    r = open_journal(w, false, &j);
+    if (r < 0) {
+        report_journal_error(w, NULL, "cannot read the journal", r);
+        return r;
+    }
+    if (!j)
+        return 0;
+    snprintf(jid, sizeof(jid), "%s", ptap_journal_id(j));
+    for (size_t i = 0; i < n; i++) {
+        const ptap_record *rec = ptap_journal_find(j, names[i]);
+
+        if (!rec || rec->state != PTAP_STATE_ATTACHED) {
+            ptap_debug("watch: '%s' is %s: left alone", names[i],
+                       rec ? ptap_state_to_string(rec->state) : "not on record");
+            continue;
+        }
+        cand[nc++].rec = *rec;
+    }
+    ptap_journal_close(TAKE_PTR(j));
+    if (nc == 0)
+        return 0;
+
+    /* 2. Still ours and still without carrier? Is the consumer gone?
+     * Probing may talk to a QEMU monitor: done without any lock. */
+    r = ptap_kview_load(&kv);
+    if (r < 0) {
+        report(w, PTAP_WATCH_FAILED, NULL, "cannot list network devices: %s", strerror(-r));
+        return r;
+    }
+    for (size_t i = 0; i < nc; i++) {
+        const ptap_record *rec = &cand[i].rec;
+        const ptap_kdev *d = ptap_kview_find(&kv, rec->name);
+        const char *who = *rec->consumer.name ? rec->consumer.name : rec->consumer.target;
+        ptap_probe pr;
+
+        if (!d || !ptap_kdev_ours(d, jid)) {
+            /* Deleted meanwhile: the RTM_DELLINK path forgets it. */
+            continue;
+        }
+        if (d->carrier) {
+            report(w, PTAP_WATCH_CANCELLED, rec->name, "carrier is back: left alone");
+            continue;
+        }
+        pr = ptap_probe_consumer(rec);
+        if (pr == PTAP_PROBE_GONE) {
+            cand[i].gone = true;
+            continue;
+        }
+        report(w, PTAP_WATCH_KEPT, rec->name,
+               "no carrier, but guest '%s' %s: left alone (ptap recover decides)", who,
+               pr == PTAP_PROBE_UNKNOWN ? "could not be probed" : "is still running");
+    }
+    ptap_kview_clear(&kv);
+
+    /* 3. Destroy under the write lock, only what did not change since. */
+    r = open_journal(w, true, &j);
+    if (r < 0 || !j) {
+        if (r < 0)
+            report_journal_error(w, NULL, "cannot open the journal for writing", r);
+        return r;
+    }
+    r = ptap_kview_load(&kv);
+    if (r < 0) {
+        report(w, PTAP_WATCH_FAILED, NULL, "cannot list network devices: %s", strerror(-r));
+        return r;
+    }
+    for (size_t i = 0; i < nc; i++) {
+        const ptap_record *rec;
+        const ptap_kdev *d;
+
+        if (!cand[i].gone)
+            continue;
+        rec = ptap_journal_find(j, cand[i].rec.name);
+        d = ptap_kview_find(&kv, cand[i].rec.name);
+        if (!rec || rec->seq != cand[i].rec.seq || !d || !ptap_kdev_ours(d, jid) || d->carrier) {
+            report(w, PTAP_WATCH_CANCELLED, cand[i].rec.name,
+                   "the record or the tap changed meanwhile: left alone");
+            continue;
+        }
+        before[nd] = *rec;
+        before[nd].state = PTAP_STATE_DESTROYING;
+        destroy[nd++] = (char *) rec->name;
+    }
+    ptap_kview_clear(&kv);
+    if (nd == 0)
+        return 0;
+
+    /* Intent, then the helper (one batch), then the outcome: the same
+     * write-ahead steps recovery takes for a gone consumer, so a crash in
+     * between is finished by `ptap recover`. */
+    r = ptap_journal_append(j, before, nd);
+    if (r < 0) {
+        report_journal_error(w, NULL, "cannot write the journal", r);
+        return r;
+    }
+    /* before[] now owns the names: destroy[] pointed into the journal. */
+    for (size_t i = 0; i < nd; i++)
+        destroy[i] = before[i].name;
+    {
+        ptap_helper_result hr;
+        ptap_error err = { 0 };
+
+        r = ptap_helper_destroy(destroy, nd, &hr);
+        if (r < 0 || hr.status != 0) {
+            r = ptap_pool_helper_error(&err, "cannot remove taps", r, &hr);
+            ptap_helper_result_clear(&hr);
+            report(w, PTAP_WATCH_FAILED, NULL, "%s (records left for 'ptap recover')", err.msg);
+            return r;
+        }
+        ptap_helper_result_clear(&hr);
+    }
+    for (size_t i = 0; i < nd; i++)
+        before[i].state = PTAP_STATE_DESTROYED;
+    r = ptap_journal_append(j, before, nd);
+    if (r < 0) {
+        report_journal_error(w, NULL, "cannot write the journal", r);
+        return r;
+    }
+    for (size_t i = 0; i < nd; i++) {
+        const ptap_consumer *k = &before[i].consumer;
+        report(w, PTAP_WATCH_DESTROYED, before[i].name,
+               "guest '%s' is gone: tap destroyed, record closed", *k->name ? k->name : k->target);
+    }
+    return 0;
+}
+
+/* ---- netlink ---- */
+
+static int on_link_msg(struct nl_msg *msg, void *arg)
+{
+    ptap_watch *w = arg;
+    struct nlmsghdr *h = nlmsg_hdr(msg);
+    struct nlattr *tb[IFLA_MAX + 1], *li[IFLA_INFO_MAX + 1];
+    struct ifinfomsg *ifi;
+    char name[IFNAMSIZ] = "", alias[PTAP_IFALIAS_MAX] = "", kind[32] = "";
+    bool carrier;
+    int r;
+
+    if (h->nlmsg_type != RTM_NEWLINK && h->nlmsg_type != RTM_DELLINK)
+        return NL_OK;
+    if (nlmsg_parse(h, sizeof(*ifi), tb, IFLA_MAX, NULL) < 0 || !tb[IFLA_IFNAME])
+        return NL_OK;
+    ifi = nlmsg_data(h);
+    /* nla_strlcpy: never trust the kernel's string to be terminated. */
+    if (nla_len(tb[IFLA_IFNAME]) > IFNAMSIZ)
+        return NL_OK;
+    nla_strlcpy(name, tb[IFLA_IFNAME], sizeof(name));
+    if (!*name)
+        return NL_OK;
+    if (tb[IFLA_IFALIAS])
+        nla_strlcpy(alias, tb[IFLA_IFALIAS], sizeof(alias));
+    if (tb[IFLA_LINKINFO] && nla_parse_nested(li, IFLA_INFO_MAX, tb[IFLA_LINKINFO], NULL) == 0 &&
+        li[IFLA_INFO_KIND])
+        nla_strlcpy(kind, li[IFLA_INFO_KIND], sizeof(kind));
+    carrier = tb[IFLA_CARRIER] ? nla_get_u8(tb[IFLA_CARRIER]) != 0
+                               : (ifi->ifi_flags & IFF_LOWER_UP) != 0;
+
+    if (h->nlmsg_type == RTM_DELLINK) {
+        pending_remove(w, name);
+        /* Any deleted device may be on record (a journal names taps only,
+         * but the kernel's attributes in a DELLINK are not to be relied on
+         * for telling): the journal decides. */
+        r = gone_add(w, name);
+        if (r < 0)
+            w->nomem = r;
+        return NL_OK;
+    }
+    /* Only a tun device carrying a ptap mark can be an attached tap. */
+    if (strcmp(kind, "tun") != 0 || strncmp(alias, PTAP_MARK_PREFIX, strlen(PTAP_MARK_PREFIX)) != 0) {
+        pending_remove(w, name); /* renamed away, or another device now */
+        return NL_OK;
+    }
+    if (carrier) {
+        if (pending_find(w, name))
+            ptap_debug("watch: '%s' has carrier again", name);
+        pending_remove(w, name);
+        return NL_OK;
+    }
+    r = pending_add(w, name, ifi->ifi_index);
+    if (r < 0)
+        w->nomem = r;
+    return NL_OK;
+}
+
+int ptap_watch_new(const ptap_watch_config *cfg, ptap_watch **ret)
+{
+    _cleanup_(ptap_watch_freep) ptap_watch *w = NULL;
+    int r;
+
+    if (!cfg || !cfg->state_dir || !ret)
+        return -EINVAL;
+    w = calloc(1, sizeof(*w));
+    if (!w)
+        return -ENOMEM;
+    w->cfg = *cfg;
+    w->state_dir = strdup(cfg->state_dir);
+    if (!w->state_dir)
+        return -ENOMEM;
+    w->cfg.state_dir = w->state_dir;
+    w->sk = nl_socket_alloc();
+    w->cb = nl_cb_alloc(NL_CB_DEFAULT);
+    if (!w->sk || !w->cb)
+        return -ENOMEM;
+    nl_socket_disable_seq_check(w->sk); /* notifications carry no sequence */
+    nl_socket_disable_auto_ack(w->sk);
+    nl_cb_set(w->cb, NL_CB_VALID, NL_CB_CUSTOM, on_link_msg, w);
+    r = nl_connect(w->sk, NETLINK_ROUTE); /* libnl sets close-on-exec */
+    if (r < 0)
+        return ptap_link_nlerr_to_errno(r);
+    r = nl_socket_add_membership(w->sk, RTNLGRP_LINK);
+    if (r < 0)
+        return ptap_link_nlerr_to_errno(r);
+    if (cfg->rcvbuf > 0) {
+        r = nl_socket_set_buffer_size(w->sk, cfg->rcvbuf, 0);
+        if (r < 0)
+            return ptap_link_nlerr_to_errno(r);
+    }
+    r = nl_socket_set_nonblocking(w->sk);
+    if (r < 0)
+        return ptap_link_nlerr_to_errno(r);
+    *ret = TAKE_PTR(w);
+    return 0;
+}
+
+void ptap_watch_free(ptap_watch *w)
+{
+    if (!w)
+        return;
+    if (w->sk)
+        nl_socket_free(w->sk);
+    if (w->cb)
+        nl_cb_put(w->cb);
+    free(w->pend);
+    free(w->gone);
+    free(w->state_dir);
+    free(w);
+}
+
+int ptap_watch_fd(const ptap_watch *w)
+{
+    return nl_socket_get_fd(w->sk);
+}
+
+int ptap_watch_timeout_ms(const ptap_watch *w)
+{
+    long long now = now_ms(), best = -1;
+
+    for (size_t i = 0; i < w->n_pend; i++) {
+        long long left = w->pend[i].deadline_ms - now;
+        if (left < 0)
+            left = 0;
+        if (best < 0 || left < best)
+            best = left;
+    }
+    return best > 1000000 ? 1000000 : (int) best;
+}
+
+int ptap_watch_resync(ptap_watch *w)
+{
+    _cleanup_(ptap_journal_closep) ptap_journal *j = NULL;
+    _cleanup_free_ char(*missing)[IFNAMSIZ] = NULL;
+    ptap_kview kv = { 0 };
+    char jid[PTAP_JOURNAL_ID_LEN + 1];
+    size_t n, nm = 0;
+    int r;
+
+    r = ptap_kview_load(&kv);
+    if (r < 0) {
+        report(w, PTAP_WATCH_FAILED, NULL, "cannot list network devices: %s", strerror(-r));
+        return r;
+    }
+    r = open_journal(w, false, &j);
+    if (r < 0 || !j) {
+        ptap_kview_clear(&kv);
+        if (r < 0)
+            report_journal_error(w, NULL, "cannot read the journal", r);
+        return r;
+    }
+    snprintf(jid, sizeof(jid), "%s", ptap_journal_id(j));
+    n = ptap_journal_count(j);
+    missing = calloc(n ? n : 1, sizeof(*missing));
+    if (!missing) {
+        ptap_kview_clear(&kv);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const ptap_record *rec = ptap_journal_get(j, i);
+        const ptap_kdev *d = ptap_kview_find(&kv, rec->name);
+
+        if (rec->state == PTAP_STATE_CREATING)
+            continue;
+        if (!d || !ptap_kdev_ours(d, jid)) {
+            snprintf(missing[nm++], IFNAMSIZ, "%s", rec->name);
+            continue;
+        }
+        if (rec->state == PTAP_STATE_ATTACHED && !d->carrier) {
+            r = pending_add(w, d->name, d->ifindex);
+            if (r < 0)
+                break;
+        } else if (d->carrier) {
+            pending_remove(w, d->name);
+        }
+    }
+    ptap_journal_close(TAKE_PTR(j));
+    ptap_kview_clear(&kv);
+    if (r < 0)
+        return r;
+    (void) forget_names(w, missing, nm); /* failures were reported */
+    return 0;
+}
+
+static int run_due(ptap_watch *w)
+{
+    _cleanup_free_ char(*due)[IFNAMSIZ] = NULL;
+    long long now = now_ms();
+    size_t nd = 0;
+
+    if (w->n_pend == 0)
+        return 0;
+    due = calloc(w->n_pend, sizeof(*due));
+    if (!due)
+        return -ENOMEM;
+    for (size_t i = 0; i < w->n_pend;) {
+        if (w->pend[i].deadline_ms <= now) {
+            snprintf(due[nd++], IFNAMSIZ, "%s", w->pend[i].name);
+            w->pend[i] = w->pend[--w->n_pend];
+        } else {
+            i++;
+        }
+    }
+    if (nd > 0)
+        (void) check_due(w, due, nd); /* failures were reported */
+    return 0;
+}
+
+int ptap_watch_dispatch(ptap_watch *w)
+{
+    bool overrun = false;
+    int r;
+
+    for (;;) {
+        r = nl_recvmsgs_report(w->sk, w->cb);
+        if (r > 0)
+            continue;
+        if (r == 0 || r == -NLE_AGAIN)
+            break;
+        /* libnl turns the socket's ENOBUFS (the kernel dropped events
+         * because we were slow) into NLE_NOMEM: what we missed can only
+         * be learnt from a full dump. The socket stays usable. */
+        if (r == -NLE_NOMEM) {
+            overrun = true;
+            continue;
+        }
+        return ptap_link_nlerr_to_errno(r);
+    }
+    if (w->nomem)
+        overrun = true; /* lost track of an event: same cure */
+    w->nomem = 0;
+    if (overrun) {
+        report(w, PTAP_WATCH_RESYNC, NULL,
+               "netlink events were lost (buffer overrun): resyncing from a full dump");
+        w->n_gone = 0;
+        (void) ptap_watch_resync(w);
+    } else if (w->n_gone > 0) {
+        (void) forget_names(w, w->gone, w->n_gone);
+        w->n_gone = 0;
+    }
+    return run_due(w);
+}
