@@ -22,9 +22,12 @@ void ptap_strv_free(char **v)
 
 int ptap_pool_helper_error(ptap_error *err, const char *what, int r, const ptap_helper_result *res)
 {
+    /* A helper that is missing or not executable is an unavailable
+     * support program (sysexits' EX_UNAVAILABLE), not a system error. */
     if (r < 0)
-        return ptap_error_set(err, r, EX_OSERR, "%s: cannot run ptap-helper '%s': %s", what,
-                              ptap_helper_path(), strerror(-r));
+        return ptap_error_set(err, r, r == -ENOENT || r == -EACCES ? EX_UNAVAILABLE : EX_OSERR,
+                              "%s: cannot run ptap-helper '%s': %s", what, ptap_helper_path(),
+                              strerror(-r));
     /* The helper's own message already names the object and the reason. */
     const char *msg = res->errtext && *res->errtext ? res->errtext : "ptap-helper failed";
     if (strncmp(msg, "ptap-helper: ", 13) == 0)
@@ -115,7 +118,8 @@ int ptap_pool_create(ptap_journal *j, const ptap_create_spec *spec, uid_t owner,
     snprintf(intent.bridge, sizeof(intent.bridge), "%s", s.bridge ? s.bridge : "");
     snprintf(intent.mac, sizeof(intent.mac), "%s", s.mac ? s.mac : "");
     intent.mtu = s.mtu;
-    intent.flags = (s.multi_queue ? PTAP_TAP_MULTI_QUEUE : 0) | (s.vnet_hdr ? PTAP_TAP_VNET_HDR : 0);
+    intent.flags = (s.multi_queue ? PTAP_TAP_MULTI_QUEUE : 0) | (s.vnet_hdr ? PTAP_TAP_VNET_HDR : 0) |
+                   (s.ephemeral ? PTAP_TAP_EPHEMERAL : 0);
     intent.state = PTAP_STATE_CREATING;
     r = ptap_journal_append(j, &intent, 1);
     if (r < 0)
