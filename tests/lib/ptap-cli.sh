@@ -200,25 +200,30 @@ pc_live() {
     pc_ptap "$1" "$2" list --json | jq -r '.[] | select(.state != null) | .name' | sort
 }
 
-# pc_snapshot AS DIR: what a user can observe (journal file, list, kernel),
-# for "nothing changed" comparisons.
+# pc_snapshot [--live]: what a user can observe, for "nothing changed"
+# comparisons: both journals' live records (ptap list --json), the
+# journal files themselves (unless --live) and the namespace's devices.
 pc_snapshot() {
-    {
-        echo "## list"
-        pc_ptap "$1" "$2" list --json | jq -S 'map(del(.carrier))'
-        echo "## journal file"
-        cat "$2/journal.xml" 2>/dev/null || echo "(none)"
-        echo "## kernel"
-        pc_links | jq -S '[.[] | {ifname, ifalias, master, mtu, address,
-                                   linkinfo: (.linkinfo.info_data // null | if . then {user, group, multi_queue, vnet_hdr} else null end)}]
-                         | sort_by(.ifname)'
-    }
+    local as dir
+    for as in root user; do
+        dir=$PC_ROOT_STATE
+        [ "$as" = user ] && dir=$PC_USER_STATE
+        echo "## $as list"
+        if [ -e "$dir/journal.xml" ]; then
+            pc_ptap "$as" "$dir" list --json | jq -S 'map(del(.carrier))'
+            [ "${1:-}" = --live ] || cat "$dir/journal.xml"
+        fi
+    done
+    echo "## kernel"
+    pc_links | jq -S '[.[] | {ifname, ifalias, master, mtu, address,
+                               tun: (.linkinfo.info_data // null | if . then {user, group, multi_queue, vnet_hdr} else null end)}]
+                     | sort_by(.ifname)'
 }
 
-# pc_unchanged WHAT BEFORE AS DIR: the snapshot equals BEFORE.
+# pc_unchanged WHAT BEFORE [--live]: the snapshot still equals BEFORE.
 pc_unchanged() {
     local after
-    after=$(pc_snapshot "$3" "$4")
+    after=$(pc_snapshot ${3:-})
     if [ "$2" != "$after" ]; then
         diff <(echo "$2") <(echo "$after") >&2 || true
         pc_fail "$1 changed the journal or the kernel"
