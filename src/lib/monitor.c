@@ -494,6 +494,9 @@ static int hmp_silent(ptap_monitor *m, const char *line, const char *step, const
         return r;
     }
     if (reply[0]) {
+        /* QEMU >= 2.x prefixes HMP errors with "Error: "; QMP's desc has none. */
+        if (strncmp(reply, "Error: ", 7) == 0)
+            memmove(reply, reply + 7, strlen(reply + 7) + 1);
         /* Several lines (0.12: the tap's own line, then "adding host
          * network device tap failed"): quote them on one line. */
         for (char *c = reply; *c; c++)
@@ -835,7 +838,8 @@ static int legacy_nic_remove(ptap_monitor *m, const ptap_nic_spec *spec, int64_t
     free(reply);
     reply = NULL;
     r = hmp_silent(m, l2, "host_net_remove", spec->netdev_id, deadline, &reply);
-    if (r < 0 && reply && (strstr(reply, "invalid host network device") || strstr(reply, "not found"))) {
+    if (r < 0 && reply && (strstr(reply, "can't find device") || strstr(reply, "not found"))) {
+        /* Already gone (a second removal during recovery). */
         clear_error(m);
         r = 0;
     }

@@ -35,7 +35,8 @@ State: after every change the fake writes its state as JSON to --state FILE
 {"3": {...}}, "taps_open": ["ptap0"]}) so a test can assert what exists.
 
 Usage: old-qemu-hmp.py --socket PATH [--state FILE] [--tun /dev/net/tun]
-                       [--eject-delay 0.2] [--pidfile FILE]
+                       [--eject-delay 0.2] [--pidfile FILE] [--max-slot 31]
+                       [--log FILE (every command line received)]
 """
 import argparse
 import array
@@ -211,7 +212,7 @@ class Fake:
         return "can't find device %s\n" % name
 
     def free_slot(self):
-        for s in range(4, 32):
+        for s in range(4, self.args.max_slot + 1):
             if s not in self.pci:
                 return s
         return None
@@ -373,6 +374,9 @@ def serve(fake, sock):
                 i = min(x for x in (buf.find(b"\n"), buf.find(b"\r")) if x >= 0)
                 line, buf = buf[:i], buf[i + 1:]
                 text = line.decode("latin-1")
+                if fake.args.log:
+                    with open(fake.args.log, "a") as f:
+                        f.write(text + "\n")
                 try:
                     reply = fake.run_line(text)
                 except SystemExit:
@@ -396,6 +400,9 @@ def main():
     ap.add_argument("--tun", default="/dev/net/tun")
     ap.add_argument("--eject-delay", type=float, default=0.2)
     ap.add_argument("--pidfile")
+    ap.add_argument("--max-slot", type=int, default=31,
+                    help="highest free PCI slot (a machine with fewer free slots)")
+    ap.add_argument("--log", help="append every command line received to this file")
     args = ap.parse_args()
 
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))

@@ -72,7 +72,12 @@ PTAP_GUEST_IMAGE_VERSION=1
 PTAP_GUEST_PID=
 PTAP_GUEST_DIR=
 PTAP_GUEST_CONSOLE_FD=
-PTAP_GUEST_SEQ=0
+PTAP_GUEST_LOG=
+PTAP_GUEST_QMP=
+PTAP_GUEST_HMP=
+PTAP_GUEST_KERNEL=${PTAP_GUEST_KERNEL:-}
+PTAP_GUEST_INITRD=${PTAP_GUEST_INITRD:-}
+PTAP_KEEP_GUEST_LOG=${PTAP_KEEP_GUEST_LOG:-}
 
 _ptap_guest_err() { echo "guest.sh: $*" >&2; }
 
@@ -228,7 +233,7 @@ ptap_host_ping() {
 }
 
 ptap_guest_start() {
-    local ns=$1 user=$2
+    local ns=${1:-} user=${2:-}
     shift 2 || { _ptap_guest_err "usage: ptap_guest_start NS USER [QEMU ARGS]"; return 1; }
     [ -n "$PTAP_GUEST_KERNEL" ] || ptap_guest_image || return 1
     [ -z "$PTAP_GUEST_PID" ] || { _ptap_guest_err "a guest is already running"; return 1; }
@@ -321,12 +326,13 @@ ptap_guest_net_wait() {
 
 ptap_guest_cmd() {
     local timeout=30
-    if [ "$1" = -t ]; then timeout=$2; shift 2; fi
+    if [ "${1:-}" = -t ]; then timeout=$2; shift 2; fi
     local cmd="$*" n since line rc
     case $cmd in *$'\n'*) _ptap_guest_err "one-line commands only"; return 1 ;; esac
     [ -n "$PTAP_GUEST_CONSOLE_FD" ] || { _ptap_guest_err "no guest"; return 1; }
-    PTAP_GUEST_SEQ=$((PTAP_GUEST_SEQ + 1))
-    n=$PTAP_GUEST_SEQ
+    # Callers often run this in $(...): a counter would not survive the
+    # subshell, so tag each command with the subshell's pid and a random number.
+    n=$BASHPID-$RANDOM$RANDOM
     since=$(ptap_guest_mark)
     printf 'PTAPCMD %s %s\n' "$n" "$cmd" >&"$PTAP_GUEST_CONSOLE_FD"
     if ! line=$(ptap_guest_wait "^PTAP-DONE $n rc=[0-9]+\$" "$timeout" "$since"); then
