@@ -46,6 +46,7 @@ typedef struct ptap_create_spec {
     bool multi_queue;
     bool vnet_hdr;
     const char *tag;      /* provenance tag (JOURNALID:OPID) */
+    bool ephemeral;       /* journal only: made by attach, gone if attach never finishes */
 } ptap_create_spec;
 
 /**

@@ -163,7 +163,7 @@ int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *ou
     if (fresh) {
         ptap_create_spec spec = { .name = "ptap%d", .count = 1, .bridge = req->bridge,
                                   .mtu = req->mtu, .multi_queue = req->multi_queue || req->queues > 1,
-                                  .vnet_hdr = req->vnet_hdr };
+                                  .vnet_hdr = req->vnet_hdr, .ephemeral = true };
         char owner[16], tmac[PTAP_MAC_STRLEN];
         char **names = NULL;
 
@@ -176,7 +176,6 @@ int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *ou
             return r;
         rec = *ptap_journal_find(j, names[0]);
         ptap_strv_free(names);
-        rec.flags |= PTAP_TAP_EPHEMERAL;
     }
     snprintf(out->tap, sizeof(out->tap), "%s", rec.name);
 

@@ -118,7 +118,8 @@ int ptap_pool_create(ptap_journal *j, const ptap_create_spec *spec, uid_t owner,
     snprintf(intent.bridge, sizeof(intent.bridge), "%s", s.bridge ? s.bridge : "");
     snprintf(intent.mac, sizeof(intent.mac), "%s", s.mac ? s.mac : "");
     intent.mtu = s.mtu;
-    intent.flags = (s.multi_queue ? PTAP_TAP_MULTI_QUEUE : 0) | (s.vnet_hdr ? PTAP_TAP_VNET_HDR : 0);
+    intent.flags = (s.multi_queue ? PTAP_TAP_MULTI_QUEUE : 0) | (s.vnet_hdr ? PTAP_TAP_VNET_HDR : 0) |
+                   (s.ephemeral ? PTAP_TAP_EPHEMERAL : 0);
     intent.state = PTAP_STATE_CREATING;
     r = ptap_journal_append(j, &intent, 1);
     if (r < 0)

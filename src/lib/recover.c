@@ -112,6 +112,12 @@ static int plan_record(plan *p, ptap_journal *j, const ptap_kview *kv, const pta
         return plan_action(p, "complete-destroy", rec->name, st, "destroy was interrupted");
 
     case PTAP_STATE_READY:
+        if (ours && (rec->flags & PTAP_TAP_EPHEMERAL)) {
+            /* Made by an attach that died before it touched QEMU. */
+            close_record(p, rec, d, jid);
+            return plan_action(p, "rollback-attach", rec->name, st,
+                               "attach was interrupted before the guest had the device");
+        }
         if (ours)
             return 0;
         r.state = PTAP_STATE_DESTROYED;
