@@ -14,18 +14,17 @@
 # Every assertion says what a user would see: the kernel through `ip -j -d
 # link`, the journal through `ptap list --json` and `ptap journal check`.
 
-set -euo pipefail
+# Built on tests/lib/common.sh (namespace, users, helper install, policy
+# bind mount, cleanup at exit); this file adds what the ptap command needs.
 
-PC_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-PC_SOURCE_DIR=${PTAP_SOURCE_DIR:-$(cd "$PC_LIB_DIR/../.." && pwd)}
+# shellcheck source=common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
 PC_USER=${PC_USER:-ptaptest-cli}
 PC_PIDS=()
 
-pc_log() { printf '# %s\n' "$*" >&2; }
-pc_fail() {
-    printf 'FAIL: %s\n' "$*" >&2
-    exit 1
-}
+pc_log() { pt_log "$@"; }
+pc_fail() { pt_fail "$@"; }
 pc_skip() {
     printf 'SKIP: %s\n' "$*" >&2
     exit 77
@@ -36,28 +35,27 @@ pc_eq() {
     [ "$2" = "$3" ] || pc_fail "$1: expected '$2', got '$3'"
 }
 
-pc_cleanup() {
-    local rc=$?
-    set +e
-    for p in "${PC_PIDS[@]}"; do
-        kill -9 "$p" 2>/dev/null
-    done
-    # Helpers our killed ptap processes left behind (only our own copy).
-    pc_helper_pids | xargs -r kill -9 2>/dev/null
-    [ -n "${PC_NS:-}" ] && ip netns del "$PC_NS" 2>/dev/null
-    [ -n "${PC_TMP:-}" ] && rm -rf "$PC_TMP"
-    exit "$rc"
-}
-
 # PIDs of processes running our private copy of the helper.
 pc_helper_pids() {
     local p exe
-    [ -n "${PC_TMP:-}" ] || return 0
+    [ -n "${PC_HELPER:-}" ] || return 0
     for p in /proc/[0-9]*; do
         exe=$(readlink "$p/exe" 2>/dev/null) || continue
-        [ "$exe" = "$PC_TMP/bin/ptap-helper" ] && echo "${p#/proc/}"
+        [ "$exe" = "$PC_HELPER" ] && echo "${p#/proc/}"
     done
     return 0
+}
+
+# At exit: kill what we started (by PID), then helpers our killed ptap
+# processes left behind (only those running our private copy).
+pc_kill_ours() {
+    local p
+    for p in "${PC_PIDS[@]}"; do
+        kill -9 "$p" 2>/dev/null || true
+    done
+    for p in $(pc_helper_pids); do
+        kill -9 "$p" 2>/dev/null || true
+    done
 }
 
 # Wait (bounded) until no helper we started, directly or not, is running.
@@ -71,49 +69,30 @@ pc_wait_helpers() {
 }
 
 pc_setup() {
-    local name=$1
-    [ "$(id -u)" -eq 0 ] || pc_skip "needs root (network namespaces, a setuid helper, a test user)"
+    local name=$1 t
+    pt_require_root
     : "${PTAP_BIN:?PTAP_BIN must name the built ptap}"
     : "${PTAP_HELPER_BIN:?PTAP_HELPER_BIN must name the built ptap-helper}"
     [ -x "$PTAP_BIN" ] || pc_fail "no ptap at '$PTAP_BIN'"
-    [ -x "$PTAP_HELPER_BIN" ] || pc_fail "no ptap-helper at '$PTAP_HELPER_BIN'"
-    for t in ip jq setpriv mount; do
+    for t in ip jq setpriv unshare; do
         command -v "$t" >/dev/null || pc_skip "'$t' is not installed"
     done
 
-    PC_NS=ptaptest-$name-$$
-    trap pc_cleanup EXIT
-    trap 'exit 130' INT TERM
-    PC_TMP=$(mktemp -d "/tmp/ptaptest-$name.XXXXXX")
-    chmod 0755 "$PC_TMP"
-
-    ip netns add "$PC_NS"
-    ip -n "$PC_NS" link set lo up
-
-    # The test user (unprivileged, no login, no home).
-    if ! getent passwd "$PC_USER" >/dev/null; then
-        useradd --system --no-create-home --home-dir /nonexistent \
-                --shell /usr/sbin/nologin "$PC_USER" 2>/dev/null ||
-            getent passwd "$PC_USER" >/dev/null || pc_fail "cannot create user '$PC_USER'"
-    fi
-    PC_UID=$(id -u "$PC_USER")
+    pt_netns_new "$name"
+    PC_NS=$PT_NS
+    # Not in $(...): PT_TMP and its cleanup must be set in this shell, so
+    # that the helper and the policy below land in the same temp dir.
+    pt_tmpdir >/dev/null
+    PC_TMP=$PT_TMP
+    PC_UID=$(pt_user_ensure "$PC_USER")
     PC_GID=$(id -g "$PC_USER")
+    PC_HELPER=$(pt_helper_install setuid)
+    pt_tun_world_rw
+    PC_POLICY=$(pt_policy_dir "allow user $PC_USER bridge * max 64
+allow user $PC_USER bridge none max 64")
+    pt_cleanup_add pc_kill_ours
 
-    # A setuid-root copy of the helper (cp strips it, so install after copy).
-    mkdir -m 0755 "$PC_TMP/bin"
-    install -m 4755 -o root -g root "$PTAP_HELPER_BIN" "$PC_TMP/bin/ptap-helper"
-    PC_HELPER=$PC_TMP/bin/ptap-helper
-
-    # The policy, seen as /etc/ptap/helper.conf inside pc_ns only. The
-    # helper trusts it only if root owns it and its directories.
-    mkdir -m 0755 "$PC_TMP/etc"
-    pc_policy "allow user $PC_USER bridge * max 64" "allow user $PC_USER bridge none max 64"
-    [ -d /etc/ptap ] || mkdir -m 0755 /etc/ptap # mount point only; stays empty
-
-    # Unprivileged QEMU and a cap-only helper need it; distros ship 0666.
-    chmod 0666 /dev/net/tun
-
-    # State directories: root's under the temp dir, the user's in a
+    # State directories: root's under the temp dir, the user's inside a
     # directory the user owns.
     PC_ROOT_STATE=$PC_TMP/root-state
     mkdir -m 0700 "$PC_TMP/user"
@@ -123,26 +102,18 @@ pc_setup() {
 
 # pc_policy LINE...: replace the helper's policy file.
 pc_policy() {
-    printf '%s\n' "$@" >"$PC_TMP/etc/helper.conf"
-    chmod 0644 "$PC_TMP/etc/helper.conf"
+    printf '%s\n' "$@" >"$PC_POLICY/helper.conf"
 }
 
-# pc_ns CMD...: run as root inside the namespace, policy on /etc/ptap.
-pc_ns() {
-    ip netns exec "$PC_NS" /bin/sh -c 'mount --bind "$0" /etc/ptap && exec "$@"' \
-        "$PC_TMP/etc" "$@"
-}
-
-# pc_as AS CMD...: as root or as the test user, in the namespace.
+# pc_as AS CMD...: as root or as the test user, in the namespace, with
+# the test policy on /etc/ptap.
 pc_as() {
     local as=$1
     shift
-    if [ "$as" = root ]; then
-        pc_ns "$@"
-    else
-        pc_ns setpriv --reuid "$PC_UID" --regid "$PC_GID" --init-groups --inh-caps=-all -- "$@"
-    fi
+    [ "$as" = root ] || as=$PC_USER
+    pt_helper "$as" "$PC_POLICY" "$@"
 }
+pc_ns() { pc_as root "$@"; }
 
 # pc_ptap AS STATE_DIR ARGS...: the ptap command, with our helper.
 pc_ptap() {
