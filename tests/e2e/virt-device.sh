@@ -80,4 +80,8 @@ expect_code EHOSTDOWN "$VD" has "$DOM" device n1
 expect_code EHOSTDOWN "$VD" owner "$DOM"
 expect_code EHOSTDOWN "$VD" detach "$DOM" monitor n1
 pass "domain not running: EHOSTDOWN"
+
+ptap_lv_stop
+expect_code ECONNREFUSED "$VD" -c qemu:///system running "$DOM"
+pass "no libvirtd: ECONNREFUSED"
 exit 0

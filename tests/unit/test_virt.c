@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Tests of the libvirt room (src/lib/virt.c) that need no daemon:
+ * the <interface> XML (escaping, every option, refusals), the id scheme,
+ * models and methods, and — through libvirt's own test:///FILE driver —
+ * domain lookup by name and UUID and the DAC owner from <seclabel>.
+ * (Attach/detach need a real libvirtd: tests/e2e/virt-*.sh.)
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util.h"
+#include "virt.h"
+
+/* ---- interface XML ---- */
+
+static const struct xml_case {
+    ptap_virt_nic nic;
+    int ret;
+    const char *xml;
+} xml_cases[] = {
+    { { .tap = "ptap0", .mac = "52:54:00:12:34:56", .id = "n1" }, 0,
+      "<interface type=\"ethernet\"><target dev=\"ptap0\" managed=\"no\"/>"
+      "<mac address=\"52:54:00:12:34:56\"/><model type=\"virtio\"/>"
+      "<alias name=\"ua-n1\"/></interface>" },
+    /* MAC normalised, "ua-" kept, e1000 mapped */
+    { { .tap = "t", .mac = "52:54:00:AB:cd:0F", .id = "ua-x", .model = "e1000" }, 0,
+      "<interface type=\"ethernet\"><target dev=\"t\" managed=\"no\"/>"
+      "<mac address=\"52:54:00:ab:cd:0f\"/><model type=\"e1000\"/>"
+      "<alias name=\"ua-x\"/></interface>" },
+    { { .tap = "t", .mac = "52:54:00:00:00:01", .id = "r", .model = "rtl8139" }, 0,
+      "<interface type=\"ethernet\"><target dev=\"t\" managed=\"no\"/>"
+      "<mac address=\"52:54:00:00:00:01\"/><model type=\"rtl8139\"/>"
+      "<alias name=\"ua-r\"/></interface>" },
+    { { .tap = "mq0", .mac = "52:54:00:00:00:01", .id = "q", .queues = 4, .vhost = true }, 0,
+      "<interface type=\"ethernet\"><target dev=\"mq0\" managed=\"no\"/>"
+      "<mac address=\"52:54:00:00:00:01\"/><model type=\"virtio\"/>"
+      "<driver name=\"vhost\" queues=\"4\"/><alias name=\"ua-q\"/></interface>" },
+    { { .tap = "mq0", .mac = "52:54:00:00:00:01", .id = "q", .queues = 2 }, 0,
+      "<interface type=\"ethernet\"><target dev=\"mq0\" managed=\"no\"/>"
+      "<mac address=\"52:54:00:00:00:01\"/><model type=\"virtio\"/>"
+      "<driver name=\"qemu\" queues=\"2\"/><alias name=\"ua-q\"/></interface>" },
+    /* A name the kernel accepts but XML must escape. */
+    { { .tap = "a'<&\"", .mac = "52:54:00:00:00:01", .id = "e" }, 0,
+      "<interface type=\"ethernet\"><target dev=\"a'&lt;&amp;&quot;\" managed=\"no\"/>"
+      "<mac address=\"52:54:00:00:00:01\"/><model type=\"virtio\"/>"
+      "<alias name=\"ua-e\"/></interface>" },
+    /* Refusals */
+    { { .tap = "ptap%d", .mac = "52:54:00:00:00:01", .id = "n" }, -EINVAL, NULL },
+    { { .tap = "0123456789abcdef", .mac = "52:54:00:00:00:01", .id = "n" }, -EINVAL, NULL },
+    { { .tap = "a b", .mac = "52:54:00:00:00:01", .id = "n" }, -EINVAL, NULL },
+    { { .tap = NULL, .mac = "52:54:00:00:00:01", .id = "n" }, -EINVAL, NULL },
+    { { .tap = "t", .mac = "01:00:00:00:00:01", .id = "n" }, -EINVAL, NULL },
+    { { .tap = "t", .mac = "52:54:00:00:00", .id = "n" }, -EINVAL, NULL },
+    { { .tap = "t", .mac = NULL, .id = "n" }, -EINVAL, NULL },
+    { { .tap = "t", .mac = "52:54:00:00:00:01", .id = "n,x=y" }, -EINVAL, NULL },
+    { { .tap = "t", .mac = "52:54:00:00:00:01", .id = "1n" }, -EINVAL, NULL },
+    { { .tap = "t", .mac = "52:54:00:00:00:01", .id = NULL }, -EINVAL, NULL },
+    { { .tap = "t", .mac = "52:54:00:00:00:01", .id = "n", .model = "ne2k_pci" }, -EINVAL, NULL },
+    { { .tap = "t", .mac = "52:54:00:00:00:01", .id = "n", .model = "e1000", .queues = 2 },
+      -EINVAL, NULL },
+    { { .tap = "t", .mac = "52:54:00:00:00:01", .id = "n", .model = "rtl8139", .vhost = true },
+      -EINVAL, NULL },
+    { { .tap = "t", .mac = "52:54:00:00:00:01", .id = "n", .queues = 257 }, -EINVAL, NULL },
+    { { .tap = "t", .mac = "52:54:00:00:00:01", .id = "n", .method = 7 }, -EINVAL, NULL },
+};
+
+static void test_xml_one(const struct xml_case *c)
+{
+    _cleanup_free_ char *xml = NULL;
+    int r = ptap_virt_interface_xml(&c->nic, &xml);
+
+    assert_int_equal(r, c->ret);
+    if (c->xml)
+        assert_string_equal(xml, c->xml);
+    else
+        assert_null(xml);
+}
+
+static void test_xml(void **state)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(xml_cases); i++) {
+        print_message("xml case %zu\n", i);
+        test_xml_one(&xml_cases[i]);
+    }
+}
+
+/* ---- ids, models, methods ---- */
+
+static void test_ids(void **state)
+{
+    static const struct {
+        ptap_virt_method m;
+        const char *id, *dev, *net;
+    } cases[] = {
+        { PTAP_VIRT_DEVICE, "n1", "ua-n1", "hostua-n1" },
+        { PTAP_VIRT_DEVICE, "ua-n1", "ua-n1", "hostua-n1" },
+        { PTAP_VIRT_MONITOR, "n1", "n1", "nd-n1" },
+        { PTAP_VIRT_MONITOR, "ua-n1", "ua-n1", "nd-ua-n1" },
+        { PTAP_VIRT_DEVICE, "n1,x", NULL, NULL },
+        { PTAP_VIRT_DEVICE, "", NULL, NULL },
+        /* 60 chars: fits alone, not with "hostua-" */
+        { PTAP_VIRT_DEVICE, "a12345678901234567890123456789012345678901234567890123456789", NULL,
+          NULL },
+        /* 61 chars: "nd-" makes 64, one too many */
+        { PTAP_VIRT_MONITOR, "ab12345678901234567890123456789012345678901234567890123456789", NULL,
+          NULL },
+    };
+    char dev[PTAP_QEMU_ID_MAX], net[PTAP_QEMU_ID_MAX];
+
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        int r = ptap_virt_ids(cases[i].m, cases[i].id, dev, net);
+
+        if (!cases[i].dev) {
+            assert_int_equal(r, -EINVAL);
+            continue;
+        }
+        assert_int_equal(r, 0);
+        assert_string_equal(dev, cases[i].dev);
+        assert_string_equal(net, cases[i].net);
+    }
+    assert_int_equal(ptap_virt_ids(PTAP_VIRT_DEVICE, NULL, dev, net), -EINVAL);
+}
+
+static void test_models_methods(void **state)
+{
+    assert_int_equal(ptap_virt_model_check(NULL), 0);
+    assert_int_equal(ptap_virt_model_check("virtio-net-pci"), 0);
+    assert_int_equal(ptap_virt_model_check("e1000"), 0);
+    assert_int_equal(ptap_virt_model_check("rtl8139"), 0);
+    assert_int_equal(ptap_virt_model_check("virtio"), -EINVAL);
+    assert_int_equal(ptap_virt_model_check(""), -EINVAL);
+    assert_int_equal(ptap_virt_method_from_string("device"), PTAP_VIRT_DEVICE);
+    assert_int_equal(ptap_virt_method_from_string("monitor"), PTAP_VIRT_MONITOR);
+    assert_int_equal(ptap_virt_method_from_string("qmp"), -EINVAL);
+    assert_int_equal(ptap_virt_method_from_string(NULL), -EINVAL);
+    assert_string_equal(ptap_virt_method_to_string(PTAP_VIRT_DEVICE), "device");
+    assert_string_equal(ptap_virt_method_to_string(PTAP_VIRT_MONITOR), "monitor");
+    assert_non_null(strstr(ptap_virt_strerror(-PTAP_VIRT_ENOTUN), "cgroup_device_acl"));
+    assert_string_equal(ptap_virt_strerror(-EHOSTDOWN), strerror(EHOSTDOWN));
+}
+
+static void test_default_uri(void **state)
+{
+    const char *saved = getenv("LIBVIRT_DEFAULT_URI");
+    _cleanup_free_ char *keep = saved ? strdup(saved) : NULL;
+
+    setenv("LIBVIRT_DEFAULT_URI", "test:///default", 1);
+    assert_string_equal(ptap_virt_default_uri(), "test:///default");
+    setenv("LIBVIRT_DEFAULT_URI", "", 1);
+    assert_string_equal(ptap_virt_default_uri(),
+                        geteuid() == 0 ? "qemu:///system" : "qemu:///session");
+    unsetenv("LIBVIRT_DEFAULT_URI");
+    assert_string_equal(ptap_virt_default_uri(),
+                        geteuid() == 0 ? "qemu:///system" : "qemu:///session");
+    if (keep)
+        setenv("LIBVIRT_DEFAULT_URI", keep, 1);
+}
+
+/* ---- libvirt's test driver: lookup and DAC labels ---- */
+
+static const char node_xml[] =
+    "<node>\n"
+    " <domain type='test'><name>numeric</name>"
+    "  <uuid>11111111-2222-3333-4444-555555555555</uuid>"
+    "  <memory>65536</memory><os><type>hvm</type></os>"
+    "  <seclabel type='static' model='dac' relabel='no'><label>+64055:+107</label></seclabel>"
+    " </domain>\n"
+    " <domain type='test'><name>names</name><memory>65536</memory><os><type>hvm</type></os>"
+    "  <seclabel type='static' model='dac' relabel='no'><label>root:daemon</label></seclabel>"
+    " </domain>\n"
+    " <domain type='test'><name>nouser</name><memory>65536</memory><os><type>hvm</type></os>"
+    "  <seclabel type='static' model='dac' relabel='no'>"
+    "<label>ptaptest-no-such-user:root</label></seclabel>"
+    " </domain>\n"
+    " <domain type='test'><name>nolabel</name><memory>65536</memory><os><type>hvm</type></os>"
+    " </domain>\n"
+    "</node>\n";
+
+static char node_uri[4200];
+static char node_path[4096];
+
+static int node_setup(void **state)
+{
+    int fd;
+
+    snprintf(node_path, sizeof(node_path), "%s/ptap-test-virt-XXXXXX.xml",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    fd = mkstemps(node_path, 4);
+    if (fd < 0)
+        return -1;
+    if (write(fd, node_xml, sizeof(node_xml) - 1) != (ssize_t) sizeof(node_xml) - 1) {
+        close(fd);
+        return -1;
+    }
+    close(fd);
+    snprintf(node_uri, sizeof(node_uri), "test://%s", node_path);
+    return 0;
+}
+
+static int node_teardown(void **state)
+{
+    unlink(node_path);
+    return 0;
+}
+
+static void test_lookup_owner(void **state)
+{
+    ptap_virt *v = NULL;
+    _cleanup_free_ char *msg = NULL;
+    uid_t u;
+    gid_t g;
+
+    assert_int_equal(ptap_virt_open(node_uri, &v, &msg), 0);
+    assert_null(msg);
+
+    assert_int_equal(ptap_virt_lookup(v, "11111111-2222-3333-4444-555555555555"), 0);
+    assert_string_equal(ptap_virt_domain_name(v), "numeric");
+    assert_int_equal(ptap_virt_is_running(v), 1);
+    assert_int_equal(ptap_virt_qemu_owner(v, &u, &g), 0);
+    assert_int_equal(u, 64055);
+    assert_int_equal(g, 107);
+
+    assert_int_equal(ptap_virt_lookup(v, "names"), 0);
+    assert_int_equal(strlen(ptap_virt_domain_uuid(v)), PTAP_VIRT_UUID_STRLEN - 1);
+    assert_int_equal(ptap_virt_qemu_owner(v, &u, &g), 0);
+    assert_int_equal(u, 0);
+    assert_int_equal(g, 1); /* daemon */
+
+    assert_int_equal(ptap_virt_lookup(v, "nouser"), 0);
+    assert_int_equal(ptap_virt_qemu_owner(v, &u, &g), -ENOENT);
+    assert_non_null(strstr(ptap_virt_errmsg(v), "ptaptest-no-such-user"));
+
+    /* No label, no QEMU process, not a session: nothing tells. */
+    assert_int_equal(ptap_virt_lookup(v, "nolabel"), 0);
+    assert_int_equal(ptap_virt_qemu_owner(v, &u, &g), -ENODATA);
+
+    assert_int_equal(ptap_virt_lookup(v, "ptaptest-missing"), -ENOENT);
+    assert_non_null(strstr(ptap_virt_errmsg(v), "ptaptest-missing"));
+    assert_null(ptap_virt_domain_name(v));
+    assert_int_equal(ptap_virt_is_running(v), -ENOENT);
+    assert_int_equal(ptap_virt_lookup(v, ""), -EINVAL);
+    ptap_virt_close(v);
+}
+
+static void test_connect_fails(void **state)
+{
+    ptap_virt *v = NULL;
+    _cleanup_free_ char *msg = NULL;
+
+    assert_int_equal(ptap_virt_open("test:///ptaptest/no/such/file.xml", &v, &msg),
+                     -ECONNREFUSED);
+    assert_null(v);
+    assert_non_null(msg);
+    assert_non_null(strstr(msg, "test:///ptaptest/no/such/file.xml"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_xml),
+        cmocka_unit_test(test_ids),
+        cmocka_unit_test(test_models_methods),
+        cmocka_unit_test(test_default_uri),
+        cmocka_unit_test_setup_teardown(test_lookup_owner, node_setup, node_teardown),
+        cmocka_unit_test(test_connect_fails),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
