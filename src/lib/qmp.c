@@ -111,7 +111,7 @@ static int read_message(ptap_qmp *q, int64_t deadline, json_object **ret)
 
 static int send_message(ptap_qmp *q, json_object *msg, int64_t deadline)
 {
-    const char *s = json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PLAIN);
+    const char *s = json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
     _cleanup_free_ char *line = NULL;
 
     if (!s)
@@ -172,14 +172,14 @@ static int execute_deadline(ptap_qmp *q, const char *cmd, json_object *args,
         json_object_object_add(msg, "arguments", json_object_get(args));
     json_object_object_add(msg, "id", json_object_new_string(id));
 
-    ptap_debug("qmp: -> %s", json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PLAIN));
+    ptap_debug("qmp: -> %s", json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
     r = send_message(q, msg, deadline);
     if (r < 0)
         return r;
     r = wait_reply(q, id, deadline, &ans);
     if (r < 0)
         return r;
-    ptap_debug("qmp: <- %s", json_object_to_json_string_ext(ans, JSON_C_TO_STRING_PLAIN));
+    ptap_debug("qmp: <- %s", json_object_to_json_string_ext(ans, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 
     if (json_object_object_get_ex(ans, "error", &err)) {
         json_object *cls = NULL, *desc = NULL;
