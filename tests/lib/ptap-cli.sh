@@ -115,12 +115,32 @@ pc_as() {
 }
 pc_ns() { pc_as root "$@"; }
 
-# pc_ptap AS STATE_DIR ARGS...: the ptap command, with our helper.
+# pc_ptap AS STATE_DIR ARGS...: the ptap command, with our helper (or
+# $PC_PTAP_HELPER), PTAP_FAULT if set, and the assignments in PC_ENV.
+PC_ENV=()
 pc_ptap() {
     local as=$1 dir=$2
     shift 2
-    pc_as "$as" env PTAP_HELPER="$PC_HELPER" ${PTAP_FAULT:+PTAP_FAULT="$PTAP_FAULT"} \
-        "$PTAP_BIN" --state-dir "$dir" "$@"
+    pc_as "$as" env PTAP_HELPER="${PC_PTAP_HELPER:-$PC_HELPER}" ${PTAP_FAULT:+PTAP_FAULT="$PTAP_FAULT"} \
+        "${PC_ENV[@]}" "$PTAP_BIN" --state-dir "$dir" "$@"
+}
+
+# pc_ptap_bg AS STATE_DIR ARGS...: pc_ptap in the background, output
+# discarded. Every stage (ip netns exec, unshare, sh, setpriv, env) execs
+# the next, so PC_BG_PID is the very process that runs ptap: killing it
+# kills ptap, not a wrapper.
+pc_ptap_bg() {
+    local as=$1 dir=$2 priv=()
+    shift 2
+    [ "$as" = root ] || priv=(setpriv --reuid "$PC_USER" --regid "$PC_USER" --init-groups --)
+    _pt_etc_ptap
+    ip netns exec "$PC_NS" unshare -m --propagation private \
+        sh -c 'mount --bind "$1" /etc/ptap && shift && exec "$@"' sh "$PC_POLICY" \
+        "${priv[@]}" env PTAP_HELPER="${PC_PTAP_HELPER:-$PC_HELPER}" \
+        ${PTAP_FAULT:+PTAP_FAULT="$PTAP_FAULT"} "${PC_ENV[@]}" \
+        "$PTAP_BIN" --state-dir "$dir" "$@" >/dev/null 2>&1 &
+    PC_BG_PID=$!
+    PC_PIDS+=("$PC_BG_PID")
 }
 ptap_root() { pc_ptap root "$PC_ROOT_STATE" "$@"; }
 ptap_user() { pc_ptap user "$PC_USER_STATE" "$@"; }
