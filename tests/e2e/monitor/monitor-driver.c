@@ -48,6 +48,7 @@ static int fail(ptap_monitor *m, int r)
     default: code = "OTHER"; ex = 1; break;
     }
     fprintf(stderr, "ERROR %s %s\n", code, m && ptap_monitor_error(m) ? ptap_monitor_error(m) : strerror(-r));
+    ptap_monitor_free(m);
     return ex;
 }
 
