@@ -30,6 +30,7 @@ fail() {
 }
 
 attach_teardown() {
+    set +eu # a trap must finish its work whatever failed
     ptap_guest_stop 2>/dev/null
     [ -n "$NS" ] && ip netns del "$NS" 2>/dev/null
     [ -n "$SD" ] && rm -rf "$SD"

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# ptap attach/detach DOMAIN against a real libvirtd (in a private netns)
+# running a TCG guest as libvirt-qemu: both methods (device: libvirt knows
+# the NIC, virsh domiflist shows it; monitor: QMP through libvirt-qemu,
+# QEMU opens the tap by name), the guest sees the NIC and pings, detach
+# removes it; `virsh destroy` then `ptap recover` destroys the dead guest's
+# taps; `ptap release` clears a guest's records from the journal alone.
+set -eu
+. "$PTAP_SOURCE_DIR/tests/e2e/lib/guest.sh"
+. "$PTAP_SOURCE_DIR/tests/e2e/lib/libvirtd.sh"
+[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root"; exit 77; }
+
+NS=ptaptest-pl$$
+DOM=ptaptest-vm$$
+SD=$(mktemp -d /tmp/ptaptest-state.XXXXXX)
+cleanup() { set +eu; ptap_lv_stop 2>/dev/null; ip netns del "$NS" 2>/dev/null; rm -rf "$SD"; }
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; ptap_lv_log_tail 20 2>/dev/null; exit 1; }
+P() { ip netns exec "$NS" env PTAP_HELPER="$PTAP_HELPER_BIN" "$PTAP_BIN" --state-dir "$SD" "$@"; }
+jq_get() { python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$1" "$2"; }
+
+ptap_guest_image || { echo "SKIP: no guest image"; exit 77; }
+ptap_lv_users || fail "cannot create libvirt users"
+ip netns add "$NS"
+ip -n "$NS" link set lo up
+ip -n "$NS" link add br0 type bridge
+ip -n "$NS" addr add 10.9.0.1/24 dev br0
+ip -n "$NS" link set br0 up
+set +e; ptap_lv_start "$NS"; rc=$?; set -e
+[ "$rc" = 77 ] && { echo "SKIP: a libvirtd already runs on this machine"; exit 77; }
+[ "$rc" = 0 ] || fail "libvirtd did not start"
+ptap_lv_define "$DOM" || fail "define failed"
+ptap_lv_boot "$DOM" || fail "boot failed"
+export LIBVIRT_DEFAULT_URI=$PTAP_LV_URI
+
+n=0
+for method in device monitor; do
+    n=$((n + 1))
+    echo "== method $method"
+    m=$(ptap_guest_mark)
+    out=$(P attach "$DOM" --method "$method" --bridge br0 --json) || fail "attach ($method) failed"
+    tap=$(jq_get "$out" 'd["tap"]'); mac=$(jq_get "$out" 'd["mac"]')
+    echo "  attached $tap ($mac)"
+    uid=$(awk '/^Uid:/ {print $2}' /proc/$PTAP_GUEST_PID/status)
+    [ "$(ip netns exec "$NS" cat /sys/class/net/$tap/owner)" = "$uid" ] || fail "tap not owned by QEMU's uid $uid"
+    if [ "$method" = device ]; then
+        ptap_lv_virsh domiflist "$DOM" | grep -q "$mac" || fail "virsh domiflist does not show $mac"
+    fi
+    ptap_guest_net_wait '\beth0\b' 30 "$m" >/dev/null || fail "guest never saw eth0 ($method)"
+    ptap_guest_cmd "ip addr add 10.9.0.2/24 dev eth0 && ip link set eth0 up" >/dev/null
+    ptap_guest_cmd -t 30 "ping -c 1 -W 3 10.9.0.1 || ping -c 1 -W 3 10.9.0.1" >/dev/null || fail "guest cannot ping host ($method)"
+    ptap_host_ping "$NS" 10.9.0.2 2 >/dev/null || fail "host cannot ping guest ($method)"
+    m=$(ptap_guest_mark)
+    P detach "$DOM" --tap "$tap" >/dev/null || fail "detach ($method) failed"
+    ptap_guest_net_wait '^lo$' 30 "$m" >/dev/null || fail "guest still lists eth0 ($method)"
+    ip -n "$NS" link show "$tap" >/dev/null 2>&1 && fail "tap $tap survived detach"
+    ptap_lv_virsh domiflist "$DOM" | grep -q "$mac" && fail "domiflist still shows $mac"
+    [ "$(P list --json)" = "[]" ] || fail "records left after detach ($method)"
+done
+
+echo "== virsh destroy, then ptap recover destroys the dead guest's taps"
+a=$(jq_get "$(P attach "$DOM" --method device --bridge br0 --json)" 'd["tap"]') || fail "attach failed"
+b=$(jq_get "$(P attach "$DOM" --method monitor --bridge br0 --json)" 'd["tap"]') || fail "attach failed"
+ptap_lv_halt "$DOM" || true
+ptap_lv_virsh domstate "$DOM" | grep -q "shut off" || fail "domain still running after virsh destroy"
+out=$(P recover --json) || fail "recover failed"
+echo "  recover: $out"
+for t in "$a" "$b"; do
+    ip -n "$NS" link show "$t" >/dev/null 2>&1 && fail "tap $t of the destroyed guest survived"
+done
+[ "$(P list --json)" = "[]" ] || fail "records left: $(P list --json)"
+[ "$(P recover --json)" = "[]" ] || fail "second recover not a no-op"
+
+echo "== not running: attach refused with 69, nothing left"
+set +e; msg=$(P attach "$DOM" --bridge br0 2>&1); rc=$?; set -e
+[ "$rc" = 69 ] || fail "attach to a stopped domain exited $rc: $msg"
+echo "  refused: $msg"
+[ "$(P list --json)" = "[]" ] || fail "refused attach left a record"
+
+echo "== release works from the journal alone (libvirtd stopped)"
+ptap_lv_boot "$DOM" || fail "reboot failed"
+c=$(jq_get "$(P attach "$DOM" --bridge br0 --json)" 'd["tap"]') || fail "attach failed"
+uuid=$(ptap_lv_virsh domuuid "$DOM" | tr -d '[:space:]')
+kill -STOP "$PTAP_LV_LIBVIRTD_PID" 2>/dev/null || true
+timeout 20 ip netns exec "$NS" env PTAP_HELPER="$PTAP_HELPER_BIN" "$PTAP_BIN" --state-dir "$SD" release "$DOM" >/dev/null \
+    || fail "ptap release hung or failed while libvirtd was stopped"
+kill -CONT "$PTAP_LV_LIBVIRTD_PID" 2>/dev/null || true
+ip -n "$NS" link show "$c" >/dev/null 2>&1 && fail "released tap $c survived"
+[ "$(P list --json)" = "[]" ] || fail "records left after release"
+echo PASS
