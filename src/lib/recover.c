@@ -93,6 +93,7 @@ static int plan_record(plan *p, ptap_journal *j, const ptap_kview *kv, const pta
     const ptap_kdev *d = ptap_kview_find(kv, rec->name);
     bool ours = d && ptap_kdev_ours(d, jid);
     ptap_record r = *rec;
+    const ptap_record *b;
     ptap_probe pr;
     char why[PTAP_CONSUMER_TARGET_MAX + 32];
 
@@ -112,6 +113,16 @@ static int plan_record(plan *p, ptap_journal *j, const ptap_kview *kv, const pta
         return plan_action(p, "complete-destroy", rec->name, st, "destroy was interrupted");
 
     case PTAP_STATE_READY:
+        if (*rec->batch && (b = ptap_journal_find_batch(j, rec->batch)) &&
+            b->state == PTAP_STATE_CREATING) {
+            /* The create's outcome append was torn: some of its READY
+             * records reached the disk, its intent is still open. The
+             * rollback of that intent removes this tap too (it carries the
+             * batch's mark): close the record with it. */
+            close_record(p, rec, d, jid);
+            return plan_action(p, "rollback-create", rec->name, st,
+                               "create was interrupted; its taps are removed");
+        }
         if (ours && (rec->flags & PTAP_TAP_EPHEMERAL)) {
             /* Made by an attach that died before it touched QEMU. */
             close_record(p, rec, d, jid);
