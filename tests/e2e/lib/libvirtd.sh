@@ -186,7 +186,8 @@ ptap_lv_start() {
     _ptap_lv_write_conf "$PTAP_LV_DIR" "$tun_acl" || return 1
     mkdir -p /var/log/libvirt/qemu /var/lib/libvirt /var/cache/libvirt
 
-    virtlogd -d -p "$PTAP_LV_DIR/virtlogd.pid" || { _ptap_lv_err "virtlogd did not start"; return 1; }
+    # The daemons must not inherit the lock: it is this shell's to release.
+    virtlogd -d -p "$PTAP_LV_DIR/virtlogd.pid" {PTAP_LV_LOCK_FD}>&- || { _ptap_lv_err "virtlogd did not start"; return 1; }
     PTAP_LV_VIRTLOGD_PID=$(_ptap_lv_pidfile "$PTAP_LV_DIR/virtlogd.pid") ||
         { _ptap_lv_err "virtlogd wrote no pid file"; return 1; }
 
@@ -194,7 +195,7 @@ ptap_lv_start() {
     # directory hides /etc/libvirt (the host's copy is never touched).
     ip netns exec "$ns" unshare --mount --propagation private \
         sh -c 'mount --bind "$1" /etc/libvirt && exec libvirtd -d -f /etc/libvirt/libvirtd.conf -p "$2"' \
-        sh "$PTAP_LV_DIR/etc" "$PTAP_LV_DIR/libvirtd.pid" ||
+        sh "$PTAP_LV_DIR/etc" "$PTAP_LV_DIR/libvirtd.pid" {PTAP_LV_LOCK_FD}>&- ||
         { _ptap_lv_err "libvirtd did not start"; ptap_lv_log_tail; return 1; }
     PTAP_LV_LIBVIRTD_PID=$(_ptap_lv_pidfile "$PTAP_LV_DIR/libvirtd.pid") ||
         { _ptap_lv_err "libvirtd wrote no pid file"; ptap_lv_log_tail; return 1; }
@@ -267,7 +268,8 @@ ptap_lv_boot() {
     mkfifo -m 0600 "$dir/console.in" 2>/dev/null || [ -p "$dir/console.in" ] || return 1
     # Read-write, so the relay never sees EOF on its input.
     exec {PTAP_GUEST_CONSOLE_FD}<>"$dir/console.in"
-    "$driver" console "$dir/console.sock" <"$dir/console.in" >>"$PTAP_GUEST_LOG" 2>"$dir/relay.err" &
+    "$driver" console "$dir/console.sock" <"$dir/console.in" >>"$PTAP_GUEST_LOG" 2>"$dir/relay.err" \
+        {PTAP_LV_LOCK_FD}>&- &
     PTAP_LV_RELAY_PID=$!
     export PTAP_GUEST_PID PTAP_GUEST_LOG
     if ! ptap_guest_wait '^PTAP-READY$' 60 >/dev/null; then
