@@ -52,6 +52,8 @@
 # The driver binary for the console relay is $PTAP_VIRT_DRIVER (default
 # $PTAP_BUILD_DIR/tests/e2e/virt/virt-driver).
 #
+# Safe under `set -eu` (the functions never trip -e on expected failures).
+#
 # Typical test:
 #   ns=ptaptest-lv$$; dom=ptaptest-vm$$
 #   trap 'ptap_lv_stop; ip netns del "$ns" 2>/dev/null' EXIT
@@ -105,7 +107,8 @@ _ptap_lv_pidfile() {
     local f=$1 i pid
     for i in $(seq 100); do
         if [ -s "$f" ]; then
-            read -r pid <"$f"
+            # (QEMU's pid files end without a newline: read then fails.)
+            read -r pid <"$f" || true
             if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
                 echo "$pid"
                 return 0
@@ -258,7 +261,9 @@ ptap_lv_boot() {
     ptap_lv_virsh start "$name" >/dev/null || { _ptap_lv_err "cannot start '$name'"; ptap_lv_log_tail; return 1; }
     PTAP_GUEST_PID=
     for i in $(seq 50); do
-        [ -s "/run/libvirt/qemu/$name.pid" ] && read -r PTAP_GUEST_PID <"/run/libvirt/qemu/$name.pid"
+        if [ -s "/run/libvirt/qemu/$name.pid" ]; then
+            read -r PTAP_GUEST_PID <"/run/libvirt/qemu/$name.pid" || true
+        fi
         [ -n "$PTAP_GUEST_PID" ] && [ -S "$dir/console.sock" ] && break
         sleep 0.1
     done
@@ -283,8 +288,8 @@ ptap_lv_boot() {
 
 _ptap_lv_relay_stop() {
     if [ -n "$PTAP_LV_RELAY_PID" ]; then
-        kill "$PTAP_LV_RELAY_PID" 2>/dev/null
-        wait "$PTAP_LV_RELAY_PID" 2>/dev/null
+        kill "$PTAP_LV_RELAY_PID" 2>/dev/null || true
+        wait "$PTAP_LV_RELAY_PID" 2>/dev/null || true
     fi
     PTAP_LV_RELAY_PID=
     if [ -n "$PTAP_GUEST_CONSOLE_FD" ]; then
@@ -295,7 +300,7 @@ _ptap_lv_relay_stop() {
 }
 
 ptap_lv_halt() {
-    ptap_lv_virsh destroy "$1" >/dev/null 2>&1
+    ptap_lv_virsh destroy "$1" >/dev/null 2>&1 || true
     _ptap_lv_relay_stop
     return 0
 }
@@ -309,15 +314,15 @@ _ptap_lv_kill() {
         kill -0 "$pid" 2>/dev/null || return 0
         sleep 0.1
     done
-    kill -KILL "$pid" 2>/dev/null
+    kill -KILL "$pid" 2>/dev/null || true
 }
 
 ptap_lv_stop() {
     local d
     if [ -n "$PTAP_LV_LIBVIRTD_PID" ] && kill -0 "$PTAP_LV_LIBVIRTD_PID" 2>/dev/null; then
         for d in "${PTAP_LV_DOMAINS[@]}"; do
-            ptap_lv_virsh destroy "$d" >/dev/null 2>&1
-            ptap_lv_virsh undefine "$d" >/dev/null 2>&1
+            ptap_lv_virsh destroy "$d" >/dev/null 2>&1 || true
+            ptap_lv_virsh undefine "$d" >/dev/null 2>&1 || true
         done
     fi
     _ptap_lv_relay_stop
