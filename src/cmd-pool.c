@@ -16,6 +16,33 @@
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(ptap_journal *, ptap_journal_close)
 
+/* `ptap CMD --help`: the command's synopsis on stdout, exit 0 (like
+ * attach and detach). Not man(1): it is missing from a build tree, and its
+ * exit code would become ours. */
+static int cmd_help(const char *cmd)
+{
+    static const struct {
+        const char *cmd, *args;
+    } synopsis[] = {
+        { "create", "[TEMPLATE] [--count N] [--owner U] [--group G] [--bridge BR] [--mtu N] "
+                    "[--mac MAC] [--multi-queue] [--vnet-hdr] [--json]" },
+        { "destroy", "NAME..." },
+        { "forget", "NAME..." },
+        { "list", "[--json]" },
+        { "recover", "[--dry-run] [--json]" },
+        { "release", "DOMAIN [--json]" },
+        { "journal", "dump|check|compact" },
+    };
+    const char *args = "";
+
+    for (size_t i = 0; i < ARRAY_SIZE(synopsis); i++)
+        if (strcmp(synopsis[i].cmd, cmd) == 0)
+            args = synopsis[i].args;
+    printf("Usage: ptap [--state-dir DIR] [--verbose] %s %s\nSee ptap(1) and 'ptap --help'.\n",
+           cmd, args);
+    return EX_OK;
+}
+
 static int parse_common(cli *c, int argc, char **argv, const char *cmd,
                         const struct option *extra, size_t n_extra, const char *shortopts,
                         int (*handle)(int opt, const char *arg, void *u), void *u)
@@ -30,11 +57,8 @@ static int parse_common(cli *c, int argc, char **argv, const char *cmd,
     while ((opt = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
         if (cli_global_opt(c, opt, optarg))
             continue;
-        if (opt == 'h') {
-            execlp("man", "man", "1", "ptap", (char *) NULL);
-            fprintf(stdout, "See ptap(1) and 'ptap --help'.\n");
-            exit(EX_OK);
-        }
+        if (opt == 'h')
+            exit(cmd_help(cmd));
         if (opt == '?')
             return -cli_usage_error(cmd, "invalid option");
         int r = handle ? handle(opt, optarg, u) : -EX_USAGE;
@@ -379,7 +403,7 @@ int cmd_recover(cli *c, int argc, char **argv)
         if (opt == 'n')
             dry_run = true;
         else if (opt == 'h')
-            return cli_usage_error("recover", "usage: ptap recover [--dry-run] [--json]");
+            return cmd_help("recover");
         else
             return cli_usage_error("recover", "invalid option");
     }
