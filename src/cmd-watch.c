@@ -63,6 +63,11 @@ static void log_debug_handler(int prio, const char *msg, void *userdata)
     watch_log(prio, "%s%s", prio >= LOG_DEBUG ? "debug: " : "", msg);
 }
 
+/* During the start-up resync a failure is held back, so that a journal
+ * we may never use is reported once, as the reason to exit. */
+static bool hold_failures;
+static char held_failure[PTAP_ERROR_MAX];
+
 static void on_report(const ptap_watch_event *ev, void *userdata)
 {
     static const int prio[] = {
@@ -72,6 +77,10 @@ static void on_report(const ptap_watch_event *ev, void *userdata)
         [PTAP_WATCH_FAILED] = LOG_ERR,
     };
     (void) userdata;
+    if (hold_failures && ev->kind == PTAP_WATCH_FAILED && !*held_failure) {
+        snprintf(held_failure, sizeof(held_failure), "%s", ev->reason);
+        return;
+    }
     if (*ev->name)
         watch_log(prio[ev->kind], "'%s': %s", ev->name, ev->reason);
     else
@@ -159,8 +168,16 @@ int cmd_watch(cli *c, int argc, char **argv)
     r = ptap_watch_new(&cfg, &w);
     if (r < 0)
         return cli_err(EX_OSERR, "cannot subscribe to link events: %s", strerror(-r));
-    /* Catch up with what happened before we listened. */
-    (void) ptap_watch_resync(w);
+    /* Catch up with what happened before we listened. A journal we may
+     * never use is a configuration error, not something to retry. */
+    hold_failures = true;
+    r = ptap_watch_resync(w);
+    hold_failures = false;
+    if (r == -EPERM || r == -ELOOP || r == -EBADMSG || r == -EPROTONOSUPPORT)
+        return cli_err(EX_CONFIG, "cannot use the journal in '%s': %s", dir,
+                       *ptap_journal_last_error() ? ptap_journal_last_error() : strerror(-r));
+    if (*held_failure)
+        watch_log(LOG_ERR, "%s", held_failure);
     watch_log(LOG_INFO, "watching the journal in '%s' (grace %u s)", dir, cfg.grace_ms / 1000);
 
     while (!got_stop) {
