@@ -135,9 +135,11 @@ int cli_open_journal(cli *c, bool write, ptap_journal **ret)
                         "refusing state directory '%s': it or its journal is a symlink or "
                         "belongs to another user",
                         dir);
-    if (r == -EBADMSG)
-        return -cli_err(EX_CONFIG,
-                        "journal in '%s' is damaged (run 'ptap journal check' for details)", dir);
+    /* Say what is wrong and where: even 'ptap journal check' stops here. */
+    if (r == -EBADMSG || r == -EPROTONOSUPPORT)
+        return -cli_err(EX_CONFIG, "journal in '%s' is %s: %s", dir,
+                        r == -EBADMSG ? "damaged" : "of an unknown format version",
+                        *ptap_journal_last_error() ? ptap_journal_last_error() : strerror(-r));
     if (r < 0)
         return -cli_err(r == -EACCES ? EX_NOPERM : EX_OSERR, "cannot open journal in '%s': %s",
                         dir, strerror(-r));
