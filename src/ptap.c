@@ -235,5 +235,6 @@ int main(int argc, char **argv)
                 ptap_log_set_handler(NULL, NULL);
             return r;
         }
-    return cli_usage_error(argv[optind], "unknown command");
+    fprintf(stderr, "ptap: unknown command '%s'\nTry 'ptap --help'.\n", argv[optind]);
+    return EX_USAGE;
 }
