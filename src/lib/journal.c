@@ -62,12 +62,6 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(xmlRelaxNGParserCtxtPtr, xmlRelaxNGFreeParserCtxt)
 DEFINE_TRIVIAL_CLEANUP_FUNC(xmlRelaxNGPtr, xmlRelaxNGFree)
 DEFINE_TRIVIAL_CLEANUP_FUNC(xmlRelaxNGValidCtxtPtr, xmlRelaxNGFreeValidCtxt)
 
-static inline void xmlCharFreep(xmlChar **p)
-{
-    if (*p)
-        xmlFree(*p);
-}
-
 /* One live key. */
 typedef struct entry {
     ptap_record rec;
@@ -796,51 +790,149 @@ static int fold(ptap_journal *j, const ptap_record *rec)
 }
 
 /* ------------------------------------------------------------------ */
-/* Parsing */
+/* Parsing
+ *
+ * Replay streams the journal through libxml2's SAX2 interface: no tree is
+ * built, each record is checked and folded as its end tag is read. (The
+ * tree is built only for RelaxNG validation, in doc_parse().) Entity
+ * substitution is safe to turn on because the image must start with the
+ * root element: no DOCTYPE, so only the five predefined entities and
+ * character references exist. */
 
-static bool is_blank(const xmlChar *s)
+/* The text of the parse: "header + complete records + closing tag". */
+static int doc_text(const char *buf, size_t len, const char *src, char **ret, int *ret_len)
 {
-    for (; s && *s; s++)
-        if (*s != ' ' && *s != '\n' && *s != '\t' && *s != '\r')
-            return false;
-    return true;
+    size_t n = len + sizeof(CLOSE_TAG) - 1;
+    char *text;
+
+    if (n > INT_MAX)
+        return fail(-EFBIG, "journal '%s' is too large (%zu bytes)", src, len);
+    text = malloc(n);
+    if (!text)
+        return -ENOMEM;
+    memcpy(text, buf, len);
+    memcpy(text + len, CLOSE_TAG, sizeof(CLOSE_TAG) - 1);
+    *ret = text;
+    *ret_len = (int) n;
+    return 0;
 }
 
-/* An attribute's value, without a copy when libxml2 holds it as one text
- * node (the usual case). */
-static const char *attr_value(xmlAttrPtr a, xmlChar **owned)
+/* No network, no error printing (libptap never prints), predefined
+ * entities and character references decoded, line numbers past 65535. */
+#define PARSE_OPTIONS \
+    (XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOENT | XML_PARSE_BIG_LINES)
+
+static int parse_error(xmlParserCtxtPtr ctxt, const char *src)
 {
-    if (a->children && a->children->type == XML_TEXT_NODE && !a->children->next)
-        return (const char *) a->children->content;
-    *owned = xmlNodeListGetString(a->doc, a->children, 1);
-    return *owned ? (const char *) *owned : "";
+    const xmlError *e = xmlCtxtGetLastError(ctxt);
+    char msg[256] = "not well-formed XML";
+    size_t m;
+
+    if (e && e->message) {
+        snprintf(msg, sizeof(msg), "%s", e->message);
+        m = strlen(msg);
+        while (m > 0 && (msg[m - 1] == '\n' || msg[m - 1] == ' '))
+            msg[--m] = '\0';
+    }
+    return fail(-EBADMSG, "journal '%s' line %d: damaged record: %s", src, e ? e->line : 0, msg);
 }
 
-/* Parse the attributes of @node into @base by @fields. */
-static int fields_parse(xmlNodePtr node, const field *fields, size_t n, void *base,
-                        const char **why, const char **what)
+/* Parse into a tree (for the schema). */
+static int doc_parse(const char *buf, size_t len, const char *src, xmlDocPtr *ret)
+{
+    _cleanup_(xmlFreeParserCtxtp) xmlParserCtxtPtr ctxt = NULL;
+    _cleanup_free_ char *text = NULL;
+    xmlDocPtr doc;
+    int n, r;
+
+    r = doc_text(buf, len, src, &text, &n);
+    if (r < 0)
+        return r;
+    ctxt = xmlNewParserCtxt();
+    if (!ctxt)
+        return -ENOMEM;
+    doc = xmlCtxtReadMemory(ctxt, text, n, NULL, "UTF-8", PARSE_OPTIONS);
+    if (!doc)
+        return parse_error(ctxt, src);
+    *ret = doc;
+    return 0;
+}
+
+/* Locate the complete part of a journal image: the header line must be
+ * there and start the file; *complete = bytes up to the last newline. */
+static int image_split(const char *buf, size_t len, const char *src, size_t *complete)
+{
+    static const char magic[] = "<" ROOT_NAME;
+    const size_t m = sizeof(magic) - 1;
+    const char *nl;
+
+    if (len == 0)
+        return fail(-EBADMSG, "journal '%s' is empty (no header)", src);
+    /* Starting with the root element also rules out a DOCTYPE, hence
+     * entity declarations (no billion laughs, no external entities). */
+    if (memcmp(buf, magic, len < m ? len : m) != 0 ||
+        (len > m && buf[m] != ' ' && buf[m] != '>'))
+        return fail(-EBADMSG, "journal '%s' is not a ptap journal (it does not start with '<%s')",
+                    src, ROOT_NAME);
+    nl = memrchr(buf, '\n', len);
+    if (!nl)
+        return fail(-EBADMSG, "journal '%s' has no complete header line (%zu bytes, torn)", src,
+                    len);
+    *complete = (size_t) (nl - buf) + 1;
+    return 0;
+}
+
+/* SAX2 attributes: 5 pointers each (localname, prefix, URI, value, end). */
+typedef struct sax_attr {
+    const char *name;
+    char value[PTAP_CONSUMER_TARGET_MAX * 2];
+    bool too_long, in_ns;
+} sax_attr;
+
+static void sax_attr_get(const xmlChar **attrs, int i, sax_attr *a)
+{
+    const xmlChar *v = attrs[5 * i + 3], *end = attrs[5 * i + 4];
+    size_t n = (size_t) (end - v);
+
+    a->name = (const char *) attrs[5 * i];
+    a->in_ns = attrs[5 * i + 1] || attrs[5 * i + 2];
+    a->too_long = n >= sizeof(a->value);
+    if (a->too_long)
+        n = 0;
+    memcpy(a->value, v, n);
+    a->value[n] = '\0';
+}
+
+/* Parse SAX2 attributes into @base by @fields. */
+static int fields_parse(const xmlChar **attrs, int n_attrs, const field *fields, size_t n,
+                        void *base, const char **why, const char **what)
 {
     bool seen[32] = { false };
+    sax_attr a;
 
     for (size_t i = 0; i < n; i++)
         field_default(&fields[i], base);
-    for (xmlAttrPtr a = node->properties; a; a = a->next) {
-        _cleanup_(xmlCharFreep) xmlChar *owned = NULL;
+    for (int k = 0; k < n_attrs; k++) {
         size_t i;
 
-        *what = (const char *) a->name;
-        if (a->ns) {
+        sax_attr_get(attrs, k, &a);
+        *what = a.name;
+        if (a.in_ns) {
             *why = "attribute in a namespace";
             return -EINVAL;
         }
         for (i = 0; i < n; i++)
-            if (strcmp((const char *) a->name, fields[i].attr) == 0)
+            if (strcmp(a.name, fields[i].attr) == 0)
                 break;
         if (i == n) {
             *why = "unknown attribute";
             return -EINVAL;
         }
-        if (field_parse(&fields[i], base, attr_value(a, &owned), why) < 0)
+        if (a.too_long) {
+            *why = "value too long";
+            return -EINVAL;
+        }
+        if (field_parse(&fields[i], base, a.value, why) < 0)
             return -EINVAL;
         seen[i] = true;
     }
@@ -854,201 +946,225 @@ static int fields_parse(xmlNodePtr node, const field *fields, size_t n, void *ba
     return 0;
 }
 
-static int record_parse(xmlNodePtr node, ptap_record *rec, const char *src)
+typedef struct replay_state {
+    ptap_journal *j;
+    const char *src;
+    xmlParserCtxtPtr ctxt;
+    int error;       /* first error (negative), then the parse stops */
+    int depth;       /* 1 inside the root, 2 inside a tap, 3 in a consumer */
+    bool consumer;   /* this tap had its <consumer> */
+    ptap_record rec; /* the record being read */
+    long line;       /* its line */
+    uint64_t base, last;
+    size_t n;
+} replay_state;
+
+static void replay_fail(replay_state *st, int code, const char *fmt, ...) _printf_(3, 4);
+static void replay_fail(replay_state *st, int code, const char *fmt, ...)
 {
-    const char *why = NULL, *what = NULL;
-    long line = xmlGetLineNo(node);
+    char msg[384];
+    va_list ap;
+
+    if (st->error)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    st->error = fail(code, "journal '%s' line %ld: %s", st->src,
+                     (long) xmlSAX2GetLineNumber(st->ctxt), msg);
+    xmlStopParser(st->ctxt);
+}
+
+static void replay_header(replay_state *st, const xmlChar **attrs, int n_attrs)
+{
+    bool have_id = false, have_version = false;
+    sax_attr a;
+
+    for (int k = 0; k < n_attrs; k++) {
+        sax_attr_get(attrs, k, &a);
+        if (!a.in_ns && strcmp(a.name, "version") == 0) {
+            char want[16];
+
+            snprintf(want, sizeof(want), "%d", PTAP_JOURNAL_VERSION);
+            if (strcmp(a.value, want) != 0) {
+                st->error = fail(-EPROTONOSUPPORT,
+                                 "journal '%s' has format version '%.16s'; this ptap reads "
+                                 "version %d only (a newer ptap wrote it, or it is not a ptap "
+                                 "journal)", st->src, a.value, PTAP_JOURNAL_VERSION);
+                xmlStopParser(st->ctxt);
+                return;
+            }
+            have_version = true;
+        } else if (!a.in_ns && strcmp(a.name, "id") == 0) {
+            if (strlen(a.value) != PTAP_JOURNAL_ID_LEN ||
+                strspn(a.value, "0123456789abcdef") != PTAP_JOURNAL_ID_LEN)
+                return replay_fail(st, -EBADMSG, "damaged header: id '%.32s' is not %d "
+                                   "lowercase hex digits", a.value, PTAP_JOURNAL_ID_LEN);
+            memcpy(st->j->id, a.value, PTAP_JOURNAL_ID_LEN + 1);
+            have_id = true;
+        } else if (!a.in_ns && strcmp(a.name, "next-seq") == 0) {
+            if (ptap_parse_uint(a.value, 1, UINT64_MAX, &st->base) < 0)
+                return replay_fail(st, -EBADMSG, "damaged header: bad next-seq '%.32s'", a.value);
+        } else {
+            return replay_fail(st, -EBADMSG, "damaged header: unknown attribute '%.32s'", a.name);
+        }
+    }
+    if (!have_version)
+        return replay_fail(st, -EBADMSG, "damaged header: no format version");
+    if (!have_id)
+        return replay_fail(st, -EBADMSG, "damaged header: no journal id");
+}
+
+static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
+                     const xmlChar *uri, int nb_namespaces, const xmlChar **namespaces,
+                     int nb_attributes, int nb_defaulted, const xmlChar **attributes)
+{
+    replay_state *st = ctx;
+    const char *name = (const char *) localname, *why = NULL, *what = NULL;
+    int depth = st->depth++;
+
+    (void) namespaces;
+    (void) nb_defaulted;
+    if (st->error)
+        return;
+    if (prefix || uri || nb_namespaces)
+        return replay_fail(st, -EBADMSG, "damaged: namespaces are not used in a journal");
+    if (depth == 0) {
+        if (strcmp(name, ROOT_NAME) != 0)
+            return replay_fail(st, -EBADMSG, "not a ptap journal (root element '%.32s')", name);
+        return replay_header(st, attributes, nb_attributes);
+    }
+    if (depth == 1 && strcmp(name, "tap") == 0) {
+        memset(&st->rec, 0, sizeof(st->rec));
+        st->consumer = false;
+        st->line = xmlSAX2GetLineNumber(st->ctxt);
+        if (fields_parse(attributes, nb_attributes, record_fields, ARRAY_SIZE(record_fields),
+                         &st->rec, &why, &what) < 0)
+            goto bad;
+        return;
+    }
+    if (depth == 2 && strcmp(name, "consumer") == 0 && !st->consumer) {
+        st->consumer = true;
+        if (fields_parse(attributes, nb_attributes, consumer_fields, ARRAY_SIZE(consumer_fields),
+                         &st->rec.consumer, &why, &what) < 0)
+            goto bad;
+        return;
+    }
+    return replay_fail(st, -EBADMSG, "damaged: unexpected element '%.32s'%s", name,
+                       depth == 2 ? " in <tap> (one <consumer> at most)" : "");
+bad:
+    replay_fail(st, -EBADMSG, "damaged record: %s%s%.32s%s", why, what ? " ('" : "",
+                what ? what : "", what ? "')" : "");
+}
+
+static void on_end(void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlChar *uri)
+{
+    replay_state *st = ctx;
+    const char *why = NULL;
     int r;
 
-    memset(rec, 0, sizeof(*rec));
-    r = fields_parse(node, record_fields, ARRAY_SIZE(record_fields), rec, &why, &what);
-    if (r < 0)
-        goto bad;
-    for (xmlNodePtr c = node->children; c; c = c->next) {
-        if (c->type == XML_ELEMENT_NODE && strcmp((const char *) c->name, "consumer") == 0 &&
-            !c->ns && rec->consumer.kind == PTAP_CONSUMER_NONE) {
-            r = fields_parse(c, consumer_fields, ARRAY_SIZE(consumer_fields), &rec->consumer,
-                             &why, &what);
-            if (r < 0)
-                goto bad;
-            if (c->children) {
-                why = "a <consumer> element has no content";
-                goto bad;
-            }
-            continue;
-        }
-        why = c->type == XML_ELEMENT_NODE ? "unexpected element in <tap> (one <consumer> at most)"
-                                          : "unexpected content in <tap>";
-        goto bad;
+    (void) localname;
+    (void) prefix;
+    (void) uri;
+    if (--st->depth != 1 || st->error)
+        return;
+    /* A whole <tap> has been read. */
+    if (st->rec.seq == 0)
+        return replay_fail(st, -EBADMSG, "damaged record: seq starts at 1");
+    if (record_check(&st->rec, &why) < 0)
+        return replay_fail(st, -EBADMSG, "damaged record: %s", why);
+    if (st->rec.seq <= st->last)
+        return replay_fail(st, -EBADMSG, "damaged record: seq %" PRIu64 " does not follow %" PRIu64,
+                           st->rec.seq, st->last);
+    st->last = st->rec.seq;
+    r = fold(st->j, &st->rec);
+    if (r < 0) {
+        st->error = r;
+        xmlStopParser(st->ctxt);
+        return;
     }
-    if (rec->seq == 0) {
-        what = "seq";
-        why = "seq starts at 1";
-        goto bad;
-    }
-    r = record_check(rec, &why);
-    if (r < 0)
-        goto bad;
-    return 0;
-bad:
-    return fail(-EBADMSG, "journal '%s' line %ld: damaged record: %s%s%s%s", src, line, why,
-                what ? " ('" : "", what ? what : "", what ? "')" : "");
+    st->n++;
 }
 
-/* Parse "header + complete records + closing tag" into a document. */
-static int doc_parse(const char *buf, size_t len, const char *src, xmlDocPtr *ret)
+static void on_characters(void *ctx, const xmlChar *ch, int len)
 {
-    _cleanup_(xmlFreeParserCtxtp) xmlParserCtxtPtr ctxt = NULL;
-    _cleanup_free_ char *text = NULL;
-    xmlDocPtr doc;
-    size_t n = len + sizeof(CLOSE_TAG) - 1;
+    replay_state *st = ctx;
 
-    if (n > INT_MAX)
-        return fail(-EFBIG, "journal '%s' is too large (%zu bytes)", src, len);
-    text = malloc(n);
-    ctxt = xmlNewParserCtxt();
-    if (!text || !ctxt)
-        return -ENOMEM;
-    memcpy(text, buf, len);
-    memcpy(text + len, CLOSE_TAG, sizeof(CLOSE_TAG) - 1);
-    /* No network, no error printing (libptap never prints), no entity
-     * expansion, line numbers past 65535 for messages. */
-    doc = xmlCtxtReadMemory(ctxt, text, (int) n, NULL, "UTF-8",
-                            XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
-                                XML_PARSE_BIG_LINES);
-    if (!doc) {
-        xmlErrorPtr e = xmlCtxtGetLastError(ctxt);
-        char msg[256] = "not well-formed XML";
-        size_t m;
-
-        if (e && e->message) {
-            snprintf(msg, sizeof(msg), "%s", e->message);
-            m = strlen(msg);
-            while (m > 0 && (msg[m - 1] == '\n' || msg[m - 1] == ' '))
-                msg[--m] = '\0';
-        }
-        return fail(-EBADMSG, "journal '%s' line %d: damaged record: %s", src, e ? e->line : 0,
-                    msg);
-    }
-    *ret = doc;
-    return 0;
+    for (int i = 0; i < len; i++)
+        if (st->depth != 1 || !strchr(" \t\r\n", ch[i]) || !ch[i])
+            return replay_fail(st, -EBADMSG, "damaged: unexpected text%s",
+                               st->depth == 1 ? " between records" : " in a record");
 }
 
-/* Locate the complete part of a journal image: the header line must be
- * there and start the file; *complete = bytes up to the last newline. */
-static int image_split(const char *buf, size_t len, const char *src, size_t *complete)
+static void on_cdata(void *ctx, const xmlChar *value, int len)
 {
-    static const char magic[] = "<" ROOT_NAME;
-    const char *nl;
-
-    if (len == 0)
-        return fail(-EBADMSG, "journal '%s' is empty (no header)", src);
-    /* Starting with the root element also rules out a DOCTYPE, hence
-     * entity declarations (no billion laughs, no external entities). */
-    if (len < sizeof(magic) - 1 ? memcmp(buf, magic, len) != 0
-                                : memcmp(buf, magic, sizeof(magic) - 1) != 0 ||
-                                      (len > sizeof(magic) - 1 && buf[sizeof(magic) - 1] != ' ' &&
-                                       buf[sizeof(magic) - 1] != '>'))
-        return fail(-EBADMSG, "journal '%s' is not a ptap journal (it does not start with '<%s')",
-                    src, ROOT_NAME);
-    nl = memrchr(buf, '\n', len);
-    if (!nl)
-        return fail(-EBADMSG, "journal '%s' has no complete header line (%zu bytes, torn)", src,
-                    len);
-    *complete = (size_t) (nl - buf) + 1;
-    return 0;
+    (void) value;
+    (void) len;
+    replay_fail(ctx, -EBADMSG, "damaged: unexpected CDATA section");
 }
 
-static int header_parse(ptap_journal *j, xmlNodePtr root, const char *src, uint64_t *base)
+static void on_comment(void *ctx, const xmlChar *value)
 {
-    bool have_id = false;
+    (void) value;
+    replay_fail(ctx, -EBADMSG, "damaged: unexpected comment");
+}
 
-    *base = 1;
-    if (root->type != XML_ELEMENT_NODE || strcmp((const char *) root->name, ROOT_NAME) != 0 ||
-        root->ns)
-        return fail(-EBADMSG, "journal '%s' is not a ptap journal (root element '%s')", src,
-                    (const char *) root->name);
-    for (xmlAttrPtr a = root->properties; a; a = a->next) {
-        _cleanup_(xmlCharFreep) xmlChar *owned = NULL;
-        const char *v = attr_value(a, &owned);
-        const char *name = (const char *) a->name;
+static void on_pi(void *ctx, const xmlChar *target, const xmlChar *data)
+{
+    (void) target;
+    (void) data;
+    replay_fail(ctx, -EBADMSG, "damaged: unexpected processing instruction");
+}
 
-        if (!a->ns && strcmp(name, "version") == 0) {
-            char want[16];
-            snprintf(want, sizeof(want), "%d", PTAP_JOURNAL_VERSION);
-            if (strcmp(v, want) != 0)
-                return fail(-EPROTONOSUPPORT,
-                            "journal '%s' has format version '%s'; this ptap reads version %d "
-                            "only (a newer ptap wrote it, or it is not a ptap journal)",
-                            src, v, PTAP_JOURNAL_VERSION);
-        } else if (!a->ns && strcmp(name, "id") == 0) {
-            if (strlen(v) != PTAP_JOURNAL_ID_LEN || strspn(v, "0123456789abcdef") != PTAP_JOURNAL_ID_LEN)
-                return fail(-EBADMSG, "journal '%s' line 1: damaged header: id '%s' is not %d "
-                            "lowercase hex digits", src, v, PTAP_JOURNAL_ID_LEN);
-            memcpy(j->id, v, PTAP_JOURNAL_ID_LEN + 1);
-            have_id = true;
-        } else if (!a->ns && strcmp(name, "next-seq") == 0) {
-            if (ptap_parse_uint(v, 1, UINT64_MAX, base) < 0)
-                return fail(-EBADMSG, "journal '%s' line 1: damaged header: bad next-seq '%s'",
-                            src, v);
-        } else {
-            return fail(-EBADMSG, "journal '%s' line 1: damaged header: unknown attribute '%s'",
-                        src, name);
-        }
-    }
-    if (!xmlHasProp(root, BAD_CAST "version"))
-        return fail(-EBADMSG, "journal '%s' line 1: damaged header: no format version", src);
-    if (!have_id)
-        return fail(-EBADMSG, "journal '%s' line 1: damaged header: no journal id", src);
-    return 0;
+static void on_reference(void *ctx, const xmlChar *name)
+{
+    (void) name;
+    replay_fail(ctx, -EBADMSG, "damaged: unknown entity reference");
 }
 
 /* Replay a journal image into @j. Sets *complete to the length of the
  * part that was used (the rest is a torn record). */
 static int replay(ptap_journal *j, const char *buf, size_t len, const char *src, size_t *complete)
 {
-    _cleanup_(xmlFreeDocp) xmlDocPtr doc = NULL;
-    uint64_t base, last = 0;
-    size_t n = 0;
-    xmlNodePtr root;
-    int r;
+    _cleanup_free_ char *text = NULL;
+    xmlSAXHandler sax = {
+        .initialized = XML_SAX2_MAGIC,
+        .startElementNs = on_start,
+        .endElementNs = on_end,
+        .characters = on_characters,
+        .ignorableWhitespace = on_characters,
+        .cdataBlock = on_cdata,
+        .comment = on_comment,
+        .processingInstruction = on_pi,
+        .reference = on_reference,
+    };
+    replay_state st = { .j = j, .src = src, .base = 1 };
+    xmlParserCtxtPtr ctxt;
+    int n, r;
 
     r = image_split(buf, len, src, complete);
     if (r < 0)
         return r;
-    r = doc_parse(buf, *complete, src, &doc);
+    r = doc_text(buf, *complete, src, &text, &n);
     if (r < 0)
         return r;
-    root = xmlDocGetRootElement(doc);
-    if (!root)
-        return fail(-EBADMSG, "journal '%s' has no root element", src);
-    r = header_parse(j, root, src, &base);
-    if (r < 0)
-        return r;
-    for (xmlNodePtr c = root->children; c; c = c->next) {
-        ptap_record rec;
-
-        if (c->type == XML_TEXT_NODE && is_blank(c->content))
-            continue;
-        if (c->type != XML_ELEMENT_NODE || strcmp((const char *) c->name, "tap") != 0 || c->ns)
-            return fail(-EBADMSG, "journal '%s' line %ld: damaged: unexpected %s%s%s", src,
-                        xmlGetLineNo(c), c->type == XML_ELEMENT_NODE ? "element '" : "content",
-                        c->type == XML_ELEMENT_NODE ? (const char *) c->name : "",
-                        c->type == XML_ELEMENT_NODE ? "'" : "");
-        r = record_parse(c, &rec, src);
-        if (r < 0)
-            return r;
-        if (rec.seq <= last)
-            return fail(-EBADMSG, "journal '%s' line %ld: damaged record: seq %" PRIu64
-                        " does not follow %" PRIu64, src, xmlGetLineNo(c), rec.seq, last);
-        last = rec.seq;
-        r = fold(j, &rec);
-        if (r < 0)
-            return r;
-        n++;
-    }
-    j->log_records = n;
-    j->next_seq = last + 1 > base ? last + 1 : base;
+    /* A push parser takes the handler and user data whole; one chunk. */
+    ctxt = xmlCreatePushParserCtxt(&sax, &st, NULL, 0, NULL);
+    if (!ctxt)
+        return -ENOMEM;
+    st.ctxt = ctxt;
+    xmlCtxtUseOptions(ctxt, PARSE_OPTIONS);
+    (void) xmlParseChunk(ctxt, text, n, 1);
+    if (!st.error && !ctxt->wellFormed)
+        st.error = parse_error(ctxt, src);
+    if (ctxt->myDoc) /* not built by these handlers; be sure */
+        xmlFreeDoc(ctxt->myDoc);
+    ctxt->myDoc = NULL;
+    xmlFreeParserCtxt(ctxt);
+    if (st.error)
+        return st.error;
+    j->log_records = st.n;
+    j->next_seq = st.last + 1 > st.base ? st.last + 1 : st.base;
     if (*complete < len)
         ptap_debug("journal '%s': dropping a torn last record (%zu bytes)", src, len - *complete);
     return 0;
