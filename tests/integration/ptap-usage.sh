@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# The ptap command's surface: --help, --version, usage errors and their
+# exit codes (64), a damaged journal (78), a missing state directory (78).
+# Touches no network device and no default state directory: every run
+# names a state directory under a temp dir.
+source "$(dirname "$0")/../lib/common.sh"
+: "${PTAP_BIN:?PTAP_BIN must name the built ptap}"
+[ -x "$PTAP_BIN" ] || pt_fail "no ptap at '$PTAP_BIN'"
+
+T=$(mktemp -d /tmp/ptaptest-usage.XXXXXX)
+pt_cleanup_add rm -rf "$T"
+SD=$T/state
+
+# rc WHAT CODE ARGS...: `ptap ARGS` exits CODE; output in OUT and ERR.
+rc() {
+    local what=$1 want=$2 got=0
+    shift 2
+    "$PTAP_BIN" "$@" >"$T/out" 2>"$T/err" </dev/null || got=$?
+    OUT=$(cat "$T/out")
+    ERR=$(cat "$T/err")
+    if [ "$got" != "$want" ]; then
+        printf '%s\n' "--- stdout" "$OUT" "--- stderr" "$ERR" >&2
+        pt_fail "$what (ptap $*): exit code $got, expected $want"
+    fi
+}
+# usage WHAT NEEDLE ARGS...: a usage error: 64, nothing on stdout, a
+# message naming NEEDLE, and no journal made.
+usage() {
+    local what=$1 needle=$2
+    shift 2
+    rc "$what" 64 "$@"
+    [ -z "$OUT" ] || pt_fail "$what: usage error printed on stdout: $OUT"
+    echo "$ERR" | grep -qF -- "$needle" || pt_fail "$what: message '$ERR' does not name '$needle'"
+    [ ! -e "$SD" ] || pt_fail "$what: a usage error created the state directory"
+}
+
+# ---- --help and --version ---------------------------------------------------------
+for h in --help -h; do
+    rc "$h" 0 "$h"
+    echo "$OUT" | grep -q '^Usage: ptap ' || pt_fail "$h: no usage line"
+    for c in create destroy list recover forget journal; do
+        echo "$OUT" | grep -qE "^  $c( |$)" || pt_fail "$h does not list '$c'"
+    done
+    echo "$OUT" | grep -q '64' && echo "$OUT" | grep -q '78' || pt_fail "$h does not list the exit codes"
+    [ -z "$ERR" ] || pt_fail "$h wrote on stderr: $ERR"
+done
+version=$(sed -n 's/^project(ptap VERSION \([0-9.]*\).*/\1/p' "$PT_SOURCE_DIR/CMakeLists.txt")
+for v in --version -V; do
+    rc "$v" 0 "$v"
+    pt_assert_eq "$v" "ptap $version" "$OUT"
+done
+# `ptap CMD --help`: the command's synopsis, exit 0, no journal touched.
+for c in create destroy list recover forget journal release; do
+    rc "$c --help" 0 --state-dir "$SD" "$c" --help
+    echo "$OUT" | grep -q "^Usage: ptap .*$c" || pt_fail "'ptap $c --help' printed: $OUT"
+    [ ! -e "$SD" ] || pt_fail "'ptap $c --help' created the state directory"
+done
+
+# ---- usage errors: 64 --------------------------------------------------------------
+rc "no command" 64
+[ -z "$OUT" ] || pt_fail "no command: usage went to stdout"
+echo "$ERR" | grep -q '^Usage: ptap' || pt_fail "no command: no usage on stderr"
+usage "unknown command" "'frobnicate'" --state-dir "$SD" frobnicate
+echo "$ERR" | grep -qF -- "'ptap --help'" || pt_fail "unknown command: no pointer to 'ptap --help'"
+usage "unknown global option" "--bogus" --bogus list
+echo "$ERR" | grep -qF -- "'ptap --help'" || pt_fail "unknown option: no pointer to 'ptap --help'"
+usage "--state-dir without a value" "state-dir" --state-dir
+usage "unknown create option" "invalid option" --state-dir "$SD" create --bogus
+usage "create: two templates" "TEMPLATE" --state-dir "$SD" create 'a%d' 'b%d'
+usage "create: --count missing" "count" --state-dir "$SD" create 'a%d' --count
+usage "create: --count not a number" "'many'" --state-dir "$SD" create 'a%d' --count many
+usage "create: --count 0" "'0'" --state-dir "$SD" create 'a%d' --count 0
+usage "create: --count too big" "'4097'" --state-dir "$SD" create 'a%d' --count 4097
+usage "create: --count negative" "'-1'" --state-dir "$SD" create 'a%d' --count -1
+usage "create: --mtu too big" "'65522'" --state-dir "$SD" create a0 --mtu 65522
+usage "create: --mtu with junk" "'1500x'" --state-dir "$SD" create a0 --mtu 1500x
+usage "create: unknown owner" "'ptaptest-nosuchuser'" --state-dir "$SD" create a0 --owner ptaptest-nosuchuser
+usage "create: unknown group" "'ptaptest-nosuchgroup'" --state-dir "$SD" create a0 --group ptaptest-nosuchgroup
+usage "destroy: no name" "NAME" --state-dir "$SD" destroy
+usage "destroy: bad name" "'a b'" --state-dir "$SD" destroy 'a b'
+usage "destroy: name too long" "'abcdefghijklmnop'" --state-dir "$SD" destroy abcdefghijklmnop
+usage "destroy: a template" "'a%d'" --state-dir "$SD" destroy 'a%d'
+usage "forget: no name" "NAME" --state-dir "$SD" forget
+usage "forget: bad name" "'x/y'" --state-dir "$SD" forget x/y
+usage "list: an argument" "'extra'" --state-dir "$SD" list extra
+usage "recover: an argument" "'extra'" --state-dir "$SD" recover extra
+usage "recover: unknown option" "invalid option" --state-dir "$SD" recover --force
+usage "journal: no subcommand" "dump" --state-dir "$SD" journal
+usage "journal: unknown subcommand" "'frob'" --state-dir "$SD" journal frob
+usage "journal: two subcommands" "dump" --state-dir "$SD" journal dump check
+usage "release: no domain" "DOMAIN" --state-dir "$SD" release
+
+# ---- options after arguments, global options after the command -----------------------
+rc "list --json" 0 --state-dir "$SD" list --json
+pt_assert_eq "empty list" "[]" "$(echo "$OUT" | jq -c .)"
+rc "--json before the command" 0 --json --state-dir "$SD" list
+pt_assert_eq "empty list (global --json)" "[]" "$(echo "$OUT" | jq -c .)"
+rc "--state-dir after the command" 0 recover --json --state-dir "$SD" --dry-run
+pt_assert_eq "nothing to recover" "[]" "$(echo "$OUT" | jq -c .)"
+rc "journal check, fresh" 0 --state-dir "$SD" journal check
+echo "$OUT" | grep -q "valid" || pt_fail "journal check said: $OUT"
+rc "journal dump, fresh" 0 --state-dir "$SD" journal dump
+echo "$OUT" | grep -q "0 live record" || pt_fail "journal dump said: $OUT"
+rc "journal compact, fresh" 0 --state-dir "$SD" journal compact
+pt_assert_eq "state dir mode" 700 "$(stat -c %a "$SD")"
+
+# ---- unsafe or damaged state: 78 -------------------------------------------------------
+cp "$SD/journal.xml" "$T/good.xml"
+printf '<tap seq="999" state="bogus"/>\n<tap seq="1000" name="x"/>\n' >>"$SD/journal.xml"
+rc "damaged journal: list" 78 --state-dir "$SD" list
+echo "$ERR" | grep -qF "$SD" || pt_fail "damaged journal: message '$ERR' does not name the directory"
+rc "damaged journal: check" 78 --state-dir "$SD" journal check
+echo "$ERR" | grep -qF "journal.xml" || pt_fail "journal check: message '$ERR' does not name the file"
+cp "$T/good.xml" "$SD/journal.xml"
+rc "repaired journal" 0 --state-dir "$SD" journal check
+
+# A user without XDG_RUNTIME_DIR and without --state-dir: told what to do.
+if [ "$(id -u)" -eq 0 ]; then
+    u=$(pt_user_ensure ptaptest-cli)
+    got=0
+    err=$(cd / && env -u XDG_RUNTIME_DIR setpriv --reuid "$u" --regid "$u" --init-groups -- \
+          "$PTAP_BIN" list 2>&1 >/dev/null) || got=$?
+else
+    got=0
+    err=$(env -u XDG_RUNTIME_DIR "$PTAP_BIN" list 2>&1 >/dev/null) || got=$?
+fi
+pt_assert_eq "no XDG_RUNTIME_DIR: exit code" 78 "$got"
+echo "$err" | grep -q -- "--state-dir" || pt_fail "no XDG_RUNTIME_DIR: message '$err' does not suggest --state-dir"
+echo "ok: ptap usage, help, version and exit codes"
