@@ -1669,13 +1669,16 @@ int ptap_journal_append(ptap_journal *j, ptap_record *recs, size_t n)
     }
     if (r >= 0) {
         ptap_fault("journal-before-sync");
-        if (fdatasync(j->fd) < 0)
+        if (fdatasync(j->fd) < 0) {
             r = negative_errno();
+            /* After a failed sync the page cache cannot be trusted. */
+            j->broken = true;
+        }
     }
     if (r < 0) {
         /* Take back what may have reached the file; if even that fails,
          * the next replay drops or refuses it, and this handle is done. */
-        if (ftruncate(j->fd, j->size) < 0 || r == -EIO)
+        if (ftruncate(j->fd, j->size) < 0)
             j->broken = true;
         return fail(r, "cannot append to journal '%s': %s", j->path, strerror(-r));
     }
