@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Black-box chaos, no fault points: a bounded loop of ptap create /
+# destroy / recover runs, each killed with SIGKILL after a random delay
+# (often mid-operation, sometimes before it starts or after it ends), on
+# root's journal and on an unprivileged user's. Then the helpers the dead
+# ptaps left are waited for, `ptap recover` runs, and journal and kernel
+# must agree exactly: every tap of each journal has a live record, every
+# live record has its tap, no orphan, the journal validates, a second
+# recover does nothing. Every ten rounds the same is checked mid-way.
+#   PTAP_CHAOS_ROUNDS (40)  PTAP_CHAOS_SEED (random; printed to reproduce)
+source "$(dirname "$0")/../lib/ptap-cli.sh"
+pc_setup chaos
+
+ip -n "$PC_NS" link add br0 type bridge
+ROUNDS=${PTAP_CHAOS_ROUNDS:-40}
+SEED=${PTAP_CHAOS_SEED:-$(( $(date +%s) % 32768 ))}
+RANDOM=$SEED
+pc_log "chaos: $ROUNDS rounds, seed $SEED (PTAP_CHAOS_SEED=$SEED to replay)"
+unset PTAP_FAULT # black box: no fault point may fire
+
+settle() { # CONTEXT: wait for stray helpers, recover both journals, check
+    local as dir
+    pc_wait_helpers
+    for as in root user; do
+        dir=$PC_ROOT_STATE
+        [ "$as" = user ] && dir=$PC_USER_STATE
+        [ -e "$dir/journal.xml" ] || continue
+        pc_expect_rc "recover ($1, $as)" 0 pc_ptap "$as" "$dir" recover --json
+        pc_check "$as" "$dir" "$1, $as, seed $SEED"
+    done
+}
+
+kills=0
+for ((round = 1; round <= ROUNDS; round++)); do
+    as=root
+    dir=$PC_ROOT_STATE
+    if ((RANDOM % 3 == 0)); then
+        as=user
+        dir=$PC_USER_STATE
+    fi
+    case $((RANDOM % 6)) in
+    0 | 1 | 2)
+        args=(create "ch${as:0:1}%d" --count $((1 + RANDOM % 12)))
+        ((RANDOM % 2)) && args+=(--bridge br0)
+        ;;
+    3 | 4)
+        # Whatever is on record now (some names may be mid-crash states:
+        # destroy refuses those, which is fine).
+        mapfile -t names < <(pc_live "$as" "$dir" 2>/dev/null | shuf -n $((1 + RANDOM % 4)) --random-source=<(yes "$RANDOM"))
+        if [ ${#names[@]} -eq 0 ]; then
+            args=(create "ch${as:0:1}%d" --count 2)
+        else
+            args=(destroy "${names[@]}")
+        fi
+        ;;
+    5) args=(recover) ;;
+    esac
+    pc_ptap_bg "$as" "$dir" "${args[@]}"
+    # A create of a few taps takes 20-40 ms here: mostly kill inside that
+    # window, sometimes later (the run may have finished: fine too).
+    if ((RANDOM % 5)); then
+        delay=$((RANDOM % 40))
+    else
+        delay=$((40 + RANDOM % 110))
+    fi
+    sleep "$(printf '0.%03d' "$delay")"
+    kill -9 "$PC_BG_PID" 2>/dev/null || true
+    rc=0
+    wait "$PC_BG_PID" 2>/dev/null || rc=$?
+    [ "$rc" -eq 137 ] && kills=$((kills + 1))
+    if ((round % 10 == 0)); then
+        settle "round $round"
+    fi
+done
+settle "end"
+pc_log "chaos: $kills of $ROUNDS runs killed by SIGKILL"
+
+# Everything still works afterwards, and leaves nothing behind.
+for as in root user; do
+    dir=$PC_ROOT_STATE
+    [ "$as" = user ] && dir=$PC_USER_STATE
+    live=$(pc_live "$as" "$dir")
+    [ -z "$live" ] || pc_expect_rc "destroy all ($as)" 0 pc_ptap "$as" "$dir" destroy $live
+    pc_check "$as" "$dir" "after destroying all ($as)"
+done
+pc_eq "nothing marked left" "" "$(pc_marked_taps)"
+echo "ok: chaos, $ROUNDS rounds (seed $SEED), $kills killed; journal and kernel agree"
