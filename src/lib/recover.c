@@ -86,116 +86,138 @@ static void close_record(plan *p, const ptap_record *rec, const ptap_kdev *d, co
     p->after[p->n_after++] = r;
 }
 
-static int plan_record(plan *p, ptap_journal *j, const ptap_kview *kv, const ptap_record *rec)
+bool ptap_recover_needs_probe(const ptap_record *rec, bool tap_ours)
 {
-    const char *jid = ptap_journal_id(j);
-    const char *st = ptap_state_to_string(rec->state);
-    const ptap_kdev *d = ptap_kview_find(kv, rec->name);
-    bool ours = d && ptap_kdev_ours(d, jid);
-    ptap_record r = *rec;
-    const ptap_record *b;
-    ptap_probe pr;
-    char why[PTAP_CONSUMER_TARGET_MAX + 32];
+    return tap_ours && (rec->state == PTAP_STATE_ATTACHING || rec->state == PTAP_STATE_ATTACHED ||
+                        rec->state == PTAP_STATE_DETACHING);
+}
+
+#define DECIDE(a, o, why)          \
+    do {                           \
+        out->action = (a);         \
+        out->outcome = (o);        \
+        out->reason = (why);       \
+        return;                    \
+    } while (0)
+
+void ptap_recover_decide(const ptap_record *rec, const ptap_facts *f, ptap_decision *out)
+{
+    *out = (ptap_decision) { .outcome = PTAP_OUTCOME_KEEP };
 
     switch (rec->state) {
     case PTAP_STATE_CREATING:
         /* The user was never told: roll back whatever the op made. */
-        for (size_t i = 0; i < kv->n; i++)
-            if (ptap_kdev_ours(&kv->devs[i], jid) && strcmp(kv->devs[i].op, rec->batch) == 0)
-                destroy_dev(p, kv->devs[i].name);
-        r.state = PTAP_STATE_DESTROYED;
-        p->after[p->n_after++] = r;
-        return plan_action(p, "rollback-create", rec->name, st,
-                           "create was interrupted; its taps are removed");
+        out->destroy_batch = true;
+        DECIDE("rollback-create", PTAP_OUTCOME_CLOSE, "create was interrupted; its taps are removed");
 
     case PTAP_STATE_DESTROYING:
-        close_record(p, rec, d, jid);
-        return plan_action(p, "complete-destroy", rec->name, st, "destroy was interrupted");
+        DECIDE("complete-destroy", PTAP_OUTCOME_CLOSE, "destroy was interrupted");
 
     case PTAP_STATE_READY:
-        if (*rec->batch && (b = ptap_journal_find_batch(j, rec->batch)) &&
-            b->state == PTAP_STATE_CREATING) {
+        if (f->batch_open)
             /* The create's outcome append was torn: some of its READY
              * records reached the disk, its intent is still open. The
              * rollback of that intent removes this tap too (it carries the
              * batch's mark): close the record with it. */
-            close_record(p, rec, d, jid);
-            return plan_action(p, "rollback-create", rec->name, st,
-                               "create was interrupted; its taps are removed");
-        }
-        if (ours && (rec->flags & PTAP_TAP_EPHEMERAL)) {
+            DECIDE("rollback-create", PTAP_OUTCOME_CLOSE,
+                   "create was interrupted; its taps are removed");
+        if (f->tap_ours && (rec->flags & PTAP_TAP_EPHEMERAL))
             /* Made by an attach that died before it touched QEMU. */
-            close_record(p, rec, d, jid);
-            return plan_action(p, "rollback-attach", rec->name, st,
-                               "attach was interrupted before the guest had the device");
-        }
-        if (ours)
-            return 0;
-        r.state = PTAP_STATE_DESTROYED;
-        p->after[p->n_after++] = r;
-        return plan_action(p, "close", rec->name, st,
-                           d ? "the device now there is not this journal's tap"
+            DECIDE("rollback-attach", PTAP_OUTCOME_CLOSE,
+                   "attach was interrupted before the guest had the device");
+        if (f->tap_ours)
+            return;
+        DECIDE("close", PTAP_OUTCOME_CLOSE,
+               f->tap_exists ? "the device now there is not this journal's tap"
                              : "the tap no longer exists");
 
     case PTAP_STATE_ATTACHING:
     case PTAP_STATE_ATTACHED:
     case PTAP_STATE_DETACHING:
-        if (!ours) {
-            r.state = PTAP_STATE_DESTROYED;
-            p->after[p->n_after++] = r;
-            return plan_action(p, "close", rec->name, st, "the tap no longer exists");
-        }
-        pr = ptap_probe_consumer(rec);
-        if (pr == PTAP_PROBE_UNKNOWN)
-            return 0; /* cannot tell: leave it for a later run */
-        if (pr == PTAP_PROBE_GONE) {
-            close_record(p, rec, d, jid);
-            snprintf(why, sizeof(why), "guest '%s' is gone",
-                     *rec->consumer.name ? rec->consumer.name : rec->consumer.target);
-            return plan_action(p, "consumer-gone", rec->name, st, why);
-        }
+        if (!f->tap_ours)
+            DECIDE("close", PTAP_OUTCOME_CLOSE,
+                   f->tap_exists ? "the device now there is not this journal's tap"
+                                 : "the tap no longer exists");
+        if (f->probe == PTAP_PROBE_UNKNOWN)
+            return; /* cannot tell: leave it for a later run */
+        if (f->probe == PTAP_PROBE_GONE)
+            DECIDE("consumer-gone", PTAP_OUTCOME_CLOSE, "the guest is gone");
         if (rec->state == PTAP_STATE_ATTACHING) {
-            if (pr == PTAP_PROBE_PRESENT) {
-                r.state = PTAP_STATE_ATTACHED;
-                p->after[p->n_after++] = r;
-                return plan_action(p, "complete-attach", rec->name, st,
-                                   "the guest has the device: attach completed");
-            }
+            if (f->probe == PTAP_PROBE_PRESENT)
+                DECIDE("complete-attach", PTAP_OUTCOME_ATTACHED,
+                       "the guest has the device: attach completed");
             /* The guest lacks the device; a netdev may be half there. */
-            p->detach[p->n_detach++] = *rec;
-            if (rec->flags & PTAP_TAP_EPHEMERAL) {
-                close_record(p, rec, d, jid);
-            } else {
-                r.state = PTAP_STATE_READY;
-                memset(&r.consumer, 0, sizeof(r.consumer));
-                p->after[p->n_after++] = r;
-            }
-            return plan_action(p, "rollback-attach", rec->name, st,
-                               "attach was interrupted before the guest had the device");
+            out->detach = true;
+            DECIDE("rollback-attach",
+                   rec->flags & PTAP_TAP_EPHEMERAL ? PTAP_OUTCOME_CLOSE : PTAP_OUTCOME_READY,
+                   "attach was interrupted before the guest had the device");
         }
         if (rec->state == PTAP_STATE_ATTACHED) {
-            if (pr == PTAP_PROBE_PRESENT)
-                return 0;
-            close_record(p, rec, d, jid);
-            return plan_action(p, "consumer-gone", rec->name, st,
-                               "the guest no longer has the device");
+            if (f->probe == PTAP_PROBE_PRESENT)
+                return;
+            DECIDE("consumer-gone", PTAP_OUTCOME_CLOSE, "the guest no longer has the device");
         }
         /* DETACHING: finish what the user asked for. */
-        if (pr == PTAP_PROBE_PRESENT)
-            p->detach[p->n_detach++] = *rec;
-        if (rec->flags & PTAP_TAP_KEEP) {
-            r.state = PTAP_STATE_READY;
-            r.flags &= ~(PTAP_TAP_KEEP | PTAP_TAP_EPHEMERAL);
-            memset(&r.consumer, 0, sizeof(r.consumer));
-            p->after[p->n_after++] = r;
-        } else {
-            close_record(p, rec, d, jid);
-        }
-        return plan_action(p, "complete-detach", rec->name, st, "detach was interrupted");
+        out->detach = f->probe == PTAP_PROBE_PRESENT;
+        DECIDE("complete-detach", rec->flags & PTAP_TAP_KEEP ? PTAP_OUTCOME_READY : PTAP_OUTCOME_CLOSE,
+               "detach was interrupted");
 
     default:
-        return 0;
+        return;
     }
+}
+
+static int plan_record(plan *p, ptap_journal *j, const ptap_kview *kv, const ptap_record *rec)
+{
+    const char *jid = ptap_journal_id(j);
+    const ptap_kdev *d = ptap_kview_find(kv, rec->name);
+    const ptap_record *b;
+    ptap_facts f = {
+        .tap_ours = d && ptap_kdev_ours(d, jid),
+        .tap_exists = d != NULL,
+        .probe = PTAP_PROBE_UNKNOWN,
+    };
+    ptap_decision dec;
+    ptap_record r = *rec;
+    char why[PTAP_CONSUMER_TARGET_MAX + 32];
+
+    f.batch_open = rec->state == PTAP_STATE_READY && *rec->batch &&
+                   (b = ptap_journal_find_batch(j, rec->batch)) && b->state == PTAP_STATE_CREATING;
+    if (ptap_recover_needs_probe(rec, f.tap_ours))
+        f.probe = ptap_probe_consumer(rec);
+    ptap_recover_decide(rec, &f, &dec);
+    if (!dec.action)
+        return 0;
+
+    if (dec.destroy_batch)
+        for (size_t i = 0; i < kv->n; i++)
+            if (ptap_kdev_ours(&kv->devs[i], jid) && strcmp(kv->devs[i].op, rec->batch) == 0)
+                destroy_dev(p, kv->devs[i].name);
+    if (dec.detach)
+        p->detach[p->n_detach++] = *rec;
+    switch (dec.outcome) {
+    case PTAP_OUTCOME_CLOSE:
+        close_record(p, rec, d, jid);
+        break;
+    case PTAP_OUTCOME_ATTACHED:
+        r.state = PTAP_STATE_ATTACHED;
+        p->after[p->n_after++] = r;
+        break;
+    case PTAP_OUTCOME_READY:
+        r.state = PTAP_STATE_READY;
+        r.flags &= ~(PTAP_TAP_KEEP | PTAP_TAP_EPHEMERAL);
+        memset(&r.consumer, 0, sizeof(r.consumer));
+        p->after[p->n_after++] = r;
+        break;
+    case PTAP_OUTCOME_KEEP:
+        break;
+    }
+    if (f.probe == PTAP_PROBE_GONE && strcmp(dec.action, "consumer-gone") == 0) {
+        snprintf(why, sizeof(why), "guest '%s' is gone",
+                 *rec->consumer.name ? rec->consumer.name : rec->consumer.target);
+        return plan_action(p, dec.action, rec->name, ptap_state_to_string(rec->state), why);
+    }
+    return plan_action(p, dec.action, rec->name, ptap_state_to_string(rec->state), dec.reason);
 }
 
 /* Removing a QEMU device during recovery is best effort: the tap is

@@ -21,6 +21,7 @@
 
 #include "error.h"
 #include "journal.h"
+#include "probe.h"
 
 typedef struct ptap_action {
     char action[24];  /* rollback-create, complete-destroy, close, destroy-orphan,
@@ -53,3 +54,34 @@ int ptap_recover(ptap_journal *j, bool dry_run, ptap_recover_result *res, ptap_e
 int ptap_release(ptap_journal *j, const char *domain, ptap_recover_result *res, ptap_error *err);
 
 void ptap_recover_result_clear(ptap_recover_result *res);
+
+/* ---- the decision table, pure (unit-tested in tests/unit/test_recover.c) ---- */
+
+typedef enum ptap_outcome {
+    PTAP_OUTCOME_KEEP,      /* leave the record as it is */
+    PTAP_OUTCOME_CLOSE,     /* close the record; destroy its tap if it is ours */
+    PTAP_OUTCOME_ATTACHED,  /* record the attach as done */
+    PTAP_OUTCOME_READY,     /* back to the pool: ready, consumer cleared */
+} ptap_outcome;
+
+/* What recovery found out about one record. */
+typedef struct ptap_facts {
+    bool tap_ours;    /* a tap of that name exists and carries this journal's mark */
+    bool tap_exists;  /* some device of that name exists */
+    bool batch_open;  /* READY record whose create intent is still open (torn outcome) */
+    ptap_probe probe; /* the consumer (read only when ptap_recover_needs_probe) */
+} ptap_facts;
+
+typedef struct ptap_decision {
+    const char *action;   /* NULL: nothing to do */
+    const char *reason;
+    ptap_outcome outcome;
+    bool destroy_batch;   /* destroy every tap the record's operation marked */
+    bool detach;          /* remove the device (or half-added netdev) from the guest first */
+} ptap_decision;
+
+/** ptap_recover_needs_probe: must the consumer be asked before deciding? */
+bool ptap_recover_needs_probe(const ptap_record *rec, bool tap_ours);
+
+/** ptap_recover_decide: the recovery rule for @rec given @facts. */
+void ptap_recover_decide(const ptap_record *rec, const ptap_facts *facts, ptap_decision *out);
