@@ -20,7 +20,7 @@
 #   bn_stats V...           "median min max" of the numbers V
 #   bn_ratios A B           per-round ratios A[i]/B[i] of two
 #                           space-separated lists (paired rounds)
-#   bn_result ID BENCH CONTENDER MEDIAN MIN MAX RATIO RMIN RMAX TARGET MET
+#   bn_result ID BENCH CONTENDER UNIT MEDIAN MIN MAX RATIO RMIN RMAX TARGET MET
 #                           print one machine-readable result line
 #                           (tab-separated, starting with "RESULT"), which
 #                           run.sh turns into docs/performance.md
@@ -151,8 +151,8 @@ bn_compare() {
     met=$(awk -v r="$rm" -v b="$bound" -v op="$op" \
         'BEGIN { ok = op == "le" ? r <= b : r >= b; print ok ? "yes" : "no" }')
     [ -n "$target" ] || met=-
-    bn_result "$id" "$bench" "$al" "$am" "$amin" "$amax" - - - - -
-    bn_result "$id" "$bench" "$pl" "$pm" "$pmin" "$pmax" "$rm" "$rmin" "$rmax" "${target:--}" "$met"
+    bn_result "$id" "$bench" "$al" ms "$am" "$amin" "$amax" - - - - -
+    bn_result "$id" "$bench" "$pl" ms "$pm" "$pmin" "$pmax" "$rm" "$rmin" "$rmax" "${target:--}" "$met"
     printf '%-34s %-40s median %10.3f ms (%s..%s)\n' "$id" "$al" "$am" "$amin" "$amax" >&2
     printf '%-34s %-40s median %10.3f ms (%s..%s)  ratio %s (%s..%s) %s\n' \
         "$id" "$pl" "$pm" "$pmin" "$pmax" "$rm" "$rmin" "$rmax" "${target:+target $target: $met}" >&2
