@@ -53,6 +53,14 @@ pc_eq "group" "$(getent group "$PC_GID" | cut -d: -f1)" "$(echo "$l" | jq -r .li
 r=$(ptap_root list --json | jq -c '.[] | select(.name == "ptapmac0") | [.mac, .mtu, .multi_queue, .vnet_hdr, .group, .bridge]')
 pc_eq "record of ptapmac0" "[\"02:11:22:33:44:55\",1400,true,true,$PC_GID,null]" "$r"
 
+# Root may hand a tap to a user and a group.
+pc_expect_rc "create for a user" 0 ptap_root create ptapfor0 --owner "$PC_USER" --group "$PC_GID"
+pc_eq "owner and group in the kernel" "$PC_USER $(getent group "$PC_GID" | cut -d: -f1)" \
+    "$(pc_links | jq -r '.[] | select(.ifname == "ptapfor0") | "\(.linkinfo.info_data.user) \(.linkinfo.info_data.group)"')"
+pc_eq "owner and group on record" "$PC_UID $PC_GID" \
+    "$(ptap_root list --json | jq -r '.[] | select(.name == "ptapfor0") | "\(.owner) \(.group)"')"
+pc_expect_rc "destroy it" 0 ptap_root destroy ptapfor0
+
 # ---- 3. refusals change nothing -------------------------------------------
 # Each: exit code, a message naming the object, journal + kernel unchanged.
 ip -n "$PC_NS" tuntap add taken0 mode tap # a hand-made tap: no mark
@@ -128,6 +136,18 @@ refuse_helper "bridge denied" 77 "'ptux0'" ptap_user create ptux0 --bridge br1
 refuse_helper "no bridge not allowed" 77 "'ptux0'" ptap_user create ptux0
 refuse_helper "over quota" 77 "'ptux%d'" ptap_user create 'ptux%d' --count 2 --bridge br0
 refuse_helper "owner root" 77 "'ptux0'" ptap_user create ptux0 --bridge br0 --owner root
+# A policy file others may write is not trusted: bad configuration.
+chmod 0666 "$PC_POLICY/helper.conf"
+refuse_helper "untrusted policy" 78 "helper.conf" ptap_user create ptux0 --bridge br0
+chmod 0644 "$PC_POLICY/helper.conf"
+# The user's default state directory is $XDG_RUNTIME_DIR/ptap, made 0700.
+mkdir -m 0700 "$PC_TMP/user/xdg"
+chown "$PC_UID:$PC_GID" "$PC_TMP/user/xdg"
+pc_expect_rc "user create, default state dir" 0 \
+    pc_as user env XDG_RUNTIME_DIR="$PC_TMP/user/xdg" PTAP_HELPER="$PC_HELPER" "$PTAP_BIN" create ptuxdg0 --bridge br0
+pc_eq "default state dir" "$PC_USER 700" "$(stat -c '%U %a' "$PC_TMP/user/xdg/ptap")"
+pc_check user "$PC_TMP/user/xdg/ptap" "user, default state dir"
+pc_as user env XDG_RUNTIME_DIR="$PC_TMP/user/xdg" PTAP_HELPER="$PC_HELPER" "$PTAP_BIN" destroy ptuxdg0
 # Another journal's taps are not ours to destroy, whoever asks.
 refuse "user destroys root's tap" 64 "'ptaptst0'" ptap_user destroy ptaptst0
 refuse "root destroys user's tap via root's journal" 64 "'ptu0'" ptap_root destroy ptu0
