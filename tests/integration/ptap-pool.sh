@@ -12,7 +12,11 @@ ip -n "$PC_NS" link add br1 type bridge
 ip -n "$PC_NS" link set br0 up
 
 # ---- 1. create a pool of five on br0, as root ----------------------------
+PC_PTAP_HELPER=$(pc_logging_helper)
 pc_expect_rc "create --count 5" 0 ptap_root create 'ptaptst%d' --count 5 --bridge br0
+PC_PTAP_HELPER=
+pc_eq "one helper run for the pool" 1 "$(grep -c '^create ptaptst%d --count 5 ' "$PC_TMP/helper.log")"
+pc_eq "helper runs" 1 "$(wc -l <"$PC_TMP/helper.log")"
 names=$PC_OUT
 pc_eq "names printed" "$(printf 'ptaptst%d\n' 0 1 2 3 4)" "$names"
 jid=$(pc_jid root "$PC_ROOT_STATE")
@@ -182,7 +186,10 @@ pc_eq "hand-made attached record" attached \
 refuse "destroy attached" 64 "'ptaptst4'" ptap_root destroy ptaptst0 ptaptst4
 echo "$PC_ERR" | grep -q "gone.qmp" || pc_fail "destroy attached: message does not name the guest"
 
+PC_PTAP_HELPER=$(pc_logging_helper)
 pc_expect_rc "destroy four" 0 ptap_root destroy ptaptst0 ptaptst1 ptaptst2 ptaptst3
+PC_PTAP_HELPER=
+pc_eq "one helper run for the batch" "destroy ptaptst0 ptaptst1 ptaptst2 ptaptst3" "$(cat "$PC_TMP/helper.log")"
 [ -z "$PC_OUT" ] || pc_fail "destroy printed '$PC_OUT'"
 pc_eq "left in the kernel" "$(printf '%s\n' ptapmac0 ptaptst4)" "$(pc_kernel_taps "$jid")"
 pc_eq "left on record" "$(printf '%s\n' ptapmac0 ptaptst4)" "$(pc_live root "$PC_ROOT_STATE")"

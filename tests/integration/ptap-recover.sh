@@ -111,7 +111,12 @@ untouched() {
                              | {ifname, ifindex, ifalias, master}] | sort_by(.ifname)'
 }
 keep=$(untouched)
+PC_PTAP_HELPER=$(pc_logging_helper)
 pc_expect_rc "recover --json" 0 ptap_root recover --json
+PC_PTAP_HELPER=
+pc_eq "one helper run removes everything" "destroy: ca0 ca1 ca2 db0 orph0 orph1 orph2 orphx" \
+    "$(read -r verb names <"$PC_TMP/helper.log" && echo "$verb: $(echo $names | tr ' ' '\n' | sort | xargs)")"
+pc_eq "helper runs" 1 "$(wc -l <"$PC_TMP/helper.log")"
 pc_eq "actions taken" "$expected" "$(echo "$PC_OUT" | jq -c '[.[] | [.action, .name]] | sort')"
 pc_eq "recover says done" '[true]' "$(echo "$PC_OUT" | jq -c '[.[].done] | unique')"
 pc_eq "devices of others, unmarked, and live ones untouched" "$keep" "$(untouched)"

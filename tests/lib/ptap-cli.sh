@@ -142,6 +142,20 @@ pc_ptap_bg() {
     PC_BG_PID=$!
     PC_PIDS+=("$PC_BG_PID")
 }
+# pc_logging_helper: a stand-in helper (for root) that logs each run's
+# arguments, one line per run, to $PC_TMP/helper.log and then runs the
+# real one. Use as PC_PTAP_HELPER=$(pc_logging_helper) to count helper
+# runs: "one batch" is something a test can see.
+pc_logging_helper() {
+    if [ ! -x "$PC_TMP/log-helper" ]; then
+        printf '#!/bin/sh\necho "$*" >>"%s/helper.log"\nexec "%s" "$@"\n' "$PC_TMP" "$PC_HELPER" \
+            >"$PC_TMP/log-helper"
+        chmod 0755 "$PC_TMP/log-helper"
+    fi
+    : >"$PC_TMP/helper.log"
+    echo "$PC_TMP/log-helper"
+}
+
 ptap_root() { pc_ptap root "$PC_ROOT_STATE" "$@"; }
 ptap_user() { pc_ptap user "$PC_USER_STATE" "$@"; }
 
