@@ -140,6 +140,11 @@ int cli_open_journal(cli *c, bool write, ptap_journal **ret)
         return -cli_err(EX_CONFIG, "journal in '%s' is %s: %s", dir,
                         r == -EBADMSG ? "damaged" : "of an unknown format version",
                         *ptap_journal_last_error() ? ptap_journal_last_error() : strerror(-r));
+    /* Only the last component of a state directory is created: a missing
+     * parent is a bad --state-dir (or XDG_RUNTIME_DIR), not a system error. */
+    if (r == -ENOENT || r == -ENOTDIR)
+        return -cli_err(EX_CONFIG, "cannot open journal in '%s': %s%s", dir, strerror(-r),
+                        r == -ENOENT ? " (its parent directory must exist)" : "");
     if (r < 0)
         return -cli_err(r == -EACCES ? EX_NOPERM : EX_OSERR, "cannot open journal in '%s': %s",
                         dir, strerror(-r));
