@@ -114,6 +114,14 @@ echo "$ERR" | grep -qF "journal.xml" || pt_fail "journal check: message '$ERR' d
 cp "$T/good.xml" "$SD/journal.xml"
 rc "repaired journal" 0 --state-dir "$SD" journal check
 
+# A state directory whose parent is missing, or that is a file: 78.
+rc "state dir without parent" 78 --state-dir "$T/no/such/dir" list
+echo "$ERR" | grep -qF "$T/no/such/dir" || pt_fail "state dir without parent: message '$ERR' does not name it"
+[ ! -e "$T/no" ] || pt_fail "a missing parent was created"
+touch "$T/file"
+rc "state dir is a file" 78 --state-dir "$T/file" create a0
+echo "$ERR" | grep -qF "$T/file" || pt_fail "state dir is a file: message '$ERR' does not name it"
+
 # A user without XDG_RUNTIME_DIR and without --state-dir: told what to do.
 if [ "$(id -u)" -eq 0 ]; then
     u=$(pt_user_ensure ptaptest-cli)
