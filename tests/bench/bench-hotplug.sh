@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Benchmark 4: hot-add latency on a live guest (TCG, tests/e2e/lib).
+#   QMP, a bare QEMU run by an unprivileged user:
+#     ptap     `ptap attach qmp:SOCK --bridge br0` (fresh tap through the
+#              helper, journal, netdev_add + device_add)
+#     anchor   the raw QMP round trip on a pre-made tap: connect,
+#              qmp_capabilities, netdev_add, device_add (qmp_anchor.py,
+#              timed inside the client: no interpreter start)
+#   libvirt, a real libvirtd (tests/e2e/lib/libvirtd.sh) and domain:
+#     ptap     `ptap attach DOMAIN --bridge br0` (fresh tap, journal,
+#              virDomainAttachDeviceFlags)
+#     anchor   `virsh attach-device DOMAIN IFACE.xml --live` of an equivalent
+#              pre-made <interface type='ethernet'> tap, managed='no'
+#   and for each, the time from the start of the attach until the guest
+#   lists the NIC (the guest's watcher polls every 0.2 s: that is the
+#   resolution). The NIC is detached (and the guest back to `lo`) between
+#   rounds, untimed.
+# Target: ptap attach DOMAIN <= 1.0x virsh attach-device.
+# When a libvirtd already runs on this machine (another test's), the libvirt
+# half is reported as not run.
+#
+# Usage: bench-hotplug.sh [--rounds R] [--parts "qmp libvirt"]
+source "$(dirname "$0")/lib/bench.sh"
+
+rounds=5
+parts="qmp libvirt"
+while [ $# -gt 0 ]; do
+    case $1 in
+    --rounds) rounds=$2; shift 2 ;;
+    --parts) parts=$2; shift 2 ;;
+    *) bn_fail "usage: $0 [--rounds R] [--parts \"qmp libvirt\"]" ;;
+    esac
+done
+
+bn_init hotplug
+# shellcheck source=../e2e/lib/guest.sh
+. "$BN_SOURCE_DIR/tests/e2e/lib/guest.sh"
+# shellcheck source=../e2e/lib/libvirtd.sh
+. "$BN_SOURCE_DIR/tests/e2e/lib/libvirtd.sh"
+set -euo pipefail # (the libraries are sourced into a strict shell)
+ptap_guest_image || { echo "SKIP: no guest image (qemu-system-x86, busybox-static)" >&2; exit 77; }
+anchor=$BN_SOURCE_DIR/tests/bench/qmp_anchor.py
+bn_bridge br0
+ip -n "$BN_NS" addr add 10.9.0.1/24 dev br0
+sd=$(bn_state_dir)
+
+# nic_wait ERE SINCE T0: wait (30 s) until the guest's latest interface list
+# matches ERE; BN_MS = time since T0 (EPOCHREALTIME microseconds).
+nic_wait() {
+    local ere=$1 since=$2 t0=$3 deadline line
+    deadline=$((SECONDS + 30))
+    while :; do
+        line=$(tail -n +"$((since + 1))" "$PTAP_GUEST_LOG" 2>/dev/null | tr -d '\r' |
+            grep -a '^PTAP-NET: ' | tail -n 1) || true
+        line=${line#PTAP-NET: }
+        if [ -n "$line" ] && grep -Eq -- "$ere" <<<"$line"; then
+            BN_MS=$(awk -v a="$t0" -v b="${EPOCHREALTIME/./}" 'BEGIN { printf "%.3f", (b - a) / 1000 }')
+            return 0
+        fi
+        [ "$SECONDS" -lt "$deadline" ] || bn_fail "the guest's interfaces never matched /$ere/ (last: '$line')"
+        sleep 0.02
+    done
+}
+
+# ---- QMP: a bare QEMU -----------------------------------------------------------
+bench_qmp() {
+    local quser=ptaptest-benchq qmp r k t0 m out tap ms
+    local t_ptap=() t_raw=() g_ptap=() g_raw=()
+    ptap_test_user "$quser"
+    bn_cleanup_add ptap_guest_stop
+    ptap_guest_start "$BN_NS" "$quser" || bn_fail "the guest did not boot"
+    qmp=$PTAP_GUEST_QMP
+    # The anchor's tap: made once, as a person would, for QEMU's user.
+    ip -n "$BN_NS" tuntap add anc0 mode tap user "$quser"
+    ip -n "$BN_NS" link set anc0 master br0 up
+    bn_log "hot-add over QMP: $rounds rounds of ptap attach qmp: / raw QMP"
+    for ((r = 0; r < rounds; r++)); do
+        for k in 0 1; do
+            m=$(ptap_guest_mark)
+            if [ $(((r + k) % 2)) -eq 0 ]; then
+                t0=${EPOCHREALTIME/./}
+                out=$(bn_ptap "$sd" attach "qmp:$qmp" --bridge br0 --json) ||
+                    bn_fail "ptap attach qmp: failed"
+                t_ptap+=("$(awk -v a="$t0" -v b="${EPOCHREALTIME/./}" 'BEGIN { printf "%.3f", (b - a) / 1000 }')")
+                nic_wait '\beth0\b' "$m" "$t0"
+                g_ptap+=("$BN_MS")
+                tap=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["tap"])' "$out")
+                m=$(ptap_guest_mark)
+                bn_ptap "$sd" detach "qmp:$qmp" --tap "$tap" >/dev/null || bn_fail "ptap detach failed"
+                nic_wait '^lo$' "$m" "$t0"
+                ip -n "$BN_NS" link show "$tap" >/dev/null 2>&1 && bn_fail "tap $tap survived detach"
+            else
+                t0=${EPOCHREALTIME/./}
+                out=$(ip netns exec "$BN_NS" python3 "$anchor" attach "$qmp" anc0 anc0dev 52:54:00:be:00:01) ||
+                    bn_fail "raw QMP attach failed"
+                read -r ms t0 <<<"$out"
+                t_raw+=("${ms#ms=}")
+                t0=${t0#t0_us=} # the guest is timed from the client's connect
+                nic_wait '\beth0\b' "$m" "$t0"
+                g_raw+=("$BN_MS")
+                m=$(ptap_guest_mark)
+                ip netns exec "$BN_NS" python3 "$anchor" detach "$qmp" anc0dev || bn_fail "raw QMP detach failed"
+                nic_wait '^lo$' "$m" "$t0"
+            fi
+        done
+    done
+    [ "$(bn_ptap "$sd" list --json | tr -d ' \n')" = "[]" ] || bn_fail "records left after the QMP rounds"
+    bn_compare "hotplug-qmp" "Hot-add over QMP (bare QEMU)" \
+        "ptap attach qmp: (tap + journal + attach)" "${t_ptap[*]}" \
+        "raw QMP netdev_add + device_add (pre-made tap)" "${t_raw[*]}" \
+        "" le 0
+    bn_compare "hotplug-qmp-guest" "Hot-add over QMP: until the guest lists the NIC" \
+        "ptap attach qmp:" "${g_ptap[*]}" \
+        "raw QMP" "${g_raw[*]}" \
+        "" le 0
+    ptap_guest_stop
+    ip -n "$BN_NS" link del anc0
+}
+
+# ---- libvirt: a real libvirtd and domain ------------------------------------------
+bench_libvirt() {
+    local dom=ptaptest-benchvm$$ rc r k t0 m out tap xml
+    local t_ptap=() t_virsh=() g_ptap=() g_virsh=()
+    ptap_lv_users || bn_fail "cannot create libvirt's users"
+    bn_cleanup_add ptap_lv_stop
+    set +e
+    ptap_lv_start "$BN_NS"
+    rc=$?
+    set -e
+    if [ "$rc" -eq 77 ]; then
+        bn_log "libvirt half not run: a libvirtd already runs here (another test's)"
+        bn_result "hotplug-libvirt" "Hot-add through libvirt" "not run: libvirtd busy" ms - - - - - - "<= 1.0" "not run"
+        return 0
+    fi
+    [ "$rc" -eq 0 ] || bn_fail "libvirtd did not start"
+    ptap_lv_define "$dom" || bn_fail "cannot define $dom"
+    ptap_lv_boot "$dom" || bn_fail "$dom did not boot"
+    export LIBVIRT_DEFAULT_URI=$PTAP_LV_URI
+    ip -n "$BN_NS" tuntap add lva0 mode tap user "$PTAP_LV_QEMU_USER"
+    ip -n "$BN_NS" link set lva0 master br0 up
+    xml=$BN_TMP/lva0.xml
+    cat >"$xml" <<'EOF'
+<interface type='ethernet'>
+  <mac address='52:54:00:be:00:02'/>
+  <target dev='lva0' managed='no'/>
+  <model type='virtio'/>
+</interface>
+EOF
+    virsh_ns() { ip netns exec "$BN_NS" virsh -q -c "$PTAP_LV_URI" "$@"; }
+    bn_log "hot-add through libvirt: $rounds rounds of ptap attach DOMAIN / virsh attach-device"
+    for ((r = 0; r < rounds; r++)); do
+        for k in 0 1; do
+            m=$(ptap_guest_mark)
+            if [ $(((r + k) % 2)) -eq 0 ]; then
+                t0=${EPOCHREALTIME/./}
+                out=$(bn_ptap "$sd" attach "$dom" --bridge br0 --json) || bn_fail "ptap attach DOMAIN failed"
+                t_ptap+=("$(awk -v a="$t0" -v b="${EPOCHREALTIME/./}" 'BEGIN { printf "%.3f", (b - a) / 1000 }')")
+                nic_wait '\beth0\b' "$m" "$t0"
+                g_ptap+=("$BN_MS")
+                tap=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["tap"])' "$out")
+                m=$(ptap_guest_mark)
+                bn_ptap "$sd" detach "$dom" --tap "$tap" >/dev/null || bn_fail "ptap detach DOMAIN failed"
+                nic_wait '^lo$' "$m" "$t0"
+            else
+                t0=${EPOCHREALTIME/./}
+                virsh_ns attach-device "$dom" "$xml" --live >/dev/null || bn_fail "virsh attach-device failed"
+                t_virsh+=("$(awk -v a="$t0" -v b="${EPOCHREALTIME/./}" 'BEGIN { printf "%.3f", (b - a) / 1000 }')")
+                nic_wait '\beth0\b' "$m" "$t0"
+                g_virsh+=("$BN_MS")
+                m=$(ptap_guest_mark)
+                virsh_ns detach-device "$dom" "$xml" --live >/dev/null || bn_fail "virsh detach-device failed"
+                nic_wait '^lo$' "$m" "$t0"
+                # libvirt forgets the NIC only when QEMU reports it gone.
+                for _ in $(seq 100); do
+                    virsh_ns domiflist "$dom" | grep -q 52:54:00:be:00:02 || break
+                    sleep 0.05
+                done
+            fi
+        done
+    done
+    [ "$(bn_ptap "$sd" list --json | tr -d ' \n')" = "[]" ] || bn_fail "records left after the libvirt rounds"
+    bn_compare "hotplug-libvirt" "Hot-add through libvirt (device method)" \
+        "ptap attach DOMAIN (tap + journal + attach)" "${t_ptap[*]}" \
+        "virsh attach-device (pre-made managed='no' tap)" "${t_virsh[*]}" \
+        "<= 1.0" le 1.0
+    bn_compare "hotplug-libvirt-guest" "Hot-add through libvirt: until the guest lists the NIC" \
+        "ptap attach DOMAIN" "${g_ptap[*]}" \
+        "virsh attach-device" "${g_virsh[*]}" \
+        "" le 0
+    ptap_lv_stop
+}
+
+for p in $parts; do
+    case $p in
+    qmp) bench_qmp ;;
+    libvirt) bench_libvirt ;;
+    *) bn_fail "unknown part '$p'" ;;
+    esac
+done
