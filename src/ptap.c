@@ -118,9 +118,15 @@ int cli_open_journal(cli *c, bool write, ptap_journal **ret)
     int r;
 
     if (c->state_dir) {
+        /* Validate, never truncate: a cut path may name another directory. */
+        if (strlen(c->state_dir) >= sizeof(dir))
+            return -cli_err(EX_USAGE, "invalid --state-dir '%.32s...': longer than %zu bytes",
+                            c->state_dir, sizeof(dir) - 1);
         snprintf(dir, sizeof(dir), "%s", c->state_dir);
     } else {
         r = ptap_journal_default_dir(dir, sizeof(dir));
+        if (r == -ENAMETOOLONG)
+            return -cli_err(EX_CONFIG, "XDG_RUNTIME_DIR is too long (use --state-dir DIR)");
         if (r < 0)
             return -cli_err(EX_CONFIG,
                             "no state directory: XDG_RUNTIME_DIR is not set (use --state-dir DIR)");
