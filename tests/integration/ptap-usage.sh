@@ -114,6 +114,11 @@ echo "$ERR" | grep -qF "journal.xml" || pt_fail "journal check: message '$ERR' d
 cp "$T/good.xml" "$SD/journal.xml"
 rc "repaired journal" 0 --state-dir "$SD" journal check
 
+# A state directory path too long for the buffer is refused, not cut
+# (a cut path could name another directory): /tmp/... then 4,100 bytes.
+long=$T/$(printf 'x%.0s' $(seq 1 4100))
+usage "--state-dir too long" "--state-dir" --state-dir "$long" list
+
 # A state directory whose parent is missing, or that is a file: 78.
 rc "state dir without parent" 78 --state-dir "$T/no/such/dir" list
 echo "$ERR" | grep -qF "$T/no/such/dir" || pt_fail "state dir without parent: message '$ERR' does not name it"
