@@ -89,6 +89,10 @@ usage "journal: no subcommand" "dump" --state-dir "$SD" journal
 usage "journal: unknown subcommand" "'frob'" --state-dir "$SD" journal frob
 usage "journal: two subcommands" "dump" --state-dir "$SD" journal dump check
 usage "release: no domain" "DOMAIN" --state-dir "$SD" release
+# A state directory path too long for the buffer is refused, not cut
+# (a cut path could name another directory): /tmp/... then 4,100 bytes.
+long=$T/$(printf 'x%.0s' $(seq 1 4100))
+usage "--state-dir too long" "--state-dir" --state-dir "$long" list
 
 # ---- options after arguments, global options after the command -----------------------
 rc "list --json" 0 --state-dir "$SD" list --json
@@ -113,11 +117,6 @@ rc "damaged journal: check" 78 --state-dir "$SD" journal check
 echo "$ERR" | grep -qF "journal.xml" || pt_fail "journal check: message '$ERR' does not name the file"
 cp "$T/good.xml" "$SD/journal.xml"
 rc "repaired journal" 0 --state-dir "$SD" journal check
-
-# A state directory path too long for the buffer is refused, not cut
-# (a cut path could name another directory): /tmp/... then 4,100 bytes.
-long=$T/$(printf 'x%.0s' $(seq 1 4100))
-usage "--state-dir too long" "--state-dir" --state-dir "$long" list
 
 # A state directory whose parent is missing, or that is a file: 78.
 rc "state dir without parent" 78 --state-dir "$T/no/such/dir" list
