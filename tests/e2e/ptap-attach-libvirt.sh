@@ -51,7 +51,7 @@ for method in device monitor; do
     ptap_guest_cmd -t 30 "ping -c 1 -W 3 10.9.0.1 || ping -c 1 -W 3 10.9.0.1" >/dev/null || fail "guest cannot ping host ($method)"
     ptap_host_ping "$NS" 10.9.0.2 2 >/dev/null || fail "host cannot ping guest ($method)"
     m=$(ptap_guest_mark)
-    P detach "$DOM" --tap "$tap" >/dev/null || fail "detach ($method) failed"
+    P detach "$DOM" --tap "$tap" --timeout 30 >/dev/null || fail "detach ($method) failed"
     ptap_guest_net_wait '^lo$' 30 "$m" >/dev/null || fail "guest still lists eth0 ($method)"
     ip -n "$NS" link show "$tap" >/dev/null 2>&1 && fail "tap $tap survived detach"
     ptap_lv_virsh domiflist "$DOM" | grep -q "$mac" && fail "domiflist still shows $mac"
