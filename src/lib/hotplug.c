@@ -55,11 +55,6 @@ static void host_mac(const char *guest, char buf[PTAP_MAC_STRLEN])
     snprintf(buf, PTAP_MAC_STRLEN, "fe%s", guest + 2);
 }
 
-static int journal_error(ptap_journal *j, ptap_error *err, int r)
-{
-    return ptap_error_set(err, r, EX_OSERR, "cannot write journal '%s': %s", ptap_journal_path(j),
-                          strerror(-r));
-}
 
 /* Can QEMU running as @uid/@gid open this tap by name? The kernel's rule
  * (tun_not_capable): owner must match if set, and group if set. */
@@ -83,9 +78,9 @@ static int drop_tap(ptap_journal *j, ptap_record *rec, ptap_error *err)
     int k;
 
     r.state = PTAP_STATE_DESTROYING;
-    k = ptap_journal_append(j, &r, 1);
+    k = ptap_pool_append(j, &r, 1, err);
     if (k < 0)
-        return journal_error(j, err, k);
+        return k;
     k = ptap_helper_destroy(names, 1, &hr);
     if (k < 0 || hr.status != 0) {
         k = ptap_pool_helper_error(err, "cannot destroy tap", k, &hr);
@@ -94,8 +89,8 @@ static int drop_tap(ptap_journal *j, ptap_record *rec, ptap_error *err)
     }
     ptap_helper_result_clear(&hr);
     r.state = PTAP_STATE_DESTROYED;
-    k = ptap_journal_append(j, &r, 1);
-    return k < 0 ? journal_error(j, err, k) : 0;
+    k = ptap_pool_append(j, &r, 1, err);
+    return k < 0 ? k : 0;
 }
 
 int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *out,
@@ -196,11 +191,9 @@ int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *ou
     snprintf(rec.consumer.mac, sizeof(rec.consumer.mac), "%s", out->mac);
     rec.consumer.queues = req->queues;
     rec.state = PTAP_STATE_ATTACHING;
-    r = ptap_journal_append(j, &rec, 1);
-    if (r < 0) {
-        journal_error(j, err, r);
+    r = ptap_pool_append(j, &rec, 1, err);
+    if (r < 0)
         goto rollback_tap;
-    }
     ptap_fault("attach-after-intent");
 
     /* 5. QEMU opens the tap by name. */
@@ -211,11 +204,10 @@ int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *ou
 
     /* 6. Outcome. */
     rec.state = PTAP_STATE_ATTACHED;
-    r = ptap_journal_append(j, &rec, 1);
+    r = ptap_pool_append(j, &rec, 1, err);
     if (r < 0) {
         /* The guest has it but we could not say so: undo, so journal and
          * world agree. */
-        journal_error(j, err, r);
         (void) ptap_consumer_remove(cc, &rec.consumer, timeout, NULL);
         goto rollback_intent;
     }
@@ -295,9 +287,9 @@ int ptap_detach(ptap_journal *j, const ptap_detach_req *req, ptap_attach_out *ou
     rec.state = PTAP_STATE_DETACHING;
     if (req->keep_tap)
         rec.flags |= PTAP_TAP_KEEP;
-    r = ptap_journal_append(j, &rec, 1);
+    r = ptap_pool_append(j, &rec, 1, err);
     if (r < 0)
-        return journal_error(j, err, r);
+        return r;
     ptap_fault("detach-after-intent");
 
     if (cc) {
@@ -324,9 +316,9 @@ int ptap_detach(ptap_journal *j, const ptap_detach_req *req, ptap_attach_out *ou
         rec.state = PTAP_STATE_READY;
         rec.flags &= ~(PTAP_TAP_KEEP | PTAP_TAP_EPHEMERAL);
         memset(&rec.consumer, 0, sizeof(rec.consumer));
-        r = ptap_journal_append(j, &rec, 1);
-        out->kept = true;
-        return r < 0 ? journal_error(j, err, r) : 0;
+        r = ptap_pool_append(j, &rec, 1, err);
+        out->kept = r >= 0;
+        return r < 0 ? r : 0;
     }
     return drop_tap(j, &rec, err);
 }

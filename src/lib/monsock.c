@@ -161,3 +161,16 @@ int ptap_monsock_set_nonblock(int fd)
         return -errno;
     return 0;
 }
+
+int ptap_monsock_connect_timeout(const char *path, int timeout_ms, int *left_ms)
+{
+    int64_t start = ptap_monsock_now_ms();
+    int fd = ptap_monsock_connect(path, ptap_monsock_deadline(timeout_ms));
+
+    *left_ms = timeout_ms;
+    if (fd >= 0 && timeout_ms >= 0) {
+        int64_t left = timeout_ms - (ptap_monsock_now_ms() - start);
+        *left_ms = left < 0 ? 0 : (int) left;
+    }
+    return fd;
+}

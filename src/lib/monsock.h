@@ -23,6 +23,12 @@ int64_t ptap_monsock_deadline(int timeout_ms);
 int ptap_monsock_connect(const char *path, int64_t deadline);
 
 /**
+ * ptap_monsock_connect_timeout: ptap_monsock_connect() within @timeout_ms
+ * (< 0: no limit); *@left_ms gets what remains of it for the handshake.
+ */
+int ptap_monsock_connect_timeout(const char *path, int timeout_ms, int *left_ms);
+
+/**
  * ptap_monsock_read: wait until @fd is readable (or @deadline passes) and read
  * up to @len bytes. Returns the byte count (> 0), -ECONNRESET at end of
  * stream, -ETIMEDOUT, or -errno.

@@ -11,6 +11,16 @@
 #include "pool.h"
 #include "validate.h"
 
+int ptap_pool_append(ptap_journal *j, ptap_record *recs, size_t n, ptap_error *err)
+{
+    int r = ptap_journal_append(j, recs, n);
+
+    if (r < 0)
+        return ptap_error_set(err, r, EX_OSERR, "cannot write journal '%s': %s",
+                              ptap_journal_path(j), strerror(-r));
+    return r;
+}
+
 void ptap_strv_free(char **v)
 {
     if (!v)
@@ -121,10 +131,9 @@ int ptap_pool_create(ptap_journal *j, const ptap_create_spec *spec, uid_t owner,
     intent.flags = (s.multi_queue ? PTAP_TAP_MULTI_QUEUE : 0) | (s.vnet_hdr ? PTAP_TAP_VNET_HDR : 0) |
                    (s.ephemeral ? PTAP_TAP_EPHEMERAL : 0);
     intent.state = PTAP_STATE_CREATING;
-    r = ptap_journal_append(j, &intent, 1);
+    r = ptap_pool_append(j, &intent, 1, err);
     if (r < 0)
-        return ptap_error_set(err, r, EX_OSERR, "cannot write journal '%s': %s",
-                              ptap_journal_path(j), strerror(-r));
+        return r;
     ptap_fault("create-after-intent");
 
     snprintf(tag, sizeof(tag), "%s:%s", ptap_journal_id(j), intent.id);
@@ -179,10 +188,8 @@ int ptap_pool_create(ptap_journal *j, const ptap_create_spec *spec, uid_t owner,
     }
     intent.state = PTAP_STATE_DESTROYED; /* the batch intent is done */
     out[s.count] = intent;
-    r = ptap_journal_append(j, out, s.count + 1);
+    r = ptap_pool_append(j, out, s.count + 1, err);
     if (r < 0) {
-        ptap_error_set(err, r, EX_OSERR, "cannot write journal '%s': %s", ptap_journal_path(j),
-                       strerror(-r));
         (void) destroy_by_op(j, intent.id, NULL);
         ptap_helper_result_clear(&res);
         return r;
@@ -241,10 +248,9 @@ int ptap_pool_destroy(ptap_journal *j, char *const *names, size_t n, ptap_error 
 
     for (size_t i = 0; i < n; i++)
         recs[i].state = PTAP_STATE_DESTROYING;
-    r = ptap_journal_append(j, recs, n);
+    r = ptap_pool_append(j, recs, n, err);
     if (r < 0)
-        return ptap_error_set(err, r, EX_OSERR, "cannot write journal '%s': %s",
-                              ptap_journal_path(j), strerror(-r));
+        return r;
     ptap_fault("destroy-after-intent");
 
     if (n_present > 0) {
@@ -266,10 +272,9 @@ int ptap_pool_destroy(ptap_journal *j, char *const *names, size_t n, ptap_error 
     }
     for (size_t i = 0; i < n; i++)
         recs[i].state = PTAP_STATE_DESTROYED;
-    r = ptap_journal_append(j, recs, n);
+    r = ptap_pool_append(j, recs, n, err);
     if (r < 0)
-        return ptap_error_set(err, r, EX_OSERR, "cannot write journal '%s': %s",
-                              ptap_journal_path(j), strerror(-r));
+        return r;
     return 0;
 }
 
@@ -303,10 +308,9 @@ int ptap_pool_forget(ptap_journal *j, char *const *names, size_t n, size_t *n_fo
     }
     ptap_kview_clear(&kv);
     if (m > 0) {
-        r = ptap_journal_append(j, recs, m);
+        r = ptap_pool_append(j, recs, m, err);
         if (r < 0)
-            return ptap_error_set(err, r, EX_OSERR, "cannot write journal '%s': %s",
-                                  ptap_journal_path(j), strerror(-r));
+            return r;
     }
     if (n_forgotten)
         *n_forgotten = m;

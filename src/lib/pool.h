@@ -45,6 +45,12 @@ int ptap_pool_destroy(ptap_journal *j, char *const *names, size_t n, ptap_error 
 int ptap_pool_forget(ptap_journal *j, char *const *names, size_t n, size_t *n_forgotten,
                      ptap_error *err);
 
+/**
+ * ptap_pool_append: ptap_journal_append() that explains a failure in @err
+ * ("cannot write journal 'PATH': reason"). Returns as ptap_journal_append().
+ */
+int ptap_pool_append(ptap_journal *j, ptap_record *recs, size_t n, ptap_error *err);
+
 /** ptap_strv_free: free a NULL-terminated array of strings. */
 void ptap_strv_free(char **v);
 

@@ -252,17 +252,11 @@ int ptap_qmp_new_fd(int fd, int timeout_ms, ptap_qmp **ret)
 
 int ptap_qmp_connect(const char *path, int timeout_ms, ptap_qmp **ret)
 {
-    int64_t start = ptap_monsock_now_ms();
-    int fd = ptap_monsock_connect(path, ptap_monsock_deadline(timeout_ms));
-    int left = timeout_ms;
+    int left;
+    int fd = ptap_monsock_connect_timeout(path, timeout_ms, &left);
 
     if (fd < 0)
         return fd;
-    if (timeout_ms >= 0) {
-        left = timeout_ms - (int) (ptap_monsock_now_ms() - start);
-        if (left < 0)
-            left = 0;
-    }
     return ptap_qmp_new_fd(fd, left, ret);
 }
 

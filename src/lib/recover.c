@@ -229,10 +229,9 @@ static int plan_execute(plan *p, ptap_journal *j, ptap_error *err)
     int r;
 
     if (p->n_before > 0) {
-        r = ptap_journal_append(j, p->before, p->n_before);
+        r = ptap_pool_append(j, p->before, p->n_before, err);
         if (r < 0)
-            return ptap_error_set(err, r, EX_OSERR, "cannot write journal '%s': %s",
-                                  ptap_journal_path(j), strerror(-r));
+            return r;
     }
     ptap_fault("recover-after-intent");
     for (size_t i = 0; i < p->n_detach; i++)
@@ -250,10 +249,9 @@ static int plan_execute(plan *p, ptap_journal *j, ptap_error *err)
     }
     ptap_fault("recover-after-helper");
     if (p->n_after > 0) {
-        r = ptap_journal_append(j, p->after, p->n_after);
+        r = ptap_pool_append(j, p->after, p->n_after, err);
         if (r < 0)
-            return ptap_error_set(err, r, EX_OSERR, "cannot write journal '%s': %s",
-                                  ptap_journal_path(j), strerror(-r));
+            return r;
     }
     return 0;
 }
