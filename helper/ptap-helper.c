@@ -814,6 +814,7 @@ int main(int argc, char **argv)
     /* 1. Before anything else: sane descriptors, who called, and the
      * policy file opened while we may still read it. */
     secure_std_fds();
+    ptap_fault_init(); /* test builds only: PTAP_FAULT survives clearenv() */
     if (get_caller(&caller) < 0) {
         error("cannot read the caller's groups");
         return EXIT_SYSTEM;

@@ -516,6 +516,10 @@ int cmd_journal(cli *c, int argc, char **argv)
         r = cli_open_journal(c, false, &j);
         if (r < 0)
             return -r;
+        if (strcmp(ptap_journal_path(j), "(memory)") == 0) {
+            printf("no journal yet: nothing on record\n");
+            return EX_OK;
+        }
         r = ptap_journal_validate_file(ptap_journal_path(j), schema, err, sizeof(err));
         if (r == -EBADMSG)
             return cli_err(EX_CONFIG, "journal '%s' is not valid: %s", ptap_journal_path(j), err);

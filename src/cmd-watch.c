@@ -138,8 +138,8 @@ int cmd_watch(cli *c, int argc, char **argv)
             cfg.rcvbuf = (int) v;
             break;
         case 'h':
-            execlp("man", "man", "8", "ptap-watch", (char *) NULL);
-            puts("Usage: ptap watch [--grace S] [--syslog] [--state-dir DIR] [-v]\n"
+            puts("Usage: ptap watch [--grace S] [--syslog] [--netlink-buffer BYTES] "
+                 "[--state-dir DIR] [-v]\n"
                  "See ptap-watch(8).");
             return EX_OK;
         default:

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -112,6 +113,27 @@ bool cli_global_opt(cli *c, int opt, const char *arg)
     }
 }
 
+/* Does the directory that would hold state dir @dir exist? (A reader
+ * treats a missing journal as empty only where a writer could create it.) */
+static bool parent_exists(const char *dir)
+{
+    char parent[4096];
+    char *slash;
+    struct stat st;
+
+    snprintf(parent, sizeof(parent), "%s", dir);
+    while ((slash = strrchr(parent, '/')) && slash[1] == '\0' && slash != parent)
+        *slash = '\0'; /* trailing slashes */
+    slash = strrchr(parent, '/');
+    if (!slash)
+        return true; /* relative, in the current directory */
+    if (slash == parent)
+        slash[1] = '\0';
+    else
+        *slash = '\0';
+    return stat(parent, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 int cli_open_journal(cli *c, bool write, ptap_journal **ret)
 {
     char dir[4096];
@@ -132,9 +154,14 @@ int cli_open_journal(cli *c, bool write, ptap_journal **ret)
                             "no state directory: XDG_RUNTIME_DIR is not set (use --state-dir DIR)");
     }
     r = ptap_journal_open(dir, write ? PTAP_JOURNAL_CREATE : PTAP_JOURNAL_READONLY, ret);
-    if (r == -ENOENT && !write) {
-        /* Nothing on record yet: read as an empty journal. */
-        r = ptap_journal_open(dir, PTAP_JOURNAL_CREATE, ret);
+    if (r == -ENOENT && !write && parent_exists(dir)) {
+        /* Nothing on record yet: read an empty journal, without creating
+         * one (a reader never writes). Its id matches no tap's mark. */
+        static const char empty[] =
+            "<ptap-journal version=\"1\" id=\"0000000000000000\" next-seq=\"1\">\n";
+        return ptap_journal_load_buffer(empty, sizeof(empty) - 1, ret) < 0
+                   ? -cli_err(EX_OSERR, "cannot read an empty journal")
+                   : 0;
     }
     if (r == -EPERM || r == -ELOOP)
         return -cli_err(EX_CONFIG,

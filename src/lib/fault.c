@@ -3,14 +3,26 @@
 
 #ifdef PTAP_FAULT_INJECTION
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+static char saved[128];
+static int saved_set;
+
+void ptap_fault_init(void)
+{
+    const char *v = getenv("PTAP_FAULT");
+
+    snprintf(saved, sizeof(saved), "%s", v ? v : "");
+    saved_set = 1;
+}
+
 void ptap_fault(const char *point)
 {
     static unsigned long passes;
-    const char *want = getenv("PTAP_FAULT");
+    const char *want = saved_set ? saved : getenv("PTAP_FAULT");
     const char *colon;
     size_t len;
     unsigned long nth = 1;

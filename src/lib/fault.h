@@ -11,9 +11,15 @@
 
 #ifdef PTAP_FAULT_INJECTION
 void ptap_fault(const char *point);
+/* ptap_fault_init: read PTAP_FAULT now, for a program that is about to
+ * clear its environment (the helper). */
+void ptap_fault_init(void);
 #else
 static inline void ptap_fault(const char *point)
 {
     (void) point;
+}
+static inline void ptap_fault_init(void)
+{
 }
 #endif
