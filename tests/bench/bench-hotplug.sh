@@ -114,7 +114,7 @@ bench_qmp() {
         "ptap attach qmp:" "${g_ptap[*]}" \
         "raw QMP" "${g_raw[*]}" \
         "" le 0
-    ptap_guest_stop
+    ptap_guest_stop || true # (not set -e safe: it kills a pid that may be gone)
     ip -n "$BN_NS" link del anc0
 }
 
@@ -188,7 +188,7 @@ EOF
         "ptap attach DOMAIN" "${g_ptap[*]}" \
         "virsh attach-device" "${g_virsh[*]}" \
         "" le 0
-    ptap_lv_stop
+    ptap_lv_stop || true
 }
 
 for p in $parts; do
