@@ -132,6 +132,9 @@ pt_tmpdir() {
     fi
     echo "$PT_TMP"
 }
+# Made now, in the sourcing shell: functions called inside $(...) run in a
+# subshell, where a PT_TMP set (and a cleanup registered) would be lost.
+pt_tmpdir >/dev/null
 
 pt_helper_install() {
     local mode=$1 dir
