@@ -510,7 +510,14 @@ int ptap_policy_decide(const ptap_policy *p, const ptap_policy_request *req,
             continue;
         if (r->subject == PTAP_POLICY_BRIDGE ? bridge_matches(r, bridge)
                                              : subject_matches(r, req)) {
-            set_err(why, whylen, "denied by %s:%u", file, r->line);
+            /* Name what was denied: the bridge, or the caller. */
+            if (r->subject != PTAP_POLICY_BRIDGE)
+                set_err(why, whylen, "uid %u is denied by %s:%u", (unsigned) req->uid, file,
+                        r->line);
+            else if (bridge)
+                set_err(why, whylen, "bridge '%s' is denied by %s:%u", bridge, file, r->line);
+            else
+                set_err(why, whylen, "a tap without bridge is denied by %s:%u", file, r->line);
             return -EACCES;
         }
     }

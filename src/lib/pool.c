@@ -46,9 +46,11 @@ int ptap_pool_helper_error(ptap_error *err, const char *what, int r, const ptap_
                : res->status == EX_USAGE ? -EINVAL
                : res->status == EX_CONFIG ? -EACCES
                                           : -EIO;
-    return ptap_error_set(err, code,
-                          res->status > 0 && res->status < 128 ? res->status : EX_OSERR, "%s: %s",
-                          what, msg);
+    int ex = res->status > 0 && res->status < 128 ? res->status : EX_OSERR;
+    /* "cannot create 'ptap%d': ..." already says what failed. */
+    if (strncmp(msg, "cannot ", 7) == 0)
+        return ptap_error_set(err, code, ex, "%s", msg);
+    return ptap_error_set(err, code, ex, "%s: %s", what, msg);
 }
 
 /* Destroy every tap of this journal that operation @op made (found by

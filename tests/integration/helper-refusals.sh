@@ -90,8 +90,8 @@ for mode in setuid cap; do
     refuse 77 "only root may create a tap owned by another user" $U1 create x --owner $U2
     refuse 77 "only root may create a tap owned by another user" $U1 create x --owner 0
     refuse 77 "gid 0 is not one of the caller's groups" $U1 create x --group root
-    refuse 77 "denied by /etc/ptap/helper.conf:5" $U3 create x --bridge br0
-    refuse 77 "denied by /etc/ptap/helper.conf:6" $U1 create x --bridge brx
+    refuse 77 "uid [0-9]+ is denied by /etc/ptap/helper.conf:5" $U3 create x --bridge br0
+    refuse 77 "bridge .brx. is denied by /etc/ptap/helper.conf:6" $U1 create x --bridge brx
     refuse 77 "no rule in /etc/ptap/helper.conf allows uid [0-9]+ a tap without bridge" $U2 create x
     refuse 77 "quota of 2 taps exceeded \\(1 owned, 2 asked" $U1 create 'q%d' --count 2
     refuse 77 "only root may name a policy file" $U1 --config /etc/ptap/helper.conf create x

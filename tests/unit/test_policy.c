@@ -226,9 +226,9 @@ static void test_decide(void **state)
         { 1004, true, NULL, 0, 1, -EACCES, "no rule in t.conf allows uid 1004 a tap without bridge" },
         { 1004, false, "br0", 0, 1, -EACCES, "no rule in t.conf allows uid 1004 on bridge 'br0'" },
         /* deny wins */
-        { 1002, true, "br1", 0, 1, -EACCES, "denied by t.conf:4" },
-        { 1001, true, "brx", 0, 1, -EACCES, "denied by t.conf:5" },
-        { 1003, false, "brx", 0, 1, -EACCES, "denied by t.conf:5" },
+        { 1002, true, "br1", 0, 1, -EACCES, "uid 1002 is denied by t.conf:4" },
+        { 1001, true, "brx", 0, 1, -EACCES, "bridge 'brx' is denied by t.conf:5" },
+        { 1003, false, "brx", 0, 1, -EACCES, "bridge 'brx' is denied by t.conf:5" },
         /* several allow rules: any one with room suffices */
         { 1003, false, "br0", 2, 1, 0, "allowed by t.conf:8" },
         { 1003, false, "br0", 3, 1, -EDQUOT, "quota of 3 taps exceeded (3 owned, 1 asked; t.conf:8)" },
