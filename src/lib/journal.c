@@ -843,7 +843,7 @@ static int doc_parse(const char *buf, size_t len, const char *src, xmlDocPtr *re
     _cleanup_(xmlFreeParserCtxtp) xmlParserCtxtPtr ctxt = NULL;
     _cleanup_free_ char *text = NULL;
     xmlDocPtr doc;
-    int n, r;
+    int n = 0, r;
 
     r = doc_text(buf, len, src, &text, &n);
     if (r < 0)
@@ -1140,7 +1140,7 @@ static int replay(ptap_journal *j, const char *buf, size_t len, const char *src,
     };
     replay_state st = { .j = j, .src = src, .base = 1 };
     xmlParserCtxtPtr ctxt;
-    int n, r;
+    int n = 0, r;
 
     r = image_split(buf, len, src, complete);
     if (r < 0)
