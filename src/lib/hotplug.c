@@ -93,6 +93,20 @@ static int drop_tap(ptap_journal *j, ptap_record *rec, ptap_error *err)
     return k < 0 ? k : 0;
 }
 
+/* Undo an attach that failed after its tap was chosen: a tap this call
+ * created goes (its record closed), a pool tap goes back to ready. */
+static int attach_rollback(ptap_journal *j, ptap_record *rec, bool fresh, bool recorded,
+                           ptap_error *err, int r)
+{
+    memset(&rec->consumer, 0, sizeof(rec->consumer));
+    rec->state = PTAP_STATE_READY;
+    if (fresh)
+        (void) drop_tap(j, rec, NULL);
+    else if (recorded)
+        (void) ptap_journal_append(j, rec, 1);
+    return err && err->code ? err->code : r;
+}
+
 int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *out,
                 ptap_error *err)
 {
@@ -185,7 +199,7 @@ int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *ou
     }
     if (r < 0) {
         ptap_error_set(err, r, EX_USAGE, "invalid device id '%s'", req->id ? req->id : rec.name);
-        goto rollback_tap;
+        return attach_rollback(j, &rec, fresh, false, err, r);
     }
     snprintf(rec.consumer.model, sizeof(rec.consumer.model), "%s", model);
     snprintf(rec.consumer.mac, sizeof(rec.consumer.mac), "%s", out->mac);
@@ -193,13 +207,13 @@ int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *ou
     rec.state = PTAP_STATE_ATTACHING;
     r = ptap_pool_append(j, &rec, 1, err);
     if (r < 0)
-        goto rollback_tap;
+        return attach_rollback(j, &rec, fresh, false, err, r);
     ptap_fault("attach-after-intent");
 
     /* 5. QEMU opens the tap by name. */
     r = ptap_consumer_add(cc, &rec.consumer, rec.name, req->vhost, timeout, err);
     if (r < 0)
-        goto rollback_intent;
+        return attach_rollback(j, &rec, fresh, true, err, r);
     ptap_fault("attach-after-device");
 
     /* 6. Outcome. */
@@ -209,28 +223,13 @@ int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *ou
         /* The guest has it but we could not say so: undo, so journal and
          * world agree. */
         (void) ptap_consumer_remove(cc, &rec.consumer, timeout, NULL);
-        goto rollback_intent;
+        return attach_rollback(j, &rec, fresh, true, err, r);
     }
     snprintf(out->device_id, sizeof(out->device_id), "%s", rec.consumer.device_id);
     snprintf(out->netdev_id, sizeof(out->netdev_id), "%s", rec.consumer.netdev_id);
     snprintf(out->target, sizeof(out->target), "%s", rec.consumer.target);
     snprintf(out->name, sizeof(out->name), "%s", rec.consumer.name);
     return 0;
-
-rollback_intent:
-    memset(&rec.consumer, 0, sizeof(rec.consumer));
-    rec.state = PTAP_STATE_READY;
-    if (!fresh) {
-        (void) ptap_journal_append(j, &rec, 1);
-        return err ? err->code : r;
-    }
-    /* fall through: a fresh tap goes too */
-rollback_tap:
-    if (fresh) {
-        rec.state = PTAP_STATE_READY;
-        (void) drop_tap(j, &rec, NULL);
-    }
-    return err && err->code ? err->code : r;
 }
 
 static bool record_on_target(const ptap_record *rec, const char *target)

@@ -94,6 +94,14 @@ refuse 64 attach "$T" --model ne2k_pci --bridge br0
 refuse 64 attach "$T" --mac 01:00:5e:00:00:01 --bridge br0
 refuse 64 attach "$T" --mac 52:54:00:zz:00:01 --bridge br0
 refuse 64 attach "$T" --id 'x,script=/bin/sh' --bridge br0
+# QEMU itself refuses (device id already taken): the fresh tap, the netdev
+# and the record this call made are all rolled back, QEMU's words quoted.
+P attach "$T" --bridge br0 --id dup >/dev/null || fail "attach --id dup failed"
+before=$(P list --json; taps_in_ns)
+refuse 71 attach "$T" --bridge br0 --id dup
+echo "$msg" | grep -q "Duplicate" || fail "QEMU's own message not quoted: $msg"
+P detach "$T" --id dup >/dev/null || fail "detach --id dup failed"
+before=$(P list --json; taps_in_ns)
 P create ptapown%d --owner 0 >/dev/null || fail "pool create failed"
 own=$(jq_get "$(P list --json)" '[r["name"] for r in d][0]')
 before=$(P list --json; taps_in_ns)
