@@ -18,9 +18,7 @@
 #include <unistd.h>
 
 #include <json-c/json.h>
-#include <libvirt/libvirt-qemu.h>
-#include <libvirt/libvirt.h>
-#include <libvirt/virterror.h>
+#include "virtdl.h" /* libvirt, loaded on first use */
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
@@ -201,6 +199,13 @@ int ptap_virt_open(const char *uri, ptap_virt **ret, char **errmsg)
 
     if (errmsg)
         *errmsg = NULL;
+    const char *dlerr = NULL;
+    r = ptap_virtdl_load(&dlerr);
+    if (r < 0) {
+        if (errmsg && asprintf(errmsg, "cannot load libvirt: %s", dlerr) < 0)
+            *errmsg = NULL;
+        return -ECONNREFUSED;
+    }
     pthread_once(&virt_once, virt_init);
     if (!uri || !*uri)
         uri = ptap_virt_default_uri();
