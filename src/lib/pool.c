@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,16 +179,10 @@ int ptap_pool_create(ptap_journal *j, const ptap_create_spec *spec, uid_t owner,
         snprintf(out[i].name, sizeof(out[i].name), "%s", res.lines[i]);
         out[i].state = PTAP_STATE_READY;
     }
-    /* Record each tap's ifindex: one dump, whatever the count. */
-    ptap_kview kv;
-    if (ptap_kview_load(&kv) >= 0) {
-        for (size_t i = 0; i < res.n_lines; i++) {
-            const ptap_kdev *d = ptap_kview_find(&kv, out[i].name);
-            if (d)
-                out[i].ifindex = d->ifindex;
-        }
-        ptap_kview_clear(&kv);
-    }
+    /* Record each tap's ifindex: one lookup by name each (a full link dump
+     * would cost more than the create on a host with thousands of links). */
+    for (size_t i = 0; i < res.n_lines; i++)
+        out[i].ifindex = (int) if_nametoindex(out[i].name);
     intent.state = PTAP_STATE_DESTROYED; /* the batch intent is done */
     out[s.count] = intent;
     r = ptap_pool_append(j, out, s.count + 1, err);
