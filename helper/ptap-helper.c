@@ -33,10 +33,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -348,36 +346,6 @@ static int parse_args(int argc, char **argv, struct options *o)
     return 0;
 }
 
-static int lookup_user(const char *s, uid_t *ret)
-{
-    uint64_t v;
-    struct passwd *pw;
-
-    if (s[0] >= '0' && s[0] <= '9')
-        return ptap_parse_uint(s, 0, UINT32_MAX - 1, &v) < 0 ? -EINVAL : (*ret = (uid_t) v, 0);
-    errno = 0;
-    pw = getpwnam(s);
-    if (!pw)
-        return -ENOENT;
-    *ret = pw->pw_uid;
-    return 0;
-}
-
-static int lookup_group(const char *s, gid_t *ret)
-{
-    uint64_t v;
-    struct group *gr;
-
-    if (s[0] >= '0' && s[0] <= '9')
-        return ptap_parse_uint(s, 0, UINT32_MAX - 1, &v) < 0 ? -EINVAL : (*ret = (gid_t) v, 0);
-    errno = 0;
-    gr = getgrnam(s);
-    if (!gr)
-        return -ENOENT;
-    *ret = gr->gr_gid;
-    return 0;
-}
-
 static bool is_marked_tap(const ptap_link_info *li)
 {
     return li->is_tun && li->is_tap && ptap_alias_is_mark(li->alias);
@@ -501,11 +469,11 @@ static int cmd_create(const struct caller *c, const struct options *o, int polic
         snprintf(mark, sizeof(mark), PTAP_MARK_PREFIX ":%s", o->tag);
     }
     cfg.alias = mark;
-    if (o->owner && lookup_user(o->owner, &tp.owner) < 0) {
+    if (o->owner && ptap_parse_user(o->owner, &tp.owner) < 0) {
         error("unknown user '%s'", o->owner);
         return EXIT_USAGE;
     }
-    if (o->group && lookup_group(o->group, &tp.group) < 0) {
+    if (o->group && ptap_parse_group(o->group, &tp.group) < 0) {
         error("unknown group '%s'", o->group);
         return EXIT_USAGE;
     }

@@ -4,8 +4,6 @@
  * libptap, and is the only layer that talks to the user.
  */
 #include <errno.h>
-#include <grp.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,34 +190,23 @@ void cli_print_json(json_object *o)
 
 int cli_parse_owner(const char *s, uid_t *ret)
 {
-    uint64_t v;
-    struct passwd *pw;
+    int r = ptap_parse_user(s, ret);
 
-    if (ptap_parse_uint(s, 0, (uid_t) -2, &v) == 0) {
-        *ret = (uid_t) v;
-        return 0;
-    }
-    errno = 0;
-    pw = getpwnam(s);
-    if (!pw)
+    if (r == -ENOENT)
         return -cli_err(EX_USAGE, "unknown user '%s'", s);
-    *ret = pw->pw_uid;
+    if (r < 0)
+        return -cli_err(EX_USAGE, "invalid user '%s'", s);
     return 0;
 }
 
 int cli_parse_group(const char *s, gid_t *ret)
 {
-    uint64_t v;
-    struct group *gr;
+    int r = ptap_parse_group(s, ret);
 
-    if (ptap_parse_uint(s, 0, (gid_t) -2, &v) == 0) {
-        *ret = (gid_t) v;
-        return 0;
-    }
-    gr = getgrnam(s);
-    if (!gr)
+    if (r == -ENOENT)
         return -cli_err(EX_USAGE, "unknown group '%s'", s);
-    *ret = gr->gr_gid;
+    if (r < 0)
+        return -cli_err(EX_USAGE, "invalid group '%s'", s);
     return 0;
 }
 

@@ -1,9 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -33,43 +31,14 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 
 static int nss_user(const char *name, uid_t *ret, void *userdata)
 {
-    struct passwd pw, *res = NULL;
-    char buf[4096];
-    int r;
-
-    r = getpwnam_r(name, &pw, buf, sizeof(buf), &res);
-    if (r != 0)
-        return -r;
-    if (!res)
-        return -ENOENT;
-    *ret = pw.pw_uid;
-    return 0;
+    (void) userdata;
+    return ptap_user_by_name(name, ret);
 }
 
 static int nss_group(const char *name, gid_t *ret, void *userdata)
 {
-    struct group gr, *res = NULL;
-    _cleanup_free_ char *buf = NULL;
-    size_t size = 16384;
-    int r;
-
-    /* Group entries list their members and can be large. */
-    for (;;) {
-        free(buf);
-        buf = malloc(size);
-        if (!buf)
-            return -ENOMEM;
-        r = getgrnam_r(name, &gr, buf, size, &res);
-        if (r != ERANGE || size >= (1u << 22))
-            break;
-        size *= 4;
-    }
-    if (r != 0)
-        return -r;
-    if (!res)
-        return -ENOENT;
-    *ret = gr.gr_gid;
-    return 0;
+    (void) userdata;
+    return ptap_group_by_name(name, ret);
 }
 
 /* A user or group given in the file: a number is an id as is; anything

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <ctype.h>
+#include <pwd.h>
+#include <grp.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
 #include "validate.h"
 
 #define WHY(msg)          \
@@ -166,4 +169,68 @@ bool ptap_alias_is_mark(const char *alias)
     if (strcmp(alias, "ptap") == 0)
         return true;
     return strncmp(alias, "ptap:", 5) == 0 && ptap_tag_check(alias + 5, NULL) == 0;
+}
+
+int ptap_user_by_name(const char *name, uid_t *ret)
+{
+    struct passwd pw, *res = NULL;
+    char buf[4096];
+    int r;
+
+    r = getpwnam_r(name, &pw, buf, sizeof(buf), &res);
+    if (r != 0)
+        return -r;
+    if (!res)
+        return -ENOENT;
+    *ret = pw.pw_uid;
+    return 0;
+}
+
+int ptap_group_by_name(const char *name, gid_t *ret)
+{
+    struct group gr, *res = NULL;
+    _cleanup_free_ char *buf = NULL;
+    size_t size = 16384;
+    int r;
+
+    /* Group entries list their members and can be large. */
+    for (;;) {
+        free(buf);
+        buf = malloc(size);
+        if (!buf)
+            return -ENOMEM;
+        r = getgrnam_r(name, &gr, buf, size, &res);
+        if (r != ERANGE || size >= (1u << 22))
+            break;
+        size *= 4;
+    }
+    if (r != 0)
+        return -r;
+    if (!res)
+        return -ENOENT;
+    *ret = gr.gr_gid;
+    return 0;
+}
+
+int ptap_parse_user(const char *s, uid_t *ret)
+{
+    uint64_t v;
+
+    if (!s || !*s)
+        return -EINVAL;
+    /* A number is an id as is; (uid_t)-1 means "none" to the kernel. */
+    if (isdigit((unsigned char) s[0]))
+        return ptap_parse_uint(s, 0, UINT32_MAX - 1, &v) < 0 ? -EINVAL : (*ret = (uid_t) v, 0);
+    return ptap_user_by_name(s, ret);
+}
+
+int ptap_parse_group(const char *s, gid_t *ret)
+{
+    uint64_t v;
+
+    if (!s || !*s)
+        return -EINVAL;
+    if (isdigit((unsigned char) s[0]))
+        return ptap_parse_uint(s, 0, UINT32_MAX - 1, &v) < 0 ? -EINVAL : (*ret = (gid_t) v, 0);
+    return ptap_group_by_name(s, ret);
 }

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <net/if.h>
+#include <sys/types.h>
 
 #define PTAP_MAC_LEN 6
 #define PTAP_MAC_STRLEN 18 /* "52:54:00:12:34:56" + NUL */
@@ -65,3 +66,18 @@ int ptap_qemu_id_check(const char *id, const char **why);
  * mark: exactly "ptap", or "ptap:" followed by a valid tag.
  */
 bool ptap_alias_is_mark(const char *alias);
+
+/**
+ * ptap_user_by_name / ptap_group_by_name: resolve a name through NSS.
+ * Returns 0, -ENOENT (no such user/group) or another negative errno.
+ */
+int ptap_user_by_name(const char *name, uid_t *ret);
+int ptap_group_by_name(const char *name, gid_t *ret);
+
+/**
+ * ptap_parse_user / ptap_parse_group: a user (group) given as a number
+ * (any id but (uid_t)-1) or as a name. Returns 0, -EINVAL (bad number or
+ * empty), -ENOENT (unknown name).
+ */
+int ptap_parse_user(const char *s, uid_t *ret);
+int ptap_parse_group(const char *s, gid_t *ret);

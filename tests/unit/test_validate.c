@@ -180,6 +180,34 @@ static void test_qemu_id(void **state)
     assert_int_equal(ptap_qemu_id_check("", NULL), -EINVAL);
 }
 
+static void test_user_group(void **state)
+{
+    static const struct {
+        const char *s;
+        int ret;
+        unsigned id;
+    } users[] = {
+        { "0", 0, 0 },           { "root", 0, 0 },        { "4294967294", 0, 4294967294u },
+        { "4294967295", -EINVAL, 0 }, /* (uid_t)-1 means "none" */
+        { "", -EINVAL, 0 },      { "12x", -EINVAL, 0 },   { "-1", -ENOENT, 0 },
+        { "ptaptest-no-such-user", -ENOENT, 0 },
+    };
+    (void) state;
+
+    for (size_t i = 0; i < sizeof(users) / sizeof(users[0]); i++) {
+        uid_t u = 12345;
+        gid_t g = 12345;
+
+        assert_int_equal(ptap_parse_user(users[i].s, &u), users[i].ret);
+        if (users[i].ret == 0)
+            assert_int_equal(u, users[i].id);
+        /* Groups follow the same rules ("root" is group 0 on Debian). */
+        assert_int_equal(ptap_parse_group(users[i].s, &g), users[i].ret);
+        if (users[i].ret == 0)
+            assert_int_equal(g, users[i].id);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -188,6 +216,7 @@ int main(void)
         cmocka_unit_test(test_mac),
         cmocka_unit_test(test_tag_and_mark),
         cmocka_unit_test(test_qemu_id),
+        cmocka_unit_test(test_user_group),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
