@@ -677,7 +677,7 @@ static int cmd_destroy(const struct caller *c, const struct options *o)
     }
     if (!ret && n > 0) {
         block_signals(true);
-        r = ptap_link_delete_batch(lc, idx, n);
+        r = ptap_link_delete_batch_dumped(lc, idx, n, links, n_links);
         block_signals(false);
         if (r < 0) {
             ret = report_link_error("destroy", names[0], lc, r);

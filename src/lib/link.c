@@ -473,8 +473,7 @@ static void ungroup(ptap_link_ctx *c, const int *ifindexes, size_t n)
 int ptap_link_delete_batch(ptap_link_ctx *c, const int *ifindexes, size_t n)
 {
     ptap_link_info *v = NULL;
-    size_t nv = 0, members = 0;
-    uint32_t group = 0;
+    size_t nv = 0;
     int r;
 
     if (n == 0)
@@ -482,17 +481,30 @@ int ptap_link_delete_batch(ptap_link_ctx *c, const int *ifindexes, size_t n)
     r = ptap_link_dump_ctx(c, &v, &nv);
     if (r < 0)
         return r;
+    r = ptap_link_delete_batch_dumped(c, ifindexes, n, v, nv);
+    ptap_link_info_free(v);
+    return r;
+}
+
+int ptap_link_delete_batch_dumped(ptap_link_ctx *c, const int *ifindexes, size_t n,
+                                  const ptap_link_info *dump, size_t n_dump)
+{
+    ptap_link_info *v = NULL;
+    size_t nv = 0, members = 0;
+    uint32_t group = 0;
+    int r;
+
+    if (n == 0)
+        return 0;
     for (int attempt = 0; attempt < 64 && !group; attempt++) {
         uint32_t rnd;
 
         if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
             rnd = (uint32_t) rand();
         rnd = GROUP_MIN + rnd % GROUP_SPAN;
-        if (!group_in_use(v, nv, rnd))
+        if (!group_in_use(dump, n_dump, rnd))
             group = rnd;
     }
-    ptap_link_info_free(v);
-    v = NULL;
     if (!group)
         return -EBUSY;
 

@@ -117,6 +117,14 @@ int ptap_link_configure(ptap_link_ctx *c, int ifindex, const ptap_link_config *c
  */
 int ptap_link_delete_batch(ptap_link_ctx *c, const int *ifindexes, size_t n);
 
+/**
+ * ptap_link_delete_batch_dumped: ptap_link_delete_batch() for a caller that
+ * has just dumped the links (@dump, @n_dump): the group is chosen from that
+ * dump, saving one of the two dumps (the check after the move stays).
+ */
+int ptap_link_delete_batch_dumped(ptap_link_ctx *c, const int *ifindexes, size_t n,
+                                  const ptap_link_info *dump, size_t n_dump);
+
 /** ptap_link_nlerr_to_errno: translate a libnl error (-NLE_* or NLE_*)
  * to a negative errno. */
 int ptap_link_nlerr_to_errno(int nlerr);
