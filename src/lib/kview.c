@@ -12,6 +12,24 @@ static int cmp_name(const void *a, const void *b)
     return strcmp(((const ptap_kdev *) a)->name, ((const ptap_kdev *) b)->name);
 }
 
+static void kdev_from_link(ptap_kdev *d, const ptap_link_info *l)
+{
+    snprintf(d->name, sizeof(d->name), "%s", l->name);
+    d->ifindex = l->ifindex;
+    d->is_tap = l->is_tap;
+    d->marked = l->is_tap && ptap_alias_is_mark(l->alias);
+    if (d->marked)
+        (void) ptap_mark_parse(l->alias, d->journal, d->op);
+    d->owner = l->owner;
+    d->group = l->group;
+    snprintf(d->bridge, sizeof(d->bridge), "%s", l->master);
+    d->mtu = l->mtu;
+    d->carrier = l->carrier;
+    d->up = l->up;
+    d->multi_queue = l->multi_queue;
+    d->vnet_hdr = l->vnet_hdr;
+}
+
 int ptap_kview_load(ptap_kview *kv)
 {
     ptap_link_info *links = NULL;
@@ -27,29 +45,48 @@ int ptap_kview_load(ptap_kview *kv)
         ptap_link_info_free(links);
         return -ENOMEM;
     }
-    for (size_t i = 0; i < n; i++) {
-        const ptap_link_info *l = &links[i];
-        ptap_kdev *d = &kv->devs[i];
-
-        snprintf(d->name, sizeof(d->name), "%s", l->name);
-        d->ifindex = l->ifindex;
-        d->is_tap = l->is_tap;
-        d->marked = l->is_tap && ptap_alias_is_mark(l->alias);
-        if (d->marked)
-            (void) ptap_mark_parse(l->alias, d->journal, d->op);
-        d->owner = l->owner;
-        d->group = l->group;
-        snprintf(d->bridge, sizeof(d->bridge), "%s", l->master);
-        d->mtu = l->mtu;
-        d->carrier = l->carrier;
-        d->up = l->up;
-        d->multi_queue = l->multi_queue;
-        d->vnet_hdr = l->vnet_hdr;
-    }
+    for (size_t i = 0; i < n; i++)
+        kdev_from_link(&kv->devs[i], &links[i]);
     kv->n = n;
     ptap_link_info_free(links);
     /* Sorted by name: list and recover look up every record. */
     qsort(kv->devs, kv->n, sizeof(*kv->devs), cmp_name);
+    return 0;
+}
+
+int ptap_kview_load_names(ptap_kview *kv, char *const *names, size_t n)
+{
+    ptap_link_ctx *c = NULL;
+    int r;
+
+    if (n > PTAP_KVIEW_NAMES_MAX)
+        return ptap_kview_load(kv);
+    *kv = (ptap_kview) { 0 };
+    kv->devs = calloc(n ? n : 1, sizeof(*kv->devs));
+    if (!kv->devs)
+        return -ENOMEM;
+    r = ptap_link_open(&c);
+    if (r < 0) {
+        ptap_kview_clear(kv);
+        return r;
+    }
+    for (size_t i = 0; i < n; i++) {
+        ptap_link_info l;
+
+        r = ptap_link_get_ctx(c, names[i], &l);
+        if (r == -ENODEV || r == -EINVAL)
+            continue; /* no such device: not in the view */
+        if (r < 0) {
+            ptap_link_close(c);
+            ptap_kview_clear(kv);
+            return r;
+        }
+        if (ptap_kview_find(kv, l.name))
+            continue; /* named twice */
+        kdev_from_link(&kv->devs[kv->n++], &l);
+        qsort(kv->devs, kv->n, sizeof(*kv->devs), cmp_name);
+    }
+    ptap_link_close(c);
     return 0;
 }
 

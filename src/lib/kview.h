@@ -39,6 +39,17 @@ typedef struct ptap_kview {
  * Returns 0 or a negative errno. */
 int ptap_kview_load(ptap_kview *kv);
 
+/* Above this many names, one dump is cheaper than a lookup per name. */
+#define PTAP_KVIEW_NAMES_MAX 32
+
+/**
+ * ptap_kview_load_names: the view restricted to the devices named in
+ * @names (missing ones are simply absent): one RTM_GETLINK per name when
+ * there are few, else a full dump. Bridge names are not filled in.
+ * Returns 0 or a negative errno.
+ */
+int ptap_kview_load_names(ptap_kview *kv, char *const *names, size_t n);
+
 /** ptap_kview_clear: free what ptap_kview_load() allocated. */
 void ptap_kview_clear(ptap_kview *kv);
 

@@ -387,6 +387,70 @@ int ptap_link_dump_ctx(ptap_link_ctx *c, ptap_link_info **ret, size_t *n)
     return -EINTR;
 }
 
+static int ack_cb(struct nl_msg *msg, void *arg)
+{
+    (void) msg;
+    *(bool *) arg = true;
+    return NL_STOP;
+}
+
+int ptap_link_get_ctx(ptap_link_ctx *c, const char *name, ptap_link_info *ret)
+{
+    _cleanup_(nl_cb_putp) struct nl_cb *cb = NULL;
+    _cleanup_(nlmsg_freep) struct nl_msg *msg = NULL;
+    struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
+    struct dump_state st = { 0 };
+    int r;
+
+    if (ptap_ifname_check(name, false, NULL) < 0)
+        return -EINVAL;
+    reset(c);
+    struct nl_cb *s = nl_socket_get_cb(c->sk); /* takes a reference */
+    cb = nl_cb_clone(s);
+    nl_cb_put(s);
+    if (!cb)
+        return -ENOMEM;
+    nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, dump_cb, &st);
+    msg = nlmsg_alloc_simple(RTM_GETLINK, 0);
+    if (!msg)
+        return -ENOMEM;
+    if (nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0 ||
+        nla_put_string(msg, IFLA_IFNAME, name) < 0)
+        return -ENOMEM;
+    /* Read up to the ACK (libnl's sequence numbers advance on it): an ACK
+     * left unread would be taken for the answer to the next request. */
+    bool acked = false;
+    nl_cb_set(cb, NL_CB_ACK, NL_CB_CUSTOM, ack_cb, &acked);
+    r = nl_send_auto(c->sk, msg);
+    if (r < 0)
+        return finish(c, r);
+    do
+        r = nl_recvmsgs(c->sk, cb);
+    while (r >= 0 && !acked && st.error == 0);
+    if (st.error < 0) {
+        free(st.v);
+        return st.error;
+    }
+    if (r < 0 || st.n != 1) {
+        free(st.v);
+        return r < 0 ? finish(c, r) : -ENODEV;
+    }
+    *ret = st.v[0];
+    free(st.v);
+    return 0;
+}
+
+int ptap_link_get(const char *name, ptap_link_info *ret)
+{
+    _cleanup_(ptap_link_closep) ptap_link_ctx *c = NULL;
+    int r;
+
+    r = ptap_link_open(&c);
+    if (r < 0)
+        return r;
+    return ptap_link_get_ctx(c, name, ret);
+}
+
 int ptap_link_dump(ptap_link_info **ret, size_t *n)
 {
     _cleanup_(ptap_link_closep) ptap_link_ctx *c = NULL;

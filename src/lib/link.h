@@ -80,6 +80,15 @@ int ptap_link_dump(ptap_link_info **ret, size_t *n);
 /** ptap_link_dump_ctx: ptap_link_dump() on an open context. */
 int ptap_link_dump_ctx(ptap_link_ctx *c, ptap_link_info **ret, size_t *n);
 
+/**
+ * ptap_link_get / ptap_link_get_ctx: one link by name (RTM_GETLINK), with
+ * the same fields as a dump except the master's name (master_ifindex is
+ * set). Returns 0, -ENODEV if there is no such link, or a negative errno.
+ * Much cheaper than a dump on a host with thousands of links.
+ */
+int ptap_link_get(const char *name, ptap_link_info *ret);
+int ptap_link_get_ctx(ptap_link_ctx *c, const char *name, ptap_link_info *ret);
+
 /** ptap_link_info_free: free an array from ptap_link_dump(); NULL is a no-op. */
 void ptap_link_info_free(ptap_link_info *infos);
 

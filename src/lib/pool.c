@@ -211,7 +211,7 @@ int ptap_pool_destroy(ptap_journal *j, char *const *names, size_t n, ptap_error 
 
     if (!recs || !present)
         return -ENOMEM;
-    r = ptap_kview_load(&kv);
+    r = ptap_kview_load_names(&kv, names, n);
     if (r < 0)
         return ptap_error_set(err, r, EX_OSERR, "cannot list network devices: %s", strerror(-r));
 
@@ -285,7 +285,7 @@ int ptap_pool_forget(ptap_journal *j, char *const *names, size_t n, size_t *n_fo
 
     if (!recs)
         return -ENOMEM;
-    r = ptap_kview_load(&kv);
+    r = ptap_kview_load_names(&kv, names, n);
     if (r < 0)
         return ptap_error_set(err, r, EX_OSERR, "cannot list network devices: %s", strerror(-r));
     for (size_t i = 0; i < n; i++) {
