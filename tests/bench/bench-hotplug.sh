@@ -148,11 +148,23 @@ bench_libvirt() {
 </interface>
 EOF
     virsh_ns() { ip netns exec "$BN_NS" virsh -q -c "$PTAP_LV_URI" "$@"; }
-    bn_log "hot-add through libvirt: $rounds rounds of ptap attach DOMAIN / virsh attach-device"
+    # The like-for-like contender: a pre-made tap from ptap's pool.
+    pool=$(bn_ptap "$sd" create lvp%d --owner "$PTAP_LV_QEMU_USER" --bridge br0) ||
+        bn_fail "ptap create (pool tap) failed"
+    local t_pool=()
+    bn_log "hot-add through libvirt: $rounds rounds of ptap attach DOMAIN / virsh attach-device / ptap attach --tap"
     for ((r = 0; r < rounds; r++)); do
-        for k in 0 1; do
+        for k in 0 1 2; do
             m=$(ptap_guest_mark)
-            if [ $(((r + k) % 2)) -eq 0 ]; then
+            if [ $(((r + k) % 3)) -eq 2 ]; then
+                t0=${EPOCHREALTIME/./}
+                bn_ptap "$sd" attach "$dom" --tap "$pool" >/dev/null || bn_fail "ptap attach --tap failed"
+                t_pool+=("$(awk -v a="$t0" -v b="${EPOCHREALTIME/./}" 'BEGIN { printf "%.3f", (b - a) / 1000 }')")
+                nic_wait '\beth0\b' "$m" "$t0"
+                m=$(ptap_guest_mark)
+                bn_ptap "$sd" detach "$dom" --tap "$pool" --keep-tap >/dev/null || bn_fail "ptap detach --keep-tap failed"
+                nic_wait '^lo$' "$m" "$t0"
+            elif [ $(((r + k) % 3)) -eq 0 ]; then
                 t0=${EPOCHREALTIME/./}
                 out=$(bn_ptap "$sd" attach "$dom" --bridge br0 --json) || bn_fail "ptap attach DOMAIN failed"
                 t_ptap+=("$(awk -v a="$t0" -v b="${EPOCHREALTIME/./}" 'BEGIN { printf "%.3f", (b - a) / 1000 }')")
@@ -179,11 +191,16 @@ EOF
             fi
         done
     done
+    bn_ptap "$sd" destroy "$pool" || bn_fail "ptap destroy (pool tap) failed"
     [ "$(bn_ptap "$sd" list --json | tr -d ' \n')" = "[]" ] || bn_fail "records left after the libvirt rounds"
     bn_compare "hotplug-libvirt" "Hot-add through libvirt (device method)" \
         "ptap attach DOMAIN (tap + journal + attach)" "${t_ptap[*]}" \
         "virsh attach-device (pre-made managed='no' tap)" "${t_virsh[*]}" \
         "<= 1.0" le 1.0
+    bn_compare "hotplug-libvirt-pool" "Hot-add through libvirt, both with a pre-made tap" \
+        "ptap attach DOMAIN --tap POOLTAP (journal + attach)" "${t_pool[*]}" \
+        "virsh attach-device (pre-made managed='no' tap)" "${t_virsh[*]}" \
+        "" le 0
     bn_compare "hotplug-libvirt-guest" "Hot-add through libvirt: until the guest lists the NIC" \
         "ptap attach DOMAIN" "${g_ptap[*]}" \
         "virsh attach-device" "${g_virsh[*]}" \

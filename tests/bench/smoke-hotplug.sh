@@ -8,6 +8,6 @@ rc=0
 out=$(bash "$here/bench-hotplug.sh" --rounds 1) || rc=$?
 echo "$out"
 [ "$rc" -eq 0 ] || exit "$rc"
-for id in hotplug-qmp hotplug-qmp-guest hotplug-libvirt; do
+for id in hotplug-qmp hotplug-qmp-guest hotplug-libvirt hotplug-libvirt-pool; do
     grep -q "^RESULT	$id	" <<<"$out" || { echo "FAIL: no result '$id'" >&2; exit 1; }
 done
