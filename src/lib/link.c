@@ -337,6 +337,19 @@ static int dump_cb(struct nl_msg *msg, void *arg)
     return NL_OK;
 }
 
+/* A copy of the socket's callbacks (they keep the kernel's error text)
+ * that collects RTM_NEWLINK replies into @st. NULL on ENOMEM. */
+static struct nl_cb *link_reply_cb(ptap_link_ctx *c, struct dump_state *st)
+{
+    struct nl_cb *s = nl_socket_get_cb(c->sk); /* takes a reference */
+    struct nl_cb *cb = nl_cb_clone(s);
+
+    nl_cb_put(s);
+    if (cb)
+        nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, dump_cb, st);
+    return cb;
+}
+
 int ptap_link_dump_ctx(ptap_link_ctx *c, ptap_link_info **ret, size_t *n)
 {
     struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
@@ -348,13 +361,9 @@ int ptap_link_dump_ctx(ptap_link_ctx *c, ptap_link_info **ret, size_t *n)
         struct dump_state st = { 0 };
 
         reset(c);
-        struct nl_cb *s = nl_socket_get_cb(c->sk); /* takes a reference */
-
-        cb = nl_cb_clone(s);
-        nl_cb_put(s);
+        cb = link_reply_cb(c, &st);
         if (!cb)
             return -ENOMEM;
-        nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, dump_cb, &st);
         r = nl_send_simple(c->sk, RTM_GETLINK, NLM_F_DUMP, &ifi, sizeof(ifi));
         if (r < 0)
             return finish(c, r);
@@ -405,12 +414,9 @@ int ptap_link_get_ctx(ptap_link_ctx *c, const char *name, ptap_link_info *ret)
     if (ptap_ifname_check(name, false, NULL) < 0)
         return -EINVAL;
     reset(c);
-    struct nl_cb *s = nl_socket_get_cb(c->sk); /* takes a reference */
-    cb = nl_cb_clone(s);
-    nl_cb_put(s);
+    cb = link_reply_cb(c, &st);
     if (!cb)
         return -ENOMEM;
-    nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, dump_cb, &st);
     msg = nlmsg_alloc_simple(RTM_GETLINK, 0);
     if (!msg)
         return -ENOMEM;
