@@ -165,6 +165,29 @@ static void report_journal_error(ptap_watch *w, const char *name, const char *wh
 }
 
 /* Close the records of @names whose devices are gone, in one write. */
+
+/* The journal opened for writing and the kernel's view (of @names only,
+ * when given), for a change decided on a fresh look. Returns 1 when both
+ * are there, 0 when there is no journal, or a negative errno (reported). */
+static int open_for_write(ptap_watch *w, ptap_journal **j, ptap_kview *kv, char *const *names,
+                          size_t n)
+{
+    int r;
+
+    r = open_journal(w, true, j);
+    if (r < 0 || !*j) {
+        if (r < 0)
+            report_journal_error(w, NULL, "cannot open the journal for writing", r);
+        return r;
+    }
+    r = names ? ptap_kview_load_names(kv, names, n) : ptap_kview_load(kv);
+    if (r < 0) {
+        report(w, PTAP_WATCH_FAILED, NULL, "cannot list network devices: %s", strerror(-r));
+        return r;
+    }
+    return 1;
+}
+
 static int forget_names(ptap_watch *w, char (*names)[IFNAMSIZ], size_t n)
 {
     _cleanup_(ptap_journal_closep) ptap_journal *j = NULL;
@@ -194,17 +217,15 @@ static int forget_names(ptap_watch *w, char (*names)[IFNAMSIZ], size_t n)
     if (m == 0)
         return 0;
 
-    r = open_journal(w, true, &j);
-    if (r < 0 || !j) {
-        if (r < 0)
-            report_journal_error(w, NULL, "cannot open the journal for writing", r);
+    /* Only the deleted names need looking up, not every link. */
+    _cleanup_free_ char **lookup = calloc(n, sizeof(*lookup));
+    if (!lookup)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        lookup[i] = names[i];
+    r = open_for_write(w, &j, &kv, lookup, n);
+    if (r <= 0)
         return r;
-    }
-    r = ptap_kview_load(&kv);
-    if (r < 0) {
-        report(w, PTAP_WATCH_FAILED, NULL, "cannot list network devices: %s", strerror(-r));
-        return r;
-    }
     todo = calloc(n, sizeof(*todo));
     if (!todo) {
         ptap_kview_clear(&kv);
@@ -316,17 +337,9 @@ static int check_due(ptap_watch *w, char (*names)[IFNAMSIZ], size_t n)
     ptap_kview_clear(&kv);
 
     /* 3. Destroy under the write lock, only what did not change since. */
-    r = open_journal(w, true, &j);
-    if (r < 0 || !j) {
-        if (r < 0)
-            report_journal_error(w, NULL, "cannot open the journal for writing", r);
+    r = open_for_write(w, &j, &kv, NULL, 0);
+    if (r <= 0)
         return r;
-    }
-    r = ptap_kview_load(&kv);
-    if (r < 0) {
-        report(w, PTAP_WATCH_FAILED, NULL, "cannot list network devices: %s", strerror(-r));
-        return r;
-    }
     for (size_t i = 0; i < nc; i++) {
         const ptap_record *rec;
         const ptap_kdev *d;
