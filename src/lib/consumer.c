@@ -75,16 +75,15 @@ static int virt_connect(const char *target, const char *uri, const char *method,
     r = ptap_virt_lookup(v, target);
     if (r < 0)
         return virt_fail(cc, err, r, what);
-    r = ptap_virt_is_running(v);
-    if (r < 0)
-        return virt_fail(cc, err, r, what);
-    if (r == 0)
-        return ptap_error_set(err, -EHOSTDOWN, EX_UNAVAILABLE, "domain '%s' is not running", target);
-    snprintf(cc->target, sizeof(cc->target), "%s", ptap_virt_domain_uuid(v));
-    snprintf(cc->name, sizeof(cc->name), "%s", ptap_virt_domain_name(v));
+    /* ptap_virt_qemu_owner() checks that the domain runs (-EHOSTDOWN): no
+     * separate question to libvirt for that. */
     r = ptap_virt_qemu_owner(v, &cc->uid, &cc->gid);
+    if (r == -EHOSTDOWN)
+        return ptap_error_set(err, r, EX_UNAVAILABLE, "domain '%s' is not running", target);
     if (r < 0)
         return virt_fail(cc, err, r, "cannot tell which user QEMU runs as");
+    snprintf(cc->target, sizeof(cc->target), "%s", ptap_virt_domain_uuid(v));
+    snprintf(cc->name, sizeof(cc->name), "%s", ptap_virt_domain_name(v));
     if (ptap_virt_qemu_pid(v, &cc->pid, &cc->pid_start) < 0) {
         cc->pid = 0; /* recovery then relies on libvirt's word alone */
         cc->pid_start = 0;
