@@ -83,7 +83,6 @@ ptap_probe ptap_probe_consumer(const ptap_record *rec)
     return r ? PTAP_PROBE_PRESENT : PTAP_PROBE_ABSENT;
 }
 
-int ptap_recover_detach_consumer(const ptap_record *rec, ptap_error *err);
 int ptap_recover_detach_consumer(const ptap_record *rec, ptap_error *err)
 {
     _cleanup_(ptap_consumer_conn_freep) ptap_consumer_conn *cc = NULL;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "error.h"
 #include "journal.h"
 
 typedef enum ptap_probe {
@@ -30,3 +31,11 @@ int ptap_pid_start_time(pid_t pid, uint64_t *ret);
 
 /** ptap_pid_alive: @pid exists and has start time @start (0 = don't check). */
 bool ptap_pid_alive(pid_t pid, uint64_t start);
+
+/**
+ * ptap_recover_detach_consumer: best-effort removal, for recovery, of what
+ * an interrupted attach or detach of @rec left in its guest (a half-added
+ * netdev, or the device a detach did not finish removing).
+ * Returns 0 or a negative errno (with @err filled in when not NULL).
+ */
+int ptap_recover_detach_consumer(const ptap_record *rec, ptap_error *err);

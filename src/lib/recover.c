@@ -220,9 +220,6 @@ static int plan_record(plan *p, ptap_journal *j, const ptap_kview *kv, const pta
     return plan_action(p, dec.action, rec->name, ptap_state_to_string(rec->state), dec.reason);
 }
 
-/* Removing a QEMU device during recovery is best effort: the tap is
- * destroyed anyway, and a guest NIC whose tap is gone is harmless. */
-int ptap_recover_detach_consumer(const ptap_record *rec, ptap_error *err);
 
 static int plan_execute(plan *p, ptap_journal *j, ptap_error *err)
 {
@@ -234,6 +231,8 @@ static int plan_execute(plan *p, ptap_journal *j, ptap_error *err)
             return r;
     }
     ptap_fault("recover-after-intent");
+    /* Removing a QEMU device during recovery is best effort: the tap is
+     * destroyed anyway, and a guest NIC whose tap is gone is harmless. */
     for (size_t i = 0; i < p->n_detach; i++)
         (void) ptap_recover_detach_consumer(&p->detach[i], NULL);
     if (p->n_destroy > 0) {
