@@ -10,7 +10,6 @@
 #   P ARGS...             run the built ptap in NS with --state-dir SD
 #   jq_get JSON EXPR      python3 expression over the parsed JSON (as `d`)
 #   taps_in_ns            names of ptap-marked taps in NS, sorted
-#   guest_has_nic IF      the guest's current interface list contains IF
 #   fail MSG              print MSG (and the console tail) and exit 1
 #   attach_teardown       stop the guest, delete NS (also run from the trap)
 
@@ -66,10 +65,6 @@ import json,sys
 for l in json.load(sys.stdin):
     if l.get("ifalias","").startswith("ptap") and l.get("linkinfo",{}).get("info_kind")=="tun":
         print(l["ifname"])' | sort
-}
-
-guest_has_nic() {
-    grep -a 'PTAP-NET:' "$PTAP_GUEST_LOG" | tail -n 1 | grep -qw "$1"
 }
 
 # The recovery invariant: guest NIC present <=> record attached <=> tap exists.

@@ -49,6 +49,10 @@
 #       close the console fd, remove the work dir. Idempotent: call it from traps.
 #   ptap_guest_log_tail [N=40]
 #       Print the last N console lines to stderr (for failure reports).
+#   ptap_guest_link_check NS IF GUEST_IP HOST_IP
+#       Give the guest's interface IF the address GUEST_IP/24, bring it up, and
+#       ping both ways: guest -> HOST_IP (one retry, for ARP and the bridge's
+#       learning) and host (in NS) -> GUEST_IP. Says which direction failed.
 #   ptap_host_ping NS ADDR [COUNT=1]
 #       Ping ADDR from inside netns NS (host side of the bridge); uses ping(8) or,
 #       when the host has none, busybox's. Returns ping's status.
@@ -230,6 +234,16 @@ ptap_host_ping() {
     else
         ip netns exec "$ns" /bin/busybox ping -c "$count" -W 3 "$addr"
     fi
+}
+
+ptap_guest_link_check() {
+    local ns=$1 ifname=$2 gip=$3 hip=$4
+    ptap_guest_cmd "ip addr add $gip/24 dev $ifname && ip link set $ifname up" >/dev/null ||
+        { _ptap_guest_err "cannot configure $ifname in the guest"; return 1; }
+    ptap_guest_cmd -t 40 "ping -c 1 -W 5 $hip || ping -c 2 -W 5 $hip" >/dev/null ||
+        { _ptap_guest_err "guest cannot ping $hip"; return 1; }
+    ptap_host_ping "$ns" "$gip" 2 >/dev/null ||
+        { _ptap_guest_err "host cannot ping $gip"; return 1; }
 }
 
 ptap_guest_start() {
