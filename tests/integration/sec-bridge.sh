@@ -32,13 +32,20 @@ for mode in setuid cap; do
     pt_assert_eq "$mode: bridge unchanged after the refusals" "$before" "$(bridge_state)"
     pt_ns ip link show ev1 >/dev/null 2>&1 && pt_fail "$mode: refused ev1 exists"
     pt_ns ip link show ev2 >/dev/null 2>&1 && pt_fail "$mode: refused ev2 exists"
+    pt_ns ip link show ev3 >/dev/null 2>&1 && pt_fail "$mode: refused ev3 exists"
+    # A larger MTU would raise the MTU of a bridge whose only port it is.
+    pt_assert_rc "$mode: --mtu above the bridge's" 64 pt_helper $U "$POL" "$H" create ev3 --bridge br0 --mtu 9000
     # Within the rules it works, and changes nothing of the bridge either.
-    pt_assert_rc "$mode: a larger MTU is fine" 0 pt_helper $U "$POL" "$H" create ok$mode --bridge br0 --mtu 9000
+    pt_assert_rc "$mode: the bridge's MTU is fine" 0 pt_helper $U "$POL" "$H" create ok$mode --bridge br0 --mtu 1500
     pt_assert_rc "$mode: a 0xfe MAC is fine" 0 pt_helper $U "$POL" "$H" create okm$mode --bridge br0 --mac fe:54:00:00:00:01
     pt_assert_eq "$mode: bridge unchanged by allowed taps" "$before" "$(bridge_state)"
     pt_helper $U "$POL" "$H" destroy ok$mode okm$mode >/dev/null
 done
 pt_ok "a user cannot change the bridge's MTU or MAC through its tap"
+
+# Root may not lower the bridge's MTU either.
+pt_assert_rc "root: --mtu below the bridge's" 64 pt_helper root "$POL" "$PT_HELPER_BIN" create evr --bridge br0 --mtu 1280
+pt_assert_eq "root: bridge unchanged" "$before" "$(bridge_state)"
 
 # Defaults, root included: the tap's MAC starts with 0xfe.
 for as in root $U; do

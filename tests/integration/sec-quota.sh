@@ -58,3 +58,25 @@ pt_assert_rc "no max: 4096 taps in one run" 77 pt_helper $U "$POL2" "$H" create 
 pt_assert_match "no max: the refusal names the default limit" "limit|max|quota" "$PT_ERR"
 [ "$(owned)" -eq 0 ] || pt_fail "no max: a refused run left taps"
 pt_ok "an allow rule without max has a default limit"
+
+# A user holding the lock delays creates, boundedly, and is named.
+POL3=$(pt_policy_dir "allow user $U bridge none max 4")
+mkdir -p -m 0777 "$T/h"; rm -f "$T/h/holder"
+pt_helper $U "$POL3" "$PT_PYTHON" -c '
+import fcntl, os, sys, time
+f = open("/etc/ptap/helper.conf")
+fcntl.flock(f, fcntl.LOCK_EX)
+open(sys.argv[1], "w").write(str(os.getpid()))
+time.sleep(30)' "$T/h/holder" &
+for _ in $(seq 100); do [ -s "$T/h/holder" ] && break; sleep 0.05; done
+holder=$(cat "$T/h/holder")
+pt_cleanup_add kill "$holder"
+start=$(date +%s)
+pt_assert_rc "create while a user holds the quota lock" 75 pt_helper $U "$POL3" "$H" create held0
+pt_assert_match "the refusal names the lock and its holder" "quota lock.*held by pid $holder" "$PT_ERR"
+[ $(($(date +%s) - start)) -le 20 ] || pt_fail "the lock wait was not bounded"
+pt_ns ip link show held0 >/dev/null 2>&1 && pt_fail "a create that timed out made its tap"
+kill "$holder" 2>/dev/null || true
+while kill -0 "$holder" 2>/dev/null; do sleep 0.05; done
+pt_assert_rc "create once the lock is free" 0 pt_helper $U "$POL3" "$H" create held0
+pt_ok "the quota lock wait is bounded and names the holder"
