@@ -28,11 +28,10 @@
 #include <time.h>
 #include <net/if.h>
 
+#include "mark.h" /* PTAP_JOURNAL_ID_LEN, PTAP_RECORD_ID_MAX: what a tap's mark carries */
 #include "validate.h"
 
-#define PTAP_JOURNAL_ID_LEN 16  /* hex chars of the journal's identity */
 #define PTAP_JOURNAL_VERSION 1  /* the on-disk format this code reads and writes */
-#define PTAP_RECORD_ID_MAX 32
 #define PTAP_CONSUMER_TARGET_MAX 256
 
 typedef enum ptap_state {
@@ -225,21 +224,3 @@ int ptap_consumer_kind_from_string(const char *s);
  * Writes to @buf; -ENAMETOOLONG if it does not fit.
  */
 int ptap_journal_default_dir(char *buf, size_t len);
-
-/**
- * ptap_mark_format / ptap_mark_parse: the provenance mark ptap puts in a
- * tap's ifalias: "ptap:JOURNALID:OPID". ptap_mark_parse accepts any
- * ptap mark ("ptap" or "ptap:TAG") and splits TAG at its first ':';
- * journal/op are "" when absent. Returns 0, -EINVAL if @alias is not a
- * ptap mark, -ERANGE if it is one whose parts do not fit @journal/@op
- * (so no journal of this ptap made it).
- */
-#define PTAP_MARK_PREFIX "ptap"
-#define PTAP_MARK_MAX (sizeof(PTAP_MARK_PREFIX) + PTAP_JOURNAL_ID_LEN + PTAP_RECORD_ID_MAX + 1)
-int ptap_mark_parse(const char *alias, char journal[PTAP_JOURNAL_ID_LEN + 1],
-                    char op[PTAP_RECORD_ID_MAX]);
-
-/** ptap_mark_format: "ptap:JOURNAL:OP" into @buf (@len bytes, PTAP_MARK_MAX
- * is always enough). -EINVAL if @journal or @op is not a valid tag part,
- * -ENOBUFS if @buf is too small. */
-int ptap_mark_format(const char *journal, const char *op, char *buf, size_t len);

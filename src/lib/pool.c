@@ -9,6 +9,7 @@
 #include "fault.h"
 #include "kview.h"
 #include "log.h"
+#include "mark.h"
 #include "pool.h"
 #include "validate.h"
 
@@ -134,13 +135,17 @@ int ptap_pool_create(ptap_journal *j, const ptap_create_spec *spec, uid_t owner,
     intent.flags = (s.multi_queue ? PTAP_TAP_MULTI_QUEUE : 0) | (s.vnet_hdr ? PTAP_TAP_VNET_HDR : 0) |
                    (s.ephemeral ? PTAP_TAP_EPHEMERAL : 0);
     intent.state = PTAP_STATE_CREATING;
+    /* The helper marks each tap "ptap:JOURNAL:OP" (mark.h). */
+    r = ptap_mark_tag(ptap_journal_id(j), intent.id, tag, sizeof(tag));
+    if (r < 0)
+        return ptap_error_set(err, r, EX_SOFTWARE, "cannot make the mark of operation '%s': %s",
+                              intent.id, strerror(-r));
+    s.tag = tag;
     r = ptap_pool_append(j, &intent, 1, err);
     if (r < 0)
         return r;
     ptap_fault("create-after-intent");
 
-    snprintf(tag, sizeof(tag), "%s:%s", ptap_journal_id(j), intent.id);
-    s.tag = tag;
     r = ptap_helper_create(&s, &res);
     ptap_fault("create-after-helper");
     if (r < 0 || res.status != 0 || res.n_lines != s.count) {

@@ -29,6 +29,7 @@
 #include "kview.h"
 #include "link.h"
 #include "log.h"
+#include "mark.h"
 #include "pool.h"
 #include "probe.h"
 #include "watch.h"
@@ -442,7 +443,7 @@ static int on_link_msg(struct nl_msg *msg, void *arg)
         return NL_OK;
     }
     /* Only a tun device carrying a ptap mark can be an attached tap. */
-    if (strcmp(kind, "tun") != 0 || strncmp(alias, PTAP_MARK_PREFIX, strlen(PTAP_MARK_PREFIX)) != 0) {
+    if (strcmp(kind, "tun") != 0 || !ptap_mark_is_mark(alias)) {
         pending_remove(w, name); /* renamed away, or another device now */
         return NL_OK;
     }
