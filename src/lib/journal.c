@@ -1173,42 +1173,6 @@ static int replay(ptap_journal *j, const char *buf, size_t len, const char *src,
 /* ------------------------------------------------------------------ */
 /* Files */
 
-static int read_all(int fd, char **ret, size_t *ret_len)
-{
-    _cleanup_free_ char *buf = NULL;
-    size_t len = 0, cap = 0;
-    struct stat st;
-
-    if (fstat(fd, &st) < 0)
-        return negative_errno();
-    cap = (size_t) st.st_size + 1;
-    buf = malloc(cap);
-    if (!buf)
-        return -ENOMEM;
-    for (;;) {
-        ssize_t k;
-
-        if (len == cap) {
-            char *b = realloc(buf, cap * 2);
-            if (!b)
-                return -ENOMEM;
-            buf = b;
-            cap *= 2;
-        }
-        k = read(fd, buf + len, cap - len);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0)
-            return negative_errno();
-        if (k == 0)
-            break;
-        len += (size_t) k;
-    }
-    *ret = TAKE_PTR(buf);
-    *ret_len = len;
-    return 0;
-}
-
 static int pwrite_all(int fd, const char *buf, size_t len, off_t off)
 {
     while (len > 0) {
@@ -1482,7 +1446,7 @@ int ptap_journal_open(const char *dir, unsigned flags, ptap_journal **ret)
     r = check_owner(j->fd, S_IFREG, "journal", j->path);
     if (r < 0)
         return r;
-    r = read_all(j->fd, &buf, &len);
+    r = ptap_read_all(j->fd, 0, &buf, &len);
     if (r < 0)
         return fail(r, "cannot read journal '%s': %s", j->path, strerror(-r));
     r = replay(j, buf, len, j->path, &complete);
@@ -1779,7 +1743,7 @@ int ptap_journal_validate_file(const char *path, const char *schema_path, char *
             snprintf(err, errlen, "cannot open '%s': %s", path, strerror(-r));
         return r;
     }
-    r = read_all(fd, &buf, &len);
+    r = ptap_read_all(fd, 0, &buf, &len);
     if (r < 0) {
         if (err)
             snprintf(err, errlen, "cannot read '%s': %s", path, strerror(-r));

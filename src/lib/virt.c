@@ -45,6 +45,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(xmlBufferPtr, xmlBufferFree)
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
 DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir)
 
+/* Largest /proc (or pid) file read whole. */
+#define PROC_FILE_MAX (1024 * 1024)
+
 static inline void xmlFreep(xmlChar **p)
 {
     if (*p)
@@ -507,45 +510,6 @@ static int virt_dac_label(ptap_virt *v, uid_t *uid, gid_t *gid)
     return 0;
 }
 
-/* Read a whole (proc) file; /proc files report size 0, so read to EOF. */
-static int read_all(const char *path, char **ret, size_t *len)
-{
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-    _cleanup_free_ char *buf = NULL;
-    size_t n = 0, size = 0;
-
-    if (fd < 0)
-        return negative_errno();
-    for (;;) {
-        ssize_t k;
-
-        if (size - n < 1024) {
-            char *nb = realloc(buf, size + 4096);
-
-            if (!nb)
-                return -ENOMEM;
-            buf = nb;
-            size += 4096;
-        }
-        k = read(fd, buf + n, size - n - 1);
-        if (k < 0) {
-            if (errno == EINTR)
-                continue;
-            return negative_errno();
-        }
-        if (k == 0)
-            break;
-        n += (size_t) k;
-        if (n > 1024 * 1024)
-            return -EFBIG;
-    }
-    buf[n] = '\0';
-    *ret = TAKE_PTR(buf);
-    if (len)
-        *len = n;
-    return 0;
-}
-
 int ptap_virt_pid_starttime(pid_t pid, uint64_t *start_time)
 {
     char path[64];
@@ -556,7 +520,7 @@ int ptap_virt_pid_starttime(pid_t pid, uint64_t *start_time)
     if (pid <= 0)
         return -ESRCH;
     snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
-    r = read_all(path, &stat, NULL);
+    r = ptap_read_file(path, PROC_FILE_MAX, &stat, NULL);
     if (r == -ENOENT)
         return -ESRCH;
     if (r < 0)
@@ -592,7 +556,7 @@ static bool pid_has_uuid(pid_t pid, const char *uuid)
     bool prev_uuid = false;
 
     snprintf(path, sizeof(path), "/proc/%d/cmdline", (int) pid);
-    if (read_all(path, &cmd, &len) < 0)
+    if (ptap_read_file(path, PROC_FILE_MAX, &cmd, &len) < 0)
         return false;
     for (size_t i = 0; i < len; i += strlen(cmd + i) + 1) {
         const char *arg = cmd + i;
@@ -610,7 +574,7 @@ static int pid_from_file(const char *path, pid_t *pid)
     uint64_t n;
     int r;
 
-    r = read_all(path, &text, NULL);
+    r = ptap_read_file(path, PROC_FILE_MAX, &text, NULL);
     if (r < 0)
         return r;
     text[strcspn(text, "\n")] = '\0';
@@ -687,7 +651,7 @@ static int pid_owner(pid_t pid, uid_t *uid, gid_t *gid)
     int r;
 
     snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
-    r = read_all(path, &st, NULL);
+    r = ptap_read_file(path, PROC_FILE_MAX, &st, NULL);
     if (r < 0)
         return r;
     u = strstr(st, "\nUid:");
@@ -957,26 +921,18 @@ static void on_qemu_event(virConnectPtr conn, virDomainPtr dom, const char *even
         w->done = true;
 }
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
-
 /* Run libvirt's event loop until @w settles or @timeout_ms passes. A short
  * timer keeps each virEventRunDefaultImpl() round bounded. */
 static int virt_wait(ptap_virt *v, virt_waiter *w, unsigned timeout_ms)
 {
-    uint64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = ptap_now_ms() + timeout_ms;
     int timer, r = 0;
 
     timer = virEventAddTimeout(VIRT_TICK_MS, on_tick, NULL, NULL);
     if (timer < 0)
         return virt_fail_libvirt(v, -EIO, "cannot set up libvirt's event loop");
     while (!w->done && !w->failed && !w->stopped) {
-        if (now_ms() >= deadline) {
+        if (ptap_now_ms() >= deadline) {
             r = -ETIMEDOUT;
             break;
         }

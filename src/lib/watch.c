@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <net/if.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
@@ -43,7 +42,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(ptap_journal *, ptap_journal_close)
 typedef struct pending {
     char name[IFNAMSIZ];
     int ifindex;
-    long long deadline_ms;
+    int64_t deadline_ms;
 } pending;
 
 struct ptap_watch {
@@ -57,14 +56,6 @@ struct ptap_watch {
     size_t n_gone, cap_gone;
     int nomem;              /* allocation failed inside the callback */
 };
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void report(ptap_watch *w, ptap_watch_event_kind kind, const char *name,
                    const char *fmt, ...) _printf_(4, 5);
@@ -110,7 +101,7 @@ static int pending_add(ptap_watch *w, const char *name, int ifindex)
     if (p) {
         if (p->ifindex != ifindex) { /* another device took the name */
             p->ifindex = ifindex;
-            p->deadline_ms = now_ms() + w->cfg.grace_ms;
+            p->deadline_ms = ptap_now_ms() + w->cfg.grace_ms;
         }
         return 0;
     }
@@ -125,7 +116,7 @@ static int pending_add(ptap_watch *w, const char *name, int ifindex)
     p = &w->pend[w->n_pend++];
     snprintf(p->name, sizeof(p->name), "%s", name);
     p->ifindex = ifindex;
-    p->deadline_ms = now_ms() + w->cfg.grace_ms;
+    p->deadline_ms = ptap_now_ms() + w->cfg.grace_ms;
     ptap_debug("watch: '%s' has no carrier: check in %u ms", name, w->cfg.grace_ms);
     return 0;
 }
@@ -520,10 +511,10 @@ int ptap_watch_fd(const ptap_watch *w)
 
 int ptap_watch_timeout_ms(const ptap_watch *w)
 {
-    long long now = now_ms(), best = -1;
+    int64_t now = ptap_now_ms(), best = -1;
 
     for (size_t i = 0; i < w->n_pend; i++) {
-        long long left = w->pend[i].deadline_ms - now;
+        int64_t left = w->pend[i].deadline_ms - now;
         if (left < 0)
             left = 0;
         if (best < 0 || left < best)
@@ -589,7 +580,7 @@ int ptap_watch_resync(ptap_watch *w)
 static int run_due(ptap_watch *w)
 {
     _cleanup_free_ char(*due)[IFNAMSIZ] = NULL;
-    long long now = now_ms();
+    int64_t now = ptap_now_ms();
     size_t nd = 0;
 
     if (w->n_pend == 0)

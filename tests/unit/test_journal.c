@@ -86,27 +86,9 @@ static int teardown(void **state)
 
 static char *read_file(const char *path, size_t *len)
 {
-    FILE *fp = fopen(path, "re");
-    char *buf;
-    long n;
+    char *buf = NULL;
 
-    if (!fp)
-        return NULL;
-    fseek(fp, 0, SEEK_END);
-    n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    buf = malloc((size_t) n + 1);
-    if (buf && fread(buf, 1, (size_t) n, fp) != (size_t) n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(fp);
-    if (buf) {
-        buf[n] = '\0';
-        if (len)
-            *len = (size_t) n;
-    }
-    return buf;
+    return ptap_read_file(path, 0, &buf, len) < 0 ? NULL : buf;
 }
 
 static void write_file(const char *path, const char *buf, size_t len)
