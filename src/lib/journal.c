@@ -1347,8 +1347,6 @@ void ptap_journal_close(ptap_journal *j)
     free(j);
 }
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(ptap_journal *, ptap_journal_close)
-
 int ptap_journal_load_buffer(const char *buf, size_t len, ptap_journal **ret)
 {
     _cleanup_(ptap_journal_closep) ptap_journal *j = NULL;

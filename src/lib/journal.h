@@ -29,6 +29,7 @@
 #include <net/if.h>
 
 #include "mark.h" /* PTAP_JOURNAL_ID_LEN, PTAP_RECORD_ID_MAX: what a tap's mark carries */
+#include "util.h"
 #include "validate.h"
 
 #define PTAP_JOURNAL_VERSION 1  /* the on-disk format this code reads and writes */
@@ -129,6 +130,9 @@ int ptap_journal_open(const char *dir, unsigned flags, ptap_journal **ret);
 
 /** ptap_journal_close: release the lock and free. NULL is a no-op. */
 void ptap_journal_close(ptap_journal *j);
+
+/* ptap_journal_closep: for _cleanup_(ptap_journal_closep) ptap_journal *j = NULL. */
+DEFINE_TRIVIAL_CLEANUP_FUNC(ptap_journal *, ptap_journal_close)
 
 /**
  * ptap_journal_load_buffer: replay a journal held in memory (@len bytes,

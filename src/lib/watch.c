@@ -37,8 +37,6 @@
 #define IFF_LOWER_UP 0x10000 /* linux/if.h; clashes with net/if.h */
 #endif
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(ptap_journal *, ptap_journal_close)
-
 typedef struct pending {
     char name[IFNAMSIZ];
     int ifindex;
