@@ -23,7 +23,6 @@
 #include <netlink/attr.h>
 #include <netlink/socket.h>
 
-#include "helperexec.h"
 #include "journal.h"
 #include "kview.h"
 #include "link.h"
@@ -258,17 +257,15 @@ static int check_due(ptap_watch *w, char (*names)[IFNAMSIZ], size_t n)
 {
     _cleanup_(ptap_journal_closep) ptap_journal *j = NULL;
     _cleanup_free_ candidate *cand = NULL;
-    _cleanup_free_ char **destroy = NULL;
     _cleanup_free_ ptap_record *before = NULL;
-    ptap_kview kv = { 0 };
+    _cleanup_(ptap_kview_clear) ptap_kview kv = { 0 };
     char jid[PTAP_JOURNAL_ID_LEN + 1];
     size_t nc = 0, nd = 0;
     int r;
 
     cand = calloc(n, sizeof(*cand));
-    destroy = calloc(n, sizeof(*destroy));
     before = calloc(n, sizeof(*before));
-    if (!cand || !destroy || !before)
+    if (!cand || !before)
         return -ENOMEM;
 
     /* 1. Which of them are ATTACHED on record? (shared lock, short) */
@@ -343,41 +340,22 @@ static int check_due(ptap_watch *w, char (*names)[IFNAMSIZ], size_t n)
                    "the record or the tap changed meanwhile: left alone");
             continue;
         }
-        before[nd] = *rec;
-        before[nd].state = PTAP_STATE_DESTROYING;
-        destroy[nd++] = (char *) rec->name;
+        before[nd++] = *rec;
     }
-    ptap_kview_clear(&kv);
     if (nd == 0)
         return 0;
 
     /* Intent, then the helper (one batch), then the outcome: the same
      * write-ahead steps recovery takes for a gone consumer, so a crash in
      * between is finished by `ptap recover`. */
-    r = ptap_journal_append(j, before, nd);
-    if (r < 0) {
-        report_journal_error(w, NULL, "cannot write the journal", r);
+    ptap_destroy_batch b = { .recs = before, .n = nd, .what = "cannot remove taps" };
+    ptap_error err = { 0 };
+
+    r = ptap_pool_destroy_taps(j, &b, 0, &err);
+    if (r < 0 && b.helper_failed) {
+        report(w, PTAP_WATCH_FAILED, NULL, "%s (records left for 'ptap recover')", err.msg);
         return r;
     }
-    /* before[] now owns the names: destroy[] pointed into the journal. */
-    for (size_t i = 0; i < nd; i++)
-        destroy[i] = before[i].name;
-    {
-        ptap_helper_result hr;
-        ptap_error err = { 0 };
-
-        r = ptap_helper_destroy(destroy, nd, &hr);
-        if (r < 0 || hr.status != 0) {
-            r = ptap_pool_helper_error(&err, "cannot remove taps", r, &hr);
-            ptap_helper_result_clear(&hr);
-            report(w, PTAP_WATCH_FAILED, NULL, "%s (records left for 'ptap recover')", err.msg);
-            return r;
-        }
-        ptap_helper_result_clear(&hr);
-    }
-    for (size_t i = 0; i < nd; i++)
-        before[i].state = PTAP_STATE_DESTROYED;
-    r = ptap_journal_append(j, before, nd);
     if (r < 0) {
         report_journal_error(w, NULL, "cannot write the journal", r);
         return r;
