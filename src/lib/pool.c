@@ -298,7 +298,7 @@ int ptap_pool_forget(ptap_journal *j, char *const *names, size_t n, size_t *n_fo
                      ptap_error *err)
 {
     _cleanup_free_ ptap_record *recs = calloc(n ? n : 1, sizeof(*recs));
-    ptap_kview kv = { 0 };
+    _cleanup_(ptap_kview_clear) ptap_kview kv = { 0 };
     size_t m = 0;
     int r;
 
@@ -313,16 +313,13 @@ int ptap_pool_forget(ptap_journal *j, char *const *names, size_t n, size_t *n_fo
 
         if (!rec)
             continue;
-        if (d && ptap_kdev_ours(d, ptap_journal_id(j))) {
-            ptap_kview_clear(&kv);
+        if (d && ptap_kdev_ours(d, ptap_journal_id(j)))
             return ptap_error_set(err, -EBUSY, EX_USAGE,
                                   "cannot forget '%s': the tap still exists (use 'ptap destroy')",
                                   names[i]);
-        }
         recs[m] = *rec;
         recs[m++].state = PTAP_STATE_DESTROYED;
     }
-    ptap_kview_clear(&kv);
     if (m > 0) {
         r = ptap_pool_append(j, recs, m, err);
         if (r < 0)

@@ -181,7 +181,7 @@ static int forget_names(ptap_watch *w, char (*names)[IFNAMSIZ], size_t n)
 {
     _cleanup_(ptap_journal_closep) ptap_journal *j = NULL;
     _cleanup_free_ char **todo = NULL;
-    ptap_kview kv = { 0 };
+    _cleanup_(ptap_kview_clear) ptap_kview kv = { 0 };
     ptap_error err = { 0 };
     size_t m = 0, forgotten = 0;
     int r;
@@ -216,10 +216,8 @@ static int forget_names(ptap_watch *w, char (*names)[IFNAMSIZ], size_t n)
     if (r <= 0)
         return r;
     todo = calloc(n, sizeof(*todo));
-    if (!todo) {
-        ptap_kview_clear(&kv);
+    if (!todo)
         return -ENOMEM;
-    }
     m = 0;
     for (size_t i = 0; i < n; i++) {
         const ptap_record *rec = ptap_journal_find(j, names[i]);
@@ -234,7 +232,6 @@ static int forget_names(ptap_watch *w, char (*names)[IFNAMSIZ], size_t n)
             continue;
         todo[m++] = names[i];
     }
-    ptap_kview_clear(&kv);
     if (m == 0)
         return 0;
     r = ptap_pool_forget(j, todo, m, &forgotten, &err);
@@ -503,7 +500,7 @@ int ptap_watch_resync(ptap_watch *w)
 {
     _cleanup_(ptap_journal_closep) ptap_journal *j = NULL;
     _cleanup_free_ char(*missing)[IFNAMSIZ] = NULL;
-    ptap_kview kv = { 0 };
+    _cleanup_(ptap_kview_clear) ptap_kview kv = { 0 };
     char jid[PTAP_JOURNAL_ID_LEN + 1];
     size_t n, nm = 0;
     int r;
@@ -515,7 +512,6 @@ int ptap_watch_resync(ptap_watch *w)
     }
     r = open_journal(w, false, &j);
     if (r < 0 || !j) {
-        ptap_kview_clear(&kv);
         if (r < 0)
             report_journal_error(w, NULL, "cannot read the journal", r);
         return r;
@@ -523,10 +519,8 @@ int ptap_watch_resync(ptap_watch *w)
     snprintf(jid, sizeof(jid), "%s", ptap_journal_id(j));
     n = ptap_journal_count(j);
     missing = calloc(n ? n : 1, sizeof(*missing));
-    if (!missing) {
-        ptap_kview_clear(&kv);
+    if (!missing)
         return -ENOMEM;
-    }
     for (size_t i = 0; i < n; i++) {
         const ptap_record *rec = ptap_journal_get(j, i);
         const ptap_kdev *d = ptap_kview_find(&kv, rec->name);
@@ -546,7 +540,7 @@ int ptap_watch_resync(ptap_watch *w)
         }
     }
     ptap_journal_close(TAKE_PTR(j));
-    ptap_kview_clear(&kv);
+    ptap_kview_clear(&kv); /* before forget_names() looks again */
     if (r < 0)
         return r;
     (void) forget_names(w, missing, nm); /* failures were reported */
