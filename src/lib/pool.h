@@ -51,7 +51,8 @@ typedef struct ptap_destroy_batch {
     char *const *names;     /* the devices for the one helper run; NULL: the names of @recs */
     size_t n_names;
     ptap_record *outcome;   /* written after the helper instead of @recs as DESTROYED
-                             * (recovery's mixed outcomes, a create's closed intent); NULL: none */
+                             * (recovery's mixed outcomes, a create's closed intent);
+                             * NULL: @recs as DESTROYED */
     size_t n_outcome;
     const char *what;       /* what a helper failure could not do: "cannot destroy taps" */
     void (*before_helper)(void *userdata); /* run between intent and helper (recovery's detach) */
