@@ -11,8 +11,6 @@
 #include "hotplug.h"
 #include "validate.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(ptap_journal *, ptap_journal_close)
-
 static int parse_timeout(const char *cmd, const char *arg, unsigned *ms)
 {
     uint64_t v;

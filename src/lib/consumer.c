@@ -8,7 +8,7 @@
 #include "consumer.h"
 #include "log.h"
 #include "monitor.h"
-#include "probe.h"
+#include "proc.h"
 #include "virt.h"
 
 #define CONNECT_TIMEOUT_MS 5000
@@ -116,7 +116,7 @@ static int mon_connect(const char *target, ptap_consumer_conn *cc, ptap_error *e
     if (r < 0)
         return ptap_error_set(err, r, EX_OSERR, "cannot tell which user QEMU at '%s' runs as: %s",
                               target, strerror(-r));
-    if (cc->pid > 0 && ptap_pid_start_time(cc->pid, &cc->pid_start) < 0)
+    if (cc->pid > 0 && ptap_proc_start_time(cc->pid, &cc->pid_start) < 0)
         cc->pid_start = 0;
     return 0;
 }

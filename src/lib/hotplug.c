@@ -69,28 +69,14 @@ static bool tap_suits(const ptap_record *rec, uid_t uid, gid_t gid)
     return true;
 }
 
-/* Destroy the tap of @rec (state must allow it) and close its record. */
+/* Destroy the tap of @rec (state must allow it) and close its record;
+ * if the helper fails, the record stays DESTROYING: recovery completes it. */
 static int drop_tap(ptap_journal *j, ptap_record *rec, ptap_error *err)
 {
     ptap_record r = *rec;
-    char *names[1] = { r.name };
-    ptap_helper_result hr;
-    int k;
+    ptap_destroy_batch b = { .recs = &r, .n = 1, .what = "cannot destroy tap" };
 
-    r.state = PTAP_STATE_DESTROYING;
-    k = ptap_pool_append(j, &r, 1, err);
-    if (k < 0)
-        return k;
-    k = ptap_helper_destroy(names, 1, &hr);
-    if (k < 0 || hr.status != 0) {
-        k = ptap_pool_helper_error(err, "cannot destroy tap", k, &hr);
-        ptap_helper_result_clear(&hr);
-        return k; /* stays DESTROYING: recovery completes it */
-    }
-    ptap_helper_result_clear(&hr);
-    r.state = PTAP_STATE_DESTROYED;
-    k = ptap_pool_append(j, &r, 1, err);
-    return k < 0 ? k : 0;
+    return ptap_pool_destroy_taps(j, &b, 0, err);
 }
 
 /* Undo an attach that failed after its tap was chosen: a tap this call

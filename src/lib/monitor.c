@@ -405,7 +405,7 @@ static int hmp_detect(ptap_monitor *m, int64_t deadline)
     _cleanup_free_ char *a = NULL, *b = NULL, *v = NULL;
     int left, r;
 
-    left = deadline < 0 ? -1 : (int) (deadline - ptap_monsock_now_ms());
+    left = deadline < 0 ? -1 : (int) (deadline - ptap_now_ms());
     if (deadline >= 0 && left < 0)
         left = 0;
     /* QEMU 0.12 prints nothing for help on an unknown command, later
@@ -475,7 +475,7 @@ static int left_ms(int64_t deadline)
 
     if (deadline < 0)
         return -1;
-    l = deadline - ptap_monsock_now_ms();
+    l = deadline - ptap_now_ms();
     return l < 0 ? 0 : (int) l;
 }
 

@@ -3,7 +3,6 @@
  * virt.c: the libvirt room of libptap (see virt.h).
  */
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -23,6 +22,7 @@
 #include <libxml/tree.h>
 
 #include "log.h"
+#include "proc.h"
 #include "util.h"
 #include "validate.h"
 #include "virt.h"
@@ -43,7 +43,6 @@ struct ptap_virt {
 DEFINE_TRIVIAL_CLEANUP_FUNC(xmlDocPtr, xmlFreeDoc)
 DEFINE_TRIVIAL_CLEANUP_FUNC(xmlBufferPtr, xmlBufferFree)
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
-DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir)
 
 static inline void xmlFreep(xmlChar **p)
 {
@@ -507,110 +506,13 @@ static int virt_dac_label(ptap_virt *v, uid_t *uid, gid_t *gid)
     return 0;
 }
 
-/* Read a whole (proc) file; /proc files report size 0, so read to EOF. */
-static int read_all(const char *path, char **ret, size_t *len)
-{
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-    _cleanup_free_ char *buf = NULL;
-    size_t n = 0, size = 0;
-
-    if (fd < 0)
-        return negative_errno();
-    for (;;) {
-        ssize_t k;
-
-        if (size - n < 1024) {
-            char *nb = realloc(buf, size + 4096);
-
-            if (!nb)
-                return -ENOMEM;
-            buf = nb;
-            size += 4096;
-        }
-        k = read(fd, buf + n, size - n - 1);
-        if (k < 0) {
-            if (errno == EINTR)
-                continue;
-            return negative_errno();
-        }
-        if (k == 0)
-            break;
-        n += (size_t) k;
-        if (n > 1024 * 1024)
-            return -EFBIG;
-    }
-    buf[n] = '\0';
-    *ret = TAKE_PTR(buf);
-    if (len)
-        *len = n;
-    return 0;
-}
-
-int ptap_virt_pid_starttime(pid_t pid, uint64_t *start_time)
-{
-    char path[64];
-    _cleanup_free_ char *stat = NULL;
-    char *p;
-    int r;
-
-    if (pid <= 0)
-        return -ESRCH;
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
-    r = read_all(path, &stat, NULL);
-    if (r == -ENOENT)
-        return -ESRCH;
-    if (r < 0)
-        return r;
-    /* comm (field 2) may hold spaces and ')': fields resume after the last ')'. */
-    p = strrchr(stat, ')');
-    if (!p)
-        return -EIO;
-    p++;
-    /* Field 3 (state) is the first token after ')'; starttime is field 22. */
-    for (int field = 3; field < 22; field++) {
-        p += strspn(p, " ");
-        p += strcspn(p, " ");
-        if (!*p)
-            return -EIO;
-    }
-    p += strspn(p, " ");
-    errno = 0;
-    char *end;
-    unsigned long long v = strtoull(p, &end, 10);
-    if (errno || end == p)
-        return -EIO;
-    *start_time = v;
-    return 0;
-}
-
-/* Is "-uuid UUID" on the command line of @pid? */
-static bool pid_has_uuid(pid_t pid, const char *uuid)
-{
-    char path[64];
-    _cleanup_free_ char *cmd = NULL;
-    size_t len;
-    bool prev_uuid = false;
-
-    snprintf(path, sizeof(path), "/proc/%d/cmdline", (int) pid);
-    if (read_all(path, &cmd, &len) < 0)
-        return false;
-    for (size_t i = 0; i < len; i += strlen(cmd + i) + 1) {
-        const char *arg = cmd + i;
-
-        if (prev_uuid && strcasecmp(arg, uuid) == 0)
-            return true;
-        prev_uuid = strcmp(arg, "-uuid") == 0;
-    }
-    return false;
-}
-
 static int pid_from_file(const char *path, pid_t *pid)
 {
     _cleanup_free_ char *text = NULL;
     uint64_t n;
     int r;
 
-    r = read_all(path, &text, NULL);
+    r = ptap_read_file(path, PTAP_PROC_FILE_MAX, &text, NULL);
     if (r < 0)
         return r;
     text[strcspn(text, "\n")] = '\0';
@@ -619,26 +521,6 @@ static int pid_from_file(const char *path, pid_t *pid)
         return r;
     *pid = (pid_t) n;
     return 0;
-}
-
-static int pid_scan(const char *uuid, pid_t *pid)
-{
-    _cleanup_(closedirp) DIR *d = opendir("/proc");
-    struct dirent *de;
-
-    if (!d)
-        return negative_errno();
-    while ((de = readdir(d))) {
-        uint64_t n;
-
-        if (ptap_parse_uint(de->d_name, 1, INT32_MAX, &n) < 0)
-            continue;
-        if (pid_has_uuid((pid_t) n, uuid)) {
-            *pid = (pid_t) n;
-            return 0;
-        }
-    }
-    return -ESRCH;
 }
 
 int ptap_virt_qemu_pid(ptap_virt *v, pid_t *pid, uint64_t *start_time)
@@ -662,41 +544,18 @@ int ptap_virt_qemu_pid(ptap_virt *v, pid_t *pid, uint64_t *start_time)
                 return -ENOMEM;
         }
     }
-    if (!path || pid_from_file(path, &p) < 0 || !pid_has_uuid(p, v->uuid)) {
+    if (!path || pid_from_file(path, &p) < 0 || !ptap_proc_has_uuid(p, v->uuid)) {
         /* No readable pid file (another user's daemon, a remote URI) or a
          * stale one: look for the process that carries the domain's UUID. */
-        r = pid_scan(v->uuid, &p);
+        r = ptap_proc_find_uuid(v->uuid, &p);
         if (r < 0)
             return virt_fail(v, r, "cannot find the QEMU process of domain '%s'", v->name);
     }
-    r = ptap_virt_pid_starttime(p, start_time);
+    r = ptap_proc_start_time(p, start_time);
     if (r < 0)
         return virt_fail(v, r, "cannot read the start time of process %d: %s", (int) p,
                          strerror(-r));
     *pid = p;
-    return 0;
-}
-
-/* The effective uid/gid of @pid from /proc/PID/status. */
-static int pid_owner(pid_t pid, uid_t *uid, gid_t *gid)
-{
-    char path[64];
-    _cleanup_free_ char *st = NULL;
-    unsigned long ru, eu, rg, eg;
-    const char *u, *g;
-    int r;
-
-    snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
-    r = read_all(path, &st, NULL);
-    if (r < 0)
-        return r;
-    u = strstr(st, "\nUid:");
-    g = strstr(st, "\nGid:");
-    if (!u || !g || sscanf(u, "\nUid: %lu %lu", &ru, &eu) != 2 ||
-        sscanf(g, "\nGid: %lu %lu", &rg, &eg) != 2)
-        return -EIO;
-    *uid = (uid_t) eu;
-    *gid = (gid_t) eg;
     return 0;
 }
 
@@ -715,7 +574,7 @@ int ptap_virt_qemu_owner(ptap_virt *v, uid_t *uid, gid_t *gid)
     if (r > 0)
         return 0;
     /* No DAC label (security_driver without dac): ask the process itself. */
-    if (ptap_virt_qemu_pid(v, &pid, &start) == 0 && pid_owner(pid, uid, gid) == 0)
+    if (ptap_virt_qemu_pid(v, &pid, &start) == 0 && ptap_proc_owner(pid, uid, gid) == 0)
         return 0;
     if (v->session) {
         *uid = geteuid();
@@ -957,26 +816,18 @@ static void on_qemu_event(virConnectPtr conn, virDomainPtr dom, const char *even
         w->done = true;
 }
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
-
 /* Run libvirt's event loop until @w settles or @timeout_ms passes. A short
  * timer keeps each virEventRunDefaultImpl() round bounded. */
 static int virt_wait(ptap_virt *v, virt_waiter *w, unsigned timeout_ms)
 {
-    uint64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = ptap_now_ms() + timeout_ms;
     int timer, r = 0;
 
     timer = virEventAddTimeout(VIRT_TICK_MS, on_tick, NULL, NULL);
     if (timer < 0)
         return virt_fail_libvirt(v, -EIO, "cannot set up libvirt's event loop");
     while (!w->done && !w->failed && !w->stopped) {
-        if (now_ms() >= deadline) {
+        if (ptap_now_ms() >= deadline) {
             r = -ETIMEDOUT;
             break;
         }

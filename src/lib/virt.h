@@ -150,12 +150,6 @@ int ptap_virt_qemu_owner(ptap_virt *v, uid_t *uid, gid_t *gid);
 int ptap_virt_qemu_pid(ptap_virt *v, pid_t *pid, uint64_t *start_time);
 
 /**
- * ptap_virt_pid_starttime: field 22 (starttime) of /proc/@pid/stat.
- * Returns 0, -ESRCH if the process does not exist, -EIO if unparsable.
- */
-int ptap_virt_pid_starttime(pid_t pid, uint64_t *start_time);
-
-/**
  * ptap_virt_ids: the QEMU ids ptap uses for @id with @method.
  * device:  @device_id = "ua-ID" (ID kept as is if it already starts with
  *          "ua-", so a stored device id can be passed back), @netdev_id =
