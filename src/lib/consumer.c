@@ -40,14 +40,13 @@ static int virt_fail(ptap_consumer_conn *cc, ptap_error *err, int r, const char 
              : r == -EINVAL                                           ? EX_USAGE
                                                                       : EX_OSERR;
 
-    if (r == -PTAP_VIRT_ENOTUN)
-        return ptap_error_set(err, -ENXIO, EX_UNAVAILABLE,
+    if (r == PTAP_NIC_E_NOTUN)
+        return ptap_error_set(err, r, EX_UNAVAILABLE,
                               "%s: QEMU cannot open /dev/net/tun inside libvirt's private /dev "
                               "(%s); add \"/dev/net/tun\" to cgroup_device_acl in qemu.conf and "
                               "restart the guest",
                               what, *msg ? msg : "no such device");
-    return ptap_error_set(err, r == -PTAP_VIRT_ENOTUN ? -ENXIO : r, ex, "%s: %s", what,
-                          *msg ? msg : ptap_virt_strerror(r));
+    return ptap_error_set(err, r, ex, "%s: %s", what, *msg ? msg : ptap_virt_strerror(r));
 }
 
 static int virt_connect(const char *target, const char *uri, const char *method,
@@ -234,15 +233,13 @@ int ptap_consumer_add(ptap_consumer_conn *cc, ptap_consumer *c, const char *tap,
 
     snprintf(what, sizeof(what), "cannot attach tap '%s' to '%s'", tap,
              *cc->name ? cc->name : cc->target);
-    if (cc->kind == PTAP_CONSUMER_LIBVIRT) {
-        ptap_virt_nic vnic = { .tap = tap, .mac = c->mac, .model = c->model, .id = user_id(c),
-                               .queues = c->queues, .vhost = vhost, .method = virt_method(c) };
-        r = ptap_virt_attach(cc->impl, &vnic);
-        return r < 0 ? virt_fail(cc, err, r, what) : 0;
-    }
     nic_from_record(c, &nic);
     nic.tap = tap;
     nic.vhost = vhost;
+    if (cc->kind == PTAP_CONSUMER_LIBVIRT) {
+        r = ptap_virt_attach(cc->impl, virt_method(c), &nic);
+        return r < 0 ? virt_fail(cc, err, r, what) : 0;
+    }
 
     r = ptap_monitor_nic_add(cc->impl, &nic, (int) timeout_ms);
     const char *msg = ptap_monitor_error(cc->impl);
