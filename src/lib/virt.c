@@ -22,6 +22,7 @@
 #include <libxml/tree.h>
 
 #include "log.h"
+#include "nic.h"
 #include "proc.h"
 #include "util.h"
 #include "validate.h"
@@ -41,7 +42,6 @@ struct ptap_virt {
 };
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(xmlDocPtr, xmlFreeDoc)
-DEFINE_TRIVIAL_CLEANUP_FUNC(xmlBufferPtr, xmlBufferFree)
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
 
 static inline void xmlFreep(xmlChar **p)
@@ -49,19 +49,6 @@ static inline void xmlFreep(xmlChar **p)
     if (*p)
         xmlFree(*p);
 }
-
-/* The models ptap hot-adds: QEMU's device driver and libvirt's model name. */
-static const struct {
-    const char *qemu;
-    const char *libvirt;
-    bool virtio;
-} models[] = {
-    { "virtio-net-pci", "virtio", true },
-    { "e1000", "e1000", false },
-    { "rtl8139", "rtl8139", false },
-};
-
-#define VIRT_MAX_QUEUES 256 /* tun's MAX_TAP_QUEUES */
 
 /* ---- process-wide set-up -------------------------------------------------- */
 
@@ -103,32 +90,19 @@ static int virt_fail(ptap_virt *v, int r, const char *fmt, ...)
     return r;
 }
 
-/* Does a libvirt or QEMU message say that QEMU could not open /dev/net/tun
- * in libvirt's private /dev (ENOENT) or was denied it by the device cgroup
- * (EPERM)? Both are fixed by cgroup_device_acl in qemu.conf. */
-static bool msg_is_tun_acl(const char *msg)
-{
-    return msg &&
-           (strstr(msg, "could not open /dev/net/tun: No such file or directory") ||
-            strstr(msg, "could not open /dev/net/tun: Operation not permitted"));
-}
-
-static bool msg_is_duplicate(const char *msg)
-{
-    return msg && (strstr(msg, "Duplicate") || strstr(msg, "non unique alias") ||
-                   strstr(msg, "already exists"));
-}
-
 /* Translate libvirt's last error into a negative code; @fallback when
  * nothing more precise fits. */
 static int virt_last_code(int fallback)
 {
     virErrorPtr e = virGetLastError();
+    int r;
 
     if (!e)
         return fallback;
-    if (msg_is_tun_acl(e->message))
-        return -PTAP_VIRT_ENOTUN;
+    /* QEMU's own words, passed on by libvirt. */
+    r = ptap_nic_classify_qemu_error(e->message);
+    if (r != PTAP_NIC_E_QEMU)
+        return r;
     /* libvirt 9.0 reports a detach of an unknown alias as an internal error. */
     if (e->message && strstr(e->message, "no device found with alias"))
         return -ENODEV;
@@ -147,7 +121,7 @@ static int virt_last_code(int fallback)
     case VIR_ERR_ARGUMENT_UNSUPPORTED:
         return -EOPNOTSUPP;
     default:
-        if (msg_is_duplicate(e->message))
+        if (ptap_nic_qemu_error_is_duplicate(e->message))
             return -EEXIST;
         return fallback;
     }
@@ -169,7 +143,7 @@ static int virt_fail_libvirt(ptap_virt *v, int fallback, const char *fmt, ...)
 
 const char *ptap_virt_strerror(int r)
 {
-    if (r == -PTAP_VIRT_ENOTUN)
+    if (r == PTAP_NIC_E_NOTUN)
         return "QEMU cannot open /dev/net/tun inside libvirt's private /dev "
                "(add \"/dev/net/tun\" to cgroup_device_acl in qemu.conf)";
     return strerror(r < 0 ? -r : r);
@@ -601,157 +575,33 @@ int ptap_virt_method_from_string(const char *s)
     return -EINVAL;
 }
 
-static int model_index(const char *model)
+ptap_nic_dialect ptap_virt_nic_dialect(ptap_virt_method method)
 {
-    if (!model)
-        return 0;
-    for (size_t i = 0; i < ARRAY_SIZE(models); i++)
-        if (strcmp(model, models[i].qemu) == 0)
-            return (int) i;
-    return -EINVAL;
-}
-
-int ptap_virt_model_check(const char *model)
-{
-    return model_index(model) < 0 ? -EINVAL : 0;
+    return method == PTAP_VIRT_MONITOR ? PTAP_NIC_NEW : PTAP_NIC_LIBVIRT;
 }
 
 int ptap_virt_ids(ptap_virt_method method, const char *id,
                   char device_id[PTAP_QEMU_ID_MAX], char netdev_id[PTAP_QEMU_ID_MAX])
 {
-    int k;
-
-    if (!id || ptap_qemu_id_check(id, NULL) < 0)
+    if (method != PTAP_VIRT_DEVICE && method != PTAP_VIRT_MONITOR)
         return -EINVAL;
-    if (method == PTAP_VIRT_DEVICE) {
-        /* libvirt accepts user aliases only with the "ua-" prefix; its
-         * netdev for the alias is "host" + alias. */
-        k = snprintf(device_id, PTAP_QEMU_ID_MAX, "%s%s",
-                     strncmp(id, "ua-", 3) == 0 ? "" : "ua-", id);
-        if (k < 0 || k >= PTAP_QEMU_ID_MAX)
-            return -EINVAL;
-        k = snprintf(netdev_id, PTAP_QEMU_ID_MAX, "host%s", device_id);
-    } else {
-        k = snprintf(device_id, PTAP_QEMU_ID_MAX, "%s", id);
-        if (k < 0 || k >= PTAP_QEMU_ID_MAX)
-            return -EINVAL;
-        k = snprintf(netdev_id, PTAP_QEMU_ID_MAX, "nd-%s", id);
-    }
-    if (k < 0 || k >= PTAP_QEMU_ID_MAX)
-        return -EINVAL;
-    if (ptap_qemu_id_check(device_id, NULL) < 0 || ptap_qemu_id_check(netdev_id, NULL) < 0)
-        return -EINVAL;
-    return 0;
-}
-
-/* Validate every field of @nic; on success fill the canonical MAC, the
- * model index and the ids. @why names the failing field. */
-static int nic_check(const ptap_virt_nic *nic, char mac[PTAP_MAC_STRLEN], int *model,
-                     char dev[PTAP_QEMU_ID_MAX], char net[PTAP_QEMU_ID_MAX], const char **why)
-{
-    uint8_t raw[PTAP_MAC_LEN];
-    const char *reason = NULL;
-
-    if (!nic->tap || ptap_ifname_check(nic->tap, false, &reason) < 0) {
-        *why = reason ? reason : "bad tap name";
-        return -EINVAL;
-    }
-    if (!nic->mac || ptap_mac_parse(nic->mac, raw, &reason) < 0) {
-        *why = reason ? reason : "bad MAC address";
-        return -EINVAL;
-    }
-    ptap_mac_format(raw, mac);
-    *model = model_index(nic->model);
-    if (*model < 0) {
-        *why = "unknown model (virtio-net-pci, e1000, rtl8139)";
-        return -EINVAL;
-    }
-    if (nic->method != PTAP_VIRT_DEVICE && nic->method != PTAP_VIRT_MONITOR) {
-        *why = "unknown method";
-        return -EINVAL;
-    }
-    if (ptap_virt_ids(nic->method, nic->id, dev, net) < 0) {
-        *why = "bad or too long device id";
-        return -EINVAL;
-    }
-    if (nic->queues > VIRT_MAX_QUEUES) {
-        *why = "too many queues";
-        return -EINVAL;
-    }
-    if ((nic->queues > 1 || nic->vhost) && !models[*model].virtio) {
-        *why = "queues and vhost need virtio-net-pci";
-        return -EINVAL;
-    }
-    return 0;
+    return ptap_nic_ids(ptap_virt_nic_dialect(method), id, device_id, netdev_id);
 }
 
 /* ---- method "device": libvirt's device API ---------------------------------- */
 
-static xmlNodePtr xml_child(xmlNodePtr parent, const char *name)
-{
-    return xmlNewChild(parent, NULL, BAD_CAST name, NULL);
-}
-
-static bool xml_prop(xmlNodePtr n, const char *name, const char *value)
-{
-    return n && xmlNewProp(n, BAD_CAST name, BAD_CAST value);
-}
-
-int ptap_virt_interface_xml(const ptap_virt_nic *nic, char **ret)
-{
-    _cleanup_(xmlFreeDocp) xmlDocPtr doc = NULL;
-    _cleanup_(xmlBufferFreep) xmlBufferPtr buf = NULL;
-    char mac[PTAP_MAC_STRLEN], dev[PTAP_QEMU_ID_MAX], net[PTAP_QEMU_ID_MAX], q[16];
-    const char *why;
-    xmlNodePtr iface, n;
-    int model, r;
-    bool ok;
-
-    r = nic_check(nic, mac, &model, dev, net, &why);
-    if (r < 0)
-        return r;
-
-    doc = xmlNewDoc(BAD_CAST "1.0");
-    iface = doc ? xmlNewDocNode(doc, NULL, BAD_CAST "interface", NULL) : NULL;
-    if (!iface)
-        return -ENOMEM;
-    xmlDocSetRootElement(doc, iface);
-    ok = xml_prop(iface, "type", "ethernet");
-    n = xml_child(iface, "target");
-    ok = ok && xml_prop(n, "dev", nic->tap) && xml_prop(n, "managed", "no");
-    ok = ok && xml_prop(xml_child(iface, "mac"), "address", mac);
-    ok = ok && xml_prop(xml_child(iface, "model"), "type", models[model].libvirt);
-    if (nic->vhost || nic->queues > 1) {
-        n = xml_child(iface, "driver");
-        ok = ok && xml_prop(n, "name", nic->vhost ? "vhost" : "qemu");
-        if (nic->queues > 1) {
-            snprintf(q, sizeof(q), "%u", nic->queues);
-            ok = ok && xml_prop(n, "queues", q);
-        }
-    }
-    ok = ok && xml_prop(xml_child(iface, "alias"), "name", dev);
-    if (!ok)
-        return -ENOMEM;
-
-    buf = xmlBufferCreate();
-    if (!buf || xmlNodeDump(buf, doc, iface, 0, 0) < 0)
-        return -ENOMEM;
-    *ret = strdup((const char *) xmlBufferContent(buf));
-    return *ret ? 0 : -ENOMEM;
-}
-
-static int attach_device(ptap_virt *v, const ptap_virt_nic *nic)
+static int attach_device(ptap_virt *v, const ptap_nic *nic)
 {
     _cleanup_free_ char *xml = NULL;
     int r;
 
-    r = ptap_virt_interface_xml(nic, &xml);
+    r = ptap_nic_libvirt_xml(nic, &xml);
     if (r < 0)
-        return virt_fail(v, r, "cannot build the interface XML for '%s'", nic->tap);
+        return virt_fail(v, r, "cannot build the interface XML for '%s'", nic->checked.tap);
     ptap_debug("virt: attaching to '%s': %s", v->name, xml);
     if (virDomainAttachDeviceFlags(v->dom, xml, VIR_DOMAIN_AFFECT_LIVE) < 0)
         return virt_recheck(v, virt_fail_libvirt(v, -EIO, "cannot attach '%s' to domain '%s'",
-                                                 nic->tap, v->name));
+                                                 nic->checked.tap, v->name));
     return 0;
 }
 
@@ -843,8 +693,9 @@ static int virt_wait(ptap_virt *v, virt_waiter *w, unsigned timeout_ms)
 /* ---- method "monitor": QMP through libvirt-qemu ----------------------------- */
 
 /* Run one QMP command. Returns 0 and (if @ret) QEMU's "return" value;
- * a QEMU error sets the message "@what: QEMU's desc" and returns -EIO,
- * -ENODEV (DeviceNotFound), -EEXIST (duplicate id) or -PTAP_VIRT_ENOTUN. */
+ * a QEMU error sets the message "@what: QEMU's desc" and returns the
+ * fault's PTAP_NIC_E_* code, -ENODEV (DeviceNotFound), -EEXIST (duplicate
+ * id) or -EIO. */
 static int virt_qmp(ptap_virt *v, const char *what, json_object *cmd, json_object **ret)
 {
     _cleanup_free_ char *reply = NULL;
@@ -852,6 +703,7 @@ static int virt_qmp(ptap_virt *v, const char *what, json_object *cmd, json_objec
     json_object *err, *o;
     const char *text = json_object_to_json_string_ext(cmd, JSON_C_TO_STRING_PLAIN);
     const char *desc = "unknown error", *klass = "";
+    int r;
 
     if (!text)
         return -ENOMEM;
@@ -869,11 +721,12 @@ static int virt_qmp(ptap_virt *v, const char *what, json_object *cmd, json_objec
         if (json_object_object_get_ex(err, "class", &o) && json_object_get_string(o))
             klass = json_object_get_string(o);
         virt_fail(v, 0, "%s: %s", what, desc);
-        if (msg_is_tun_acl(desc))
-            return -PTAP_VIRT_ENOTUN;
-        if (strcmp(klass, "DeviceNotFound") == 0)
+        r = ptap_nic_classify_qemu_error(desc);
+        if (r != PTAP_NIC_E_QEMU)
+            return r;
+        if (ptap_nic_qemu_error_is_not_found(klass, desc))
             return -ENODEV;
-        if (msg_is_duplicate(desc))
+        if (ptap_nic_qemu_error_is_duplicate(desc))
             return -EEXIST;
         return -EIO;
     }
@@ -910,20 +763,6 @@ static bool jadd_str(json_object *o, const char *k, const char *s)
     return v && json_object_object_add(o, k, v) == 0;
 }
 
-static bool jadd_int(json_object *o, const char *k, int64_t n)
-{
-    json_object *v = json_object_new_int64(n);
-
-    return v && json_object_object_add(o, k, v) == 0;
-}
-
-static bool jadd_bool(json_object *o, const char *k, bool b)
-{
-    json_object *v = json_object_new_boolean(b);
-
-    return v && json_object_object_add(o, k, v) == 0;
-}
-
 static int netdev_del(ptap_virt *v, const char *netdev)
 {
     _cleanup_(json_object_putp) json_object *cmd = NULL;
@@ -941,53 +780,42 @@ static int netdev_del(ptap_virt *v, const char *netdev)
     return virt_qmp(v, what, cmd, NULL);
 }
 
-static int attach_monitor(ptap_virt *v, const ptap_virt_nic *nic, const char *mac, int model,
-                          const char *dev, const char *net)
+static int attach_monitor(ptap_virt *v, const ptap_nic *nic)
 {
     _cleanup_(json_object_putp) json_object *ncmd = NULL, *dcmd = NULL;
-    json_object *nargs = json_object_new_object(), *dargs = json_object_new_object();
+    json_object *nargs = NULL, *dargs = NULL;
     char what[256];
-    bool ok;
     int r;
 
     /* The strict no-descriptor path: QEMU opens the tap by name; never a
-     * script, whatever the caller asked. */
-    ok = nargs && jadd_str(nargs, "type", "tap") && jadd_str(nargs, "id", net) &&
-         jadd_str(nargs, "ifname", nic->tap) && jadd_str(nargs, "script", "no") &&
-         jadd_str(nargs, "downscript", "no");
-    if (ok && nic->vhost)
-        ok = jadd_bool(nargs, "vhost", true);
-    if (ok && nic->queues > 1)
-        ok = jadd_int(nargs, "queues", nic->queues);
-    ok = ok && dargs && jadd_str(dargs, "driver", models[model].qemu) &&
-         jadd_str(dargs, "id", dev) && jadd_str(dargs, "netdev", net) &&
-         jadd_str(dargs, "mac", mac);
-    if (ok && nic->queues > 1)
-        /* One vector per queue each way, plus config and control. */
-        ok = jadd_bool(dargs, "mq", true) && jadd_int(dargs, "vectors", 2 * nic->queues + 2);
-    if (!ok) {
+     * script (nic.c's builder), whatever the caller asked. */
+    r = ptap_nic_qmp_netdev_add(nic, &nargs);
+    if (r < 0)
+        return r;
+    r = ptap_nic_qmp_device_add(nic, &dargs);
+    if (r < 0) {
         json_object_put(nargs);
-        json_object_put(dargs);
-        return -ENOMEM;
+        return r;
     }
     ncmd = qmp_cmd("netdev_add", nargs);
     dcmd = qmp_cmd("device_add", dargs);
     if (!ncmd || !dcmd)
         return -ENOMEM;
 
-    snprintf(what, sizeof(what), "cannot add netdev for tap '%s' to domain '%s'", nic->tap,
-             v->name);
+    snprintf(what, sizeof(what), "cannot add netdev for tap '%s' to domain '%s'",
+             nic->checked.tap, v->name);
     r = virt_qmp(v, what, ncmd, NULL);
     if (r < 0)
         return r;
-    snprintf(what, sizeof(what), "cannot add device '%s' to domain '%s'", dev, v->name);
+    snprintf(what, sizeof(what), "cannot add device '%s' to domain '%s'", nic->checked.device_id,
+             v->name);
     r = virt_qmp(v, what, dcmd, NULL);
     if (r < 0) {
         /* Roll back the netdev so the failed call leaves nothing behind. */
         char saved[VIRT_ERR_MAX];
 
         memcpy(saved, v->err, sizeof(saved));
-        if (netdev_del(v, net) < 0)
+        if (netdev_del(v, nic->checked.netdev_id) < 0)
             ptap_debug("virt: rollback: %s, ignoring", v->err);
         memcpy(v->err, saved, sizeof(saved));
         return r;
@@ -995,22 +823,24 @@ static int attach_monitor(ptap_virt *v, const ptap_virt_nic *nic, const char *ma
     return 0;
 }
 
-int ptap_virt_attach(ptap_virt *v, const ptap_virt_nic *nic)
+int ptap_virt_attach(ptap_virt *v, ptap_virt_method method, const ptap_nic *in)
 {
-    char mac[PTAP_MAC_STRLEN], dev[PTAP_QEMU_ID_MAX], net[PTAP_QEMU_ID_MAX];
+    ptap_nic nic = in ? *in : (ptap_nic) PTAP_NIC_INIT;
     const char *why = NULL;
-    int model, r;
+    int r;
 
     v->err[0] = '\0';
-    r = nic_check(nic, mac, &model, dev, net, &why);
+    if (method != PTAP_VIRT_DEVICE && method != PTAP_VIRT_MONITOR)
+        return virt_fail(v, -EINVAL, "cannot attach tap '%s': unknown method", strna(nic.tap));
+    r = ptap_nic_check(&nic, ptap_virt_nic_dialect(method), &why);
     if (r < 0)
-        return virt_fail(v, r, "cannot attach tap '%s': %s", strna(nic->tap), why);
+        return virt_fail(v, r, "cannot attach tap '%s': %s", strna(nic.tap), why);
     r = virt_require_running(v);
     if (r < 0)
         return r;
-    if (nic->method == PTAP_VIRT_DEVICE)
-        return attach_device(v, nic);
-    return attach_monitor(v, nic, mac, model, dev, net);
+    if (method == PTAP_VIRT_DEVICE)
+        return attach_device(v, &nic);
+    return attach_monitor(v, &nic);
 }
 
 /* ---- detach ------------------------------------------------------------------ */
@@ -1180,7 +1010,6 @@ static int has_peripheral(ptap_virt *v, const char *dev)
     _cleanup_(json_object_putp) json_object *cmd = NULL, *ret = NULL;
     json_object *args = json_object_new_object();
     char what[256];
-    size_t n;
     int r;
 
     if (!args || !jadd_str(args, "path", "/machine/peripheral")) {
@@ -1194,20 +1023,10 @@ static int has_peripheral(ptap_virt *v, const char *dev)
     r = virt_qmp(v, what, cmd, &ret);
     if (r < 0)
         return r;
-    if (!json_object_is_type(ret, json_type_array))
-        return virt_fail(v, -EBADMSG, "%s: qom-list did not return a list", what);
-    n = json_object_array_length(ret);
-    for (size_t i = 0; i < n; i++) {
-        json_object *e = json_object_array_get_idx(ret, i), *name, *type;
-
-        if (json_object_object_get_ex(e, "name", &name) &&
-            json_object_object_get_ex(e, "type", &type) &&
-            json_object_get_string(name) && json_object_get_string(type) &&
-            strcmp(json_object_get_string(name), dev) == 0 &&
-            strncmp(json_object_get_string(type), "child<", 6) == 0)
-            return 1;
-    }
-    return 0;
+    r = ptap_nic_qom_list_has_json(ret, dev);
+    if (r < 0)
+        return virt_fail(v, r, "%s: qom-list did not return a list", what);
+    return r;
 }
 
 int ptap_virt_has_device(ptap_virt *v, ptap_virt_method method, const char *id)
