@@ -54,6 +54,7 @@
 #include "fault.h"
 #include "link.h"
 #include "log.h"
+#include "mark.h"
 #include "policy.h"
 #include "tap.h"
 #include "util.h"
@@ -406,7 +407,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 
 static bool is_marked_tap(const ptap_link_info *li)
 {
-    return li->is_tun && li->is_tap && ptap_alias_is_mark(li->alias);
+    return li->is_tun && li->is_tap && ptap_mark_is_mark(li->alias);
 }
 
 /* Load the policy for a non-root create (or any command run by root with
@@ -549,7 +550,7 @@ static int cmd_create(const struct caller *c, const struct options *o, int polic
     ptap_tap_params tp = { .name = name, .owner = c->uid, .group = (gid_t) -1,
                            .multi_queue = o->multi_queue, .vnet_hdr = o->vnet_hdr };
     ptap_link_config cfg = { .up = true };
-    char mark[PTAP_IFALIAS_MAX] = PTAP_MARK_PREFIX;
+    char mark[PTAP_IFALIAS_MAX];
     char whybuf[512];
     uint8_t bridge_mac[PTAP_MAC_LEN] = { 0 };
     bool has_bridge_mac = false, own_mac = o->mac != NULL;
@@ -599,12 +600,10 @@ static int cmd_create(const struct caller *c, const struct options *o, int polic
         error("invalid bridge name '%s': %s", o->bridge, why);
         return EXIT_USAGE;
     }
-    if (o->tag) {
-        if (ptap_tag_check(o->tag, &why) < 0) {
-            error("invalid tag '%s': %s", o->tag, why);
-            return EXIT_USAGE;
-        }
-        snprintf(mark, sizeof(mark), PTAP_MARK_PREFIX ":%s", o->tag);
+    /* "ptap", or "ptap:TAG" with --tag. */
+    if (ptap_mark_format_tag(o->tag, mark, sizeof(mark), &why) < 0) {
+        error("invalid tag '%s': %s", o->tag, why);
+        return EXIT_USAGE;
     }
     cfg.alias = mark;
     if (o->owner && ptap_parse_user(o->owner, &tp.owner) < 0) {
@@ -825,12 +824,9 @@ static int cmd_destroy(const struct caller *c, const struct options *o)
             error("cannot destroy '%s': %s", o->names[i], why);
             return EXIT_USAGE;
         }
-    if (o->tag) {
-        if (ptap_tag_check(o->tag, &why) < 0) {
-            error("invalid tag '%s': %s", o->tag, why);
-            return EXIT_USAGE;
-        }
-        snprintf(mark, sizeof(mark), PTAP_MARK_PREFIX ":%s", o->tag);
+    if (o->tag && ptap_mark_format_tag(o->tag, mark, sizeof(mark), &why) < 0) {
+        error("invalid tag '%s': %s", o->tag, why);
+        return EXIT_USAGE;
     }
     r = ptap_link_open(&lc);
     if (r < 0) {
@@ -867,7 +863,7 @@ static int cmd_destroy(const struct caller *c, const struct options *o)
             } else if (!li->is_tun || !li->is_tap) {
                 error("cannot destroy '%s': not a tap", nm);
                 ret = EXIT_DENIED;
-            } else if (!ptap_alias_is_mark(li->alias)) {
+            } else if (!ptap_mark_is_mark(li->alias)) {
                 error("cannot destroy '%s': it does not carry ptap's mark", nm);
                 ret = EXIT_DENIED;
             } else if (c->uid != 0 && li->owner != (int64_t) c->uid) {

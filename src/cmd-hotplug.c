@@ -9,9 +9,8 @@
 
 #include "cli.h"
 #include "hotplug.h"
+#include "nic.h"
 #include "validate.h"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(ptap_journal *, ptap_journal_close)
 
 static int parse_timeout(const char *cmd, const char *arg, unsigned *ms)
 {
@@ -77,8 +76,9 @@ int cmd_attach(cli *c, int argc, char **argv)
         case 'n': req.vnet_hdr = true; break;
         case 'M': req.model = optarg; break;
         case 'Q':
-            if (ptap_parse_uint(optarg, 1, 64, &v) < 0)
-                return cli_usage_error("attach", "invalid --queues '%s': expected 1..64", optarg);
+            if (ptap_parse_uint(optarg, 1, PTAP_NIC_MAX_QUEUES, &v) < 0)
+                return cli_usage_error("attach", "invalid --queues '%s': expected 1..%u", optarg,
+                                       PTAP_NIC_MAX_QUEUES);
             req.queues = (unsigned) v;
             break;
         case 'H': req.vhost = true; break;

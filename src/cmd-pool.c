@@ -14,8 +14,6 @@
 #include "recover.h"
 #include "validate.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(ptap_journal *, ptap_journal_close)
-
 /* `ptap CMD --help`: the command's synopsis on stdout, exit 0 (like
  * attach and detach). Not man(1): it is missing from a build tree, and its
  * exit code would become ours. */

@@ -8,7 +8,8 @@
 #include "consumer.h"
 #include "log.h"
 #include "monitor.h"
-#include "probe.h"
+#include "nic.h"
+#include "proc.h"
 #include "virt.h"
 
 #define CONNECT_TIMEOUT_MS 5000
@@ -39,14 +40,13 @@ static int virt_fail(ptap_consumer_conn *cc, ptap_error *err, int r, const char 
              : r == -EINVAL                                           ? EX_USAGE
                                                                       : EX_OSERR;
 
-    if (r == -PTAP_VIRT_ENOTUN)
-        return ptap_error_set(err, -ENXIO, EX_UNAVAILABLE,
+    if (r == PTAP_NIC_E_NOTUN)
+        return ptap_error_set(err, r, EX_UNAVAILABLE,
                               "%s: QEMU cannot open /dev/net/tun inside libvirt's private /dev "
                               "(%s); add \"/dev/net/tun\" to cgroup_device_acl in qemu.conf and "
                               "restart the guest",
                               what, *msg ? msg : "no such device");
-    return ptap_error_set(err, r == -PTAP_VIRT_ENOTUN ? -ENXIO : r, ex, "%s: %s", what,
-                          *msg ? msg : ptap_virt_strerror(r));
+    return ptap_error_set(err, r, ex, "%s: %s", what, *msg ? msg : ptap_virt_strerror(r));
 }
 
 static int virt_connect(const char *target, const char *uri, const char *method,
@@ -109,14 +109,14 @@ static int mon_connect(const char *target, ptap_consumer_conn *cc, ptap_error *e
     }
     cc->impl = m;
     cc->kind = ptap_monitor_get_kind(m) == PTAP_MONITOR_QMP ? PTAP_CONSUMER_QMP
-               : ptap_monitor_get_dialect(m) == PTAP_DIALECT_LEGACY ? PTAP_CONSUMER_HMP_LEGACY
-                                                                      : PTAP_CONSUMER_HMP;
+               : ptap_monitor_get_dialect(m) == PTAP_NIC_LEGACY ? PTAP_CONSUMER_HMP_LEGACY
+                                                                  : PTAP_CONSUMER_HMP;
     snprintf(cc->target, sizeof(cc->target), "%s", target + 4);
     r = ptap_monitor_peer(m, &cc->uid, &cc->gid, &cc->pid);
     if (r < 0)
         return ptap_error_set(err, r, EX_OSERR, "cannot tell which user QEMU at '%s' runs as: %s",
                               target, strerror(-r));
-    if (cc->pid > 0 && ptap_pid_start_time(cc->pid, &cc->pid_start) < 0)
+    if (cc->pid > 0 && ptap_proc_start_time(cc->pid, &cc->pid_start) < 0)
         cc->pid_start = 0;
     return 0;
 }
@@ -198,15 +198,24 @@ int ptap_consumer_ids(const ptap_consumer_conn *cc, const char *id,
         return ptap_virt_ids(strcmp(cc->method, "monitor") == 0 ? PTAP_VIRT_MONITOR
                                                                 : PTAP_VIRT_DEVICE,
                              id, device_id, netdev_id);
-    if (snprintf(netdev_id, PTAP_QEMU_ID_MAX, "nd-%s", id) >= PTAP_QEMU_ID_MAX)
-        return -EINVAL;
-    snprintf(device_id, PTAP_QEMU_ID_MAX, "%s", id);
-    return 0;
+    return ptap_nic_ids(cc->kind == PTAP_CONSUMER_HMP_LEGACY ? PTAP_NIC_LEGACY : PTAP_NIC_NEW, id,
+                        device_id, netdev_id);
 }
 
 static ptap_virt_method virt_method(const ptap_consumer *c)
 {
     return strcmp(c->method, "monitor") == 0 ? PTAP_VIRT_MONITOR : PTAP_VIRT_DEVICE;
+}
+
+/* The NIC of record @c, as the monitor and libvirt rooms take it. */
+static void nic_from_record(const ptap_consumer *c, ptap_nic *nic)
+{
+    *nic = (ptap_nic) PTAP_NIC_INIT;
+    nic->netdev_id = c->netdev_id;
+    nic->device_id = c->device_id;
+    nic->model = c->model;
+    nic->mac = c->mac;
+    nic->queues = c->queues;
 }
 
 /* The id the user gave, from the recorded device id (libvirt's "ua-"). */
@@ -219,37 +228,31 @@ int ptap_consumer_add(ptap_consumer_conn *cc, ptap_consumer *c, const char *tap,
                       unsigned timeout_ms, ptap_error *err)
 {
     char what[PTAP_CONSUMER_TARGET_MAX + PTAP_QEMU_ID_MAX + 64];
+    ptap_nic nic;
     int r;
 
     snprintf(what, sizeof(what), "cannot attach tap '%s' to '%s'", tap,
              *cc->name ? cc->name : cc->target);
+    nic_from_record(c, &nic);
+    nic.tap = tap;
+    nic.vhost = vhost;
     if (cc->kind == PTAP_CONSUMER_LIBVIRT) {
-        ptap_virt_nic nic = { .tap = tap, .mac = c->mac, .model = c->model, .id = user_id(c),
-                              .queues = c->queues, .vhost = vhost, .method = virt_method(c) };
-        r = ptap_virt_attach(cc->impl, &nic);
+        r = ptap_virt_attach(cc->impl, virt_method(c), &nic);
         return r < 0 ? virt_fail(cc, err, r, what) : 0;
     }
 
-    ptap_nic_spec nic = PTAP_NIC_SPEC_INIT;
-    nic.tap = tap;
-    nic.netdev_id = c->netdev_id;
-    nic.device_id = c->device_id;
-    nic.model = c->model;
-    nic.mac = c->mac;
-    nic.queues = c->queues;
-    nic.vhost = vhost;
     r = ptap_monitor_nic_add(cc->impl, &nic, (int) timeout_ms);
     const char *msg = ptap_monitor_error(cc->impl);
-    if (r == PTAP_MONITOR_E_NOTUN)
+    if (r == PTAP_NIC_E_NOTUN)
         return ptap_error_set(err, r, EX_UNAVAILABLE,
                               "%s: %s (QEMU cannot open /dev/net/tun: make it mode 0666, and under "
                               "libvirt add \"/dev/net/tun\" to cgroup_device_acl in qemu.conf)",
                               what, msg ? msg : strerror(-r));
     if (r < 0)
         return ptap_error_set(err, r,
-                              r == -EINVAL || r == PTAP_MONITOR_E_DIALECT ? EX_USAGE
-                              : r == PTAP_MONITOR_E_TAPPERM                ? EX_NOPERM
-                                                                           : EX_OSERR,
+                              r == -EINVAL || r == PTAP_NIC_E_DIALECT ? EX_USAGE
+                              : r == PTAP_NIC_E_TAPPERM                ? EX_NOPERM
+                                                                       : EX_OSERR,
                               "%s: %s", what, msg ? msg : strerror(-r));
     c->vlan = nic.vlan >= 0 ? (unsigned) nic.vlan : 0;
     if (nic.pci_slot >= 0)
@@ -257,18 +260,15 @@ int ptap_consumer_add(ptap_consumer_conn *cc, ptap_consumer *c, const char *tap,
     return 0;
 }
 
-static void monitor_nic_from_record(const ptap_consumer *c, ptap_nic_spec *nic)
+static void monitor_nic_from_record(const ptap_consumer *c, ptap_nic *nic)
 {
-    *nic = (ptap_nic_spec) PTAP_NIC_SPEC_INIT;
-    nic->netdev_id = c->netdev_id;
-    nic->device_id = c->device_id;
-    nic->model = c->model;
-    nic->mac = c->mac;
-    nic->queues = c->queues;
+    nic_from_record(c, nic);
     if (c->kind == PTAP_CONSUMER_HMP_LEGACY) {
         nic->vlan = (int) c->vlan;
         uint64_t slot;
-        nic->pci_slot = ptap_parse_uint(c->pci_addr, 0, 31, &slot) == 0 ? (int) slot : -1;
+        nic->pci_slot = ptap_parse_uint(c->pci_addr, 0, PTAP_NIC_MAX_PCI_SLOT, &slot) == 0
+                            ? (int) slot
+                            : -1;
     }
 }
 
@@ -286,7 +286,7 @@ int ptap_consumer_remove(ptap_consumer_conn *cc, const ptap_consumer *c, unsigne
             return r;
         return r < 0 ? virt_fail(cc, err, r, what) : 0;
     }
-    ptap_nic_spec nic;
+    ptap_nic nic;
     monitor_nic_from_record(c, &nic);
     r = ptap_monitor_nic_remove(cc->impl, &nic, (int) timeout_ms);
     if (r < 0) {
@@ -301,7 +301,7 @@ int ptap_consumer_netdev_cleanup(ptap_consumer_conn *cc, const ptap_consumer *c)
     if (cc->kind == PTAP_CONSUMER_LIBVIRT)
         return virt_method(c) == PTAP_VIRT_MONITOR ? ptap_virt_netdev_remove(cc->impl, user_id(c))
                                                    : 0;
-    ptap_nic_spec nic;
+    ptap_nic nic;
     monitor_nic_from_record(c, &nic);
     /* Parts already gone count as removed: this removes a lone netdev. */
     return ptap_monitor_nic_remove(cc->impl, &nic, 5000);
@@ -311,7 +311,7 @@ int ptap_consumer_has(ptap_consumer_conn *cc, const ptap_consumer *c)
 {
     if (cc->kind == PTAP_CONSUMER_LIBVIRT)
         return ptap_virt_has_device(cc->impl, virt_method(c), user_id(c));
-    ptap_nic_spec nic;
+    ptap_nic nic;
     bool dev = false;
     int r;
 

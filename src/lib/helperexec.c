@@ -39,6 +39,12 @@ typedef struct buf {
     size_t len, cap;
 } buf;
 
+static void buf_done(buf *b)
+{
+    free(b->data);
+    *b = (buf) { 0 };
+}
+
 static int buf_read(buf *b, int fd)
 {
     if (b->cap - b->len < 4096) {
@@ -84,7 +90,7 @@ int ptap_helper_run(char *const argv[], ptap_helper_result *res)
     int p[2], r;
     pid_t pid;
     posix_spawn_file_actions_t fa;
-    buf out = { 0 }, err = { 0 };
+    _cleanup_(buf_done) buf out = { 0 }, err = { 0 };
     size_t argc = 0;
     _cleanup_free_ char **args = NULL;
     const char *path = ptap_helper_path();
@@ -146,19 +152,15 @@ int ptap_helper_run(char *const argv[], ptap_helper_result *res)
 
     int st;
     while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR) {
-            free(out.data);
-            free(err.data);
+        if (errno != EINTR)
             return -errno;
-        }
     res->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
     if (r >= 0)
         r = split_lines(out.data, res);
-    free(out.data);
     if (err.data) {
         while (err.len > 0 && err.data[err.len - 1] == '\n')
             err.data[--err.len] = '\0';
-        res->errtext = err.data;
+        res->errtext = TAKE_PTR(err.data);
     } else {
         res->errtext = strdup("");
     }

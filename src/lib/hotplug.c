@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -12,32 +11,22 @@
 #include "hotplug.h"
 #include "kview.h"
 #include "log.h"
+#include "nic.h"
 #include "pool.h"
 #include "probe.h"
 #include "validate.h"
 
 #define DEFAULT_TIMEOUT_MS 10000u
 
-static const char *const models[] = { "virtio-net-pci", "e1000", "rtl8139" };
-
-static int model_check(const char *m)
-{
-    for (size_t i = 0; i < ARRAY_SIZE(models); i++)
-        if (strcmp(m, models[i]) == 0)
-            return 0;
-    return -EINVAL;
-}
-
 /* A fresh 52:54:00:xx:xx:xx no record on this journal uses. */
 static int pick_mac(ptap_journal *j, char buf[PTAP_MAC_STRLEN])
 {
     for (int tries = 0; tries < 64; tries++) {
-        uint8_t m[PTAP_MAC_LEN] = { 0x52, 0x54, 0x00 };
         bool used = false;
+        int k = ptap_nic_mac_random(buf);
 
-        if (getrandom(m + 3, 3, 0) != 3)
-            return -errno;
-        ptap_mac_format(m, buf);
+        if (k < 0)
+            return k;
         for (size_t i = 0; i < ptap_journal_count(j) && !used; i++) {
             const ptap_record *r = ptap_journal_get(j, i);
             used = strcasecmp(r->consumer.mac, buf) == 0 || strcasecmp(r->mac, buf) == 0;
@@ -46,13 +35,6 @@ static int pick_mac(ptap_journal *j, char buf[PTAP_MAC_STRLEN])
             return 0;
     }
     return -EADDRINUSE;
-}
-
-/* The tap's own (host side) MAC: the guest's with the first octet 0xfe,
- * as libvirt does, so a bridge never takes the guest's address. */
-static void host_mac(const char *guest, char buf[PTAP_MAC_STRLEN])
-{
-    snprintf(buf, PTAP_MAC_STRLEN, "fe%s", guest + 2);
 }
 
 
@@ -69,28 +51,14 @@ static bool tap_suits(const ptap_record *rec, uid_t uid, gid_t gid)
     return true;
 }
 
-/* Destroy the tap of @rec (state must allow it) and close its record. */
+/* Destroy the tap of @rec (state must allow it) and close its record;
+ * if the helper fails, the record stays DESTROYING: recovery completes it. */
 static int drop_tap(ptap_journal *j, ptap_record *rec, ptap_error *err)
 {
     ptap_record r = *rec;
-    char *names[1] = { r.name };
-    ptap_helper_result hr;
-    int k;
+    ptap_destroy_batch b = { .recs = &r, .n = 1, .what = "cannot destroy tap" };
 
-    r.state = PTAP_STATE_DESTROYING;
-    k = ptap_pool_append(j, &r, 1, err);
-    if (k < 0)
-        return k;
-    k = ptap_helper_destroy(names, 1, &hr);
-    if (k < 0 || hr.status != 0) {
-        k = ptap_pool_helper_error(err, "cannot destroy tap", k, &hr);
-        ptap_helper_result_clear(&hr);
-        return k; /* stays DESTROYING: recovery completes it */
-    }
-    ptap_helper_result_clear(&hr);
-    r.state = PTAP_STATE_DESTROYED;
-    k = ptap_pool_append(j, &r, 1, err);
-    return k < 0 ? k : 0;
+    return ptap_pool_destroy_taps(j, &b, 0, err);
 }
 
 /* Undo an attach that failed after its tap was chosen: a tap this call
@@ -111,7 +79,7 @@ int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *ou
                 ptap_error *err)
 {
     _cleanup_(ptap_consumer_conn_freep) ptap_consumer_conn *cc = NULL;
-    const char *model = req->model ? req->model : "virtio-net-pci";
+    const ptap_nic_model *model = ptap_nic_model_find(req->model);
     unsigned timeout = req->timeout_ms ? req->timeout_ms : DEFAULT_TIMEOUT_MS;
     ptap_record rec = { 0 };
     const char *why = NULL;
@@ -121,13 +89,16 @@ int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *ou
 
     *out = (ptap_attach_out) { 0 };
     /* 1. Check every input before anything is touched. */
-    if (model_check(model) < 0)
+    if (!model)
         return ptap_error_set(err, -EINVAL, EX_USAGE,
-                              "unknown model '%s' (virtio-net-pci, e1000 or rtl8139)", model);
-    if (req->queues > 1 && strcmp(model, "virtio-net-pci") != 0)
+                              "unknown model '%s' (" PTAP_NIC_MODEL_NAMES ")", req->model);
+    if (req->queues > PTAP_NIC_MAX_QUEUES)
+        return ptap_error_set(err, -EINVAL, EX_USAGE, "invalid --queues %u: expected 1..%u",
+                              req->queues, PTAP_NIC_MAX_QUEUES);
+    if (req->queues > 1 && !model->virtio)
         return ptap_error_set(err, -EINVAL, EX_USAGE, "--queues needs model virtio-net-pci, not '%s'",
-                              model);
-    if (req->vhost && strcmp(model, "virtio-net-pci") != 0)
+                              model->name);
+    if (req->vhost && !model->virtio)
         return ptap_error_set(err, -EINVAL, EX_USAGE, "--vhost needs model virtio-net-pci");
     if (req->mac && ptap_mac_parse(req->mac, macb, &why) < 0)
         return ptap_error_set(err, -EINVAL, EX_USAGE, "invalid MAC address '%s': %s", req->mac, why);
@@ -178,7 +149,9 @@ int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *ou
 
         snprintf(owner, sizeof(owner), "%u", (unsigned) cc->uid);
         spec.owner = owner;
-        host_mac(out->mac, tmac);
+        r = ptap_nic_mac_host(out->mac, tmac);
+        if (r < 0)
+            return ptap_error_set(err, r, EX_SOFTWARE, "bad guest MAC '%s'", out->mac);
         spec.mac = tmac;
         r = ptap_pool_create(j, &spec, cc->uid, (gid_t) -1, &names, err);
         if (r < 0)
@@ -201,7 +174,7 @@ int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *ou
         ptap_error_set(err, r, EX_USAGE, "invalid device id '%s'", req->id ? req->id : rec.name);
         return attach_rollback(j, &rec, fresh, false, err, r);
     }
-    snprintf(rec.consumer.model, sizeof(rec.consumer.model), "%s", model);
+    snprintf(rec.consumer.model, sizeof(rec.consumer.model), "%s", model->name);
     snprintf(rec.consumer.mac, sizeof(rec.consumer.mac), "%s", out->mac);
     rec.consumer.queues = req->queues;
     rec.state = PTAP_STATE_ATTACHING;

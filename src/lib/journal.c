@@ -1173,42 +1173,6 @@ static int replay(ptap_journal *j, const char *buf, size_t len, const char *src,
 /* ------------------------------------------------------------------ */
 /* Files */
 
-static int read_all(int fd, char **ret, size_t *ret_len)
-{
-    _cleanup_free_ char *buf = NULL;
-    size_t len = 0, cap = 0;
-    struct stat st;
-
-    if (fstat(fd, &st) < 0)
-        return negative_errno();
-    cap = (size_t) st.st_size + 1;
-    buf = malloc(cap);
-    if (!buf)
-        return -ENOMEM;
-    for (;;) {
-        ssize_t k;
-
-        if (len == cap) {
-            char *b = realloc(buf, cap * 2);
-            if (!b)
-                return -ENOMEM;
-            buf = b;
-            cap *= 2;
-        }
-        k = read(fd, buf + len, cap - len);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0)
-            return negative_errno();
-        if (k == 0)
-            break;
-        len += (size_t) k;
-    }
-    *ret = TAKE_PTR(buf);
-    *ret_len = len;
-    return 0;
-}
-
 static int pwrite_all(int fd, const char *buf, size_t len, off_t off)
 {
     while (len > 0) {
@@ -1385,8 +1349,6 @@ void ptap_journal_close(ptap_journal *j)
     free(j);
 }
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(ptap_journal *, ptap_journal_close)
-
 int ptap_journal_load_buffer(const char *buf, size_t len, ptap_journal **ret)
 {
     _cleanup_(ptap_journal_closep) ptap_journal *j = NULL;
@@ -1484,7 +1446,7 @@ int ptap_journal_open(const char *dir, unsigned flags, ptap_journal **ret)
     r = check_owner(j->fd, S_IFREG, "journal", j->path);
     if (r < 0)
         return r;
-    r = read_all(j->fd, &buf, &len);
+    r = ptap_read_all(j->fd, 0, &buf, &len);
     if (r < 0)
         return fail(r, "cannot read journal '%s': %s", j->path, strerror(-r));
     r = replay(j, buf, len, j->path, &complete);
@@ -1781,7 +1743,7 @@ int ptap_journal_validate_file(const char *path, const char *schema_path, char *
             snprintf(err, errlen, "cannot open '%s': %s", path, strerror(-r));
         return r;
     }
-    r = read_all(fd, &buf, &len);
+    r = ptap_read_all(fd, 0, &buf, &len);
     if (r < 0) {
         if (err)
             snprintf(err, errlen, "cannot read '%s': %s", path, strerror(-r));
@@ -1835,41 +1797,4 @@ int ptap_journal_default_dir(char *buf, size_t len)
         n = snprintf(buf, len, "%s/ptap", xdg);
     }
     return n < 0 || (size_t) n >= len ? -ENAMETOOLONG : 0;
-}
-
-int ptap_mark_parse(const char *alias, char journal[PTAP_JOURNAL_ID_LEN + 1],
-                    char op[PTAP_RECORD_ID_MAX])
-{
-    const char *tag, *colon;
-    size_t jl, ol;
-
-    if (!ptap_alias_is_mark(alias))
-        return -EINVAL;
-    journal[0] = op[0] = '\0';
-    if (strcmp(alias, PTAP_MARK_PREFIX) == 0)
-        return 0;
-    tag = alias + strlen(PTAP_MARK_PREFIX) + 1;
-    colon = strchr(tag, ':');
-    jl = colon ? (size_t) (colon - tag) : strlen(tag);
-    ol = colon ? strlen(colon + 1) : 0;
-    if (jl > PTAP_JOURNAL_ID_LEN || ol >= PTAP_RECORD_ID_MAX)
-        return -ERANGE;
-    memcpy(journal, tag, jl);
-    journal[jl] = '\0';
-    if (colon)
-        memcpy(op, colon + 1, ol + 1);
-    return 0;
-}
-
-int ptap_mark_format(const char *journal, const char *op, char *buf, size_t len)
-{
-    int n;
-
-    if (!journal || !op || !buf || !*journal || strlen(journal) > PTAP_JOURNAL_ID_LEN ||
-        strchr(journal, ':') || ptap_tag_check(journal, NULL) < 0 ||
-        strlen(op) >= PTAP_RECORD_ID_MAX || (*op && ptap_tag_check(op, NULL) < 0))
-        return -EINVAL;
-    n = *op ? snprintf(buf, len, "%s:%s:%s", PTAP_MARK_PREFIX, journal, op)
-            : snprintf(buf, len, "%s:%s", PTAP_MARK_PREFIX, journal);
-    return n < 0 || (size_t) n >= len ? -ENOBUFS : 0;
 }

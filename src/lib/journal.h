@@ -28,11 +28,11 @@
 #include <time.h>
 #include <net/if.h>
 
+#include "mark.h" /* PTAP_JOURNAL_ID_LEN, PTAP_RECORD_ID_MAX: what a tap's mark carries */
+#include "util.h"
 #include "validate.h"
 
-#define PTAP_JOURNAL_ID_LEN 16  /* hex chars of the journal's identity */
 #define PTAP_JOURNAL_VERSION 1  /* the on-disk format this code reads and writes */
-#define PTAP_RECORD_ID_MAX 32
 #define PTAP_CONSUMER_TARGET_MAX 256
 
 typedef enum ptap_state {
@@ -131,6 +131,9 @@ int ptap_journal_open(const char *dir, unsigned flags, ptap_journal **ret);
 /** ptap_journal_close: release the lock and free. NULL is a no-op. */
 void ptap_journal_close(ptap_journal *j);
 
+/* ptap_journal_closep: for _cleanup_(ptap_journal_closep) ptap_journal *j = NULL. */
+DEFINE_TRIVIAL_CLEANUP_FUNC(ptap_journal *, ptap_journal_close)
+
 /**
  * ptap_journal_load_buffer: replay a journal held in memory (@len bytes,
  * the bytes of a journal.xml) into a read-only journal handle with no
@@ -225,21 +228,3 @@ int ptap_consumer_kind_from_string(const char *s);
  * Writes to @buf; -ENAMETOOLONG if it does not fit.
  */
 int ptap_journal_default_dir(char *buf, size_t len);
-
-/**
- * ptap_mark_format / ptap_mark_parse: the provenance mark ptap puts in a
- * tap's ifalias: "ptap:JOURNALID:OPID". ptap_mark_parse accepts any
- * ptap mark ("ptap" or "ptap:TAG") and splits TAG at its first ':';
- * journal/op are "" when absent. Returns 0, -EINVAL if @alias is not a
- * ptap mark, -ERANGE if it is one whose parts do not fit @journal/@op
- * (so no journal of this ptap made it).
- */
-#define PTAP_MARK_PREFIX "ptap"
-#define PTAP_MARK_MAX (sizeof(PTAP_MARK_PREFIX) + PTAP_JOURNAL_ID_LEN + PTAP_RECORD_ID_MAX + 1)
-int ptap_mark_parse(const char *alias, char journal[PTAP_JOURNAL_ID_LEN + 1],
-                    char op[PTAP_RECORD_ID_MAX]);
-
-/** ptap_mark_format: "ptap:JOURNAL:OP" into @buf (@len bytes, PTAP_MARK_MAX
- * is always enough). -EINVAL if @journal or @op is not a valid tag part,
- * -ENOBUFS if @buf is too small. */
-int ptap_mark_format(const char *journal, const char *op, char *buf, size_t len);

@@ -6,6 +6,7 @@
 
 #include "kview.h"
 #include "link.h"
+#include "mark.h"
 
 static int cmp_name(const void *a, const void *b)
 {
@@ -17,7 +18,7 @@ static void kdev_from_link(ptap_kdev *d, const ptap_link_info *l)
     snprintf(d->name, sizeof(d->name), "%s", l->name);
     d->ifindex = l->ifindex;
     d->is_tap = l->is_tap;
-    d->marked = l->is_tap && ptap_alias_is_mark(l->alias);
+    d->marked = l->is_tap && ptap_mark_is_mark(l->alias);
     if (d->marked)
         (void) ptap_mark_parse(l->alias, d->journal, d->op);
     d->owner = l->owner;

@@ -9,13 +9,13 @@
 #include "log.h"
 #include "monitor.h"
 #include "monsock.h"
+#include "nic.h"
 #include "qmp.h"
 #include "util.h"
-#include "validate.h"
 
 struct ptap_monitor {
     ptap_monitor_kind kind;
-    ptap_monitor_dialect dialect;
+    ptap_nic_dialect dialect;
     ptap_qmp *qmp;
     ptap_hmp *hmp;
     char version[64];
@@ -24,14 +24,6 @@ struct ptap_monitor {
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
 #define _cleanup_json_ _cleanup_(json_object_putp)
-
-static const struct {
-    const char *model, *driver, *legacy;
-} models[] = {
-    { "virtio-net-pci", "virtio-net-pci", "virtio" },
-    { "e1000", "e1000", "e1000" },
-    { "rtl8139", "rtl8139", "rtl8139" },
-};
 
 static void clear_error(ptap_monitor *m)
 {
@@ -76,7 +68,7 @@ ptap_monitor_kind ptap_monitor_get_kind(const ptap_monitor *m)
     return m->kind;
 }
 
-ptap_monitor_dialect ptap_monitor_get_dialect(const ptap_monitor *m)
+ptap_nic_dialect ptap_monitor_get_dialect(const ptap_monitor *m)
 {
     return m->dialect;
 }
@@ -93,189 +85,6 @@ int ptap_monitor_peer(const ptap_monitor *m, uid_t *uid, gid_t *gid, pid_t *pid)
     return ptap_hmp_peer(m->hmp, uid, gid, pid);
 }
 
-/* ---- validation and command building ---- */
-
-int ptap_monitor_model_lookup(const char *model, const char **driver, const char **legacy)
-{
-    if (!model)
-        model = "virtio-net-pci";
-    for (size_t i = 0; i < ARRAY_SIZE(models); i++)
-        if (strcmp(model, models[i].model) == 0) {
-            if (driver)
-                *driver = models[i].driver;
-            if (legacy)
-                *legacy = models[i].legacy;
-            return 0;
-        }
-    return -EINVAL;
-}
-
-static bool is_virtio(const ptap_nic_spec *spec)
-{
-    return !spec->model || strcmp(spec->model, "virtio-net-pci") == 0;
-}
-
-int ptap_monitor_spec_check(const ptap_nic_spec *spec, ptap_monitor_dialect dialect,
-                            const char **why)
-{
-    const char *dummy;
-    uint8_t mac[PTAP_MAC_LEN];
-
-    if (!why)
-        why = &dummy;
-    if (!spec) {
-        *why = "no NIC specification";
-        return -EINVAL;
-    }
-    if (!spec->tap || ptap_ifname_check(spec->tap, false, why) < 0) {
-        *why = spec->tap ? "invalid tap name" : "no tap name";
-        return -EINVAL;
-    }
-    if (!spec->netdev_id || ptap_qemu_id_check(spec->netdev_id, why) < 0) {
-        *why = spec->netdev_id ? "invalid netdev id" : "no netdev id";
-        return -EINVAL;
-    }
-    if (dialect == PTAP_DIALECT_NEW &&
-        (!spec->device_id || ptap_qemu_id_check(spec->device_id, why) < 0)) {
-        *why = spec->device_id ? "invalid device id" : "no device id";
-        return -EINVAL;
-    }
-    if (ptap_monitor_model_lookup(spec->model, NULL, NULL) < 0) {
-        *why = "unknown NIC model (virtio-net-pci, e1000 or rtl8139)";
-        return -EINVAL;
-    }
-    if (!spec->mac || ptap_mac_parse(spec->mac, mac, why) < 0) {
-        *why = spec->mac ? "invalid MAC address" : "no MAC address";
-        return -EINVAL;
-    }
-    if (spec->queues > PTAP_MONITOR_MAX_QUEUES) {
-        *why = "too many queues";
-        return -EINVAL;
-    }
-    if (spec->queues > 1 && !is_virtio(spec)) {
-        *why = "multiple queues need virtio-net-pci";
-        return -EINVAL;
-    }
-    if (spec->vlan < -1 || spec->vlan > PTAP_MONITOR_MAX_VLAN) {
-        *why = "VLAN number out of range";
-        return -EINVAL;
-    }
-    if (dialect == PTAP_DIALECT_LEGACY && (spec->queues > 1 || spec->vhost)) {
-        *why = "this QEMU (host_net_add/pci_add only) supports neither queues nor vhost";
-        return PTAP_MONITOR_E_DIALECT;
-    }
-    return 0;
-}
-
-/*
- * What removing or looking up a NIC needs: only the ids (and, legacy, the
- * VLAN); the tap, model and MAC may be unknown to a recovering caller.
- */
-static int ids_check(const ptap_nic_spec *spec, ptap_monitor_dialect dialect, const char **why)
-{
-    if (!spec) {
-        *why = "no NIC specification";
-        return -EINVAL;
-    }
-    if (!spec->netdev_id || ptap_qemu_id_check(spec->netdev_id, why) < 0) {
-        *why = spec->netdev_id ? "invalid netdev id" : "no netdev id";
-        return -EINVAL;
-    }
-    if (dialect == PTAP_DIALECT_NEW &&
-        (!spec->device_id || ptap_qemu_id_check(spec->device_id, why) < 0)) {
-        *why = spec->device_id ? "invalid device id" : "no device id";
-        return -EINVAL;
-    }
-    if (spec->vlan < -1 || spec->vlan > PTAP_MONITOR_MAX_VLAN ||
-        spec->pci_slot < -1 || spec->pci_slot > 31) {
-        *why = "VLAN or PCI slot out of range";
-        return -EINVAL;
-    }
-    return 0;
-}
-
-/* Normalised MAC text: the validated value, re-formatted (lower case). */
-static int mac_text(const ptap_nic_spec *spec, char buf[PTAP_MAC_STRLEN])
-{
-    uint8_t mac[PTAP_MAC_LEN];
-    int r = ptap_mac_parse(spec->mac, mac, NULL);
-
-    if (r < 0)
-        return r;
-    ptap_mac_format(mac, buf);
-    return 0;
-}
-
-int ptap_monitor_build_netdev_add(const ptap_nic_spec *spec, char **ret)
-{
-    char q[32] = "";
-    int r = ptap_monitor_spec_check(spec, PTAP_DIALECT_NEW, NULL);
-
-    if (r < 0)
-        return r;
-    if (spec->queues > 1)
-        snprintf(q, sizeof(q), ",queues=%u", spec->queues);
-    if (asprintf(ret, "netdev_add tap,id=%s,ifname=%s,script=no,downscript=no%s%s",
-                 spec->netdev_id, spec->tap, spec->vhost ? ",vhost=on" : "", q) < 0)
-        return -ENOMEM;
-    return 0;
-}
-
-int ptap_monitor_build_device_add(const ptap_nic_spec *spec, char **ret)
-{
-    const char *driver;
-    char mac[PTAP_MAC_STRLEN], mq[48] = "";
-    int r = ptap_monitor_spec_check(spec, PTAP_DIALECT_NEW, NULL);
-
-    if (r < 0)
-        return r;
-    ptap_monitor_model_lookup(spec->model, &driver, NULL);
-    r = mac_text(spec, mac);
-    if (r < 0)
-        return r;
-    /* One MSI-X vector per rx and tx queue, plus config and control. */
-    if (spec->queues > 1)
-        snprintf(mq, sizeof(mq), ",mq=on,vectors=%u", 2 * spec->queues + 2);
-    if (asprintf(ret, "device_add %s,netdev=%s,id=%s,mac=%s%s",
-                 driver, spec->netdev_id, spec->device_id, mac, mq) < 0)
-        return -ENOMEM;
-    return 0;
-}
-
-int ptap_monitor_build_host_net_add(const ptap_nic_spec *spec, int vlan, char **ret)
-{
-    int r = ptap_monitor_spec_check(spec, PTAP_DIALECT_LEGACY, NULL);
-
-    if (r < 0)
-        return r;
-    if (vlan < 0 || vlan > PTAP_MONITOR_MAX_VLAN)
-        return -EINVAL;
-    if (asprintf(ret, "host_net_add tap vlan=%d,name=%s,ifname=%s,script=no,downscript=no",
-                 vlan, spec->netdev_id, spec->tap) < 0)
-        return -ENOMEM;
-    return 0;
-}
-
-int ptap_monitor_build_pci_add(const ptap_nic_spec *spec, int vlan, char **ret)
-{
-    const char *legacy;
-    char mac[PTAP_MAC_STRLEN];
-    int r = ptap_monitor_spec_check(spec, PTAP_DIALECT_LEGACY, NULL);
-
-    if (r < 0)
-        return r;
-    if (vlan < 0 || vlan > PTAP_MONITOR_MAX_VLAN)
-        return -EINVAL;
-    ptap_monitor_model_lookup(spec->model, NULL, &legacy);
-    r = mac_text(spec, mac);
-    if (r < 0)
-        return r;
-    if (asprintf(ret, "pci_add pci_addr=auto nic model=%s,macaddr=%s,vlan=%d",
-                 legacy, mac, vlan) < 0)
-        return -ENOMEM;
-    return 0;
-}
-
 /* ---- reading QEMU's answers ---- */
 
 int ptap_monitor_parse_pci_add(const char *reply, int *slot)
@@ -284,32 +93,12 @@ int ptap_monitor_parse_pci_add(const char *reply, int *slot)
     int n = -1;
 
     if (!reply)
-        return PTAP_MONITOR_E_QEMU;
+        return PTAP_NIC_E_QEMU;
     if (sscanf(reply, "OK domain %u, bus %u, slot %u, function %u%n", &dom, &bus, &sl, &fn, &n) != 4 ||
-        n < 0 || reply[n] != '\0' || sl > 31)
-        return PTAP_MONITOR_E_QEMU;
+        n < 0 || reply[n] != '\0' || sl > PTAP_NIC_MAX_PCI_SLOT)
+        return PTAP_NIC_E_QEMU;
     *slot = (int) sl;
     return 0;
-}
-
-int ptap_monitor_classify_error(const char *text)
-{
-    if (!text)
-        return PTAP_MONITOR_E_QEMU;
-    if (strstr(text, "could not open /dev/net/tun"))
-        return PTAP_MONITOR_E_NOTUN;
-    if (strstr(text, "could not configure /dev/net/tun")) {
-        if (strstr(text, "Operation not permitted") || strstr(text, "Permission denied"))
-            return PTAP_MONITOR_E_TAPPERM;
-        if (strstr(text, "Device or resource busy"))
-            return PTAP_MONITOR_E_TAPBUSY;
-    }
-    return PTAP_MONITOR_E_QEMU;
-}
-
-bool ptap_monitor_is_not_found(const char *text)
-{
-    return text && (strstr(text, "not found") || strstr(text, "DeviceNotFound"));
 }
 
 /* Name of an "info network" line: "  NAME: ..." or " \ NAME: ...". */
@@ -341,7 +130,7 @@ bool ptap_monitor_info_network_has(const char *text, const char *name)
 
 int ptap_monitor_info_network_free_vlan(const char *text)
 {
-    bool used[PTAP_MONITOR_MAX_VLAN + 1] = { false };
+    bool used[PTAP_NIC_MAX_VLAN + 1] = { false };
     const char *p = text;
 
     while (p && *p) {
@@ -349,13 +138,13 @@ int ptap_monitor_info_network_free_vlan(const char *text)
         size_t len = strcspn(p, "\n");
         /* 0.12: "VLAN 0 devices:"; later: "hub 0" / "vlan 0" */
         if ((sscanf(p, "VLAN %u devices:", &v) == 1 || sscanf(p, "hub %u", &v) == 1 ||
-             sscanf(p, "vlan %u", &v) == 1) && v <= PTAP_MONITOR_MAX_VLAN)
+             sscanf(p, "vlan %u", &v) == 1) && v <= PTAP_NIC_MAX_VLAN)
             used[v] = true;
         p += len;
         if (*p)
             p++;
     }
-    for (int v = 0; v <= PTAP_MONITOR_MAX_VLAN; v++)
+    for (int v = 0; v <= PTAP_NIC_MAX_VLAN; v++)
         if (!used[v])
             return v;
     return -ENOSPC;
@@ -378,26 +167,6 @@ bool ptap_monitor_info_pci_has_slot(const char *text, int slot)
     return false;
 }
 
-bool ptap_monitor_qom_list_has(const char *text, const char *name)
-{
-    const char *p = text;
-    size_t nl;
-
-    if (!text || !name || !*name)
-        return false;
-    nl = strlen(name);
-    /* "d1 (child<virtio-net-pci>)" */
-    while (*p) {
-        size_t len = strcspn(p, "\n");
-        if (len > nl + 8 && memcmp(p, name, nl) == 0 && memcmp(p + nl, " (child<", 8) == 0)
-            return true;
-        p += len;
-        if (*p)
-            p++;
-    }
-    return false;
-}
-
 /* ---- opening ---- */
 
 static int hmp_detect(ptap_monitor *m, int64_t deadline)
@@ -405,7 +174,7 @@ static int hmp_detect(ptap_monitor *m, int64_t deadline)
     _cleanup_free_ char *a = NULL, *b = NULL, *v = NULL;
     int left, r;
 
-    left = deadline < 0 ? -1 : (int) (deadline - ptap_monsock_now_ms());
+    left = deadline < 0 ? -1 : (int) (deadline - ptap_now_ms());
     if (deadline >= 0 && left < 0)
         left = 0;
     /* QEMU 0.12 prints nothing for help on an unknown command, later
@@ -415,14 +184,14 @@ static int hmp_detect(ptap_monitor *m, int64_t deadline)
     if (r < 0)
         return r;
     if (strstr(a, "netdev_add") && !strstr(a, "unknown command")) {
-        m->dialect = PTAP_DIALECT_NEW;
+        m->dialect = PTAP_NIC_NEW;
     } else {
         r = ptap_hmp_command(m->hmp, "help host_net_add", &b, left);
         if (r < 0)
             return r;
         if (!strstr(b, "host_net_add") || strstr(b, "unknown command"))
             return -EPROTONOSUPPORT;
-        m->dialect = PTAP_DIALECT_LEGACY;
+        m->dialect = PTAP_NIC_LEGACY;
     }
     r = ptap_hmp_command(m->hmp, "info version", &v, left);
     if (r == 0 && v[0] && !strstr(v, "unknown command")) {
@@ -445,7 +214,7 @@ int ptap_monitor_open(const char *target, int timeout_ms, ptap_monitor **ret)
         return -ENOMEM;
     if (strncmp(target, "qmp:", 4) == 0) {
         m->kind = PTAP_MONITOR_QMP;
-        m->dialect = PTAP_DIALECT_NEW;
+        m->dialect = PTAP_NIC_NEW;
         r = ptap_qmp_connect(target + 4, timeout_ms, &m->qmp);
         if (r < 0)
             return r;
@@ -462,7 +231,7 @@ int ptap_monitor_open(const char *target, int timeout_ms, ptap_monitor **ret)
         return -EINVAL;
     }
     ptap_debug("monitor: %s, QEMU %s, %s dialect", target, m->version[0] ? m->version : "?",
-               m->dialect == PTAP_DIALECT_NEW ? "netdev_add" : "legacy host_net_add");
+               m->dialect == PTAP_NIC_NEW ? "netdev_add" : "legacy host_net_add");
     *ret = TAKE_PTR(m);
     return 0;
 }
@@ -475,7 +244,7 @@ static int left_ms(int64_t deadline)
 
     if (deadline < 0)
         return -1;
-    l = deadline - ptap_monsock_now_ms();
+    l = deadline - ptap_now_ms();
     return l < 0 ? 0 : (int) l;
 }
 
@@ -503,7 +272,7 @@ static int hmp_silent(ptap_monitor *m, const char *line, const char *step, const
             if (*c == '\n')
                 *c = ';';
         set_error(m, "%s '%s' failed: %s", step, id, reply);
-        r = ptap_monitor_classify_error(reply);
+        r = ptap_nic_classify_qemu_error(reply);
         if (ret_reply)
             *ret_reply = TAKE_PTR(reply);
         return r;
@@ -519,11 +288,18 @@ static int qmp_step(ptap_monitor *m, const char *cmd, json_object *args, const c
     if (r == -EREMOTEIO) {
         const char *desc = ptap_qmp_error_desc(m->qmp);
         set_error(m, "%s '%s' failed: %s", cmd, id, strna(desc));
-        return ptap_monitor_classify_error(desc);
+        return ptap_nic_classify_qemu_error(desc);
     }
     if (r < 0)
         set_error(m, "%s '%s' failed: %s", cmd, id, strerror(-r));
     return r;
+}
+
+/* Did QEMU's last QMP error say the device/netdev does not exist? */
+static bool qmp_not_found(const ptap_monitor *m)
+{
+    return ptap_nic_qemu_error_is_not_found(ptap_qmp_error_class(m->qmp),
+                                            ptap_qmp_error_desc(m->qmp));
 }
 
 static json_object *json_id(const char *key, const char *id)
@@ -544,78 +320,58 @@ static int netdev_del(ptap_monitor *m, const char *id, int64_t deadline, bool qu
     if (m->kind == PTAP_MONITOR_QMP) {
         _cleanup_json_ json_object *args = json_id("id", id);
         r = qmp_step(m, "netdev_del", args, id, NULL, deadline);
-        if (r < 0 && quiet_missing && ptap_monitor_is_not_found(ptap_qmp_error_desc(m->qmp)))
+        if (r < 0 && quiet_missing && qmp_not_found(m))
             r = 0;
     } else {
         _cleanup_free_ char *line = NULL, *reply = NULL;
         if (asprintf(&line, "netdev_del %s", id) < 0)
             return -ENOMEM;
         r = hmp_silent(m, line, "netdev_del", id, deadline, &reply);
-        if (r < 0 && quiet_missing && ptap_monitor_is_not_found(reply))
+        if (r < 0 && quiet_missing && ptap_nic_qemu_error_is_not_found(NULL, reply))
             r = 0;
     }
     return r;
 }
 
-static int new_nic_add(ptap_monitor *m, const ptap_nic_spec *spec, int64_t deadline)
+static int new_nic_add(ptap_monitor *m, const ptap_nic *nic, int64_t deadline)
 {
+    const char *netdev = nic->checked.netdev_id, *device = nic->checked.device_id;
     int r;
 
     if (m->kind == PTAP_MONITOR_QMP) {
-        _cleanup_json_ json_object *nd = json_object_new_object(), *dev = json_object_new_object();
-        const char *driver;
-        char mac[PTAP_MAC_STRLEN];
+        _cleanup_json_ json_object *nd = NULL, *dev = NULL;
 
-        if (!nd || !dev)
-            return -ENOMEM;
-        ptap_monitor_model_lookup(spec->model, &driver, NULL);
-        r = mac_text(spec, mac);
+        r = ptap_nic_qmp_netdev_add(nic, &nd);
         if (r < 0)
             return r;
-        json_object_object_add(nd, "type", json_object_new_string("tap"));
-        json_object_object_add(nd, "id", json_object_new_string(spec->netdev_id));
-        json_object_object_add(nd, "ifname", json_object_new_string(spec->tap));
-        json_object_object_add(nd, "script", json_object_new_string("no"));
-        json_object_object_add(nd, "downscript", json_object_new_string("no"));
-        if (spec->vhost)
-            json_object_object_add(nd, "vhost", json_object_new_boolean(1));
-        if (spec->queues > 1)
-            json_object_object_add(nd, "queues", json_object_new_int((int) spec->queues));
-
-        json_object_object_add(dev, "driver", json_object_new_string(driver));
-        json_object_object_add(dev, "netdev", json_object_new_string(spec->netdev_id));
-        json_object_object_add(dev, "id", json_object_new_string(spec->device_id));
-        json_object_object_add(dev, "mac", json_object_new_string(mac));
-        if (spec->queues > 1) {
-            json_object_object_add(dev, "mq", json_object_new_boolean(1));
-            json_object_object_add(dev, "vectors", json_object_new_int((int) (2 * spec->queues + 2)));
-        }
-
-        r = qmp_step(m, "netdev_add", nd, spec->netdev_id, NULL, deadline);
+        r = ptap_nic_qmp_device_add(nic, &dev);
         if (r < 0)
             return r;
-        r = qmp_step(m, "device_add", dev, spec->device_id, NULL, deadline);
+        r = qmp_step(m, "netdev_add", nd, netdev, NULL, deadline);
+        if (r < 0)
+            return r;
+        r = qmp_step(m, "device_add", dev, device, NULL, deadline);
     } else {
         _cleanup_free_ char *l1 = NULL, *l2 = NULL;
 
-        r = ptap_monitor_build_netdev_add(spec, &l1);
+        r = ptap_nic_hmp_netdev_add(nic, &l1);
         if (r < 0)
             return r;
-        r = ptap_monitor_build_device_add(spec, &l2);
+        r = ptap_nic_hmp_device_add(nic, &l2);
         if (r < 0)
             return r;
-        r = hmp_silent(m, l1, "netdev_add", spec->netdev_id, deadline, NULL);
+        r = hmp_silent(m, l1, "netdev_add", netdev, deadline, NULL);
         if (r < 0)
             return r;
-        r = hmp_silent(m, l2, "device_add", spec->device_id, deadline, NULL);
+        r = hmp_silent(m, l2, "device_add", device, deadline, NULL);
     }
     if (r < 0) {
         /* Roll back the netdev, keeping device_add's message for the caller. */
         _cleanup_free_ char *msg = m->error ? strdup(m->error) : NULL;
-        int k = netdev_del(m, spec->netdev_id, ptap_monsock_deadline(5000), true);
+        int k = netdev_del(m, netdev, ptap_monsock_deadline(5000), true);
         if (k < 0)
-            ptap_debug("monitor: rolling back netdev '%s' failed too: %s",
-                       spec->netdev_id, strna(m->error));
+            ptap_debug("monitor: rolling back netdev '%s' failed too: %s", netdev,
+                       strna(m->error));
         free(m->error);
         m->error = TAKE_PTR(msg);
         return r;
@@ -630,14 +386,12 @@ static int device_present_new(ptap_monitor *m, const char *id, bool *present, in
         int r = qmp_step(m, "qom-list", args, "/machine/peripheral", &list, deadline);
         if (r < 0)
             return r;
-        *present = false;
-        size_t n = json_object_is_type(list, json_type_array) ? json_object_array_length(list) : 0;
-        for (size_t i = 0; i < n; i++) {
-            json_object *e = json_object_array_get_idx(list, i), *name;
-            if (json_object_object_get_ex(e, "name", &name) &&
-                strcmp(json_object_get_string(name), id) == 0)
-                *present = true;
+        r = ptap_nic_qom_list_has_json(list, id);
+        if (r < 0) {
+            set_error(m, "qom-list failed: QEMU's answer is not a list");
+            return r;
         }
+        *present = r > 0;
         return 0;
     }
     _cleanup_free_ char *reply = NULL;
@@ -646,7 +400,7 @@ static int device_present_new(ptap_monitor *m, const char *id, bool *present, in
         set_error(m, "qom-list failed: %s", strerror(-r));
         return r;
     }
-    *present = ptap_monitor_qom_list_has(reply, id);
+    *present = ptap_nic_qom_list_has(reply, id);
     return 0;
 }
 
@@ -681,16 +435,16 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-static int new_nic_remove(ptap_monitor *m, const ptap_nic_spec *spec, int64_t deadline)
+static int new_nic_remove(ptap_monitor *m, const ptap_nic *nic, int64_t deadline)
 {
-    const char *id = spec->device_id;
+    const char *id = nic->device_id;
     bool gone = false, present;
     int r;
 
     if (m->kind == PTAP_MONITOR_QMP) {
         _cleanup_json_ json_object *args = json_id("id", id);
         r = qmp_step(m, "device_del", args, id, NULL, deadline);
-        if (r < 0 && ptap_monitor_is_not_found(ptap_qmp_error_desc(m->qmp))) {
+        if (r < 0 && qmp_not_found(m)) {
             ptap_debug("monitor: device '%s' already gone", id);
             gone = true;
         } else if (r < 0) {
@@ -710,7 +464,7 @@ static int new_nic_remove(ptap_monitor *m, const ptap_nic_spec *spec, int64_t de
         if (asprintf(&line, "device_del %s", id) < 0)
             return -ENOMEM;
         r = hmp_silent(m, line, "device_del", id, deadline, &reply);
-        if (r < 0 && ptap_monitor_is_not_found(reply))
+        if (r < 0 && ptap_nic_qemu_error_is_not_found(NULL, reply))
             gone = true;
         else if (r < 0)
             return r;
@@ -737,15 +491,16 @@ static int new_nic_remove(ptap_monitor *m, const ptap_nic_spec *spec, int64_t de
         }
     }
     clear_error(m);
-    return netdev_del(m, spec->netdev_id, deadline, true);
+    return netdev_del(m, nic->netdev_id, deadline, true);
 }
 
 /* ---- legacy dialect ---- */
 
-static int legacy_nic_add(ptap_monitor *m, ptap_nic_spec *spec, int64_t deadline)
+static int legacy_nic_add(ptap_monitor *m, ptap_nic *nic, int64_t deadline)
 {
     _cleanup_free_ char *l1 = NULL, *l2 = NULL, *reply = NULL, *net = NULL;
-    int vlan = spec->vlan, slot, r;
+    const char *netdev = nic->checked.netdev_id;
+    int vlan = nic->vlan, slot, r;
 
     if (vlan < 0) {
         r = info_network(m, &net, deadline);
@@ -753,41 +508,41 @@ static int legacy_nic_add(ptap_monitor *m, ptap_nic_spec *spec, int64_t deadline
             return r;
         vlan = ptap_monitor_info_network_free_vlan(net);
         if (vlan < 0) {
-            set_error(m, "no free VLAN for '%s'", spec->netdev_id);
+            set_error(m, "no free VLAN for '%s'", netdev);
             return vlan;
         }
     }
-    r = ptap_monitor_build_host_net_add(spec, vlan, &l1);
+    r = ptap_nic_hmp_host_net_add(nic, vlan, &l1);
     if (r < 0)
         return r;
-    r = ptap_monitor_build_pci_add(spec, vlan, &l2);
+    r = ptap_nic_hmp_pci_add(nic, vlan, &l2);
     if (r < 0)
         return r;
-    r = hmp_silent(m, l1, "host_net_add", spec->netdev_id, deadline, NULL);
+    r = hmp_silent(m, l1, "host_net_add", netdev, deadline, NULL);
     if (r < 0)
         return r;
 
     r = ptap_hmp_command(m->hmp, l2, &reply, left_ms(deadline));
     if (r < 0)
-        set_error(m, "pci_add '%s' failed: %s", spec->netdev_id, strerror(-r));
+        set_error(m, "pci_add '%s' failed: %s", netdev, strerror(-r));
     else if (ptap_monitor_parse_pci_add(reply, &slot) < 0) {
         for (char *c = reply; *c; c++)
             if (*c == '\n')
                 *c = ';';
-        set_error(m, "pci_add '%s' failed: %s", spec->netdev_id, reply[0] ? reply : "(no reply)");
-        r = ptap_monitor_classify_error(reply);
+        set_error(m, "pci_add '%s' failed: %s", netdev, reply[0] ? reply : "(no reply)");
+        r = ptap_nic_classify_qemu_error(reply);
     }
     if (r < 0) {
         _cleanup_free_ char *msg = m->error ? strdup(m->error) : NULL, *l3 = NULL;
-        if (asprintf(&l3, "host_net_remove %d %s", vlan, spec->netdev_id) >= 0 &&
-            hmp_silent(m, l3, "host_net_remove", spec->netdev_id, ptap_monsock_deadline(5000), NULL) < 0)
-            ptap_debug("monitor: rolling back '%s' failed too: %s", spec->netdev_id, strna(m->error));
+        if (asprintf(&l3, "host_net_remove %d %s", vlan, netdev) >= 0 &&
+            hmp_silent(m, l3, "host_net_remove", netdev, ptap_monsock_deadline(5000), NULL) < 0)
+            ptap_debug("monitor: rolling back '%s' failed too: %s", netdev, strna(m->error));
         free(m->error);
         m->error = TAKE_PTR(msg);
         return r;
     }
-    spec->vlan = vlan;
-    spec->pci_slot = slot;
+    nic->vlan = vlan;
+    nic->pci_slot = slot;
     return 0;
 }
 
@@ -804,25 +559,25 @@ static int legacy_slot_present(ptap_monitor *m, int slot, bool *present, int64_t
     return 0;
 }
 
-static int legacy_nic_remove(ptap_monitor *m, const ptap_nic_spec *spec, int64_t deadline)
+static int legacy_nic_remove(ptap_monitor *m, const ptap_nic *nic, int64_t deadline)
 {
     _cleanup_free_ char *l1 = NULL, *l2 = NULL, *reply = NULL;
     bool present = true;
     int r;
 
-    if (spec->pci_slot < 0 || spec->pci_slot > 31 || spec->vlan < 0) {
-        set_error(m, "cannot remove '%s': its PCI slot and VLAN are unknown", spec->netdev_id);
+    if (nic->pci_slot < 0 || nic->pci_slot > PTAP_NIC_MAX_PCI_SLOT || nic->vlan < 0) {
+        set_error(m, "cannot remove '%s': its PCI slot and VLAN are unknown", nic->netdev_id);
         return -EINVAL;
     }
-    if (asprintf(&l1, "pci_del %d", spec->pci_slot) < 0 ||
-        asprintf(&l2, "host_net_remove %d %s", spec->vlan, spec->netdev_id) < 0)
+    if (asprintf(&l1, "pci_del %d", nic->pci_slot) < 0 ||
+        asprintf(&l2, "host_net_remove %d %s", nic->vlan, nic->netdev_id) < 0)
         return -ENOMEM;
-    r = hmp_silent(m, l1, "pci_del", spec->netdev_id, deadline, &reply);
+    r = hmp_silent(m, l1, "pci_del", nic->netdev_id, deadline, &reply);
     if (r < 0 && !(reply && strstr(reply, "empty")))
         return r;
     /* pci_del only asks the guest: the slot empties when it ejects. */
     for (;;) {
-        r = legacy_slot_present(m, spec->pci_slot, &present, deadline);
+        r = legacy_slot_present(m, nic->pci_slot, &present, deadline);
         if (r < 0)
             return r;
         if (!present || left_ms(deadline) == 0)
@@ -831,14 +586,14 @@ static int legacy_nic_remove(ptap_monitor *m, const ptap_nic_spec *spec, int64_t
     }
     if (present) {
         set_error(m, "pci_del '%s' failed: the guest did not release slot %d in time",
-                  spec->netdev_id, spec->pci_slot);
+                  nic->netdev_id, nic->pci_slot);
         return -ETIMEDOUT;
     }
     clear_error(m);
     free(reply);
     reply = NULL;
-    r = hmp_silent(m, l2, "host_net_remove", spec->netdev_id, deadline, &reply);
-    if (r < 0 && reply && (strstr(reply, "can't find device") || strstr(reply, "not found"))) {
+    r = hmp_silent(m, l2, "host_net_remove", nic->netdev_id, deadline, &reply);
+    if (r < 0 && ptap_nic_qemu_error_is_not_found(NULL, reply)) {
         /* Already gone (a second removal during recovery). */
         clear_error(m);
         r = 0;
@@ -848,49 +603,49 @@ static int legacy_nic_remove(ptap_monitor *m, const ptap_nic_spec *spec, int64_t
 
 /* ---- the interface ---- */
 
-int ptap_monitor_nic_add(ptap_monitor *m, ptap_nic_spec *spec, int timeout_ms)
+int ptap_monitor_nic_add(ptap_monitor *m, ptap_nic *nic, int timeout_ms)
 {
     int64_t deadline = ptap_monsock_deadline(timeout_ms);
     const char *why = NULL;
     int r;
 
     clear_error(m);
-    r = ptap_monitor_spec_check(spec, m->dialect, &why);
+    r = ptap_nic_check(nic, m->dialect, &why);
     if (r < 0) {
         set_error(m, "refusing to add NIC: %s", why);
         return r;
     }
-    if (m->dialect == PTAP_DIALECT_LEGACY)
-        r = legacy_nic_add(m, spec, deadline);
+    if (m->dialect == PTAP_NIC_LEGACY)
+        r = legacy_nic_add(m, nic, deadline);
     else
-        r = new_nic_add(m, spec, deadline);
+        r = new_nic_add(m, nic, deadline);
     if (r == 0)
         clear_error(m);
     return r;
 }
 
-int ptap_monitor_nic_remove(ptap_monitor *m, const ptap_nic_spec *spec, int timeout_ms)
+int ptap_monitor_nic_remove(ptap_monitor *m, const ptap_nic *nic, int timeout_ms)
 {
     int64_t deadline = ptap_monsock_deadline(timeout_ms);
     const char *why = NULL;
     int r;
 
     clear_error(m);
-    r = ids_check(spec, m->dialect, &why);
+    r = ptap_nic_check_ids(nic, m->dialect, &why);
     if (r < 0) {
         set_error(m, "refusing to remove NIC: %s", why);
         return r;
     }
-    if (m->dialect == PTAP_DIALECT_LEGACY)
-        r = legacy_nic_remove(m, spec, deadline);
+    if (m->dialect == PTAP_NIC_LEGACY)
+        r = legacy_nic_remove(m, nic, deadline);
     else
-        r = new_nic_remove(m, spec, deadline);
+        r = new_nic_remove(m, nic, deadline);
     if (r == 0)
         clear_error(m);
     return r;
 }
 
-int ptap_monitor_nic_present(ptap_monitor *m, const ptap_nic_spec *spec,
+int ptap_monitor_nic_present(ptap_monitor *m, const ptap_nic *nic,
                              bool *device_present, bool *netdev_present, int timeout_ms)
 {
     int64_t deadline = ptap_monsock_deadline(timeout_ms);
@@ -900,16 +655,16 @@ int ptap_monitor_nic_present(ptap_monitor *m, const ptap_nic_spec *spec,
     int r;
 
     clear_error(m);
-    r = ids_check(spec, m->dialect, &why);
+    r = ptap_nic_check_ids(nic, m->dialect, &why);
     if (r < 0) {
         set_error(m, "refusing to look up NIC: %s", why);
         return r;
     }
     if (device_present) {
-        if (m->dialect == PTAP_DIALECT_LEGACY)
-            r = spec->pci_slot < 0 ? 0 : legacy_slot_present(m, spec->pci_slot, &dev, deadline);
+        if (m->dialect == PTAP_NIC_LEGACY)
+            r = nic->pci_slot < 0 ? 0 : legacy_slot_present(m, nic->pci_slot, &dev, deadline);
         else
-            r = device_present_new(m, spec->device_id, &dev, deadline);
+            r = device_present_new(m, nic->device_id, &dev, deadline);
         if (r < 0)
             return r;
         *device_present = dev;
@@ -918,7 +673,7 @@ int ptap_monitor_nic_present(ptap_monitor *m, const ptap_nic_spec *spec,
         r = info_network(m, &net, deadline);
         if (r < 0)
             return r;
-        *netdev_present = ptap_monitor_info_network_has(net, spec->netdev_id);
+        *netdev_present = ptap_monitor_info_network_has(net, nic->netdev_id);
     }
     clear_error(m);
     return 0;

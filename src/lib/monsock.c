@@ -10,19 +10,11 @@
 #include "monsock.h"
 #include "util.h"
 
-int64_t ptap_monsock_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int64_t ptap_monsock_deadline(int timeout_ms)
 {
     if (timeout_ms < 0)
         return -1;
-    return ptap_monsock_now_ms() + timeout_ms;
+    return ptap_now_ms() + timeout_ms;
 }
 
 /* Milliseconds left for poll(): -1 forever, 0 when the deadline passed. */
@@ -32,7 +24,7 @@ static int remaining(int64_t deadline)
 
     if (deadline < 0)
         return -1;
-    left = deadline - ptap_monsock_now_ms();
+    left = deadline - ptap_now_ms();
     if (left <= 0)
         return 0;
     return left > 60 * 60 * 1000 ? 60 * 60 * 1000 : (int) left;
@@ -164,12 +156,12 @@ int ptap_monsock_set_nonblock(int fd)
 
 int ptap_monsock_connect_timeout(const char *path, int timeout_ms, int *left_ms)
 {
-    int64_t start = ptap_monsock_now_ms();
+    int64_t start = ptap_now_ms();
     int fd = ptap_monsock_connect(path, ptap_monsock_deadline(timeout_ms));
 
     *left_ms = timeout_ms;
     if (fd >= 0 && timeout_ms >= 0) {
-        int64_t left = timeout_ms - (ptap_monsock_now_ms() - start);
+        int64_t left = timeout_ms - (ptap_now_ms() - start);
         *left_ms = left < 0 ? 0 : (int) left;
     }
     return fd;

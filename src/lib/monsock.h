@@ -10,10 +10,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/** ptap_monsock_now_ms: CLOCK_MONOTONIC in milliseconds. */
-int64_t ptap_monsock_now_ms(void);
-
-/** ptap_monsock_deadline: now + @timeout_ms, or -1 (never) when < 0. */
+/** ptap_monsock_deadline: ptap_now_ms() (util.h) + @timeout_ms, or -1
+ * (never) when < 0. */
 int64_t ptap_monsock_deadline(int timeout_ms);
 
 /**

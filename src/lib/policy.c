@@ -396,27 +396,15 @@ int ptap_policy_load_fd(int fd, const char *path, const ptap_policy_resolver *re
     r = ptap_policy_check_trust(fd, path, err, errlen);
     if (r < 0)
         return r;
-    buf = malloc(PTAP_POLICY_MAX_SIZE + 1);
-    if (!buf)
-        return -ENOMEM;
-    for (;;) {
-        ssize_t k = read(fd, buf + len, PTAP_POLICY_MAX_SIZE + 1 - len);
-
-        if (k < 0) {
-            if (errno == EINTR)
-                continue;
-            r = negative_errno();
-            set_err(err, errlen, "cannot read '%s': %s", path, strerror(-r));
-            return r;
-        }
-        if (k == 0)
-            break;
-        len += (size_t) k;
-        if (len > PTAP_POLICY_MAX_SIZE) {
-            set_err(err, errlen, "%s: file too large (more than %u bytes)", path,
-                    PTAP_POLICY_MAX_SIZE);
-            return -EFBIG;
-        }
+    r = ptap_read_all(fd, PTAP_POLICY_MAX_SIZE, &buf, &len);
+    if (r == -EFBIG) {
+        set_err(err, errlen, "%s: file too large (more than %u bytes)", path,
+                PTAP_POLICY_MAX_SIZE);
+        return r;
+    }
+    if (r < 0) {
+        set_err(err, errlen, "cannot read '%s': %s", path, strerror(-r));
+        return r;
     }
     return ptap_policy_parse(buf, len, path, res, ret, err, errlen);
 }

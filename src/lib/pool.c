@@ -9,6 +9,7 @@
 #include "fault.h"
 #include "kview.h"
 #include "log.h"
+#include "mark.h"
 #include "pool.h"
 #include "validate.h"
 
@@ -54,38 +55,94 @@ int ptap_pool_helper_error(ptap_error *err, const char *what, int r, const ptap_
     return ptap_error_set(err, code, ex, "%s: %s", what, msg);
 }
 
+int ptap_pool_destroy_taps(ptap_journal *j, ptap_destroy_batch *b, unsigned flags,
+                           ptap_error *err)
+{
+    _cleanup_free_ char **own = NULL;
+    char *const *names = b->names;
+    size_t n_names = b->n_names;
+    int r;
+
+    b->helper_failed = false;
+    /* 1. Intent, durable before the helper runs. */
+    for (size_t i = 0; i < b->n; i++)
+        b->recs[i].state = PTAP_STATE_DESTROYING;
+    if (b->n > 0) {
+        r = ptap_pool_append(j, b->recs, b->n, err);
+        if (r < 0)
+            return r;
+    }
+    if (flags & PTAP_DESTROY_FAULTS_POOL)
+        ptap_fault("destroy-after-intent");
+    if (flags & PTAP_DESTROY_FAULTS_RECOVER)
+        ptap_fault("recover-after-intent");
+    if (b->before_helper)
+        b->before_helper(b->userdata);
+
+    /* 2. The helper, one batch. Names from the records, never from the
+     * journal: an append may compact it and move its records. */
+    if (!names) {
+        own = calloc(b->n + 1, sizeof(*own));
+        if (!own)
+            return -ENOMEM;
+        for (size_t i = 0; i < b->n; i++)
+            own[i] = b->recs[i].name;
+        names = own;
+        n_names = b->n;
+    }
+    if (n_names > 0) {
+        _cleanup_(ptap_helper_result_clear) ptap_helper_result res = { 0 };
+
+        r = ptap_helper_destroy(names, n_names, &res);
+        if (flags & PTAP_DESTROY_FAULTS_POOL)
+            ptap_fault("destroy-after-helper");
+        if (r < 0 || res.status != 0) {
+            b->helper_failed = true;
+            r = ptap_pool_helper_error(err, b->what, r, &res);
+            if (flags & PTAP_DESTROY_UNDO) {
+                for (size_t i = 0; i < b->n; i++)
+                    b->recs[i].state = PTAP_STATE_READY;
+                (void) ptap_journal_append(j, b->recs, b->n);
+            }
+            return r;
+        }
+    }
+    if (flags & PTAP_DESTROY_FAULTS_RECOVER)
+        ptap_fault("recover-after-helper");
+
+    /* 3. Outcome. */
+    if (b->outcome) {
+        r = b->n_outcome > 0 ? ptap_pool_append(j, b->outcome, b->n_outcome, err) : 0;
+    } else {
+        for (size_t i = 0; i < b->n; i++)
+            b->recs[i].state = PTAP_STATE_DESTROYED;
+        r = b->n > 0 ? ptap_pool_append(j, b->recs, b->n, err) : 0;
+    }
+    return r < 0 ? r : 0;
+}
+
 /* Destroy every tap of this journal that operation @op made (found by
  * its mark, so it works even when the helper died before printing a
- * name). Used to roll back a create. */
-static int destroy_by_op(ptap_journal *j, const char *op, ptap_error *err)
+ * name). Used to roll back a create; @close, when not NULL, is a record
+ * to write once they are gone (the create's intent, closed). */
+static int destroy_by_op(ptap_journal *j, const char *op, ptap_record *close, ptap_error *err)
 {
-    ptap_kview kv = { 0 };
+    _cleanup_(ptap_kview_clear) ptap_kview kv = { 0 };
     _cleanup_free_ char **names = NULL;
-    size_t n = 0;
+    ptap_destroy_batch b = { .outcome = close, .n_outcome = close ? 1 : 0, .what = "rollback" };
     int r;
 
     r = ptap_kview_load(&kv);
     if (r < 0)
         return ptap_error_set(err, r, EX_OSERR, "cannot list network devices: %s", strerror(-r));
     names = calloc(kv.n + 1, sizeof(char *));
-    if (!names) {
-        ptap_kview_clear(&kv);
+    if (!names)
         return -ENOMEM;
-    }
     for (size_t i = 0; i < kv.n; i++)
         if (ptap_kdev_ours(&kv.devs[i], ptap_journal_id(j)) && strcmp(kv.devs[i].op, op) == 0)
-            names[n++] = kv.devs[i].name;
-    r = 0;
-    if (n > 0) {
-        ptap_helper_result res;
-
-        r = ptap_helper_destroy(names, n, &res);
-        if (r < 0 || res.status != 0)
-            r = ptap_pool_helper_error(err, "rollback", r, &res);
-        ptap_helper_result_clear(&res);
-    }
-    ptap_kview_clear(&kv);
-    return r;
+            names[b.n_names++] = kv.devs[i].name;
+    b.names = names;
+    return ptap_pool_destroy_taps(j, &b, 0, err);
 }
 
 int ptap_pool_create(ptap_journal *j, const ptap_create_spec *spec, uid_t owner, gid_t group,
@@ -93,7 +150,7 @@ int ptap_pool_create(ptap_journal *j, const ptap_create_spec *spec, uid_t owner,
 {
     ptap_create_spec s = *spec;
     ptap_record intent = { 0 };
-    ptap_helper_result res = { 0 };
+    _cleanup_(ptap_helper_result_clear) ptap_helper_result res = { 0 };
     _cleanup_free_ ptap_record *out = NULL;
     char tag[PTAP_TAG_MAX + 1];
     const char *why = NULL;
@@ -134,13 +191,17 @@ int ptap_pool_create(ptap_journal *j, const ptap_create_spec *spec, uid_t owner,
     intent.flags = (s.multi_queue ? PTAP_TAP_MULTI_QUEUE : 0) | (s.vnet_hdr ? PTAP_TAP_VNET_HDR : 0) |
                    (s.ephemeral ? PTAP_TAP_EPHEMERAL : 0);
     intent.state = PTAP_STATE_CREATING;
+    /* The helper marks each tap "ptap:JOURNAL:OP" (mark.h). */
+    r = ptap_mark_tag(ptap_journal_id(j), intent.id, tag, sizeof(tag));
+    if (r < 0)
+        return ptap_error_set(err, r, EX_SOFTWARE, "cannot make the mark of operation '%s': %s",
+                              intent.id, strerror(-r));
+    s.tag = tag;
     r = ptap_pool_append(j, &intent, 1, err);
     if (r < 0)
         return r;
     ptap_fault("create-after-intent");
 
-    snprintf(tag, sizeof(tag), "%s:%s", ptap_journal_id(j), intent.id);
-    s.tag = tag;
     r = ptap_helper_create(&s, &res);
     ptap_fault("create-after-helper");
     if (r < 0 || res.status != 0 || res.n_lines != s.count) {
@@ -149,30 +210,24 @@ int ptap_pool_create(ptap_journal *j, const ptap_create_spec *spec, uid_t owner,
                            res.n_lines, s.count);
         else
             ptap_pool_helper_error(err, "cannot create taps", r, &res);
-        ptap_helper_result_clear(&res);
-        /* Roll back: whatever the helper made carries this op's mark. */
-        int k = destroy_by_op(j, intent.id, NULL);
-        if (k >= 0) {
-            intent.state = PTAP_STATE_DESTROYED;
-            (void) ptap_journal_append(j, &intent, 1);
-        }
+        /* Roll back: whatever the helper made carries this op's mark;
+         * once it is gone, the intent is closed. */
+        intent.state = PTAP_STATE_DESTROYED;
+        (void) destroy_by_op(j, intent.id, &intent, NULL);
         return err ? err->code : -EIO;
     }
 
     /* Outcome: one READY record per tap, and the intent closed, in one
      * durable append. */
     out = calloc(s.count + 1, sizeof(*out));
-    if (!out) {
-        ptap_helper_result_clear(&res);
+    if (!out)
         return -ENOMEM;
-    }
     for (size_t i = 0; i < res.n_lines; i++) {
         out[i] = intent;
         out[i].count = 0;
         ptap_journal_new_id(j, out[i].id);
         if (ptap_ifname_check(res.lines[i], false, NULL) < 0) {
-            ptap_helper_result_clear(&res);
-            (void) destroy_by_op(j, intent.id, NULL);
+            (void) destroy_by_op(j, intent.id, NULL, NULL);
             return ptap_error_set(err, -EBADMSG, EX_OSERR,
                                   "ptap-helper printed an invalid name");
         }
@@ -187,17 +242,14 @@ int ptap_pool_create(ptap_journal *j, const ptap_create_spec *spec, uid_t owner,
     out[s.count] = intent;
     r = ptap_pool_append(j, out, s.count + 1, err);
     if (r < 0) {
-        (void) destroy_by_op(j, intent.id, NULL);
-        ptap_helper_result_clear(&res);
+        (void) destroy_by_op(j, intent.id, NULL, NULL);
         return r;
     }
     ptap_fault("create-after-outcome");
     if (names) {
-        *names = res.lines; /* NULL-terminated by construction */
-        res.lines = NULL;
+        *names = TAKE_PTR(res.lines); /* NULL-terminated by construction */
         res.n_lines = 0;
     }
-    ptap_helper_result_clear(&res);
     return 0;
 }
 
@@ -205,8 +257,8 @@ int ptap_pool_destroy(ptap_journal *j, char *const *names, size_t n, ptap_error 
 {
     _cleanup_free_ ptap_record *recs = calloc(n ? n : 1, sizeof(*recs));
     _cleanup_free_ char **present = calloc(n + 1, sizeof(char *));
-    ptap_kview kv = { 0 };
-    size_t n_present = 0;
+    _cleanup_(ptap_kview_clear) ptap_kview kv = { 0 };
+    ptap_destroy_batch b = { .recs = recs, .n = n, .names = present, .what = "cannot destroy taps" };
     int r;
 
     if (!recs || !present)
@@ -219,67 +271,34 @@ int ptap_pool_destroy(ptap_journal *j, char *const *names, size_t n, ptap_error 
         const ptap_record *rec = ptap_journal_find(j, names[i]);
 
         for (size_t k = 0; k < i; k++)
-            if (strcmp(names[k], names[i]) == 0) {
-                ptap_kview_clear(&kv);
+            if (strcmp(names[k], names[i]) == 0)
                 return ptap_error_set(err, -EINVAL, EX_USAGE, "tap '%s' named twice", names[i]);
-            }
-        if (!rec || rec->state == PTAP_STATE_CREATING) {
-            ptap_kview_clear(&kv);
+        if (!rec || rec->state == PTAP_STATE_CREATING)
             return ptap_error_set(err, -ENOENT, EX_USAGE, "cannot destroy '%s': not on record in '%s'",
                                   names[i], ptap_journal_path(j));
-        }
         if (rec->state == PTAP_STATE_ATTACHED || rec->state == PTAP_STATE_ATTACHING ||
-            rec->state == PTAP_STATE_DETACHING) {
-            ptap_kview_clear(&kv);
+            rec->state == PTAP_STATE_DETACHING)
             return ptap_error_set(err, -EBUSY, EX_USAGE,
                                   "cannot destroy '%s': it is %s to guest '%s' (detach it first)",
                                   names[i], ptap_state_to_string(rec->state),
                                   *rec->consumer.name ? rec->consumer.name : rec->consumer.target);
-        }
         recs[i] = *rec;
+        /* Only a tap still there and ours goes to the helper; the record
+         * of one already gone is just closed. */
         const ptap_kdev *d = ptap_kview_find(&kv, names[i]);
         if (d && ptap_kdev_ours(d, ptap_journal_id(j)))
-            present[n_present++] = recs[i].name;
+            present[b.n_names++] = recs[i].name;
     }
-    ptap_kview_clear(&kv);
-
-    for (size_t i = 0; i < n; i++)
-        recs[i].state = PTAP_STATE_DESTROYING;
-    r = ptap_pool_append(j, recs, n, err);
-    if (r < 0)
-        return r;
-    ptap_fault("destroy-after-intent");
-
-    if (n_present > 0) {
-        ptap_helper_result res;
-
-        r = ptap_helper_destroy(present, n_present, &res);
-        ptap_fault("destroy-after-helper");
-        if (r < 0 || res.status != 0) {
-            ptap_pool_helper_error(err, "cannot destroy taps", r, &res);
-            ptap_helper_result_clear(&res);
-            /* Nothing was removed (the helper checks all names before it
-             * deletes any): put the records back as they were. */
-            for (size_t i = 0; i < n; i++)
-                recs[i].state = PTAP_STATE_READY;
-            (void) ptap_journal_append(j, recs, n);
-            return err ? err->code : -EIO;
-        }
-        ptap_helper_result_clear(&res);
-    }
-    for (size_t i = 0; i < n; i++)
-        recs[i].state = PTAP_STATE_DESTROYED;
-    r = ptap_pool_append(j, recs, n, err);
-    if (r < 0)
-        return r;
-    return 0;
+    /* Nothing was removed when the helper fails (it checks all names
+     * before it deletes any): the records go back to READY. */
+    return ptap_pool_destroy_taps(j, &b, PTAP_DESTROY_UNDO | PTAP_DESTROY_FAULTS_POOL, err);
 }
 
 int ptap_pool_forget(ptap_journal *j, char *const *names, size_t n, size_t *n_forgotten,
                      ptap_error *err)
 {
     _cleanup_free_ ptap_record *recs = calloc(n ? n : 1, sizeof(*recs));
-    ptap_kview kv = { 0 };
+    _cleanup_(ptap_kview_clear) ptap_kview kv = { 0 };
     size_t m = 0;
     int r;
 
@@ -294,16 +313,13 @@ int ptap_pool_forget(ptap_journal *j, char *const *names, size_t n, size_t *n_fo
 
         if (!rec)
             continue;
-        if (d && ptap_kdev_ours(d, ptap_journal_id(j))) {
-            ptap_kview_clear(&kv);
+        if (d && ptap_kdev_ours(d, ptap_journal_id(j)))
             return ptap_error_set(err, -EBUSY, EX_USAGE,
                                   "cannot forget '%s': the tap still exists (use 'ptap destroy')",
                                   names[i]);
-        }
         recs[m] = *rec;
         recs[m++].state = PTAP_STATE_DESTROYED;
     }
-    ptap_kview_clear(&kv);
     if (m > 0) {
         r = ptap_pool_append(j, recs, m, err);
         if (r < 0)

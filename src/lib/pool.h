@@ -7,6 +7,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "error.h"
@@ -35,6 +36,44 @@ int ptap_pool_create(ptap_journal *j, const ptap_create_spec *spec, uid_t owner,
  * record closed. Returns 0 or a negative errno with @err filled in.
  */
 int ptap_pool_destroy(ptap_journal *j, char *const *names, size_t n, ptap_error *err);
+
+/* ptap_pool_destroy_taps() flags */
+#define PTAP_DESTROY_UNDO (1u << 0)          /* the helper failed: the records go back to READY
+                                              * (it checks every name before it deletes any) */
+#define PTAP_DESTROY_FAULTS_POOL (1u << 1)   /* fault points destroy-after-intent/-helper */
+#define PTAP_DESTROY_FAULTS_RECOVER (1u << 2) /* fault points recover-after-intent/-helper */
+
+/* One journaled destroy: what ptap_pool_destroy_taps() is to do. */
+typedef struct ptap_destroy_batch {
+    ptap_record *recs;      /* records whose taps go: written DESTROYING (the intent)
+                             * before the helper runs, DESTROYED after it (states set here) */
+    size_t n;
+    char *const *names;     /* the devices for the one helper run; NULL: the names of @recs */
+    size_t n_names;
+    ptap_record *outcome;   /* written after the helper instead of @recs as DESTROYED
+                             * (recovery's mixed outcomes, a create's closed intent);
+                             * NULL: @recs as DESTROYED */
+    size_t n_outcome;
+    const char *what;       /* what a helper failure could not do: "cannot destroy taps" */
+    void (*before_helper)(void *userdata); /* run between intent and helper (recovery's detach) */
+    void *userdata;
+    bool helper_failed;     /* out: the call failed because the helper did */
+} ptap_destroy_batch;
+
+/**
+ * ptap_pool_destroy_taps: the one destroy path of libptap, write-ahead:
+ * the intent (b->recs as DESTROYING, one durable append), then the helper
+ * (b->names, or the records' names, in one batch; not run when there are
+ * none), then the outcome (b->outcome, else b->recs as DESTROYED, one
+ * append). An empty intent or outcome is not written.
+ * A crash in between leaves DESTROYING records that `ptap recover`
+ * completes; a failed helper leaves them so too, unless PTAP_DESTROY_UNDO.
+ * @flags: PTAP_DESTROY_*
+ * Returns 0, or a negative errno with @err filled in (b->helper_failed
+ * tells a helper failure from a journal one).
+ */
+int ptap_pool_destroy_taps(ptap_journal *j, ptap_destroy_batch *b, unsigned flags,
+                           ptap_error *err);
 
 /**
  * ptap_pool_forget: close the records of @names whose devices no longer

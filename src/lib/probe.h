@@ -5,10 +5,6 @@
  */
 #pragma once
 
-#include <stdbool.h>
-#include <stdint.h>
-#include <sys/types.h>
-
 #include "error.h"
 #include "journal.h"
 
@@ -21,16 +17,6 @@ typedef enum ptap_probe {
 
 /** ptap_probe_consumer: probe @rec's consumer (read-only). */
 ptap_probe ptap_probe_consumer(const ptap_record *rec);
-
-/**
- * ptap_pid_start_time: field 22 of /proc/@pid/stat (start time in clock
- * ticks since boot), so a recycled pid is told apart from the original.
- * Returns 0 and sets *@ret, or -ESRCH if no such process.
- */
-int ptap_pid_start_time(pid_t pid, uint64_t *ret);
-
-/** ptap_pid_alive: @pid exists and has start time @start (0 = don't check). */
-bool ptap_pid_alive(pid_t pid, uint64_t start);
 
 /**
  * ptap_recover_detach_consumer: best-effort removal, for recovery, of what

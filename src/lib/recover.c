@@ -5,8 +5,6 @@
 #include <string.h>
 #include <sysexits.h>
 
-#include "fault.h"
-#include "helperexec.h"
 #include "kview.h"
 #include "log.h"
 #include "pool.h"
@@ -221,38 +219,28 @@ static int plan_record(plan *p, ptap_journal *j, const ptap_kview *kv, const pta
 }
 
 
-static int plan_execute(plan *p, ptap_journal *j, ptap_error *err)
+/* Between the intent and the helper: removing a QEMU device during
+ * recovery is best effort (the tap is destroyed anyway, and a guest NIC
+ * whose tap is gone is harmless). */
+static void plan_detach(void *userdata)
 {
-    int r;
+    plan *p = userdata;
 
-    if (p->n_before > 0) {
-        r = ptap_pool_append(j, p->before, p->n_before, err);
-        if (r < 0)
-            return r;
-    }
-    ptap_fault("recover-after-intent");
-    /* Removing a QEMU device during recovery is best effort: the tap is
-     * destroyed anyway, and a guest NIC whose tap is gone is harmless. */
     for (size_t i = 0; i < p->n_detach; i++)
         (void) ptap_recover_detach_consumer(&p->detach[i], NULL);
-    if (p->n_destroy > 0) {
-        ptap_helper_result hr;
+}
 
-        r = ptap_helper_destroy(p->destroy, p->n_destroy, &hr);
-        if (r < 0 || hr.status != 0) {
-            r = ptap_pool_helper_error(err, "cannot remove taps", r, &hr);
-            ptap_helper_result_clear(&hr);
-            return r;
-        }
-        ptap_helper_result_clear(&hr);
-    }
-    ptap_fault("recover-after-helper");
-    if (p->n_after > 0) {
-        r = ptap_pool_append(j, p->after, p->n_after, err);
-        if (r < 0)
-            return r;
-    }
-    return 0;
+static int plan_execute(plan *p, ptap_journal *j, ptap_error *err)
+{
+    ptap_destroy_batch b = {
+        .recs = p->before, .n = p->n_before,
+        .names = p->destroy, .n_names = p->n_destroy,
+        .outcome = p->after, .n_outcome = p->n_after,
+        .what = "cannot remove taps",
+        .before_helper = plan_detach, .userdata = p,
+    };
+
+    return ptap_pool_destroy_taps(j, &b, PTAP_DESTROY_FAULTS_RECOVER, err);
 }
 
 static bool record_matches_domain(const ptap_record *rec, const char *domain)
@@ -265,8 +253,8 @@ static bool record_matches_domain(const ptap_record *rec, const char *domain)
 static int run(ptap_journal *j, const char *release_domain, bool dry_run,
                ptap_recover_result *res, ptap_error *err)
 {
-    ptap_kview kv = { 0 };
-    plan p = { .res = res };
+    _cleanup_(ptap_kview_clear) ptap_kview kv = { 0 };
+    _cleanup_(plan_clear) plan p = { .res = res };
     size_t n = ptap_journal_count(j);
     const char *jid = ptap_journal_id(j);
     int r;
@@ -279,10 +267,8 @@ static int run(ptap_journal *j, const char *release_domain, bool dry_run,
     p.after = calloc(n + 1, sizeof(*p.after));
     p.detach = calloc(n + 1, sizeof(*p.detach));
     p.destroy = calloc(kv.n + n + 1, sizeof(char *));
-    if (!p.before || !p.after || !p.detach || !p.destroy) {
+    if (!p.before || !p.after || !p.detach || !p.destroy)
         r = -ENOMEM;
-        goto out;
-    }
 
     for (size_t i = 0; i < n && r >= 0; i++) {
         const ptap_record *rec = ptap_journal_get(j, i);
@@ -319,13 +305,11 @@ static int run(ptap_journal *j, const char *release_domain, bool dry_run,
     }
     if (r >= 0 && !dry_run)
         r = plan_execute(&p, j, err);
-out:
-    if (r < 0 && err && !err->code)
-        ptap_error_set(err, r, 0, "recovery failed: %s", strerror(-r));
-    plan_clear(&p);
-    ptap_kview_clear(&kv);
-    if (r < 0)
+    if (r < 0) {
+        if (err && !err->code)
+            ptap_error_set(err, r, 0, "recovery failed: %s", strerror(-r));
         ptap_recover_result_clear(res);
+    }
     return r;
 }
 

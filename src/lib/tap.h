@@ -23,11 +23,6 @@
 #include <net/if.h>
 
 #define PTAP_TUN_PATH "/dev/net/tun"
-/* The provenance mark's prefix in a tap's ifalias: "ptap" or "ptap:TAG"
- * (same definition as journal.h). */
-#ifndef PTAP_MARK_PREFIX
-#define PTAP_MARK_PREFIX "ptap"
-#endif
 
 typedef struct ptap_tap_params {
     const char *name;   /* name, or template ending in "%d" */

@@ -163,15 +163,6 @@ int ptap_qemu_id_check(const char *id, const char **why)
     return 0;
 }
 
-bool ptap_alias_is_mark(const char *alias)
-{
-    if (!alias)
-        return false;
-    if (strcmp(alias, "ptap") == 0)
-        return true;
-    return strncmp(alias, "ptap:", 5) == 0 && ptap_tag_check(alias + 5, NULL) == 0;
-}
-
 int ptap_user_by_name(const char *name, uid_t *ret)
 {
     struct passwd pw, *res = NULL;

@@ -71,7 +71,7 @@ void ptap_mac_format(const uint8_t mac[PTAP_MAC_LEN], char buf[PTAP_MAC_STRLEN])
 
 /**
  * ptap_tag_check: a provenance tag (journal/batch identity carried in the
- * tap's mark): 1..PTAP_TAG_MAX bytes of [A-Za-z0-9._:-].
+ * tap's mark, see mark.h): 1..PTAP_TAG_MAX bytes of [A-Za-z0-9._:-].
  */
 int ptap_tag_check(const char *tag, const char **why);
 
@@ -82,12 +82,6 @@ int ptap_tag_check(const char *tag, const char **why);
  * let a caller inject options.)
  */
 int ptap_qemu_id_check(const char *id, const char **why);
-
-/**
- * ptap_alias_is_mark: true when an interface alias is a ptap provenance
- * mark: exactly "ptap", or "ptap:" followed by a valid tag.
- */
-bool ptap_alias_is_mark(const char *alias);
 
 /**
  * ptap_user_by_name / ptap_group_by_name: resolve a name through NSS.

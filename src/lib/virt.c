@@ -3,7 +3,6 @@
  * virt.c: the libvirt room of libptap (see virt.h).
  */
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -23,6 +22,8 @@
 #include <libxml/tree.h>
 
 #include "log.h"
+#include "nic.h"
+#include "proc.h"
 #include "util.h"
 #include "validate.h"
 #include "virt.h"
@@ -41,28 +42,13 @@ struct ptap_virt {
 };
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(xmlDocPtr, xmlFreeDoc)
-DEFINE_TRIVIAL_CLEANUP_FUNC(xmlBufferPtr, xmlBufferFree)
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
-DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir)
 
 static inline void xmlFreep(xmlChar **p)
 {
     if (*p)
         xmlFree(*p);
 }
-
-/* The models ptap hot-adds: QEMU's device driver and libvirt's model name. */
-static const struct {
-    const char *qemu;
-    const char *libvirt;
-    bool virtio;
-} models[] = {
-    { "virtio-net-pci", "virtio", true },
-    { "e1000", "e1000", false },
-    { "rtl8139", "rtl8139", false },
-};
-
-#define VIRT_MAX_QUEUES 256 /* tun's MAX_TAP_QUEUES */
 
 /* ---- process-wide set-up -------------------------------------------------- */
 
@@ -104,32 +90,19 @@ static int virt_fail(ptap_virt *v, int r, const char *fmt, ...)
     return r;
 }
 
-/* Does a libvirt or QEMU message say that QEMU could not open /dev/net/tun
- * in libvirt's private /dev (ENOENT) or was denied it by the device cgroup
- * (EPERM)? Both are fixed by cgroup_device_acl in qemu.conf. */
-static bool msg_is_tun_acl(const char *msg)
-{
-    return msg &&
-           (strstr(msg, "could not open /dev/net/tun: No such file or directory") ||
-            strstr(msg, "could not open /dev/net/tun: Operation not permitted"));
-}
-
-static bool msg_is_duplicate(const char *msg)
-{
-    return msg && (strstr(msg, "Duplicate") || strstr(msg, "non unique alias") ||
-                   strstr(msg, "already exists"));
-}
-
 /* Translate libvirt's last error into a negative code; @fallback when
  * nothing more precise fits. */
 static int virt_last_code(int fallback)
 {
     virErrorPtr e = virGetLastError();
+    int r;
 
     if (!e)
         return fallback;
-    if (msg_is_tun_acl(e->message))
-        return -PTAP_VIRT_ENOTUN;
+    /* QEMU's own words, passed on by libvirt. */
+    r = ptap_nic_classify_qemu_error(e->message);
+    if (r != PTAP_NIC_E_QEMU)
+        return r;
     /* libvirt 9.0 reports a detach of an unknown alias as an internal error. */
     if (e->message && strstr(e->message, "no device found with alias"))
         return -ENODEV;
@@ -148,7 +121,7 @@ static int virt_last_code(int fallback)
     case VIR_ERR_ARGUMENT_UNSUPPORTED:
         return -EOPNOTSUPP;
     default:
-        if (msg_is_duplicate(e->message))
+        if (ptap_nic_qemu_error_is_duplicate(e->message))
             return -EEXIST;
         return fallback;
     }
@@ -170,7 +143,7 @@ static int virt_fail_libvirt(ptap_virt *v, int fallback, const char *fmt, ...)
 
 const char *ptap_virt_strerror(int r)
 {
-    if (r == -PTAP_VIRT_ENOTUN)
+    if (r == PTAP_NIC_E_NOTUN)
         return "QEMU cannot open /dev/net/tun inside libvirt's private /dev "
                "(add \"/dev/net/tun\" to cgroup_device_acl in qemu.conf)";
     return strerror(r < 0 ? -r : r);
@@ -507,110 +480,13 @@ static int virt_dac_label(ptap_virt *v, uid_t *uid, gid_t *gid)
     return 0;
 }
 
-/* Read a whole (proc) file; /proc files report size 0, so read to EOF. */
-static int read_all(const char *path, char **ret, size_t *len)
-{
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-    _cleanup_free_ char *buf = NULL;
-    size_t n = 0, size = 0;
-
-    if (fd < 0)
-        return negative_errno();
-    for (;;) {
-        ssize_t k;
-
-        if (size - n < 1024) {
-            char *nb = realloc(buf, size + 4096);
-
-            if (!nb)
-                return -ENOMEM;
-            buf = nb;
-            size += 4096;
-        }
-        k = read(fd, buf + n, size - n - 1);
-        if (k < 0) {
-            if (errno == EINTR)
-                continue;
-            return negative_errno();
-        }
-        if (k == 0)
-            break;
-        n += (size_t) k;
-        if (n > 1024 * 1024)
-            return -EFBIG;
-    }
-    buf[n] = '\0';
-    *ret = TAKE_PTR(buf);
-    if (len)
-        *len = n;
-    return 0;
-}
-
-int ptap_virt_pid_starttime(pid_t pid, uint64_t *start_time)
-{
-    char path[64];
-    _cleanup_free_ char *stat = NULL;
-    char *p;
-    int r;
-
-    if (pid <= 0)
-        return -ESRCH;
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
-    r = read_all(path, &stat, NULL);
-    if (r == -ENOENT)
-        return -ESRCH;
-    if (r < 0)
-        return r;
-    /* comm (field 2) may hold spaces and ')': fields resume after the last ')'. */
-    p = strrchr(stat, ')');
-    if (!p)
-        return -EIO;
-    p++;
-    /* Field 3 (state) is the first token after ')'; starttime is field 22. */
-    for (int field = 3; field < 22; field++) {
-        p += strspn(p, " ");
-        p += strcspn(p, " ");
-        if (!*p)
-            return -EIO;
-    }
-    p += strspn(p, " ");
-    errno = 0;
-    char *end;
-    unsigned long long v = strtoull(p, &end, 10);
-    if (errno || end == p)
-        return -EIO;
-    *start_time = v;
-    return 0;
-}
-
-/* Is "-uuid UUID" on the command line of @pid? */
-static bool pid_has_uuid(pid_t pid, const char *uuid)
-{
-    char path[64];
-    _cleanup_free_ char *cmd = NULL;
-    size_t len;
-    bool prev_uuid = false;
-
-    snprintf(path, sizeof(path), "/proc/%d/cmdline", (int) pid);
-    if (read_all(path, &cmd, &len) < 0)
-        return false;
-    for (size_t i = 0; i < len; i += strlen(cmd + i) + 1) {
-        const char *arg = cmd + i;
-
-        if (prev_uuid && strcasecmp(arg, uuid) == 0)
-            return true;
-        prev_uuid = strcmp(arg, "-uuid") == 0;
-    }
-    return false;
-}
-
 static int pid_from_file(const char *path, pid_t *pid)
 {
     _cleanup_free_ char *text = NULL;
     uint64_t n;
     int r;
 
-    r = read_all(path, &text, NULL);
+    r = ptap_read_file(path, PTAP_PROC_FILE_MAX, &text, NULL);
     if (r < 0)
         return r;
     text[strcspn(text, "\n")] = '\0';
@@ -619,26 +495,6 @@ static int pid_from_file(const char *path, pid_t *pid)
         return r;
     *pid = (pid_t) n;
     return 0;
-}
-
-static int pid_scan(const char *uuid, pid_t *pid)
-{
-    _cleanup_(closedirp) DIR *d = opendir("/proc");
-    struct dirent *de;
-
-    if (!d)
-        return negative_errno();
-    while ((de = readdir(d))) {
-        uint64_t n;
-
-        if (ptap_parse_uint(de->d_name, 1, INT32_MAX, &n) < 0)
-            continue;
-        if (pid_has_uuid((pid_t) n, uuid)) {
-            *pid = (pid_t) n;
-            return 0;
-        }
-    }
-    return -ESRCH;
 }
 
 int ptap_virt_qemu_pid(ptap_virt *v, pid_t *pid, uint64_t *start_time)
@@ -662,41 +518,18 @@ int ptap_virt_qemu_pid(ptap_virt *v, pid_t *pid, uint64_t *start_time)
                 return -ENOMEM;
         }
     }
-    if (!path || pid_from_file(path, &p) < 0 || !pid_has_uuid(p, v->uuid)) {
+    if (!path || pid_from_file(path, &p) < 0 || !ptap_proc_has_uuid(p, v->uuid)) {
         /* No readable pid file (another user's daemon, a remote URI) or a
          * stale one: look for the process that carries the domain's UUID. */
-        r = pid_scan(v->uuid, &p);
+        r = ptap_proc_find_uuid(v->uuid, &p);
         if (r < 0)
             return virt_fail(v, r, "cannot find the QEMU process of domain '%s'", v->name);
     }
-    r = ptap_virt_pid_starttime(p, start_time);
+    r = ptap_proc_start_time(p, start_time);
     if (r < 0)
         return virt_fail(v, r, "cannot read the start time of process %d: %s", (int) p,
                          strerror(-r));
     *pid = p;
-    return 0;
-}
-
-/* The effective uid/gid of @pid from /proc/PID/status. */
-static int pid_owner(pid_t pid, uid_t *uid, gid_t *gid)
-{
-    char path[64];
-    _cleanup_free_ char *st = NULL;
-    unsigned long ru, eu, rg, eg;
-    const char *u, *g;
-    int r;
-
-    snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
-    r = read_all(path, &st, NULL);
-    if (r < 0)
-        return r;
-    u = strstr(st, "\nUid:");
-    g = strstr(st, "\nGid:");
-    if (!u || !g || sscanf(u, "\nUid: %lu %lu", &ru, &eu) != 2 ||
-        sscanf(g, "\nGid: %lu %lu", &rg, &eg) != 2)
-        return -EIO;
-    *uid = (uid_t) eu;
-    *gid = (gid_t) eg;
     return 0;
 }
 
@@ -715,7 +548,7 @@ int ptap_virt_qemu_owner(ptap_virt *v, uid_t *uid, gid_t *gid)
     if (r > 0)
         return 0;
     /* No DAC label (security_driver without dac): ask the process itself. */
-    if (ptap_virt_qemu_pid(v, &pid, &start) == 0 && pid_owner(pid, uid, gid) == 0)
+    if (ptap_virt_qemu_pid(v, &pid, &start) == 0 && ptap_proc_owner(pid, uid, gid) == 0)
         return 0;
     if (v->session) {
         *uid = geteuid();
@@ -742,157 +575,33 @@ int ptap_virt_method_from_string(const char *s)
     return -EINVAL;
 }
 
-static int model_index(const char *model)
+ptap_nic_dialect ptap_virt_nic_dialect(ptap_virt_method method)
 {
-    if (!model)
-        return 0;
-    for (size_t i = 0; i < ARRAY_SIZE(models); i++)
-        if (strcmp(model, models[i].qemu) == 0)
-            return (int) i;
-    return -EINVAL;
-}
-
-int ptap_virt_model_check(const char *model)
-{
-    return model_index(model) < 0 ? -EINVAL : 0;
+    return method == PTAP_VIRT_MONITOR ? PTAP_NIC_NEW : PTAP_NIC_LIBVIRT;
 }
 
 int ptap_virt_ids(ptap_virt_method method, const char *id,
                   char device_id[PTAP_QEMU_ID_MAX], char netdev_id[PTAP_QEMU_ID_MAX])
 {
-    int k;
-
-    if (!id || ptap_qemu_id_check(id, NULL) < 0)
+    if (method != PTAP_VIRT_DEVICE && method != PTAP_VIRT_MONITOR)
         return -EINVAL;
-    if (method == PTAP_VIRT_DEVICE) {
-        /* libvirt accepts user aliases only with the "ua-" prefix; its
-         * netdev for the alias is "host" + alias. */
-        k = snprintf(device_id, PTAP_QEMU_ID_MAX, "%s%s",
-                     strncmp(id, "ua-", 3) == 0 ? "" : "ua-", id);
-        if (k < 0 || k >= PTAP_QEMU_ID_MAX)
-            return -EINVAL;
-        k = snprintf(netdev_id, PTAP_QEMU_ID_MAX, "host%s", device_id);
-    } else {
-        k = snprintf(device_id, PTAP_QEMU_ID_MAX, "%s", id);
-        if (k < 0 || k >= PTAP_QEMU_ID_MAX)
-            return -EINVAL;
-        k = snprintf(netdev_id, PTAP_QEMU_ID_MAX, "nd-%s", id);
-    }
-    if (k < 0 || k >= PTAP_QEMU_ID_MAX)
-        return -EINVAL;
-    if (ptap_qemu_id_check(device_id, NULL) < 0 || ptap_qemu_id_check(netdev_id, NULL) < 0)
-        return -EINVAL;
-    return 0;
-}
-
-/* Validate every field of @nic; on success fill the canonical MAC, the
- * model index and the ids. @why names the failing field. */
-static int nic_check(const ptap_virt_nic *nic, char mac[PTAP_MAC_STRLEN], int *model,
-                     char dev[PTAP_QEMU_ID_MAX], char net[PTAP_QEMU_ID_MAX], const char **why)
-{
-    uint8_t raw[PTAP_MAC_LEN];
-    const char *reason = NULL;
-
-    if (!nic->tap || ptap_ifname_check(nic->tap, false, &reason) < 0) {
-        *why = reason ? reason : "bad tap name";
-        return -EINVAL;
-    }
-    if (!nic->mac || ptap_mac_parse(nic->mac, raw, &reason) < 0) {
-        *why = reason ? reason : "bad MAC address";
-        return -EINVAL;
-    }
-    ptap_mac_format(raw, mac);
-    *model = model_index(nic->model);
-    if (*model < 0) {
-        *why = "unknown model (virtio-net-pci, e1000, rtl8139)";
-        return -EINVAL;
-    }
-    if (nic->method != PTAP_VIRT_DEVICE && nic->method != PTAP_VIRT_MONITOR) {
-        *why = "unknown method";
-        return -EINVAL;
-    }
-    if (ptap_virt_ids(nic->method, nic->id, dev, net) < 0) {
-        *why = "bad or too long device id";
-        return -EINVAL;
-    }
-    if (nic->queues > VIRT_MAX_QUEUES) {
-        *why = "too many queues";
-        return -EINVAL;
-    }
-    if ((nic->queues > 1 || nic->vhost) && !models[*model].virtio) {
-        *why = "queues and vhost need virtio-net-pci";
-        return -EINVAL;
-    }
-    return 0;
+    return ptap_nic_ids(ptap_virt_nic_dialect(method), id, device_id, netdev_id);
 }
 
 /* ---- method "device": libvirt's device API ---------------------------------- */
 
-static xmlNodePtr xml_child(xmlNodePtr parent, const char *name)
-{
-    return xmlNewChild(parent, NULL, BAD_CAST name, NULL);
-}
-
-static bool xml_prop(xmlNodePtr n, const char *name, const char *value)
-{
-    return n && xmlNewProp(n, BAD_CAST name, BAD_CAST value);
-}
-
-int ptap_virt_interface_xml(const ptap_virt_nic *nic, char **ret)
-{
-    _cleanup_(xmlFreeDocp) xmlDocPtr doc = NULL;
-    _cleanup_(xmlBufferFreep) xmlBufferPtr buf = NULL;
-    char mac[PTAP_MAC_STRLEN], dev[PTAP_QEMU_ID_MAX], net[PTAP_QEMU_ID_MAX], q[16];
-    const char *why;
-    xmlNodePtr iface, n;
-    int model, r;
-    bool ok;
-
-    r = nic_check(nic, mac, &model, dev, net, &why);
-    if (r < 0)
-        return r;
-
-    doc = xmlNewDoc(BAD_CAST "1.0");
-    iface = doc ? xmlNewDocNode(doc, NULL, BAD_CAST "interface", NULL) : NULL;
-    if (!iface)
-        return -ENOMEM;
-    xmlDocSetRootElement(doc, iface);
-    ok = xml_prop(iface, "type", "ethernet");
-    n = xml_child(iface, "target");
-    ok = ok && xml_prop(n, "dev", nic->tap) && xml_prop(n, "managed", "no");
-    ok = ok && xml_prop(xml_child(iface, "mac"), "address", mac);
-    ok = ok && xml_prop(xml_child(iface, "model"), "type", models[model].libvirt);
-    if (nic->vhost || nic->queues > 1) {
-        n = xml_child(iface, "driver");
-        ok = ok && xml_prop(n, "name", nic->vhost ? "vhost" : "qemu");
-        if (nic->queues > 1) {
-            snprintf(q, sizeof(q), "%u", nic->queues);
-            ok = ok && xml_prop(n, "queues", q);
-        }
-    }
-    ok = ok && xml_prop(xml_child(iface, "alias"), "name", dev);
-    if (!ok)
-        return -ENOMEM;
-
-    buf = xmlBufferCreate();
-    if (!buf || xmlNodeDump(buf, doc, iface, 0, 0) < 0)
-        return -ENOMEM;
-    *ret = strdup((const char *) xmlBufferContent(buf));
-    return *ret ? 0 : -ENOMEM;
-}
-
-static int attach_device(ptap_virt *v, const ptap_virt_nic *nic)
+static int attach_device(ptap_virt *v, const ptap_nic *nic)
 {
     _cleanup_free_ char *xml = NULL;
     int r;
 
-    r = ptap_virt_interface_xml(nic, &xml);
+    r = ptap_nic_libvirt_xml(nic, &xml);
     if (r < 0)
-        return virt_fail(v, r, "cannot build the interface XML for '%s'", nic->tap);
+        return virt_fail(v, r, "cannot build the interface XML for '%s'", nic->checked.tap);
     ptap_debug("virt: attaching to '%s': %s", v->name, xml);
     if (virDomainAttachDeviceFlags(v->dom, xml, VIR_DOMAIN_AFFECT_LIVE) < 0)
         return virt_recheck(v, virt_fail_libvirt(v, -EIO, "cannot attach '%s' to domain '%s'",
-                                                 nic->tap, v->name));
+                                                 nic->checked.tap, v->name));
     return 0;
 }
 
@@ -957,26 +666,18 @@ static void on_qemu_event(virConnectPtr conn, virDomainPtr dom, const char *even
         w->done = true;
 }
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
-
 /* Run libvirt's event loop until @w settles or @timeout_ms passes. A short
  * timer keeps each virEventRunDefaultImpl() round bounded. */
 static int virt_wait(ptap_virt *v, virt_waiter *w, unsigned timeout_ms)
 {
-    uint64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = ptap_now_ms() + timeout_ms;
     int timer, r = 0;
 
     timer = virEventAddTimeout(VIRT_TICK_MS, on_tick, NULL, NULL);
     if (timer < 0)
         return virt_fail_libvirt(v, -EIO, "cannot set up libvirt's event loop");
     while (!w->done && !w->failed && !w->stopped) {
-        if (now_ms() >= deadline) {
+        if (ptap_now_ms() >= deadline) {
             r = -ETIMEDOUT;
             break;
         }
@@ -992,8 +693,9 @@ static int virt_wait(ptap_virt *v, virt_waiter *w, unsigned timeout_ms)
 /* ---- method "monitor": QMP through libvirt-qemu ----------------------------- */
 
 /* Run one QMP command. Returns 0 and (if @ret) QEMU's "return" value;
- * a QEMU error sets the message "@what: QEMU's desc" and returns -EIO,
- * -ENODEV (DeviceNotFound), -EEXIST (duplicate id) or -PTAP_VIRT_ENOTUN. */
+ * a QEMU error sets the message "@what: QEMU's desc" and returns the
+ * fault's PTAP_NIC_E_* code, -ENODEV (DeviceNotFound), -EEXIST (duplicate
+ * id) or -EIO. */
 static int virt_qmp(ptap_virt *v, const char *what, json_object *cmd, json_object **ret)
 {
     _cleanup_free_ char *reply = NULL;
@@ -1001,6 +703,7 @@ static int virt_qmp(ptap_virt *v, const char *what, json_object *cmd, json_objec
     json_object *err, *o;
     const char *text = json_object_to_json_string_ext(cmd, JSON_C_TO_STRING_PLAIN);
     const char *desc = "unknown error", *klass = "";
+    int r;
 
     if (!text)
         return -ENOMEM;
@@ -1018,11 +721,12 @@ static int virt_qmp(ptap_virt *v, const char *what, json_object *cmd, json_objec
         if (json_object_object_get_ex(err, "class", &o) && json_object_get_string(o))
             klass = json_object_get_string(o);
         virt_fail(v, 0, "%s: %s", what, desc);
-        if (msg_is_tun_acl(desc))
-            return -PTAP_VIRT_ENOTUN;
-        if (strcmp(klass, "DeviceNotFound") == 0)
+        r = ptap_nic_classify_qemu_error(desc);
+        if (r != PTAP_NIC_E_QEMU)
+            return r;
+        if (ptap_nic_qemu_error_is_not_found(klass, desc))
             return -ENODEV;
-        if (msg_is_duplicate(desc))
+        if (ptap_nic_qemu_error_is_duplicate(desc))
             return -EEXIST;
         return -EIO;
     }
@@ -1059,20 +763,6 @@ static bool jadd_str(json_object *o, const char *k, const char *s)
     return v && json_object_object_add(o, k, v) == 0;
 }
 
-static bool jadd_int(json_object *o, const char *k, int64_t n)
-{
-    json_object *v = json_object_new_int64(n);
-
-    return v && json_object_object_add(o, k, v) == 0;
-}
-
-static bool jadd_bool(json_object *o, const char *k, bool b)
-{
-    json_object *v = json_object_new_boolean(b);
-
-    return v && json_object_object_add(o, k, v) == 0;
-}
-
 static int netdev_del(ptap_virt *v, const char *netdev)
 {
     _cleanup_(json_object_putp) json_object *cmd = NULL;
@@ -1090,53 +780,42 @@ static int netdev_del(ptap_virt *v, const char *netdev)
     return virt_qmp(v, what, cmd, NULL);
 }
 
-static int attach_monitor(ptap_virt *v, const ptap_virt_nic *nic, const char *mac, int model,
-                          const char *dev, const char *net)
+static int attach_monitor(ptap_virt *v, const ptap_nic *nic)
 {
     _cleanup_(json_object_putp) json_object *ncmd = NULL, *dcmd = NULL;
-    json_object *nargs = json_object_new_object(), *dargs = json_object_new_object();
+    json_object *nargs = NULL, *dargs = NULL;
     char what[256];
-    bool ok;
     int r;
 
     /* The strict no-descriptor path: QEMU opens the tap by name; never a
-     * script, whatever the caller asked. */
-    ok = nargs && jadd_str(nargs, "type", "tap") && jadd_str(nargs, "id", net) &&
-         jadd_str(nargs, "ifname", nic->tap) && jadd_str(nargs, "script", "no") &&
-         jadd_str(nargs, "downscript", "no");
-    if (ok && nic->vhost)
-        ok = jadd_bool(nargs, "vhost", true);
-    if (ok && nic->queues > 1)
-        ok = jadd_int(nargs, "queues", nic->queues);
-    ok = ok && dargs && jadd_str(dargs, "driver", models[model].qemu) &&
-         jadd_str(dargs, "id", dev) && jadd_str(dargs, "netdev", net) &&
-         jadd_str(dargs, "mac", mac);
-    if (ok && nic->queues > 1)
-        /* One vector per queue each way, plus config and control. */
-        ok = jadd_bool(dargs, "mq", true) && jadd_int(dargs, "vectors", 2 * nic->queues + 2);
-    if (!ok) {
+     * script (nic.c's builder), whatever the caller asked. */
+    r = ptap_nic_qmp_netdev_add(nic, &nargs);
+    if (r < 0)
+        return r;
+    r = ptap_nic_qmp_device_add(nic, &dargs);
+    if (r < 0) {
         json_object_put(nargs);
-        json_object_put(dargs);
-        return -ENOMEM;
+        return r;
     }
     ncmd = qmp_cmd("netdev_add", nargs);
     dcmd = qmp_cmd("device_add", dargs);
     if (!ncmd || !dcmd)
         return -ENOMEM;
 
-    snprintf(what, sizeof(what), "cannot add netdev for tap '%s' to domain '%s'", nic->tap,
-             v->name);
+    snprintf(what, sizeof(what), "cannot add netdev for tap '%s' to domain '%s'",
+             nic->checked.tap, v->name);
     r = virt_qmp(v, what, ncmd, NULL);
     if (r < 0)
         return r;
-    snprintf(what, sizeof(what), "cannot add device '%s' to domain '%s'", dev, v->name);
+    snprintf(what, sizeof(what), "cannot add device '%s' to domain '%s'", nic->checked.device_id,
+             v->name);
     r = virt_qmp(v, what, dcmd, NULL);
     if (r < 0) {
         /* Roll back the netdev so the failed call leaves nothing behind. */
         char saved[VIRT_ERR_MAX];
 
         memcpy(saved, v->err, sizeof(saved));
-        if (netdev_del(v, net) < 0)
+        if (netdev_del(v, nic->checked.netdev_id) < 0)
             ptap_debug("virt: rollback: %s, ignoring", v->err);
         memcpy(v->err, saved, sizeof(saved));
         return r;
@@ -1144,22 +823,24 @@ static int attach_monitor(ptap_virt *v, const ptap_virt_nic *nic, const char *ma
     return 0;
 }
 
-int ptap_virt_attach(ptap_virt *v, const ptap_virt_nic *nic)
+int ptap_virt_attach(ptap_virt *v, ptap_virt_method method, const ptap_nic *in)
 {
-    char mac[PTAP_MAC_STRLEN], dev[PTAP_QEMU_ID_MAX], net[PTAP_QEMU_ID_MAX];
+    ptap_nic nic = in ? *in : (ptap_nic) PTAP_NIC_INIT;
     const char *why = NULL;
-    int model, r;
+    int r;
 
     v->err[0] = '\0';
-    r = nic_check(nic, mac, &model, dev, net, &why);
+    if (method != PTAP_VIRT_DEVICE && method != PTAP_VIRT_MONITOR)
+        return virt_fail(v, -EINVAL, "cannot attach tap '%s': unknown method", strna(nic.tap));
+    r = ptap_nic_check(&nic, ptap_virt_nic_dialect(method), &why);
     if (r < 0)
-        return virt_fail(v, r, "cannot attach tap '%s': %s", strna(nic->tap), why);
+        return virt_fail(v, r, "cannot attach tap '%s': %s", strna(nic.tap), why);
     r = virt_require_running(v);
     if (r < 0)
         return r;
-    if (nic->method == PTAP_VIRT_DEVICE)
-        return attach_device(v, nic);
-    return attach_monitor(v, nic, mac, model, dev, net);
+    if (method == PTAP_VIRT_DEVICE)
+        return attach_device(v, &nic);
+    return attach_monitor(v, &nic);
 }
 
 /* ---- detach ------------------------------------------------------------------ */
@@ -1329,7 +1010,6 @@ static int has_peripheral(ptap_virt *v, const char *dev)
     _cleanup_(json_object_putp) json_object *cmd = NULL, *ret = NULL;
     json_object *args = json_object_new_object();
     char what[256];
-    size_t n;
     int r;
 
     if (!args || !jadd_str(args, "path", "/machine/peripheral")) {
@@ -1343,20 +1023,10 @@ static int has_peripheral(ptap_virt *v, const char *dev)
     r = virt_qmp(v, what, cmd, &ret);
     if (r < 0)
         return r;
-    if (!json_object_is_type(ret, json_type_array))
-        return virt_fail(v, -EBADMSG, "%s: qom-list did not return a list", what);
-    n = json_object_array_length(ret);
-    for (size_t i = 0; i < n; i++) {
-        json_object *e = json_object_array_get_idx(ret, i), *name, *type;
-
-        if (json_object_object_get_ex(e, "name", &name) &&
-            json_object_object_get_ex(e, "type", &type) &&
-            json_object_get_string(name) && json_object_get_string(type) &&
-            strcmp(json_object_get_string(name), dev) == 0 &&
-            strncmp(json_object_get_string(type), "child<", 6) == 0)
-            return 1;
-    }
-    return 0;
+    r = ptap_nic_qom_list_has_json(ret, dev);
+    if (r < 0)
+        return virt_fail(v, r, "%s: qom-list did not return a list", what);
+    return r;
 }
 
 int ptap_virt_has_device(ptap_virt *v, ptap_virt_method method, const char *id)

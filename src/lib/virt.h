@@ -16,7 +16,7 @@
  *                     The device id is ID, the netdev id "nd-ID".
  *
  * Every function returns 0 (or a documented positive value) on success and
- * a negative errno or a PTAP_VIRT_E* code on failure; the text of the last
+ * a negative errno or a PTAP_NIC_E_* code on failure; the text of the last
  * failure (libvirt's or QEMU's own message, quoted) is kept in the handle,
  * see ptap_virt_errmsg(). libptap never prints: opening a connection
  * installs a libvirt error handler that silences libvirt's default printing
@@ -31,10 +31,16 @@
  *   -ENODEV      the device/alias is not in the guest
  *   -ETIMEDOUT   the guest did not release the device in time
  *   -EIO         libvirt or QEMU reported another failure (see errmsg)
- *   -PTAP_VIRT_ENOTUN  QEMU could not open /dev/net/tun inside libvirt's
+ * and QEMU's faults with nic.h's codes, the same as every room's:
+ *   PTAP_NIC_E_NOTUN  QEMU could not open /dev/net/tun inside libvirt's
  *                private /dev: add "/dev/net/tun" to cgroup_device_acl in
  *                qemu.conf (only the monitor method hits this: with the
  *                device method libvirt opens the tap itself)
+ *   PTAP_NIC_E_TAPPERM, PTAP_NIC_E_TAPBUSY  QEMU may not attach the tap,
+ *                or it is in use (monitor method)
+ *
+ * The NIC (its fields, rules, QMP arguments and <interface> XML) is nic.h's
+ * ptap_nic; this room only sends it.
  *
  * Known limits: device_add gets no bus, which suits the i440fx "pc" machine
  * (ACPI hot-plug on pci.0); a q35 guest needs a free pcie-root-port and the
@@ -48,6 +54,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "nic.h"
 #include "validate.h"
 
 typedef struct ptap_virt ptap_virt;
@@ -57,22 +64,8 @@ typedef enum ptap_virt_method {
     PTAP_VIRT_MONITOR, /* QMP through libvirt-qemu, QEMU opens the tap */
 } ptap_virt_method;
 
-/* Distinct failure codes beyond errno (returned negated). */
-#define PTAP_VIRT_ENOTUN 4096 /* QEMU cannot open /dev/net/tun: cgroup_device_acl */
-
 #define PTAP_VIRT_UUID_STRLEN 37 /* 36 chars + NUL */
 #define PTAP_VIRT_DEFAULT_TIMEOUT_MS 10000u
-
-/* What to hot-add. Every string is validated before anything is sent. */
-typedef struct ptap_virt_nic {
-    const char *tap;      /* tap name (ptap_ifname_check, no template) */
-    const char *mac;      /* "52:54:00:..." (ptap_mac_parse) */
-    const char *model;    /* "virtio-net-pci" (or NULL), "e1000", "rtl8139" */
-    const char *id;       /* ptap_qemu_id_check; see ptap_virt_ids() */
-    unsigned queues;      /* 0/1 = single queue; >1 virtio only, tap must be multi-queue */
-    bool vhost;           /* vhost-net backend (virtio only) */
-    ptap_virt_method method;
-} ptap_virt_nic;
 
 /**
  * ptap_virt_default_uri: the connection URI to use when the caller gave none:
@@ -150,43 +143,31 @@ int ptap_virt_qemu_owner(ptap_virt *v, uid_t *uid, gid_t *gid);
 int ptap_virt_qemu_pid(ptap_virt *v, pid_t *pid, uint64_t *start_time);
 
 /**
- * ptap_virt_pid_starttime: field 22 (starttime) of /proc/@pid/stat.
- * Returns 0, -ESRCH if the process does not exist, -EIO if unparsable.
- */
-int ptap_virt_pid_starttime(pid_t pid, uint64_t *start_time);
-
-/**
- * ptap_virt_ids: the QEMU ids ptap uses for @id with @method.
- * device:  @device_id = "ua-ID" (ID kept as is if it already starts with
- *          "ua-", so a stored device id can be passed back), @netdev_id =
- *          "hostua-ID" (libvirt's own naming, informative).
- * monitor: @device_id = ID, @netdev_id = "nd-ID".
- * Both buffers are PTAP_QEMU_ID_MAX bytes. Returns 0 or -EINVAL (bad or
- * too long id).
+ * ptap_virt_ids: the QEMU ids ptap uses for @id with @method: those of
+ * ptap_nic_ids() for the libvirt dialect (device: "ua-ID", "hostua-ID") or
+ * the new one (monitor: "ID", "nd-ID"). Both buffers are PTAP_QEMU_ID_MAX
+ * bytes. Returns 0 or -EINVAL (bad or too long id).
  */
 int ptap_virt_ids(ptap_virt_method method, const char *id,
                   char device_id[PTAP_QEMU_ID_MAX], char netdev_id[PTAP_QEMU_ID_MAX]);
 
 /**
- * ptap_virt_model_check: 0 if @model is one ptap can hot-add
- * (virtio-net-pci, e1000, rtl8139; NULL means virtio-net-pci), else -EINVAL.
+ * ptap_virt_nic_dialect: the nic.h dialect @method sends a NIC in
+ * (device: PTAP_NIC_LIBVIRT, monitor: PTAP_NIC_NEW).
  */
-int ptap_virt_model_check(const char *model);
-
-/**
- * ptap_virt_interface_xml: the <interface> XML the device method attaches
- * for @nic (built by libxml2), malloc'd into *@ret. Exposed for tests and
- * for messages. Returns 0, -EINVAL (a field failed validation), -ENOMEM.
- */
-int ptap_virt_interface_xml(const ptap_virt_nic *nic, char **ret);
+ptap_nic_dialect ptap_virt_nic_dialect(ptap_virt_method method);
 
 /**
  * ptap_virt_attach: hot-add @nic to the selected, running domain with
- * @nic->method. Monitor method: netdev_add then device_add; a failed
+ * @method, after ptap_nic_check() for that method's dialect: the device
+ * method attaches ptap_nic_libvirt_xml() (@nic->device_id is the alias,
+ * "ua-..."), the monitor method sends netdev_add then device_add (ids
+ * @nic->netdev_id and @nic->device_id, see ptap_virt_ids); a failed
  * device_add removes the netdev again. Returns 0, -EHOSTDOWN, -EINVAL,
- * -PTAP_VIRT_ENOTUN, -EEXIST (id already in use), -EIO.
+ * PTAP_NIC_E_NOTUN, PTAP_NIC_E_TAPPERM, PTAP_NIC_E_TAPBUSY, -EEXIST (id
+ * already in use), -EIO.
  */
-int ptap_virt_attach(ptap_virt *v, const ptap_virt_nic *nic);
+int ptap_virt_attach(ptap_virt *v, ptap_virt_method method, const ptap_nic *nic);
 
 /**
  * ptap_virt_detach: hot-remove the NIC @id (as passed to attach, or its
@@ -224,7 +205,7 @@ const char *ptap_virt_method_to_string(ptap_virt_method m);
 int ptap_virt_method_from_string(const char *s);
 
 /**
- * ptap_virt_strerror: a short text for @r (negative): the PTAP_VIRT_E*
- * codes get their own, everything else strerror(-r).
+ * ptap_virt_strerror: a short text for @r (negative): PTAP_NIC_E_NOTUN
+ * gets the libvirt remedy, everything else strerror(-r).
  */
 const char *ptap_virt_strerror(int r);

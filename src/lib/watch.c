@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <net/if.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
@@ -24,11 +23,11 @@
 #include <netlink/attr.h>
 #include <netlink/socket.h>
 
-#include "helperexec.h"
 #include "journal.h"
 #include "kview.h"
 #include "link.h"
 #include "log.h"
+#include "mark.h"
 #include "pool.h"
 #include "probe.h"
 #include "watch.h"
@@ -37,12 +36,10 @@
 #define IFF_LOWER_UP 0x10000 /* linux/if.h; clashes with net/if.h */
 #endif
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(ptap_journal *, ptap_journal_close)
-
 typedef struct pending {
     char name[IFNAMSIZ];
     int ifindex;
-    long long deadline_ms;
+    int64_t deadline_ms;
 } pending;
 
 struct ptap_watch {
@@ -56,14 +53,6 @@ struct ptap_watch {
     size_t n_gone, cap_gone;
     int nomem;              /* allocation failed inside the callback */
 };
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void report(ptap_watch *w, ptap_watch_event_kind kind, const char *name,
                    const char *fmt, ...) _printf_(4, 5);
@@ -109,7 +98,7 @@ static int pending_add(ptap_watch *w, const char *name, int ifindex)
     if (p) {
         if (p->ifindex != ifindex) { /* another device took the name */
             p->ifindex = ifindex;
-            p->deadline_ms = now_ms() + w->cfg.grace_ms;
+            p->deadline_ms = ptap_now_ms() + w->cfg.grace_ms;
         }
         return 0;
     }
@@ -124,7 +113,7 @@ static int pending_add(ptap_watch *w, const char *name, int ifindex)
     p = &w->pend[w->n_pend++];
     snprintf(p->name, sizeof(p->name), "%s", name);
     p->ifindex = ifindex;
-    p->deadline_ms = now_ms() + w->cfg.grace_ms;
+    p->deadline_ms = ptap_now_ms() + w->cfg.grace_ms;
     ptap_debug("watch: '%s' has no carrier: check in %u ms", name, w->cfg.grace_ms);
     return 0;
 }
@@ -192,7 +181,7 @@ static int forget_names(ptap_watch *w, char (*names)[IFNAMSIZ], size_t n)
 {
     _cleanup_(ptap_journal_closep) ptap_journal *j = NULL;
     _cleanup_free_ char **todo = NULL;
-    ptap_kview kv = { 0 };
+    _cleanup_(ptap_kview_clear) ptap_kview kv = { 0 };
     ptap_error err = { 0 };
     size_t m = 0, forgotten = 0;
     int r;
@@ -227,10 +216,8 @@ static int forget_names(ptap_watch *w, char (*names)[IFNAMSIZ], size_t n)
     if (r <= 0)
         return r;
     todo = calloc(n, sizeof(*todo));
-    if (!todo) {
-        ptap_kview_clear(&kv);
+    if (!todo)
         return -ENOMEM;
-    }
     m = 0;
     for (size_t i = 0; i < n; i++) {
         const ptap_record *rec = ptap_journal_find(j, names[i]);
@@ -245,7 +232,6 @@ static int forget_names(ptap_watch *w, char (*names)[IFNAMSIZ], size_t n)
             continue;
         todo[m++] = names[i];
     }
-    ptap_kview_clear(&kv);
     if (m == 0)
         return 0;
     r = ptap_pool_forget(j, todo, m, &forgotten, &err);
@@ -268,17 +254,15 @@ static int check_due(ptap_watch *w, char (*names)[IFNAMSIZ], size_t n)
 {
     _cleanup_(ptap_journal_closep) ptap_journal *j = NULL;
     _cleanup_free_ candidate *cand = NULL;
-    _cleanup_free_ char **destroy = NULL;
     _cleanup_free_ ptap_record *before = NULL;
-    ptap_kview kv = { 0 };
+    _cleanup_(ptap_kview_clear) ptap_kview kv = { 0 };
     char jid[PTAP_JOURNAL_ID_LEN + 1];
     size_t nc = 0, nd = 0;
     int r;
 
     cand = calloc(n, sizeof(*cand));
-    destroy = calloc(n, sizeof(*destroy));
     before = calloc(n, sizeof(*before));
-    if (!cand || !destroy || !before)
+    if (!cand || !before)
         return -ENOMEM;
 
     /* 1. Which of them are ATTACHED on record? (shared lock, short) */
@@ -353,41 +337,22 @@ static int check_due(ptap_watch *w, char (*names)[IFNAMSIZ], size_t n)
                    "the record or the tap changed meanwhile: left alone");
             continue;
         }
-        before[nd] = *rec;
-        before[nd].state = PTAP_STATE_DESTROYING;
-        destroy[nd++] = (char *) rec->name;
+        before[nd++] = *rec;
     }
-    ptap_kview_clear(&kv);
     if (nd == 0)
         return 0;
 
     /* Intent, then the helper (one batch), then the outcome: the same
      * write-ahead steps recovery takes for a gone consumer, so a crash in
      * between is finished by `ptap recover`. */
-    r = ptap_journal_append(j, before, nd);
-    if (r < 0) {
-        report_journal_error(w, NULL, "cannot write the journal", r);
+    ptap_destroy_batch b = { .recs = before, .n = nd, .what = "cannot remove taps" };
+    ptap_error err = { 0 };
+
+    r = ptap_pool_destroy_taps(j, &b, 0, &err);
+    if (r < 0 && b.helper_failed) {
+        report(w, PTAP_WATCH_FAILED, NULL, "%s (records left for 'ptap recover')", err.msg);
         return r;
     }
-    /* before[] now owns the names: destroy[] pointed into the journal. */
-    for (size_t i = 0; i < nd; i++)
-        destroy[i] = before[i].name;
-    {
-        ptap_helper_result hr;
-        ptap_error err = { 0 };
-
-        r = ptap_helper_destroy(destroy, nd, &hr);
-        if (r < 0 || hr.status != 0) {
-            r = ptap_pool_helper_error(&err, "cannot remove taps", r, &hr);
-            ptap_helper_result_clear(&hr);
-            report(w, PTAP_WATCH_FAILED, NULL, "%s (records left for 'ptap recover')", err.msg);
-            return r;
-        }
-        ptap_helper_result_clear(&hr);
-    }
-    for (size_t i = 0; i < nd; i++)
-        before[i].state = PTAP_STATE_DESTROYED;
-    r = ptap_journal_append(j, before, nd);
     if (r < 0) {
         report_journal_error(w, NULL, "cannot write the journal", r);
         return r;
@@ -442,7 +407,7 @@ static int on_link_msg(struct nl_msg *msg, void *arg)
         return NL_OK;
     }
     /* Only a tun device carrying a ptap mark can be an attached tap. */
-    if (strcmp(kind, "tun") != 0 || strncmp(alias, PTAP_MARK_PREFIX, strlen(PTAP_MARK_PREFIX)) != 0) {
+    if (strcmp(kind, "tun") != 0 || !ptap_mark_is_mark(alias)) {
         pending_remove(w, name); /* renamed away, or another device now */
         return NL_OK;
     }
@@ -519,10 +484,10 @@ int ptap_watch_fd(const ptap_watch *w)
 
 int ptap_watch_timeout_ms(const ptap_watch *w)
 {
-    long long now = now_ms(), best = -1;
+    int64_t now = ptap_now_ms(), best = -1;
 
     for (size_t i = 0; i < w->n_pend; i++) {
-        long long left = w->pend[i].deadline_ms - now;
+        int64_t left = w->pend[i].deadline_ms - now;
         if (left < 0)
             left = 0;
         if (best < 0 || left < best)
@@ -535,7 +500,7 @@ int ptap_watch_resync(ptap_watch *w)
 {
     _cleanup_(ptap_journal_closep) ptap_journal *j = NULL;
     _cleanup_free_ char(*missing)[IFNAMSIZ] = NULL;
-    ptap_kview kv = { 0 };
+    _cleanup_(ptap_kview_clear) ptap_kview kv = { 0 };
     char jid[PTAP_JOURNAL_ID_LEN + 1];
     size_t n, nm = 0;
     int r;
@@ -547,7 +512,6 @@ int ptap_watch_resync(ptap_watch *w)
     }
     r = open_journal(w, false, &j);
     if (r < 0 || !j) {
-        ptap_kview_clear(&kv);
         if (r < 0)
             report_journal_error(w, NULL, "cannot read the journal", r);
         return r;
@@ -555,10 +519,8 @@ int ptap_watch_resync(ptap_watch *w)
     snprintf(jid, sizeof(jid), "%s", ptap_journal_id(j));
     n = ptap_journal_count(j);
     missing = calloc(n ? n : 1, sizeof(*missing));
-    if (!missing) {
-        ptap_kview_clear(&kv);
+    if (!missing)
         return -ENOMEM;
-    }
     for (size_t i = 0; i < n; i++) {
         const ptap_record *rec = ptap_journal_get(j, i);
         const ptap_kdev *d = ptap_kview_find(&kv, rec->name);
@@ -578,7 +540,7 @@ int ptap_watch_resync(ptap_watch *w)
         }
     }
     ptap_journal_close(TAKE_PTR(j));
-    ptap_kview_clear(&kv);
+    ptap_kview_clear(&kv); /* before forget_names() looks again */
     if (r < 0)
         return r;
     (void) forget_names(w, missing, nm); /* failures were reported */
@@ -588,7 +550,7 @@ int ptap_watch_resync(ptap_watch *w)
 static int run_due(ptap_watch *w)
 {
     _cleanup_free_ char(*due)[IFNAMSIZ] = NULL;
-    long long now = now_ms();
+    int64_t now = ptap_now_ms();
     size_t nd = 0;
 
     if (w->n_pend == 0)

@@ -86,27 +86,9 @@ static int teardown(void **state)
 
 static char *read_file(const char *path, size_t *len)
 {
-    FILE *fp = fopen(path, "re");
-    char *buf;
-    long n;
+    char *buf = NULL;
 
-    if (!fp)
-        return NULL;
-    fseek(fp, 0, SEEK_END);
-    n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    buf = malloc((size_t) n + 1);
-    if (buf && fread(buf, 1, (size_t) n, fp) != (size_t) n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(fp);
-    if (buf) {
-        buf[n] = '\0';
-        if (len)
-            *len = (size_t) n;
-    }
-    return buf;
+    return ptap_read_file(path, 0, &buf, len) < 0 ? NULL : buf;
 }
 
 static void write_file(const char *path, const char *buf, size_t len)
@@ -1040,55 +1022,6 @@ static void test_fault_points(void **state)
 /* ------------------------------------------------------------------ */
 /* Small pure functions */
 
-static void test_mark(void **state)
-{
-    static const struct {
-        const char *alias;
-        int rc;
-        const char *journal, *op;
-    } cases[] = {
-        { "ptap", 0, "", "" },
-        { "ptap:0123456789abcdef", 0, "0123456789abcdef", "" },
-        { "ptap:0123456789abcdef:op42", 0, "0123456789abcdef", "op42" },
-        { "ptap:pool", 0, "pool", "" },
-        { "ptap:a:b:c", 0, "a", "b:c" },
-        { "ptap:0123456789abcdef0:op", -ERANGE, NULL, NULL },
-        { "ptap:j:0123456789012345678901234567890123", -ERANGE, NULL, NULL },
-        { "ptapx", -EINVAL, NULL, NULL },
-        { "ptap:", -EINVAL, NULL, NULL },
-        { "ptap:a b", -EINVAL, NULL, NULL },
-        { "", -EINVAL, NULL, NULL },
-        { "my uplink", -EINVAL, NULL, NULL },
-    };
-    char jid[PTAP_JOURNAL_ID_LEN + 1], op[PTAP_RECORD_ID_MAX], buf[PTAP_MARK_MAX];
-
-    (void) state;
-    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-        int r = ptap_mark_parse(cases[i].alias, jid, op);
-        if (r != cases[i].rc)
-            fail_msg("'%s': %d, want %d", cases[i].alias, r, cases[i].rc);
-        if (r == 0) {
-            assert_string_equal(jid, cases[i].journal);
-            assert_string_equal(op, cases[i].op);
-        }
-    }
-    assert_int_equal(ptap_mark_format("0123456789abcdef", "op7", buf, sizeof(buf)), 0);
-    assert_string_equal(buf, "ptap:0123456789abcdef:op7");
-    assert_int_equal(ptap_mark_parse(buf, jid, op), 0);
-    assert_string_equal(op, "op7");
-    assert_int_equal(ptap_mark_format("0123456789abcdef", "", buf, sizeof(buf)), 0);
-    assert_string_equal(buf, "ptap:0123456789abcdef");
-    assert_int_equal(ptap_mark_format("0123456789abcdef", "op7", buf, 10), -ENOBUFS);
-    assert_int_equal(ptap_mark_format("a:b", "op7", buf, sizeof(buf)), -EINVAL);
-    assert_int_equal(ptap_mark_format("0123456789abcdef", "o p", buf, sizeof(buf)), -EINVAL);
-    /* Whatever the journal hands out fits in a mark. */
-    char longop[PTAP_RECORD_ID_MAX];
-    memset(longop, 'x', sizeof(longop) - 1);
-    longop[sizeof(longop) - 1] = 0;
-    assert_int_equal(ptap_mark_format("0123456789abcdef", longop, buf, sizeof(buf)), 0);
-    assert_true(ptap_alias_is_mark(buf));
-}
-
 static void test_strings(void **state)
 {
     (void) state;
@@ -1145,7 +1078,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_auto_compaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compaction_leftovers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fault_points, setup, teardown),
-        cmocka_unit_test(test_mark),
         cmocka_unit_test(test_strings),
         cmocka_unit_test(test_default_dir),
     };

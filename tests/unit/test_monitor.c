@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Unit tests of the monitor room: command-line building and the injection
- * refusals (table-driven), HMP reply cleaning and parsing, and the QMP client
- * against a peer scripted on a socketpair (greeting, capabilities,
- * interleaved events, error replies, late replies, timeouts).
+ * Unit tests of the monitor room: HMP line checks, reply cleaning and
+ * parsing, and the QMP client against a peer scripted on a socketpair
+ * (greeting, capabilities, interleaved events, error replies, late replies,
+ * timeouts). The NIC's command lines, QMP arguments, their refusals and
+ * QEMU's error texts are nic.c's: tests/unit/test_nic.c.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,113 +21,7 @@
 #include "qmp.h"
 #include "util.h"
 
-/* ---- command lines ---- */
-
-struct build_case {
-    const char *name;
-    ptap_nic_spec spec;
-    int r;                   /* expected result of netdev_add/device_add */
-    const char *netdev_add;  /* expected lines when r == 0 */
-    const char *device_add;
-};
-
-/* A table reads best as "the good spec, with this field changed". */
-#pragma GCC diagnostic ignored "-Woverride-init"
-#ifdef __clang__
-#pragma clang diagnostic ignored "-Winitializer-overrides"
-#endif
-#define SPEC(...) { .vlan = -1, .pci_slot = -1, __VA_ARGS__ }
-#define GOOD .tap = "ptap0", .netdev_id = "net0", .device_id = "dev0", .mac = "52:54:00:12:34:56"
-
-static const struct build_case build_cases[] = {
-    { "plain virtio", SPEC(GOOD), 0,
-      "netdev_add tap,id=net0,ifname=ptap0,script=no,downscript=no",
-      "device_add virtio-net-pci,netdev=net0,id=dev0,mac=52:54:00:12:34:56" },
-    { "2 queues + vhost", SPEC(GOOD, .queues = 2, .vhost = true), 0,
-      "netdev_add tap,id=net0,ifname=ptap0,script=no,downscript=no,vhost=on,queues=2",
-      "device_add virtio-net-pci,netdev=net0,id=dev0,mac=52:54:00:12:34:56,mq=on,vectors=6" },
-    { "e1000, MAC upper case normalised", SPEC(.tap = "ptap0", .netdev_id = "n", .device_id = "d",
-      .mac = "52:54:00:AB:CD:EF", .model = "e1000"), 0,
-      "netdev_add tap,id=n,ifname=ptap0,script=no,downscript=no",
-      "device_add e1000,netdev=n,id=d,mac=52:54:00:ab:cd:ef" },
-    { "rtl8139", SPEC(GOOD, .model = "rtl8139"), 0, NULL,
-      "device_add rtl8139,netdev=net0,id=dev0,mac=52:54:00:12:34:56" },
-    { "queues on e1000", SPEC(GOOD, .model = "e1000", .queues = 2), -EINVAL, NULL, NULL },
-    { "too many queues", SPEC(GOOD, .queues = 65), -EINVAL, NULL, NULL },
-    { "comma in tap", SPEC(GOOD, .tap = "ptap0,script=/bin/sh"), -EINVAL, NULL, NULL },
-    { "space in tap", SPEC(GOOD, .tap = "ptap0 x"), -EINVAL, NULL, NULL },
-    { "tap too long", SPEC(GOOD, .tap = "ptap0123456789abc"), -EINVAL, NULL, NULL },
-    { "tap template", SPEC(GOOD, .tap = "ptap%d"), -EINVAL, NULL, NULL },
-    { "no tap", SPEC(GOOD, .tap = NULL), -EINVAL, NULL, NULL },
-    { "option in netdev id", SPEC(GOOD, .netdev_id = "n,script=/x"), -EINVAL, NULL, NULL },
-    { "= in device id", SPEC(GOOD, .device_id = "d=1"), -EINVAL, NULL, NULL },
-    { "newline in id", SPEC(GOOD, .device_id = "d\ndevice_add x"), -EINVAL, NULL, NULL },
-    { "id starting with digit", SPEC(GOOD, .netdev_id = "0net"), -EINVAL, NULL, NULL },
-    { "empty id", SPEC(GOOD, .device_id = ""), -EINVAL, NULL, NULL },
-    { "option in model", SPEC(GOOD, .model = "e1000,addr=5"), -EINVAL, NULL, NULL },
-    { "unknown model", SPEC(GOOD, .model = "ne2k_pci"), -EINVAL, NULL, NULL },
-    { "option after MAC", SPEC(GOOD, .mac = "52:54:00:12:34:56,id=x"), -EINVAL, NULL, NULL },
-    { "multicast MAC", SPEC(GOOD, .mac = "01:00:5e:00:00:01"), -EINVAL, NULL, NULL },
-    { "zero MAC", SPEC(GOOD, .mac = "00:00:00:00:00:00"), -EINVAL, NULL, NULL },
-    { "short MAC", SPEC(GOOD, .mac = "52:54:00:12:34"), -EINVAL, NULL, NULL },
-    { "VLAN out of range", SPEC(GOOD, .vlan = 5000), -EINVAL, NULL, NULL },
-};
-
-static void test_build_one(const struct build_case *c)
-{
-    _cleanup_free_ char *a = NULL, *b = NULL;
-    int r1 = ptap_monitor_build_netdev_add(&c->spec, &a);
-    int r2 = ptap_monitor_build_device_add(&c->spec, &b);
-
-    print_message("  case: %s\n", c->name);
-    assert_int_equal(r1, c->r);
-    assert_int_equal(r2, c->r);
-    if (c->r == 0) {
-        if (c->netdev_add)
-            assert_string_equal(a, c->netdev_add);
-        if (c->device_add)
-            assert_string_equal(b, c->device_add);
-        /* Whatever was built is one line the HMP client accepts. */
-        assert_int_equal(ptap_hmp_line_check(a), 0);
-        assert_int_equal(ptap_hmp_line_check(b), 0);
-    }
-}
-
-static void test_build(void **state)
-{
-    for (size_t i = 0; i < ARRAY_SIZE(build_cases); i++)
-        test_build_one(&build_cases[i]);
-}
-
-static void test_build_legacy(void **state)
-{
-    ptap_nic_spec s = SPEC(GOOD);
-    _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL;
-    const char *why = NULL;
-
-    assert_int_equal(ptap_monitor_build_host_net_add(&s, 3, &a), 0);
-    assert_string_equal(a, "host_net_add tap vlan=3,name=net0,ifname=ptap0,script=no,downscript=no");
-    assert_int_equal(ptap_monitor_build_pci_add(&s, 3, &b), 0);
-    assert_string_equal(b, "pci_add pci_addr=auto nic model=virtio,macaddr=52:54:00:12:34:56,vlan=3");
-    s.model = "e1000";
-    assert_int_equal(ptap_monitor_build_pci_add(&s, 0, &c), 0);
-    assert_string_equal(c, "pci_add pci_addr=auto nic model=e1000,macaddr=52:54:00:12:34:56,vlan=0");
-    /* No device id needed by the legacy dialect; queues/vhost impossible. */
-    s.device_id = NULL;
-    assert_int_equal(ptap_monitor_spec_check(&s, PTAP_DIALECT_LEGACY, &why), 0);
-    assert_int_equal(ptap_monitor_spec_check(&s, PTAP_DIALECT_NEW, &why), -EINVAL);
-    s.queues = 2;
-    s.model = NULL;
-    assert_int_equal(ptap_monitor_spec_check(&s, PTAP_DIALECT_LEGACY, &why), PTAP_MONITOR_E_DIALECT);
-    s.queues = 0;
-    s.vhost = true;
-    assert_int_equal(ptap_monitor_spec_check(&s, PTAP_DIALECT_LEGACY, &why), PTAP_MONITOR_E_DIALECT);
-    s.vhost = false;
-    char *x = NULL;
-    assert_int_equal(ptap_monitor_build_host_net_add(&s, -1, &x), -EINVAL);
-    assert_int_equal(ptap_monitor_build_pci_add(&s, 4096, &x), -EINVAL);
-    assert_null(x);
-}
+/* ---- HMP lines ---- */
 
 static void test_line_check(void **state)
 {
@@ -194,11 +89,11 @@ static void test_parse_pci_add(void **state)
     } cases[] = {
         { "OK domain 0, bus 0, slot 5, function 0", 0, 5 },
         { "OK domain 0, bus 0, slot 31, function 0", 0, 31 },
-        { "OK domain 0, bus 0, slot 32, function 0", PTAP_MONITOR_E_QEMU, -1 },
-        { "failed to add model=virtio,macaddr=52:54:00:12:34:56,vlan=1", PTAP_MONITOR_E_QEMU, -1 },
-        { "Invalid pci address", PTAP_MONITOR_E_QEMU, -1 },
-        { "OK domain 0, bus 0, slot 5, function 0 trailing", PTAP_MONITOR_E_QEMU, -1 },
-        { "", PTAP_MONITOR_E_QEMU, -1 },
+        { "OK domain 0, bus 0, slot 32, function 0", PTAP_NIC_E_QEMU, -1 },
+        { "failed to add model=virtio,macaddr=52:54:00:12:34:56,vlan=1", PTAP_NIC_E_QEMU, -1 },
+        { "Invalid pci address", PTAP_NIC_E_QEMU, -1 },
+        { "OK domain 0, bus 0, slot 5, function 0 trailing", PTAP_NIC_E_QEMU, -1 },
+        { "", PTAP_NIC_E_QEMU, -1 },
     };
 
     for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
@@ -206,29 +101,6 @@ static void test_parse_pci_add(void **state)
         assert_int_equal(ptap_monitor_parse_pci_add(cases[i].reply, &slot), cases[i].r);
         assert_int_equal(slot, cases[i].slot);
     }
-}
-
-static void test_classify(void **state)
-{
-    static const struct {
-        const char *text;
-        int r;
-    } cases[] = {
-        { "could not open /dev/net/tun: No such file or directory", PTAP_MONITOR_E_NOTUN },
-        { "could not open /dev/net/tun: Permission denied", PTAP_MONITOR_E_NOTUN },
-        { "could not configure /dev/net/tun (ptap0): Operation not permitted", PTAP_MONITOR_E_TAPPERM },
-        { "could not configure /dev/net/tun (ptap0): Operation not permitted\n"
-          "adding host network device tap failed", PTAP_MONITOR_E_TAPPERM },
-        { "could not configure /dev/net/tun (ptap0): Device or resource busy", PTAP_MONITOR_E_TAPBUSY },
-        { "could not configure /dev/net/tun (ptap0): Invalid argument", PTAP_MONITOR_E_QEMU },
-        { "Duplicate device ID 'd1'", PTAP_MONITOR_E_QEMU },
-        { "invalid host network device foo", PTAP_MONITOR_E_QEMU },
-    };
-
-    for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
-        assert_int_equal(ptap_monitor_classify_error(cases[i].text), cases[i].r);
-    assert_true(ptap_monitor_is_not_found("Device 'd1' not found"));
-    assert_false(ptap_monitor_is_not_found("Duplicate device ID 'd1'"));
 }
 
 static void test_info_texts(void **state)
@@ -242,7 +114,6 @@ static void test_info_texts(void **state)
                         "n2: index=0,type=tap,ifname=ptapt1,script=no,downscript=no\n";
     const char *pci = "  Bus  0, device   0, function 0:\n    Host bridge: PCI device 8086:1237\n      id \"\"\n"
                       "  Bus  0, device   4, function 0:\n    Ethernet controller: PCI device 1af4:1000\n";
-    const char *qom = "type (string)\nd1 (child<virtio-net-pci>)\nd10x (child<e1000>)\n";
 
     assert_true(ptap_monitor_info_network_has(net012, "hn2"));
     assert_false(ptap_monitor_info_network_has(net012, "hn"));
@@ -255,9 +126,6 @@ static void test_info_texts(void **state)
     assert_false(ptap_monitor_info_network_has(net72, "n"));
     assert_true(ptap_monitor_info_pci_has_slot(pci, 4));
     assert_false(ptap_monitor_info_pci_has_slot(pci, 5));
-    assert_true(ptap_monitor_qom_list_has(qom, "d1"));
-    assert_false(ptap_monitor_qom_list_has(qom, "d10"));
-    assert_false(ptap_monitor_qom_list_has(qom, "type"));
 }
 
 /* ---- QMP against a scripted peer ---- */
@@ -494,12 +362,9 @@ static void test_monitor_open_bad_target(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_build),
-        cmocka_unit_test(test_build_legacy),
         cmocka_unit_test(test_line_check),
         cmocka_unit_test(test_hmp_clean),
         cmocka_unit_test(test_parse_pci_add),
-        cmocka_unit_test(test_classify),
         cmocka_unit_test(test_info_texts),
         cmocka_unit_test(test_qmp_handshake),
         cmocka_unit_test(test_qmp_not_qmp),

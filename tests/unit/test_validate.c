@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Table-driven tests of validate.h: names, MACs, numbers, tags, ids, marks. */
+/* Table-driven tests of validate.h: names, MACs, numbers, tags, ids. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -142,7 +142,7 @@ static void test_mac(void **state)
     }
 }
 
-static void test_tag_and_mark(void **state)
+static void test_tag(void **state)
 {
     char long_tag[PTAP_TAG_MAX + 2];
 
@@ -159,15 +159,7 @@ static void test_tag_and_mark(void **state)
     long_tag[PTAP_TAG_MAX + 1] = '\0';
     assert_int_equal(ptap_tag_check(long_tag, NULL), -EINVAL);
 
-    assert_true(ptap_alias_is_mark("ptap"));
-    assert_true(ptap_alias_is_mark("ptap:t1"));
-    assert_false(ptap_alias_is_mark("ptap:"));
-    assert_false(ptap_alias_is_mark("ptap "));
-    assert_false(ptap_alias_is_mark("ptapx"));
-    assert_false(ptap_alias_is_mark("PTAP"));
-    assert_false(ptap_alias_is_mark(""));
-    assert_false(ptap_alias_is_mark(NULL));
-    assert_false(ptap_alias_is_mark("ptap:a b"));
+    /* The mark built from a tag: tests/unit/test_mark.c. */
 }
 
 static void test_qemu_id(void **state)
@@ -214,7 +206,7 @@ int main(void)
         cmocka_unit_test(test_parse_uint),
         cmocka_unit_test(test_ifname),
         cmocka_unit_test(test_mac),
-        cmocka_unit_test(test_tag_and_mark),
+        cmocka_unit_test(test_tag),
         cmocka_unit_test(test_qemu_id),
         cmocka_unit_test(test_user_group),
     };

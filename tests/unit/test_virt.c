@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Tests of the libvirt room (src/lib/virt.c) that need no daemon:
- * the <interface> XML (escaping, every option, refusals), the id scheme,
- * models and methods, and — through libvirt's own test:///FILE driver —
+ * the id scheme, methods, and — through libvirt's own test:///FILE driver —
  * domain lookup by name and UUID and the DAC owner from <seclabel>.
- * (Attach/detach need a real libvirtd: tests/e2e/virt-*.sh.)
+ * The <interface> XML and the models are nic.c's: tests/unit/test_nic.c
+ * and tests/data/nic/. (Attach/detach need a real libvirtd:
+ * tests/e2e/virt-*.sh.)
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,80 +21,7 @@
 #include "util.h"
 #include "virt.h"
 
-/* ---- interface XML ---- */
-
-static const struct xml_case {
-    ptap_virt_nic nic;
-    int ret;
-    const char *xml;
-} xml_cases[] = {
-    { { .tap = "ptap0", .mac = "52:54:00:12:34:56", .id = "n1" }, 0,
-      "<interface type=\"ethernet\"><target dev=\"ptap0\" managed=\"no\"/>"
-      "<mac address=\"52:54:00:12:34:56\"/><model type=\"virtio\"/>"
-      "<alias name=\"ua-n1\"/></interface>" },
-    /* MAC normalised, "ua-" kept, e1000 mapped */
-    { { .tap = "t", .mac = "52:54:00:AB:cd:0F", .id = "ua-x", .model = "e1000" }, 0,
-      "<interface type=\"ethernet\"><target dev=\"t\" managed=\"no\"/>"
-      "<mac address=\"52:54:00:ab:cd:0f\"/><model type=\"e1000\"/>"
-      "<alias name=\"ua-x\"/></interface>" },
-    { { .tap = "t", .mac = "52:54:00:00:00:01", .id = "r", .model = "rtl8139" }, 0,
-      "<interface type=\"ethernet\"><target dev=\"t\" managed=\"no\"/>"
-      "<mac address=\"52:54:00:00:00:01\"/><model type=\"rtl8139\"/>"
-      "<alias name=\"ua-r\"/></interface>" },
-    { { .tap = "mq0", .mac = "52:54:00:00:00:01", .id = "q", .queues = 4, .vhost = true }, 0,
-      "<interface type=\"ethernet\"><target dev=\"mq0\" managed=\"no\"/>"
-      "<mac address=\"52:54:00:00:00:01\"/><model type=\"virtio\"/>"
-      "<driver name=\"vhost\" queues=\"4\"/><alias name=\"ua-q\"/></interface>" },
-    { { .tap = "mq0", .mac = "52:54:00:00:00:01", .id = "q", .queues = 2 }, 0,
-      "<interface type=\"ethernet\"><target dev=\"mq0\" managed=\"no\"/>"
-      "<mac address=\"52:54:00:00:00:01\"/><model type=\"virtio\"/>"
-      "<driver name=\"qemu\" queues=\"2\"/><alias name=\"ua-q\"/></interface>" },
-    /* A name the kernel accepts but XML must escape. */
-    { { .tap = "a'<&\"", .mac = "52:54:00:00:00:01", .id = "e" }, 0,
-      "<interface type=\"ethernet\"><target dev=\"a'&lt;&amp;&quot;\" managed=\"no\"/>"
-      "<mac address=\"52:54:00:00:00:01\"/><model type=\"virtio\"/>"
-      "<alias name=\"ua-e\"/></interface>" },
-    /* Refusals */
-    { { .tap = "ptap%d", .mac = "52:54:00:00:00:01", .id = "n" }, -EINVAL, NULL },
-    { { .tap = "0123456789abcdef", .mac = "52:54:00:00:00:01", .id = "n" }, -EINVAL, NULL },
-    { { .tap = "a b", .mac = "52:54:00:00:00:01", .id = "n" }, -EINVAL, NULL },
-    { { .tap = NULL, .mac = "52:54:00:00:00:01", .id = "n" }, -EINVAL, NULL },
-    { { .tap = "t", .mac = "01:00:00:00:00:01", .id = "n" }, -EINVAL, NULL },
-    { { .tap = "t", .mac = "52:54:00:00:00", .id = "n" }, -EINVAL, NULL },
-    { { .tap = "t", .mac = NULL, .id = "n" }, -EINVAL, NULL },
-    { { .tap = "t", .mac = "52:54:00:00:00:01", .id = "n,x=y" }, -EINVAL, NULL },
-    { { .tap = "t", .mac = "52:54:00:00:00:01", .id = "1n" }, -EINVAL, NULL },
-    { { .tap = "t", .mac = "52:54:00:00:00:01", .id = NULL }, -EINVAL, NULL },
-    { { .tap = "t", .mac = "52:54:00:00:00:01", .id = "n", .model = "ne2k_pci" }, -EINVAL, NULL },
-    { { .tap = "t", .mac = "52:54:00:00:00:01", .id = "n", .model = "e1000", .queues = 2 },
-      -EINVAL, NULL },
-    { { .tap = "t", .mac = "52:54:00:00:00:01", .id = "n", .model = "rtl8139", .vhost = true },
-      -EINVAL, NULL },
-    { { .tap = "t", .mac = "52:54:00:00:00:01", .id = "n", .queues = 257 }, -EINVAL, NULL },
-    { { .tap = "t", .mac = "52:54:00:00:00:01", .id = "n", .method = 7 }, -EINVAL, NULL },
-};
-
-static void test_xml_one(const struct xml_case *c)
-{
-    _cleanup_free_ char *xml = NULL;
-    int r = ptap_virt_interface_xml(&c->nic, &xml);
-
-    assert_int_equal(r, c->ret);
-    if (c->xml)
-        assert_string_equal(xml, c->xml);
-    else
-        assert_null(xml);
-}
-
-static void test_xml(void **state)
-{
-    for (size_t i = 0; i < ARRAY_SIZE(xml_cases); i++) {
-        print_message("xml case %zu\n", i);
-        test_xml_one(&xml_cases[i]);
-    }
-}
-
-/* ---- ids, models, methods ---- */
+/* ---- ids and methods ---- */
 
 static void test_ids(void **state)
 {
@@ -113,6 +41,7 @@ static void test_ids(void **state)
         /* 61 chars: "nd-" makes 64, one too many */
         { PTAP_VIRT_MONITOR, "ab12345678901234567890123456789012345678901234567890123456789", NULL,
           NULL },
+        { (ptap_virt_method) 7, "n1", NULL, NULL },
     };
     char dev[PTAP_QEMU_ID_MAX], net[PTAP_QEMU_ID_MAX];
 
@@ -130,21 +59,17 @@ static void test_ids(void **state)
     assert_int_equal(ptap_virt_ids(PTAP_VIRT_DEVICE, NULL, dev, net), -EINVAL);
 }
 
-static void test_models_methods(void **state)
+static void test_methods(void **state)
 {
-    assert_int_equal(ptap_virt_model_check(NULL), 0);
-    assert_int_equal(ptap_virt_model_check("virtio-net-pci"), 0);
-    assert_int_equal(ptap_virt_model_check("e1000"), 0);
-    assert_int_equal(ptap_virt_model_check("rtl8139"), 0);
-    assert_int_equal(ptap_virt_model_check("virtio"), -EINVAL);
-    assert_int_equal(ptap_virt_model_check(""), -EINVAL);
+    assert_int_equal(ptap_virt_nic_dialect(PTAP_VIRT_DEVICE), PTAP_NIC_LIBVIRT);
+    assert_int_equal(ptap_virt_nic_dialect(PTAP_VIRT_MONITOR), PTAP_NIC_NEW);
     assert_int_equal(ptap_virt_method_from_string("device"), PTAP_VIRT_DEVICE);
     assert_int_equal(ptap_virt_method_from_string("monitor"), PTAP_VIRT_MONITOR);
     assert_int_equal(ptap_virt_method_from_string("qmp"), -EINVAL);
     assert_int_equal(ptap_virt_method_from_string(NULL), -EINVAL);
     assert_string_equal(ptap_virt_method_to_string(PTAP_VIRT_DEVICE), "device");
     assert_string_equal(ptap_virt_method_to_string(PTAP_VIRT_MONITOR), "monitor");
-    assert_non_null(strstr(ptap_virt_strerror(-PTAP_VIRT_ENOTUN), "cgroup_device_acl"));
+    assert_non_null(strstr(ptap_virt_strerror(PTAP_NIC_E_NOTUN), "cgroup_device_acl"));
     assert_string_equal(ptap_virt_strerror(-EHOSTDOWN), strerror(EHOSTDOWN));
 }
 
@@ -266,9 +191,8 @@ static void test_connect_fails(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_xml),
         cmocka_unit_test(test_ids),
-        cmocka_unit_test(test_models_methods),
+        cmocka_unit_test(test_methods),
         cmocka_unit_test(test_default_uri),
         cmocka_unit_test_setup_teardown(test_lookup_owner, node_setup, node_teardown),
         cmocka_unit_test(test_connect_fails),

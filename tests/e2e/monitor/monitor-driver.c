@@ -39,12 +39,12 @@ static int fail(ptap_monitor *m, int r)
 
     switch (r) {
     case -EINVAL: code = "EINVAL"; ex = 2; break;
-    case PTAP_MONITOR_E_NOTUN: code = "NOTUN"; ex = 3; break;
-    case PTAP_MONITOR_E_TAPPERM: code = "TAPPERM"; ex = 4; break;
-    case PTAP_MONITOR_E_TAPBUSY: code = "TAPBUSY"; ex = 5; break;
-    case PTAP_MONITOR_E_QEMU: code = "QEMU"; ex = 6; break;
+    case PTAP_NIC_E_NOTUN: code = "NOTUN"; ex = 3; break;
+    case PTAP_NIC_E_TAPPERM: code = "TAPPERM"; ex = 4; break;
+    case PTAP_NIC_E_TAPBUSY: code = "TAPBUSY"; ex = 5; break;
+    case PTAP_NIC_E_QEMU: code = "QEMU"; ex = 6; break;
     case -ETIMEDOUT: code = "TIMEOUT"; ex = 7; break;
-    case PTAP_MONITOR_E_DIALECT: code = "DIALECT"; ex = 8; break;
+    case PTAP_NIC_E_DIALECT: code = "DIALECT"; ex = 8; break;
     default: code = "OTHER"; ex = 1; break;
     }
     fprintf(stderr, "ERROR %s %s\n", code, m && ptap_monitor_error(m) ? ptap_monitor_error(m) : strerror(-r));
@@ -73,7 +73,7 @@ int main(int argc, char **argv)
         { "slot", required_argument, NULL, 'S' },   { "timeout", required_argument, NULL, 'T' },
         {}
     };
-    ptap_nic_spec spec = PTAP_NIC_SPEC_INIT;
+    ptap_nic spec = PTAP_NIC_INIT;
     ptap_monitor *m = NULL;
     int timeout = 10000, r, c;
 
@@ -114,7 +114,7 @@ int main(int argc, char **argv)
             return fail(m, r);
         printf("kind=%s dialect=%s version=%s uid=%u gid=%u pid=%d\n",
                ptap_monitor_get_kind(m) == PTAP_MONITOR_QMP ? "qmp" : "hmp",
-               ptap_monitor_get_dialect(m) == PTAP_DIALECT_NEW ? "new" : "legacy",
+               ptap_monitor_get_dialect(m) == PTAP_NIC_NEW ? "new" : "legacy",
                ptap_monitor_version(m), (unsigned) uid, (unsigned) gid, (int) pid);
     } else if (strcmp(verb, "add") == 0) {
         r = ptap_monitor_nic_add(m, &spec, timeout);

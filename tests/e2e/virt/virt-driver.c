@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "nic.h"
 #include "util.h"
 #include "validate.h"
 #include "virt.h"
@@ -39,7 +40,7 @@ static const char *code_name(int r)
 {
     const char *n;
 
-    if (r == -PTAP_VIRT_ENOTUN)
+    if (r == PTAP_NIC_E_NOTUN)
         return "ENOTUN";
     n = strerrorname_np(-r);
     return n ? n : "E?";
@@ -101,16 +102,26 @@ static int relay(const char *path)
     }
 }
 
-static int nic_from_args(char **a, int n, ptap_virt_nic *nic)
+/* The NIC of the arguments, with ptap's ids for @method in @dev/@net
+ * (an id ptap_virt_ids refuses is passed as is: the library refuses it). */
+static int nic_from_args(char **a, int n, ptap_virt_method method, ptap_nic *nic,
+                         char dev[PTAP_QEMU_ID_MAX], char net[PTAP_QEMU_ID_MAX])
 {
     uint64_t q;
 
     /* TAP MAC ID [MODEL [QUEUES [vhost]]] */
     if (n < 3 || n > 6)
         return -EINVAL;
+    *nic = (ptap_nic) PTAP_NIC_INIT;
     nic->tap = a[0];
     nic->mac = a[1];
-    nic->id = a[2];
+    if (ptap_virt_ids(method, a[2], dev, net) == 0) {
+        nic->device_id = dev;
+        nic->netdev_id = net;
+    } else {
+        nic->device_id = a[2];
+        nic->netdev_id = a[2];
+    }
     nic->model = n > 3 ? a[3] : NULL;
     if (n > 4) {
         if (ptap_parse_uint(a[4], 0, 1024, &q) < 0)
@@ -153,12 +164,17 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "console") == 0)
         return argc == 1 ? relay(argv[0]) : usage();
     if (strcmp(cmd, "xml") == 0) {
-        ptap_virt_nic nic = { .method = PTAP_VIRT_DEVICE };
+        char dev[PTAP_QEMU_ID_MAX], net[PTAP_QEMU_ID_MAX];
         _cleanup_free_ char *xml = NULL;
+        const char *why = NULL;
+        ptap_nic nic;
 
-        if (nic_from_args(argv, argc, &nic) < 0)
+        if (nic_from_args(argv, argc, PTAP_VIRT_DEVICE, &nic, dev, net) < 0)
             return usage();
-        r = ptap_virt_interface_xml(&nic, &xml);
+        r = ptap_nic_check(&nic, PTAP_NIC_LIBVIRT, &why);
+        if (r < 0)
+            return fail(r, why);
+        r = ptap_nic_libvirt_xml(&nic, &xml);
         if (r < 0)
             return fail(r, NULL);
         printf("%s\n", xml);
@@ -199,15 +215,15 @@ int main(int argc, char **argv)
         if (r >= 0)
             printf("%d %" PRIu64 "\n", (int) p, st);
     } else if (strcmp(cmd, "attach") == 0 && argc >= 5) {
-        ptap_virt_nic nic = { 0 };
+        char dev[PTAP_QEMU_ID_MAX], net[PTAP_QEMU_ID_MAX];
+        ptap_nic nic;
 
         m = ptap_virt_method_from_string(argv[1]);
-        if (m < 0 || nic_from_args(argv + 2, argc - 2, &nic) < 0) {
+        if (m < 0 || nic_from_args(argv + 2, argc - 2, (ptap_virt_method) m, &nic, dev, net) < 0) {
             ret = usage();
             goto out;
         }
-        nic.method = (ptap_virt_method) m;
-        r = ptap_virt_attach(v, &nic);
+        r = ptap_virt_attach(v, (ptap_virt_method) m, &nic);
     } else if (strcmp(cmd, "detach") == 0 && (argc == 3 || argc == 4)) {
         uint64_t t = 0;
 

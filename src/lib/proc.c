@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "proc.h"
+#include "util.h"
+#include "validate.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir)
+
+/* Read /proc/@pid/@what whole. */
+static int read_proc(pid_t pid, const char *what, char **ret, size_t *ret_len)
+{
+    char path[64];
+
+    if (pid <= 0)
+        return -ENOENT;
+    snprintf(path, sizeof(path), "/proc/%d/%s", (int) pid, what);
+    return ptap_read_file(path, PTAP_PROC_FILE_MAX, ret, ret_len);
+}
+
+int ptap_proc_parse_start_time(const char *stat, uint64_t *ret)
+{
+    const char *p = stat ? strrchr(stat, ')') : NULL;
+    unsigned long long v;
+    char *end;
+
+    /* comm (field 2) may hold spaces and ')': fields resume after the last ')'. */
+    if (!p)
+        return -EIO;
+    p++;
+    /* Field 3 (state) is the first token after ')'; starttime is field 22. */
+    for (int field = 3; field < 22; field++) {
+        p += strspn(p, " ");
+        p += strcspn(p, " ");
+        if (!*p)
+            return -EIO;
+    }
+    p += strspn(p, " ");
+    if (!isdigit((unsigned char) *p))
+        return -EIO;
+    errno = 0;
+    v = strtoull(p, &end, 10);
+    if (errno || end == p || (*end && *end != ' ' && *end != '\n'))
+        return -EIO;
+    *ret = v;
+    return 0;
+}
+
+int ptap_proc_start_time(pid_t pid, uint64_t *ret)
+{
+    _cleanup_free_ char *stat = NULL;
+    int r;
+
+    if (pid <= 0)
+        return -ESRCH;
+    r = read_proc(pid, "stat", &stat, NULL);
+    if (r == -ENOENT || r == -ESRCH)
+        return -ESRCH;
+    if (r < 0)
+        return r;
+    return ptap_proc_parse_start_time(stat, ret);
+}
+
+bool ptap_proc_alive(pid_t pid, uint64_t start)
+{
+    uint64_t now;
+
+    if (ptap_proc_start_time(pid, &now) < 0)
+        return false;
+    return start == 0 || now == start;
+}
+
+int ptap_proc_parse_owner(const char *status, uid_t *uid, gid_t *gid)
+{
+    unsigned long ru, eu, rg, eg;
+    const char *u, *g;
+
+    u = status ? strstr(status, "\nUid:") : NULL;
+    g = status ? strstr(status, "\nGid:") : NULL;
+    if (!u || !g || sscanf(u, "\nUid: %lu %lu", &ru, &eu) != 2 ||
+        sscanf(g, "\nGid: %lu %lu", &rg, &eg) != 2)
+        return -EIO;
+    *uid = (uid_t) eu;
+    *gid = (gid_t) eg;
+    return 0;
+}
+
+int ptap_proc_owner(pid_t pid, uid_t *uid, gid_t *gid)
+{
+    _cleanup_free_ char *st = NULL;
+    int r;
+
+    r = read_proc(pid, "status", &st, NULL);
+    if (r < 0)
+        return r;
+    return ptap_proc_parse_owner(st, uid, gid);
+}
+
+int ptap_proc_cmdline(pid_t pid, char **ret, size_t *ret_len)
+{
+    return read_proc(pid, "cmdline", ret, ret_len);
+}
+
+bool ptap_proc_has_uuid(pid_t pid, const char *uuid)
+{
+    _cleanup_free_ char *cmd = NULL;
+    size_t len;
+    bool prev_uuid = false;
+
+    if (ptap_proc_cmdline(pid, &cmd, &len) < 0)
+        return false;
+    for (size_t i = 0; i < len; i += strlen(cmd + i) + 1) {
+        const char *arg = cmd + i;
+
+        if (prev_uuid && strcasecmp(arg, uuid) == 0)
+            return true;
+        prev_uuid = strcmp(arg, "-uuid") == 0;
+    }
+    return false;
+}
+
+int ptap_proc_find_uuid(const char *uuid, pid_t *ret)
+{
+    _cleanup_(closedirp) DIR *d = opendir("/proc");
+    struct dirent *de;
+
+    if (!d)
+        return negative_errno();
+    while ((de = readdir(d))) {
+        uint64_t n;
+
+        if (ptap_parse_uint(de->d_name, 1, INT32_MAX, &n) < 0)
+            continue;
+        if (ptap_proc_has_uuid((pid_t) n, uuid)) {
+            *ret = (pid_t) n;
+            return 0;
+        }
+    }
+    return -ESRCH;
+}

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * proc.h: what ptap learns about a process (a guest's QEMU) from /proc:
+ * whether it still runs, when it started (so a recycled pid is told
+ * apart from the original), who it runs as, its command line, and which
+ * process carries a libvirt domain's UUID.
+ *
+ * A leaf: it uses only util.h and validate.h, never the rest of libptap,
+ * so the consumer, probe and libvirt code can all call it.
+ *
+ * Known limits: /proc of the current pid namespace only; a process of
+ * another user whose /proc entry is hidden (hidepid=) reads as gone.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Largest /proc file ptap reads (a command line of a big QEMU is ~10 KiB). */
+#define PTAP_PROC_FILE_MAX (1024 * 1024)
+
+/**
+ * ptap_proc_parse_start_time: field 22 (starttime, clock ticks since
+ * boot) of the text @stat of a /proc/PID/stat file. The command name
+ * (field 2) may hold spaces and ')': fields are counted after the last
+ * ')'. Returns 0 and sets *@ret, or -EIO if @stat does not parse.
+ */
+int ptap_proc_parse_start_time(const char *stat, uint64_t *ret);
+
+/**
+ * ptap_proc_start_time: field 22 of /proc/@pid/stat.
+ * Returns 0 and sets *@ret, -ESRCH if there is no such process (or
+ * @pid <= 0), -EIO if the file does not parse, another negative errno.
+ */
+int ptap_proc_start_time(pid_t pid, uint64_t *ret);
+
+/** ptap_proc_alive: @pid exists and has start time @start (0 = don't check). */
+bool ptap_proc_alive(pid_t pid, uint64_t start);
+
+/**
+ * ptap_proc_parse_owner: the effective uid and gid in the text @status of
+ * a /proc/PID/status file (its "Uid:" and "Gid:" lines).
+ * Returns 0, or -EIO if they are missing or do not parse.
+ */
+int ptap_proc_parse_owner(const char *status, uid_t *uid, gid_t *gid);
+
+/**
+ * ptap_proc_owner: the effective uid and gid of @pid (/proc/PID/status).
+ * Returns 0, -ENOENT (no such process), -EIO (unparsable), another
+ * negative errno.
+ */
+int ptap_proc_owner(pid_t pid, uid_t *uid, gid_t *gid);
+
+/**
+ * ptap_proc_cmdline: the command line of @pid, its arguments separated
+ * by NULs, into a malloc'ed buffer (*@ret, NUL-terminated; *@ret_len
+ * bytes without that last NUL). Empty for a kernel thread or a zombie.
+ * Returns 0 or a negative errno (-ENOENT: no such process).
+ */
+int ptap_proc_cmdline(pid_t pid, char **ret, size_t *ret_len);
+
+/**
+ * ptap_proc_has_uuid: true when "-uuid UUID" (UUID compared without
+ * regard to case) is on the command line of @pid: how QEMU started by
+ * libvirt names its domain.
+ */
+bool ptap_proc_has_uuid(pid_t pid, const char *uuid);
+
+/**
+ * ptap_proc_find_uuid: the first process in /proc with "-uuid @uuid" on
+ * its command line. Returns 0 and sets *@ret, -ESRCH if none, or
+ * opendir's negative errno.
+ */
+int ptap_proc_find_uuid(const char *uuid, pid_t *ret);
