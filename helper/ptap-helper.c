@@ -600,8 +600,9 @@ static int cmd_create(const struct caller *c, const struct options *o, int polic
         error("invalid bridge name '%s': %s", o->bridge, why);
         return EXIT_USAGE;
     }
-    /* "ptap", or "ptap:TAG" with --tag. */
-    if (ptap_mark_format_tag(o->tag, mark, sizeof(mark), &why) < 0) {
+    /* "ptap:uUID", or "ptap:uUID:TAG" with --tag: the caller's real uid,
+     * so that no user can make a tap that passes for another user's. */
+    if (ptap_mark_format_tag(c->uid, o->tag, mark, sizeof(mark), &why) < 0) {
         error("invalid tag '%s': %s", o->tag, why);
         return EXIT_USAGE;
     }
@@ -824,7 +825,7 @@ static int cmd_destroy(const struct caller *c, const struct options *o)
             error("cannot destroy '%s': %s", o->names[i], why);
             return EXIT_USAGE;
         }
-    if (o->tag && ptap_mark_format_tag(o->tag, mark, sizeof(mark), &why) < 0) {
+    if (o->tag && ptap_mark_format_tag(c->uid, o->tag, mark, sizeof(mark), &why) < 0) {
         error("invalid tag '%s': %s", o->tag, why);
         return EXIT_USAGE;
     }

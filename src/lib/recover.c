@@ -75,7 +75,7 @@ static void close_record(plan *p, const ptap_record *rec, const ptap_kdev *d, co
 {
     ptap_record r = *rec;
 
-    if (d && ptap_kdev_ours(d, jid)) {
+    if (d && ptap_kdev_is_record(d, jid, rec)) {
         r.state = PTAP_STATE_DESTROYING;
         p->before[p->n_before++] = r;
         destroy_dev(p, (char *) d->name);
@@ -171,7 +171,7 @@ static int plan_record(plan *p, ptap_journal *j, const ptap_kview *kv, const pta
     const ptap_kdev *d = ptap_kview_find(kv, rec->name);
     const ptap_record *b;
     ptap_facts f = {
-        .tap_ours = d && ptap_kdev_ours(d, jid),
+        .tap_ours = d && ptap_kdev_is_record(d, jid, rec),
         .tap_exists = d != NULL,
         .probe = PTAP_PROBE_UNKNOWN,
     };
