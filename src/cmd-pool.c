@@ -83,8 +83,9 @@ static int create_opt(int opt, const char *arg, void *u)
 
     switch (opt) {
     case 'c':
-        if (ptap_parse_uint(arg, 1, 4096, &v) < 0)
-            return -cli_usage_error("create", "invalid --count '%s': expected 1..4096", arg);
+        if (ptap_parse_uint(arg, 1, PTAP_COUNT_MAX, &v) < 0)
+            return -cli_usage_error("create", "invalid --count '%s': expected 1..%u", arg,
+                                    PTAP_COUNT_MAX);
         a->spec.count = (unsigned) v;
         return 0;
     case 'o':
