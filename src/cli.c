@@ -149,12 +149,13 @@ int cli_parse_group(const char *s, gid_t *ret)
     return 0;
 }
 
-json_object *cli_record_json(const ptap_record *rec)
+json_object *cli_record_json(const ptap_journal *j, const ptap_record *rec)
 {
     json_object *o = json_object_new_object();
     const ptap_consumer *k = &rec->consumer;
 
     json_object_object_add(o, "name", json_object_new_string(rec->name));
+    json_object_object_add(o, "journal", json_object_new_string(ptap_journal_id(j)));
     json_object_object_add(o, "state", json_object_new_string(ptap_state_to_string(rec->state)));
     json_object_object_add(o, "ifindex", rec->ifindex ? json_object_new_int(rec->ifindex) : NULL);
     json_object_object_add(o, "owner", json_object_new_int64(rec->owner));

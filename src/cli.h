@@ -151,8 +151,12 @@ void cli_print_json(json_object *o);
 int cli_parse_owner(const char *s, uid_t *ret);
 int cli_parse_group(const char *s, gid_t *ret);
 
-/** cli_record_json: a journal record as the JSON object list and journal dump print. */
-json_object *cli_record_json(const ptap_record *rec);
+/**
+ * cli_record_json: a journal record as the JSON object create, list and
+ * journal dump print. Its "journal" key is @j's id (ptap_journal_id()):
+ * every JSON object ptap prints about a tap carries it.
+ */
+json_object *cli_record_json(const ptap_journal *j, const ptap_record *rec);
 
 /* The subcommands, one descriptor each (listed in this order by `ptap --help`). */
 extern const cli_command cli_cmd_create, cli_cmd_destroy, cli_cmd_list, cli_cmd_forget;

@@ -14,12 +14,15 @@
 
 #define TARGET_HELP "TARGET is a libvirt domain (name or UUID), qmp:PATH or hmp:PATH.\n"
 
-/* The NIC as attach/detach print it: one line, or (--json) an object. */
-static void print_result(cli *c, const char *verb, const ptap_attach_out *o)
+/* The NIC as attach/detach print it: one line, or (--json) an object
+ * that names the journal, like every object ptap prints about a tap. */
+static void print_result(cli *c, const ptap_journal *j, const char *verb,
+                         const ptap_attach_out *o)
 {
     if (c->json) {
         json_object *obj = json_object_new_object();
         json_object_object_add(obj, "tap", json_object_new_string(o->tap));
+        json_object_object_add(obj, "journal", json_object_new_string(ptap_journal_id(j)));
         json_object_object_add(obj, "mac", json_object_new_string(o->mac));
         json_object_object_add(obj, "device_id", json_object_new_string(o->device_id));
         json_object_object_add(obj, "netdev_id", json_object_new_string(o->netdev_id));
@@ -109,7 +112,7 @@ static int run_attach(cli *c, const cli_args *a)
     r = ptap_attach(j, &req, &out, &err);
     if (r < 0)
         return cli_fail(&err, r, "attach failed");
-    print_result(c, "attached", &out);
+    print_result(c, j, "attached", &out);
     return EX_OK;
 }
 
@@ -166,7 +169,7 @@ static int run_detach(cli *c, const cli_args *a)
     r = ptap_detach(j, &req, &out, &err);
     if (r < 0)
         return cli_fail(&err, r, "detach failed");
-    print_result(c, "detached", &out);
+    print_result(c, j, "detached", &out);
     return EX_OK;
 }
 

@@ -24,7 +24,7 @@ static int journal_dump(cli *c)
     if (c->json) {
         json_object *arr = json_object_new_array();
         for (size_t i = 0; i < n; i++)
-            json_object_array_add(arr, cli_record_json(ptap_journal_get(j, i)));
+            json_object_array_add(arr, cli_record_json(j, ptap_journal_get(j, i)));
         cli_print_json(arr);
         return EX_OK;
     }

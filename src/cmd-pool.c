@@ -40,6 +40,20 @@ static const cli_option create_options[] = {
     {},
 };
 
+/* A created tap as JSON: its record, as list prints it. */
+static json_object *created_json(const ptap_journal *j, const char *name)
+{
+    const ptap_record *rec = ptap_journal_find(j, name);
+    json_object *o;
+
+    if (rec && strcmp(rec->name, name) == 0)
+        return cli_record_json(j, rec);
+    o = json_object_new_object(); /* not found again: cannot happen, say what we know */
+    json_object_object_add(o, "name", json_object_new_string(name));
+    json_object_object_add(o, "journal", json_object_new_string(ptap_journal_id(j)));
+    return o;
+}
+
 static int run_create(cli *c, const cli_args *a)
 {
     _cleanup_(ptap_journal_closep) ptap_journal *j = NULL;
@@ -83,7 +97,7 @@ static int run_create(cli *c, const cli_args *a)
     if (c->json) {
         json_object *arr = json_object_new_array();
         for (char **p = names; *p; p++)
-            json_object_array_add(arr, json_object_new_string(*p));
+            json_object_array_add(arr, created_json(j, *p));
         cli_print_json(arr);
     } else {
         for (char **p = names; *p; p++)
@@ -212,7 +226,7 @@ static int run_list(cli *c, const cli_args *a)
             const ptap_record *rec = ptap_journal_get(j, i);
             const ptap_kdev *d = ptap_kview_find(&kv, rec->name);
             const char *problem = disagreement(rec, d, jid);
-            json_object *o = cli_record_json(rec);
+            json_object *o = cli_record_json(j, rec);
 
             json_object_object_add(o, "in_kernel", json_object_new_boolean(d && ptap_kdev_ours(d, jid)));
             json_object_object_add(o, "carrier", d ? json_object_new_boolean(d->carrier) : NULL);
@@ -230,6 +244,7 @@ static int run_list(cli *c, const cli_args *a)
                 continue;
             json_object *o = json_object_new_object();
             json_object_object_add(o, "name", json_object_new_string(d->name));
+            json_object_object_add(o, "journal", json_object_new_string(jid)); /* its mark's */
             json_object_object_add(o, "state", NULL);
             json_object_object_add(o, "in_kernel", json_object_new_boolean(true));
             json_object_object_add(o, "problem", json_object_new_string("orphan: no record (run 'ptap recover')"));

@@ -9,8 +9,10 @@
 #include "cli.h"
 #include "recover.h"
 
-/* The actions as text, or as a JSON array of objects. */
-static int print_actions(cli *c, const ptap_recover_result *res, bool dry_run)
+/* The actions as text, or as a JSON array of objects; each object names
+ * the journal it acted on, like every object ptap prints about a tap. */
+static int print_actions(cli *c, const ptap_journal *j, const ptap_recover_result *res,
+                         bool dry_run)
 {
     if (c->json) {
         json_object *arr = json_object_new_array();
@@ -19,6 +21,7 @@ static int print_actions(cli *c, const ptap_recover_result *res, bool dry_run)
             json_object *o = json_object_new_object();
             json_object_object_add(o, "action", json_object_new_string(a->action));
             json_object_object_add(o, "name", json_object_new_string(a->name));
+            json_object_object_add(o, "journal", json_object_new_string(ptap_journal_id(j)));
             json_object_object_add(o, "state", *a->state ? json_object_new_string(a->state) : NULL);
             json_object_object_add(o, "reason", json_object_new_string(a->reason));
             json_object_object_add(o, "done", json_object_new_boolean(!dry_run));
@@ -62,7 +65,7 @@ static int run_recover(cli *c, const cli_args *a)
     r = ptap_recover(j, dry_run, &res, &err);
     if (r < 0)
         return cli_fail(&err, r, "recovery failed");
-    r = print_actions(c, &res, dry_run);
+    r = print_actions(c, j, &res, dry_run);
     ptap_recover_result_clear(&res);
     return r;
 }
@@ -95,7 +98,7 @@ static int run_release(cli *c, const cli_args *a)
     r = ptap_release(j, a->argv[0], &res, &err);
     if (r < 0)
         return cli_fail(&err, r, "cannot release guest taps");
-    r = print_actions(c, &res, false);
+    r = print_actions(c, j, &res, false);
     ptap_recover_result_clear(&res);
     return r;
 }
