@@ -66,7 +66,6 @@
 #define EXIT_DENIED 77
 #define EXIT_CONFIG 78
 
-#define MAX_COUNT 4096
 #define QUOTA_LOCK_WAIT_MS 10000
 #define MAX_GROUPS 65536
 
@@ -564,10 +563,12 @@ static int cmd_create(const struct caller *c, const struct options *o, int polic
         return EXIT_USAGE;
     }
     if (o->count) {
-        r = ptap_parse_uint(o->count, 1, MAX_COUNT, &v);
+        r = ptap_parse_uint(o->count, 1, PTAP_COUNT_MAX, &v);
         if (r < 0) {
-            error("invalid count '%s': %s", o->count,
-                  r == -ERANGE ? "must be between 1 and 4096" : "not a whole number");
+            if (r == -ERANGE)
+                error("invalid count '%s': must be between 1 and %d", o->count, PTAP_COUNT_MAX);
+            else
+                error("invalid count '%s': not a whole number", o->count);
             return EXIT_USAGE;
         }
         count = (unsigned) v;

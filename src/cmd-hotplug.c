@@ -1,10 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * ptap attach / detach.
+ * ptap attach / detach: a NIC into a running guest and out again.
  */
-#include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -12,21 +10,19 @@
 #include "nic.h"
 #include "validate.h"
 
-static int parse_timeout(const char *cmd, const char *arg, unsigned *ms)
-{
-    uint64_t v;
+#define TIMEOUT_MAX_S 3600 /* --timeout: an hour is more than any guest needs */
 
-    if (ptap_parse_uint(arg, 1, 3600, &v) < 0)
-        return -cli_usage_error(cmd, "invalid --timeout '%s': expected 1..3600 seconds", arg);
-    *ms = (unsigned) v * 1000u;
-    return 0;
-}
+#define TARGET_HELP "TARGET is a libvirt domain (name or UUID), qmp:PATH or hmp:PATH.\n"
 
-static void print_result(cli *c, const char *verb, const ptap_attach_out *o)
+/* The NIC as attach/detach print it: one line, or (--json) an object
+ * that names the journal, like every object ptap prints about a tap. */
+static void print_result(cli *c, const ptap_journal *j, const char *verb,
+                         const ptap_attach_out *o)
 {
     if (c->json) {
         json_object *obj = json_object_new_object();
         json_object_object_add(obj, "tap", json_object_new_string(o->tap));
+        json_object_object_add(obj, "journal", json_object_new_string(ptap_journal_id(j)));
         json_object_object_add(obj, "mac", json_object_new_string(o->mac));
         json_object_object_add(obj, "device_id", json_object_new_string(o->device_id));
         json_object_object_add(obj, "netdev_id", json_object_new_string(o->netdev_id));
@@ -40,68 +36,72 @@ static void print_result(cli *c, const char *verb, const ptap_attach_out *o)
     printf("%s %s mac %s id %s\n", verb, o->tap, o->mac, o->device_id);
 }
 
-int cmd_attach(cli *c, int argc, char **argv)
+/* ---- attach ---- */
+
+enum {
+    ATTACH_TAP,
+    ATTACH_BRIDGE,
+    ATTACH_MTU,
+    ATTACH_MULTI_QUEUE,
+    ATTACH_VNET_HDR,
+    ATTACH_MAC,
+    ATTACH_MODEL,
+    ATTACH_QUEUES,
+    ATTACH_VHOST,
+    ATTACH_ID,
+    ATTACH_METHOD,
+    ATTACH_CONNECT,
+    ATTACH_TIMEOUT,
+};
+
+static const cli_option attach_options[] = {
+    [ATTACH_TAP] = CLI_VALUE("tap", "NAME", "use this ready tap of the pool instead of a fresh one"),
+    [ATTACH_BRIDGE] = CLI_VALUE("bridge", "BR", "a fresh tap: enslave it to bridge BR"),
+    [ATTACH_MTU] = CLI_NUMBER("mtu", "N", "a fresh tap: its MTU, by default the bridge's",
+                              PTAP_MTU_MIN, PTAP_MTU_MAX, NULL),
+    [ATTACH_MULTI_QUEUE] = CLI_FLAG("multi-queue", "a fresh tap: multi-queue"),
+    [ATTACH_VNET_HDR] = CLI_FLAG("vnet-hdr", "a fresh tap: with a virtio-net header"),
+    [ATTACH_MAC] = CLI_VALUE("mac", "MAC", "the guest NIC's MAC (default: a fresh 52:54:00:xx:xx:xx)"),
+    [ATTACH_MODEL] = CLI_VALUE("model", "M", "virtio-net-pci (default), e1000 or rtl8139"),
+    [ATTACH_QUEUES] = CLI_NUMBER("queues", "N", "queues of a virtio NIC; more than one makes a "
+                                 "multi-queue tap", 1, PTAP_NIC_MAX_QUEUES, NULL),
+    [ATTACH_VHOST] = CLI_FLAG("vhost", "use vhost-net"),
+    [ATTACH_ID] = CLI_VALUE("id", "ID", "the QEMU device id (default net-TAP)"),
+    [ATTACH_METHOD] = CLI_VALUE("method", "device|monitor",
+                                "libvirt: its attach API (default), or QMP through libvirt-qemu"),
+    [ATTACH_CONNECT] = CLI_VALUE("connect", "URI",
+                                 "libvirt connection (default $LIBVIRT_DEFAULT_URI, else "
+                                 "qemu:///system for root, qemu:///session otherwise)"),
+    [ATTACH_TIMEOUT] = CLI_NUMBER("timeout", "S", "how long to wait for QEMU or libvirt", 1,
+                                  TIMEOUT_MAX_S, "seconds"),
+    {},
+};
+
+static int run_attach(cli *c, const cli_args *a)
 {
-    static const struct option extra[] = {
-        { "tap", required_argument, NULL, 't' },    { "bridge", required_argument, NULL, 'b' },
-        { "mtu", required_argument, NULL, 'm' },    { "mac", required_argument, NULL, 'a' },
-        { "multi-queue", no_argument, NULL, 'q' }, { "vnet-hdr", no_argument, NULL, 'n' },
-        { "model", required_argument, NULL, 'M' },  { "queues", required_argument, NULL, 'Q' },
-        { "vhost", no_argument, NULL, 'H' },        { "id", required_argument, NULL, 'i' },
-        { "method", required_argument, NULL, 'x' }, { "connect", required_argument, NULL, 'c' },
-        { "timeout", required_argument, NULL, 'T' },
-    };
-    struct option opts[32] = { CLI_GLOBAL_OPTS };
     _cleanup_(ptap_journal_closep) ptap_journal *j = NULL;
-    ptap_attach_req req = { 0 };
+    ptap_attach_req req = {
+        .uri = a->value[ATTACH_CONNECT],
+        .method = a->value[ATTACH_METHOD],
+        .tap = a->value[ATTACH_TAP],
+        .bridge = a->value[ATTACH_BRIDGE],
+        .mtu = (unsigned) a->num[ATTACH_MTU],
+        .multi_queue = cli_flag(a, ATTACH_MULTI_QUEUE),
+        .vnet_hdr = cli_flag(a, ATTACH_VNET_HDR),
+        .model = a->value[ATTACH_MODEL],
+        .queues = (unsigned) a->num[ATTACH_QUEUES],
+        .vhost = cli_flag(a, ATTACH_VHOST),
+        .id = a->value[ATTACH_ID],
+        .mac = a->value[ATTACH_MAC],
+        .timeout_ms = (unsigned) a->num[ATTACH_TIMEOUT] * 1000u,
+    };
     ptap_attach_out out;
     ptap_error err = { 0 };
-    uint64_t v;
-    int opt, r;
+    int r;
 
-    memcpy(opts + 4, extra, sizeof(extra));
-    while ((opt = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
-        if (cli_global_opt(c, opt, optarg))
-            continue;
-        switch (opt) {
-        case 't': req.tap = optarg; break;
-        case 'b': req.bridge = optarg; break;
-        case 'm':
-            if (ptap_parse_uint(optarg, PTAP_MTU_MIN, PTAP_MTU_MAX, &v) < 0)
-                return cli_usage_error("attach", "invalid --mtu '%s'", optarg);
-            req.mtu = (unsigned) v;
-            break;
-        case 'a': req.mac = optarg; break;
-        case 'q': req.multi_queue = true; break;
-        case 'n': req.vnet_hdr = true; break;
-        case 'M': req.model = optarg; break;
-        case 'Q':
-            if (ptap_parse_uint(optarg, 1, PTAP_NIC_MAX_QUEUES, &v) < 0)
-                return cli_usage_error("attach", "invalid --queues '%s': expected 1..%u", optarg,
-                                       PTAP_NIC_MAX_QUEUES);
-            req.queues = (unsigned) v;
-            break;
-        case 'H': req.vhost = true; break;
-        case 'i': req.id = optarg; break;
-        case 'x': req.method = optarg; break;
-        case 'c': req.uri = optarg; break;
-        case 'T':
-            if ((r = parse_timeout("attach", optarg, &req.timeout_ms)) < 0)
-                return -r;
-            break;
-        case 'h':
-            fputs("Usage: ptap attach TARGET [--tap NAME | --bridge BR --mtu N --multi-queue "
-                  "--vnet-hdr] [--mac MAC] [--model M] [--queues N] [--vhost] [--id ID] "
-                  "[--method device|monitor] [--connect URI] [--timeout S] [--json]\n",
-                  stdout);
-            return EX_OK;
-        default:
-            return cli_usage_error("attach", "invalid option");
-        }
-    }
-    if (argc - optind != 1)
+    if (a->argc != 1)
         return cli_usage_error("attach", "expected one TARGET (DOMAIN, qmp:PATH or hmp:PATH)");
-    req.target = argv[optind];
+    req.target = a->argv[0];
     if (req.tap && (req.bridge || req.mtu || req.multi_queue || req.vnet_hdr))
         return cli_usage_error("attach",
                                "--tap takes an existing tap: --bridge, --mtu, --multi-queue and "
@@ -112,58 +112,73 @@ int cmd_attach(cli *c, int argc, char **argv)
     r = ptap_attach(j, &req, &out, &err);
     if (r < 0)
         return cli_fail(&err, r, "attach failed");
-    print_result(c, "attached", &out);
+    print_result(c, j, "attached", &out);
     return EX_OK;
 }
 
-int cmd_detach(cli *c, int argc, char **argv)
+const cli_command cli_cmd_attach = {
+    .name = "attach",
+    .synopsis = "TARGET [--tap NAME | --bridge BR --mtu N --multi-queue --vnet-hdr] [--mac MAC] "
+                "[--model M] [--queues N] [--vhost] [--id ID] [--method device|monitor] "
+                "[--connect URI] [--timeout S] [--json]",
+    .summary = "hot-add a NIC to a running guest",
+    .details = TARGET_HELP,
+    .options = attach_options,
+    .run = run_attach,
+};
+
+/* ---- detach ---- */
+
+enum { DETACH_TAP, DETACH_ID, DETACH_MAC, DETACH_KEEP_TAP, DETACH_TIMEOUT, DETACH_CONNECT };
+
+static const cli_option detach_options[] = {
+    [DETACH_TAP] = CLI_VALUE("tap", "NAME", "the NIC on this tap"),
+    [DETACH_ID] = CLI_VALUE("id", "ID", "the NIC with this QEMU device id"),
+    [DETACH_MAC] = CLI_VALUE("mac", "MAC", "the NIC with this guest MAC"),
+    [DETACH_KEEP_TAP] = CLI_FLAG("keep-tap",
+                                 "return the tap to the pool (state ready) instead of destroying it"),
+    [DETACH_TIMEOUT] = CLI_NUMBER("timeout", "S", "how long to wait until the guest released the NIC",
+                                  1, TIMEOUT_MAX_S, "seconds"),
+    [DETACH_CONNECT] = CLI_VALUE("connect", "URI", "libvirt connection (as for attach)"),
+    {},
+};
+
+static int run_detach(cli *c, const cli_args *a)
 {
-    static const struct option extra[] = {
-        { "tap", required_argument, NULL, 't' },     { "id", required_argument, NULL, 'i' },
-        { "mac", required_argument, NULL, 'a' },     { "keep-tap", no_argument, NULL, 'k' },
-        { "timeout", required_argument, NULL, 'T' }, { "connect", required_argument, NULL, 'c' },
-    };
-    struct option opts[16] = { CLI_GLOBAL_OPTS };
     _cleanup_(ptap_journal_closep) ptap_journal *j = NULL;
-    ptap_detach_req req = { 0 };
+    ptap_detach_req req = {
+        .uri = a->value[DETACH_CONNECT],
+        .tap = a->value[DETACH_TAP],
+        .id = a->value[DETACH_ID],
+        .mac = a->value[DETACH_MAC],
+        .keep_tap = cli_flag(a, DETACH_KEEP_TAP),
+        .timeout_ms = (unsigned) a->num[DETACH_TIMEOUT] * 1000u,
+    };
     ptap_attach_out out;
     ptap_error err = { 0 };
-    int opt, r, selectors = 0;
+    int r;
 
-    memcpy(opts + 4, extra, sizeof(extra));
-    while ((opt = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
-        if (cli_global_opt(c, opt, optarg))
-            continue;
-        switch (opt) {
-        case 't': req.tap = optarg; selectors++; break;
-        case 'i': req.id = optarg; selectors++; break;
-        case 'a': req.mac = optarg; selectors++; break;
-        case 'k': req.keep_tap = true; break;
-        case 'c': req.uri = optarg; break;
-        case 'T':
-            if ((r = parse_timeout("detach", optarg, &req.timeout_ms)) < 0)
-                return -r;
-            break;
-        case 'h':
-            fputs("Usage: ptap detach TARGET (--tap NAME | --id ID | --mac MAC) [--keep-tap] "
-                  "[--timeout S] [--json]\n",
-                  stdout);
-            return EX_OK;
-        default:
-            return cli_usage_error("detach", "invalid option");
-        }
-    }
-    if (argc - optind != 1)
+    if (a->argc != 1)
         return cli_usage_error("detach", "expected one TARGET (DOMAIN, qmp:PATH or hmp:PATH)");
-    if (selectors != 1)
+    if (!!req.tap + !!req.id + !!req.mac != 1)
         return cli_usage_error("detach", "name the NIC with exactly one of --tap, --id or --mac");
-    req.target = argv[optind];
+    req.target = a->argv[0];
     r = cli_open_journal(c, true, &j);
     if (r < 0)
         return -r;
     r = ptap_detach(j, &req, &out, &err);
     if (r < 0)
         return cli_fail(&err, r, "detach failed");
-    print_result(c, "detached", &out);
+    print_result(c, j, "detached", &out);
     return EX_OK;
 }
+
+const cli_command cli_cmd_detach = {
+    .name = "detach",
+    .synopsis = "TARGET (--tap NAME | --id ID | --mac MAC) [--keep-tap] [--timeout S] "
+                "[--connect URI] [--json]",
+    .summary = "hot-remove a NIC, then destroy (or keep) its tap",
+    .details = TARGET_HELP,
+    .options = detach_options,
+    .run = run_detach,
+};

@@ -20,7 +20,11 @@
 #include "watch.h"
 
 #define WATCH_GRACE_DEFAULT 5
-#define WATCH_GRACE_MAX 86400
+#define WATCH_GRACE_MAX 86400           /* seconds: a day */
+#define WATCH_RCVBUF_MIN 4096           /* bytes: a page */
+#define WATCH_RCVBUF_MAX (64ull << 20)  /* bytes */
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 /* Self-pipe: a signal handler only writes a byte. Unlike signalfd it
  * leaves the signal mask alone, so the helper and anything else we exec
@@ -100,54 +104,32 @@ static int setup_signals(void)
     return 0;
 }
 
-int cmd_watch(cli *c, int argc, char **argv)
+enum { WATCH_GRACE, WATCH_SYSLOG, WATCH_NETLINK_BUFFER };
+
+static const cli_option watch_options[] = {
+    [WATCH_GRACE] = CLI_NUMBER("grace", "S",
+                               "how long an attached tap may lack carrier before its guest is "
+                               "checked, by default " STR(WATCH_GRACE_DEFAULT),
+                               0, WATCH_GRACE_MAX, "seconds"),
+    [WATCH_SYSLOG] = CLI_FLAG("syslog", "log to syslog too (facility daemon)"),
+    [WATCH_NETLINK_BUFFER] = CLI_NUMBER("netlink-buffer", "BYTES", "the rtnetlink socket's receive buffer",
+                                        WATCH_RCVBUF_MIN, WATCH_RCVBUF_MAX, "bytes"),
+    {},
+};
+
+static int run_watch(cli *c, const cli_args *a)
 {
-    static const struct option opts[] = {
-        CLI_GLOBAL_OPTS,
-        { "grace", required_argument, NULL, 'g' },
-        { "syslog", no_argument, NULL, 'l' },
-        { "netlink-buffer", required_argument, NULL, 'b' },
-        {},
-    };
     _cleanup_(ptap_watch_freep) ptap_watch *w = NULL;
     ptap_watch_config cfg = { .grace_ms = WATCH_GRACE_DEFAULT * 1000, .report = on_report };
     char dir[4096];
-    uint64_t v;
-    int opt, r;
+    int r;
 
-    while ((opt = getopt_long(argc, argv, "+vh", opts, NULL)) != -1) {
-        if (opt != 'v' && cli_global_opt(c, opt, optarg))
-            continue;
-        switch (opt) {
-        case 'v':
-            c->verbose = true;
-            break;
-        case 'g':
-            if (ptap_parse_uint(optarg, 0, WATCH_GRACE_MAX, &v) < 0)
-                return cli_usage_error("watch", "invalid --grace '%s': expected 0..%u seconds",
-                                       optarg, WATCH_GRACE_MAX);
-            cfg.grace_ms = (unsigned) v * 1000;
-            break;
-        case 'l':
-            use_syslog = true;
-            break;
-        case 'b':
-            if (ptap_parse_uint(optarg, 4096, 64u << 20, &v) < 0)
-                return cli_usage_error("watch", "invalid --netlink-buffer '%s': expected 4096..%u bytes",
-                                       optarg, 64u << 20);
-            cfg.rcvbuf = (int) v;
-            break;
-        case 'h':
-            puts("Usage: ptap watch [--grace S] [--syslog] [--netlink-buffer BYTES] "
-                 "[--state-dir DIR] [-v]\n"
-                 "See ptap-watch(8).");
-            return EX_OK;
-        default:
-            return cli_usage_error("watch", "invalid option");
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error("watch", "unexpected argument '%s'", argv[optind]);
+    if (a->value[WATCH_GRACE])
+        cfg.grace_ms = (unsigned) a->num[WATCH_GRACE] * 1000;
+    use_syslog = cli_flag(a, WATCH_SYSLOG);
+    cfg.rcvbuf = (int) a->num[WATCH_NETLINK_BUFFER];
+    if (a->argc > 0)
+        return cli_usage_error("watch", "unexpected argument '%s'", a->argv[0]);
 
     if (c->state_dir) {
         snprintf(dir, sizeof(dir), "%s", c->state_dir);
@@ -158,7 +140,8 @@ int cmd_watch(cli *c, int argc, char **argv)
 
     if (use_syslog)
         openlog("ptap-watch", LOG_PID, LOG_DAEMON);
-    /* Library debug goes through our log, so it reaches syslog too. */
+    /* Library debug goes through our log, so it reaches syslog too
+     * (instead of cli_run()'s, which only reaches stderr). */
     if (c->verbose)
         ptap_log_set_handler(log_debug_handler, NULL);
     r = setup_signals();
@@ -209,9 +192,16 @@ int cmd_watch(cli *c, int argc, char **argv)
         }
     }
     watch_log(LOG_INFO, "stopping on %s", got_stop == SIGINT ? "SIGINT" : "SIGTERM");
-    if (c->verbose)
-        ptap_log_set_handler(NULL, NULL);
     if (use_syslog)
         closelog();
     return EX_OK;
 }
+
+const cli_command cli_cmd_watch = {
+    .name = "watch",
+    .synopsis = "[--grace S] [--syslog] [--netlink-buffer BYTES]",
+    .summary = "clean up as taps vanish and guests die",
+    .see = "ptap-watch(8)",
+    .options = watch_options,
+    .run = run_watch,
+};

@@ -56,6 +56,50 @@ for c in create destroy list recover forget journal release; do
     [ ! -e "$SD" ] || pt_fail "'ptap $c --help' created the state directory"
 done
 
+# Every command's --help names each of its options (and the global ones) on
+# a line of its own, with what it means; its grammar names each of its own
+# options too. OPTS is what each command accepts: an option missing from
+# the help, or one the help names that is not here, fails.
+GLOBALS="state-dir json verbose help"
+declare -A OPTS=(
+    [create]="count owner group bridge mtu mac multi-queue vnet-hdr"
+    [destroy]="" [list]="" [forget]=""
+    [attach]="tap bridge mtu multi-queue vnet-hdr mac model queues vhost id method connect timeout"
+    [detach]="tap id mac keep-tap timeout connect"
+    [release]=""
+    [recover]="dry-run"
+    [watch]="grace syslog netlink-buffer"
+    [journal]=""
+)
+for c in "${!OPTS[@]}"; do
+    rc "$c --help" 0 --state-dir "$SD" "$c" --help
+    [ -z "$ERR" ] || pt_fail "'ptap $c --help' wrote on stderr: $ERR"
+    grammar=$(echo "$OUT" | sed -n '/^Usage: /,/^[^ U]/p' | sed '$d')
+    echo "$grammar" | grep -q "^Usage: ptap .* $c\( \|$\)" || pt_fail "'ptap $c --help': no usage line: $OUT"
+    labels=$(echo "$OUT" | grep -E '^  (-[a-zA-Z], )?--[a-z-]+' | sed -E 's/^  (-[a-zA-Z], )?--([a-z-]+).*/\2/' | sort)
+    pt_assert_eq "'ptap $c --help' option lines" "$(printf '%s\n' ${OPTS[$c]} $GLOBALS | sort)" "$labels"
+    for o in ${OPTS[$c]} $GLOBALS; do
+        # A meaning: text after the label, or on the next (indented) line.
+        echo "$OUT" | awk -v o="$o" '
+            label { ok = $0 ~ /^      +[^ ]/; exit }
+            $0 ~ "^  (-[a-zA-Z], )?--" o "( [^ ]+)?( |$)" {
+                sub("^  (-[a-zA-Z], )?--" o "( [^ ]+)?", "")
+                if ($0 ~ /[^ ]/) { ok = 1; exit }
+                label = 1 }
+            END { exit !ok }' || pt_fail "'ptap $c --help' does not say what --$o means"
+    done
+    for o in ${OPTS[$c]}; do
+        echo "$grammar" | grep -qE -- "--$o( |\]|\)|$)" || pt_fail "'ptap $c --help': grammar does not name --$o"
+    done
+done
+# Each command's own options are listed by `ptap --help` too.
+rc "--help" 0 --help
+for c in "${!OPTS[@]}"; do
+    for o in ${OPTS[$c]}; do
+        echo "$OUT" | grep -qE -- "--$o( |\]|\)|$)" || pt_fail "'ptap --help' does not name $c --$o"
+    done
+done
+
 # ---- usage errors: 64 --------------------------------------------------------------
 rc "no command" 64
 [ -z "$OUT" ] || pt_fail "no command: usage went to stdout"
@@ -89,6 +133,43 @@ usage "journal: no subcommand" "dump" --state-dir "$SD" journal
 usage "journal: unknown subcommand" "'frob'" --state-dir "$SD" journal frob
 usage "journal: two subcommands" "dump" --state-dir "$SD" journal dump check
 usage "release: no domain" "DOMAIN" --state-dir "$SD" release
+
+# Every option given twice is refused, before anything happens (the
+# helper's rule and wording), whatever its position; so is one that is
+# not in the command's table, and a value where none is taken.
+declare -A VAL=(
+    [count]=2 [owner]=0 [group]=0 [bridge]=br0 [mtu]=1500 [mac]=52:54:00:12:34:56
+    [tap]=ptap0 [model]=e1000 [queues]=2 [id]=nic0 [method]=device [connect]=qemu:///system
+    [timeout]=5 [grace]=5 [netlink-buffer]=65536 [state-dir]=$SD
+)
+for c in "${!OPTS[@]}"; do
+    for o in ${OPTS[$c]} state-dir json verbose; do
+        if [ -n "${VAL[$o]:-}" ]; then
+            a=(--$o "${VAL[$o]}" --$o "${VAL[$o]}")
+        else
+            a=(--$o --$o)
+        fi
+        usage "$c: --$o twice" "ptap $c: option '--$o' given twice" "$c" x "${a[@]}"
+    done
+    usage "$c: unknown option" "ptap $c: invalid option '--bogus'" --state-dir "$SD" "$c" --bogus
+    usage "$c: unknown short option" "ptap $c: invalid option '-x'" --state-dir "$SD" "$c" -x
+    usage "$c: --json=1" "option '--json' takes no value" --state-dir "$SD" "$c" --json=1
+done
+usage "global option twice" "ptap: option '--json' given twice" --json --json list
+usage "global option before and after" "ptap list: option '--json' given twice" --json list --json
+usage "--state-dir before and after" "ptap list: option '--state-dir' given twice" \
+    --state-dir "$SD" list --state-dir "$SD"
+usage "-v twice" "ptap list: option '--verbose' given twice" -v list --verbose
+usage "an abbreviation twice" "ptap create: option '--bridge' given twice" create --br br0 --bridge br1
+usage "ambiguous abbreviation" "ptap attach: option '--m' is ambiguous" attach x --m 1
+usage "attach: --mtu out of range" "invalid --mtu '67': expected 68..65521" attach x --mtu 67
+usage "attach: --queues out of range" "invalid --queues '65': expected 1..64" attach x --queues 65
+usage "attach: --timeout out of range" "invalid --timeout '0': expected 1..3600 seconds" attach x --timeout 0
+usage "detach: two selectors" "exactly one of --tap, --id or --mac" detach x --tap a --id b
+usage "watch: --grace out of range" "invalid --grace '86401': expected 0..86400 seconds" watch --grace 86401
+usage "watch: --netlink-buffer too small" "invalid --netlink-buffer '4095': expected 4096..67108864 bytes" \
+    watch --netlink-buffer 4095
+usage "watch: an argument" "'extra'" --state-dir "$SD" watch extra
 # A state directory path too long for the buffer is refused, not cut
 # (a cut path could name another directory): /tmp/... then 4,100 bytes.
 long=$T/$(printf 'x%.0s' $(seq 1 4100))
