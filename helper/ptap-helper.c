@@ -43,8 +43,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 #include <net/if.h>
 #include <cap-ng.h>
@@ -60,9 +62,11 @@
 
 #define EXIT_USAGE 64
 #define EXIT_SYSTEM 71
+#define EXIT_TEMPFAIL 75
 #define EXIT_DENIED 77
 #define EXIT_CONFIG 78
 
+#define QUOTA_LOCK_WAIT_MS 10000
 #define MAX_GROUPS 65536
 
 struct caller {
@@ -85,6 +89,33 @@ struct options {
 };
 
 static volatile sig_atomic_t stop_signal;
+
+/*
+ * The caller's environment is gone before any code of ours or of a library
+ * runs with privilege. Library constructors run before main(): libnl-route's
+ * opens $NLSYSCONFDIR/classid, libnl's honours NLDBG and NLCB. An
+ * executable's .preinit_array runs before every shared library's
+ * initialiser, so this is the first code after the dynamic loader (which
+ * itself ignores unsafe LD_* variables for a setuid or file-capability
+ * program). clearenv() is not enough here: libc's own initialiser, which
+ * runs next, sets environ again from @envp; so @envp itself is emptied.
+ * Test builds keep PTAP_FAULT (read first).
+ */
+static void secure_std_fds(void);
+
+static void helper_preinit(int argc, char **argv, char **envp)
+{
+    (void) argc;
+    (void) argv;
+    secure_std_fds(); /* before a constructor opens anything */
+    environ = envp;
+    ptap_fault_init();
+    if (envp)
+        envp[0] = NULL;
+    environ = envp;
+}
+__attribute__((section(".preinit_array"), used)) static void (*const preinit_hook)(
+    int, char **, char **) = helper_preinit;
 
 static void _printf_(1, 2) error(const char *fmt, ...)
 {
@@ -135,6 +166,33 @@ static int get_caller(struct caller *c)
         return negative_errno();
     c->n_groups = (size_t) n + 1;
     return 0;
+}
+
+/*
+ * Is this process in the initial user namespace? There, uid_map maps every
+ * id to itself: "0 0 4294967295". Inside "unshare -Ur" uid 0 is somebody
+ * else mapped, with no privilege over the host's network: such a "root"
+ * must not skip the policy and ownership checks. (A process able to fake
+ * /proc/self/uid_map with a mount is already in a namespace of its own, and
+ * has no privilege of the helper's to gain.) Returns 1, 0, or -errno.
+ */
+static int in_initial_userns(void)
+{
+    _cleanup_close_ int fd = open("/proc/self/uid_map", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    char buf[256];
+    unsigned long inside, outside, count;
+    char extra;
+    ssize_t n;
+
+    if (fd < 0)
+        return negative_errno();
+    n = read(fd, buf, sizeof(buf) - 1);
+    if (n < 0)
+        return negative_errno();
+    buf[n] = '\0';
+    if (sscanf(buf, "%lu %lu %lu %c", &inside, &outside, &count, &extra) != 3)
+        return 0;
+    return inside == 0 && outside == 0 && count == 4294967295UL;
 }
 
 /*
@@ -395,6 +453,84 @@ static int report_link_error(const char *verb, const char *name, ptap_link_ctx *
     return EXIT_SYSTEM;
 }
 
+/*
+ * A multi-queue tap has no owner between TUNSETIFF and TUNSETOWNER, and the
+ * kernel then lets any user attach a queue (a single-queue tap refuses a
+ * second one with EBUSY). Once the owner is set nobody else can attach, so
+ * one look after ptap_tap_open() tells: the queue count must be ours alone.
+ * Returns 0 (only ours), 1 (a foreign queue), or a negative errno.
+ */
+static int foreign_queues(ptap_link_ctx *lc, const char *name)
+{
+    ptap_link_info li;
+    int r;
+
+    r = ptap_link_get_ctx(lc, name, &li);
+    if (r < 0)
+        return r;
+    return li.queues + li.disabled_queues == 1 ? 0 : 1;
+}
+
+/* Who holds a flock on the file behind @fd (from /proc/locks), or 0. */
+static pid_t lock_holder(int fd)
+{
+    _cleanup_fclose_ FILE *f = NULL;
+    struct stat st;
+    char line[256];
+
+    if (fstat(fd, &st) < 0 || !(f = fopen("/proc/locks", "re")))
+        return 0;
+    while (fgets(line, sizeof(line), f)) {
+        unsigned maj, min;
+        unsigned long ino;
+        long pid;
+
+        if (sscanf(line, "%*d: FLOCK %*s %*s %ld %x:%x:%lu", &pid, &maj, &min, &ino) == 4 &&
+            ino == (unsigned long) st.st_ino && maj == major(st.st_dev) &&
+            min == minor(st.st_dev) && pid != getpid())
+            return (pid_t) pid;
+    }
+    return 0;
+}
+
+/*
+ * The quota is counted and the taps made under one lock, or parallel runs
+ * each see room for themselves. The lock is an exclusive flock on the
+ * policy file (already open, root-owned, and the same inode for every
+ * caller), held until the helper exits. A user who holds it can delay
+ * others' creates (as one who stops its own helper can): the wait is
+ * bounded, and the refusal names the holder. Returns an exit code.
+ */
+static int quota_lock(int policy_fd, const char *name)
+{
+    for (int waited = 0;; waited += 10) {
+        if (flock(policy_fd, LOCK_EX | LOCK_NB) == 0)
+            return 0;
+        if (errno != EWOULDBLOCK && errno != EINTR) {
+            error("cannot create '%s': cannot lock the policy file: %s", name, strerror(errno));
+            return EXIT_SYSTEM;
+        }
+        if (stop_signal) {
+            error("cannot create '%s': stopped by signal %d while waiting for the quota lock",
+                  name, (int) stop_signal);
+            return EXIT_SYSTEM;
+        }
+        if (waited >= QUOTA_LOCK_WAIT_MS) {
+            pid_t holder = lock_holder(policy_fd);
+
+            if (holder)
+                error("cannot create '%s': the quota lock on '%s' is held by pid %ld "
+                      "(waited %d s)", name, PTAP_HELPER_CONF, (long) holder,
+                      QUOTA_LOCK_WAIT_MS / 1000);
+            else
+                error("cannot create '%s': the quota lock on '%s' is held by another "
+                      "process (waited %d s)", name, PTAP_HELPER_CONF, QUOTA_LOCK_WAIT_MS / 1000);
+            return EXIT_TEMPFAIL;
+        }
+        usleep(10 * 1000);
+    }
+}
+
 static int write_line(const char *s)
 {
     if (printf("%s\n", s) < 0 || fflush(stdout) != 0)
@@ -415,7 +551,9 @@ static int cmd_create(const struct caller *c, const struct options *o, int polic
     ptap_link_config cfg = { .up = true };
     char mark[PTAP_IFALIAS_MAX];
     char whybuf[512];
-    unsigned count = 1, owned = 0, made = 0;
+    uint8_t bridge_mac[PTAP_MAC_LEN] = { 0 };
+    bool has_bridge_mac = false, own_mac = o->mac != NULL;
+    unsigned count = 1, owned = 0, made = 0, foreign = 0;
     uint64_t v;
     int r, ret = 0;
 
@@ -463,8 +601,9 @@ static int cmd_create(const struct caller *c, const struct options *o, int polic
         error("invalid bridge name '%s': %s", o->bridge, why);
         return EXIT_USAGE;
     }
-    /* "ptap", or "ptap:TAG" with --tag. */
-    if (ptap_mark_format_tag(o->tag, mark, sizeof(mark), &why) < 0) {
+    /* "ptap:uUID", or "ptap:uUID:TAG" with --tag: the caller's real uid,
+     * so that no user can make a tap that passes for another user's. */
+    if (ptap_mark_format_tag(c->uid, o->tag, mark, sizeof(mark), &why) < 0) {
         error("invalid tag '%s': %s", o->tag, why);
         return EXIT_USAGE;
     }
@@ -493,6 +632,11 @@ static int cmd_create(const struct caller *c, const struct options *o, int polic
     /* The quota needs every marked tap the owner has: one dump. Root,
      * unbound by the policy, only needs the bridge and the name: looked
      * up one by one (a dump costs ~80 ms on a host with 10,000 links). */
+    if (c->uid != 0 && policy_fd >= 0) {
+        ret = quota_lock(policy_fd, name);
+        if (ret)
+            return ret;
+    }
     if (c->uid != 0 || o->config) {
         r = ptap_link_dump_ctx(lc, &links, &n_links);
         if (r < 0)
@@ -534,6 +678,25 @@ static int cmd_create(const struct caller *c, const struct options *o, int polic
         cfg.master = br->ifindex;
         if (!cfg.mtu)
             cfg.mtu = br->mtu; /* default: the bridge's */
+        /* Nothing of the bridge may change through the tap: a bridge's
+         * MTU follows its smallest port (and its only port's), its MAC
+         * its lowest port MAC. Root may pick a larger MTU. */
+        if (cfg.mtu < br->mtu || (c->uid != 0 && cfg.mtu != br->mtu)) {
+            error("cannot create '%s': MTU %u on bridge '%s' (MTU %u): %s", name, cfg.mtu,
+                  o->bridge, br->mtu,
+                  cfg.mtu < br->mtu ? "a tap may not lower its bridge's MTU"
+                                    : "a tap on a bridge has the bridge's MTU");
+            return EXIT_USAGE;
+        }
+        if (br->has_mac)
+            memcpy(bridge_mac, br->mac, PTAP_MAC_LEN);
+        has_bridge_mac = br->has_mac;
+        if (cfg.has_mac &&
+            ptap_mac_bridge_check(cfg.mac, has_bridge_mac ? bridge_mac : NULL, &why) < 0) {
+            error("cannot create '%s': MAC address '%s' on bridge '%s': %s", name, o->mac,
+                  o->bridge, why);
+            return EXIT_USAGE;
+        }
     }
     ptap_link_info same;
     if (!ptap_ifname_is_template(name) &&
@@ -554,6 +717,16 @@ static int cmd_create(const struct caller *c, const struct options *o, int polic
         const char *verb = "configure";
         int ifindex;
 
+        /* Default MAC: fe:xx:..., never one the bridge could adopt. */
+        if (!own_mac) {
+            r = ptap_mac_tap_random(cfg.mac, has_bridge_mac ? bridge_mac : NULL);
+            if (r < 0) {
+                error("cannot create '%s': cannot draw a MAC address: %s", name, strerror(-r));
+                ret = EXIT_SYSTEM;
+                break;
+            }
+            cfg.has_mac = true;
+        }
         block_signals(true);
         r = ptap_tap_open(&tp, &fd, final);
         if (r < 0) {
@@ -566,6 +739,34 @@ static int cmd_create(const struct caller *c, const struct options *o, int polic
             break;
         }
         ifindex = (int) if_nametoindex(final);
+        if (tp.multi_queue && ifindex > 0) {
+            r = foreign_queues(lc, final);
+            if (r != 0) {
+                /* Somebody attached a queue before the owner was set: the
+                 * tap is deleted (its queues with it), never handed out. */
+                if (ptap_link_delete_batch(lc, &ifindex, 1) < 0) {
+                    block_signals(false);
+                    error("cannot create '%s': another process attached a queue to '%s' "
+                          "before its owner was set, and it cannot be deleted: %s",
+                          name, final, strerror(-r));
+                    ret = EXIT_SYSTEM;
+                    break;
+                }
+                block_signals(false);
+                syslog(LOG_WARNING, "uid=%u create '%s': a foreign queue was attached to '%s' "
+                       "while it was made; deleted", (unsigned) c->uid, name, final);
+                if (r > 0 && ++foreign < 3) {
+                    i--; /* the same tap again */
+                    continue;
+                }
+                error("cannot create '%s': %s '%s' while it was being made (%u times); "
+                      "it was deleted", name,
+                      r > 0 ? "another process attached a queue to" : "cannot count the queues of",
+                      final, foreign);
+                ret = EXIT_SYSTEM;
+                break;
+            }
+        }
         r = ifindex > 0 ? ptap_link_configure(lc, ifindex, &cfg) : negative_errno();
         ptap_fault("helper-before-persist");
         if (r >= 0) {
@@ -625,7 +826,7 @@ static int cmd_destroy(const struct caller *c, const struct options *o)
             error("cannot destroy '%s': %s", o->names[i], why);
             return EXIT_USAGE;
         }
-    if (o->tag && ptap_mark_format_tag(o->tag, mark, sizeof(mark), &why) < 0) {
+    if (o->tag && ptap_mark_format_tag(c->uid, o->tag, mark, sizeof(mark), &why) < 0) {
         error("invalid tag '%s': %s", o->tag, why);
         return EXIT_USAGE;
     }
@@ -787,13 +988,21 @@ int main(int argc, char **argv)
     _cleanup_close_ int policy_fd = -1;
     int policy_errno = 0, r;
 
-    /* 1. Before anything else: sane descriptors, who called, and the
-     * policy file opened while we may still read it. */
-    secure_std_fds();
-    ptap_fault_init(); /* test builds only: PTAP_FAULT survives clearenv() */
+    /* 1. Before anything else (helper_preinit already secured the
+     * standard descriptors and cleared the environment): who called, and
+     * the policy file opened while we may still read it. */
     if (get_caller(&caller) < 0) {
         error("cannot read the caller's groups");
         return EXIT_SYSTEM;
+    }
+    r = in_initial_userns();
+    if (r <= 0) {
+        if (r < 0)
+            error("cannot tell the user namespace (/proc/self/uid_map): %s", strerror(-r));
+        else
+            error("refusing to run inside a user namespace: its root is not root on this "
+                  "host, and ptap-helper takes no orders from it");
+        return r < 0 ? EXIT_SYSTEM : EXIT_DENIED;
     }
     policy_fd = open(PTAP_HELPER_CONF, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
     if (policy_fd < 0)
@@ -805,7 +1014,7 @@ int main(int argc, char **argv)
         error("cannot drop privileges: %s", strerror(-r));
         return EXIT_SYSTEM;
     }
-    if (clearenv() != 0)
+    if (clearenv() != 0) /* already empty (helper_preinit): belt and braces */
         return EXIT_SYSTEM;
     openlog("ptap-helper", LOG_PID, LOG_AUTHPRIV);
     install_signals(&caller);

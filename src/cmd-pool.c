@@ -194,8 +194,8 @@ static const char *disagreement(const ptap_record *rec, const ptap_kdev *d, cons
 {
     if (!d)
         return rec->state == PTAP_STATE_CREATING ? NULL : "missing from the kernel";
-    if (!ptap_kdev_ours(d, jid))
-        return "the device there is not this journal's tap";
+    if (!ptap_kdev_is_record(d, jid, rec))
+        return "the device there is not this journal's tap (another user's, or another owner)";
     if (rec->state == PTAP_STATE_ATTACHED && !d->carrier)
         return "attached but no carrier (is the guest gone?)";
     return NULL;
@@ -228,7 +228,7 @@ static int run_list(cli *c, const cli_args *a)
             const char *problem = disagreement(rec, d, jid);
             json_object *o = cli_record_json(j, rec);
 
-            json_object_object_add(o, "in_kernel", json_object_new_boolean(d && ptap_kdev_ours(d, jid)));
+            json_object_object_add(o, "in_kernel", json_object_new_boolean(d && ptap_kdev_is_record(d, jid, rec)));
             json_object_object_add(o, "carrier", d ? json_object_new_boolean(d->carrier) : NULL);
             json_object_object_add(o, "problem", problem ? json_object_new_string(problem) : NULL);
             json_object_array_add(arr, o);
@@ -269,7 +269,7 @@ static int run_list(cli *c, const cli_args *a)
                    ptap_state_to_string(rec->state), (unsigned) rec->owner,
                    *rec->bridge ? rec->bridge : "-",
                    *rec->consumer.mac ? rec->consumer.mac : (*rec->mac ? rec->mac : "-"),
-                   d && ptap_kdev_ours(d, jid) ? (d->carrier ? "carrier" : "yes") : "NO",
+                   d && ptap_kdev_is_record(d, jid, rec) ? (d->carrier ? "carrier" : "yes") : "NO",
                    consumer, problem ? "  !! " : "", problem ? problem : "");
         }
         for (size_t i = 0; i < kv.n; i++) {

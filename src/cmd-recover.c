@@ -83,31 +83,54 @@ const cli_command cli_cmd_recover = {
 
 /* ---- release ---- */
 
+enum { RELEASE_UUID, RELEASE_CONNECT, RELEASE_FORCE };
+
+static const cli_option release_options[] = {
+    [RELEASE_UUID] = CLI_VALUE("uuid", "UUID",
+                               "the domain's UUID: match it, never the name (the hook's form)"),
+    [RELEASE_CONNECT] = CLI_VALUE("connect", "URI",
+                                  "the libvirt connection of the domain (default: as attach)"),
+    [RELEASE_FORCE] = CLI_FLAG("force", "release even taps whose guest still runs"),
+    {},
+};
+
 static int run_release(cli *c, const cli_args *a)
 {
     _cleanup_(ptap_journal_closep) ptap_journal *j = NULL;
     ptap_recover_result res = { 0 };
     ptap_error err = { 0 };
-    int r;
+    ptap_release_req req = { .uuid = a->value[RELEASE_UUID],
+                             .uri = a->value[RELEASE_CONNECT],
+                             .force = cli_flag(a, RELEASE_FORCE) };
+    const char *why;
+    int r, rr;
 
     if (a->argc != 1)
-        return cli_usage_error("release", "expected one DOMAIN");
+        return cli_usage_error("release", "expected one TARGET");
+    req.target = a->argv[0];
+    if (ptap_release_target_check(req.target, &why) < 0)
+        return cli_usage_error("release", "cannot release '%s': %s", req.target, why);
     r = cli_open_journal(c, true, &j);
     if (r < 0)
         return -r;
-    r = ptap_release(j, a->argv[0], &res, &err);
-    if (r < 0)
-        return cli_fail(&err, r, "cannot release guest taps");
+    rr = ptap_release(j, &req, &res, &err);
+    if (rr < 0 && rr != -EBUSY)
+        return cli_fail(&err, rr, "cannot release guest taps");
     r = print_actions(c, j, &res, false);
     ptap_recover_result_clear(&res);
+    if (rr == -EBUSY)
+        return cli_fail(&err, rr, "cannot release guest taps");
     return r;
 }
 
 const cli_command cli_cmd_release = {
     .name = "release",
-    .synopsis = "DOMAIN [--json]",
-    .summary = "destroy every tap on record for a guest",
-    .details = "DOMAIN is a libvirt domain name or UUID, or a monitor socket's target;\n"
-               "only the journal is read, libvirt is never asked (the libvirt hook runs it).\n",
+    .synopsis = "TARGET [--uuid UUID] [--connect URI] [--force] [--json]",
+    .summary = "destroy every tap on record for a guest that is gone",
+    .details = "TARGET is a libvirt domain (name or UUID), qmp:PATH or hmp:PATH, as for\n"
+               "attach. Only the journal and /proc are read, libvirt is never asked (the\n"
+               "libvirt hook runs it). A tap whose guest still runs is kept (exit 75)\n"
+               "unless --force. A name matches guests of the same connection only.\n",
+    .options = release_options,
     .run = run_release,
 };

@@ -180,7 +180,6 @@ int ptap_helper_create(const ptap_create_spec *spec, ptap_helper_result *res)
 
     argv[n++] = "ptap-helper";
     argv[n++] = "create";
-    argv[n++] = (char *) spec->name;
     if (spec->count > 1) {
         snprintf(count, sizeof(count), "%u", spec->count);
         argv[n++] = "--count";
@@ -215,19 +214,23 @@ int ptap_helper_create(const ptap_create_spec *spec, ptap_helper_result *res)
         argv[n++] = "--tag";
         argv[n++] = (char *) spec->tag;
     }
+    /* A name is always a name, even one that begins with '-'. */
+    argv[n++] = "--";
+    argv[n++] = (char *) spec->name;
     argv[n] = NULL;
     return ptap_helper_run(argv, res);
 }
 
 int ptap_helper_destroy(char *const *names, size_t n, ptap_helper_result *res)
 {
-    _cleanup_free_ char **argv = calloc(n + 3, sizeof(char *));
+    _cleanup_free_ char **argv = calloc(n + 4, sizeof(char *));
 
     if (!argv)
         return -ENOMEM;
     argv[0] = "ptap-helper";
     argv[1] = "destroy";
+    argv[2] = "--"; /* names beginning with '-' are names */
     for (size_t i = 0; i < n; i++)
-        argv[2 + i] = names[i];
+        argv[3 + i] = names[i];
     return ptap_helper_run(argv, res);
 }

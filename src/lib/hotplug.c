@@ -121,6 +121,27 @@ int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *ou
             return ptap_error_set(err, -EINVAL, EX_USAGE,
                                   "tap '%s' is single-queue: --queues %u needs a multi-queue tap",
                                   req->tap, req->queues);
+        /* The record is not enough: the tap of that name in the kernel
+         * must be the one it describes (our mark, its owner). */
+        {
+            _cleanup_(ptap_kview_clear) ptap_kview kv = { 0 };
+            char *names[] = { (char *) req->tap };
+            const ptap_kdev *d;
+
+            r = ptap_kview_load_names(&kv, names, 1);
+            if (r < 0)
+                return ptap_error_set(err, r, EX_OSERR, "cannot look up tap '%s': %s", req->tap,
+                                      strerror(-r));
+            d = ptap_kview_find(&kv, req->tap);
+            if (!d)
+                return ptap_error_set(err, -ENODEV, EX_UNAVAILABLE,
+                                      "tap '%s' is on record but no longer exists "
+                                      "('ptap recover' closes its record)", req->tap);
+            if (!ptap_kdev_is_record(d, ptap_journal_id(j), p))
+                return ptap_error_set(err, -EPERM, EX_NOPERM,
+                                      "the interface '%s' is not the tap on record: its mark or "
+                                      "owner says another user made it; refusing it", req->tap);
+        }
         rec = *p;
     }
 

@@ -1215,7 +1215,9 @@ static int check_owner(int fd, mode_t type, const char *what, const char *path)
 static int open_nofollow(int dirfd, const char *name, int flags, mode_t mode, const char *what,
                          const char *path)
 {
-    int fd = openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+    /* O_NONBLOCK: a FIFO put in the journal's place must not block the
+     * open (check_owner() then refuses anything but a regular file). */
+    int fd = openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, mode);
     struct stat st;
 
     int saved = errno;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kview.h"
 #include "link.h"
@@ -19,8 +20,16 @@ static void kdev_from_link(ptap_kdev *d, const ptap_link_info *l)
     d->ifindex = l->ifindex;
     d->is_tap = l->is_tap;
     d->marked = l->is_tap && ptap_mark_is_mark(l->alias);
-    if (d->marked)
-        (void) ptap_mark_parse(l->alias, d->journal, d->op);
+    d->maker = -1;
+    if (d->marked) {
+        ptap_mark m;
+
+        if (ptap_mark_parse(l->alias, &m) == 0) {
+            d->maker = m.maker == (uid_t) -1 ? -1 : (long long) m.maker;
+            memcpy(d->journal, m.journal, sizeof(d->journal));
+            memcpy(d->op, m.op, sizeof(d->op));
+        }
+    }
     d->owner = l->owner;
     d->group = l->group;
     snprintf(d->bridge, sizeof(d->bridge), "%s", l->master);
@@ -111,5 +120,15 @@ const ptap_kdev *ptap_kview_find(const ptap_kview *kv, const char *name)
 
 bool ptap_kdev_ours(const ptap_kdev *d, const char *jid)
 {
-    return d && d->marked && jid && *jid && strcmp(d->journal, jid) == 0;
+    ptap_mark m = { .maker = d && d->maker >= 0 ? (uid_t) d->maker : (uid_t) -1 };
+
+    if (!d || !d->marked)
+        return false;
+    memcpy(m.journal, d->journal, sizeof(m.journal));
+    return ptap_mark_is_ours(&m, geteuid(), jid);
+}
+
+bool ptap_kdev_is_record(const ptap_kdev *d, const char *jid, const ptap_record *rec)
+{
+    return ptap_kdev_ours(d, jid) && (rec->owner == (uid_t) -1 || d->owner == (long long) rec->owner);
 }

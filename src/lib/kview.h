@@ -18,6 +18,7 @@ typedef struct ptap_kdev {
     int ifindex;
     bool is_tap;
     bool marked;                         /* carries a ptap mark */
+    long long maker;                     /* uid the mark names, -1 if none (0.1 mark) */
     char journal[PTAP_JOURNAL_ID_LEN + 1]; /* from the mark, "" if none */
     char op[PTAP_RECORD_ID_MAX];         /* from the mark, "" if none */
     long long owner;                     /* tun owner uid, -1 if none */
@@ -56,5 +57,16 @@ void ptap_kview_clear(ptap_kview *kv);
 /** ptap_kview_find: the device called @name, or NULL. */
 const ptap_kdev *ptap_kview_find(const ptap_kview *kv, const char *name);
 
-/** ptap_kdev_ours: true when @d is a tap carrying the mark of journal @jid. */
+/**
+ * ptap_kdev_ours: true when @d is a tap whose mark says this process's user
+ * made it for journal @jid (the journal belongs to its state directory's
+ * owner, who is this process's effective user).
+ */
 bool ptap_kdev_ours(const ptap_kdev *d, const char *jid);
+
+/**
+ * ptap_kdev_is_record: @d is the tap record @rec describes: ours
+ * (ptap_kdev_ours()) and with the kernel owner the record names. A tap of
+ * the same name that fails this is somebody else's, whatever its name.
+ */
+bool ptap_kdev_is_record(const ptap_kdev *d, const char *jid, const ptap_record *rec);

@@ -271,6 +271,10 @@ static void parse_tun_data(struct nlattr *data, ptap_link_info *li)
         li->multi_queue = v8 != 0;
     if (attr_u8(tb[IFLA_TUN_PERSIST], &v8))
         li->persist = v8 != 0;
+    if (attr_u32(tb[IFLA_TUN_NUM_QUEUES], &v32))
+        li->queues = v32;
+    if (attr_u32(tb[IFLA_TUN_NUM_DISABLED_QUEUES], &v32))
+        li->disabled_queues = v32;
 }
 
 static int dump_cb(struct nl_msg *msg, void *arg)

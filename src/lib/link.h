@@ -41,6 +41,8 @@ typedef struct ptap_link_info {
     bool multi_queue;
     bool vnet_hdr;
     bool persist;
+    uint32_t queues;               /* tun: attached queues (descriptors) */
+    uint32_t disabled_queues;      /* tun: attached but disabled queues */
     int master_ifindex;            /* 0 when none */
     char master[IFNAMSIZ];         /* "" when none */
     unsigned mtu;

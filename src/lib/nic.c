@@ -327,17 +327,37 @@ int ptap_nic_qmp_device_add(const ptap_nic *nic, json_object **ret)
     return 0;
 }
 
+/*
+ * A value inside a QEMU option string ("k=v,k=v", QemuOpts, in every QEMU
+ * since 0.12, old host_net_add included) ends at the first ','; a literal
+ * ',' is written ",,". Interface names may contain ',' (and '='): escaped
+ * so, "i,vlan=7" stays one ifname instead of becoming a second option.
+ * Ids, MACs and model names are checked to contain neither.
+ */
+static void opt_escape(const char *s, char buf[2 * IFNAMSIZ])
+{
+    size_t n = 0;
+
+    for (; *s && n + 2 < 2 * IFNAMSIZ; s++) {
+        if (*s == ',')
+            buf[n++] = ',';
+        buf[n++] = *s;
+    }
+    buf[n] = '\0';
+}
+
 int ptap_nic_hmp_netdev_add(const ptap_nic *nic, char **ret)
 {
     const ptap_nic_checked *c = checked_for(nic, PTAP_NIC_NEW);
-    char q[32] = "";
+    char q[32] = "", tap[2 * IFNAMSIZ];
 
     if (!c)
         return -EINVAL;
     if (c->queues > 1)
         snprintf(q, sizeof(q), ",queues=%u", c->queues);
+    opt_escape(c->tap, tap);
     if (asprintf(ret, "netdev_add tap,id=%s,ifname=%s,script=no,downscript=no%s%s",
-                 c->netdev_id, c->tap, c->vhost ? ",vhost=on" : "", q) < 0) {
+                 c->netdev_id, tap, c->vhost ? ",vhost=on" : "", q) < 0) {
         *ret = NULL;
         return -ENOMEM;
     }
@@ -364,11 +384,13 @@ int ptap_nic_hmp_device_add(const ptap_nic *nic, char **ret)
 int ptap_nic_hmp_host_net_add(const ptap_nic *nic, int vlan, char **ret)
 {
     const ptap_nic_checked *c = checked_for(nic, PTAP_NIC_LEGACY);
+    char tap[2 * IFNAMSIZ];
 
     if (!c || vlan < 0 || vlan > PTAP_NIC_MAX_VLAN)
         return -EINVAL;
+    opt_escape(c->tap, tap);
     if (asprintf(ret, "host_net_add tap vlan=%d,name=%s,ifname=%s,script=no,downscript=no",
-                 vlan, c->netdev_id, c->tap) < 0) {
+                 vlan, c->netdev_id, tap) < 0) {
         *ret = NULL;
         return -ENOMEM;
     }

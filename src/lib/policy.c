@@ -443,6 +443,12 @@ static bool subject_matches(const ptap_policy_rule *r, const ptap_policy_request
     return false;
 }
 
+/* The quota of an allow rule: its "max", or the default limit. */
+static unsigned rule_max(const ptap_policy_rule *r)
+{
+    return r->has_max ? r->max : PTAP_POLICY_DEFAULT_MAX;
+}
+
 int ptap_policy_decide(const ptap_policy *p, const ptap_policy_request *req,
                        char *why, size_t whylen)
 {
@@ -484,16 +490,17 @@ int ptap_policy_decide(const ptap_policy *p, const ptap_policy_request *req,
         if (r->action != PTAP_POLICY_ALLOW || !subject_matches(r, req) ||
             !bridge_matches(r, bridge))
             continue;
-        if (!r->has_max || want <= r->max) {
+        if (want <= rule_max(r)) {
             set_err(why, whylen, "allowed by %s:%u", file, r->line);
             return 0;
         }
-        if (!over || r->max > over->max)
+        if (!over || rule_max(r) > rule_max(over))
             over = r;
     }
     if (over) {
-        set_err(why, whylen, "quota of %u taps exceeded (%u owned, %u asked; %s:%u)",
-                over->max, req->owned, req->count, file, over->line);
+        set_err(why, whylen, "quota of %u taps exceeded (%u owned, %u asked; %s:%u%s)",
+                rule_max(over), req->owned, req->count, file, over->line,
+                over->has_max ? "" : ", the default limit of a rule without 'max'");
         return -EDQUOT;
     }
     if (bridge)

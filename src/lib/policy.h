@@ -15,7 +15,7 @@
  * "none" is "no bridge"; "*" is "any bridge" (not "none"). Default deny;
  * any matching deny rule wins over every allow rule; "max N" caps the
  * number of marked taps the caller may own at once (counting the new
- * ones). A caller with real uid 0 is not bound by the file.
+ * ones); a rule without "max" allows PTAP_POLICY_DEFAULT_MAX. A caller with real uid 0 is not bound by the file.
  *
  * Known limits: user and group names are resolved once, when the file
  * is parsed; a name that does not resolve is an error (a policy that
@@ -33,6 +33,9 @@
 #define PTAP_POLICY_MAX_SIZE (1u << 20)  /* bytes of policy file accepted */
 #define PTAP_POLICY_MAX_LINE 4096        /* bytes per line */
 #define PTAP_POLICY_MAX_QUOTA 65535u
+/* "max" of an allow rule that names none (ptap-helper.conf(5)): an allow
+ * rule never means "unlimited"; an admin who wants more says so. */
+#define PTAP_POLICY_DEFAULT_MAX 16u
 
 typedef enum ptap_policy_action {
     PTAP_POLICY_ALLOW,

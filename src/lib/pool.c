@@ -286,7 +286,7 @@ int ptap_pool_destroy(ptap_journal *j, char *const *names, size_t n, ptap_error 
         /* Only a tap still there and ours goes to the helper; the record
          * of one already gone is just closed. */
         const ptap_kdev *d = ptap_kview_find(&kv, names[i]);
-        if (d && ptap_kdev_ours(d, ptap_journal_id(j)))
+        if (d && ptap_kdev_is_record(d, ptap_journal_id(j), rec))
             present[b.n_names++] = recs[i].name;
     }
     /* Nothing was removed when the helper fails (it checks all names
@@ -313,7 +313,7 @@ int ptap_pool_forget(ptap_journal *j, char *const *names, size_t n, size_t *n_fo
 
         if (!rec)
             continue;
-        if (d && ptap_kdev_ours(d, ptap_journal_id(j)))
+        if (d && ptap_kdev_is_record(d, ptap_journal_id(j), rec))
             return ptap_error_set(err, -EBUSY, EX_USAGE,
                                   "cannot forget '%s': the tap still exists (use 'ptap destroy')",
                                   names[i]);

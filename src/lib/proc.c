@@ -67,11 +67,32 @@ int ptap_proc_start_time(pid_t pid, uint64_t *ret)
     return ptap_proc_parse_start_time(stat, ret);
 }
 
+int ptap_proc_parse_state(const char *stat, char *ret)
+{
+    const char *p = stat ? strrchr(stat, ')') : NULL;
+
+    if (!p)
+        return -EIO;
+    p += 1 + strspn(p + 1, " ");
+    if (!*p || !isalpha((unsigned char) *p))
+        return -EIO;
+    *ret = *p;
+    return 0;
+}
+
 bool ptap_proc_alive(pid_t pid, uint64_t start)
 {
+    _cleanup_free_ char *stat = NULL;
     uint64_t now;
+    char state;
 
-    if (ptap_proc_start_time(pid, &now) < 0)
+    if (pid <= 0 || read_proc(pid, "stat", &stat, NULL) < 0)
+        return false;
+    if (ptap_proc_parse_start_time(stat, &now) < 0 || ptap_proc_parse_state(stat, &state) < 0)
+        return false;
+    /* A killed QEMU its parent has not reaped yet is a zombie: it holds
+     * no tap and runs no guest any more. */
+    if (state == 'Z' || state == 'X' || state == 'x')
         return false;
     return start == 0 || now == start;
 }

@@ -36,7 +36,17 @@ int ptap_proc_parse_start_time(const char *stat, uint64_t *ret);
  */
 int ptap_proc_start_time(pid_t pid, uint64_t *ret);
 
-/** ptap_proc_alive: @pid exists and has start time @start (0 = don't check). */
+/**
+ * ptap_proc_parse_state: field 3 (the state letter: R, S, D, T, Z, X...)
+ * of the text @stat of a /proc/PID/stat file. Returns 0 or -EIO.
+ */
+int ptap_proc_parse_state(const char *stat, char *ret);
+
+/**
+ * ptap_proc_alive: @pid exists, is not a zombie (killed, not yet reaped:
+ * it runs nothing and holds no descriptor any more) and has start time
+ * @start (0 = don't check).
+ */
 bool ptap_proc_alive(pid_t pid, uint64_t start);
 
 /**

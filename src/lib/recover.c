@@ -1,15 +1,20 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include "kview.h"
 #include "log.h"
 #include "pool.h"
 #include "probe.h"
+#include "proc.h"
 #include "recover.h"
+#include "virt.h"
 
 void ptap_recover_result_clear(ptap_recover_result *res)
 {
@@ -75,7 +80,7 @@ static void close_record(plan *p, const ptap_record *rec, const ptap_kdev *d, co
 {
     ptap_record r = *rec;
 
-    if (d && ptap_kdev_ours(d, jid)) {
+    if (d && ptap_kdev_is_record(d, jid, rec)) {
         r.state = PTAP_STATE_DESTROYING;
         p->before[p->n_before++] = r;
         destroy_dev(p, (char *) d->name);
@@ -171,7 +176,7 @@ static int plan_record(plan *p, ptap_journal *j, const ptap_kview *kv, const pta
     const ptap_kdev *d = ptap_kview_find(kv, rec->name);
     const ptap_record *b;
     ptap_facts f = {
-        .tap_ours = d && ptap_kdev_ours(d, jid),
+        .tap_ours = d && ptap_kdev_is_record(d, jid, rec),
         .tap_exists = d != NULL,
         .probe = PTAP_PROBE_UNKNOWN,
     };
@@ -243,16 +248,153 @@ static int plan_execute(plan *p, ptap_journal *j, ptap_error *err)
     return ptap_pool_destroy_taps(j, &b, PTAP_DESTROY_FAULTS_RECOVER, err);
 }
 
-static bool record_matches_domain(const ptap_record *rec, const char *domain)
+/* "DRIVER[+TRANSPORT]://[USER@]HOST/PATH[?QUERY]" -> "DRIVER://HOST/PATH";
+ * "" for the default connection (@uri NULL or ""). */
+static void uri_key(const char *uri, char *buf, size_t len)
 {
-    if (rec->consumer.kind == PTAP_CONSUMER_NONE)
-        return false;
-    return strcmp(rec->consumer.name, domain) == 0 || strcmp(rec->consumer.target, domain) == 0;
+    const char *plus, *sep, *path, *q, *at;
+    size_t dl;
+
+    if (!uri || !*uri)
+        uri = ptap_virt_default_uri();
+    sep = strstr(uri, "://");
+    if (!sep) {
+        snprintf(buf, len, "%s", uri);
+        return;
+    }
+    plus = memchr(uri, '+', (size_t) (sep - uri));
+    dl = (size_t) ((plus ? plus : sep) - uri);
+    path = strchr(sep + 3, '/');
+    if (!path)
+        path = sep + strlen(sep);
+    at = memchr(sep + 3, '@', (size_t) (path - (sep + 3)));
+    q = strchr(path, '?');
+    snprintf(buf, len, "%.*s://%.*s%.*s", (int) dl, uri,
+             (int) (path - (at ? at + 1 : sep + 3)), at ? at + 1 : sep + 3,
+             (int) (q ? (size_t) (q - path) : strlen(path)), path);
 }
 
-static int run(ptap_journal *j, const char *release_domain, bool dry_run,
+static bool is_uuid(const char *s)
+{
+    size_t n = 0;
+
+    for (; *s; s++) {
+        if (*s == '-')
+            continue;
+        if (!isxdigit((unsigned char) *s))
+            return false;
+        n++;
+    }
+    return n == 32;
+}
+
+/* UUIDs compare without regard to case or dashes. */
+static bool uuid_equal(const char *a, const char *b)
+{
+    while (*a || *b) {
+        if (*a == '-') {
+            a++;
+            continue;
+        }
+        if (*b == '-') {
+            b++;
+            continue;
+        }
+        if (tolower((unsigned char) *a) != tolower((unsigned char) *b))
+            return false;
+        a++;
+        b++;
+    }
+    return true;
+}
+
+int ptap_release_target_check(const char *target, const char **why)
+{
+    if (!target || !*target) {
+        *why = "an empty guest name";
+        return -EINVAL;
+    }
+    if (strncmp(target, "qmp:", 4) == 0 || strncmp(target, "hmp:", 4) == 0) {
+        if (target[4] != '/') {
+            *why = "a monitor socket is qmp:PATH or hmp:PATH with an absolute PATH";
+            return -EINVAL;
+        }
+        return 0;
+    }
+    if (strchr(target, '/')) {
+        *why = "not a libvirt domain name (a monitor socket is qmp:PATH or hmp:PATH)";
+        return -EINVAL;
+    }
+    return 0;
+}
+
+bool ptap_release_matches(const ptap_record *rec, const ptap_release_req *req)
+{
+    const ptap_consumer *c = &rec->consumer;
+    const char *t = req->target;
+    char a[PTAP_CONSUMER_TARGET_MAX], b[PTAP_CONSUMER_TARGET_MAX];
+
+    switch (c->kind) {
+    case PTAP_CONSUMER_QMP:
+        return !req->uuid && strncmp(t, "qmp:", 4) == 0 && strcmp(c->target, t + 4) == 0;
+    case PTAP_CONSUMER_HMP:
+    case PTAP_CONSUMER_HMP_LEGACY:
+        return !req->uuid && strncmp(t, "hmp:", 4) == 0 && strcmp(c->target, t + 4) == 0;
+    case PTAP_CONSUMER_LIBVIRT:
+        if (strncmp(t, "qmp:", 4) == 0 || strncmp(t, "hmp:", 4) == 0)
+            return false;
+        uri_key(c->uri, a, sizeof(a));
+        uri_key(req->uri, b, sizeof(b));
+        if (strcmp(a, b) != 0)
+            return false;
+        if (req->uuid)
+            return uuid_equal(c->target, req->uuid);
+        if (is_uuid(t))
+            return uuid_equal(c->target, t);
+        return strcmp(c->name, t) == 0;
+    default:
+        return false;
+    }
+}
+
+/* Does the guest of @rec still run? Asked of /proc and the monitor
+ * socket only: a release never talks to libvirt. */
+static bool guest_alive(const ptap_record *rec, char *why, size_t len)
+{
+    const ptap_consumer *c = &rec->consumer;
+    pid_t pid = 0;
+
+    if (c->pid > 0) {
+        if (!ptap_proc_alive(c->pid, c->pid_start))
+            return false;
+        snprintf(why, len, "its QEMU (pid %ld) still runs", (long) c->pid);
+        return true;
+    }
+    if (c->kind == PTAP_CONSUMER_LIBVIRT) {
+        if (ptap_proc_find_uuid(c->target, &pid) < 0)
+            return false;
+        snprintf(why, len, "a QEMU with its UUID (pid %ld) still runs", (long) pid);
+        return true;
+    }
+    /* A monitor that still accepts connections has a QEMU behind it. */
+    {
+        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+        if (fd < 0 || strlen(c->target) >= sizeof(sa.sun_path))
+            return false;
+        memcpy(sa.sun_path, c->target, strlen(c->target) + 1);
+        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+            return false;
+        snprintf(why, len, "its monitor '%s' still answers", c->target);
+        return true;
+    }
+}
+
+static int run(ptap_journal *j, const ptap_release_req *release, bool dry_run,
                ptap_recover_result *res, ptap_error *err)
 {
+    size_t kept = 0;
     _cleanup_(ptap_kview_clear) ptap_kview kv = { 0 };
     _cleanup_(plan_clear) plan p = { .res = res };
     size_t n = ptap_journal_count(j);
@@ -273,19 +415,26 @@ static int run(ptap_journal *j, const char *release_domain, bool dry_run,
     for (size_t i = 0; i < n && r >= 0; i++) {
         const ptap_record *rec = ptap_journal_get(j, i);
 
-        if (release_domain) {
-            if (!record_matches_domain(rec, release_domain))
+        if (release) {
+            char why[PTAP_CONSUMER_TARGET_MAX + 64];
+
+            if (!ptap_release_matches(rec, release))
                 continue;
+            if (!release->force && guest_alive(rec, why, sizeof(why))) {
+                kept++;
+                r = plan_action(&p, "kept", rec->name, ptap_state_to_string(rec->state), why);
+                continue;
+            }
             const ptap_kdev *d = ptap_kview_find(&kv, rec->name);
             close_record(&p, rec, d, jid);
             r = plan_action(&p, "release", rec->name, ptap_state_to_string(rec->state),
-                            "the guest was released");
+                            release->force ? "released (--force)" : "the guest was released");
         } else {
             r = plan_record(&p, j, &kv, rec);
         }
     }
     /* Orphans: this journal's marked taps that no live record names. */
-    for (size_t i = 0; i < kv.n && r >= 0 && !release_domain; i++) {
+    for (size_t i = 0; i < kv.n && r >= 0 && !release; i++) {
         ptap_kdev *d = &kv.devs[i];
         const ptap_record *rec;
 
@@ -305,7 +454,12 @@ static int run(ptap_journal *j, const char *release_domain, bool dry_run,
     }
     if (r >= 0 && !dry_run)
         r = plan_execute(&p, j, err);
-    if (r < 0) {
+    if (r >= 0 && kept)
+        r = ptap_error_set(err, -EBUSY, EX_TEMPFAIL,
+                           "left %zu tap(s) of '%s' alone: the guest still runs (see the "
+                           "'kept' actions; --force releases them anyway)",
+                           kept, release->target);
+    if (r < 0 && r != -EBUSY) {
         if (err && !err->code)
             ptap_error_set(err, r, 0, "recovery failed: %s", strerror(-r));
         ptap_recover_result_clear(res);
@@ -318,7 +472,15 @@ int ptap_recover(ptap_journal *j, bool dry_run, ptap_recover_result *res, ptap_e
     return run(j, NULL, dry_run, res, err);
 }
 
-int ptap_release(ptap_journal *j, const char *domain, ptap_recover_result *res, ptap_error *err)
+int ptap_release(ptap_journal *j, const ptap_release_req *req, ptap_recover_result *res,
+                 ptap_error *err)
 {
-    return run(j, domain, false, res, err);
+    const char *why;
+
+    if (ptap_release_target_check(req->target, &why) < 0)
+        return ptap_error_set(err, -EINVAL, EX_USAGE, "cannot release '%s': %s",
+                              strna(req->target), why);
+    if (req->uuid && !is_uuid(req->uuid))
+        return ptap_error_set(err, -EINVAL, EX_USAGE, "invalid UUID '%s'", req->uuid);
+    return run(j, req, false, res, err);
 }

@@ -45,13 +45,46 @@ typedef struct ptap_recover_result {
  */
 int ptap_recover(ptap_journal *j, bool dry_run, ptap_recover_result *res, ptap_error *err);
 
+/* Which guest a release is for: the TARGET syntax of attach and detach. */
+typedef struct ptap_release_req {
+    const char *target; /* "qmp:PATH", "hmp:PATH", or a libvirt domain name or UUID */
+    const char *uuid;   /* the domain's UUID when known (the libvirt hook passes it):
+                         * then only the UUID is matched, never the name */
+    const char *uri;    /* libvirt connection the domain lives on, or NULL: the
+                         * default (LIBVIRT_DEFAULT_URI, else system for root,
+                         * session otherwise) */
+    bool force;         /* release even records whose guest still runs */
+} ptap_release_req;
+
 /**
- * ptap_release: destroy everything on record for guest @domain (name or
- * UUID, matched against the records' consumer), from the journal alone —
- * never talking to libvirt (a libvirt hook calls this; calling back into
- * libvirt from a hook deadlocks).
+ * ptap_release_matches: is @rec the record of a NIC of the guest @req names?
+ * qmp:PATH / hmp:PATH: a monitor consumer of that kind on that socket.
+ * A UUID (in @req->uuid, or as the target): a libvirt consumer with that
+ * UUID on the same connection. A name: a libvirt consumer of that name on
+ * the same connection. Connections compare by driver, host and path
+ * ("qemu:///system" and "qemu+unix:///system?socket=..." are one), so a
+ * system guest never releases a session guest of the same name or UUID.
+ * Pure (unit-tested).
  */
-int ptap_release(ptap_journal *j, const char *domain, ptap_recover_result *res, ptap_error *err);
+bool ptap_release_matches(const ptap_record *rec, const ptap_release_req *req);
+
+/**
+ * ptap_release_target_check: -EINVAL with @why when @target cannot name a
+ * guest (empty, or a path without "qmp:"/"hmp:").
+ */
+int ptap_release_target_check(const char *target, const char **why);
+
+/**
+ * ptap_release: destroy every tap on record for the guest @req names and
+ * close the records, from the journal and /proc alone: never talking to
+ * libvirt (the libvirt hook calls this; calling back into libvirt from a
+ * hook deadlocks). A record whose guest still runs (its QEMU process, a
+ * process with the domain's UUID, or a monitor socket that answers) is left
+ * alone unless @req->force: the action is then "kept" and the call returns
+ * -EBUSY (exit 75) once the others are done.
+ */
+int ptap_release(ptap_journal *j, const ptap_release_req *req, ptap_recover_result *res,
+                 ptap_error *err);
 
 void ptap_recover_result_clear(ptap_recover_result *res);
 

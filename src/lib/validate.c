@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "util.h"
 #include "validate.h"
@@ -224,4 +225,35 @@ int ptap_parse_group(const char *s, gid_t *ret)
     if (isdigit((unsigned char) s[0]))
         return ptap_parse_uint(s, 0, UINT32_MAX - 1, &v) < 0 ? -EINVAL : (*ret = (gid_t) v, 0);
     return ptap_group_by_name(s, ret);
+}
+
+int ptap_mac_bridge_check(const uint8_t mac[PTAP_MAC_LEN], const uint8_t *bridge_mac,
+                          const char **why)
+{
+    const char *dummy;
+
+    if (!why)
+        why = &dummy;
+    if (mac[0] != PTAP_TAP_MAC_OCTET0) {
+        *why = "a tap's MAC on a bridge must begin with fe: a lower one could become the "
+               "bridge's own address";
+        return -EINVAL;
+    }
+    if (bridge_mac && memcmp(mac, bridge_mac, PTAP_MAC_LEN) <= 0) {
+        *why = "it is not above the bridge's own address, which it would replace";
+        return -EINVAL;
+    }
+    return 0;
+}
+
+int ptap_mac_tap_random(uint8_t mac[PTAP_MAC_LEN], const uint8_t *bridge_mac)
+{
+    for (int tries = 0; tries < 64; tries++) {
+        if (getrandom(mac + 1, PTAP_MAC_LEN - 1, 0) != PTAP_MAC_LEN - 1)
+            return negative_errno();
+        mac[0] = PTAP_TAP_MAC_OCTET0;
+        if (ptap_mac_bridge_check(mac, bridge_mac, NULL) == 0)
+            return 0;
+    }
+    return -EADDRNOTAVAIL; /* only a bridge at fe:ff:ff:ff:ff:fx gets here */
 }

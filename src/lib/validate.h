@@ -45,6 +45,28 @@ bool ptap_ifname_is_template(const char *name);
  */
 int ptap_mac_parse(const char *s, uint8_t mac[PTAP_MAC_LEN], const char **why);
 
+/*
+ * A bridge takes the lowest MAC of its ports as its own (unless an admin
+ * set one), so a tap's MAC must never be able to become its bridge's: as
+ * libvirt and qemu-bridge-helper do, a tap on a bridge has a MAC whose
+ * first octet is 0xfe, and it must also sort above the bridge's address.
+ */
+#define PTAP_TAP_MAC_OCTET0 0xfe
+
+/**
+ * ptap_mac_bridge_check: may a tap with @mac join a bridge whose address
+ * is @bridge_mac (NULL: unknown)? 0, or -EINVAL with @why.
+ */
+int ptap_mac_bridge_check(const uint8_t mac[PTAP_MAC_LEN], const uint8_t *bridge_mac,
+                          const char **why);
+
+/**
+ * ptap_mac_tap_random: a random tap MAC fe:xx:xx:xx:xx:xx that passes
+ * ptap_mac_bridge_check() against @bridge_mac (NULL: any). Returns 0 or
+ * a negative errno (getrandom).
+ */
+int ptap_mac_tap_random(uint8_t mac[PTAP_MAC_LEN], const uint8_t *bridge_mac);
+
 /** ptap_mac_format: format @mac into @buf (PTAP_MAC_STRLEN bytes). */
 void ptap_mac_format(const uint8_t mac[PTAP_MAC_LEN], char buf[PTAP_MAC_STRLEN]);
 

@@ -228,7 +228,7 @@ static int forget_names(ptap_watch *w, char (*names)[IFNAMSIZ], size_t n)
          * that tap's (the old one is gone, the new record is live). */
         if (!rec || rec->state == PTAP_STATE_CREATING)
             continue;
-        if (d && ptap_kdev_ours(d, ptap_journal_id(j)))
+        if (d && ptap_kdev_is_record(d, ptap_journal_id(j), rec))
             continue;
         todo[m++] = names[i];
     }
@@ -301,7 +301,7 @@ static int check_due(ptap_watch *w, char (*names)[IFNAMSIZ], size_t n)
         const char *who = *rec->consumer.name ? rec->consumer.name : rec->consumer.target;
         ptap_probe pr;
 
-        if (!d || !ptap_kdev_ours(d, jid)) {
+        if (!d || !ptap_kdev_is_record(d, jid, rec)) {
             /* Deleted meanwhile: the RTM_DELLINK path forgets it. */
             continue;
         }
@@ -332,7 +332,8 @@ static int check_due(ptap_watch *w, char (*names)[IFNAMSIZ], size_t n)
             continue;
         rec = ptap_journal_find(j, cand[i].rec.name);
         d = ptap_kview_find(&kv, cand[i].rec.name);
-        if (!rec || rec->seq != cand[i].rec.seq || !d || !ptap_kdev_ours(d, jid) || d->carrier) {
+        if (!rec || rec->seq != cand[i].rec.seq || !d || !ptap_kdev_is_record(d, jid, rec) ||
+            d->carrier) {
             report(w, PTAP_WATCH_CANCELLED, cand[i].rec.name,
                    "the record or the tap changed meanwhile: left alone");
             continue;
@@ -527,7 +528,7 @@ int ptap_watch_resync(ptap_watch *w)
 
         if (rec->state == PTAP_STATE_CREATING)
             continue;
-        if (!d || !ptap_kdev_ours(d, jid)) {
+        if (!d || !ptap_kdev_is_record(d, jid, rec)) {
             snprintf(missing[nm++], IFNAMSIZ, "%s", rec->name);
             continue;
         }

@@ -135,12 +135,34 @@ class Fake:
     # ---- helpers ----
     @staticmethod
     def params(text):
+        """QemuOpts parsing as QEMU 0.12's qemu_opts_parse() did it: a name
+        runs to '=' or ','; a value runs to the next single ',' and ",,"
+        stands for a literal ',' (get_opt_value()); the last of two equal
+        names wins (qemu_opt_find() looks from the end)."""
         out = {}
-        for part in text.split(","):
-            if not part:
-                continue
-            k, _, v = part.partition("=")
-            out[k] = v
+        i, n = 0, len(text)
+        while i < n:
+            j = i
+            while j < n and text[j] not in "=,":
+                j += 1
+            name = text[i:j]
+            value = ""
+            if j < n and text[j] == "=":
+                j += 1
+                buf = []
+                while j < n:
+                    if text[j] == ",":
+                        if j + 1 < n and text[j + 1] == ",":
+                            buf.append(",")
+                            j += 2
+                            continue
+                        break
+                    buf.append(text[j])
+                    j += 1
+                value = "".join(buf)
+            if name:
+                out[name] = value
+            i = j + 1
         return out
 
     def open_tap(self, ifname):

@@ -49,7 +49,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     memcpy(alias, data, size);
     alias[size] = '\0';
-    if (ptap_mark_parse(alias, jid, op) == 0 && (strlen(jid) > PTAP_JOURNAL_ID_LEN))
+    ptap_mark m;
+    if (ptap_mark_parse(alias, &m) == 0 &&
+        (strlen(m.journal) > PTAP_JOURNAL_ID_LEN || strlen(m.op) >= PTAP_RECORD_ID_MAX))
         abort();
     free(alias);
     return 0;

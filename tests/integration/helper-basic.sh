@@ -42,12 +42,12 @@ for mode in setuid cap; do
 
     # Bridge, MTU (the bridge's), MAC, mark, owner.
     pt_assert_rc "$mode: create on br0" 0 \
-        pt_helper $U1 "$POL" "$H" create ph0 --bridge br0 --mac 52:54:00:aa:bb:01
+        pt_helper $U1 "$POL" "$H" create ph0 --bridge br0 --mac fe:54:00:aa:bb:01
     pt_assert_eq "$mode: create prints the name" ph0 "$PT_OUT"
     pt_assert_eq "$mode: owner" "$uid1" "$(sysfs ph0 owner)"
     pt_assert_eq "$mode: group" "-1" "$(sysfs ph0 group)"
     pt_assert_eq "$mode: mtu (bridge's)" 1400 "$(sysfs ph0 mtu)"
-    pt_assert_eq "$mode: mac" 52:54:00:aa:bb:01 "$(sysfs ph0 address)"
+    pt_assert_eq "$mode: mac" fe:54:00:aa:bb:01 "$(sysfs ph0 address)"
     pt_assert_eq "$mode: mark" ptap "$(sysfs ph0 ifalias)"
     pt_assert_eq "$mode: master" br0 "$(basename "$(pt_ns readlink /sys/class/net/ph0/master)")"
     pt_assert_eq "$mode: tun_flags (tap, no_pi, persist)" 0x1802 "$(sysfs ph0 tun_flags)"
@@ -62,7 +62,7 @@ for mode in setuid cap; do
 
     # Explicit MTU and group; U1 is in the group, U2 is not.
     pt_assert_rc "$mode: create with group" 0 \
-        pt_helper $U1 "$POL" "$H" create ph1 --bridge br0 --mtu 1300 --group ptaptest-hg --owner $U1
+        pt_helper $U1 "$POL" "$H" create ph1 --mtu 1300 --group ptaptest-hg --owner $U1
     pt_assert_eq "$mode: group set" "$gid" "$(sysfs ph1 group)"
     pt_assert_eq "$mode: mtu set" 1300 "$(sysfs ph1 mtu)"
     pt_assert_rc "$mode: owner+group attaches" 0 pt_tun_open $U1 ph1

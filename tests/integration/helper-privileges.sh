@@ -15,7 +15,7 @@ gid1=$(id -g $U1)
 pt_netns_new hpriv
 pt_ns ip link add br0 type bridge
 pt_ns ip link set br0 up
-POL=$(pt_policy_dir "allow user $U1 bridge br0")
+POL=$(pt_policy_dir "allow user $U1 bridge br0 max 4096")
 DRIVER=$(pt_tmpdir)/driver.py
 cat >"$DRIVER" <<'PY'
 import os, signal, subprocess, sys, time

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Table-driven tests of mark.h: the provenance mark in a tap's ifalias
- * ("ptap", "ptap:TAG", "ptap:JOURNALID:OPID"): is_mark, parse, format
- * and the helper's tag form, edge cases included (bare "ptap", overlong
- * parts, bad characters). (Moved here from test_validate and
- * test_journal; every case they had is kept.)
+ * ("ptap:uUID", "ptap:uUID:TAG", "ptap:uUID:JOURNALID:OPID", and ptap
+ * 0.1's "ptap", "ptap:TAG"): is_mark, parse, format, the helper's tag form
+ * and whose mark it is, edge cases included (bare "ptap", overlong parts,
+ * bad characters, a tag that would read as a maker).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -64,36 +64,54 @@ static void test_parse(void **state)
     static const struct {
         const char *alias;
         int rc;
+        long long maker; /* -1: none */
         const char *journal, *op;
     } cases[] = {
-        { "ptap", 0, "", "" },
-        { "ptap:" JID, 0, JID, "" },
-        { "ptap:" JID ":op42", 0, JID, "op42" },
-        { "ptap:pool", 0, "pool", "" },
-        { "ptap:a:b:c", 0, "a", "b:c" },
-        { "ptap:j:" OP31, 0, "j", OP31 },
-        { "ptap:" JID "0:op", -ERANGE, "", "" },           /* journal id too long */
-        { "ptap:j:" OP32, -ERANGE, "", "" },                /* op id too long */
-        { "ptap:j:0123456789012345678901234567890123", -ERANGE, "", "" },
-        { "ptapx", -EINVAL, NULL, NULL },
-        { "ptap:", -EINVAL, NULL, NULL },
-        { "ptap:a b", -EINVAL, NULL, NULL },
-        { "ptap:" JID ":o p", -EINVAL, NULL, NULL },
-        { "", -EINVAL, NULL, NULL },
-        { NULL, -EINVAL, NULL, NULL },
-        { "my uplink", -EINVAL, NULL, NULL },
+        /* ptap 0.1 marks: no maker */
+        { "ptap", 0, -1, "", "" },
+        { "ptap:" JID, 0, -1, JID, "" },
+        { "ptap:" JID ":op42", 0, -1, JID, "op42" },
+        { "ptap:pool", 0, -1, "pool", "" },
+        { "ptap:a:b:c", 0, -1, "a", "b:c" },
+        { "ptap:j:" OP31, 0, -1, "j", OP31 },
+        /* the helper's marks */
+        { "ptap:u0", 0, 0, "", "" },
+        { "ptap:u1000:" JID ":op42", 0, 1000, JID, "op42" },
+        { "ptap:u4294967294:" JID, 0, 4294967294LL, JID, "" },
+        { "ptap:u1000:pool", 0, 1000, "pool", "" },
+        { "ptap:u1000:a:b:c", 0, 1000, "a", "b:c" },
+        /* not a maker: then a 0.1 tag */
+        { "ptap:u4294967295:" JID, 0, -1, "u4294967295", JID },
+        { "ptap:u01:j", 0, -1, "u01", "j" },
+        { "ptap:u:j", 0, -1, "u", "j" },
+        { "ptap:u1x:j", 0, -1, "u1x", "j" },
+        { "ptap:" JID "0:op", -ERANGE, -1, "", "" },           /* journal id too long */
+        { "ptap:j:" OP32, -ERANGE, -1, "", "" },                /* op id too long */
+        { "ptap:u7:j:" OP32, -ERANGE, -1, "", "" },
+        { "ptap:j:0123456789012345678901234567890123", -ERANGE, -1, "", "" },
+        { "ptapx", -EINVAL, -1, NULL, NULL },
+        { "ptap:", -EINVAL, -1, NULL, NULL },
+        { "ptap:a b", -EINVAL, -1, NULL, NULL },
+        { "ptap:" JID ":o p", -EINVAL, -1, NULL, NULL },
+        { "", -EINVAL, -1, NULL, NULL },
+        { NULL, -EINVAL, -1, NULL, NULL },
+        { "my uplink", -EINVAL, -1, NULL, NULL },
     };
 
     (void) state;
     for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-        char jid[PTAP_JOURNAL_ID_LEN + 1] = "junk", op[PTAP_RECORD_ID_MAX] = "junk";
-        int r = ptap_mark_parse(cases[i].alias, jid, op);
+        ptap_mark m = { .maker = 7, .journal = "junk", .op = "junk" };
+        int r = ptap_mark_parse(cases[i].alias, &m);
 
         if (r != cases[i].rc)
             fail_msg("ptap_mark_parse('%s') = %d, want %d", strna(cases[i].alias), r, cases[i].rc);
         if (cases[i].journal) {
-            assert_string_equal(jid, cases[i].journal);
-            assert_string_equal(op, cases[i].op);
+            assert_string_equal(m.journal, cases[i].journal);
+            assert_string_equal(m.op, cases[i].op);
+            if (cases[i].maker < 0)
+                assert_true(m.maker == (uid_t) -1);
+            else
+                assert_true(m.maker == (uid_t) cases[i].maker);
         }
     }
 }
@@ -106,13 +124,14 @@ static void test_format(void **state)
         int rc;
         const char *mark, *tag;
     } cases[] = {
-        { JID, "op7", 0, 0, "ptap:" JID ":op7", JID ":op7" },
-        { JID, "", 0, 0, "ptap:" JID, JID },
-        { "pool", "op1", 0, 0, "ptap:pool:op1", "pool:op1" },
-        { JID, OP31, 0, 0, "ptap:" JID ":" OP31, JID ":" OP31 }, /* the longest fits */
+        { JID, "op7", 0, 0, "ptap:u1000:" JID ":op7", JID ":op7" },
+        { JID, "", 0, 0, "ptap:u1000:" JID, JID },
+        { "pool", "op1", 0, 0, "ptap:u1000:pool:op1", "pool:op1" },
+        { JID, OP31, 0, 0, "ptap:u1000:" JID ":" OP31, JID ":" OP31 }, /* the longest fits */
         { JID, "op7", 10, -ENOBUFS, NULL, NULL },
-        { JID, "op7", sizeof("ptap:" JID ":op7") - 1, -ENOBUFS, NULL, NULL },
-        { JID, "op7", sizeof("ptap:" JID ":op7"), 0, "ptap:" JID ":op7", NULL },
+        { JID, "op7", sizeof("ptap:u1000:" JID ":op7") - 1, -ENOBUFS, NULL, NULL },
+        { JID, "op7", sizeof("ptap:u1000:" JID ":op7"), 0, "ptap:u1000:" JID ":op7", NULL },
+        { "u1000", "op7", 0, -EINVAL, NULL, NULL },    /* reads as a maker */
         { "a:b", "op7", 0, -EINVAL, NULL, NULL },      /* ':' would move the split */
         { JID "0", "op7", 0, -EINVAL, NULL, NULL },   /* journal id too long */
         { "", "op7", 0, -EINVAL, NULL, NULL },
@@ -126,9 +145,9 @@ static void test_format(void **state)
     (void) state;
     for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
         char buf[PTAP_MARK_MAX], tag[PTAP_TAG_MAX + 1];
-        char jid[PTAP_JOURNAL_ID_LEN + 1], op[PTAP_RECORD_ID_MAX];
+        ptap_mark m;
         size_t len = cases[i].len ? cases[i].len : sizeof(buf);
-        int r = ptap_mark_format(cases[i].journal, cases[i].op, buf, len);
+        int r = ptap_mark_format(1000, cases[i].journal, cases[i].op, buf, len);
 
         if (r != cases[i].rc)
             fail_msg("ptap_mark_format('%s', '%s', %zu) = %d, want %d", strna(cases[i].journal),
@@ -144,9 +163,10 @@ static void test_format(void **state)
         /* What is formatted is a mark, and parses back into its parts. */
         assert_string_equal(buf, cases[i].mark);
         assert_true(ptap_mark_is_mark(buf));
-        assert_int_equal(ptap_mark_parse(buf, jid, op), 0);
-        assert_string_equal(jid, cases[i].journal);
-        assert_string_equal(op, cases[i].op);
+        assert_int_equal(ptap_mark_parse(buf, &m), 0);
+        assert_true(m.maker == 1000);
+        assert_string_equal(m.journal, cases[i].journal);
+        assert_string_equal(m.op, cases[i].op);
     }
     char tag[8];
     assert_int_equal(ptap_mark_tag(JID, "op7", tag, sizeof(tag)), -ENOBUFS);
@@ -160,28 +180,32 @@ static void test_format_tag(void **state)
         int rc;
         const char *mark;
     } cases[] = {
-        { NULL, 0, 0, "ptap" },
-        { "t1", 0, 0, "ptap:t1" },
-        { JID ":op3", 0, 0, "ptap:" JID ":op3" },
-        { "a.b-c_d:e", 0, 0, "ptap:a.b-c_d:e" },
-        { TAG64, 0, 0, "ptap:" TAG64 },
+        { NULL, 0, 0, "ptap:u42" },
+        { "t1", 0, 0, "ptap:u42:t1" },
+        { JID ":op3", 0, 0, "ptap:u42:" JID ":op3" },
+        { "a.b-c_d:e", 0, 0, "ptap:u42:a.b-c_d:e" },
+        { TAG64, 0, 0, "ptap:u42:" TAG64 },
+        { "u", 0, 0, "ptap:u42:u" },
+        { "ux:1", 0, 0, "ptap:u42:ux:1" },
+        { "u1000:" JID ":op1", 0, -EINVAL, NULL }, /* would pass for user 1000's */
+        { "u0", 0, -EINVAL, NULL },
         { TAG64 "x", 0, -EINVAL, NULL },
         { "", 0, -EINVAL, NULL },
         { "a b", 0, -EINVAL, NULL },
         { "a/b", 0, -EINVAL, NULL },
         { "a\"b", 0, -EINVAL, NULL },
-        { NULL, 4, -ENOBUFS, NULL },
-        { NULL, 5, 0, "ptap" },
-        { "t1", 7, -ENOBUFS, NULL },
-        { "t1", 8, 0, "ptap:t1" },
+        { NULL, 8, -ENOBUFS, NULL },
+        { NULL, 9, 0, "ptap:u42" },
+        { "t1", 11, -ENOBUFS, NULL },
+        { "t1", 12, 0, "ptap:u42:t1" },
     };
 
     (void) state;
     for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-        char buf[sizeof(PTAP_MARK_PREFIX) + 1 + PTAP_TAG_MAX];
+        char buf[PTAP_MARK_TAG_MAX];
         size_t len = cases[i].len ? cases[i].len : sizeof(buf);
         const char *why = NULL;
-        int r = ptap_mark_format_tag(cases[i].tag, buf, len, &why);
+        int r = ptap_mark_format_tag(42, cases[i].tag, buf, len, &why);
 
         if (r != cases[i].rc)
             fail_msg("ptap_mark_format_tag('%s', %zu) = %d, want %d", strna(cases[i].tag), len, r,
@@ -195,6 +219,36 @@ static void test_format_tag(void **state)
     }
 }
 
+static void test_is_ours(void **state)
+{
+    static const struct {
+        const char *alias;
+        uid_t me;
+        const char *jid;
+        bool ours;
+    } cases[] = {
+        { "ptap:u1000:" JID ":op1", 1000, JID, true },
+        { "ptap:u1000:" JID, 1000, JID, true },
+        { "ptap:u1001:" JID ":op1", 1000, JID, false },    /* made by another user */
+        { "ptap:u1000:fedcba9876543210:op1", 1000, JID, false }, /* another journal */
+        { "ptap:" JID ":op1", 1000, JID, false },          /* 0.1: maker unknown */
+        { "ptap:u0:" JID ":op1", 0, JID, true },
+        { "ptap:u0:" JID ":op1", 1000, JID, false },
+        { "ptap:u1000", 1000, JID, false },
+        { "ptap:u1000:" JID, 1000, "", false },
+    };
+
+    (void) state;
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        ptap_mark m;
+
+        assert_int_equal(ptap_mark_parse(cases[i].alias, &m), 0);
+        if (ptap_mark_is_ours(&m, cases[i].me, cases[i].jid) != cases[i].ours)
+            fail_msg("ptap_mark_is_ours('%s', %u, '%s') != %d", cases[i].alias,
+                     (unsigned) cases[i].me, cases[i].jid, cases[i].ours);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -202,6 +256,7 @@ int main(void)
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_format),
         cmocka_unit_test(test_format_tag),
+        cmocka_unit_test(test_is_ours),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -90,6 +90,7 @@ static const char *const golden_cases[] = {
     "ua-kept",        /* an id already "ua-..." is not prefixed again for libvirt */
     "xml-escape",     /* a tap name the kernel takes but XML must escape */
     "legacy-vlan",    /* legacy on VLAN 3; libvirt refuses a non-"ua-" alias */
+    "comma-tap",      /* "," in a tap name: ",," in HMP and legacy text, as is in QMP and XML */
 };
 
 /* One NIC as a .in file describes it. */

@@ -216,7 +216,12 @@ static void test_decide(void **state)
         { 1001, false, "br0", 1, 1, 0, "allowed by t.conf:1" },
         { 1001, false, "br0", 2, 1, -EDQUOT, "quota of 2 taps exceeded (2 owned, 1 asked; t.conf:1)" },
         { 1001, false, "br0", 0, 3, -EDQUOT, "quota of 2 taps exceeded (0 owned, 3 asked; t.conf:1)" },
-        { 1001, false, NULL, 100, 1, 0, "allowed by t.conf:2" },
+        { 1001, false, NULL, 15, 1, 0, "allowed by t.conf:2" },
+        /* no "max": the default limit (PTAP_POLICY_DEFAULT_MAX, 16) */
+        { 1001, false, NULL, 16, 1, -EDQUOT,
+          "quota of 16 taps exceeded (16 owned, 1 asked; t.conf:2, the default limit of a rule without 'max')" },
+        { 1001, false, NULL, 0, 4096, -EDQUOT,
+          "quota of 16 taps exceeded (0 owned, 4096 asked; t.conf:2, the default limit of a rule without 'max')" },
         { 1001, false, "", 0, 1, 0, "allowed by t.conf:2" },
         { 1001, false, "br1", 0, 1, -EACCES, "no rule in t.conf allows uid 1001 on bridge 'br1'" },
         /* group rule: "*" is any bridge but not none */

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -145,6 +146,50 @@ static void test_live(void **state)
     assert_false(ptap_proc_has_uuid(gone, "5f1e0f6e-0000-4000-8000-000000000001"));
 }
 
+/* A killed process its parent has not reaped (a zombie) is gone: it runs
+ * no guest and holds no tap. The zombie is real: our own child, killed
+ * and left unreaped until the checks are done. */
+static void test_zombie(void **state)
+{
+    static const struct {
+        const char *stat;
+        int rc;
+        char st;
+    } cases[] = {
+        { "42 (qemu) Z 1 2 3", 0, 'Z' },
+        { "42 (a) b) S 1", 0, 'S' },
+        { "42 (qemu)  R 1", 0, 'R' },
+        { "42 (qemu) ", -EIO, 0 },
+        { "42 qemu S", -EIO, 0 },
+    };
+    uint64_t start = 0;
+    pid_t child;
+    char st = 0;
+
+    (void) state;
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        assert_int_equal(ptap_proc_parse_state(cases[i].stat, &st), cases[i].rc);
+        if (cases[i].rc == 0)
+            assert_int_equal(st, cases[i].st);
+    }
+    child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        pause();
+        _exit(0);
+    }
+    assert_int_equal(ptap_proc_start_time(child, &start), 0);
+    assert_true(ptap_proc_alive(child, start));
+    kill(child, SIGKILL);
+    for (int i = 0; i < 500 && ptap_proc_alive(child, start); i++)
+        usleep(1000);
+    /* Still in /proc (not reaped), and yet gone. */
+    assert_int_equal(ptap_proc_start_time(child, &start), 0);
+    assert_false(ptap_proc_alive(child, start));
+    assert_false(ptap_proc_alive(child, 0));
+    waitpid(child, NULL, 0);
+}
+
 /* A child whose command line carries "-uuid UUID", as libvirt starts QEMU. */
 static void test_uuid(void **state)
 {
@@ -251,6 +296,7 @@ int main(void)
         cmocka_unit_test(test_parse_start_time),
         cmocka_unit_test(test_parse_owner),
         cmocka_unit_test(test_live),
+        cmocka_unit_test(test_zombie),
         cmocka_unit_test(test_uuid),
         cmocka_unit_test(test_read_all),
         cmocka_unit_test(test_now_ms),

@@ -2,11 +2,15 @@
 /*
  * The recovery decision table (src/lib/recover.c, docs/recovery.md):
  * record state x kernel x consumer -> action. One row per rule.
+ * Then which records a release names (ptap_release_matches), one row per
+ * rule: monitor targets, libvirt names and UUIDs, connections kept apart.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -95,12 +99,101 @@ static void test_decide_one(void **state)
         assert_true(d.reason && *d.reason);
 }
 
+#define U1 "5f1e0f6e-0000-4000-8000-000000000001"
+#define U2 "5f1e0f6e-0000-4000-8000-000000000002"
+
+typedef struct match_row {
+    const char *what;
+    ptap_consumer_kind kind;
+    const char *rec_target, *rec_name, *rec_uri;
+    const char *target, *uuid, *uri;
+    bool match;
+} match_row;
+
+static const match_row match_rows[] = {
+    { "qmp target matches its socket", PTAP_CONSUMER_QMP, "/run/vm1.qmp", "", "",
+      "qmp:/run/vm1.qmp", NULL, NULL, true },
+    { "qmp target, other socket", PTAP_CONSUMER_QMP, "/run/vm1.qmp", "", "",
+      "qmp:/run/vm2.qmp", NULL, NULL, false },
+    { "hmp target does not name a qmp consumer", PTAP_CONSUMER_QMP, "/run/vm1.qmp", "", "",
+      "hmp:/run/vm1.qmp", NULL, NULL, false },
+    { "hmp target matches a legacy hmp consumer", PTAP_CONSUMER_HMP_LEGACY, "/run/vm1.mon", "", "",
+      "hmp:/run/vm1.mon", NULL, NULL, true },
+    { "a bare path is no monitor target", PTAP_CONSUMER_QMP, "/run/vm1.qmp", "", "",
+      "/run/vm1.qmp", NULL, NULL, false },
+    { "domain name on the same connection", PTAP_CONSUMER_LIBVIRT, U1, "web1", "qemu:///system",
+      "web1", NULL, "qemu:///system", true },
+    { "same name, session guest vs system release", PTAP_CONSUMER_LIBVIRT, U1, "web1",
+      "qemu:///session", "web1", NULL, "qemu:///system", false },
+    { "transport and socket do not make another connection", PTAP_CONSUMER_LIBVIRT, U1, "web1",
+      "qemu+unix:///system?socket=/tmp/x/libvirt-sock", "web1", NULL, "qemu:///system", true },
+    { "another host is another connection", PTAP_CONSUMER_LIBVIRT, U1, "web1",
+      "qemu+ssh://root@h2/system", "web1", NULL, "qemu:///system", false },
+    { "UUID as the target", PTAP_CONSUMER_LIBVIRT, U1, "web1", "qemu:///system", U1, NULL,
+      "qemu:///system", true },
+    { "UUID compares without case", PTAP_CONSUMER_LIBVIRT, U1, "web1", "qemu:///system",
+      "5F1E0F6E-0000-4000-8000-000000000001", NULL, "qemu:///system", true },
+    { "with --uuid only the UUID counts: same name, other UUID", PTAP_CONSUMER_LIBVIRT, U2,
+      "web1", "qemu:///system", "web1", U1, "qemu:///system", false },
+    { "with --uuid the UUID matches whatever the name", PTAP_CONSUMER_LIBVIRT, U1, "renamed",
+      "qemu:///system", "web1", U1, "qemu:///system", true },
+    { "with --uuid, a session record of that UUID is not the system guest",
+      PTAP_CONSUMER_LIBVIRT, U1, "web1", "qemu:///session", "web1", U1, "qemu:///system", false },
+    { "a domain name never names a monitor consumer", PTAP_CONSUMER_QMP, "web1", "web1", "",
+      "web1", NULL, NULL, false },
+    { "a pool tap has no guest", PTAP_CONSUMER_NONE, "", "", "", "web1", NULL, NULL, false },
+};
+
+static void test_release_match_one(void **state)
+{
+    const match_row *t = *state;
+    ptap_record rec = { .state = PTAP_STATE_ATTACHED };
+    ptap_release_req req = { .target = t->target, .uuid = t->uuid, .uri = t->uri };
+
+    rec.consumer.kind = t->kind;
+    snprintf(rec.consumer.target, sizeof(rec.consumer.target), "%s", t->rec_target);
+    snprintf(rec.consumer.name, sizeof(rec.consumer.name), "%s", t->rec_name);
+    snprintf(rec.consumer.uri, sizeof(rec.consumer.uri), "%s", t->rec_uri);
+    print_message("%s\n", t->what);
+    assert_int_equal(ptap_release_matches(&rec, &req), t->match);
+}
+
+static void test_release_target_check(void **state)
+{
+    static const struct {
+        const char *target;
+        int rc;
+    } cases[] = {
+        { "web1", 0 }, { U1, 0 }, { "qmp:/run/vm1.qmp", 0 }, { "hmp:/run/vm1.mon", 0 },
+        { "/run/vm1.qmp", -EINVAL }, { "qmp:vm1.qmp", -EINVAL }, { "", -EINVAL },
+        { "a/b", -EINVAL },
+    };
+    const char *why;
+
+    (void) state;
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        why = NULL;
+        assert_int_equal(ptap_release_target_check(cases[i].target, &why), cases[i].rc);
+        if (cases[i].rc)
+            assert_non_null(why);
+    }
+}
+
 int main(void)
 {
     struct CMUnitTest tests[ARRAY_SIZE(rows)];
+    struct CMUnitTest match[ARRAY_SIZE(match_rows) + 1];
+    int r;
 
     for (size_t i = 0; i < ARRAY_SIZE(rows); i++)
         tests[i] = (struct CMUnitTest) { .name = rows[i].what, .test_func = test_decide_one,
                                          .initial_state = (void *) &rows[i] };
-    return cmocka_run_group_tests_name("recover decision table", tests, NULL, NULL);
+    for (size_t i = 0; i < ARRAY_SIZE(match_rows); i++)
+        match[i] = (struct CMUnitTest) { .name = match_rows[i].what,
+                                         .test_func = test_release_match_one,
+                                         .initial_state = (void *) &match_rows[i] };
+    match[ARRAY_SIZE(match_rows)] = (struct CMUnitTest) {
+        .name = "release targets", .test_func = test_release_target_check };
+    r = cmocka_run_group_tests_name("recover decision table", tests, NULL, NULL);
+    return r + cmocka_run_group_tests_name("release matching", match, NULL, NULL);
 }
