@@ -48,7 +48,7 @@ for mode in setuid cap; do
     pt_assert_eq "$mode: group" "-1" "$(sysfs ph0 group)"
     pt_assert_eq "$mode: mtu (bridge's)" 1400 "$(sysfs ph0 mtu)"
     pt_assert_eq "$mode: mac" fe:54:00:aa:bb:01 "$(sysfs ph0 address)"
-    pt_assert_eq "$mode: mark" ptap "$(sysfs ph0 ifalias)"
+    pt_assert_eq "$mode: mark (names its maker)" "ptap:u$uid1" "$(sysfs ph0 ifalias)"
     pt_assert_eq "$mode: master" br0 "$(basename "$(pt_ns readlink /sys/class/net/ph0/master)")"
     pt_assert_eq "$mode: tun_flags (tap, no_pi, persist)" 0x1802 "$(sysfs ph0 tun_flags)"
     pt_assert_match "$mode: up" 'UP' "$(pt_ns ip link show ph0)"
@@ -82,7 +82,7 @@ for mode in setuid cap; do
     pt_assert_rc "$mode: template --count 3" 0 \
         pt_helper $U1 "$POL" "$H" create 'pht%d' --count 3 --tag batch-1 --bridge br0
     pt_assert_eq "$mode: template names" "pht0 pht1 pht2" "$(echo $PT_OUT)"
-    pt_assert_eq "$mode: tagged mark" ptap:batch-1 "$(sysfs pht2 ifalias)"
+    pt_assert_eq "$mode: tagged mark" "ptap:u$uid1:batch-1" "$(sysfs pht2 ifalias)"
 
     # list --json: the keys ptap relies on, with the kernel's values.
     (pt_tun_open $U1 ph1 1 0 3 >/dev/null &)
@@ -106,7 +106,7 @@ for mode in setuid cap; do
     pt_assert_eq "$mode: json vnet_hdr off" false "$(echo "$J" | json_get ph0 vnet_hdr)"
     pt_assert_eq "$mode: json carrier on" true "$(echo "$J" | json_get ph1 carrier)"
     pt_assert_eq "$mode: json carrier off" false "$(echo "$J" | json_get ph0 carrier)"
-    pt_assert_eq "$mode: json mark" '"ptap:batch-1"' "$(echo "$J" | json_get pht1 mark)"
+    pt_assert_eq "$mode: json mark" "\"ptap:u$uid1:batch-1\"" "$(echo "$J" | json_get pht1 mark)"
     pt_assert_eq "$mode: json ifindex" "$(sysfs pht1 ifindex)" "$(echo "$J" | json_get pht1 ifindex)"
     pt_assert_rc "$mode: list" 0 pt_helper $U1 "$POL" "$H" list
     pt_assert_match "$mode: list table" 'NAME +OWNER +GROUP +BRIDGE +MTU +FLAGS +CARRIER +MARK' "$PT_OUT"

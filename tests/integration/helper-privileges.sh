@@ -104,7 +104,7 @@ check_batch() {
     n=$(pt_ns ls /sys/class/net | grep -c "^$prefix" || true)
     [ "$n" -ge 1 ] && [ "$n" -lt "$max" ] || pt_fail "$mode: $n taps left of $max (expected an interrupted batch)"
     for t in $(pt_ns ls /sys/class/net | grep "^$prefix"); do
-        pt_assert_eq "$mode: $t mark" "ptap:$tag" "$(pt_ns cat /sys/class/net/$t/ifalias)"
+        pt_assert_eq "$mode: $t mark" "ptap:u$uid1:$tag" "$(pt_ns cat /sys/class/net/$t/ifalias)"
         pt_assert_eq "$mode: $t owner" "$uid1" "$(pt_ns cat /sys/class/net/$t/owner)"
         pt_assert_eq "$mode: $t persistent" 0x1802 "$(pt_ns cat /sys/class/net/$t/tun_flags)"
         pt_assert_eq "$mode: $t master" br0 "$(basename "$(pt_ns readlink /sys/class/net/$t/master)")"

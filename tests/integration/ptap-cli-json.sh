@@ -30,8 +30,8 @@ pc_eq "create --json: the taps made" '["ptcj0","ptcj1","ptcj2"]' "$(echo "$creat
 pc_eq "create --json: their records" '["ready","br0"]' \
     "$(echo "$created" | jq -c '[.[] | [.state, .bridge]] | unique | .[0]')"
 for n in ptcj0 ptcj1 ptcj2; do
-    pc_eq "$n carries the journal's mark" "ptap:$jid" \
-        "$(pc_links | jq -r --arg n "$n" '.[] | select(.ifname == $n) | .ifalias' | cut -d: -f1,2)"
+    pc_eq "$n carries the journal's mark" "ptap:u0:$jid" \
+        "$(pc_links | jq -r --arg n "$n" '.[] | select(.ifname == $n) | .ifalias' | cut -d: -f1-3)"
 done
 
 # ---- list, journal dump ------------------------------------------------------
@@ -60,7 +60,7 @@ line=$(grep 'name="ptcj2"' "$PC_ROOT_STATE/journal.xml" | tail -1)
 echo "$line" | sed -e "s/seq=\"[0-9]*\"/seq=\"$((seq + 1))\"/" -e 's/state="ready"/state="attached"/' \
     -e "s|/>\$|><consumer kind=\"qmp\" target=\"$PC_TMP/guest.qmp\" netdev=\"net-ptcj2\" device=\"dev-ptcj2\" model=\"virtio-net-pci\" mac=\"52:54:00:12:34:56\"/></tap>|" \
     >>"$PC_ROOT_STATE/journal.xml"
-pc_expect_rc "release --json" 0 ptap_root release "$PC_TMP/guest.qmp" --json
+pc_expect_rc "release --json" 0 ptap_root release "qmp:$PC_TMP/guest.qmp" --json
 ids "release --json" "$PC_OUT" "$jid"
 pc_eq "release --json: the guest's tap" '[{"action":"release","name":"ptcj2"}]' \
     "$(echo "$PC_OUT" | jq -c '[.[] | {action, name}]')"

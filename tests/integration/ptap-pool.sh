@@ -15,7 +15,7 @@ ip -n "$PC_NS" link set br0 up
 PC_PTAP_HELPER=$(pc_logging_helper)
 pc_expect_rc "create --count 5" 0 ptap_root create 'ptaptst%d' --count 5 --bridge br0
 PC_PTAP_HELPER=
-pc_eq "one helper run for the pool" 1 "$(grep -c '^create ptaptst%d --count 5 ' "$PC_TMP/helper.log")"
+pc_eq "one helper run for the pool" 1 "$(grep -c '^create --count 5 .* -- ptaptst%d$' "$PC_TMP/helper.log")"
 pc_eq "helper runs" 1 "$(wc -l <"$PC_TMP/helper.log")"
 names=$PC_OUT
 pc_eq "names printed" "$(printf 'ptaptst%d\n' 0 1 2 3 4)" "$names"
@@ -30,8 +30,8 @@ for n in $names; do
     pc_eq "$n persistent" true "$(echo "$l" | jq -r .linkinfo.info_data.persist)"
     pc_eq "$n owner" root "$(echo "$l" | jq -r .linkinfo.info_data.user)"
     pc_eq "$n bridge" br0 "$(echo "$l" | jq -r .master)"
-    echo "$l" | jq -r .ifalias | grep -Eq "^ptap:$jid:op[0-9]+$" ||
-        pc_fail "$n mark is '$(echo "$l" | jq -r .ifalias)', not ptap:$jid:opN"
+    echo "$l" | jq -r .ifalias | grep -Eq "^ptap:u0:$jid:op[0-9]+$" ||
+        pc_fail "$n mark is '$(echo "$l" | jq -r .ifalias)', not ptap:u0:$jid:opN"
 done
 list=$(ptap_root list --json)
 pc_eq "records" 5 "$(echo "$list" | jq length)"
@@ -189,7 +189,7 @@ echo "$PC_ERR" | grep -q "gone.qmp" || pc_fail "destroy attached: message does n
 PC_PTAP_HELPER=$(pc_logging_helper)
 pc_expect_rc "destroy four" 0 ptap_root destroy ptaptst0 ptaptst1 ptaptst2 ptaptst3
 PC_PTAP_HELPER=
-pc_eq "one helper run for the batch" "destroy ptaptst0 ptaptst1 ptaptst2 ptaptst3" "$(cat "$PC_TMP/helper.log")"
+pc_eq "one helper run for the batch" "destroy -- ptaptst0 ptaptst1 ptaptst2 ptaptst3" "$(cat "$PC_TMP/helper.log")"
 [ -z "$PC_OUT" ] || pc_fail "destroy printed '$PC_OUT'"
 pc_eq "left in the kernel" "$(printf '%s\n' ptapmac0 ptaptst4)" "$(pc_kernel_taps "$jid")"
 pc_eq "left on record" "$(printf '%s\n' ptapmac0 ptaptst4)" "$(pc_live root "$PC_ROOT_STATE")"

@@ -26,8 +26,8 @@ pc_ptap root "$OTHER" create 'oth%d' --count 2 >/dev/null
 ojid=$(pc_jid root "$OTHER")
 ptap_user create 'usr%d' --count 2 >/dev/null
 ujid=$(pc_jid user "$PC_USER_STATE")
-pc_helper root create bare0 >/dev/null # bare "ptap" mark: no journal's
-pc_eq "bare mark" ptap "$(pc_links | jq -r '.[] | select(.ifname == "bare0") | .ifalias')"
+pc_helper root create bare0 >/dev/null # a mark with no tag: no journal's
+pc_eq "bare mark" ptap:u0 "$(pc_links | jq -r '.[] | select(.ifname == "bare0") | .ifalias')"
 ip -n "$PC_NS" tuntap add hand0 mode tap # unmarked
 ip -n "$PC_NS" link set hand0 alias "not-ptap:$jid:op1"
 # Orphans of the other journals: only their own recover removes them.
@@ -115,14 +115,14 @@ PC_PTAP_HELPER=$(pc_logging_helper)
 pc_expect_rc "recover --json" 0 ptap_root recover --json
 PC_PTAP_HELPER=
 pc_eq "one helper run removes everything" "destroy: ca0 ca1 ca2 db0 orph0 orph1 orph2 orphx" \
-    "$(read -r verb names <"$PC_TMP/helper.log" && echo "$verb: $(echo $names | tr ' ' '\n' | sort | xargs)")"
+    "$(read -r verb dashes names <"$PC_TMP/helper.log" && echo "$verb: $(echo $names | tr ' ' '\n' | sort | xargs)")"
 pc_eq "helper runs" 1 "$(wc -l <"$PC_TMP/helper.log")"
 pc_eq "actions taken" "$expected" "$(echo "$PC_OUT" | jq -c '[.[] | [.action, .name]] | sort')"
 pc_eq "recover says done" '[true]' "$(echo "$PC_OUT" | jq -c '[.[].done] | unique')"
 pc_eq "devices of others, unmarked, and live ones untouched" "$keep" "$(untouched)"
 pc_eq "this journal's taps" "$(printf '%s\n' keep0 keep1)" "$(pc_kernel_taps "$jid")"
 pc_eq "nothing left with this journal's mark" "$(printf '%s\n' keep0 keep1)" \
-    "$(pc_links | jq -r --arg j "$jid" '.[] | select((.ifalias // "") | test("^ptap:" + $j + "(:|$)")) | .ifname' | sort)"
+    "$(pc_links | jq -r --arg j "$jid" '.[] | select((.ifalias // "") | test("^ptap:u[0-9]+:" + $j + "(:|$)")) | .ifname' | sort)"
 pc_check root "$PC_ROOT_STATE" "after recover"
 pc_expect_rc "second recover, text" 0 ptap_root recover
 pc_eq "second recover prints nothing" "" "$PC_OUT"

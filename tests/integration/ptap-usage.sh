@@ -66,7 +66,7 @@ declare -A OPTS=(
     [destroy]="" [list]="" [forget]=""
     [attach]="tap bridge mtu multi-queue vnet-hdr mac model queues vhost id method connect timeout"
     [detach]="tap id mac keep-tap timeout connect"
-    [release]=""
+    [release]="uuid connect force"
     [recover]="dry-run"
     [watch]="grace syslog netlink-buffer"
     [journal]=""
@@ -132,7 +132,7 @@ usage "recover: unknown option" "invalid option" --state-dir "$SD" recover --for
 usage "journal: no subcommand" "dump" --state-dir "$SD" journal
 usage "journal: unknown subcommand" "'frob'" --state-dir "$SD" journal frob
 usage "journal: two subcommands" "dump" --state-dir "$SD" journal dump check
-usage "release: no domain" "DOMAIN" --state-dir "$SD" release
+usage "release: no target" "TARGET" --state-dir "$SD" release
 
 # Every option given twice is refused, before anything happens (the
 # helper's rule and wording), whatever its position; so is one that is
@@ -141,6 +141,7 @@ declare -A VAL=(
     [count]=2 [owner]=0 [group]=0 [bridge]=br0 [mtu]=1500 [mac]=52:54:00:12:34:56
     [tap]=ptap0 [model]=e1000 [queues]=2 [id]=nic0 [method]=device [connect]=qemu:///system
     [timeout]=5 [grace]=5 [netlink-buffer]=65536 [state-dir]=$SD
+    [uuid]=5f1e0f6e-0000-4000-8000-000000000001
 )
 for c in "${!OPTS[@]}"; do
     for o in ${OPTS[$c]} state-dir json verbose; do

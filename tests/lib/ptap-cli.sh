@@ -188,12 +188,16 @@ pc_jid() {
 # Kernel side, as JSON: every link of the namespace.
 pc_links() { ip -n "$PC_NS" -j -d link show; }
 
-# pc_kernel_taps JID: names of the taps in the namespace carrying JID's
-# mark, sorted, one a line.
+# pc_kernel_taps JID [UID]: names of the taps in the namespace whose mark
+# names journal JID (and, with UID, that user as their maker:
+# "ptap:uUID:JID:OP"), sorted, one a line.
 pc_kernel_taps() {
-    pc_links | jq -r --arg m "ptap:$1:" \
-        '.[] | select((.ifalias // "") | startswith($m)) | .ifname' | sort
+    pc_links | jq -r --arg j "$1" --arg u "${2:-[0-9]+}" \
+        '.[] | select((.ifalias // "") | test("^ptap:u" + $u + ":" + $j + "(:|$)")) | .ifname' | sort
 }
+
+# pc_uid AS: the uid ptap runs as for AS (root or the test user).
+pc_uid() { if [ "$1" = root ]; then echo 0; else echo "$PC_UID"; fi; }
 
 # pc_marked_taps: every tap with any ptap mark.
 pc_marked_taps() {
@@ -245,7 +249,7 @@ pc_check() {
     jid=$(pc_jid "$as" "$dir")
     [ -n "$jid" ] || pc_fail "$ctx: no journal id in 'ptap journal dump'"
     list=$(pc_ptap "$as" "$dir" list --json)
-    kernel=$(pc_kernel_taps "$jid")
+    kernel=$(pc_kernel_taps "$jid" "$(pc_uid "$as")")
     live=$(echo "$list" | jq -r '.[] | select(.state != null) | .name' | sort)
     bad=$(echo "$list" | jq -c '.[] | select(.state != "ready" or .in_kernel != true or .problem != null)')
     [ -z "$bad" ] || pc_fail "$ctx: records that disagree with the kernel: $bad"
