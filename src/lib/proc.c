@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "proc.h"
 #include "util.h"
@@ -164,4 +165,130 @@ int ptap_proc_find_uuid(const char *uuid, pid_t *ret)
         }
     }
     return -ESRCH;
+}
+
+int ptap_proc_parse_fdinfo_iff(const char *fdinfo, char ifname[16])
+{
+    const char *p = fdinfo;
+    size_t len;
+
+    while (p && *p) {
+        if (strncmp(p, "iff:", 4) == 0) {
+            p += 4;
+            p += strspn(p, " \t");
+            len = strcspn(p, "\n");
+            if (len == 0 || len >= 16)
+                return -EINVAL;
+            memcpy(ifname, p, len);
+            ifname[len] = '\0';
+            return ptap_ifname_check(ifname, false, NULL) < 0 ? -EINVAL : 0;
+        }
+        p = strchr(p, '\n');
+        if (p)
+            p++;
+    }
+    return -ENOENT;
+}
+
+static int add_holder(ptap_proc_holder **v, size_t *n, size_t *cap, pid_t pid,
+                      const char *ifname)
+{
+    ptap_proc_holder *h;
+
+    for (size_t i = 0; i < *n; i++)
+        if ((*v)[i].pid == pid && strcmp((*v)[i].ifname, ifname) == 0) {
+            (*v)[i].queues++;
+            return 0;
+        }
+    if (*n == *cap) {
+        size_t ncap = *cap ? 2 * *cap : 16;
+        ptap_proc_holder *nv = realloc(*v, ncap * sizeof(**v));
+
+        if (!nv)
+            return -ENOMEM;
+        *v = nv;
+        *cap = ncap;
+    }
+    h = &(*v)[(*n)++];
+    *h = (ptap_proc_holder) { .pid = pid, .uid = (uid_t) -1, .queues = 1 };
+    snprintf(h->ifname, sizeof(h->ifname), "%s", ifname);
+    return 0;
+}
+
+/* The taps the descriptors of @pid are attached to. */
+static int scan_pid(pid_t pid, ptap_proc_holder **v, size_t *n, size_t *cap)
+{
+    _cleanup_(closedirp) DIR *d = NULL;
+    char path[64];
+    struct dirent *de;
+
+    snprintf(path, sizeof(path), "/proc/%d/fd", (int) pid);
+    d = opendir(path);
+    if (!d)
+        return 0; /* gone, or not ours to read */
+    while ((de = readdir(d))) {
+        char link[32], what[sizeof("fdinfo/") + sizeof(de->d_name)], ifname[16];
+        _cleanup_free_ char *info = NULL;
+        ssize_t k;
+
+        if (de->d_name[0] == '.')
+            continue;
+        k = readlinkat(dirfd(d), de->d_name, link, sizeof(link) - 1);
+        if (k < 0)
+            continue;
+        link[k] = '\0';
+        if (strcmp(link, "/dev/net/tun") != 0)
+            continue;
+        snprintf(what, sizeof(what), "fdinfo/%s", de->d_name);
+        if (read_proc(pid, what, &info, NULL) < 0 ||
+            ptap_proc_parse_fdinfo_iff(info, ifname) < 0)
+            continue;
+        if (add_holder(v, n, cap, pid, ifname) < 0)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+int ptap_proc_tap_holders(ptap_proc_holder **ret, size_t *ret_n)
+{
+    _cleanup_(closedirp) DIR *d = opendir("/proc");
+    _cleanup_free_ ptap_proc_holder *v = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    int r;
+
+    if (!d)
+        return negative_errno();
+    while ((de = readdir(d))) {
+        char *end;
+        long pid = strtol(de->d_name, &end, 10);
+
+        if (*end || pid <= 0)
+            continue;
+        r = scan_pid((pid_t) pid, &v, &n, &cap);
+        if (r < 0)
+            return r;
+    }
+    for (size_t i = 0; i < n; i++) {
+        _cleanup_free_ char *comm = NULL;
+        gid_t gid;
+
+        (void) ptap_proc_owner(v[i].pid, &v[i].uid, &gid);
+        if (read_proc(v[i].pid, "comm", &comm, NULL) == 0) {
+            comm[strcspn(comm, "\n")] = '\0';
+            snprintf(v[i].comm, sizeof(v[i].comm), "%s", comm);
+        }
+    }
+    *ret = TAKE_PTR(v);
+    *ret_n = n;
+    return 0;
+}
+
+const ptap_proc_holder *ptap_proc_holder_find(const ptap_proc_holder *v, size_t n,
+                                              const char *ifname)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i].ifname, ifname) == 0)
+            return &v[i];
+    return NULL;
 }

@@ -84,3 +84,38 @@ bool ptap_proc_has_uuid(pid_t pid, const char *uuid);
  * opendir's negative errno.
  */
 int ptap_proc_find_uuid(const char *uuid, pid_t *ret);
+
+/* A process that holds a queue of a tap: a descriptor of /dev/net/tun
+ * attached to it (what /proc/PID/fdinfo/FD says in its "iff:" line). */
+typedef struct ptap_proc_holder {
+    pid_t pid;
+    uid_t uid;              /* its effective uid */
+    char comm[32];          /* its command name (/proc/PID/comm) */
+    char ifname[16];        /* the tap, as named in the holder's view */
+    unsigned queues;        /* descriptors of this process attached to it */
+} ptap_proc_holder;
+
+/**
+ * ptap_proc_parse_fdinfo_iff: the tap name in the "iff:\tNAME" line of the
+ * text @fdinfo of a /proc/PID/fdinfo/FD file (IFNAMSIZ bytes).
+ * Returns 0, -ENOENT (no such line: a descriptor not attached to a tap),
+ * -EINVAL (a name that is not one).
+ */
+int ptap_proc_parse_fdinfo_iff(const char *fdinfo, char ifname[16]);
+
+/**
+ * ptap_proc_tap_holders: every process that holds a queue of a tap, one
+ * entry per (process, tap). Only processes whose descriptors this process
+ * may read are seen: every one for root, a user's own otherwise. Taps of
+ * other network namespaces are named as their holder sees them.
+ * Returns 0 and a malloc'ed array (*@ret, *@n entries; free()), or a
+ * negative errno (opendir of /proc).
+ */
+int ptap_proc_tap_holders(ptap_proc_holder **ret, size_t *n);
+
+/**
+ * ptap_proc_holder_find: the first holder of tap @ifname in @v (@n
+ * entries), or NULL.
+ */
+const ptap_proc_holder *ptap_proc_holder_find(const ptap_proc_holder *v, size_t n,
+                                              const char *ifname);

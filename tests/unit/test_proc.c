@@ -190,6 +190,37 @@ static void test_zombie(void **state)
     waitpid(child, NULL, 0);
 }
 
+/* fdinfo of a /dev/net/tun descriptor: "iff:" names the tap it holds. */
+static void test_fdinfo_iff(void **state)
+{
+    static const struct {
+        const char *text;
+        int rc;
+        const char *name;
+    } cases[] = {
+        { "pos:\t0\nflags:\t02\nmnt_id:\t25\nino:\t1044\niff:\tptap0\n", 0, "ptap0" },
+        { "iff:\tvm-net,1\n", 0, "vm-net,1" },
+        { "pos:\t0\niff:\tguestnic", 0, "guestnic" },
+        { "pos:\t0\nflags:\t02\n", -ENOENT, NULL },      /* not attached */
+        { "", -ENOENT, NULL },
+        { "iff:\t\n", -EINVAL, NULL },
+        { "iff:\t0123456789abcdef\n", -EINVAL, NULL },      /* 16 bytes: no interface name */
+        { "iff:\ta/b\n", -EINVAL, NULL },
+        { "xiff:\tptap0\n", -ENOENT, NULL },
+    };
+    char name[16];
+
+    (void) state;
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        int r = ptap_proc_parse_fdinfo_iff(cases[i].text, name);
+
+        if (r != cases[i].rc)
+            fail_msg("case %zu: %d, want %d", i, r, cases[i].rc);
+        if (r == 0)
+            assert_string_equal(name, cases[i].name);
+    }
+}
+
 /* A child whose command line carries "-uuid UUID", as libvirt starts QEMU. */
 static void test_uuid(void **state)
 {
@@ -297,6 +328,7 @@ int main(void)
         cmocka_unit_test(test_parse_owner),
         cmocka_unit_test(test_live),
         cmocka_unit_test(test_zombie),
+        cmocka_unit_test(test_fdinfo_iff),
         cmocka_unit_test(test_uuid),
         cmocka_unit_test(test_read_all),
         cmocka_unit_test(test_now_ms),
