@@ -330,7 +330,7 @@ pt_assert_rc() {
     rm -f "$o" "$e"
     if [ "$rc" -ne "$want" ]; then
         printf '%s\n' "--- stdout" "$PT_OUT" "--- stderr" "$PT_ERR" >&2
-        pt_fail "$what: exit code $rc, expected $want"
+        pt_fail "$what: exit code $rc, expected $want (ran: $*)"
     fi
 }
 
