@@ -69,6 +69,8 @@
 #                                vnet_hdr); HOLD seconds holding them open
 #   pt_links                     `ip -d link show` of $PT_NS, timers removed
 #                                (for before/after comparisons)
+#   pt_marked_taps [NS]          names of the taps in NS (default $PT_NS)
+#                                whose alias starts with "ptap", sorted
 
 # Sourced twice (a library and its test both source it): once is enough,
 # a second run would forget the clean-ups registered so far.
@@ -309,6 +311,12 @@ time.sleep(hold)
 pt_links() {
     # Bridge timers tick by themselves: not a change anyone made.
     ip netns exec "$PT_NS" ip -d link show | sed -E 's/ [a-z_]*timer +[0-9.]+//g'
+}
+
+pt_marked_taps() {
+    ip -n "${1:-$PT_NS}" -d -j link show |
+        jq -r '.[] | select(((.ifalias // "") | startswith("ptap")) and .linkinfo.info_kind == "tun") | .ifname' |
+        sort
 }
 
 pt_assert_eq() {
