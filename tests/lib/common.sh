@@ -158,7 +158,9 @@ _pt_exit() {
     exit "$rc"
 }
 trap _pt_exit EXIT
+trap 'exit 129' HUP
 trap 'exit 130' INT
+trap 'exit 141' PIPE
 trap 'exit 143' TERM
 
 pt_kill() {
