@@ -364,7 +364,11 @@ ptap_guest_cmd() {
 }
 
 ptap_guest_stop() {
-    pt_kill "$PTAP_GUEST_PID" 5
+    # By its PID, and only while that PID is still a QEMU: a test may have
+    # killed the guest itself long before.
+    case $(cat "/proc/$PTAP_GUEST_PID/comm" 2>/dev/null) in
+    qemu-system-*) pt_kill "$PTAP_GUEST_PID" 5 ;;
+    esac
     PTAP_GUEST_PID=
     if [ -n "$PTAP_GUEST_CONSOLE_FD" ]; then
         exec {PTAP_GUEST_CONSOLE_FD}>&-
