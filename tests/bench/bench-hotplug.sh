@@ -34,11 +34,9 @@ while [ $# -gt 0 ]; do
 done
 
 bn_init hotplug
-# shellcheck source=../e2e/lib/guest.sh
-. "$PT_SOURCE_DIR/tests/e2e/lib/guest.sh"
 # shellcheck source=../e2e/lib/libvirtd.sh
-. "$PT_SOURCE_DIR/tests/e2e/lib/libvirtd.sh"
-set -euo pipefail # (the libraries are sourced into a strict shell)
+. "$PT_SOURCE_DIR/tests/e2e/lib/libvirtd.sh" # and guest.sh: QEMU, libvirtd stopped at exit
+set -o pipefail # (guest.sh turns it off; this script was written with it)
 ptap_guest_image || { echo "SKIP: no guest image (qemu-system-x86, busybox-static)" >&2; exit 77; }
 anchor=$PT_SOURCE_DIR/tests/bench/qmp_anchor.py
 bn_bridge br0
@@ -67,8 +65,7 @@ nic_wait() {
 bench_qmp() {
     local quser=ptaptest-benchq qmp r k t0 m out tap ms
     local t_ptap=() t_raw=() g_ptap=() g_raw=()
-    ptap_test_user "$quser"
-    pt_cleanup_add ptap_guest_stop
+    pt_user_ensure "$quser" >/dev/null
     ptap_guest_start "$BN_NS" "$quser" || pt_fail "the guest did not boot"
     qmp=$PTAP_GUEST_QMP
     # The anchor's tap: made once, as a person would, for QEMU's user.
@@ -123,7 +120,6 @@ bench_libvirt() {
     local dom=ptaptest-benchvm$$ rc r k t0 m out tap xml
     local t_ptap=() t_virsh=() g_ptap=() g_virsh=()
     ptap_lv_users || pt_fail "cannot create libvirt's users"
-    pt_cleanup_add ptap_lv_stop
     set +e
     ptap_lv_start "$BN_NS"
     rc=$?

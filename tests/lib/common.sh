@@ -32,7 +32,7 @@
 #
 # Clean-up, failure reports, processes:
 #   pt_cleanup_add CMD...        run CMD at exit (LIFO), even on failure; CMD
-#                                is kept as its words (no eval), output
+#                                is kept as its words (never re-parsed), output
 #                                discarded. Call it in the test's own shell,
 #                                not in $(...) (a subshell's additions are lost)
 #   pt_diag_add CMD...           on a failing exit (not 0, not 77), run CMD
