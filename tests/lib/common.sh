@@ -80,6 +80,7 @@ fi
 _PT_COMMON_SOURCED=1
 
 set -euo pipefail
+set -E # the ERR trap below sees failures inside functions too
 
 PT_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PT_SOURCE_DIR=${PTAP_SOURCE_DIR:-$(cd "$PT_LIB_DIR/../.." && pwd)}
@@ -95,11 +96,14 @@ _PT_CLEANUP_WORDS=()
 _PT_CLEANUP_LENS=()
 _PT_DIAG_WORDS=()
 _PT_DIAG_LENS=()
+_PT_FAILED=
+_PT_LAST_ERR=
 
 pt_log() { printf '# %s\n' "$*" >&2; }
 pt_ok() { printf 'ok - %s\n' "$*"; }
 pt_fail() {
     printf 'FAIL: %s\n' "$*" >&2
+    _PT_FAILED=1
     exit 1
 }
 pt_skip() {
@@ -149,6 +153,10 @@ _pt_exit() {
         printf 'FAIL: %s check(s) failed\n' "$PT_CHECKS_FAILED" >&2
         rc=1
     fi
+    if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] && [ -z "$_PT_FAILED" ] && [ -n "$_PT_LAST_ERR" ]; then
+        # Not a pt_fail: say what set -e stopped at.
+        printf 'FAIL: exit status %s, last failed command: %s\n' "$rc" "$_PT_LAST_ERR" >&2
+    fi
     if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
         _pt_run_list _PT_DIAG_WORDS _PT_DIAG_LENS forward >&2
     fi
@@ -158,6 +166,7 @@ _pt_exit() {
     exit "$rc"
 }
 trap _pt_exit EXIT
+trap '_PT_LAST_ERR="$BASH_COMMAND (${BASH_SOURCE[0]##*/}:$LINENO)"' ERR
 trap 'exit 129' HUP
 trap 'exit 130' INT
 trap 'exit 141' PIPE
