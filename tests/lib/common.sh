@@ -148,7 +148,8 @@ _pt_run_list() {
 
 _pt_exit() {
     local rc=$?
-    set +eu # the clean-up must finish, whatever failed
+    set +eu # the clean-up must finish, whatever failed...
+    trap '' HUP INT PIPE TERM # ...and whatever else arrives meanwhile
     if [ "$rc" -eq 0 ] && [ "$PT_CHECKS_FAILED" -gt 0 ]; then
         printf 'FAIL: %s check(s) failed\n' "$PT_CHECKS_FAILED" >&2
         rc=1
