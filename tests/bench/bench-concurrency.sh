@@ -20,13 +20,13 @@ while [ $# -gt 0 ]; do
     --clients) clients=$2; shift 2 ;;
     --ops) ops=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
-    *) bn_fail "usage: $0 [--clients C] [--ops K] [--rounds R]" ;;
+    *) pt_fail "usage: $0 [--clients C] [--ops K] [--rounds R]" ;;
     esac
 done
 
 bn_init conc
 user=ptaptest-bench
-bn_user "$user" >/dev/null
+pt_user_ensure "$user" >/dev/null
 bn_bridge br0
 sd=$(bn_state_dir)
 
@@ -52,7 +52,7 @@ run_parallel() { # C K
 
 per_s() { awk -v n="$1" -v ms="$2" 'BEGIN { printf "%.2f", n / (ms / 1000) }'; }
 
-bn_log "concurrency: $rounds rounds of $clients clients x $ops create+destroy / 1 client alone"
+pt_log "concurrency: $rounds rounds of $clients clients x $ops create+destroy / 1 client alone"
 t_par=() t_one=() o_par=() o_one=()
 for ((r = 0; r < rounds; r++)); do
     for k in 0 1; do
@@ -75,7 +75,7 @@ bn_result "concurrency" "Concurrency: create+destroy on one journal" "1 client a
     "$om" "$omin" "$omax" - - - - -
 bn_result "concurrency" "Concurrency: create+destroy on one journal" "$clients parallel clients" "ops/s" \
     "$pm" "$pmin" "$pmax" "$rm" "$rmin" "$rmax" - -
-bn_log "1 client: $om ops/s ($omin..$omax); $clients clients: $pm ops/s ($pmin..$pmax); ratio $rm"
+pt_log "1 client: $om ops/s ($omin..$omax); $clients clients: $pm ops/s ($pmin..$pmax); ratio $rm"
 
 # Each client leaves one tap, at once; then journal and kernel must agree.
 pids=()
@@ -83,22 +83,16 @@ for ((i = 0; i < clients; i++)); do
     bn_ptap "$sd" create "c${i}keep" --owner "$user" --bridge br0 >/dev/null &
     pids+=($!)
 done
-for p in "${pids[@]}"; do wait "$p" || bn_fail "a leftover create failed"; done
+for p in "${pids[@]}"; do wait "$p" || pt_fail "a leftover create failed"; done
 list=$(bn_ptap "$sd" list --json)
-recs=$(python3 -c '
-import json, sys
-d = json.loads(sys.argv[1])
-bad = [r["name"] for r in d if r.get("problem") or not r.get("in_kernel") or r.get("state") != "ready"]
-if bad:
-    print("BAD " + " ".join(bad))
-else:
-    print(" ".join(sorted(r["name"] for r in d)))' "$list")
-taps=$(bn_marked_taps | tr '\n' ' ')
+recs=$(pt_jq "$list" '[.[] | select(.problem or (.in_kernel | not) or .state != "ready") | .name] as $bad
+    | if $bad != [] then "BAD " + ($bad | join(" ")) else [.[].name] | sort | join(" ") end')
+taps=$(pt_marked_taps "$BN_NS" | tr '\n' ' ')
 taps=${taps% }
-[ "$recs" = "$taps" ] || bn_fail "journal [$recs] and kernel [$taps] disagree"
-[ "$(wc -w <<<"$recs")" -eq "$clients" ] || bn_fail "expected $clients live records, got [$recs]"
-bn_ptap "$sd" journal check >/dev/null || bn_fail "ptap journal check failed"
-[ "$(bn_ptap "$sd" recover --json | tr -d ' \n')" = "[]" ] || bn_fail "recover finds work after the clients"
+[ "$recs" = "$taps" ] || pt_fail "journal [$recs] and kernel [$taps] disagree"
+[ "$(wc -w <<<"$recs")" -eq "$clients" ] || pt_fail "expected $clients live records, got [$recs]"
+bn_ptap "$sd" journal check >/dev/null || pt_fail "ptap journal check failed"
+[ "$(bn_ptap "$sd" recover --json | tr -d ' \n')" = "[]" ] || pt_fail "recover finds work after the clients"
 bn_result "concurrency-agree" "Concurrency: journal and kernel agree afterwards" \
     "live records = marked taps ($clients), journal check, recover no-op" - yes - - - - - "exact agreement" yes
-bn_log "journal and kernel agree: $clients live records = $clients marked taps; journal check ok"
+pt_log "journal and kernel agree: $clients live records = $clients marked taps; journal check ok"

@@ -20,15 +20,15 @@ while [ $# -gt 0 ]; do
     case $1 in
     --sizes) sizes=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
-    *) bn_fail "usage: $0 [--sizes \"N...\"] [--rounds R]" ;;
+    *) pt_fail "usage: $0 [--sizes \"N...\"] [--rounds R]" ;;
     esac
 done
 
 bn_init create
 floor=$PTAP_BUILD_DIR/tests/bench/bench_floor
-[ -x "$floor" ] || bn_fail "not built: $floor"
+[ -x "$floor" ] || pt_fail "not built: $floor"
 user=ptaptest-bench
-uid=$(bn_user "$user")
+uid=$(pt_user_ensure "$user")
 # A bridge takes at most 1024 ports (BR_MAX_PORTS): one contender's taps at
 # a time, removed before the next runs.
 bn_bridge br0
@@ -49,7 +49,7 @@ run_ptap() {
 clean_ptap() {
     local got
     got=$(wc -l <"$BN_TMP/names")
-    [ "$got" -eq "$1" ] || bn_fail "ptap create printed $got names, not $1"
+    [ "$got" -eq "$1" ] || pt_fail "ptap create printed $got names, not $1"
     # shellcheck disable=SC2046
     bn_ptap "$sd" destroy $(cat "$BN_TMP/names") >/dev/null
 }
@@ -57,7 +57,7 @@ run_ip() { ip netns exec "$BN_NS" bash "$BN_TMP/iploop.sh" "$1" "$uid"; }
 clean_ip() {
     local got
     got=$(ip -n "$BN_NS" -br link show | grep -c '^ipl' || true)
-    [ "$got" -eq "$1" ] || bn_fail "the ip loop made $got taps, not $1"
+    [ "$got" -eq "$1" ] || pt_fail "the ip loop made $got taps, not $1"
     bn_del_group ipl
 }
 run_floor() {
@@ -68,17 +68,14 @@ run_floor() {
 # made N taps owned by U, on br0, up.
 check_taps() { # PREFIX N
     local got
-    got=$(ip -n "$BN_NS" -d -j link show master br0 | python3 -c '
-import json, sys
-p, user = sys.argv[1], sys.argv[2]
-print(sum(1 for l in json.load(sys.stdin)
-          if l["ifname"].startswith(p) and "UP" in l["flags"]
-          and l.get("linkinfo", {}).get("info_data", {}).get("user") == user))' "$1" "$user")
-    [ "$got" -eq "$2" ] || bn_fail "$2 taps '$1*' owned by $user, up, on br0 expected; $got found"
+    got=$(pt_jq "$(ip -n "$BN_NS" -d -j link show master br0)" \
+        '[.[] | select((.ifname | startswith($p)) and any(.flags[]; . == "UP")
+                       and .linkinfo.info_data.user == $u)] | length' --arg p "$1" --arg u "$user")
+    [ "$got" -eq "$2" ] || pt_fail "$2 taps '$1*' owned by $user, up, on br0 expected; $got found"
 }
 
 for n in $sizes; do
-    bn_log "create $n taps: $rounds rounds of ptap / ip loop / floor"
+    pt_log "create $n taps: $rounds rounds of ptap / ip loop / floor"
     t_ptap=() t_ip=() t_floor=()
     # Warm-up (page cache, first-run costs), not counted.
     run_ptap "$n" && clean_ptap "$n"
@@ -98,9 +95,9 @@ for n in $sizes; do
                 clean_ip "$n"
                 ;;
             2)
-                out=$(run_floor "$n") || bn_fail "bench_floor failed"
+                out=$(run_floor "$n") || pt_fail "bench_floor failed"
                 ms=$(sed -n "s/^bench floor-create-$n ms=//p" <<<"$out")
-                [ -n "$ms" ] || bn_fail "bench_floor printed '$out'"
+                [ -n "$ms" ] || pt_fail "bench_floor printed '$out'"
                 t_floor+=("$ms")
                 ;;
             esac

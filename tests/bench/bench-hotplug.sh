@@ -29,18 +29,16 @@ while [ $# -gt 0 ]; do
     case $1 in
     --rounds) rounds=$2; shift 2 ;;
     --parts) parts=$2; shift 2 ;;
-    *) bn_fail "usage: $0 [--rounds R] [--parts \"qmp libvirt\"]" ;;
+    *) pt_fail "usage: $0 [--rounds R] [--parts \"qmp libvirt\"]" ;;
     esac
 done
 
 bn_init hotplug
-# shellcheck source=../e2e/lib/guest.sh
-. "$BN_SOURCE_DIR/tests/e2e/lib/guest.sh"
 # shellcheck source=../e2e/lib/libvirtd.sh
-. "$BN_SOURCE_DIR/tests/e2e/lib/libvirtd.sh"
-set -euo pipefail # (the libraries are sourced into a strict shell)
+. "$PT_SOURCE_DIR/tests/e2e/lib/libvirtd.sh" # and guest.sh: QEMU, libvirtd stopped at exit
+set -o pipefail # (guest.sh turns it off; this script was written with it)
 ptap_guest_image || { echo "SKIP: no guest image (qemu-system-x86, busybox-static)" >&2; exit 77; }
-anchor=$BN_SOURCE_DIR/tests/bench/qmp_anchor.py
+anchor=$PT_SOURCE_DIR/tests/bench/qmp_anchor.py
 bn_bridge br0
 ip -n "$BN_NS" addr add 10.9.0.1/24 dev br0
 sd=$(bn_state_dir)
@@ -58,7 +56,7 @@ nic_wait() {
             BN_MS=$(awk -v a="$t0" -v b="${EPOCHREALTIME/./}" 'BEGIN { printf "%.3f", (b - a) / 1000 }')
             return 0
         fi
-        [ "$SECONDS" -lt "$deadline" ] || bn_fail "the guest's interfaces never matched /$ere/ (last: '$line')"
+        [ "$SECONDS" -lt "$deadline" ] || pt_fail "the guest's interfaces never matched /$ere/ (last: '$line')"
         sleep 0.02
     done
 }
@@ -67,45 +65,44 @@ nic_wait() {
 bench_qmp() {
     local quser=ptaptest-benchq qmp r k t0 m out tap ms
     local t_ptap=() t_raw=() g_ptap=() g_raw=()
-    ptap_test_user "$quser"
-    bn_cleanup_add ptap_guest_stop
-    ptap_guest_start "$BN_NS" "$quser" || bn_fail "the guest did not boot"
+    pt_user_ensure "$quser" >/dev/null
+    ptap_guest_start "$BN_NS" "$quser" || pt_fail "the guest did not boot"
     qmp=$PTAP_GUEST_QMP
     # The anchor's tap: made once, as a person would, for QEMU's user.
     ip -n "$BN_NS" tuntap add anc0 mode tap user "$quser"
     ip -n "$BN_NS" link set anc0 master br0 up
-    bn_log "hot-add over QMP: $rounds rounds of ptap attach qmp: / raw QMP"
+    pt_log "hot-add over QMP: $rounds rounds of ptap attach qmp: / raw QMP"
     for ((r = 0; r < rounds; r++)); do
         for k in 0 1; do
             m=$(ptap_guest_mark)
             if [ $(((r + k) % 2)) -eq 0 ]; then
                 t0=${EPOCHREALTIME/./}
                 out=$(bn_ptap "$sd" attach "qmp:$qmp" --bridge br0 --json) ||
-                    bn_fail "ptap attach qmp: failed"
+                    pt_fail "ptap attach qmp: failed"
                 t_ptap+=("$(awk -v a="$t0" -v b="${EPOCHREALTIME/./}" 'BEGIN { printf "%.3f", (b - a) / 1000 }')")
                 nic_wait '\beth0\b' "$m" "$t0"
                 g_ptap+=("$BN_MS")
-                tap=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["tap"])' "$out")
+                tap=$(pt_jq "$out" .tap)
                 m=$(ptap_guest_mark)
-                bn_ptap "$sd" detach "qmp:$qmp" --tap "$tap" >/dev/null || bn_fail "ptap detach failed"
+                bn_ptap "$sd" detach "qmp:$qmp" --tap "$tap" >/dev/null || pt_fail "ptap detach failed"
                 nic_wait '^lo$' "$m" "$t0"
-                ip -n "$BN_NS" link show "$tap" >/dev/null 2>&1 && bn_fail "tap $tap survived detach"
+                ip -n "$BN_NS" link show "$tap" >/dev/null 2>&1 && pt_fail "tap $tap survived detach"
             else
                 t0=${EPOCHREALTIME/./}
                 out=$(ip netns exec "$BN_NS" python3 "$anchor" attach "$qmp" anc0 anc0dev 52:54:00:be:00:01) ||
-                    bn_fail "raw QMP attach failed"
+                    pt_fail "raw QMP attach failed"
                 read -r ms t0 <<<"$out"
                 t_raw+=("${ms#ms=}")
                 t0=${t0#t0_us=} # the guest is timed from the client's connect
                 nic_wait '\beth0\b' "$m" "$t0"
                 g_raw+=("$BN_MS")
                 m=$(ptap_guest_mark)
-                ip netns exec "$BN_NS" python3 "$anchor" detach "$qmp" anc0dev || bn_fail "raw QMP detach failed"
+                ip netns exec "$BN_NS" python3 "$anchor" detach "$qmp" anc0dev || pt_fail "raw QMP detach failed"
                 nic_wait '^lo$' "$m" "$t0"
             fi
         done
     done
-    [ "$(bn_ptap "$sd" list --json | tr -d ' \n')" = "[]" ] || bn_fail "records left after the QMP rounds"
+    [ "$(bn_ptap "$sd" list --json | tr -d ' \n')" = "[]" ] || pt_fail "records left after the QMP rounds"
     bn_compare "hotplug-qmp" "Hot-add over QMP (bare QEMU)" \
         "ptap attach qmp: (tap + journal + attach)" "${t_ptap[*]}" \
         "raw QMP netdev_add + device_add (pre-made tap)" "${t_raw[*]}" \
@@ -122,20 +119,19 @@ bench_qmp() {
 bench_libvirt() {
     local dom=ptaptest-benchvm$$ rc r k t0 m out tap xml
     local t_ptap=() t_virsh=() g_ptap=() g_virsh=()
-    ptap_lv_users || bn_fail "cannot create libvirt's users"
-    bn_cleanup_add ptap_lv_stop
+    ptap_lv_users || pt_fail "cannot create libvirt's users"
     set +e
     ptap_lv_start "$BN_NS"
     rc=$?
     set -e
     if [ "$rc" -eq 77 ]; then
-        bn_log "libvirt half not run: a libvirtd already runs here (another test's)"
+        pt_log "libvirt half not run: a libvirtd already runs here (another test's)"
         bn_result "hotplug-libvirt" "Hot-add through libvirt" "not run: libvirtd busy" ms - - - - - - "<= 1.0" "not run"
         return 0
     fi
-    [ "$rc" -eq 0 ] || bn_fail "libvirtd did not start"
-    ptap_lv_define "$dom" || bn_fail "cannot define $dom"
-    ptap_lv_boot "$dom" || bn_fail "$dom did not boot"
+    [ "$rc" -eq 0 ] || pt_fail "libvirtd did not start"
+    ptap_lv_define "$dom" || pt_fail "cannot define $dom"
+    ptap_lv_boot "$dom" || pt_fail "$dom did not boot"
     export LIBVIRT_DEFAULT_URI=$PTAP_LV_URI
     ip -n "$BN_NS" tuntap add lva0 mode tap user "$PTAP_LV_QEMU_USER"
     ip -n "$BN_NS" link set lva0 master br0 up
@@ -150,38 +146,38 @@ EOF
     virsh_ns() { ip netns exec "$BN_NS" virsh -q -c "$PTAP_LV_URI" "$@"; }
     # The like-for-like contender: a pre-made tap from ptap's pool.
     pool=$(bn_ptap "$sd" create lvp%d --owner "$PTAP_LV_QEMU_USER" --bridge br0) ||
-        bn_fail "ptap create (pool tap) failed"
+        pt_fail "ptap create (pool tap) failed"
     local t_pool=()
-    bn_log "hot-add through libvirt: $rounds rounds of ptap attach DOMAIN / virsh attach-device / ptap attach --tap"
+    pt_log "hot-add through libvirt: $rounds rounds of ptap attach DOMAIN / virsh attach-device / ptap attach --tap"
     for ((r = 0; r < rounds; r++)); do
         for k in 0 1 2; do
             m=$(ptap_guest_mark)
             if [ $(((r + k) % 3)) -eq 2 ]; then
                 t0=${EPOCHREALTIME/./}
-                bn_ptap "$sd" attach "$dom" --tap "$pool" >/dev/null || bn_fail "ptap attach --tap failed"
+                bn_ptap "$sd" attach "$dom" --tap "$pool" >/dev/null || pt_fail "ptap attach --tap failed"
                 t_pool+=("$(awk -v a="$t0" -v b="${EPOCHREALTIME/./}" 'BEGIN { printf "%.3f", (b - a) / 1000 }')")
                 nic_wait '\beth0\b' "$m" "$t0"
                 m=$(ptap_guest_mark)
-                bn_ptap "$sd" detach "$dom" --tap "$pool" --keep-tap >/dev/null || bn_fail "ptap detach --keep-tap failed"
+                bn_ptap "$sd" detach "$dom" --tap "$pool" --keep-tap >/dev/null || pt_fail "ptap detach --keep-tap failed"
                 nic_wait '^lo$' "$m" "$t0"
             elif [ $(((r + k) % 3)) -eq 0 ]; then
                 t0=${EPOCHREALTIME/./}
-                out=$(bn_ptap "$sd" attach "$dom" --bridge br0 --json) || bn_fail "ptap attach DOMAIN failed"
+                out=$(bn_ptap "$sd" attach "$dom" --bridge br0 --json) || pt_fail "ptap attach DOMAIN failed"
                 t_ptap+=("$(awk -v a="$t0" -v b="${EPOCHREALTIME/./}" 'BEGIN { printf "%.3f", (b - a) / 1000 }')")
                 nic_wait '\beth0\b' "$m" "$t0"
                 g_ptap+=("$BN_MS")
-                tap=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["tap"])' "$out")
+                tap=$(pt_jq "$out" .tap)
                 m=$(ptap_guest_mark)
-                bn_ptap "$sd" detach "$dom" --tap "$tap" >/dev/null || bn_fail "ptap detach DOMAIN failed"
+                bn_ptap "$sd" detach "$dom" --tap "$tap" >/dev/null || pt_fail "ptap detach DOMAIN failed"
                 nic_wait '^lo$' "$m" "$t0"
             else
                 t0=${EPOCHREALTIME/./}
-                virsh_ns attach-device "$dom" "$xml" --live >/dev/null || bn_fail "virsh attach-device failed"
+                virsh_ns attach-device "$dom" "$xml" --live >/dev/null || pt_fail "virsh attach-device failed"
                 t_virsh+=("$(awk -v a="$t0" -v b="${EPOCHREALTIME/./}" 'BEGIN { printf "%.3f", (b - a) / 1000 }')")
                 nic_wait '\beth0\b' "$m" "$t0"
                 g_virsh+=("$BN_MS")
                 m=$(ptap_guest_mark)
-                virsh_ns detach-device "$dom" "$xml" --live >/dev/null || bn_fail "virsh detach-device failed"
+                virsh_ns detach-device "$dom" "$xml" --live >/dev/null || pt_fail "virsh detach-device failed"
                 nic_wait '^lo$' "$m" "$t0"
                 # libvirt forgets the NIC only when QEMU reports it gone.
                 for _ in $(seq 100); do
@@ -191,8 +187,8 @@ EOF
             fi
         done
     done
-    bn_ptap "$sd" destroy "$pool" || bn_fail "ptap destroy (pool tap) failed"
-    [ "$(bn_ptap "$sd" list --json | tr -d ' \n')" = "[]" ] || bn_fail "records left after the libvirt rounds"
+    bn_ptap "$sd" destroy "$pool" || pt_fail "ptap destroy (pool tap) failed"
+    [ "$(bn_ptap "$sd" list --json | tr -d ' \n')" = "[]" ] || pt_fail "records left after the libvirt rounds"
     bn_compare "hotplug-libvirt" "Hot-add through libvirt (device method)" \
         "ptap attach DOMAIN (tap + journal + attach)" "${t_ptap[*]}" \
         "virsh attach-device (pre-made managed='no' tap)" "${t_virsh[*]}" \
@@ -212,6 +208,6 @@ for p in $parts; do
     case $p in
     qmp) bench_qmp ;;
     libvirt) bench_libvirt ;;
-    *) bn_fail "unknown part '$p'" ;;
+    *) pt_fail "unknown part '$p'" ;;
     esac
 done

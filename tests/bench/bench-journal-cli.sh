@@ -26,18 +26,17 @@ while [ $# -gt 0 ]; do
     --sizes) sizes=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
     --in-process) inproc=$2; shift 2 ;;
-    *) bn_fail "usage: $0 [--sizes \"N...\"] [--rounds R] [--in-process yes|no]" ;;
+    *) pt_fail "usage: $0 [--sizes \"N...\"] [--rounds R] [--in-process yes|no]" ;;
     esac
 done
 
 bn_init journal
 user=ptaptest-bench
-bn_user "$user" >/dev/null
+pt_user_ensure "$user" >/dev/null
 # The small host: a namespace of its own with a 10-record journal.
-NS_SMALL=ptaptest-bench-journal-small-$$
-ip netns add "$NS_SMALL"
-bn_cleanup_add ip netns del "$NS_SMALL"
-ip -n "$NS_SMALL" link set lo up
+pt_netns_new bench-journal-small # ptaptest-bench-journal-small-PID
+NS_SMALL=$PT_NS
+PT_NS=$BN_NS
 sd_small=$(bn_state_dir)
 ptap_small() {
     ip netns exec "$NS_SMALL" env PTAP_HELPER="$PTAP_HELPER_BIN" "$PTAP_BIN" --state-dir "$sd_small" "$@"
@@ -49,14 +48,14 @@ for n in $sizes; do
     i=$((i + 1))
     sd_of[$n]=$(bn_state_dir)
     left=$n
-    bn_log "filling journal $i with $n live records"
+    pt_log "filling journal $i with $n live records"
     while [ "$left" -gt 0 ]; do
         batch=$((left > 4096 ? 4096 : left))
         bn_ptap "${sd_of[$n]}" create "j${i}x%d" --count "$batch" --owner "$user" >/dev/null
         left=$((left - batch))
     done
-    got=$(bn_ptap "${sd_of[$n]}" list --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
-    [ "$got" -eq "$n" ] || bn_fail "journal $i holds $got live records, not $n"
+    got=$(bn_ptap "${sd_of[$n]}" list --json | jq length)
+    [ "$got" -eq "$n" ] || pt_fail "journal $i holds $got live records, not $n"
 done
 small=${sizes%% *}
 ptap_small create 'sx%d' --count "$small" --owner "$user" >/dev/null
@@ -77,7 +76,7 @@ t_small=()
 # Warm-up, not counted.
 for n in $sizes; do op_in "${sd_of[$n]}" >/dev/null; done
 op_small >/dev/null
-bn_log "create+destroy: $rounds rounds over journals of $sizes records (+ a small host)"
+pt_log "create+destroy: $rounds rounds over journals of $sizes records (+ a small host)"
 for ((r = 0; r < rounds; r++)); do
     for n in $sizes; do
         bn_time op_in "${sd_of[$n]}"
@@ -104,8 +103,8 @@ bn_compare "journal-op-host-$largest" "Journaled create+destroy, whole host: $la
 
 # The records stayed exactly what they were.
 for n in $sizes; do
-    got=$(bn_ptap "${sd_of[$n]}" list --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
-    [ "$got" -eq "$n" ] || bn_fail "journal of $n holds $got live records after the rounds"
+    got=$(bn_ptap "${sd_of[$n]}" list --json | jq length)
+    [ "$got" -eq "$n" ] || pt_fail "journal of $n holds $got live records after the rounds"
 done
 
 # Peak RSS and time of `ptap list --json` at the largest journal.
@@ -116,24 +115,24 @@ for ((r = 0; r < 5; r++)); do
         "$PTAP_BIN" --state-dir "${sd_of[$largest]}" list --json >/dev/null; } 2>&1 |
         sed -n 's/^maxrss=//p')
     t1=${EPOCHREALTIME/./}
-    [ -n "$kb" ] || bn_fail "ptap list --json failed"
+    [ -n "$kb" ] || pt_fail "ptap list --json failed"
     rss+=("$(awk -v k="$kb" 'BEGIN { printf "%.1f", k / 1024 }')")
     tl+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1000 }')")
 done
 read -r m mn mx < <(bn_stats "${rss[@]}")
 bn_result "journal-list-rss" "ptap list --json at $largest records" "peak RSS" MiB "$m" "$mn" "$mx" - - - - -
-bn_log "ptap list --json at $largest records: peak RSS $m MiB ($mn..$mx)"
+pt_log "ptap list --json at $largest records: peak RSS $m MiB ($mn..$mx)"
 read -r m mn mx < <(bn_stats "${tl[@]}")
 bn_result "journal-list-time" "ptap list --json at $largest records" "wall time (journal + kernel dump)" ms "$m" "$mn" "$mx" - - - - -
-bn_log "ptap list --json at $largest records: $m ms ($mn..$mx)"
+pt_log "ptap list --json at $largest records: $m ms ($mn..$mx)"
 
 # In-process numbers from bench_journal (the journal engineer's).
 bj=$PTAP_BUILD_DIR/tests/bench/bench_journal
 if [ "$inproc" = yes ] && [ -x "$bj" ]; then
-    bn_log "bench_journal (in process)"
+    pt_log "bench_journal (in process)"
     csv=$(tr ' ' ',' <<<"$sizes")
     mkdir -p "$BN_TMP/bj"
-    out=$("$bj" --sizes "$csv" --replay "$largest" --dir "$BN_TMP/bj") || bn_fail "bench_journal failed"
+    out=$("$bj" --sizes "$csv" --replay "$largest" --dir "$BN_TMP/bj") || pt_fail "bench_journal failed"
     while read -r _ what rest; do
         ms=$(sed -n 's/.*median_ms=\([0-9.]*\).*/\1/p' <<<"$rest")
         ratio=$(sed -n 's/.*ratio=\([0-9.]*\).*/\1/p' <<<"$rest")
@@ -155,10 +154,10 @@ if [ "$inproc" = yes ] && [ -x "$bj" ]; then
                 "bench_journal" ms "$ms" - - - - - "< 100 ms" "$met"
             ;;
         esac
-        bn_log "$what $rest"
+        pt_log "$what $rest"
     done <<<"$out"
 elif [ "$inproc" = yes ]; then
-    bn_log "bench_journal not built: in-process numbers skipped"
+    pt_log "bench_journal not built: in-process numbers skipped"
 fi
 
 # Delete the ~11,000 taps now, in one group delete, so the kernel is not

@@ -22,18 +22,18 @@ while [ $# -gt 0 ]; do
     --sizes) sizes=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
     --rounds-large) rounds_large=$2; shift 2 ;;
-    *) bn_fail "usage: $0 [--sizes \"N...\"] [--rounds R] [--rounds-large R]" ;;
+    *) pt_fail "usage: $0 [--sizes \"N...\"] [--rounds R] [--rounds-large R]" ;;
     esac
 done
 
 bn_init recover
 user=ptaptest-bench
-bn_user "$user" >/dev/null
+pt_user_ensure "$user" >/dev/null
 sd=$(bn_state_dir)
 # The journal must exist, with a live record, for its id to be on taps.
 bn_ptap "$sd" create keep0 --owner "$user" >/dev/null
 jid=$(bn_jid "$sd")
-[ -n "$jid" ] || bn_fail "no journal id in 'ptap journal dump'"
+[ -n "$jid" ] || pt_fail "no journal id in 'ptap journal dump'"
 
 helper() { ip netns exec "$BN_NS" "$PTAP_HELPER_BIN" "$@"; }
 count_prefix() { ip -n "$BN_NS" -br link show | grep -c "^$1" || true; }
@@ -49,12 +49,12 @@ op=900
 make_orphans() {
     op=$((op + 1))
     helper create 'orph%d' --count "$1" --owner "$user" --tag "$jid:op$op" >/dev/null
-    [ "$(count_prefix orph)" -eq "$1" ] || bn_fail "could not make $1 orphans"
+    [ "$(count_prefix orph)" -eq "$1" ] || pt_fail "could not make $1 orphans"
 }
 make_plain() {
     # The same taps, made the same way, with a mark no journal owns.
     helper create 'del%d' --count "$1" --owner "$user" --tag bench >/dev/null
-    [ "$(count_prefix del)" -eq "$1" ] || bn_fail "could not make $1 taps for the ip loop"
+    [ "$(count_prefix del)" -eq "$1" ] || pt_fail "could not make $1 taps for the ip loop"
 }
 run_recover() { bn_ptap "$sd" recover; }
 run_del() { ip netns exec "$BN_NS" bash "$BN_TMP/delloop.sh" "$1"; }
@@ -62,7 +62,7 @@ run_del() { ip netns exec "$BN_NS" bash "$BN_TMP/delloop.sh" "$1"; }
 for n in $sizes; do
     r_n=$rounds
     [ "$n" -ge 1000 ] && r_n=$rounds_large
-    bn_log "remove $n orphans: $r_n rounds of ptap recover / ip link del loop"
+    pt_log "remove $n orphans: $r_n rounds of ptap recover / ip link del loop"
     t_ptap=() t_ip=()
     for ((r = 0; r < r_n; r++)); do
         for k in 0 1; do
@@ -70,13 +70,13 @@ for n in $sizes; do
                 make_orphans "$n"
                 bn_time run_recover
                 t_ptap+=("$BN_MS")
-                [ "$(count_prefix orph)" -eq 0 ] || bn_fail "ptap recover left orphans"
-                ip -n "$BN_NS" link show keep0 >/dev/null 2>&1 || bn_fail "ptap recover removed a live tap"
+                [ "$(count_prefix orph)" -eq 0 ] || pt_fail "ptap recover left orphans"
+                ip -n "$BN_NS" link show keep0 >/dev/null 2>&1 || pt_fail "ptap recover removed a live tap"
             else
                 make_plain "$n"
                 bn_time run_del "$n"
                 t_ip+=("$BN_MS")
-                [ "$(count_prefix del)" -eq 0 ] || bn_fail "the ip loop left taps"
+                [ "$(count_prefix del)" -eq 0 ] || pt_fail "the ip loop left taps"
             fi
         done
     done
@@ -86,4 +86,4 @@ for n in $sizes; do
         "<= 0.02 (>= 50x faster)" le 0.02
 done
 # A second recover right after has nothing to do.
-[ "$(bn_ptap "$sd" recover --json | tr -d ' \n')" = "[]" ] || bn_fail "a second recover still acts"
+[ "$(bn_ptap "$sd" recover --json | tr -d ' \n')" = "[]" ] || pt_fail "a second recover still acts"

@@ -10,8 +10,9 @@
 # As root (namespaces, taps, a guest, a libvirtd). About 5-8 minutes on 2
 # cores. BENCH_OUT=FILE writes the page elsewhere (default
 # docs/performance.md in the source tree).
-set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../lib/common.sh"
+set +e # a failed benchmark is reported in the page; the others still run
 top=$(cd "$here/../.." && pwd)
 build=${1:?usage: run.sh BUILD_DIR}
 build=$(cd "$build" && pwd)
@@ -19,10 +20,9 @@ out=${BENCH_OUT:-$top/docs/performance.md}
 
 export PTAP_SOURCE_DIR=$top PTAP_BUILD_DIR=$build
 export PTAP_BIN=$build/src/ptap PTAP_HELPER_BIN=$build/helper/ptap-helper
-[ "$(id -u)" -eq 0 ] || { echo "run.sh: run as root" >&2; exit 1; }
+[ "$(id -u)" -eq 0 ] || pt_fail "run.sh: run as root"
 
-work=$(mktemp -d /tmp/ptaptest-benchrun.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+work=$PT_TMP
 results=$work/results.tsv
 : >"$results"
 failed=()
@@ -77,8 +77,7 @@ run "5. concurrency" bench-concurrency.sh --clients 8 --ops 15 --rounds 3
 } >"$work/notes.md"
 
 python3 "$here/report.py" "$results" "$work/notes.md" "$work/page.md" >/dev/null || {
-    echo "run.sh: report.py failed" >&2
-    exit 1
+    pt_fail "run.sh: report.py failed"
 }
 if [ -f "$here/analysis.md" ]; then
     { echo; cat "$here/analysis.md"; } >>"$work/page.md"
@@ -87,7 +86,6 @@ cp "$work/page.md" "$out"
 printf '\n\033[1m== wrote %s\033[0m\n' "$out" >&2
 sed -n '/^## Results/,$p' "$out" | sed -n '1,/^## What/p' >&2
 if [ ${#failed[@]} -gt 0 ]; then
-    echo "run.sh: failed: ${failed[*]}" >&2
-    exit 1
+    pt_fail "run.sh: failed: ${failed[*]}"
 fi
 exit 0

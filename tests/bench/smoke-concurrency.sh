@@ -2,12 +2,5 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Smoke run of bench-concurrency.sh (8 clients x 2, 1 round), so the benchmark cannot rot:
 # fails when a contender fails or a result is missing, never on a ratio.
-set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-rc=0
-out=$(bash "$here/bench-concurrency.sh" --clients 8 --ops 2 --rounds 1) || rc=$?
-echo "$out"
-[ "$rc" -eq 0 ] || exit "$rc"
-for id in concurrency concurrency-agree; do
-    grep -q "^RESULT	$id	" <<<"$out" || { echo "FAIL: no result '$id'" >&2; exit 1; }
-done
+source "$(dirname "$0")/lib/bench.sh"
+bn_smoke bench-concurrency.sh "concurrency concurrency-agree" --clients 8 --ops 2 --rounds 1

@@ -2,12 +2,5 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Smoke run of bench-recover.sh (10 orphans, 1 round), so the benchmark cannot rot:
 # fails when a contender fails or a result is missing, never on a ratio.
-set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-rc=0
-out=$(bash "$here/bench-recover.sh" --sizes 10 --rounds 1) || rc=$?
-echo "$out"
-[ "$rc" -eq 0 ] || exit "$rc"
-for id in recover-10; do
-    grep -q "^RESULT	$id	" <<<"$out" || { echo "FAIL: no result '$id'" >&2; exit 1; }
-done
+source "$(dirname "$0")/lib/bench.sh"
+bn_smoke bench-recover.sh "recover-10" --sizes 10 --rounds 1

@@ -20,47 +20,46 @@ check_invariant() { # after recover: NIC in guest <=> attached record <=> tap
     local what=$1 list att taps nics
     sleep 1
     list=$(P list --json)
-    att=$(jq_get "$list" 'len([r for r in d if r["state"]=="attached"])')
+    att=$(pt_jq "$list" '[.[] | select(.state == "attached")] | length')
     taps=$(taps_in_ns | wc -l)
     nics=$(guest_nics | tr ' ' '\n' | grep -c '^eth' || true)
-    [ "$att" = "$nics" ] || fail "$what: $att attached record(s) but guest has $nics NIC(s) [$(guest_nics)]"
+    [ "$att" = "$nics" ] || pt_fail "$what: $att attached record(s) but guest has $nics NIC(s) [$(guest_nics)]"
     assert_consistent
-    [ "$(P recover --json)" = "[]" ] || fail "$what: second recover was not a no-op"
+    [ "$(P recover --json)" = "[]" ] || pt_fail "$what: second recover was not a no-op"
     echo "  $what: consistent (attached=$att taps=$taps nics=$nics)"
 }
 
 for point in create-after-intent create-after-helper create-after-outcome \
              attach-after-intent attach-after-device; do
     set +e; PTAP_FAULT=$point P attach "$T" --bridge br0 >/dev/null 2>&1; rc=$?; set -e
-    [ "$rc" = 137 ] || fail "attach with PTAP_FAULT=$point exited $rc, not killed"
-    P recover >/dev/null || fail "recover after $point failed"
+    [ "$rc" = 137 ] || pt_fail "attach with PTAP_FAULT=$point exited $rc, not killed"
+    P recover >/dev/null || pt_fail "recover after $point failed"
     # QEMU may finish hot-adding after a kill: let the console settle.
     sleep 2
     check_invariant "attach killed at $point"
     # Clean slate for the next point.
-    for t in $(jq_get "$(P list --json)" '" ".join(r["name"] for r in d if r["state"]=="attached")'); do
-        m=$(ptap_guest_mark); P detach "$T" --tap "$t" >/dev/null || fail "cleanup detach"
+    for t in $(pt_jq "$(P list --json)" '[.[] | select(.state == "attached") | .name] | join(" ")'); do
+        m=$(ptap_guest_mark); P detach "$T" --tap "$t" >/dev/null || pt_fail "cleanup detach"
         ptap_guest_net_wait '^lo$' 30 "$m" >/dev/null || true
     done
 done
 
 for point in detach-after-intent detach-after-device; do
     m=$(ptap_guest_mark)
-    tap=$(jq_get "$(P attach "$T" --bridge br0 --json)" 'd["tap"]') || fail "attach failed"
-    ptap_guest_net_wait '\beth0\b' 30 "$m" >/dev/null || fail "NIC not seen"
+    tap=$(pt_jq "$(P attach "$T" --bridge br0 --json)" .tap) || pt_fail "attach failed"
+    ptap_guest_net_wait '\beth0\b' 30 "$m" >/dev/null || pt_fail "NIC not seen"
     set +e; PTAP_FAULT=$point P detach "$T" --tap "$tap" >/dev/null 2>&1; rc=$?; set -e
-    [ "$rc" = 137 ] || fail "detach with PTAP_FAULT=$point exited $rc, not killed"
-    P recover >/dev/null || fail "recover after $point failed"
+    [ "$rc" = 137 ] || pt_fail "detach with PTAP_FAULT=$point exited $rc, not killed"
+    P recover >/dev/null || pt_fail "recover after $point failed"
     ptap_guest_net_wait '^lo$' 30 "$m" >/dev/null || true
     check_invariant "detach killed at $point"
 done
 
 echo "== guest killed: recover destroys its taps"
-tap=$(jq_get "$(P attach "$T" --bridge br0 --json)" 'd["tap"]') || fail "attach failed"
+tap=$(pt_jq "$(P attach "$T" --bridge br0 --json)" .tap) || pt_fail "attach failed"
 kill -9 "$PTAP_GUEST_PID"; sleep 1
 out=$(P recover --json)
-jq_get "$out" '[a["action"] for a in d if a["name"]=="'"$tap"'"]' | grep -q consumer-gone \
-    || fail "recover did not see the dead guest: $out"
-ip -n "$NS" link show "$tap" >/dev/null 2>&1 && fail "dead guest's tap $tap survived recover"
-[ "$(P list --json)" = "[]" ] || fail "records left after the guest died"
+pt_assert_json "recover did not see the dead guest" "$out" 'any(.[]; .name == $t and .action == "consumer-gone")' --arg t "$tap"
+ip -n "$NS" link show "$tap" >/dev/null 2>&1 && pt_fail "dead guest's tap $tap survived recover"
+[ "$(P list --json)" = "[]" ] || pt_fail "records left after the guest died"
 echo PASS

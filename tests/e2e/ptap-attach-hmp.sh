@@ -8,25 +8,25 @@ attach_setup ah
 T="hmp:$PTAP_GUEST_HMP"
 
 m=$(ptap_guest_mark)
-out=$(P attach "$T" --bridge br0 --json) || fail "attach over HMP failed"
-tap=$(jq_get "$out" 'd["tap"]')
-kind=$(jq_get "$(P list --json)" 'd[0]["consumer"]["kind"]')
-[ "$kind" = hmp ] || fail "consumer kind '$kind', expected hmp (new dialect)"
-ptap_guest_net_wait '\beth0\b' 30 "$m" >/dev/null || fail "guest never saw eth0"
-ptap_guest_link_check "$NS" eth0 10.9.0.2 10.9.0.1 || fail "no traffic between guest and host"
+out=$(P attach "$T" --bridge br0 --json) || pt_fail "attach over HMP failed"
+tap=$(pt_jq "$out" .tap)
+kind=$(pt_jq "$(P list --json)" '.[0].consumer.kind')
+[ "$kind" = hmp ] || pt_fail "consumer kind '$kind', expected hmp (new dialect)"
+ptap_guest_net_wait '\beth0\b' 30 "$m" >/dev/null || pt_fail "guest never saw eth0"
+ptap_guest_link_check "$NS" eth0 10.9.0.2 10.9.0.1 || pt_fail "no traffic between guest and host"
 assert_consistent
 
 m=$(ptap_guest_mark)
-P detach "$T" --tap "$tap" --keep-tap >/dev/null || fail "detach --keep-tap over HMP failed"
-ptap_guest_net_wait '^lo$' 30 "$m" >/dev/null || fail "guest still lists eth0"
-st=$(jq_get "$(P list --json)" 'd[0]["state"]')
-[ "$st" = ready ] || fail "kept tap state '$st'"
+P detach "$T" --tap "$tap" --keep-tap >/dev/null || pt_fail "detach --keep-tap over HMP failed"
+ptap_guest_net_wait '^lo$' 30 "$m" >/dev/null || pt_fail "guest still lists eth0"
+st=$(pt_jq "$(P list --json)" '.[0].state')
+[ "$st" = ready ] || pt_fail "kept tap state '$st'"
 m=$(ptap_guest_mark)
-P attach "$T" --tap "$tap" >/dev/null || fail "re-attach over HMP failed"
-ptap_guest_net_wait '\beth0\b' 30 "$m" >/dev/null || fail "guest never saw the re-attached NIC"
+P attach "$T" --tap "$tap" >/dev/null || pt_fail "re-attach over HMP failed"
+ptap_guest_net_wait '\beth0\b' 30 "$m" >/dev/null || pt_fail "guest never saw the re-attached NIC"
 m=$(ptap_guest_mark)
-P detach "$T" --tap "$tap" >/dev/null || fail "detach over HMP failed"
-ptap_guest_net_wait '^lo$' 30 "$m" >/dev/null || fail "NIC not removed"
-[ -z "$(taps_in_ns)" ] || fail "taps left: $(taps_in_ns)"
-[ "$(P list --json)" = "[]" ] || fail "records left"
+P detach "$T" --tap "$tap" >/dev/null || pt_fail "detach over HMP failed"
+ptap_guest_net_wait '^lo$' 30 "$m" >/dev/null || pt_fail "NIC not removed"
+[ -z "$(taps_in_ns)" ] || pt_fail "taps left: $(taps_in_ns)"
+[ "$(P list --json)" = "[]" ] || pt_fail "records left"
 echo PASS

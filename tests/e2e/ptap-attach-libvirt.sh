@@ -5,32 +5,27 @@
 # QEMU opens the tap by name), the guest sees the NIC and pings, detach
 # removes it; `virsh destroy` then `ptap recover` destroys the dead guest's
 # taps; `ptap release` clears a guest's records from the journal alone.
-set -eu
-. "$PTAP_SOURCE_DIR/tests/e2e/lib/guest.sh"
-. "$PTAP_SOURCE_DIR/tests/e2e/lib/libvirtd.sh"
-[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root"; exit 77; }
+. "$PTAP_SOURCE_DIR/tests/e2e/lib/libvirtd.sh" # guest.sh, tests/lib/common.sh
+pt_require_root
 
-NS=ptaptest-pl$$
 DOM=ptaptest-vm$$
-SD=$(mktemp -d /tmp/ptaptest-state.XXXXXX)
-cleanup() { set +eu; ptap_lv_stop 2>/dev/null; ip netns del "$NS" 2>/dev/null; rm -rf "$SD"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; ptap_lv_log_tail 20 2>/dev/null; exit 1; }
+SD=$(mktemp -d "$PT_TMP/state.XXXXXX")
+pt_diag_add ptap_lv_log_tail 20
 P() { ip netns exec "$NS" env PTAP_HELPER="$PTAP_HELPER_BIN" "$PTAP_BIN" --state-dir "$SD" "$@"; }
-jq_get() { python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$1" "$2"; }
 
-ptap_guest_image || { echo "SKIP: no guest image"; exit 77; }
-ptap_lv_users || fail "cannot create libvirt users"
-ip netns add "$NS"
-ip -n "$NS" link set lo up
+ptap_guest_image || pt_skip "no guest image"
+ptap_lv_users || pt_fail "cannot create libvirt users"
+pt_netns_new pl
+NS=$PT_NS
 ip -n "$NS" link add br0 type bridge
 ip -n "$NS" addr add 10.9.0.1/24 dev br0
 ip -n "$NS" link set br0 up
-set +e; ptap_lv_start "$NS"; rc=$?; set -e
-[ "$rc" = 77 ] && { echo "SKIP: a libvirtd already runs on this machine"; exit 77; }
-[ "$rc" = 0 ] || fail "libvirtd did not start"
-ptap_lv_define "$DOM" || fail "define failed"
-ptap_lv_boot "$DOM" || fail "boot failed"
+rc=0
+ptap_lv_start "$NS" || rc=$?
+[ "$rc" != 77 ] || pt_skip "a libvirtd already runs on this machine"
+[ "$rc" = 0 ] || pt_fail "libvirtd did not start"
+ptap_lv_define "$DOM" || pt_fail "define failed"
+ptap_lv_boot "$DOM" || pt_fail "boot failed"
 export LIBVIRT_DEFAULT_URI=$PTAP_LV_URI
 
 n=0
@@ -38,51 +33,51 @@ for method in device monitor; do
     n=$((n + 1))
     echo "== method $method"
     m=$(ptap_guest_mark)
-    out=$(P attach "$DOM" --method "$method" --bridge br0 --json) || fail "attach ($method) failed"
-    tap=$(jq_get "$out" 'd["tap"]'); mac=$(jq_get "$out" 'd["mac"]')
+    out=$(P attach "$DOM" --method "$method" --bridge br0 --json) || pt_fail "attach ($method) failed"
+    tap=$(pt_jq "$out" .tap); mac=$(pt_jq "$out" .mac)
     echo "  attached $tap ($mac)"
     uid=$(awk '/^Uid:/ {print $2}' /proc/$PTAP_GUEST_PID/status)
-    [ "$(ip netns exec "$NS" cat /sys/class/net/$tap/owner)" = "$uid" ] || fail "tap not owned by QEMU's uid $uid"
+    [ "$(ip netns exec "$NS" cat /sys/class/net/$tap/owner)" = "$uid" ] || pt_fail "tap not owned by QEMU's uid $uid"
     if [ "$method" = device ]; then
-        ptap_lv_virsh domiflist "$DOM" | grep -q "$mac" || fail "virsh domiflist does not show $mac"
+        ptap_lv_virsh domiflist "$DOM" | grep -q "$mac" || pt_fail "virsh domiflist does not show $mac"
     fi
-    ptap_guest_net_wait '\beth0\b' 30 "$m" >/dev/null || fail "guest never saw eth0 ($method)"
-    ptap_guest_link_check "$NS" eth0 10.9.0.2 10.9.0.1 || fail "no traffic between guest and host ($method)"
+    ptap_guest_net_wait '\beth0\b' 30 "$m" >/dev/null || pt_fail "guest never saw eth0 ($method)"
+    ptap_guest_link_check "$NS" eth0 10.9.0.2 10.9.0.1 || pt_fail "no traffic between guest and host ($method)"
     m=$(ptap_guest_mark)
-    P detach "$DOM" --tap "$tap" --timeout 30 >/dev/null || fail "detach ($method) failed"
-    ptap_guest_net_wait '^lo$' 30 "$m" >/dev/null || fail "guest still lists eth0 ($method)"
-    ip -n "$NS" link show "$tap" >/dev/null 2>&1 && fail "tap $tap survived detach"
-    ptap_lv_virsh domiflist "$DOM" | grep -q "$mac" && fail "domiflist still shows $mac"
-    [ "$(P list --json)" = "[]" ] || fail "records left after detach ($method)"
+    P detach "$DOM" --tap "$tap" --timeout 30 >/dev/null || pt_fail "detach ($method) failed"
+    ptap_guest_net_wait '^lo$' 30 "$m" >/dev/null || pt_fail "guest still lists eth0 ($method)"
+    ip -n "$NS" link show "$tap" >/dev/null 2>&1 && pt_fail "tap $tap survived detach"
+    ptap_lv_virsh domiflist "$DOM" | grep -q "$mac" && pt_fail "domiflist still shows $mac"
+    [ "$(P list --json)" = "[]" ] || pt_fail "records left after detach ($method)"
 done
 
 echo "== virsh destroy, then ptap recover destroys the dead guest's taps"
-a=$(jq_get "$(P attach "$DOM" --method device --bridge br0 --json)" 'd["tap"]') || fail "attach failed"
-b=$(jq_get "$(P attach "$DOM" --method monitor --bridge br0 --json)" 'd["tap"]') || fail "attach failed"
+a=$(pt_jq "$(P attach "$DOM" --method device --bridge br0 --json)" .tap) || pt_fail "attach failed"
+b=$(pt_jq "$(P attach "$DOM" --method monitor --bridge br0 --json)" .tap) || pt_fail "attach failed"
 ptap_lv_halt "$DOM" || true
-ptap_lv_virsh domstate "$DOM" | grep -q "shut off" || fail "domain still running after virsh destroy"
-out=$(P recover --json) || fail "recover failed"
+ptap_lv_virsh domstate "$DOM" | grep -q "shut off" || pt_fail "domain still running after virsh destroy"
+out=$(P recover --json) || pt_fail "recover failed"
 echo "  recover: $out"
 for t in "$a" "$b"; do
-    ip -n "$NS" link show "$t" >/dev/null 2>&1 && fail "tap $t of the destroyed guest survived"
+    ip -n "$NS" link show "$t" >/dev/null 2>&1 && pt_fail "tap $t of the destroyed guest survived"
 done
-[ "$(P list --json)" = "[]" ] || fail "records left: $(P list --json)"
-[ "$(P recover --json)" = "[]" ] || fail "second recover not a no-op"
+[ "$(P list --json)" = "[]" ] || pt_fail "records left: $(P list --json)"
+[ "$(P recover --json)" = "[]" ] || pt_fail "second recover not a no-op"
 
 echo "== not running: attach refused with 69, nothing left"
 set +e; msg=$(P attach "$DOM" --bridge br0 2>&1); rc=$?; set -e
-[ "$rc" = 69 ] || fail "attach to a stopped domain exited $rc: $msg"
+[ "$rc" = 69 ] || pt_fail "attach to a stopped domain exited $rc: $msg"
 echo "  refused: $msg"
-[ "$(P list --json)" = "[]" ] || fail "refused attach left a record"
+[ "$(P list --json)" = "[]" ] || pt_fail "refused attach left a record"
 
 echo "== release works from the journal alone (libvirtd stopped)"
-ptap_lv_boot "$DOM" || fail "reboot failed"
-c=$(jq_get "$(P attach "$DOM" --bridge br0 --json)" 'd["tap"]') || fail "attach failed"
+ptap_lv_boot "$DOM" || pt_fail "reboot failed"
+c=$(pt_jq "$(P attach "$DOM" --bridge br0 --json)" .tap) || pt_fail "attach failed"
 uuid=$(ptap_lv_virsh domuuid "$DOM" | tr -d '[:space:]')
 kill -STOP "$PTAP_LV_LIBVIRTD_PID" 2>/dev/null || true
 timeout 20 ip netns exec "$NS" env PTAP_HELPER="$PTAP_HELPER_BIN" "$PTAP_BIN" --state-dir "$SD" release "$DOM" >/dev/null \
-    || fail "ptap release hung or failed while libvirtd was stopped"
+    || pt_fail "ptap release hung or failed while libvirtd was stopped"
 kill -CONT "$PTAP_LV_LIBVIRTD_PID" 2>/dev/null || true
-ip -n "$NS" link show "$c" >/dev/null 2>&1 && fail "released tap $c survived"
-[ "$(P list --json)" = "[]" ] || fail "records left after release"
+ip -n "$NS" link show "$c" >/dev/null 2>&1 && pt_fail "released tap $c survived"
+[ "$(P list --json)" = "[]" ] || pt_fail "records left after release"
 echo PASS

@@ -10,81 +10,81 @@ T="qmp:$PTAP_GUEST_QMP"
 
 echo "== attach a fresh tap, guest pings the host and back"
 m=$(ptap_guest_mark)
-out=$(P attach "$T" --bridge br0 --json) || fail "attach failed"
-tap=$(jq_get "$out" 'd["tap"]'); mac=$(jq_get "$out" 'd["mac"]'); id=$(jq_get "$out" 'd["device_id"]')
+out=$(P attach "$T" --bridge br0 --json) || pt_fail "attach failed"
+tap=$(pt_jq "$out" .tap); mac=$(pt_jq "$out" .mac); id=$(pt_jq "$out" .device_id)
 echo "attached $tap mac $mac id $id"
-[[ $mac == 52:54:00:* ]] || fail "default MAC '$mac' is not 52:54:00:xx:xx:xx"
+[[ $mac == 52:54:00:* ]] || pt_fail "default MAC '$mac' is not 52:54:00:xx:xx:xx"
 owner=$(cat /proc/$PTAP_GUEST_PID/status | awk '/^Uid:/ {print $2}')
-ip netns exec "$NS" cat /sys/class/net/$tap/owner | grep -qx "$owner" || fail "tap $tap not owned by QEMU's uid $owner"
-ip -n "$NS" -d link show "$tap" | grep -q "master br0" || fail "tap not on br0"
-ptap_guest_net_wait '\beth0\b' 30 "$m" >/dev/null || fail "guest never saw eth0"
-ptap_guest_cmd "ip link show eth0" | grep -qi "$mac" || fail "guest eth0 does not have MAC $mac"
-ptap_guest_link_check "$NS" eth0 10.9.0.2 10.9.0.1 || fail "no traffic between guest and host"
-st=$(jq_get "$(P list --json)" '[r["state"] for r in d if r["name"]=="'"$tap"'"][0]')
-[ "$st" = attached ] || fail "record state '$st', expected attached"
+ip netns exec "$NS" cat /sys/class/net/$tap/owner | grep -qx "$owner" || pt_fail "tap $tap not owned by QEMU's uid $owner"
+ip -n "$NS" -d link show "$tap" | grep -q "master br0" || pt_fail "tap not on br0"
+ptap_guest_net_wait '\beth0\b' 30 "$m" >/dev/null || pt_fail "guest never saw eth0"
+ptap_guest_cmd "ip link show eth0" | grep -qi "$mac" || pt_fail "guest eth0 does not have MAC $mac"
+ptap_guest_link_check "$NS" eth0 10.9.0.2 10.9.0.1 || pt_fail "no traffic between guest and host"
+st=$(pt_jq "$(P list --json)" '[.[] | select(.name == $t) | .state][0]' --arg t "$tap")
+[ "$st" = attached ] || pt_fail "record state '$st', expected attached"
 assert_consistent
 
 echo "== detach: guest loses the NIC, tap destroyed"
 m=$(ptap_guest_mark)
-P detach "$T" --tap "$tap" >/dev/null || fail "detach failed"
-ptap_guest_net_wait '^lo$' 30 "$m" >/dev/null || fail "guest still lists eth0"
-ip -n "$NS" link show "$tap" >/dev/null 2>&1 && fail "tap $tap still exists"
-[ "$(P list --json)" = "[]" ] || fail "journal still has records"
+P detach "$T" --tap "$tap" >/dev/null || pt_fail "detach failed"
+ptap_guest_net_wait '^lo$' 30 "$m" >/dev/null || pt_fail "guest still lists eth0"
+ip -n "$NS" link show "$tap" >/dev/null 2>&1 && pt_fail "tap $tap still exists"
+[ "$(P list --json)" = "[]" ] || pt_fail "journal still has records"
 
 echo "== cycles with --keep-tap: tap back in the pool, re-attachable"
 for i in 1 2 3; do
     m=$(ptap_guest_mark)
-    out=$(P attach "$T" --bridge br0 --id nic$i --json) || fail "attach $i failed"
-    tap=$(jq_get "$out" 'd["tap"]')
-    ptap_guest_net_wait '\beth0\b' 30 "$m" >/dev/null || fail "cycle $i: guest never saw eth0"
+    out=$(P attach "$T" --bridge br0 --id nic$i --json) || pt_fail "attach $i failed"
+    tap=$(pt_jq "$out" .tap)
+    ptap_guest_net_wait '\beth0\b' 30 "$m" >/dev/null || pt_fail "cycle $i: guest never saw eth0"
     m=$(ptap_guest_mark)
-    P detach "$T" --id nic$i --keep-tap >/dev/null || fail "detach --keep-tap $i failed"
-    ptap_guest_net_wait '^lo$' 30 "$m" >/dev/null || fail "cycle $i: eth0 not removed"
-    st=$(jq_get "$(P list --json)" '[(r["state"], r["carrier"]) for r in d if r["name"]=="'"$tap"'"][0]')
-    [ "$st" = "('ready', False)" ] || fail "kept tap $tap: $st, expected ready without carrier"
+    P detach "$T" --id nic$i --keep-tap >/dev/null || pt_fail "detach --keep-tap $i failed"
+    ptap_guest_net_wait '^lo$' 30 "$m" >/dev/null || pt_fail "cycle $i: eth0 not removed"
+    st=$(pt_jq "$(P list --json)" '[.[] | select(.name == $t) | "\(.state) \(.carrier)"][0]' --arg t "$tap")
+    [ "$st" = "ready false" ] || pt_fail "kept tap $tap: $st, expected ready without carrier"
     m=$(ptap_guest_mark)
-    P attach "$T" --tap "$tap" --id re$i >/dev/null || fail "re-attach of kept $tap failed"
-    ptap_guest_net_wait '\beth0\b' 30 "$m" >/dev/null || fail "re-attached NIC not seen"
+    P attach "$T" --tap "$tap" --id re$i >/dev/null || pt_fail "re-attach of kept $tap failed"
+    ptap_guest_net_wait '\beth0\b' 30 "$m" >/dev/null || pt_fail "re-attached NIC not seen"
     m=$(ptap_guest_mark)
-    P detach "$T" --mac "$(jq_get "$(P list --json)" '[r["consumer"]["mac"] for r in d if r["name"]=="'"$tap"'"][0]')" >/dev/null \
-        || fail "detach by MAC failed"
-    ptap_guest_net_wait '^lo$' 30 "$m" >/dev/null || fail "NIC not removed"
+    P detach "$T" --mac "$(pt_jq "$(P list --json)" '[.[] | select(.name == $t) | .consumer.mac][0]' --arg t "$tap")" >/dev/null \
+        || pt_fail "detach by MAC failed"
+    ptap_guest_net_wait '^lo$' 30 "$m" >/dev/null || pt_fail "NIC not removed"
 done
-[ -z "$(taps_in_ns)" ] || fail "taps left: $(taps_in_ns)"
+[ -z "$(taps_in_ns)" ] || pt_fail "taps left: $(taps_in_ns)"
 
 echo "== two NICs at once, then a 2-queue NIC"
 m=$(ptap_guest_mark)
-a=$(jq_get "$(P attach "$T" --bridge br0 --json)" 'd["tap"]') || fail "first of two failed"
-b=$(jq_get "$(P attach "$T" --bridge br0 --json)" 'd["tap"]') || fail "second of two failed"
-ptap_guest_net_wait '\beth1\b' 30 "$m" >/dev/null || fail "guest does not see two NICs"
+a=$(pt_jq "$(P attach "$T" --bridge br0 --json)" .tap) || pt_fail "first of two failed"
+b=$(pt_jq "$(P attach "$T" --bridge br0 --json)" .tap) || pt_fail "second of two failed"
+ptap_guest_net_wait '\beth1\b' 30 "$m" >/dev/null || pt_fail "guest does not see two NICs"
 assert_consistent
 m=$(ptap_guest_mark)
-P detach "$T" --tap "$a" >/dev/null && P detach "$T" --tap "$b" >/dev/null || fail "detach of two failed"
-ptap_guest_net_wait '^lo$' 30 "$m" >/dev/null || fail "NICs not removed"
+P detach "$T" --tap "$a" >/dev/null && P detach "$T" --tap "$b" >/dev/null || pt_fail "detach of two failed"
+ptap_guest_net_wait '^lo$' 30 "$m" >/dev/null || pt_fail "NICs not removed"
 m=$(ptap_guest_mark)
-out=$(P attach "$T" --bridge br0 --queues 2 --json) || fail "2-queue attach failed"
-mq=$(jq_get "$out" 'd["tap"]')
-ip -n "$NS" -d link show "$mq" | grep -q multi_queue || fail "tap $mq is not multi-queue"
-ptap_guest_net_wait '\beth0\b' 30 "$m" >/dev/null || fail "guest never saw the 2-queue NIC"
+out=$(P attach "$T" --bridge br0 --queues 2 --json) || pt_fail "2-queue attach failed"
+mq=$(pt_jq "$out" .tap)
+ip -n "$NS" -d link show "$mq" | grep -q multi_queue || pt_fail "tap $mq is not multi-queue"
+ptap_guest_net_wait '\beth0\b' 30 "$m" >/dev/null || pt_fail "guest never saw the 2-queue NIC"
 # QEMU opened the tap twice (one queue each; a queue the 1-CPU guest does
 # not use is detached, counted in numdisabled), and the guest negotiated
 # VIRTIO_NET_F_MQ (feature bit 22).
-nq=$(ip -n "$NS" -d -j link show "$mq" | python3 -c 'import json,sys; i=json.load(sys.stdin)[0]["linkinfo"]["info_data"]; print(i["numqueues"]+i["numdisabled"])')
-[ "$nq" = 2 ] || fail "tap $mq has $nq queues attached, expected 2"
+nq=$(pt_jq "$(ip -n "$NS" -d -j link show "$mq")" '.[0].linkinfo.info_data | (.numqueues | numbers) + (.numdisabled | numbers)')
+[ "$nq" = 2 ] || pt_fail "tap $mq has $nq queues attached, expected 2"
 feat=$(ptap_guest_cmd "cat /sys/class/net/eth0/device/features") || true
-[ "${feat:22:1}" = 1 ] || fail "guest did not negotiate multiqueue (features $feat)"
+[ "${feat:22:1}" = 1 ] || pt_fail "guest did not negotiate multiqueue (features $feat)"
 m=$(ptap_guest_mark)
-P detach "$T" --tap "$mq" >/dev/null || fail "2-queue detach failed"
-ptap_guest_net_wait '^lo$' 30 "$m" >/dev/null || fail "2-queue NIC not removed"
+P detach "$T" --tap "$mq" >/dev/null || pt_fail "2-queue detach failed"
+ptap_guest_net_wait '^lo$' 30 "$m" >/dev/null || pt_fail "2-queue NIC not removed"
 
 echo "== refusals leave nothing behind"
 before=$(P list --json; taps_in_ns)
 refuse() { # EXPECTED_EXIT ARGS...
     local want=$1; shift
     set +e; msg=$(P "$@" 2>&1 >/dev/null); rc=$?; set -e
-    [ "$rc" = "$want" ] || fail "'ptap $*' exited $rc (expected $want): $msg"
-    [ -n "$msg" ] || fail "'ptap $*' failed silently"
-    [ "$(P list --json; taps_in_ns)" = "$before" ] || fail "'ptap $*' left something behind"
+    [ "$rc" = "$want" ] || pt_fail "'ptap $*' exited $rc (expected $want): $msg"
+    [ -n "$msg" ] || pt_fail "'ptap $*' failed silently"
+    [ "$(P list --json; taps_in_ns)" = "$before" ] || pt_fail "'ptap $*' left something behind"
     echo "  refused ($rc): $msg"
 }
 refuse 69 attach qmp:/nonexistent/qmp.sock --bridge br0
@@ -94,15 +94,15 @@ refuse 64 attach "$T" --mac 52:54:00:zz:00:01 --bridge br0
 refuse 64 attach "$T" --id 'x,script=/bin/sh' --bridge br0
 # QEMU itself refuses (device id already taken): the fresh tap, the netdev
 # and the record this call made are all rolled back, QEMU's words quoted.
-P attach "$T" --bridge br0 --id dup >/dev/null || fail "attach --id dup failed"
+P attach "$T" --bridge br0 --id dup >/dev/null || pt_fail "attach --id dup failed"
 before=$(P list --json; taps_in_ns)
 refuse 71 attach "$T" --bridge br0 --id dup
-echo "$msg" | grep -q "Duplicate" || fail "QEMU's own message not quoted: $msg"
-P detach "$T" --id dup >/dev/null || fail "detach --id dup failed"
+echo "$msg" | grep -q "Duplicate" || pt_fail "QEMU's own message not quoted: $msg"
+P detach "$T" --id dup >/dev/null || pt_fail "detach --id dup failed"
 before=$(P list --json; taps_in_ns)
-P create ptapown%d --owner 0 >/dev/null || fail "pool create failed"
-own=$(jq_get "$(P list --json)" '[r["name"] for r in d][0]')
+P create ptapown%d --owner 0 >/dev/null || pt_fail "pool create failed"
+own=$(pt_jq "$(P list --json)" '.[0].name')
 before=$(P list --json; taps_in_ns)
 refuse 77 attach "$T" --tap "$own"
-P destroy "$own" || fail "destroy of pool tap failed"
+P destroy "$own" || pt_fail "destroy of pool tap failed"
 echo "PASS"

@@ -5,9 +5,7 @@
 # name, the guest sees it; a bridge the policy denies and a quota overrun
 # are refused with 77 and leave nothing behind; the journal lives in the
 # user's $XDG_RUNTIME_DIR/ptap and belongs to the user.
-. "$PTAP_SOURCE_DIR/tests/lib/common.sh"
-. "$PTAP_SOURCE_DIR/tests/e2e/lib/guest.sh"
-set +o pipefail # guest.sh's console helpers end pipelines in grep
+. "$PTAP_SOURCE_DIR/tests/e2e/lib/guest.sh" # and with it tests/lib/common.sh
 pt_require_root
 
 U=ptaptest-u
@@ -25,8 +23,8 @@ deny bridge br1")
 XDG=$PT_TMP/xdg-$U
 mkdir -m 0700 "$XDG" && chown "$U:" "$XDG"
 
-ptap_guest_image || { echo "SKIP: no guest image"; exit 77; }
-pt_cleanup_add ptap_guest_stop
+ptap_guest_image || pt_skip "no guest image"
+pt_diag_add ptap_guest_log_tail 30
 ptap_guest_start "$PT_NS" "$U" || pt_fail "guest did not boot"
 T="qmp:$PTAP_GUEST_QMP"
 

@@ -17,7 +17,7 @@ source "$PTAP_SOURCE_DIR/tests/lib/common.sh"
 pt_require_root
 : "${PTAP_BIN:?}" "${PTAP_HELPER_BIN:?}" "${PTAP_BUILD_DIR:?}"
 UDEVD=/lib/systemd/systemd-udevd
-[ -x "$UDEVD" ] || { echo "SKIP: systemd-udevd not installed (package udev)"; exit 77; }
+[ -x "$UDEVD" ] || pt_skip "systemd-udevd not installed (package udev)"
 for f in 90-ptap.rules ptap-trigger; do
     [ -f "$PTAP_BUILD_DIR/udev/$f" ] || pt_fail "not built: $PTAP_BUILD_DIR/udev/$f"
 done
@@ -53,9 +53,8 @@ ip netns exec "$NS" unshare --mount --propagation private sh -c '
     mount --bind "$2" /etc/ptap
     exec "$3"' sh "$T/90-ptap.rules" "$POLICY" "$UDEVD" 2>"$T/udevd.log" &
 UPID=$!
-pt_cleanup_add rm -rf "$T/udevd.log"
 # Stopped by PID, never by name; the tmpfs /run goes with its namespace.
-pt_cleanup_add sh -c "kill -TERM $UPID 2>/dev/null; for i in \$(seq 50); do kill -0 $UPID 2>/dev/null || exit 0; sleep 0.1; done; kill -KILL $UPID"
+pt_cleanup_add pt_kill "$UPID" 5
 
 # IN CMD...: run CMD in udevd's network and mount namespaces.
 IN() { nsenter -t "$UPID" -n -m -- "$@"; }
@@ -76,8 +75,7 @@ P_user() {
         env XDG_RUNTIME_DIR="/run/user/$UID_" PTAP_HELPER="$HELPER" "$PTAP_BIN" "$@"
 }
 on_record() { # AS NAME
-    "P_$1" list --json | /usr/bin/python3 -c \
-        'import json,sys; sys.exit(0 if any(r["name"]==sys.argv[1] for r in json.load(sys.stdin)) else 1)' "$2"
+    "P_$1" list --json | jq -e --arg n "$2" 'any(.[]; .name == $n)' >/dev/null
 }
 now_ms() { date +%s%3N; }
 

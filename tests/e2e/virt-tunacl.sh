@@ -13,18 +13,18 @@ virt_setup --no-tun-acl
 virt_tap ptn0
 mac=52:54:00:77:02:02
 
-out=$("$VD" attach "$DOM" monitor ptn0 "$mac" t1 2>&1) && die "monitor attach succeeded without /dev/net/tun"
+out=$("$VD" attach "$DOM" monitor ptn0 "$mac" t1 2>&1) && pt_fail "monitor attach succeeded without /dev/net/tun"
 case $out in
     *"virt-driver: ENOTUN:"*"could not open /dev/net/tun"*) echo "   ($out)" ;;
-    *) die "expected ENOTUN quoting QEMU, got: $out" ;;
+    *) pt_fail "expected ENOTUN quoting QEMU, got: $out" ;;
 esac
-[ "$("$VD" has "$DOM" monitor t1)" = 0 ] || die "the failed attach left device t1"
+[ "$("$VD" has "$DOM" monitor t1)" = 0 ] || pt_fail "the failed attach left device t1"
 expect_code ENODEV "$VD" netdev-del "$DOM" t1
-pass "monitor method without /dev/net/tun in cgroup_device_acl: ENOTUN, nothing left"
+pt_ok "monitor method without /dev/net/tun in cgroup_device_acl: ENOTUN, nothing left"
 
 m=$(ptap_guest_mark)
-"$VD" attach "$DOM" device ptn0 "$mac" t2 || die "device attach failed"
-ptap_guest_net_wait '\beth0\b' 30 "$m" >/dev/null || die "guest never listed eth0"
-"$VD" detach "$DOM" device t2 || die "device detach failed"
-pass "device method (libvirt passes the descriptor) unaffected"
+"$VD" attach "$DOM" device ptn0 "$mac" t2 || pt_fail "device attach failed"
+ptap_guest_net_wait '\beth0\b' 30 "$m" >/dev/null || pt_fail "guest never listed eth0"
+"$VD" detach "$DOM" device t2 || pt_fail "device detach failed"
+pt_ok "device method (libvirt passes the descriptor) unaffected"
 exit 0

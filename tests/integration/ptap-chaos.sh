@@ -15,7 +15,7 @@ ip -n "$PC_NS" link add br0 type bridge
 ROUNDS=${PTAP_CHAOS_ROUNDS:-40}
 SEED=${PTAP_CHAOS_SEED:-$(( $(date +%s) % 32768 ))}
 RANDOM=$SEED
-pc_log "chaos: $ROUNDS rounds, seed $SEED (PTAP_CHAOS_SEED=$SEED to replay)"
+pt_log "chaos: $ROUNDS rounds, seed $SEED (PTAP_CHAOS_SEED=$SEED to replay)"
 unset PTAP_FAULT # black box: no fault point may fire
 
 settle() { # CONTEXT: wait for stray helpers, recover both journals, check
@@ -25,7 +25,7 @@ settle() { # CONTEXT: wait for stray helpers, recover both journals, check
         dir=$PC_ROOT_STATE
         [ "$as" = user ] && dir=$PC_USER_STATE
         [ -e "$dir/journal.xml" ] || continue
-        pc_expect_rc "recover ($1, $as)" 0 pc_ptap "$as" "$dir" recover --json
+        pt_assert_rc "recover ($1, $as)" 0 pc_ptap "$as" "$dir" recover --json
         pc_check "$as" "$dir" "$1, $as, seed $SEED"
     done
 }
@@ -73,15 +73,15 @@ for ((round = 1; round <= ROUNDS; round++)); do
     fi
 done
 settle "end"
-pc_log "chaos: $kills of $ROUNDS runs killed by SIGKILL"
+pt_log "chaos: $kills of $ROUNDS runs killed by SIGKILL"
 
 # Everything still works afterwards, and leaves nothing behind.
 for as in root user; do
     dir=$PC_ROOT_STATE
     [ "$as" = user ] && dir=$PC_USER_STATE
     live=$(pc_live "$as" "$dir")
-    [ -z "$live" ] || pc_expect_rc "destroy all ($as)" 0 pc_ptap "$as" "$dir" destroy $live
+    [ -z "$live" ] || pt_assert_rc "destroy all ($as)" 0 pc_ptap "$as" "$dir" destroy $live
     pc_check "$as" "$dir" "after destroying all ($as)"
 done
-pc_eq "nothing marked left" "" "$(pc_marked_taps)"
+pt_assert_eq "nothing marked left" "" "$(pc_marked_taps)"
 echo "ok: chaos, $ROUNDS rounds (seed $SEED), $kills killed; journal and kernel agree"

@@ -73,7 +73,7 @@ watcher root "$PC_ROOT_STATE" &
 wpid=$!
 PC_PIDS+=("${pids[@]}" "$wpid")
 for p in "${pids[@]}"; do
-    wait "$p" || pc_fail "a worker shell failed"
+    wait "$p" || pt_fail "a worker shell failed"
 done
 touch "$PC_TMP/w/stop"
 wait "$wpid" || true
@@ -82,26 +82,26 @@ if compgen -G "$PC_TMP/w/*.fail" >/dev/null; then
     for f in "$PC_TMP"/w/*.fail; do
         [ -s "$f" ] && { echo "--- $f"; cat "$f"; } >&2
     done
-    [ -z "$(cat "$PC_TMP"/w/*.fail)" ] || pc_fail "concurrent ptap runs failed (above)"
+    [ -z "$(cat "$PC_TMP"/w/*.fail)" ] || pt_fail "concurrent ptap runs failed (above)"
 fi
 
 root_kept=$(cat "$PC_TMP"/w/[0-9].kept | sed '/^$/d' | sort)
 user_kept=$(cat "$PC_TMP"/w/10[12].kept | sed '/^$/d' | sort)
-pc_eq "root's live records are what the workers kept" "$root_kept" "$(pc_live root "$PC_ROOT_STATE")"
-pc_eq "root's taps in the kernel are what the workers kept" "$root_kept" \
+pt_assert_eq "root's live records are what the workers kept" "$root_kept" "$(pc_live root "$PC_ROOT_STATE")"
+pt_assert_eq "root's taps in the kernel are what the workers kept" "$root_kept" \
     "$(pc_kernel_taps "$(pc_jid root "$PC_ROOT_STATE")")"
-pc_eq "user's live records are what the workers kept" "$user_kept" "$(pc_live user "$PC_USER_STATE")"
-pc_eq "user's taps in the kernel" "$user_kept" "$(pc_kernel_taps "$(pc_jid user "$PC_USER_STATE")")"
-pc_eq "no name printed twice" "" "$(printf '%s\n' "$root_kept" | uniq -d)"
+pt_assert_eq "user's live records are what the workers kept" "$user_kept" "$(pc_live user "$PC_USER_STATE")"
+pt_assert_eq "user's taps in the kernel" "$user_kept" "$(pc_kernel_taps "$(pc_jid user "$PC_USER_STATE")")"
+pt_assert_eq "no name printed twice" "" "$(printf '%s\n' "$root_kept" | uniq -d)"
 pc_check root "$PC_ROOT_STATE" "after concurrent runs"
 pc_check user "$PC_USER_STATE" "after concurrent runs"
-pc_eq "every kept tap on br0" "" \
+pt_assert_eq "every kept tap on br0" "" \
     "$(pc_links | jq -r '.[] | select((.ifname | test("^(cc|cu|w[0-9]t)")) and .master != "br0") | .ifname')"
 
 # The journal records arrived whole and in order: seq strictly increasing.
 for f in "$PC_ROOT_STATE/journal.xml" "$PC_USER_STATE/journal.xml"; do
     grep -o ' seq="[0-9]*"' "$f" | tr -dc '0-9\n' | awk 'NR > 1 && $1 <= prev { bad = 1 } { prev = $1 } END { exit bad }' ||
-        pc_fail "'$f': seq not strictly increasing"
+        pt_fail "'$f': seq not strictly increasing"
 done
 n_root=$(echo "$root_kept" | sed '/^$/d' | wc -l)
 echo "ok: $WORKERS+2 concurrent writers and a recover loop; $n_root root taps kept, journal and kernel agree"

@@ -17,7 +17,7 @@ rc=0
 PTAP_FAULT=create-after-intent ptap_root create probe0 >/dev/null 2>&1 || rc=$?
 if [ "$rc" -ne 137 ]; then
     ptap_root destroy probe0 >/dev/null 2>&1 || true
-    pc_skip "'$PTAP_BIN' has no fault points (create-after-intent exited $rc, not 137):" \
+    pt_skip "'$PTAP_BIN' has no fault points (create-after-intent exited $rc, not 137):" \
             "configure with -DPTAP_FAULT_INJECTION=ON"
 fi
 ptap_root recover >/dev/null
@@ -37,10 +37,10 @@ fault_run() {
     PTAP_FAULT=$point pc_ptap "$as" "$dir" "$@" >"$PC_TMP/out" 2>"$PC_TMP/err" || rc=$?
     if [ "$rc" != "$want" ]; then
         cat "$PC_TMP/out" "$PC_TMP/err" >&2
-        pc_fail "PTAP_FAULT=$point ptap $*: exit code $rc, expected $want"
+        pt_fail "PTAP_FAULT=$point ptap $*: exit code $rc, expected $want"
     fi
     pc_wait_helpers
-    pc_expect_rc "recover after $point ($*)" 0 pc_ptap "$as" "$dir" recover --json
+    pt_assert_rc "recover after $point ($*)" 0 pc_ptap "$as" "$dir" recover --json
     pc_check "$as" "$dir" "$point ($*)"
 }
 
@@ -62,7 +62,7 @@ for point in destroy-after-intent destroy-after-helper \
     ptap_root create 'fd%d' --count 4 >/dev/null
     fault_run root "$S" 137 "$point" destroy fd0 fd1 fd3
     live=$(pc_live root "$S")
-    echo "$live" | grep -qx fd2 || pc_fail "$point: destroy of fd0 fd1 fd3 lost fd2"
+    echo "$live" | grep -qx fd2 || pt_fail "$point: destroy of fd0 fd1 fd3 lost fd2"
     ptap_root destroy $live >/dev/null
 done
 
@@ -82,7 +82,7 @@ for point in recover-after-intent recover-after-helper \
              journal-mid-record:2 journal-before-sync:2 journal-after-sync:2; do
     make_mess
     fault_run root "$S" 137 "$point" recover
-    pc_eq "after $point" fr2 "$(pc_live root "$S")"
+    pt_assert_eq "after $point" fr2 "$(pc_live root "$S")"
     ptap_root destroy fr2 >/dev/null
 done
 
@@ -90,7 +90,7 @@ done
 for point in journal-create-tmp-written journal-create-renamed journal-create-done; do
     dir=$PC_TMP/new-$point
     fault_run root "$dir" 137 "$point" create 'fn%d' --count 2
-    [ ! -e "$dir/journal.xml.tmp" ] || pc_fail "$point: recover left journal.xml.tmp behind"
+    [ ! -e "$dir/journal.xml.tmp" ] || pt_fail "$point: recover left journal.xml.tmp behind"
 done
 
 # ---- compaction, asked for and automatic --------------------------------------------
@@ -99,7 +99,7 @@ for point in journal-compact-tmp-written journal-compact-renamed journal-compact
     ptap_root destroy fk1 >/dev/null
     before=$(pc_live root "$S")
     fault_run root "$S" 137 "$point" journal compact
-    pc_eq "live records across a compaction killed at $point" "$before" "$(pc_live root "$S")"
+    pt_assert_eq "live records across a compaction killed at $point" "$before" "$(pc_live root "$S")"
     ptap_root destroy fk0 fk2 >/dev/null
 done
 # A log long past its live state compacts on the next append: build one
@@ -115,7 +115,7 @@ for point in journal-compact-tmp-written journal-compact-renamed journal-compact
     # The next append compacts (the crash left the old log whole).
     ptap_root create fa9 >/dev/null
     [ "$(grep -c '<tap ' "$S/journal.xml")" -lt 100 ] ||
-        pc_fail "$point: the next create did not compact the journal"
+        pt_fail "$point: the next create did not compact the journal"
     ptap_root destroy $(pc_live root "$S") >/dev/null
     pc_check root "$S" "after $point and a compaction"
 done
@@ -148,11 +148,11 @@ helper_point() { # POINT ARGS...
     71) ;;
     *)
         cat "$PC_TMP/err" >&2
-        pc_fail "PTAP_FAULT=$point ptap $*: exit code $rc, expected 71 (helper killed) or 0"
+        pt_fail "PTAP_FAULT=$point ptap $*: exit code $rc, expected 71 (helper killed) or 0"
         ;;
     esac
     pc_wait_helpers
-    pc_expect_rc "recover after $point" 0 ptap_root recover --json
+    pt_assert_rc "recover after $point" 0 ptap_root recover --json
     pc_check root "$S" "$point ($*)"
 }
 helper_point tap-after-setiff:2 create 'fh%d' --count 3
@@ -163,7 +163,7 @@ ptap_root create 'fhd%d' --count 3 >/dev/null
 helper_point link-after-group destroy fhd0 fhd1 fhd2
 ptap_root destroy $(pc_live root "$S") >/dev/null 2>&1 || true
 if [ ${#INERT[@]} -gt 0 ]; then
-    pc_fail "fault points inside ptap-helper never fired: ${INERT[*]}"
+    pt_fail "fault points inside ptap-helper never fired: ${INERT[*]}"
 fi
 
 # ---- every fault point of these paths was exercised ------------------------------------
@@ -171,6 +171,6 @@ fi
 all=$(grep -rhoE --include="*.c" 'ptap_fault\("[a-z0-9-]+"\)|"journal-[a-z-]+"' "$PT_SOURCE_DIR/src" "$PT_SOURCE_DIR/helper" |
       grep -oE '[a-z0-9-]+-[a-z0-9-]+' | grep -vE '^(attach|detach)-' | sort -u)
 missing=$(comm -23 <(echo "$all") <(printf '%s\n' "${COVERED[@]}" | sort -u))
-[ -z "$missing" ] || pc_fail "fault points not exercised by this test: $(echo $missing)"
-pc_eq "nothing marked left" "" "$(pc_marked_taps)"
+[ -z "$missing" ] || pt_fail "fault points not exercised by this test: $(echo $missing)"
+pt_assert_eq "nothing marked left" "" "$(pc_marked_taps)"
 echo "ok: $N fault runs over $(echo "$all" | wc -l) fault points; journal and kernel agreed after each recover"

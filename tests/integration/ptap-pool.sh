@@ -13,57 +13,57 @@ ip -n "$PC_NS" link set br0 up
 
 # ---- 1. create a pool of five on br0, as root ----------------------------
 PC_PTAP_HELPER=$(pc_logging_helper)
-pc_expect_rc "create --count 5" 0 ptap_root create 'ptaptst%d' --count 5 --bridge br0
+pt_assert_rc "create --count 5" 0 ptap_root create 'ptaptst%d' --count 5 --bridge br0
 PC_PTAP_HELPER=
-pc_eq "one helper run for the pool" 1 "$(grep -c '^create --count 5 .* -- ptaptst%d$' "$PC_TMP/helper.log")"
-pc_eq "helper runs" 1 "$(wc -l <"$PC_TMP/helper.log")"
-names=$PC_OUT
-pc_eq "names printed" "$(printf 'ptaptst%d\n' 0 1 2 3 4)" "$names"
+pt_assert_eq "one helper run for the pool" 1 "$(grep -c '^create --count 5 .* -- ptaptst%d$' "$PC_TMP/helper.log")"
+pt_assert_eq "helper runs" 1 "$(wc -l <"$PC_TMP/helper.log")"
+names=$PT_OUT
+pt_assert_eq "names printed" "$(printf 'ptaptst%d\n' 0 1 2 3 4)" "$names"
 jid=$(pc_jid root "$PC_ROOT_STATE")
-[ ${#jid} -eq 16 ] || pc_fail "journal id '$jid' is not 16 hex digits"
+[ ${#jid} -eq 16 ] || pt_fail "journal id '$jid' is not 16 hex digits"
 links=$(pc_links)
 for n in $names; do
     l=$(echo "$links" | jq -c --arg n "$n" '.[] | select(.ifname == $n)')
-    [ -n "$l" ] || pc_fail "tap '$n' not in the kernel"
-    pc_eq "$n kind" tun "$(echo "$l" | jq -r .linkinfo.info_kind)"
-    pc_eq "$n type" tap "$(echo "$l" | jq -r .linkinfo.info_data.type)"
-    pc_eq "$n persistent" true "$(echo "$l" | jq -r .linkinfo.info_data.persist)"
-    pc_eq "$n owner" root "$(echo "$l" | jq -r .linkinfo.info_data.user)"
-    pc_eq "$n bridge" br0 "$(echo "$l" | jq -r .master)"
+    [ -n "$l" ] || pt_fail "tap '$n' not in the kernel"
+    pt_assert_eq "$n kind" tun "$(echo "$l" | jq -r .linkinfo.info_kind)"
+    pt_assert_eq "$n type" tap "$(echo "$l" | jq -r .linkinfo.info_data.type)"
+    pt_assert_eq "$n persistent" true "$(echo "$l" | jq -r .linkinfo.info_data.persist)"
+    pt_assert_eq "$n owner" root "$(echo "$l" | jq -r .linkinfo.info_data.user)"
+    pt_assert_eq "$n bridge" br0 "$(echo "$l" | jq -r .master)"
     echo "$l" | jq -r .ifalias | grep -Eq "^ptap:u0:$jid:op[0-9]+$" ||
-        pc_fail "$n mark is '$(echo "$l" | jq -r .ifalias)', not ptap:u0:$jid:opN"
+        pt_fail "$n mark is '$(echo "$l" | jq -r .ifalias)', not ptap:u0:$jid:opN"
 done
 list=$(ptap_root list --json)
-pc_eq "records" 5 "$(echo "$list" | jq length)"
-pc_eq "all ready, in the kernel, owner 0, bridge br0" 5 \
+pt_assert_eq "records" 5 "$(echo "$list" | jq length)"
+pt_assert_eq "all ready, in the kernel, owner 0, bridge br0" 5 \
     "$(echo "$list" | jq '[.[] | select(.state == "ready" and .in_kernel == true and .owner == 0
                                       and .bridge == "br0" and .consumer == null
                                       and .problem == null)] | length')"
-pc_eq "ifindex recorded" "$(echo "$links" | jq -c '[.[] | select(.ifname | startswith("ptaptst")) | .ifindex] | sort')" \
+pt_assert_eq "ifindex recorded" "$(echo "$links" | jq -c '[.[] | select(.ifname | startswith("ptaptst")) | .ifindex] | sort')" \
     "$(echo "$list" | jq -c '[.[].ifindex] | sort')"
-ptap_root list | grep -q '^ptaptst3 *ready *0 *br0' || pc_fail "'ptap list' does not show ptaptst3 ready on br0"
+ptap_root list | grep -q '^ptaptst3 *ready *0 *br0' || pt_fail "'ptap list' does not show ptaptst3 ready on br0"
 pc_check root "$PC_ROOT_STATE" "after create"
 
 # ---- 2. one tap with every property ---------------------------------------
-pc_expect_rc "create with properties" 0 \
+pt_assert_rc "create with properties" 0 \
     ptap_root create ptapmac0 --mac 02:11:22:33:44:55 --mtu 1400 --multi-queue --vnet-hdr --group "$PC_GID"
-pc_eq "name" ptapmac0 "$PC_OUT"
+pt_assert_eq "name" ptapmac0 "$PT_OUT"
 l=$(pc_links | jq -c '.[] | select(.ifname == "ptapmac0")')
-pc_eq "mac" 02:11:22:33:44:55 "$(echo "$l" | jq -r .address)"
-pc_eq "mtu" 1400 "$(echo "$l" | jq -r .mtu)"
-pc_eq "multi_queue" true "$(echo "$l" | jq -r .linkinfo.info_data.multi_queue)"
-pc_eq "vnet_hdr" true "$(echo "$l" | jq -r .linkinfo.info_data.vnet_hdr)"
-pc_eq "group" "$(getent group "$PC_GID" | cut -d: -f1)" "$(echo "$l" | jq -r .linkinfo.info_data.group)"
+pt_assert_eq "mac" 02:11:22:33:44:55 "$(echo "$l" | jq -r .address)"
+pt_assert_eq "mtu" 1400 "$(echo "$l" | jq -r .mtu)"
+pt_assert_eq "multi_queue" true "$(echo "$l" | jq -r .linkinfo.info_data.multi_queue)"
+pt_assert_eq "vnet_hdr" true "$(echo "$l" | jq -r .linkinfo.info_data.vnet_hdr)"
+pt_assert_eq "group" "$(getent group "$PC_GID" | cut -d: -f1)" "$(echo "$l" | jq -r .linkinfo.info_data.group)"
 r=$(ptap_root list --json | jq -c '.[] | select(.name == "ptapmac0") | [.mac, .mtu, .multi_queue, .vnet_hdr, .group, .bridge]')
-pc_eq "record of ptapmac0" "[\"02:11:22:33:44:55\",1400,true,true,$PC_GID,null]" "$r"
+pt_assert_eq "record of ptapmac0" "[\"02:11:22:33:44:55\",1400,true,true,$PC_GID,null]" "$r"
 
 # Root may hand a tap to a user and a group.
-pc_expect_rc "create for a user" 0 ptap_root create ptapfor0 --owner "$PC_USER" --group "$PC_GID"
-pc_eq "owner and group in the kernel" "$PC_USER $(getent group "$PC_GID" | cut -d: -f1)" \
+pt_assert_rc "create for a user" 0 ptap_root create ptapfor0 --owner "$PC_USER" --group "$PC_GID"
+pt_assert_eq "owner and group in the kernel" "$PC_USER $(getent group "$PC_GID" | cut -d: -f1)" \
     "$(pc_links | jq -r '.[] | select(.ifname == "ptapfor0") | "\(.linkinfo.info_data.user) \(.linkinfo.info_data.group)"')"
-pc_eq "owner and group on record" "$PC_UID $PC_GID" \
+pt_assert_eq "owner and group on record" "$PC_UID $PC_GID" \
     "$(ptap_root list --json | jq -r '.[] | select(.name == "ptapfor0") | "\(.owner) \(.group)"')"
-pc_expect_rc "destroy it" 0 ptap_root destroy ptapfor0
+pt_assert_rc "destroy it" 0 ptap_root destroy ptapfor0
 
 # ---- 3. refusals change nothing -------------------------------------------
 # Each: exit code, a message naming the object, journal + kernel unchanged.
@@ -74,10 +74,10 @@ refuse() {
     local what=$1 code=$2 needle=$3 before
     shift 3
     before=$(pc_snapshot)
-    pc_expect_rc "$what" "$code" "$@"
-    echo "$PC_ERR" | grep -qF -- "$needle" || pc_fail "$what: message '$PC_ERR' does not name '$needle'"
-    [ -z "$PC_OUT" ] || pc_fail "$what: printed '$PC_OUT' on stdout"
-    pc_unchanged "$what" "$before"
+    pt_assert_rc "$what" "$code" "$@"
+    echo "$PT_ERR" | grep -qF -- "$needle" || pt_fail "$what: message '$PT_ERR' does not name '$needle'"
+    [ -z "$PT_OUT" ] || pt_fail "$what: printed '$PT_OUT' on stdout"
+    pt_assert_unchanged "$what" "$before" pc_snapshot
 }
 # Checked before anything is written.
 refuse "destroy unknown" 64 "'nosuch0'" ptap_root destroy ptaptst0 nosuch0
@@ -102,12 +102,12 @@ refuse_helper() {
     local what=$1 code=$2 needle=$3 before
     shift 3
     before=$(pc_snapshot --live)
-    pc_expect_rc "$what" "$code" "$@"
-    echo "$PC_ERR" | grep -qF -- "$needle" || pc_fail "$what: message '$PC_ERR' does not name '$needle'"
-    pc_unchanged "$what" "$before" --live
-    ptap_root journal check >/dev/null || pc_fail "$what: root's journal check fails"
+    pt_assert_rc "$what" "$code" "$@"
+    echo "$PT_ERR" | grep -qF -- "$needle" || pt_fail "$what: message '$PT_ERR' does not name '$needle'"
+    pt_assert_unchanged "$what" "$before" pc_snapshot --live
+    ptap_root journal check >/dev/null || pt_fail "$what: root's journal check fails"
     [ ! -e "$PC_USER_STATE/journal.xml" ] || ptap_user journal check >/dev/null ||
-        pc_fail "$what: the user's journal check fails"
+        pt_fail "$what: the user's journal check fails"
 }
 refuse_helper "no such bridge" 64 "'nobr0'" ptap_root create ptapx0 --bridge nobr0
 refuse_helper "bridge is not a bridge" 64 "'taken0'" ptap_root create ptapx0 --bridge taken0
@@ -119,22 +119,22 @@ before=$(pc_snapshot --live)
 rc=0
 err=$(pc_ns env PTAP_HELPER=/nonexistent/ptap-helper "$PTAP_BIN" --state-dir "$PC_ROOT_STATE" \
       create ptapx0 2>&1 >/dev/null) || rc=$?
-pc_eq "missing helper exit code" 69 "$rc"
-echo "$err" | grep -qF "/nonexistent/ptap-helper" || pc_fail "missing helper: message '$err' does not name it"
-pc_unchanged "create with a missing helper" "$before" --live
+pt_assert_eq "missing helper exit code" 69 "$rc"
+echo "$err" | grep -qF "/nonexistent/ptap-helper" || pt_fail "missing helper: message '$err' does not name it"
+pt_assert_unchanged "create with a missing helper" "$before" pc_snapshot --live
 
 # ---- 4. the unprivileged user, under the policy -----------------------------
 pc_policy "allow user $PC_USER bridge br0 max 4" "deny bridge br1"
-pc_expect_rc "user create" 0 ptap_user create 'ptu%d' --count 3 --bridge br0
-pc_eq "user names" "$(printf 'ptu%d\n' 0 1 2)" "$PC_OUT"
+pt_assert_rc "user create" 0 ptap_user create 'ptu%d' --count 3 --bridge br0
+pt_assert_eq "user names" "$(printf 'ptu%d\n' 0 1 2)" "$PT_OUT"
 [ "$(stat -c '%U %a' "$PC_USER_STATE")" = "$PC_USER 700" ] ||
-    pc_fail "user state dir is $(stat -c '%U %a' "$PC_USER_STATE"), not $PC_USER 700"
+    pt_fail "user state dir is $(stat -c '%U %a' "$PC_USER_STATE"), not $PC_USER 700"
 ujid=$(pc_jid user "$PC_USER_STATE")
-[ "$ujid" != "$jid" ] || pc_fail "two state dirs share the journal id $jid"
-pc_eq "user taps in the kernel" "$(printf 'ptu%d\n' 0 1 2)" "$(pc_kernel_taps "$ujid")"
-pc_eq "user taps owned by the user" "$PC_USER $PC_USER $PC_USER" \
+[ "$ujid" != "$jid" ] || pt_fail "two state dirs share the journal id $jid"
+pt_assert_eq "user taps in the kernel" "$(printf 'ptu%d\n' 0 1 2)" "$(pc_kernel_taps "$ujid")"
+pt_assert_eq "user taps owned by the user" "$PC_USER $PC_USER $PC_USER" \
     "$(pc_links | jq -r '[.[] | select(.ifname | startswith("ptu")) | .linkinfo.info_data.user] | join(" ")')"
-pc_eq "user records" "$PC_UID" "$(ptap_user list --json | jq -r '[.[].owner] | unique | join(",")')"
+pt_assert_eq "user records" "$PC_UID" "$(ptap_user list --json | jq -r '[.[].owner] | unique | join(",")')"
 pc_check user "$PC_USER_STATE" "user create"
 refuse_helper "bridge denied" 77 "'ptux0'" ptap_user create ptux0 --bridge br1
 refuse_helper "no bridge not allowed" 77 "'ptux0'" ptap_user create ptux0
@@ -147,9 +147,9 @@ chmod 0644 "$PC_POLICY/helper.conf"
 # The user's default state directory is $XDG_RUNTIME_DIR/ptap, made 0700.
 mkdir -m 0700 "$PC_TMP/user/xdg"
 chown "$PC_UID:$PC_GID" "$PC_TMP/user/xdg"
-pc_expect_rc "user create, default state dir" 0 \
+pt_assert_rc "user create, default state dir" 0 \
     pc_as user env XDG_RUNTIME_DIR="$PC_TMP/user/xdg" PTAP_HELPER="$PC_HELPER" "$PTAP_BIN" create ptuxdg0 --bridge br0
-pc_eq "default state dir" "$PC_USER 700" "$(stat -c '%U %a' "$PC_TMP/user/xdg/ptap")"
+pt_assert_eq "default state dir" "$PC_USER 700" "$(stat -c '%U %a' "$PC_TMP/user/xdg/ptap")"
 pc_check user "$PC_TMP/user/xdg/ptap" "user, default state dir"
 pc_as user env XDG_RUNTIME_DIR="$PC_TMP/user/xdg" PTAP_HELPER="$PC_HELPER" "$PTAP_BIN" destroy ptuxdg0
 # Another journal's taps are not ours to destroy, whoever asks.
@@ -163,7 +163,7 @@ refuse "state dir is a symlink" 78 "state-link" pc_ptap root "$PC_TMP/state-link
 mkdir -m 0700 "$PC_TMP/elsewhere"
 ln -s "$PC_ROOT_STATE/journal.xml" "$PC_TMP/elsewhere/journal.xml"
 refuse "journal is a symlink" 78 "elsewhere" pc_ptap root "$PC_TMP/elsewhere" create ptapx0
-[ -z "$(pc_links | jq -r '.[] | select(.ifname == "ptapx0") | .ifname')" ] || pc_fail "ptapx0 was created"
+[ -z "$(pc_links | jq -r '.[] | select(.ifname == "ptapx0") | .ifname')" ] || pt_fail "ptapx0 was created"
 refuse "root, dir owned by the user" 78 "$PC_USER_STATE" pc_ptap root "$PC_USER_STATE" create ptapx0
 mkdir -m 0755 "$PC_TMP/rootdir"
 refuse "user, dir owned by root" 78 "rootdir" pc_ptap user "$PC_TMP/rootdir" create ptux0
@@ -171,7 +171,7 @@ refuse "user, root's private dir" 77 "$PC_ROOT_STATE" pc_ptap user "$PC_ROOT_STA
 chmod 0777 "$PC_TMP/elsewhere"
 rm "$PC_TMP/elsewhere/journal.xml"
 refuse "dir writable by others" 78 "elsewhere" pc_ptap root "$PC_TMP/elsewhere" create ptapx0
-[ ! -e "$PC_TMP/elsewhere/journal.xml" ] || pc_fail "a journal was created in a world-writable dir"
+[ ! -e "$PC_TMP/elsewhere/journal.xml" ] || pt_fail "a journal was created in a world-writable dir"
 
 # ---- 6. destroy: one call, all gone; a tap attached to a guest is refused ----
 # A record as an interrupted-free attach leaves it (written as the journal
@@ -181,37 +181,37 @@ line=$(grep "name=\"ptaptst4\"" "$PC_ROOT_STATE/journal.xml" | tail -1)
 att=$(echo "$line" | sed -e "s/seq=\"[0-9]*\"/seq=\"$((seq + 1))\"/" -e 's/state="ready"/state="attached"/' \
       -e "s|/>\$|><consumer kind=\"qmp\" target=\"$PC_TMP/gone.qmp\" netdev=\"net-ptaptst4\" device=\"dev-ptaptst4\" model=\"virtio-net-pci\" mac=\"52:54:00:12:34:56\"/></tap>|")
 echo "$att" >>"$PC_ROOT_STATE/journal.xml"
-pc_eq "hand-made attached record" attached \
+pt_assert_eq "hand-made attached record" attached \
     "$(ptap_root list --json | jq -r '.[] | select(.name == "ptaptst4") | .state')"
 refuse "destroy attached" 64 "'ptaptst4'" ptap_root destroy ptaptst0 ptaptst4
-echo "$PC_ERR" | grep -q "gone.qmp" || pc_fail "destroy attached: message does not name the guest"
+echo "$PT_ERR" | grep -q "gone.qmp" || pt_fail "destroy attached: message does not name the guest"
 
 PC_PTAP_HELPER=$(pc_logging_helper)
-pc_expect_rc "destroy four" 0 ptap_root destroy ptaptst0 ptaptst1 ptaptst2 ptaptst3
+pt_assert_rc "destroy four" 0 ptap_root destroy ptaptst0 ptaptst1 ptaptst2 ptaptst3
 PC_PTAP_HELPER=
-pc_eq "one helper run for the batch" "destroy -- ptaptst0 ptaptst1 ptaptst2 ptaptst3" "$(cat "$PC_TMP/helper.log")"
-[ -z "$PC_OUT" ] || pc_fail "destroy printed '$PC_OUT'"
-pc_eq "left in the kernel" "$(printf '%s\n' ptapmac0 ptaptst4)" "$(pc_kernel_taps "$jid")"
-pc_eq "left on record" "$(printf '%s\n' ptapmac0 ptaptst4)" "$(pc_live root "$PC_ROOT_STATE")"
+pt_assert_eq "one helper run for the batch" "destroy -- ptaptst0 ptaptst1 ptaptst2 ptaptst3" "$(cat "$PC_TMP/helper.log")"
+[ -z "$PT_OUT" ] || pt_fail "destroy printed '$PT_OUT'"
+pt_assert_eq "left in the kernel" "$(printf '%s\n' ptapmac0 ptaptst4)" "$(pc_kernel_taps "$jid")"
+pt_assert_eq "left on record" "$(printf '%s\n' ptapmac0 ptaptst4)" "$(pc_live root "$PC_ROOT_STATE")"
 # The guest is gone (no socket): recovery takes its tap back.
-pc_expect_rc "recover a gone guest's tap" 0 ptap_root recover --json
-pc_eq "recover action" '[{"action":"consumer-gone","name":"ptaptst4"}]' \
-    "$(echo "$PC_OUT" | jq -c '[.[] | {action, name}]')"
+pt_assert_rc "recover a gone guest's tap" 0 ptap_root recover --json
+pt_assert_eq "recover action" '[{"action":"consumer-gone","name":"ptaptst4"}]' \
+    "$(echo "$PT_OUT" | jq -c '[.[] | {action, name}]')"
 pc_check root "$PC_ROOT_STATE" "after destroy"
 
 # ---- 7. forget ---------------------------------------------------------------
 refuse "forget an existing tap" 64 "'ptapmac0'" ptap_root forget ptapmac0
 ip -n "$PC_NS" link del ptapmac0
-pc_eq "list flags it" "missing from the kernel" \
+pt_assert_eq "list flags it" "missing from the kernel" \
     "$(ptap_root list --json | jq -r '.[] | select(.name == "ptapmac0") | .problem')"
-pc_expect_rc "forget a hand-deleted tap" 0 ptap_root forget ptapmac0
-pc_eq "no records" "" "$(pc_live root "$PC_ROOT_STATE")"
-pc_expect_rc "forget a name not on record" 0 ptap_root forget ptapmac0 nosuch0
+pt_assert_rc "forget a hand-deleted tap" 0 ptap_root forget ptapmac0
+pt_assert_eq "no records" "" "$(pc_live root "$PC_ROOT_STATE")"
+pt_assert_rc "forget a name not on record" 0 ptap_root forget ptapmac0 nosuch0
 pc_check root "$PC_ROOT_STATE" "after forget"
 
 # The user destroys its own pool.
-pc_expect_rc "user destroy" 0 ptap_user destroy ptu0 ptu1 ptu2
-pc_eq "user taps gone" "" "$(pc_kernel_taps "$ujid")"
+pt_assert_rc "user destroy" 0 ptap_user destroy ptu0 ptu1 ptu2
+pt_assert_eq "user taps gone" "" "$(pc_kernel_taps "$ujid")"
 pc_check user "$PC_USER_STATE" "user destroy"
-pc_eq "nothing marked left" "" "$(pc_marked_taps)"
+pt_assert_eq "nothing marked left" "" "$(pc_marked_taps)"
 echo "ok: ptap pool create/destroy/list/forget and refusals"

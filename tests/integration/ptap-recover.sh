@@ -12,12 +12,12 @@ ip -n "$PC_NS" link add br0 type bridge
 OTHER=$PC_TMP/other-state # a second journal of root's
 
 # ---- nothing to do -----------------------------------------------------------
-pc_expect_rc "recover of an empty journal" 0 ptap_root recover --json
-pc_eq "recover --json, nothing to do" "[]" "$(echo "$PC_OUT" | jq -c .)"
-pc_expect_rc "recover, text" 0 ptap_root recover
-pc_eq "recover prints nothing when there is nothing to do" "" "$PC_OUT"
-pc_expect_rc "dry run" 0 ptap_root recover --dry-run --json
-pc_eq "recover --dry-run --json, nothing to do" "[]" "$(echo "$PC_OUT" | jq -c .)"
+pt_assert_rc "recover of an empty journal" 0 ptap_root recover --json
+pt_assert_eq "recover --json, nothing to do" "[]" "$(echo "$PT_OUT" | jq -c .)"
+pt_assert_rc "recover, text" 0 ptap_root recover
+pt_assert_eq "recover prints nothing when there is nothing to do" "" "$PT_OUT"
+pt_assert_rc "dry run" 0 ptap_root recover --dry-run --json
+pt_assert_eq "recover --dry-run --json, nothing to do" "[]" "$(echo "$PT_OUT" | jq -c .)"
 jid=$(pc_jid root "$PC_ROOT_STATE")
 
 # ---- what must never be touched ----------------------------------------------
@@ -27,7 +27,7 @@ ojid=$(pc_jid root "$OTHER")
 ptap_user create 'usr%d' --count 2 >/dev/null
 ujid=$(pc_jid user "$PC_USER_STATE")
 pc_helper root create bare0 >/dev/null # a mark with no tag: no journal's
-pc_eq "bare mark" ptap:u0 "$(pc_links | jq -r '.[] | select(.ifname == "bare0") | .ifalias')"
+pt_assert_eq "bare mark" ptap:u0 "$(pc_links | jq -r '.[] | select(.ifname == "bare0") | .ifalias')"
 ip -n "$PC_NS" tuntap add hand0 mode tap # unmarked
 ip -n "$PC_NS" link set hand0 alias "not-ptap:$jid:op1"
 # Orphans of the other journals: only their own recover removes them.
@@ -74,7 +74,7 @@ interrupt() { # before|after ptap ARGS... (as root)
         [ -s "$PC_TMP/hold/holder.pid" ] && break
         sleep 0.1
     done
-    [ -s "$PC_TMP/hold/holder.pid" ] || pc_fail "ptap $* never reached the helper"
+    [ -s "$PC_TMP/hold/holder.pid" ] || pt_fail "ptap $* never reached the helper"
     kill -9 "$(cat "$PC_TMP/hold/ptap.pid")"
     wait "$PC_BG_PID" 2>/dev/null || true
     kill -9 "$(cat "$PC_TMP/hold/holder.pid")"
@@ -86,24 +86,24 @@ ptap_root create da0 >/dev/null
 interrupt before destroy db0
 interrupt after destroy da0
 
-pc_eq "states left by the crashes" \
+pt_assert_eq "states left by the crashes" \
     '[["ca%d","creating"],["cb%d","creating"],["da0","destroying"],["db0","destroying"],["gone0","ready"],["gone1","ready"],["keep0","ready"],["keep1","ready"]]' \
     "$(ptap_root list --json | jq -c '[.[] | select(.state != null) | [.name, .state]] | sort')"
-pc_eq "orphans listed" '["ca0","ca1","ca2","orph0","orph1","orph2","orphx"]' \
+pt_assert_eq "orphans listed" '["ca0","ca1","ca2","orph0","orph1","orph2","orphx"]' \
     "$(ptap_root list --json | jq -c '[.[] | select(.state == null) | .name] | sort')"
 
 # ---- --dry-run: the plan, and nothing changes -----------------------------------
 expected='[["close","gone0"],["close","gone1"],["complete-destroy","da0"],["complete-destroy","db0"],["destroy-orphan","orph0"],["destroy-orphan","orph1"],["destroy-orphan","orph2"],["destroy-orphan","orphx"],["rollback-create","ca%d"],["rollback-create","cb%d"]]'
 before=$(pc_snapshot)
 before_other=$(cat "$OTHER/journal.xml")
-pc_expect_rc "recover --dry-run --json" 0 ptap_root recover --dry-run --json
-pc_eq "planned actions" "$expected" "$(echo "$PC_OUT" | jq -c '[.[] | [.action, .name]] | sort')"
-pc_eq "dry run says not done" '[false]' "$(echo "$PC_OUT" | jq -c '[.[].done] | unique')"
-pc_unchanged "recover --dry-run --json" "$before"
-pc_expect_rc "recover --dry-run" 0 ptap_root recover --dry-run
-pc_eq "text plan: one line per action" 10 "$(echo "$PC_OUT" | grep -c '^would ')"
-echo "$PC_OUT" | grep -q "^would destroy-orphan 'orph1'" || pc_fail "text plan lacks orph1: $PC_OUT"
-pc_unchanged "recover --dry-run" "$before"
+pt_assert_rc "recover --dry-run --json" 0 ptap_root recover --dry-run --json
+pt_assert_eq "planned actions" "$expected" "$(echo "$PT_OUT" | jq -c '[.[] | [.action, .name]] | sort')"
+pt_assert_eq "dry run says not done" '[false]' "$(echo "$PT_OUT" | jq -c '[.[].done] | unique')"
+pt_assert_unchanged "recover --dry-run --json" "$before" pc_snapshot
+pt_assert_rc "recover --dry-run" 0 ptap_root recover --dry-run
+pt_assert_eq "text plan: one line per action" 10 "$(echo "$PT_OUT" | grep -c '^would ')"
+echo "$PT_OUT" | grep -q "^would destroy-orphan 'orph1'" || pt_fail "text plan lacks orph1: $PT_OUT"
+pt_assert_unchanged "recover --dry-run" "$before" pc_snapshot
 
 # ---- recover --------------------------------------------------------------------
 untouched() {
@@ -112,37 +112,37 @@ untouched() {
 }
 keep=$(untouched)
 PC_PTAP_HELPER=$(pc_logging_helper)
-pc_expect_rc "recover --json" 0 ptap_root recover --json
+pt_assert_rc "recover --json" 0 ptap_root recover --json
 PC_PTAP_HELPER=
-pc_eq "one helper run removes everything" "destroy: ca0 ca1 ca2 db0 orph0 orph1 orph2 orphx" \
+pt_assert_eq "one helper run removes everything" "destroy: ca0 ca1 ca2 db0 orph0 orph1 orph2 orphx" \
     "$(read -r verb dashes names <"$PC_TMP/helper.log" && echo "$verb: $(echo $names | tr ' ' '\n' | sort | xargs)")"
-pc_eq "helper runs" 1 "$(wc -l <"$PC_TMP/helper.log")"
-pc_eq "actions taken" "$expected" "$(echo "$PC_OUT" | jq -c '[.[] | [.action, .name]] | sort')"
-pc_eq "recover says done" '[true]' "$(echo "$PC_OUT" | jq -c '[.[].done] | unique')"
-pc_eq "devices of others, unmarked, and live ones untouched" "$keep" "$(untouched)"
-pc_eq "this journal's taps" "$(printf '%s\n' keep0 keep1)" "$(pc_kernel_taps "$jid")"
-pc_eq "nothing left with this journal's mark" "$(printf '%s\n' keep0 keep1)" \
+pt_assert_eq "helper runs" 1 "$(wc -l <"$PC_TMP/helper.log")"
+pt_assert_eq "actions taken" "$expected" "$(echo "$PT_OUT" | jq -c '[.[] | [.action, .name]] | sort')"
+pt_assert_eq "recover says done" '[true]' "$(echo "$PT_OUT" | jq -c '[.[].done] | unique')"
+pt_assert_eq "devices of others, unmarked, and live ones untouched" "$keep" "$(untouched)"
+pt_assert_eq "this journal's taps" "$(printf '%s\n' keep0 keep1)" "$(pc_kernel_taps "$jid")"
+pt_assert_eq "nothing left with this journal's mark" "$(printf '%s\n' keep0 keep1)" \
     "$(pc_links | jq -r --arg j "$jid" '.[] | select((.ifalias // "") | test("^ptap:u[0-9]+:" + $j + "(:|$)")) | .ifname' | sort)"
 pc_check root "$PC_ROOT_STATE" "after recover"
-pc_expect_rc "second recover, text" 0 ptap_root recover
-pc_eq "second recover prints nothing" "" "$PC_OUT"
-pc_eq "other journal file untouched" "$before_other" "$(cat "$OTHER/journal.xml")"
+pt_assert_rc "second recover, text" 0 ptap_root recover
+pt_assert_eq "second recover prints nothing" "" "$PT_OUT"
+pt_assert_eq "other journal file untouched" "$before_other" "$(cat "$OTHER/journal.xml")"
 
 # The other journals see their own orphans and nothing of ours.
-pc_eq "other journal's orphans" '["othorph0","othorph1"]' \
+pt_assert_eq "other journal's orphans" '["othorph0","othorph1"]' \
     "$(pc_ptap root "$OTHER" list --json | jq -c '[.[] | select(.state == null) | .name] | sort')"
-pc_expect_rc "other journal's recover" 0 pc_ptap root "$OTHER" recover --json
-pc_eq "other journal's actions" '[["destroy-orphan","othorph0"],["destroy-orphan","othorph1"]]' \
-    "$(echo "$PC_OUT" | jq -c '[.[] | [.action, .name]] | sort')"
+pt_assert_rc "other journal's recover" 0 pc_ptap root "$OTHER" recover --json
+pt_assert_eq "other journal's actions" '[["destroy-orphan","othorph0"],["destroy-orphan","othorph1"]]' \
+    "$(echo "$PT_OUT" | jq -c '[.[] | [.action, .name]] | sort')"
 pc_check root "$OTHER" "other journal"
-pc_expect_rc "user's recover" 0 ptap_user recover --json
-pc_eq "user's actions" '[["destroy-orphan","usrorph0"]]' "$(echo "$PC_OUT" | jq -c '[.[] | [.action, .name]] | sort')"
+pt_assert_rc "user's recover" 0 ptap_user recover --json
+pt_assert_eq "user's actions" '[["destroy-orphan","usrorph0"]]' "$(echo "$PT_OUT" | jq -c '[.[] | [.action, .name]] | sort')"
 pc_check user "$PC_USER_STATE" "user journal"
-pc_eq "ours still intact" "$(printf '%s\n' keep0 keep1)" "$(pc_kernel_taps "$jid")"
-pc_eq "bare and hand-made taps still there" "bare0 hand0" \
+pt_assert_eq "ours still intact" "$(printf '%s\n' keep0 keep1)" "$(pc_kernel_taps "$jid")"
+pt_assert_eq "bare and hand-made taps still there" "bare0 hand0" \
     "$(pc_links | jq -r '[.[] | select(.ifname == "bare0" or .ifname == "hand0") | .ifname] | sort | join(" ")')"
 
 # A user cannot recover root's journal, and root's recover never reaches
 # into a user's journal (its taps carry the user's journal id).
-pc_expect_rc "user recovers root's journal" 77 pc_ptap user "$PC_ROOT_STATE" recover
+pt_assert_rc "user recovers root's journal" 77 pc_ptap user "$PC_ROOT_STATE" recover
 echo "ok: ptap recover"

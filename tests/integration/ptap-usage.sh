@@ -7,52 +7,41 @@ source "$(dirname "$0")/../lib/common.sh"
 : "${PTAP_BIN:?PTAP_BIN must name the built ptap}"
 [ -x "$PTAP_BIN" ] || pt_fail "no ptap at '$PTAP_BIN'"
 
-T=$(mktemp -d /tmp/ptaptest-usage.XXXXXX)
-pt_cleanup_add rm -rf "$T"
+T=$PT_TMP
 SD=$T/state
 
-# rc WHAT CODE ARGS...: `ptap ARGS` exits CODE; output in OUT and ERR.
-rc() {
-    local what=$1 want=$2 got=0
-    shift 2
-    "$PTAP_BIN" "$@" >"$T/out" 2>"$T/err" </dev/null || got=$?
-    OUT=$(cat "$T/out")
-    ERR=$(cat "$T/err")
-    if [ "$got" != "$want" ]; then
-        printf '%s\n' "--- stdout" "$OUT" "--- stderr" "$ERR" >&2
-        pt_fail "$what (ptap $*): exit code $got, expected $want"
-    fi
-}
+# P ARGS...: the built ptap, stdin closed (checked with pt_assert_rc).
+P() { "$PTAP_BIN" "$@" </dev/null; }
 # usage WHAT NEEDLE ARGS...: a usage error: 64, nothing on stdout, a
 # message naming NEEDLE, and no journal made.
 usage() {
     local what=$1 needle=$2
     shift 2
-    rc "$what" 64 "$@"
-    [ -z "$OUT" ] || pt_fail "$what: usage error printed on stdout: $OUT"
-    echo "$ERR" | grep -qF -- "$needle" || pt_fail "$what: message '$ERR' does not name '$needle'"
+    pt_assert_rc "$what" 64 P "$@"
+    [ -z "$PT_OUT" ] || pt_fail "$what: usage error printed on stdout: $PT_OUT"
+    echo "$PT_ERR" | grep -qF -- "$needle" || pt_fail "$what: message '$PT_ERR' does not name '$needle'"
     [ ! -e "$SD" ] || pt_fail "$what: a usage error created the state directory"
 }
 
 # ---- --help and --version ---------------------------------------------------------
 for h in --help -h; do
-    rc "$h" 0 "$h"
-    echo "$OUT" | grep -q '^Usage: ptap ' || pt_fail "$h: no usage line"
+    pt_assert_rc "$h" 0 P "$h"
+    echo "$PT_OUT" | grep -q '^Usage: ptap ' || pt_fail "$h: no usage line"
     for c in create destroy list recover forget journal; do
-        echo "$OUT" | grep -qE "^  $c( |$)" || pt_fail "$h does not list '$c'"
+        echo "$PT_OUT" | grep -qE "^  $c( |$)" || pt_fail "$h does not list '$c'"
     done
-    echo "$OUT" | grep -q '64' && echo "$OUT" | grep -q '78' || pt_fail "$h does not list the exit codes"
-    [ -z "$ERR" ] || pt_fail "$h wrote on stderr: $ERR"
+    echo "$PT_OUT" | grep -q '64' && echo "$PT_OUT" | grep -q '78' || pt_fail "$h does not list the exit codes"
+    [ -z "$PT_ERR" ] || pt_fail "$h wrote on stderr: $PT_ERR"
 done
 version=$(sed -n 's/^project(ptap VERSION \([0-9.]*\).*/\1/p' "$PT_SOURCE_DIR/CMakeLists.txt")
 for v in --version -V; do
-    rc "$v" 0 "$v"
-    pt_assert_eq "$v" "ptap $version" "$OUT"
+    pt_assert_rc "$v" 0 P "$v"
+    pt_assert_eq "$v" "ptap $version" "$PT_OUT"
 done
 # `ptap CMD --help`: the command's synopsis, exit 0, no journal touched.
 for c in create destroy list recover forget journal release; do
-    rc "$c --help" 0 --state-dir "$SD" "$c" --help
-    echo "$OUT" | grep -q "^Usage: ptap .*$c" || pt_fail "'ptap $c --help' printed: $OUT"
+    pt_assert_rc "$c --help" 0 P --state-dir "$SD" "$c" --help
+    echo "$PT_OUT" | grep -q "^Usage: ptap .*$c" || pt_fail "'ptap $c --help' printed: $PT_OUT"
     [ ! -e "$SD" ] || pt_fail "'ptap $c --help' created the state directory"
 done
 
@@ -101,13 +90,13 @@ for c in "${!OPTS[@]}"; do
 done
 
 # ---- usage errors: 64 --------------------------------------------------------------
-rc "no command" 64
-[ -z "$OUT" ] || pt_fail "no command: usage went to stdout"
-echo "$ERR" | grep -q '^Usage: ptap' || pt_fail "no command: no usage on stderr"
+pt_assert_rc "no command" 64 P
+[ -z "$PT_OUT" ] || pt_fail "no command: usage went to stdout"
+echo "$PT_ERR" | grep -q '^Usage: ptap' || pt_fail "no command: no usage on stderr"
 usage "unknown command" "'frobnicate'" --state-dir "$SD" frobnicate
-echo "$ERR" | grep -qF -- "'ptap --help'" || pt_fail "unknown command: no pointer to 'ptap --help'"
+echo "$PT_ERR" | grep -qF -- "'ptap --help'" || pt_fail "unknown command: no pointer to 'ptap --help'"
 usage "unknown global option" "--bogus" --bogus list
-echo "$ERR" | grep -qF -- "'ptap --help'" || pt_fail "unknown option: no pointer to 'ptap --help'"
+echo "$PT_ERR" | grep -qF -- "'ptap --help'" || pt_fail "unknown option: no pointer to 'ptap --help'"
 usage "--state-dir without a value" "state-dir" --state-dir
 usage "unknown create option" "invalid option" --state-dir "$SD" create --bogus
 usage "create: two templates" "TEMPLATE" --state-dir "$SD" create 'a%d' 'b%d'
@@ -177,37 +166,37 @@ long=$T/$(printf 'x%.0s' $(seq 1 4100))
 usage "--state-dir too long" "--state-dir" --state-dir "$long" list
 
 # ---- options after arguments, global options after the command -----------------------
-rc "list --json" 0 --state-dir "$SD" list --json
-pt_assert_eq "empty list" "[]" "$(echo "$OUT" | jq -c .)"
-rc "--json before the command" 0 --json --state-dir "$SD" list
-pt_assert_eq "empty list (global --json)" "[]" "$(echo "$OUT" | jq -c .)"
-rc "--state-dir after the command" 0 recover --json --state-dir "$SD" --dry-run
-pt_assert_eq "nothing to recover" "[]" "$(echo "$OUT" | jq -c .)"
-rc "journal check, fresh" 0 --state-dir "$SD" journal check
-echo "$OUT" | grep -q "nothing on record" || pt_fail "journal check said: $OUT"
+pt_assert_rc "list --json" 0 P --state-dir "$SD" list --json
+pt_assert_eq "empty list" "[]" "$(echo "$PT_OUT" | jq -c .)"
+pt_assert_rc "--json before the command" 0 P --json --state-dir "$SD" list
+pt_assert_eq "empty list (global --json)" "[]" "$(echo "$PT_OUT" | jq -c .)"
+pt_assert_rc "--state-dir after the command" 0 P recover --json --state-dir "$SD" --dry-run
+pt_assert_eq "nothing to recover" "[]" "$(echo "$PT_OUT" | jq -c .)"
+pt_assert_rc "journal check, fresh" 0 P --state-dir "$SD" journal check
+echo "$PT_OUT" | grep -q "nothing on record" || pt_fail "journal check said: $PT_OUT"
 [ ! -e "$SD/journal.xml" ] || pt_fail "a read-only command created a journal in '$SD'"
-rc "journal dump, fresh" 0 --state-dir "$SD" journal dump
-echo "$OUT" | grep -q "0 live record" || pt_fail "journal dump said: $OUT"
-rc "journal compact, fresh" 0 --state-dir "$SD" journal compact
+pt_assert_rc "journal dump, fresh" 0 P --state-dir "$SD" journal dump
+echo "$PT_OUT" | grep -q "0 live record" || pt_fail "journal dump said: $PT_OUT"
+pt_assert_rc "journal compact, fresh" 0 P --state-dir "$SD" journal compact
 pt_assert_eq "state dir mode" 700 "$(stat -c %a "$SD")"
 
 # ---- unsafe or damaged state: 78 -------------------------------------------------------
 cp "$SD/journal.xml" "$T/good.xml"
 printf '<tap seq="999" state="bogus"/>\n<tap seq="1000" name="x"/>\n' >>"$SD/journal.xml"
-rc "damaged journal: list" 78 --state-dir "$SD" list
-echo "$ERR" | grep -qF "$SD" || pt_fail "damaged journal: message '$ERR' does not name the directory"
-rc "damaged journal: check" 78 --state-dir "$SD" journal check
-echo "$ERR" | grep -qF "journal.xml" || pt_fail "journal check: message '$ERR' does not name the file"
+pt_assert_rc "damaged journal: list" 78 P --state-dir "$SD" list
+echo "$PT_ERR" | grep -qF "$SD" || pt_fail "damaged journal: message '$PT_ERR' does not name the directory"
+pt_assert_rc "damaged journal: check" 78 P --state-dir "$SD" journal check
+echo "$PT_ERR" | grep -qF "journal.xml" || pt_fail "journal check: message '$PT_ERR' does not name the file"
 cp "$T/good.xml" "$SD/journal.xml"
-rc "repaired journal" 0 --state-dir "$SD" journal check
+pt_assert_rc "repaired journal" 0 P --state-dir "$SD" journal check
 
 # A state directory whose parent is missing, or that is a file: 78.
-rc "state dir without parent" 78 --state-dir "$T/no/such/dir" list
-echo "$ERR" | grep -qF "$T/no/such/dir" || pt_fail "state dir without parent: message '$ERR' does not name it"
+pt_assert_rc "state dir without parent" 78 P --state-dir "$T/no/such/dir" list
+echo "$PT_ERR" | grep -qF "$T/no/such/dir" || pt_fail "state dir without parent: message '$PT_ERR' does not name it"
 [ ! -e "$T/no" ] || pt_fail "a missing parent was created"
 touch "$T/file"
-rc "state dir is a file" 78 --state-dir "$T/file" create a0
-echo "$ERR" | grep -qF "$T/file" || pt_fail "state dir is a file: message '$ERR' does not name it"
+pt_assert_rc "state dir is a file" 78 P --state-dir "$T/file" create a0
+echo "$PT_ERR" | grep -qF "$T/file" || pt_fail "state dir is a file: message '$PT_ERR' does not name it"
 
 # A user without XDG_RUNTIME_DIR and without --state-dir: told what to do.
 if [ "$(id -u)" -eq 0 ]; then

@@ -8,39 +8,33 @@
 #
 # A type or interface the base policy lacks fails the link or the build;
 # a rule that an optional block silently dropped fails a query below.
-set -euo pipefail
-
-if [ "$(id -u)" -ne 0 ]; then
-  echo "SKIP: needs root"
-  exit 77
-fi
+source "$(dirname "$0")/../lib/common.sh"
+pt_require_root
 
 build=${PTAP_BUILD_DIR:?PTAP_BUILD_DIR not set}
 module=$build/selinux/ptap.pp
-fail() { echo "FAIL: $*" >&2; exit 1; }
 
 [ -f /usr/share/selinux/devel/Makefile ] ||
-  fail "selinux-policy-dev is not installed (./dev installs it)"
+  pt_fail "selinux-policy-dev is not installed (./dev installs it)"
 [ -f "$module" ] ||
-  fail "'$module' missing although selinux-policy-dev is installed (target ptap_selinux)"
+  pt_fail "'$module' missing although selinux-policy-dev is installed (target ptap_selinux)"
 for tool in semodule_link semodule_expand bzcat; do
-  command -v "$tool" >/dev/null || fail "'$tool' not found (semodule-utils)"
+  command -v "$tool" >/dev/null || pt_fail "'$tool' not found (semodule-utils)"
 done
 /usr/bin/python3 -c 'import setools' 2>/dev/null ||
-  fail "python3 module 'setools' not found (python3-setools)"
+  pt_fail "python3 module 'setools' not found (python3-setools)"
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+tmp=$PT_TMP
 
 # The policy store selinux-policy-default ships: base.pp.bz2 and one
 # package per module beside it.
 base_bz2=$(dpkg -L selinux-policy-default | grep '/base\.pp\.bz2$' | head -n1)
 [ -n "$base_bz2" ] && [ -f "$base_bz2" ] ||
-  fail "base.pp.bz2 not found in selinux-policy-default"
+  pt_fail "base.pp.bz2 not found in selinux-policy-default"
 store=$(dirname "$base_bz2")
 packages=()
 for m in base virt qemu unconfined; do
-  [ -f "$store/$m.pp.bz2" ] || fail "'$store/$m.pp.bz2' missing"
+  [ -f "$store/$m.pp.bz2" ] || pt_fail "'$store/$m.pp.bz2' missing"
   bzcat "$store/$m.pp.bz2" >"$tmp/$m.pp"
   packages+=("$tmp/$m.pp")
 done
@@ -48,9 +42,9 @@ cp "$module" "$tmp/ptap.pp"
 
 echo "linking ptap.pp against ${packages[*]##*/}"
 semodule_link -o "$tmp/linked.pp" "${packages[@]}" "$tmp/ptap.pp" ||
-  fail "semodule_link: ptap.pp does not link against the distribution's policy"
+  pt_fail "semodule_link: ptap.pp does not link against the distribution's policy"
 semodule_expand "$tmp/linked.pp" "$tmp/policy.bin" ||
-  fail "semodule_expand failed"
+  pt_fail "semodule_expand failed"
 
 # Every interface in ptap.if, called once from a throw-away module and
 # linked too: an interface the module itself does not use is otherwise
@@ -76,10 +70,10 @@ cp "$src/ptap.te" "$src/ptap.if" "$src/ptap.fc" "$tmp/ifcheck/"
 touch "$tmp/ifcheck/ptapifcheck.if" "$tmp/ifcheck/ptapifcheck.fc"
 echo "interfaces exercised:" $(sed -n 's/^\(ptap_[a-z_]*\)(.*/\1/p' "$tmp/ifcheck/ptapifcheck.te")
 make -s -C "$tmp/ifcheck" -f /usr/share/selinux/devel/Makefile ptap.pp ptapifcheck.pp >"$tmp/ifcheck.log" 2>&1 ||
-  { cat "$tmp/ifcheck.log" >&2; fail "an interface of ptap.if does not compile"; }
+  { cat "$tmp/ifcheck.log" >&2; pt_fail "an interface of ptap.if does not compile"; }
 semodule_link -o "$tmp/ifcheck.pp" "${packages[@]}" "$tmp/ifcheck/ptap.pp" "$tmp/ifcheck/ptapifcheck.pp" >/dev/null ||
-  fail "semodule_link: an interface of ptap.if needs what the distribution's policy lacks"
-semodule_expand "$tmp/ifcheck.pp" "$tmp/ifcheck.bin" || fail "semodule_expand (interfaces) failed"
+  pt_fail "semodule_link: an interface of ptap.if needs what the distribution's policy lacks"
+semodule_expand "$tmp/ifcheck.pp" "$tmp/ifcheck.bin" || pt_fail "semodule_expand (interfaces) failed"
 
 # Each line: allow SOURCE TARGET CLASS PERMS... (all perms must be granted,
 # possibly through attributes), deny SOURCE TARGET CLASS PERMS... (none of

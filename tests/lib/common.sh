@@ -1,11 +1,47 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # shellcheck shell=bash
 #
-# tests/lib/common.sh: shared shell for integration tests that run real
-# taps. Source it (bash, set -euo pipefail is turned on), then:
+# tests/lib/common.sh: the one shell base of every test suite (integration,
+# e2e, bench, demo): assertions, the clean-up stack, namespaces, users, the
+# helper. Source it (bash; set -euo pipefail is turned on; sourcing it twice
+# is harmless), then:
 #
-#   pt_require_root              exit 77 (ctest SKIP) unless root
-#   pt_cleanup_add CMD...        run CMD at exit (LIFO), even on failure
+# Assertions and reports (the only ones: every library uses these):
+#   pt_log MSG / pt_ok MSG       "# MSG" on stderr / "ok - MSG" on stdout
+#   pt_fail MSG                  "FAIL: MSG" on stderr, exit 1
+#   pt_skip MSG                  "SKIP: MSG" on stderr, exit 77 (ctest SKIP)
+#   pt_require_root              pt_skip unless root
+#   pt_assert_eq WHAT EXPECTED ACTUAL
+#   pt_assert_match WHAT REGEX ACTUAL
+#   pt_assert_rc WHAT RC CMD...  run CMD, require exit code RC; its stdout is
+#                                in PT_OUT, stderr in PT_ERR
+#   pt_assert_json WHAT JSON EXPR [JQ-ARGS...]
+#                                `jq -e EXPR` must hold on JSON (which must
+#                                parse); JQ-ARGS such as --arg n "$name"
+#   pt_assert_unchanged WHAT BEFORE [CMD...]
+#                                CMD's output (default: pt_links) must still
+#                                equal BEFORE; the difference is shown
+#   pt_check WHAT CMD...         a check that does not stop the test: "ok -
+#                                WHAT" or "not ok - WHAT"; any "not ok" fails
+#                                the test at pt_checks_done or at exit
+#   pt_checks_done               fail if a pt_check failed, else say so
+#   pt_jq JSON FILTER [JQ-ARGS...]
+#                                `jq -r FILTER` of JSON, failing (status 1) on
+#                                empty or invalid JSON and on a null result
+#                                (a missing key is an error, not "null")
+#
+# Clean-up, failure reports, processes:
+#   pt_cleanup_add CMD...        run CMD at exit (LIFO), even on failure; CMD
+#                                is kept as its words (never re-parsed), output
+#                                discarded. Call it in the test's own shell,
+#                                not in $(...) (a subshell's additions are lost)
+#   pt_diag_add CMD...           on a failing exit (not 0, not 77), run CMD
+#                                (output to stderr) before the clean-up: logs
+#                                worth reading (a guest console, libvirtd's)
+#   pt_kill PID [TIMEOUT_S=5]    SIGTERM, then SIGKILL after TIMEOUT_S, one
+#                                process we started, by PID; reaped if ours
+#
+# Test bed:
 #   pt_netns_new TAG             make netns ptaptest-TAG-$$, deleted at exit;
 #                                sets PT_NS
 #   pt_ns CMD...                 run CMD as root in $PT_NS
@@ -33,55 +69,123 @@
 #                                vnet_hdr); HOLD seconds holding them open
 #   pt_links                     `ip -d link show` of $PT_NS, timers removed
 #                                (for before/after comparisons)
-#   pt_fail MSG / pt_ok MSG / pt_log MSG
-#   pt_assert_eq WHAT EXPECTED ACTUAL
-#   pt_assert_match WHAT REGEX ACTUAL
-#   pt_assert_rc WHAT RC CMD...  run CMD, require exit code RC; its stdout is
-#                                in PT_OUT, stderr in PT_ERR
-#   pt_assert_unchanged WHAT BEFORE   $(pt_links) must still equal BEFORE
+#   pt_marked_taps [NS]          names of the taps in NS (default $PT_NS)
+#                                whose alias starts with "ptap", sorted
+
+# Sourced twice (a library and its test both source it): once is enough,
+# a second run would forget the clean-ups registered so far.
+if [ -n "${_PT_COMMON_SOURCED:-}" ]; then
+    return 0
+fi
+_PT_COMMON_SOURCED=1
 
 set -euo pipefail
+set -E # the ERR trap below sees failures inside functions too
 
 PT_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PT_SOURCE_DIR=${PTAP_SOURCE_DIR:-$(cd "$PT_LIB_DIR/../.." && pwd)}
 PT_HELPER_BIN=${PTAP_HELPER_BIN:-${PTAP_BUILD_DIR:-$PT_SOURCE_DIR/build}/helper/ptap-helper}
 PT_PYTHON=/usr/bin/python3 # not a pyenv shim: users other than root run it
-PT_CLEANUP=()
 PT_OUT=
 PT_ERR=
+PT_CHECKS_FAILED=0
+# The clean-up and failure-report lists: every command's words, one after
+# the other, in *_WORDS, and how many words each has in *_LENS. Commands
+# are run as "${words[@]}" slices, never re-parsed.
+_PT_CLEANUP_WORDS=()
+_PT_CLEANUP_LENS=()
+_PT_DIAG_WORDS=()
+_PT_DIAG_LENS=()
+_PT_FAILED=
+_PT_LAST_ERR=
 
 pt_log() { printf '# %s\n' "$*" >&2; }
 pt_ok() { printf 'ok - %s\n' "$*"; }
 pt_fail() {
     printf 'FAIL: %s\n' "$*" >&2
+    _PT_FAILED=1
     exit 1
+}
+pt_skip() {
+    printf 'SKIP: %s\n' "$*" >&2
+    exit 77
 }
 
 pt_require_root() {
-    if [ "$(id -u)" -ne 0 ]; then
-        echo "SKIP: needs root (network namespaces, users, setuid)" >&2
-        exit 77
-    fi
+    [ "$(id -u)" -eq 0 ] || pt_skip "needs root (network namespaces, users, setuid)"
 }
 
 pt_cleanup_add() {
-    local q
-    q=$(printf '%q ' "$@")
-    PT_CLEANUP+=("$q")
+    [ $# -gt 0 ] || pt_fail "pt_cleanup_add: no command"
+    _PT_CLEANUP_LENS+=("$#")
+    _PT_CLEANUP_WORDS+=("$@")
 }
 
-_pt_cleanup_run() {
-    local rc=$? i
-    set +e
-    for ((i = ${#PT_CLEANUP[@]} - 1; i >= 0; i--)); do
-        eval "${PT_CLEANUP[i]}" >/dev/null 2>&1
+pt_diag_add() {
+    [ $# -gt 0 ] || pt_fail "pt_diag_add: no command"
+    _PT_DIAG_LENS+=("$#")
+    _PT_DIAG_WORDS+=("$@")
+}
+
+# _pt_run_list WORDS LENS forward|reverse: run each command of a list.
+_pt_run_list() {
+    local -n _pt_w=$1 _pt_l=$2
+    local dir=$3 i n start=0 starts=()
+    for n in "${_pt_l[@]}"; do
+        starts+=("$start")
+        start=$((start + n))
     done
-    PT_CLEANUP=()
+    if [ "$dir" = forward ]; then
+        for ((i = 0; i < ${#_pt_l[@]}; i++)); do
+            "${_pt_w[@]:${starts[i]}:${_pt_l[i]}}"
+        done
+    else
+        for ((i = ${#_pt_l[@]} - 1; i >= 0; i--)); do
+            "${_pt_w[@]:${starts[i]}:${_pt_l[i]}}"
+        done
+    fi
+}
+
+_pt_exit() {
+    local rc=$?
+    set +eu # the clean-up must finish, whatever failed...
+    trap '' HUP INT PIPE TERM # ...and whatever else arrives meanwhile
+    if [ "$rc" -eq 0 ] && [ "$PT_CHECKS_FAILED" -gt 0 ]; then
+        printf 'FAIL: %s check(s) failed\n' "$PT_CHECKS_FAILED" >&2
+        rc=1
+    fi
+    if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] && [ -z "$_PT_FAILED" ] && [ -n "$_PT_LAST_ERR" ]; then
+        # Not a pt_fail: say what set -e stopped at.
+        printf 'FAIL: exit status %s, last failed command: %s\n' "$rc" "$_PT_LAST_ERR" >&2
+    fi
+    if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
+        _pt_run_list _PT_DIAG_WORDS _PT_DIAG_LENS forward >&2
+    fi
+    _PT_DIAG_LENS=()
+    _pt_run_list _PT_CLEANUP_WORDS _PT_CLEANUP_LENS reverse >/dev/null 2>&1
+    _PT_CLEANUP_LENS=()
     exit "$rc"
 }
-trap _pt_cleanup_run EXIT
+trap _pt_exit EXIT
+trap '_PT_LAST_ERR="$BASH_COMMAND (${BASH_SOURCE[0]##*/}:$LINENO)"' ERR
+trap 'exit 129' HUP
 trap 'exit 130' INT
+trap 'exit 141' PIPE
 trap 'exit 143' TERM
+
+pt_kill() {
+    local pid=$1 timeout=${2:-5} i
+    [ -n "$pid" ] || return 0
+    if kill -TERM "$pid" 2>/dev/null; then
+        for ((i = 0; i < timeout * 10; i++)); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+    return 0
+}
 
 pt_netns_new() {
     PT_NS="ptaptest-$1-$$"
@@ -221,6 +325,12 @@ pt_links() {
     ip netns exec "$PT_NS" ip -d link show | sed -E 's/ [a-z_]*timer +[0-9.]+//g'
 }
 
+pt_marked_taps() {
+    ip -n "${1:-$PT_NS}" -d -j link show |
+        jq -r '.[] | select(((.ifalias // "") | startswith("ptap")) and .linkinfo.info_kind == "tun") | .ifname' |
+        sort
+}
+
 pt_assert_eq() {
     [ "$2" = "$3" ] || pt_fail "$1: expected '$2', got '$3'"
 }
@@ -232,22 +342,68 @@ pt_assert_match() {
 pt_assert_rc() {
     local what=$1 want=$2 rc=0 o e
     shift 2
-    o=$(mktemp)
-    e=$(mktemp)
+    o=$(mktemp "$PT_TMP/out.XXXXXX")
+    e=$(mktemp "$PT_TMP/err.XXXXXX")
     "$@" >"$o" 2>"$e" || rc=$?
     PT_OUT=$(cat "$o")
     PT_ERR=$(cat "$e")
     rm -f "$o" "$e"
     if [ "$rc" -ne "$want" ]; then
-        pt_fail "$what: exit code $rc, expected $want (stdout: '$PT_OUT' stderr: '$PT_ERR')"
+        printf '%s\n' "--- stdout" "$PT_OUT" "--- stderr" "$PT_ERR" >&2
+        pt_fail "$what: exit code $rc, expected $want (ran: $*)"
     fi
 }
 
-pt_assert_unchanged() {
-    local now
-    now=$(pt_links)
-    if [ "$now" != "$2" ]; then
-        diff <(echo "$2") <(echo "$now") >&2 || true
-        pt_fail "$1: the kernel's links changed"
+# _pt_is_json TEXT: TEXT is one or more JSON values (not blank).
+_pt_is_json() {
+    [[ $1 =~ [^[:space:]] ]] && jq empty <<<"$1" >/dev/null 2>&1
+}
+
+pt_assert_json() {
+    local what=$1 json=$2 expr=$3
+    shift 3
+    _pt_is_json "$json" || pt_fail "$what: not JSON: '$json'"
+    jq -e "$@" "$expr" <<<"$json" >/dev/null ||
+        pt_fail "$what: $expr is not true of: $json"
+}
+
+pt_jq() {
+    local json=$1 filter=$2
+    shift 2
+    if ! [[ $json =~ [^[:space:]] ]]; then
+        echo "pt_jq: no JSON to apply '$filter' to" >&2
+        return 1
     fi
+    jq -r "$@" --arg _pt_filter "$filter" \
+        "($filter) | if . == null then error(\"null result of \" + \$_pt_filter) else . end" <<<"$json"
+}
+
+pt_assert_unchanged() {
+    local what=$1 before=$2 now
+    shift 2
+    [ $# -gt 0 ] || set -- pt_links
+    now=$("$@")
+    if [ "$now" != "$before" ]; then
+        diff <(echo "$before") <(echo "$now") >&2 || true
+        if [ "$1" = pt_links ]; then
+            pt_fail "$what: the kernel's links changed"
+        fi
+        pt_fail "$what: '$*' changed (< before, > after)"
+    fi
+}
+
+pt_check() {
+    local what=$1
+    shift
+    if "$@"; then
+        pt_ok "$what"
+    else
+        printf 'not ok - %s\n' "$what"
+        PT_CHECKS_FAILED=$((PT_CHECKS_FAILED + 1))
+    fi
+}
+
+pt_checks_done() {
+    [ "$PT_CHECKS_FAILED" -eq 0 ] || pt_fail "$PT_CHECKS_FAILED check(s) failed"
+    echo "all checks passed"
 }

@@ -1,15 +1,21 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # shellcheck shell=bash
 # tests/lib/ptap-cli.sh: shared shell for the `ptap` command's integration
 # tests (tests/integration/ptap-*.sh). Source it; then:
 #
 #   pc_setup NAME        root check (exit 77), private netns ptaptest-NAME-PID,
 #                        temp dir, setuid copy of the helper, policy file, test
-#                        user, all torn down by an EXIT trap even on failure
+#                        user, all torn down at exit (common.sh's clean-up
+#                        stack) even on failure
 #   pc_ns CMD...         run CMD as root in the netns, with the test policy
 #                        bind-mounted on /etc/ptap (its own mount namespace)
 #   pc_ptap AS DIR ARGS  run `ptap --state-dir DIR ARGS` as AS (root|user)
 #   ptap_root / ptap_user ARGS   the same with the default state dirs
 #   pc_check AS DIR      journal and kernel agree exactly (see below)
+#   pc_snapshot [--live] what a user sees, for pt_assert_unchanged
+#
+# Assertions are common.sh's (pt_fail, pt_assert_eq, pt_assert_rc with
+# PT_OUT/PT_ERR, pt_assert_unchanged, ...).
 #
 # Every assertion says what a user would see: the kernel through `ip -j -d
 # link`, the journal through `ptap list --json` and `ptap journal check`.
@@ -22,18 +28,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 PC_USER=${PC_USER:-ptaptest-cli}
 PC_PIDS=()
-
-pc_log() { pt_log "$@"; }
-pc_fail() { pt_fail "$@"; }
-pc_skip() {
-    printf 'SKIP: %s\n' "$*" >&2
-    exit 77
-}
-
-# pc_eq WHAT EXPECTED ACTUAL
-pc_eq() {
-    [ "$2" = "$3" ] || pc_fail "$1: expected '$2', got '$3'"
-}
 
 # PIDs of processes running our private copy of the helper.
 pc_helper_pids() {
@@ -65,7 +59,7 @@ pc_wait_helpers() {
         [ -z "$(pc_helper_pids)" ] && return 0
         sleep 0.1
     done
-    pc_fail "ptap-helper processes still running after 30 s: $(pc_helper_pids | tr '\n' ' ')"
+    pt_fail "ptap-helper processes still running after 30 s: $(pc_helper_pids | tr '\n' ' ')"
 }
 
 pc_setup() {
@@ -73,9 +67,9 @@ pc_setup() {
     pt_require_root
     : "${PTAP_BIN:?PTAP_BIN must name the built ptap}"
     : "${PTAP_HELPER_BIN:?PTAP_HELPER_BIN must name the built ptap-helper}"
-    [ -x "$PTAP_BIN" ] || pc_fail "no ptap at '$PTAP_BIN'"
+    [ -x "$PTAP_BIN" ] || pt_fail "no ptap at '$PTAP_BIN'"
     for t in ip jq setpriv unshare; do
-        command -v "$t" >/dev/null || pc_skip "'$t' is not installed"
+        command -v "$t" >/dev/null || pt_skip "'$t' is not installed"
     done
 
     pt_netns_new "$name"
@@ -166,20 +160,6 @@ pc_helper() {
     pc_as "$as" "$PC_HELPER" "$@"
 }
 
-# pc_expect_rc WHAT EXPECTED CMD...: run CMD, check its exit code; its
-# stdout and stderr are left in $PC_OUT and $PC_ERR.
-pc_expect_rc() {
-    local what=$1 want=$2 rc=0
-    shift 2
-    "$@" >"$PC_TMP/out" 2>"$PC_TMP/err" || rc=$?
-    PC_OUT=$(cat "$PC_TMP/out")
-    PC_ERR=$(cat "$PC_TMP/err")
-    if [ "$rc" != "$want" ]; then
-        printf '%s\n' "--- stdout" "$PC_OUT" "--- stderr" "$PC_ERR" >&2
-        pc_fail "$what: exit code $rc, expected $want"
-    fi
-}
-
 # pc_jid AS DIR: the journal's identity (what its taps' marks carry).
 pc_jid() {
     pc_ptap "$1" "$2" journal dump | sed -n 's/^journal .* (id \([0-9a-f]*\)):.*/\1/p'
@@ -210,7 +190,7 @@ pc_live() {
 }
 
 # pc_snapshot [--live]: what a user can observe, for "nothing changed"
-# comparisons: both journals' live records (ptap list --json), the
+# comparisons (pt_assert_unchanged WHAT BEFORE pc_snapshot [--live]): both journals' live records (ptap list --json), the
 # journal files themselves (unless --live) and the namespace's devices.
 pc_snapshot() {
     local as dir
@@ -229,16 +209,6 @@ pc_snapshot() {
                      | sort_by(.ifname)'
 }
 
-# pc_unchanged WHAT BEFORE [--live]: the snapshot still equals BEFORE.
-pc_unchanged() {
-    local after
-    after=$(pc_snapshot ${3:-})
-    if [ "$2" != "$after" ]; then
-        diff <(echo "$2") <(echo "$after") >&2 || true
-        pc_fail "$1 changed the journal or the kernel"
-    fi
-}
-
 # pc_check AS DIR [CONTEXT]: after recovery, journal and kernel agree
 # exactly: every marked tap of this journal has a live record, every live
 # record is ready and has its tap (in_kernel), nothing is an orphan, the
@@ -247,19 +217,19 @@ pc_check() {
     local as=$1 dir=$2 ctx=${3:-}
     local jid list kernel live bad
     jid=$(pc_jid "$as" "$dir")
-    [ -n "$jid" ] || pc_fail "$ctx: no journal id in 'ptap journal dump'"
+    [ -n "$jid" ] || pt_fail "$ctx: no journal id in 'ptap journal dump'"
     list=$(pc_ptap "$as" "$dir" list --json)
     kernel=$(pc_kernel_taps "$jid" "$(pc_uid "$as")")
     live=$(echo "$list" | jq -r '.[] | select(.state != null) | .name' | sort)
     bad=$(echo "$list" | jq -c '.[] | select(.state != "ready" or .in_kernel != true or .problem != null)')
-    [ -z "$bad" ] || pc_fail "$ctx: records that disagree with the kernel: $bad"
+    [ -z "$bad" ] || pt_fail "$ctx: records that disagree with the kernel: $bad"
     if [ "$kernel" != "$live" ]; then
         diff <(echo "$live") <(echo "$kernel") >&2 || true
-        pc_fail "$ctx: live records (<) and this journal's taps in the kernel (>) differ"
+        pt_fail "$ctx: live records (<) and this journal's taps in the kernel (>) differ"
     fi
     pc_ptap "$as" "$dir" journal check >/dev/null ||
-        pc_fail "$ctx: 'ptap journal check' failed"
+        pt_fail "$ctx: 'ptap journal check' failed"
     local again
     again=$(pc_ptap "$as" "$dir" recover --json)
-    [ "$(echo "$again" | jq -c .)" = "[]" ] || pc_fail "$ctx: a further recover still acts: $again"
+    [ "$(echo "$again" | jq -c .)" = "[]" ] || pt_fail "$ctx: a further recover still acts: $again"
 }

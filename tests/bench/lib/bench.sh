@@ -2,14 +2,14 @@
 # shellcheck shell=bash
 #
 # tests/bench/lib/bench.sh: what every benchmark script shares. Source it
-# (bash; set -euo pipefail is turned on), then:
+# (bash): it sources tests/lib/common.sh (set -euo pipefail, the clean-up
+# stack, pt_log / pt_fail / pt_skip, pt_user_ensure, pt_netns_new...), then:
 #
-#   bn_init TAG             root check (exit 77), the built binaries
+#   bn_init TAG             root check (skip), the built binaries
 #                           (PTAP_BIN, PTAP_HELPER_BIN, PTAP_BUILD_DIR), a
 #                           private netns ptaptest-bench-TAG-PID with lo up
-#                           and a temp dir, both removed by the EXIT trap;
+#                           and a temp dir, both removed at exit;
 #                           sets BN_NS, BN_TMP
-#   bn_cleanup_add CMD...   run CMD at exit (LIFO), even on failure
 #   bn_bridge NAME          a bridge, up, in BN_NS
 #   bn_state_dir            a fresh, empty journal directory; prints it
 #   bn_ptap SD ARGS...      `ptap --state-dir SD ARGS` as root in BN_NS
@@ -24,65 +24,36 @@
 #                           print one machine-readable result line
 #                           (tab-separated, starting with "RESULT"), which
 #                           run.sh turns into docs/performance.md
-#   bn_log MSG / bn_fail MSG
+#   bn_smoke SCRIPT "ID..." ARGS...
+#                           what tests/bench/smoke-*.sh do: run SCRIPT with
+#                           tiny ARGS, fail if it fails or a result is missing
 #
 # Timing: bash's EPOCHREALTIME (microseconds, no fork). Contenders run
 # alternately, round after round, in this one process tree; the per-round
 # ratio of paired runs is the result, since these machines are noisy.
 
-set -euo pipefail
-
 BN_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-BN_SOURCE_DIR=${PTAP_SOURCE_DIR:-$(cd "$BN_LIB_DIR/../../.." && pwd)}
-PTAP_BUILD_DIR=${PTAP_BUILD_DIR:-$BN_SOURCE_DIR/build}
+# shellcheck source=../../lib/common.sh
+source "$BN_LIB_DIR/../../lib/common.sh"
+
+PTAP_BUILD_DIR=${PTAP_BUILD_DIR:-$PT_SOURCE_DIR/build}
 PTAP_BIN=${PTAP_BIN:-$PTAP_BUILD_DIR/src/ptap}
 PTAP_HELPER_BIN=${PTAP_HELPER_BIN:-$PTAP_BUILD_DIR/helper/ptap-helper}
-export PTAP_SOURCE_DIR=$BN_SOURCE_DIR PTAP_BUILD_DIR PTAP_BIN PTAP_HELPER_BIN
-BN_CLEANUP=()
+export PTAP_SOURCE_DIR=$PT_SOURCE_DIR PTAP_BUILD_DIR PTAP_BIN PTAP_HELPER_BIN
 BN_NS=
 BN_TMP=
 BN_MS=
 
-bn_log() { printf '# %s\n' "$*" >&2; }
-bn_fail() {
-    printf 'FAIL: %s\n' "$*" >&2
-    exit 1
-}
-
-bn_cleanup_add() {
-    BN_CLEANUP+=("$(printf '%q ' "$@")")
-}
-
-_bn_cleanup_run() {
-    local rc=$? i
-    set +eu
-    for ((i = ${#BN_CLEANUP[@]} - 1; i >= 0; i--)); do
-        eval "${BN_CLEANUP[i]}" >/dev/null 2>&1
-    done
-    BN_CLEANUP=()
-    exit "$rc"
-}
-trap _bn_cleanup_run EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
 bn_init() {
     local tag=$1 b
-    if [ "$(id -u)" -ne 0 ]; then
-        echo "SKIP: benchmarks need root (network namespaces, taps)" >&2
-        exit 77
-    fi
+    [ "$(id -u)" -eq 0 ] || pt_skip "benchmarks need root (network namespaces, taps)"
     for b in "$PTAP_BIN" "$PTAP_HELPER_BIN"; do
-        [ -x "$b" ] || bn_fail "not built: $b"
+        [ -x "$b" ] || pt_fail "not built: $b"
     done
-    BN_TMP=$(mktemp -d /tmp/ptaptest-bench.XXXXXX)
-    chmod 0755 "$BN_TMP"
-    bn_cleanup_add rm -rf "$BN_TMP"
-    BN_NS=ptaptest-bench-$tag-$$
-    ip netns add "$BN_NS"
+    BN_TMP=$PT_TMP
     # Deleting a namespace deletes its taps too (the kernel batches them).
-    bn_cleanup_add ip netns del "$BN_NS"
-    ip -n "$BN_NS" link set lo up
+    pt_netns_new "bench-$tag"
+    BN_NS=$PT_NS
 }
 
 bn_bridge() {
@@ -109,7 +80,7 @@ bn_time() {
     t0=${EPOCHREALTIME/./}
     "$@" >/dev/null || rc=$?
     t1=${EPOCHREALTIME/./}
-    [ "$rc" -eq 0 ] || bn_fail "contender failed (exit $rc): $*"
+    [ "$rc" -eq 0 ] || pt_fail "contender failed (exit $rc): $*"
     BN_MS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1000 }')
 }
 
@@ -158,28 +129,6 @@ bn_compare() {
         "$id" "$pl" "$pm" "$pmin" "$pmax" "$rm" "$rmin" "$rmax" "${target:+target $target: $met}" >&2
 }
 
-# bn_user NAME: the unprivileged owner of the benchmark's taps (ptaptest*
-# only; created once, parallel-safe); prints its uid.
-bn_user() {
-    case $1 in ptaptest*) ;; *) bn_fail "refusing user '$1' (not ptaptest*)" ;; esac
-    (
-        flock 9
-        id -u "$1" >/dev/null 2>&1 ||
-            useradd --system --no-create-home --home-dir /nonexistent \
-                --shell /usr/sbin/nologin --user-group "$1"
-    ) 9>/run/ptaptest-users.lock
-    id -u "$1"
-}
-
-# bn_marked_taps: names of the taps in BN_NS that carry a ptap mark, sorted.
-bn_marked_taps() {
-    ip -n "$BN_NS" -d -j link show | python3 -c '
-import json, sys
-for l in json.load(sys.stdin):
-    if l.get("ifalias", "").startswith("ptap") and l.get("linkinfo", {}).get("info_kind") == "tun":
-        print(l["ifname"])' | sort
-}
-
 # bn_del_group PREFIX: delete every link in BN_NS whose name starts with
 # PREFIX, in one link-group delete (set-up/tear-down between rounds, never
 # timed).
@@ -189,4 +138,15 @@ bn_del_group() {
     [ -n "$names" ] || return 0
     printf 'link set dev %s group 4077\n' $names | ip -n "$BN_NS" -batch -
     ip -n "$BN_NS" link del group 4077
+}
+
+bn_smoke() {
+    local script=$1 ids=$2 rc=0 out id
+    shift 2
+    out=$(bash "$BN_LIB_DIR/../$script" "$@") || rc=$?
+    echo "$out"
+    [ "$rc" -eq 0 ] || exit "$rc"
+    for id in $ids; do
+        grep -q "^RESULT	$id	" <<<"$out" || pt_fail "no result '$id' from $script"
+    done
 }

@@ -3,6 +3,9 @@
 #
 # guest.sh: a real, tiny QEMU guest for ptap's end-to-end tests.
 # Source it from a bash test (run as root):   . "$PTAP_SOURCE_DIR/tests/e2e/lib/guest.sh"
+# It sources tests/lib/common.sh (assertions, the clean-up stack, users,
+# namespaces) and then turns pipefail off: its console helpers, and the tests
+# that read the console, end pipelines early (grep -m 1, grep -q, sed q).
 #
 # The guest is a Debian 12 cloud kernel (downloaded with apt-get download, never
 # installed on the host) and a busybox-static initramfs. Its init:
@@ -22,9 +25,6 @@
 #       kernel + initramfs. Default cache: ${PTAP_CACHE:-/var/cache/ptap-test}.
 #       Sets PTAP_GUEST_KERNEL and PTAP_GUEST_INITRD. Exit 77 semantics are left to
 #       the caller (returns 2 when QEMU or busybox-static is missing).
-#   ptap_test_user NAME
-#       Create the system user NAME (must start with "ptaptest") idempotently, under
-#       flock /run/ptaptest-users.lock. Prints nothing; sets nothing.
 #   ptap_guest_start NS USER [EXTRA QEMU ARGS...]
 #       Start QEMU (-machine pc -accel tcg -m 256 -nographic -nic none) as USER
 #       inside netns NS, wait until the guest prints PTAP-READY (60 s).
@@ -32,6 +32,8 @@
 #       by USER), PTAP_GUEST_QMP (QMP socket path), PTAP_GUEST_HMP (human monitor
 #       socket path), PTAP_GUEST_LOG (serial console log), PTAP_GUEST_CONSOLE_FD
 #       (fd writing to the guest console). One guest per shell at a time.
+#       Registers ptap_guest_stop on the clean-up stack (QEMU killed by its PID
+#       at exit, even when the test fails).
 #   ptap_guest_mark
 #       Print the current line count of the console log; pass it to
 #       ptap_guest_wait to only look at lines printed afterwards.
@@ -46,7 +48,8 @@
 #       (or 124 on timeout). E.g. ptap_guest_cmd "ip addr add 10.9.0.2/24 dev eth0".
 #   ptap_guest_stop
 #       Stop QEMU (quit over QMP-less SIGTERM, then SIGKILL after 5 s) by its PID,
-#       close the console fd, remove the work dir. Idempotent: call it from traps.
+#       close the console fd, remove the work dir. Idempotent (the clean-up
+#       stack calls it again at exit).
 #   ptap_guest_log_tail [N=40]
 #       Print the last N console lines to stderr (for failure reports).
 #   ptap_guest_link_check NS IF GUEST_IP HOST_IP
@@ -59,18 +62,28 @@
 #
 # Typical test:
 #   . "$PTAP_SOURCE_DIR/tests/e2e/lib/guest.sh"
-#   ptap_guest_image || exit 77
-#   ns=ptaptest-$$; ptap_test_user ptaptest-q
-#   trap 'ptap_guest_stop; ip netns del "$ns" 2>/dev/null' EXIT
-#   ip netns add "$ns"; ...bridge, tap (ip tuntap add ... user ptaptest-q)...
-#   ptap_guest_start "$ns" ptaptest-q
+#   pt_require_root
+#   ptap_guest_image || pt_skip "no guest image"
+#   pt_user_ensure ptaptest-q >/dev/null
+#   pt_netns_new mytest        # ptaptest-mytest-PID, deleted at exit
+#   ...bridge, tap (ip -n "$PT_NS" tuntap add ... user ptaptest-q)...
+#   pt_diag_add ptap_guest_log_tail 30
+#   ptap_guest_start "$PT_NS" ptaptest-q || pt_fail "guest did not boot"
 #   m=$(ptap_guest_mark); <hot-add NIC over "$PTAP_GUEST_QMP">
-#   ptap_guest_net_wait '\beth0\b' 30 "$m"
-#   ptap_guest_cmd "ip addr add 10.9.0.2/24 dev eth0 && ip link set eth0 up"
-#   ptap_guest_cmd -t 20 "ping -c 1 -W 2 10.9.0.1"
+#   ptap_guest_net_wait '\beth0\b' 30 "$m" || pt_fail "no eth0 in the guest"
+#   ptap_guest_link_check "$PT_NS" eth0 10.9.0.2 10.9.0.1 || pt_fail "no traffic"
 #
 # Known limits: the cloud kernel has no e1000/rtl8139 drivers, so only virtio NICs
 # appear inside the guest (QEMU still accepts the other models).
+
+# Sourced once per shell (a second time would forget the running guest).
+if [ -n "${_PTAP_GUEST_SOURCED:-}" ]; then
+    return 0
+fi
+_PTAP_GUEST_SOURCED=1
+# shellcheck source=../../lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../lib/common.sh"
+set +o pipefail
 
 PTAP_GUEST_IMAGE_VERSION=1
 PTAP_GUEST_PID=
@@ -209,17 +222,6 @@ ptap_guest_image() {
     return 0
 }
 
-ptap_test_user() {
-    local u=$1
-    case $u in ptaptest*) ;; *) _ptap_guest_err "refusing user '$u' (not ptaptest*)"; return 1 ;; esac
-    (
-        flock -w 60 9 || exit 1
-        id -u "$u" >/dev/null 2>&1 ||
-            useradd --system --no-create-home --home-dir /nonexistent \
-                    --shell /usr/sbin/nologin --user-group "$u"
-    ) 9>/run/ptaptest-users.lock
-}
-
 ptap_guest_log_tail() {
     [ -n "$PTAP_GUEST_LOG" ] && [ -f "$PTAP_GUEST_LOG" ] || return 0
     echo "---- guest console (last ${1:-40} lines) ----" >&2
@@ -254,7 +256,7 @@ ptap_guest_start() {
     ip netns pids "$ns" >/dev/null 2>&1 || { _ptap_guest_err "no netns '$ns'"; return 1; }
     id -u "$user" >/dev/null 2>&1 || { _ptap_guest_err "no user '$user'"; return 1; }
     # Unprivileged QEMU opens /dev/net/tun itself (TESTBED.md: 0600 here).
-    chmod 0666 /dev/net/tun
+    pt_tun_world_rw
     PTAP_GUEST_DIR=$(mktemp -d /tmp/ptap-guest.XXXXXX) || return 1
     chmod 0711 "$PTAP_GUEST_DIR"
     mkdir "$PTAP_GUEST_DIR/run" && chown "$user:" "$PTAP_GUEST_DIR/run" && chmod 0755 "$PTAP_GUEST_DIR/run"
@@ -275,6 +277,7 @@ ptap_guest_start() {
         "$@" <"$PTAP_GUEST_DIR/console.in" >"$PTAP_GUEST_LOG" 2>&1 &
     # ip netns exec and setpriv both exec: $! is QEMU itself.
     PTAP_GUEST_PID=$!
+    pt_cleanup_add ptap_guest_stop
     export PTAP_GUEST_PID PTAP_GUEST_DIR PTAP_GUEST_QMP PTAP_GUEST_HMP PTAP_GUEST_LOG
     if ! ptap_guest_wait '^PTAP-READY$' 60 >/dev/null; then
         _ptap_guest_err "guest did not boot"
@@ -298,7 +301,7 @@ ptap_guest_wait() {
     deadline=$((SECONDS + timeout))
     while :; do
         line=$(tail -n +"$((since + 1))" "$PTAP_GUEST_LOG" 2>/dev/null | _ptap_guest_clean |
-               grep -E -m 1 -- "$ere")
+               grep -E -m 1 -- "$ere") || true
         if [ -n "$line" ]; then
             printf '%s\n' "$line"
             return 0
@@ -361,16 +364,11 @@ ptap_guest_cmd() {
 }
 
 ptap_guest_stop() {
-    local pid=$PTAP_GUEST_PID i
-    if [ -n "$pid" ]; then
-        kill -TERM "$pid" 2>/dev/null
-        for i in $(seq 50); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
-    fi
+    # By its PID, and only while that PID is still a QEMU: a test may have
+    # killed the guest itself long before.
+    case $(cat "/proc/$PTAP_GUEST_PID/comm" 2>/dev/null) in
+    qemu-system-*) pt_kill "$PTAP_GUEST_PID" 5 ;;
+    esac
     PTAP_GUEST_PID=
     if [ -n "$PTAP_GUEST_CONSOLE_FD" ]; then
         exec {PTAP_GUEST_CONSOLE_FD}>&-
@@ -378,7 +376,7 @@ ptap_guest_stop() {
     fi
     if [ -n "$PTAP_GUEST_DIR" ] && [ -d "$PTAP_GUEST_DIR" ]; then
         if [ -n "$PTAP_KEEP_GUEST_LOG" ] && [ -f "$PTAP_GUEST_LOG" ]; then
-            cp "$PTAP_GUEST_LOG" "$PTAP_KEEP_GUEST_LOG" 2>/dev/null
+            cp "$PTAP_GUEST_LOG" "$PTAP_KEEP_GUEST_LOG" 2>/dev/null || true
         fi
         rm -rf "$PTAP_GUEST_DIR"
     fi

@@ -3,8 +3,8 @@
 #
 # libvirtd.sh: a real, private libvirtd for ptap's end-to-end tests, run by hand
 # (no systemd) as ../shared/TESTBED.md measured it. Source it from a bash test run
-# as root, after guest.sh (whose console helpers it reuses):
-#   . "$PTAP_SOURCE_DIR/tests/e2e/lib/guest.sh"
+# as root; it sources guest.sh (whose console helpers it reuses) and with it
+# tests/lib/common.sh (the clean-up stack its daemons are registered on):
 #   . "$PTAP_SOURCE_DIR/tests/e2e/lib/libvirtd.sh"
 #
 # What it never does: edit the host's /etc/libvirt, kill a daemon it did not start,
@@ -21,13 +21,16 @@
 #       Debian's libvirt-daemon-system would: group kvm, group libvirt-qemu (gid
 #       64055), user libvirt-qemu (uid 64055, primary group kvm, member of
 #       libvirt-qemu). QEMU then runs as libvirt-qemu:libvirt-qemu.
-#   ptap_lv_start NS [--no-tun-acl]
+#   ptap_lv_start NS [--no-tun-acl] [--hook FILE]
 #       Start virtlogd and libvirtd (inside netns NS) on a private configuration:
 #       cgroup_controllers = [ ], cgroup_device_acl with /dev/net/tun (left out
 #       with --no-tun-acl, to provoke QEMU's "could not open /dev/net/tun"), QEMU
-#       as libvirt-qemu. Waits until `virsh -c qemu:///system list` answers.
-#       Returns 77 (skip) when a libvirtd or virtlogd already runs or libvirt is not
-#       installed. Sets PTAP_LV_DIR (private work dir), PTAP_LV_URI.
+#       as libvirt-qemu; with --hook, FILE installed as a QEMU hook
+#       (/etc/libvirt/hooks/qemu.d/BASENAME as libvirtd sees it). Waits until
+#       `virsh -c qemu:///system list` answers. Returns 77 (skip) when a libvirtd
+#       or virtlogd already runs or libvirt is not installed. Sets PTAP_LV_DIR
+#       (private work dir), PTAP_LV_URI. Registers ptap_lv_stop on the clean-up
+#       stack (daemons killed by their PIDs at exit, even when the test fails).
 #   ptap_lv_virsh ARGS...
 #       virsh -c qemu:///system ARGS (quiet).
 #   ptap_lv_define NAME
@@ -45,7 +48,7 @@
 #   ptap_lv_stop
 #       Destroy and undefine every domain this shell defined, stop the relay,
 #       libvirtd and virtlogd by the PIDs they wrote, remove the private files.
-#       Idempotent: call it from the EXIT trap.
+#       Idempotent (the clean-up stack calls it again at exit).
 #   ptap_lv_log_tail [N=30]
 #       Print the end of libvirtd's log and of the domain's QEMU log to stderr.
 #
@@ -55,17 +58,26 @@
 # Safe under `set -eu` (the functions never trip -e on expected failures).
 #
 # Typical test:
-#   ns=ptaptest-lv$$; dom=ptaptest-vm$$
-#   trap 'ptap_lv_stop; ip netns del "$ns" 2>/dev/null' EXIT
-#   ptap_guest_image || exit 77
-#   ptap_lv_users || exit 1
-#   ip netns add "$ns"; ...bridge, tap (ip tuntap add ... user libvirt-qemu)...
-#   ptap_lv_start "$ns"; rc=$?; [ $rc = 0 ] || exit $rc
-#   ptap_lv_define "$dom" && ptap_lv_boot "$dom" || exit 1
+#   dom=ptaptest-vm$$
+#   ptap_guest_image || pt_skip "no guest image"
+#   ptap_lv_users || pt_fail "no libvirt-qemu account"
+#   pt_netns_new lv; ...bridge, tap (ip tuntap add ... user libvirt-qemu)...
+#   rc=0; ptap_lv_start "$PT_NS" || rc=$?
+#   [ $rc = 77 ] && pt_skip "a libvirtd already runs"; [ $rc = 0 ] || pt_fail "no libvirtd"
+#   ptap_lv_define "$dom" && ptap_lv_boot "$dom" || pt_fail "no domain"
 #   m=$(ptap_guest_mark); virt-driver attach ... ; ptap_guest_net_wait '\beth0\b' 30 "$m"
+
+# Sourced once per shell (a second time would forget the running daemons).
+if [ -n "${_PTAP_LV_SOURCED:-}" ]; then
+    return 0
+fi
+_PTAP_LV_SOURCED=1
+# shellcheck source=guest.sh
+source "$(dirname "${BASH_SOURCE[0]}")/guest.sh"
 
 PTAP_LV_DIR=
 PTAP_LV_URI=qemu:///system
+_PTAP_LV_ON_STACK=
 PTAP_LV_DOMAINS=()
 PTAP_LV_RELAY_PID=
 PTAP_LV_LOCK_FD=
@@ -120,7 +132,7 @@ _ptap_lv_pidfile() {
 }
 
 _ptap_lv_write_conf() {
-    local dir=$1 tun_acl=$2 acl
+    local dir=$1 tun_acl=$2 hook=$3 acl
     mkdir -p "$dir/etc/qemu" || return 1
     cat >"$dir/etc/libvirtd.conf" <<EOF
 # ptap test bed: private libvirtd.conf (root only, no polkit, no network)
@@ -148,12 +160,26 @@ remember_owner = 0
 EOF
     # libvirt's own client config, so a virsh inside the namespace behaves.
     [ -f /etc/libvirt/libvirt.conf ] && cp /etc/libvirt/libvirt.conf "$dir/etc/"
+    # libvirtd looks for hooks when it starts.
+    if [ -n "$hook" ]; then
+        mkdir -p "$dir/etc/hooks/qemu.d" && cp "$hook" "$dir/etc/hooks/qemu.d/" &&
+            chmod 0755 "$dir/etc/hooks" "$dir/etc/hooks/qemu.d" "$dir/etc/hooks/qemu.d/${hook##*/}" ||
+            return 1
+    fi
     return 0
 }
 
 ptap_lv_start() {
-    local ns=$1 tun_acl=yes i
-    [ "${2:-}" = --no-tun-acl ] && tun_acl=no
+    local ns=$1 tun_acl=yes hook= i
+    shift
+    while [ $# -gt 0 ]; do
+        case $1 in
+        --no-tun-acl) tun_acl=no ;;
+        --hook) hook=$2; shift ;;
+        *) _ptap_lv_err "ptap_lv_start: unknown option '$1'"; return 1 ;;
+        esac
+        shift
+    done
     if ! command -v libvirtd >/dev/null || ! command -v virtlogd >/dev/null ||
        ! command -v virsh >/dev/null; then
         _ptap_lv_err "needs libvirt-daemon, libvirt-daemon-driver-qemu and libvirt-clients"
@@ -179,14 +205,19 @@ ptap_lv_start() {
         exec {PTAP_LV_LOCK_FD}>&-; PTAP_LV_LOCK_FD=
         return 77
     fi
+    # From here on what this shell starts is stopped at exit, by PID.
+    if [ -z "$_PTAP_LV_ON_STACK" ]; then
+        pt_cleanup_add ptap_lv_stop
+        _PTAP_LV_ON_STACK=1
+    fi
     ptap_lv_users || return 1
     # QEMU (libvirt-qemu) opens /dev/net/tun itself for the monitor method
     # (TESTBED.md: the node is 0600 here, distros ship 0666).
-    chmod 0666 /dev/net/tun
+    pt_tun_world_rw
 
     PTAP_LV_DIR=$(mktemp -d /tmp/ptaptest-lv.XXXXXX) || return 1
     chmod 0755 "$PTAP_LV_DIR"
-    _ptap_lv_write_conf "$PTAP_LV_DIR" "$tun_acl" || return 1
+    _ptap_lv_write_conf "$PTAP_LV_DIR" "$tun_acl" "$hook" || return 1
     mkdir -p /var/log/libvirt/qemu /var/lib/libvirt /var/cache/libvirt
 
     # The daemons must not inherit the lock: it is this shell's to release.
@@ -287,10 +318,7 @@ ptap_lv_boot() {
 }
 
 _ptap_lv_relay_stop() {
-    if [ -n "$PTAP_LV_RELAY_PID" ]; then
-        kill "$PTAP_LV_RELAY_PID" 2>/dev/null || true
-        wait "$PTAP_LV_RELAY_PID" 2>/dev/null || true
-    fi
+    pt_kill "$PTAP_LV_RELAY_PID" 5
     PTAP_LV_RELAY_PID=
     if [ -n "$PTAP_GUEST_CONSOLE_FD" ]; then
         exec {PTAP_GUEST_CONSOLE_FD}>&-
@@ -305,18 +333,6 @@ ptap_lv_halt() {
     return 0
 }
 
-# Stop a daemon we started by its PID; SIGKILL after 10 s.
-_ptap_lv_kill() {
-    local pid=$1 i
-    [ -n "$pid" ] || return 0
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for i in $(seq 100); do
-        kill -0 "$pid" 2>/dev/null || return 0
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-}
-
 ptap_lv_stop() {
     local d
     if [ -n "$PTAP_LV_LIBVIRTD_PID" ] && kill -0 "$PTAP_LV_LIBVIRTD_PID" 2>/dev/null; then
@@ -326,8 +342,9 @@ ptap_lv_stop() {
         done
     fi
     _ptap_lv_relay_stop
-    _ptap_lv_kill "$PTAP_LV_LIBVIRTD_PID"
-    _ptap_lv_kill "$PTAP_LV_VIRTLOGD_PID"
+    # Daemons we started, by the PIDs they wrote; SIGKILL after 10 s.
+    pt_kill "$PTAP_LV_LIBVIRTD_PID" 10
+    pt_kill "$PTAP_LV_VIRTLOGD_PID" 10
     PTAP_LV_LIBVIRTD_PID=
     PTAP_LV_VIRTLOGD_PID=
     for d in "${PTAP_LV_DOMAINS[@]}"; do
@@ -338,7 +355,7 @@ ptap_lv_stop() {
     PTAP_LV_DOMAINS=()
     if [ -n "$PTAP_LV_DIR" ] && [ -d "$PTAP_LV_DIR" ]; then
         if [ -n "${PTAP_KEEP_LIBVIRTD_LOG:-}" ]; then
-            cp "$PTAP_LV_DIR/libvirtd.log" "$PTAP_KEEP_LIBVIRTD_LOG" 2>/dev/null
+            cp "$PTAP_LV_DIR/libvirtd.log" "$PTAP_KEEP_LIBVIRTD_LOG" 2>/dev/null || true
         fi
         rm -rf "$PTAP_LV_DIR"
     fi

@@ -5,39 +5,22 @@
 # Set MON_KIND=qmp|hmp, then source this file. It drives libptap's monitor
 # API (through tests/e2e/monitor/monitor-driver) against a real QEMU 7.2 guest
 # run by an unprivileged ptaptest user in a private netns with a bridge.
+# Every check is a pt_check: all of them run, and any "not ok" fails the test.
 
-set -u
 : "${PTAP_SOURCE_DIR:?}" "${PTAP_BUILD_DIR:?}"
-. "$PTAP_SOURCE_DIR/tests/e2e/lib/guest.sh"
+. "$PTAP_SOURCE_DIR/tests/e2e/lib/guest.sh" # and with it tests/lib/common.sh
 
 DRIVER=$PTAP_BUILD_DIR/tests/e2e/monitor/monitor-driver
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
-[ -x "$DRIVER" ] || { echo "SKIP: $DRIVER not built"; exit 77; }
-command -v qemu-system-x86_64 >/dev/null || { echo "SKIP: no qemu-system-x86_64"; exit 77; }
+pt_require_root
+[ -x "$DRIVER" ] || pt_skip "$DRIVER not built"
+command -v qemu-system-x86_64 >/dev/null || pt_skip "no qemu-system-x86_64"
 
-NS=ptaptest-mon$MON_KIND-$$
 QUSER=ptaptest-qemu
-FAILS=0
 
-cleanup() {
-    set +u
-    ptap_guest_stop
-    ip netns del "$NS" 2>/dev/null
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-ok() { echo "ok - $*"; }
-not_ok() { echo "not ok - $*"; FAILS=$((FAILS + 1)); }
-check() { # check DESCRIPTION COMMAND...
-    local d=$1; shift
-    if "$@"; then ok "$d"; else not_ok "$d"; fi
-}
-
-ptap_guest_image || exit 77
-ptap_test_user "$QUSER" || exit 1
-ip netns add "$NS" || exit 1
-ip -n "$NS" link set lo up
+ptap_guest_image || pt_skip "no guest image"
+pt_user_ensure "$QUSER" >/dev/null
+pt_netns_new "mon$MON_KIND"
+NS=$PT_NS
 ip -n "$NS" link add br0 type bridge
 ip -n "$NS" addr add 10.77.0.1/24 dev br0
 ip -n "$NS" link set br0 up
@@ -50,7 +33,8 @@ for t in ptapm0 ptapm1 ptapm2 ptapm9; do
     ip -n "$NS" link set "$t" master br0 up
 done
 
-ptap_guest_start "$NS" "$QUSER" || exit 1
+pt_diag_add ptap_guest_log_tail 30
+ptap_guest_start "$NS" "$QUSER" || pt_fail "guest did not boot"
 if [ "$MON_KIND" = qmp ]; then T=qmp:$PTAP_GUEST_QMP; else T=hmp:$PTAP_GUEST_HMP; fi
 drv() { ip netns exec "$NS" "$DRIVER" "$T" "$@"; }
 
@@ -58,16 +42,23 @@ drv() { ip netns exec "$NS" "$DRIVER" "$T" "$@"; }
 info=$(drv info)
 echo "# $info"
 quid=$(id -u "$QUSER")
-check "open $MON_KIND: new dialect, QEMU 7.x" grep -Eq "kind=$MON_KIND dialect=new version=7\." <<<"$info"
-check "peer credentials name QEMU's user ($quid) and pid" \
+pt_check "open $MON_KIND: new dialect, QEMU 7.x" grep -Eq "kind=$MON_KIND dialect=new version=7\." <<<"$info"
+pt_check "peer credentials name QEMU's user ($quid) and pid" \
     grep -q "uid=$quid .*pid=$PTAP_GUEST_PID\$" <<<"$info"
 
 # --- injection attempts: refused before QEMU sees them ---
+# drv_rc ARGS...: `drv ARGS`; its exit code in rc, its output in out.
+drv_rc() {
+    rc=0
+    out=$(drv "$@" 2>&1) || rc=$?
+}
+# exited CODE [REGEX]: the last drv_rc exited CODE and said REGEX.
+exited() { [ "$rc" = "$1" ] && { [ $# -lt 2 ] || grep -q -- "$2" <<<"$out"; }; }
 inj() { # inj DESCRIPTION ADD-ARGS...
-    local d=$1 out rc; shift
-    out=$(drv add "$@" 2>&1); rc=$?
-    if [ "$rc" = 2 ] && grep -q "^ERROR EINVAL refusing" <<<"$out"; then ok "refused: $d"; else
-        not_ok "refused: $d (rc=$rc: $out)"; fi
+    local d=$1
+    shift
+    drv_rc add "$@"
+    pt_check "refused: $d (rc=$rc: $out)" exited 2 "^ERROR EINVAL refusing"
 }
 inj "option in tap name"   --tap 'ptapm0,script=/bin/sh' --netdev nx --device dx --mac 52:54:00:77:00:aa
 inj "option in netdev id"  --tap ptapm0 --netdev 'nx,script=/bin/sh' --device dx --mac 52:54:00:77:00:aa
@@ -78,72 +69,66 @@ inj "newline in an id"     --tap ptapm0 --netdev $'nx\ndevice_add e1000' --devic
 inj "multicast MAC"        --tap ptapm0 --netdev nx --device dx --mac 01:00:5e:00:00:01
 inj "too long tap name"    --tap ptapm0123456789abc --netdev nx --device dx --mac 52:54:00:77:00:aa
 inj "unknown model"        --tap ptapm0 --netdev nx --device dx --mac 52:54:00:77:00:aa --model ne2k_pci
-check "QEMU never got the refused netdev/device" \
+pt_check "QEMU never got the refused netdev/device" \
     grep -q "device=no netdev=no" <<<"$(drv present --netdev nx --device dx)"
 
 # --- hot-add, the guest sees the NIC and pings both ways ---
 m=$(ptap_guest_mark)
-out=$(drv add --tap ptapm0 --netdev n0 --device d0 --mac 52:54:00:77:00:10 2>&1)
-check "nic_add ptapm0 ($out)" test $? = 0
-check "the guest lists the new NIC" ptap_guest_net_wait '\beth0\b' 30 "$m"
-check "nic_present: device and netdev" grep -q "device=yes netdev=yes" <<<"$(drv present --netdev n0 --device d0)"
-check "guest: MAC is the one asked for" \
+drv_rc add --tap ptapm0 --netdev n0 --device d0 --mac 52:54:00:77:00:10
+pt_check "nic_add ptapm0 ($out)" exited 0
+pt_check "the guest lists the new NIC" ptap_guest_net_wait '\beth0\b' 30 "$m"
+pt_check "nic_present: device and netdev" grep -q "device=yes netdev=yes" <<<"$(drv present --netdev n0 --device d0)"
+pt_check "guest: MAC is the one asked for" \
     grep -q '52:54:00:77:00:10' <<<"$(ptap_guest_cmd cat /sys/class/net/eth0/address)"
-check "guest: configure eth0" ptap_guest_cmd "ip addr add 10.77.0.2/24 dev eth0 && ip link set eth0 up"
-check "guest pings the host side of the bridge" ptap_guest_cmd -t 30 "ping -c 2 -W 3 10.77.0.1"
-check "the host pings the guest" ptap_host_ping "$NS" 10.77.0.2 2
+pt_check "guest: configure eth0" ptap_guest_cmd "ip addr add 10.77.0.2/24 dev eth0 && ip link set eth0 up"
+pt_check "guest pings the host side of the bridge" ptap_guest_cmd -t 30 "ping -c 2 -W 3 10.77.0.1"
+pt_check "the host pings the guest" ptap_host_ping "$NS" 10.77.0.2 2
 
 # --- errors: QEMU's message quoted, distinct codes, nothing left behind ---
-out=$(drv add --tap ptapm9 --netdev n9 --device d9 --mac 52:54:00:77:00:19 2>&1); rc=$?
-check "tap owned by someone else: TAPPERM (rc=$rc: $out)" \
-    eval '[ $rc = 4 ] && grep -q "netdev_add .n9. failed: could not configure /dev/net/tun (ptapm9): Operation not permitted" <<<"$out"'
-check "... and nothing left in QEMU" grep -q "device=no netdev=no" <<<"$(drv present --netdev n9 --device d9)"
-out=$(drv add --tap ptapm2 --netdev n8 --device d0 --mac 52:54:00:77:00:18 2>&1); rc=$?
-check "duplicate device id: QEMU's error quoted (rc=$rc: $out)" \
-    eval '[ $rc = 6 ] && grep -q "device_add .d0. failed: Duplicate device ID" <<<"$out"'
-check "... netdev rolled back" grep -q "netdev=no" <<<"$(drv present --netdev n8 --device d8)"
-out=$(drv add --tap ptapm0 --netdev n7 --device d7 --mac 52:54:00:77:00:17 2>&1); rc=$?
-check "tap already in use: TAPBUSY (rc=$rc: $out)" eval '[ $rc = 5 ]'
+drv_rc add --tap ptapm9 --netdev n9 --device d9 --mac 52:54:00:77:00:19
+pt_check "tap owned by someone else: TAPPERM (rc=$rc: $out)" \
+    exited 4 "netdev_add .n9. failed: could not configure /dev/net/tun (ptapm9): Operation not permitted"
+pt_check "... and nothing left in QEMU" grep -q "device=no netdev=no" <<<"$(drv present --netdev n9 --device d9)"
+drv_rc add --tap ptapm2 --netdev n8 --device d0 --mac 52:54:00:77:00:18
+pt_check "duplicate device id: QEMU's error quoted (rc=$rc: $out)" \
+    exited 6 "device_add .d0. failed: Duplicate device ID"
+pt_check "... netdev rolled back" grep -q "netdev=no" <<<"$(drv present --netdev n8 --device d8)"
+drv_rc add --tap ptapm0 --netdev n7 --device d7 --mac 52:54:00:77:00:17
+pt_check "tap already in use: TAPBUSY (rc=$rc: $out)" exited 5
 
 # --- a 2-queue NIC ---
 m=$(ptap_guest_mark)
-out=$(drv add --tap ptapm1 --netdev n1 --device d1 --mac 52:54:00:77:00:11 --queues 2 2>&1)
-check "nic_add 2 queues ($out)" test $? = 0
-check "the guest lists the second NIC" ptap_guest_net_wait '\beth1\b' 30 "$m"
+drv_rc add --tap ptapm1 --netdev n1 --device d1 --mac 52:54:00:77:00:11 --queues 2
+pt_check "nic_add 2 queues ($out)" exited 0
+pt_check "the guest lists the second NIC" ptap_guest_net_wait '\beth1\b' 30 "$m"
 # The 1-CPU guest uses one pair; the device offers more: VIRTIO_NET_F_MQ (bit 22).
-check "guest: eth1 negotiated multi-queue (VIRTIO_NET_F_MQ)" \
-    eval '[ "$(ptap_guest_cmd "cut -c23 /sys/class/net/eth1/device/features")" = 1 ]'
-ptap_guest_cmd "ip addr add 10.77.0.3/24 dev eth1 && ip link set eth1 up" >/dev/null
-check "the host pings the 2-queue NIC's address" ptap_host_ping "$NS" 10.77.0.3 2
+pt_check "guest: eth1 negotiated multi-queue (VIRTIO_NET_F_MQ)" \
+    test "$(ptap_guest_cmd "cut -c23 /sys/class/net/eth1/device/features")" = 1
+ptap_guest_cmd "ip addr add 10.77.0.3/24 dev eth1 && ip link set eth1 up" >/dev/null || true
+pt_check "the host pings the 2-queue NIC's address" ptap_host_ping "$NS" 10.77.0.3 2
 
 # --- hot-remove: DEVICE_DELETED / poll, then netdev_del ---
 m=$(ptap_guest_mark)
-out=$(drv remove --netdev n1 --device d1 2>&1)
-check "nic_remove the 2-queue NIC ($out)" test $? = 0
-out=$(drv remove --netdev n0 --device d0 2>&1)
-check "nic_remove the first NIC ($out)" test $? = 0
-check "the NICs are gone from the guest" ptap_guest_net_wait '^lo$' 30 "$m"
-check "nic_present: neither device nor netdev" \
+drv_rc remove --netdev n1 --device d1
+pt_check "nic_remove the 2-queue NIC ($out)" exited 0
+drv_rc remove --netdev n0 --device d0
+pt_check "nic_remove the first NIC ($out)" exited 0
+pt_check "the NICs are gone from the guest" ptap_guest_net_wait '^lo$' 30 "$m"
+pt_check "nic_present: neither device nor netdev" \
     grep -q "device=no netdev=no" <<<"$(drv present --netdev n0 --device d0)"
-check "QEMU closed the tap (no carrier)" \
-    eval '[ "$(ip netns exec "$NS" cat /sys/class/net/ptapm0/carrier)" = 0 ]'
-out=$(drv remove --netdev n0 --device d0 2>&1)
-check "nic_remove again: already gone counts as removed ($out)" test $? = 0
+pt_check "QEMU closed the tap (no carrier)" \
+    test "$(ip netns exec "$NS" cat /sys/class/net/ptapm0/carrier)" = 0
+drv_rc remove --netdev n0 --device d0
+pt_check "nic_remove again: already gone counts as removed ($out)" exited 0
 
 # --- the same tap again (re-attach after detach) ---
 m=$(ptap_guest_mark)
-check "re-attach ptapm0" drv add --tap ptapm0 --netdev n0 --device d0 --mac 52:54:00:77:00:10
-check "the guest sees it again" ptap_guest_net_wait '\beth0\b' 30 "$m"
-check "guest pings over the re-attached NIC" \
+pt_check "re-attach ptapm0" drv add --tap ptapm0 --netdev n0 --device d0 --mac 52:54:00:77:00:10
+pt_check "the guest sees it again" ptap_guest_net_wait '\beth0\b' 30 "$m"
+pt_check "guest pings over the re-attached NIC" \
     ptap_guest_cmd -t 30 "ip addr add 10.77.0.2/24 dev eth0; ip link set eth0 up; ping -c 2 -W 3 10.77.0.1"
 m=$(ptap_guest_mark)
-check "detach again" drv remove --netdev n0 --device d0
-check "gone again" ptap_guest_net_wait '^lo$' 30 "$m"
+pt_check "detach again" drv remove --netdev n0 --device d0
+pt_check "gone again" ptap_guest_net_wait '^lo$' 30 "$m"
 
-if [ "$FAILS" -ne 0 ]; then
-    echo "$FAILS check(s) failed"
-    ptap_guest_log_tail 30
-    exit 1
-fi
-echo "all checks passed"
-exit 0
+pt_checks_done

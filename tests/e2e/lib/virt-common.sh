@@ -2,55 +2,42 @@
 # shellcheck shell=bash
 #
 # virt-common.sh: the shared set-up of tests/e2e/virt-*.sh (the libvirt room):
-# a netns ptaptest-… with a bridge, a private libvirtd in it, one booted TCG
-# domain, and the virt-driver program. Source it, then call virt_setup.
+# a netns ptaptest-lv-PID with a bridge, a private libvirtd in it, one booted
+# TCG domain, and the virt-driver program. Source it, then call virt_setup.
+# Assertions and clean-up are tests/lib/common.sh's (through libvirtd.sh).
 #
 #   virt_setup [--no-tun-acl] [--no-boot]
-#       Exit 77 (skip) when not root, libvirt/QEMU are missing or a libvirtd
+#       Skip (77) when not root, libvirt/QEMU are missing or a libvirtd
 #       already runs. Sets NS, DOM, VD (the driver), BR=br0 (10.77.0.1/24).
-#       Installs the EXIT trap that stops everything this test started.
+#       What it starts is stopped at exit; a failing test shows the ends of
+#       the guest console and of libvirtd's log.
 #   virt_tap NAME        create a persistent tap NAME owned by QEMU's user
 #                        (asked from the driver: the DAC label), on $BR, up
-#   pass MSG / die MSG   report a step / fail the test (with logs)
 #   expect_code CODE CMD...   run CMD, require failure with "virt-driver: CODE:"
 
-. "$PTAP_SOURCE_DIR/tests/e2e/lib/guest.sh"
 . "$PTAP_SOURCE_DIR/tests/e2e/lib/libvirtd.sh"
 
 VD=${PTAP_VIRT_DRIVER:-$PTAP_BUILD_DIR/tests/e2e/virt/virt-driver}
-NS=ptaptest-lv$$
+NS=
 DOM=ptaptest-vm$$
 BR=br0
 HOST_IP=10.77.0.1
 GUEST_IP=10.77.0.2
 
-pass() { echo "ok - $*"; }
-die() {
-    echo "FAIL - $*" >&2
-    ptap_guest_log_tail 30
-    ptap_lv_log_tail 20
-    exit 1
-}
-
 expect_code() {
     local code=$1 out
     shift
     if out=$("$@" 2>&1); then
-        die "expected $code from '$*', it succeeded: $out"
+        pt_fail "expected $code from '$*', it succeeded: $out"
     fi
     case $out in
         *"virt-driver: $code:"*) echo "   ($out)" ;;
-        *) die "expected $code from '$*', got: $out" ;;
+        *) pt_fail "expected $code from '$*', got: $out" ;;
     esac
 }
 
-_virt_cleanup() {
-    ptap_lv_stop
-    ip netns del "$NS" 2>/dev/null
-}
-
 virt_setup() {
-    local acl= boot=yes rc
+    local acl= boot=yes rc=0
     while [ $# -gt 0 ]; do
         case $1 in
             --no-tun-acl) acl=--no-tun-acl ;;
@@ -58,32 +45,33 @@ virt_setup() {
         esac
         shift
     done
-    [ "$(id -u)" = 0 ] || { echo "skip: needs root"; exit 77; }
-    [ -x "$VD" ] || { echo "skip: no $VD (build the tests)"; exit 77; }
-    command -v libvirtd >/dev/null || { echo "skip: libvirtd not installed"; exit 77; }
-    ptap_guest_image || { echo "skip: no guest image"; exit 77; }
-    ptap_lv_users || die "cannot create the libvirt-qemu account"
-    trap _virt_cleanup EXIT
-    ip netns add "$NS" || die "cannot create netns $NS"
-    ip -n "$NS" link set lo up
-    ip -n "$NS" link add "$BR" type bridge || die "no bridge"
+    pt_require_root
+    [ -x "$VD" ] || pt_skip "no $VD (build the tests)"
+    command -v libvirtd >/dev/null || pt_skip "libvirtd not installed"
+    ptap_guest_image || pt_skip "no guest image"
+    ptap_lv_users || pt_fail "cannot create the libvirt-qemu account"
+    pt_netns_new lv
+    NS=$PT_NS
+    ip -n "$NS" link add "$BR" type bridge || pt_fail "no bridge"
     ip -n "$NS" addr add "$HOST_IP/24" dev "$BR"
     ip -n "$NS" link set "$BR" up
-    ptap_lv_start "$NS" $acl
-    rc=$?
-    [ $rc = 0 ] || { [ $rc = 77 ] && echo "skip: cannot have a libvirtd of our own"; exit $rc; }
-    ptap_lv_define "$DOM" || die "cannot define $DOM"
+    pt_diag_add ptap_guest_log_tail 30
+    pt_diag_add ptap_lv_log_tail 20
+    ptap_lv_start "$NS" $acl || rc=$?
+    [ $rc != 77 ] || pt_skip "cannot have a libvirtd of our own"
+    [ $rc = 0 ] || pt_fail "libvirtd did not start"
+    ptap_lv_define "$DOM" || pt_fail "cannot define $DOM"
     if [ $boot = yes ]; then
-        ptap_lv_boot "$DOM" || die "domain $DOM did not boot"
+        ptap_lv_boot "$DOM" || pt_fail "domain $DOM did not boot"
     fi
-    pass "libvirtd in $NS, domain $DOM"
+    pt_ok "libvirtd in $NS, domain $DOM"
 }
 
 virt_tap() {
     local tap=$1 owner
-    owner=$("$VD" owner "$DOM") || die "no QEMU owner for $DOM"
+    owner=$("$VD" owner "$DOM") || pt_fail "no QEMU owner for $DOM"
     set -- $owner
     ip -n "$NS" tuntap add dev "$tap" mode tap user "$1" group "$2" ||
-        die "cannot create tap $tap"
-    ip -n "$NS" link set "$tap" master "$BR" up || die "cannot put $tap on $BR"
+        pt_fail "cannot create tap $tap"
+    ip -n "$NS" link set "$tap" master "$BR" up || pt_fail "cannot put $tap on $BR"
 }
