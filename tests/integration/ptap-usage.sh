@@ -61,15 +61,15 @@ declare -A OPTS=(
     [journal]=""
 )
 for c in "${!OPTS[@]}"; do
-    rc "$c --help" 0 --state-dir "$SD" "$c" --help
-    [ -z "$ERR" ] || pt_fail "'ptap $c --help' wrote on stderr: $ERR"
-    grammar=$(echo "$OUT" | sed -n '/^Usage: /,/^[^ U]/p' | sed '$d')
-    echo "$grammar" | grep -q "^Usage: ptap .* $c\( \|$\)" || pt_fail "'ptap $c --help': no usage line: $OUT"
-    labels=$(echo "$OUT" | grep -E '^  (-[a-zA-Z], )?--[a-z-]+' | sed -E 's/^  (-[a-zA-Z], )?--([a-z-]+).*/\2/' | sort)
+    pt_assert_rc "$c --help" 0 P --state-dir "$SD" "$c" --help
+    [ -z "$PT_ERR" ] || pt_fail "'ptap $c --help' wrote on stderr: $PT_ERR"
+    grammar=$(echo "$PT_OUT" | sed -n '/^Usage: /,/^[^ U]/p' | sed '$d')
+    echo "$grammar" | grep -q "^Usage: ptap .* $c\( \|$\)" || pt_fail "'ptap $c --help': no usage line: $PT_OUT"
+    labels=$(echo "$PT_OUT" | grep -E '^  (-[a-zA-Z], )?--[a-z-]+' | sed -E 's/^  (-[a-zA-Z], )?--([a-z-]+).*/\2/' | sort)
     pt_assert_eq "'ptap $c --help' option lines" "$(printf '%s\n' ${OPTS[$c]} $GLOBALS | sort)" "$labels"
     for o in ${OPTS[$c]} $GLOBALS; do
         # A meaning: text after the label, or on the next (indented) line.
-        echo "$OUT" | awk -v o="$o" '
+        echo "$PT_OUT" | awk -v o="$o" '
             label { ok = $0 ~ /^      +[^ ]/; exit }
             $0 ~ "^  (-[a-zA-Z], )?--" o "( [^ ]+)?( |$)" {
                 sub("^  (-[a-zA-Z], )?--" o "( [^ ]+)?", "")
@@ -82,10 +82,10 @@ for c in "${!OPTS[@]}"; do
     done
 done
 # Each command's own options are listed by `ptap --help` too.
-rc "--help" 0 --help
+pt_assert_rc "--help" 0 P --help
 for c in "${!OPTS[@]}"; do
     for o in ${OPTS[$c]}; do
-        echo "$OUT" | grep -qE -- "--$o( |\]|\)|$)" || pt_fail "'ptap --help' does not name $c --$o"
+        echo "$PT_OUT" | grep -qE -- "--$o( |\]|\)|$)" || pt_fail "'ptap --help' does not name $c --$o"
     done
 done
 
