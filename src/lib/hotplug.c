@@ -165,15 +165,13 @@ int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *ou
         ptap_create_spec spec = { .name = "ptap%d", .count = 1, .bridge = req->bridge,
                                   .mtu = req->mtu, .multi_queue = req->multi_queue || req->queues > 1,
                                   .vnet_hdr = req->vnet_hdr, .ephemeral = true };
-        char owner[16], tmac[PTAP_MAC_STRLEN];
+        char owner[16];
         char **names = NULL;
 
+        /* No MAC of ours for the tap: the helper gives it fe:xx:..., one
+         * that its bridge can never adopt (ptap-helper(8)). */
         snprintf(owner, sizeof(owner), "%u", (unsigned) cc->uid);
         spec.owner = owner;
-        r = ptap_nic_mac_host(out->mac, tmac);
-        if (r < 0)
-            return ptap_error_set(err, r, EX_SOFTWARE, "bad guest MAC '%s'", out->mac);
-        spec.mac = tmac;
         r = ptap_pool_create(j, &spec, cc->uid, (gid_t) -1, &names, err);
         if (r < 0)
             return r;

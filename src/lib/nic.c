@@ -237,18 +237,6 @@ int ptap_nic_mac_random(char buf[PTAP_MAC_STRLEN])
     return 0;
 }
 
-int ptap_nic_mac_host(const char *guest, char buf[PTAP_MAC_STRLEN])
-{
-    uint8_t m[PTAP_MAC_LEN];
-    int r = guest ? ptap_mac_parse(guest, m, NULL) : -EINVAL;
-
-    if (r < 0)
-        return -EINVAL;
-    m[0] = 0xfe;
-    ptap_mac_format(m, buf);
-    return 0;
-}
-
 /* ---- builders ---- */
 
 /* The validated value, if @nic was checked for @dialect. */

@@ -171,13 +171,6 @@ int ptap_nic_ids(ptap_nic_dialect dialect, const char *id, char device_id[PTAP_Q
  */
 int ptap_nic_mac_random(char buf[PTAP_MAC_STRLEN]);
 
-/**
- * ptap_nic_mac_host: the MAC of the tap itself (the host side) for guest
- * MAC @guest: the same with the first octet 0xfe, as libvirt does, so that
- * a bridge never takes the guest's address. Returns 0 or -EINVAL.
- */
-int ptap_nic_mac_host(const char *guest, char buf[PTAP_MAC_STRLEN]);
-
 /* ---- builders: from a checked NIC only ----
  * Each returns 0 and a new object / malloc'ed string in *@ret, -EINVAL when
  * @nic was not checked for the builder's dialect (nothing built), -ENOMEM. */

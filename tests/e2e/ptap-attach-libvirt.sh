@@ -74,10 +74,18 @@ echo "== release works from the journal alone (libvirtd stopped)"
 ptap_lv_boot "$DOM" || pt_fail "reboot failed"
 c=$(pt_jq "$(P attach "$DOM" --bridge br0 --json)" .tap) || pt_fail "attach failed"
 uuid=$(ptap_lv_virsh domuuid "$DOM" | tr -d '[:space:]')
+# Whatever happens below, libvirtd must run again before the clean-up asks it.
+pt_cleanup_add kill -CONT "$PTAP_LV_LIBVIRTD_PID"
 kill -STOP "$PTAP_LV_LIBVIRTD_PID" 2>/dev/null || true
-timeout 20 ip netns exec "$NS" env PTAP_HELPER="$PTAP_HELPER_BIN" "$PTAP_BIN" --state-dir "$SD" release "$DOM" >/dev/null \
-    || pt_fail "ptap release hung or failed while libvirtd was stopped"
+# The guest still runs (its QEMU is alive): release keeps its tap, saying
+# so, and --force takes it; neither asks the stopped libvirtd.
+pt_assert_rc "release of a running guest, libvirtd stopped" 75 \
+    timeout 20 ip netns exec "$NS" env PTAP_HELPER="$PTAP_HELPER_BIN" "$PTAP_BIN" --state-dir "$SD" \
+    release --uuid "$uuid" "$DOM"
+ip -n "$NS" link show "$c" >/dev/null 2>&1 || pt_fail "release took the tap of a running guest"
+timeout 20 ip netns exec "$NS" env PTAP_HELPER="$PTAP_HELPER_BIN" "$PTAP_BIN" --state-dir "$SD" release --force "$DOM" >/dev/null \
+    || pt_fail "ptap release --force hung or failed while libvirtd was stopped"
 kill -CONT "$PTAP_LV_LIBVIRTD_PID" 2>/dev/null || true
 ip -n "$NS" link show "$c" >/dev/null 2>&1 && pt_fail "released tap $c survived"
 [ "$(P list --json)" = "[]" ] || pt_fail "records left after release"
-echo PASS
+pt_ok "release keeps a running guest's tap, --force takes it, libvirt never asked"
