@@ -246,14 +246,38 @@ int ptap_mac_bridge_check(const uint8_t mac[PTAP_MAC_LEN], const uint8_t *bridge
     return 0;
 }
 
+/* Octets 1..5 of a MAC as a 40-bit number, and back. */
+static uint64_t mac_low40(const uint8_t mac[PTAP_MAC_LEN])
+{
+    uint64_t v = 0;
+
+    for (int i = 1; i < PTAP_MAC_LEN; i++)
+        v = v << 8 | mac[i];
+    return v;
+}
+
 int ptap_mac_tap_random(uint8_t mac[PTAP_MAC_LEN], const uint8_t *bridge_mac)
 {
-    for (int tries = 0; tries < 64; tries++) {
-        if (getrandom(mac + 1, PTAP_MAC_LEN - 1, 0) != PTAP_MAC_LEN - 1)
-            return negative_errno();
-        mac[0] = PTAP_TAP_MAC_OCTET0;
-        if (ptap_mac_bridge_check(mac, bridge_mac, NULL) == 0)
-            return 0;
+    uint64_t rnd = 0, floor = 0, room, top = (UINT64_C(1) << 40) - 1;
+
+    if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+        return negative_errno();
+    /* Uniform above the bridge's address when it begins with fe too (a
+     * bridge whose ports are all taps), anywhere otherwise: never a draw
+     * that could fail by chance. */
+    if (bridge_mac && bridge_mac[0] == PTAP_TAP_MAC_OCTET0) {
+        floor = mac_low40(bridge_mac) + 1;
+        if (floor > top)
+            return -EADDRNOTAVAIL; /* the bridge is at fe:ff:ff:ff:ff:ff */
+    } else if (bridge_mac && bridge_mac[0] > PTAP_TAP_MAC_OCTET0) {
+        return -EADDRNOTAVAIL;     /* ff:...: multicast, not a bridge's */
     }
-    return -EADDRNOTAVAIL; /* only a bridge at fe:ff:ff:ff:ff:fx gets here */
+    room = top - floor + 1;
+    rnd = floor + rnd % room;
+    mac[0] = PTAP_TAP_MAC_OCTET0;
+    for (int i = PTAP_MAC_LEN - 1; i >= 1; i--) {
+        mac[i] = (uint8_t) rnd;
+        rnd >>= 8;
+    }
+    return 0;
 }

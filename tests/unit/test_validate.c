@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "util.h"
 #include "validate.h"
 
 static void test_parse_uint(void **state)
@@ -200,9 +201,60 @@ static void test_user_group(void **state)
     }
 }
 
+/* A tap's MAC on a bridge: fe:..., above the bridge's own address, so the
+ * bridge (which takes its lowest port MAC) never adopts it. */
+static void test_mac_bridge(void **state)
+{
+    static const struct {
+        const char *mac, *bridge; /* bridge NULL: unknown */
+        int rc;
+    } cases[] = {
+        { "fe:54:00:00:00:01", "52:54:00:aa:bb:cc", 0 },
+        { "fe:54:00:00:00:01", NULL, 0 },
+        { "52:54:00:00:00:01", "52:54:00:aa:bb:cc", -EINVAL }, /* could become the bridge's */
+        { "00:00:00:00:00:01", NULL, -EINVAL },
+        { "fe:00:00:00:00:01", "fe:00:00:00:00:02", -EINVAL }, /* below a tap-only bridge */
+        { "fe:00:00:00:00:02", "fe:00:00:00:00:02", -EINVAL },
+        { "fe:00:00:00:00:03", "fe:00:00:00:00:02", 0 },
+    };
+    static const char *const bridges[] = { "52:54:00:aa:bb:cc", "fe:00:00:00:00:00",
+                                           "fe:ff:ff:ff:00:00", "fe:ff:ff:ff:ff:fe" };
+    uint8_t mac[PTAP_MAC_LEN], br[PTAP_MAC_LEN];
+    const char *why;
+
+    (void) state;
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        assert_int_equal(ptap_mac_parse(cases[i].mac, mac, NULL), 0);
+        if (cases[i].bridge)
+            assert_int_equal(ptap_mac_parse(cases[i].bridge, br, NULL), 0);
+        why = NULL;
+        if (ptap_mac_bridge_check(mac, cases[i].bridge ? br : NULL, &why) != cases[i].rc)
+            fail_msg("ptap_mac_bridge_check('%s', '%s') != %d", cases[i].mac,
+                     cases[i].bridge ? cases[i].bridge : "-", cases[i].rc);
+        if (cases[i].rc)
+            assert_non_null(why);
+    }
+    /* The default draw never fails by chance, however high the bridge. */
+    for (size_t b = 0; b < ARRAY_SIZE(bridges); b++) {
+        assert_int_equal(ptap_mac_parse(bridges[b], br, NULL), 0);
+        for (int k = 0; k < 1000; k++) {
+            assert_int_equal(ptap_mac_tap_random(mac, br), 0);
+            assert_int_equal(ptap_mac_bridge_check(mac, br, NULL), 0);
+        }
+    }
+    assert_int_equal(ptap_mac_parse("fe:ff:ff:ff:ff:fe", br, NULL), 0);
+    assert_int_equal(ptap_mac_tap_random(mac, br), 0);
+    assert_int_equal(mac[5], 0xff);
+    assert_int_equal(ptap_mac_parse("fe:ff:ff:ff:ff:ff", br, NULL), 0);
+    assert_int_equal(ptap_mac_tap_random(mac, br), -EADDRNOTAVAIL);
+    assert_int_equal(ptap_mac_tap_random(mac, NULL), 0);
+    assert_int_equal(mac[0], 0xfe);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mac_bridge),
         cmocka_unit_test(test_parse_uint),
         cmocka_unit_test(test_ifname),
         cmocka_unit_test(test_mac),
