@@ -132,6 +132,13 @@ static int check_names(const char *cmd, int argc, char **argv)
     return 0;
 }
 
+enum { DESTROY_FORCE };
+
+static const cli_option destroy_options[] = {
+    [DESTROY_FORCE] = CLI_FLAG("force", "destroy taps that a process still holds too"),
+    {},
+};
+
 static int run_destroy(cli *c, const cli_args *a)
 {
     _cleanup_(ptap_journal_closep) ptap_journal *j = NULL;
@@ -144,7 +151,8 @@ static int run_destroy(cli *c, const cli_args *a)
     r = cli_open_journal(c, true, &j);
     if (r < 0)
         return -r;
-    r = ptap_pool_destroy(j, a->argv, (size_t) a->argc, &err);
+    r = ptap_pool_destroy(j, a->argv, (size_t) a->argc,
+                          cli_flag(a, DESTROY_FORCE) ? PTAP_DESTROY_FORCE : 0, &err);
     if (r < 0)
         return cli_fail(&err, r, "cannot destroy taps");
     return EX_OK;
@@ -152,9 +160,12 @@ static int run_destroy(cli *c, const cli_args *a)
 
 const cli_command cli_cmd_destroy = {
     .name = "destroy",
-    .synopsis = "NAME...",
+    .synopsis = "[--force] NAME...",
     .summary = "remove taps (one batch)",
-    .details = "Only taps on record and not attached; if one NAME is refused, nothing changes.\n",
+    .details = "Only taps on record and not attached; if one NAME is refused, nothing changes.\n"
+               "A tap that a process holds (libvirt, a QEMU started by hand) is refused,\n"
+               "naming the holder (exit 75), unless --force.\n",
+    .options = destroy_options,
     .run = run_destroy,
 };
 

@@ -8,6 +8,7 @@
 #include "kview.h"
 #include "link.h"
 #include "mark.h"
+#include "proc.h"
 
 static int cmp_name(const void *a, const void *b)
 {
@@ -38,6 +39,7 @@ static void kdev_from_link(ptap_kdev *d, const ptap_link_info *l)
     d->up = l->up;
     d->multi_queue = l->multi_queue;
     d->vnet_hdr = l->vnet_hdr;
+    d->queues = l->is_tun ? l->queues + l->disabled_queues : 0;
 }
 
 int ptap_kview_load(ptap_kview *kv)
@@ -131,4 +133,33 @@ bool ptap_kdev_ours(const ptap_kdev *d, const char *jid)
 bool ptap_kdev_is_record(const ptap_kdev *d, const char *jid, const ptap_record *rec)
 {
     return ptap_kdev_ours(d, jid) && (rec->owner == (uid_t) -1 || d->owner == (long long) rec->owner);
+}
+
+const ptap_kdev *ptap_kview_find_index(const ptap_kview *kv, int ifindex)
+{
+    for (size_t i = 0; i < kv->n; i++)
+        if (kv->devs[i].ifindex == ifindex)
+            return &kv->devs[i];
+    return NULL;
+}
+
+bool ptap_kdev_held(const ptap_kdev *d)
+{
+    /* Multi-queue taps report their queues; a single-queue tap has carrier
+     * exactly while a descriptor is attached (tun_attach/tun_detach). */
+    return d && d->is_tap && (d->queues > 0 || d->carrier);
+}
+
+void ptap_kdev_describe_holder(const char *name, char *buf, size_t len)
+{
+    _cleanup_free_ ptap_proc_holder *h = NULL;
+    const ptap_proc_holder *p;
+    size_t n = 0;
+
+    if (ptap_proc_tap_holders(&h, &n) == 0 && (p = ptap_proc_holder_find(h, n, name))) {
+        snprintf(buf, len, "pid %ld (%s, uid %u)", (long) p->pid, *p->comm ? p->comm : "?",
+                 (unsigned) p->uid);
+        return;
+    }
+    snprintf(buf, len, "a process this user cannot see");
 }

@@ -29,6 +29,7 @@ typedef struct ptap_kdev {
     bool up;
     bool multi_queue;
     bool vnet_hdr;
+    unsigned queues;                     /* multi-queue: queues attached (enabled or not) */
 } ptap_kdev;
 
 typedef struct ptap_kview {
@@ -53,6 +54,25 @@ int ptap_kview_load_names(ptap_kview *kv, char *const *names, size_t n);
 
 /** ptap_kview_clear: free what ptap_kview_load() allocated. */
 void ptap_kview_clear(ptap_kview *kv);
+
+/** ptap_kview_find_index: the device with ifindex @ifindex, or NULL. */
+const ptap_kdev *ptap_kview_find_index(const ptap_kview *kv, int ifindex);
+
+/**
+ * ptap_kdev_held: does a process hold a queue of tap @d (QEMU, libvirt, a
+ * user's program)? From the kernel: a multi-queue tap's queue count
+ * (IFLA_TUN_NUM_QUEUES and NUM_DISABLED_QUEUES), a single-queue tap's
+ * carrier (on exactly while a descriptor is attached); so it sees every
+ * holder, of every user.
+ */
+bool ptap_kdev_held(const ptap_kdev *d);
+
+/**
+ * ptap_kdev_describe_holder: "pid N (COMM)" of a process that holds tap
+ * @name, as far as /proc lets this process see, else "a process of
+ * another user" — into @buf (@len bytes).
+ */
+void ptap_kdev_describe_holder(const char *name, char *buf, size_t len);
 
 /** ptap_kview_find: the device called @name, or NULL. */
 const ptap_kdev *ptap_kview_find(const ptap_kview *kv, const char *name);

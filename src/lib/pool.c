@@ -55,6 +55,48 @@ int ptap_pool_helper_error(ptap_error *err, const char *what, int r, const ptap_
     return ptap_error_set(err, code, ex, "%s: %s", what, msg);
 }
 
+/* -EBUSY (exit 75) naming the holder when a process holds one of @names
+ * (NULL: the names of @b's records). */
+static int refuse_held(char *const *names, size_t n, const ptap_destroy_batch *b,
+                       ptap_error *err)
+{
+    _cleanup_(ptap_kview_clear) ptap_kview kv = { 0 };
+    const ptap_kview *view = b->kv;
+    _cleanup_free_ char **own = NULL;
+    int r;
+
+    if (!names) {
+        own = calloc(b->n + 1, sizeof(*own));
+        if (!own)
+            return -ENOMEM;
+        for (size_t i = 0; i < b->n; i++)
+            own[i] = (char *) b->recs[i].name;
+        names = own;
+        n = b->n;
+    }
+    if (n == 0)
+        return 0;
+    if (!view) {
+        r = ptap_kview_load_names(&kv, names, n);
+        if (r < 0)
+            return ptap_error_set(err, r, EX_OSERR, "cannot look up the taps to destroy: %s",
+                                  strerror(-r));
+        view = &kv;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const ptap_kdev *d = ptap_kview_find(view, names[i]);
+        char who[96];
+
+        if (!ptap_kdev_held(d))
+            continue;
+        ptap_kdev_describe_holder(names[i], who, sizeof(who));
+        return ptap_error_set(err, -EBUSY, EX_TEMPFAIL,
+                              "cannot destroy '%s': it is in use by %s (--force destroys it "
+                              "anyway)", names[i], who);
+    }
+    return 0;
+}
+
 int ptap_pool_destroy_taps(ptap_journal *j, ptap_destroy_batch *b, unsigned flags,
                            ptap_error *err)
 {
@@ -64,6 +106,14 @@ int ptap_pool_destroy_taps(ptap_journal *j, ptap_destroy_batch *b, unsigned flag
     int r;
 
     b->helper_failed = false;
+    /* 0. A tap that a process holds is never pulled from under it, whatever
+     * the journal says (a guest, libvirt, a user's program). Asked of the
+     * kernel now, for exactly the names going to the helper. */
+    if (!(flags & PTAP_DESTROY_FORCE)) {
+        r = refuse_held(names ? names : NULL, names ? n_names : 0, b, err);
+        if (r < 0)
+            return r;
+    }
     /* 1. Intent, durable before the helper runs. */
     for (size_t i = 0; i < b->n; i++)
         b->recs[i].state = PTAP_STATE_DESTROYING;
@@ -253,12 +303,14 @@ int ptap_pool_create(ptap_journal *j, const ptap_create_spec *spec, uid_t owner,
     return 0;
 }
 
-int ptap_pool_destroy(ptap_journal *j, char *const *names, size_t n, ptap_error *err)
+int ptap_pool_destroy(ptap_journal *j, char *const *names, size_t n, unsigned flags,
+                      ptap_error *err)
 {
     _cleanup_free_ ptap_record *recs = calloc(n ? n : 1, sizeof(*recs));
     _cleanup_free_ char **present = calloc(n + 1, sizeof(char *));
     _cleanup_(ptap_kview_clear) ptap_kview kv = { 0 };
-    ptap_destroy_batch b = { .recs = recs, .n = n, .names = present, .what = "cannot destroy taps" };
+    ptap_destroy_batch b = { .recs = recs, .n = n, .names = present, .kv = &kv,
+                             .what = "cannot destroy taps" };
     int r;
 
     if (!recs || !present)
@@ -291,7 +343,8 @@ int ptap_pool_destroy(ptap_journal *j, char *const *names, size_t n, ptap_error 
     }
     /* Nothing was removed when the helper fails (it checks all names
      * before it deletes any): the records go back to READY. */
-    return ptap_pool_destroy_taps(j, &b, PTAP_DESTROY_UNDO | PTAP_DESTROY_FAULTS_POOL, err);
+    return ptap_pool_destroy_taps(j, &b, PTAP_DESTROY_UNDO | PTAP_DESTROY_FAULTS_POOL |
+                                             (flags & PTAP_DESTROY_FORCE), err);
 }
 
 int ptap_pool_forget(ptap_journal *j, char *const *names, size_t n, size_t *n_forgotten,

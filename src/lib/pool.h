@@ -32,16 +32,21 @@ int ptap_pool_create(ptap_journal *j, const ptap_create_spec *spec, uid_t owner,
 /**
  * ptap_pool_destroy: destroy the READY taps @names (all on record, none
  * attached) in one helper batch. Checks everything first: if any name is
- * refused, nothing changes. A tap already gone from the kernel has its
- * record closed. Returns 0 or a negative errno with @err filled in.
+ * refused, nothing changes; a tap that a process holds (libvirt through
+ * managed='no', a QEMU started by hand) is refused, -EBUSY naming the
+ * holder, unless @flags has PTAP_DESTROY_FORCE. A tap already gone from
+ * the kernel has its record closed. Returns 0 or a negative errno with
+ * @err filled in.
  */
-int ptap_pool_destroy(ptap_journal *j, char *const *names, size_t n, ptap_error *err);
+int ptap_pool_destroy(ptap_journal *j, char *const *names, size_t n, unsigned flags,
+                      ptap_error *err);
 
 /* ptap_pool_destroy_taps() flags */
 #define PTAP_DESTROY_UNDO (1u << 0)          /* the helper failed: the records go back to READY
                                               * (it checks every name before it deletes any) */
 #define PTAP_DESTROY_FAULTS_POOL (1u << 1)   /* fault points destroy-after-intent/-helper */
 #define PTAP_DESTROY_FAULTS_RECOVER (1u << 2) /* fault points recover-after-intent/-helper */
+#define PTAP_DESTROY_FORCE (1u << 3)         /* destroy taps that a process holds too */
 
 /* One journaled destroy: what ptap_pool_destroy_taps() is to do. */
 typedef struct ptap_destroy_batch {
@@ -55,6 +60,8 @@ typedef struct ptap_destroy_batch {
                              * NULL: @recs as DESTROYED */
     size_t n_outcome;
     const char *what;       /* what a helper failure could not do: "cannot destroy taps" */
+    const struct ptap_kview *kv; /* the kernel as the caller just saw it, to tell held
+                                  * taps without another look; NULL: looked up here */
     void (*before_helper)(void *userdata); /* run between intent and helper (recovery's detach) */
     void *userdata;
     bool helper_failed;     /* out: the call failed because the helper did */

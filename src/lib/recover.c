@@ -36,6 +36,8 @@ typedef struct plan {
     size_t n_destroy;
     ptap_record *detach;    /* records whose QEMU device must be removed */
     size_t n_detach;
+    int *followed;          /* ifindexes of renamed taps whose records follow them */
+    size_t n_followed;
 } plan;
 
 static void plan_clear(plan *p)
@@ -44,6 +46,16 @@ static void plan_clear(plan *p)
     free(p->after);
     free(p->destroy);
     free(p->detach);
+    free(p->followed);
+}
+
+/* Has this pass already said something about tap @name? */
+static bool reported(const plan *p, const char *name)
+{
+    for (size_t i = 0; i < p->res->n; i++)
+        if (strcmp(p->res->actions[i].name, name) == 0)
+            return true;
+    return false;
 }
 
 static int plan_action(plan *p, const char *action, const char *name, const char *state,
@@ -103,7 +115,7 @@ bool ptap_recover_needs_probe(const ptap_record *rec, bool tap_ours)
         return;                    \
     } while (0)
 
-void ptap_recover_decide(const ptap_record *rec, const ptap_facts *f, ptap_decision *out)
+static void decide_rule(const ptap_record *rec, const ptap_facts *f, ptap_decision *out)
 {
     *out = (ptap_decision) { .outcome = PTAP_OUTCOME_KEEP };
 
@@ -170,19 +182,66 @@ void ptap_recover_decide(const ptap_record *rec, const ptap_facts *f, ptap_decis
     }
 }
 
+void ptap_recover_decide(const ptap_record *rec, const ptap_facts *f, ptap_decision *out)
+{
+    decide_rule(rec, f, out);
+    /* A tap that a process holds is never destroyed, whatever the record
+     * says; unless the guest's device is removed first (its QEMU is then
+     * the holder, and lets go). */
+    if (out->action && f->tap_ours && f->held && !out->detach && out->outcome == PTAP_OUTCOME_CLOSE)
+        *out = (ptap_decision) {
+            .action = "in-use",
+            .outcome = PTAP_OUTCOME_KEEP,
+            .reason = "a process holds the tap: left alone ('ptap destroy --force' removes it)",
+        };
+}
+
+/* An "in-use" action for tap @name, naming who holds it. */
+static int kept_in_use(plan *p, const char *name, const char *state)
+{
+    char who[96], why[160];
+
+    ptap_kdev_describe_holder(name, who, sizeof(who));
+    snprintf(why, sizeof(why), "in use by %s: left alone ('ptap destroy --force' removes it)", who);
+    return plan_action(p, "in-use", name, state, why);
+}
+
 static int plan_record(plan *p, ptap_journal *j, const ptap_kview *kv, const ptap_record *rec)
 {
     const char *jid = ptap_journal_id(j);
     const ptap_kdev *d = ptap_kview_find(kv, rec->name);
     const ptap_record *b;
-    ptap_facts f = {
+    ptap_facts f;
+
+    /* Renamed (by a guest tool, an admin): the record follows its tap by
+     * ifindex, if it is really ours and the new name is not on record. */
+    if (!d && rec->ifindex > 0 && rec->state != PTAP_STATE_CREATING) {
+        const ptap_kdev *moved = ptap_kview_find_index(kv, rec->ifindex);
+
+        if (moved && ptap_kdev_is_record(moved, jid, rec) && !ptap_journal_find(j, moved->name)) {
+            ptap_record renamed = *rec, old = *rec;
+            char why[64];
+
+            old.state = PTAP_STATE_DESTROYED;
+            p->after[p->n_after++] = old;
+            snprintf(renamed.name, sizeof(renamed.name), "%s", moved->name);
+            p->after[p->n_after++] = renamed;
+            p->followed[p->n_followed++] = moved->ifindex;
+            snprintf(why, sizeof(why), "the tap was renamed to '%s'", moved->name);
+            return plan_action(p, "follow-rename", rec->name, ptap_state_to_string(rec->state),
+                               why);
+        }
+    }
+    f = (ptap_facts) {
         .tap_ours = d && ptap_kdev_is_record(d, jid, rec),
         .tap_exists = d != NULL,
+        .held = ptap_kdev_held(d),
         .probe = PTAP_PROBE_UNKNOWN,
     };
     ptap_decision dec;
     ptap_record r = *rec;
     char why[PTAP_CONSUMER_TARGET_MAX + 32];
+    int r2;
 
     f.batch_open = rec->state == PTAP_STATE_READY && *rec->batch &&
                    (b = ptap_journal_find_batch(j, rec->batch)) && b->state == PTAP_STATE_CREATING;
@@ -193,9 +252,19 @@ static int plan_record(plan *p, ptap_journal *j, const ptap_kview *kv, const pta
         return 0;
 
     if (dec.destroy_batch)
-        for (size_t i = 0; i < kv->n; i++)
-            if (ptap_kdev_ours(&kv->devs[i], jid) && strcmp(kv->devs[i].op, rec->batch) == 0)
-                destroy_dev(p, kv->devs[i].name);
+        for (size_t i = 0; i < kv->n; i++) {
+            const ptap_kdev *bd = &kv->devs[i];
+
+            if (!ptap_kdev_ours(bd, jid) || strcmp(bd->op, rec->batch) != 0)
+                continue;
+            if (ptap_kdev_held(bd)) {
+                r2 = kept_in_use(p, bd->name, "");
+                if (r2 < 0)
+                    return r2;
+                continue;
+            }
+            destroy_dev(p, (char *) bd->name);
+        }
     if (dec.detach)
         p->detach[p->n_detach++] = *rec;
     switch (dec.outcome) {
@@ -215,6 +284,8 @@ static int plan_record(plan *p, ptap_journal *j, const ptap_kview *kv, const pta
     case PTAP_OUTCOME_KEEP:
         break;
     }
+    if (strcmp(dec.action, "in-use") == 0)
+        return kept_in_use(p, rec->name, ptap_state_to_string(rec->state));
     if (f.probe == PTAP_PROBE_GONE && strcmp(dec.action, "consumer-gone") == 0) {
         snprintf(why, sizeof(why), "guest '%s' is gone",
                  *rec->consumer.name ? rec->consumer.name : rec->consumer.target);
@@ -245,7 +316,10 @@ static int plan_execute(plan *p, ptap_journal *j, ptap_error *err)
         .before_helper = plan_detach, .userdata = p,
     };
 
-    return ptap_pool_destroy_taps(j, &b, PTAP_DESTROY_FAULTS_RECOVER, err);
+    /* FORCE: the plan already left every held tap alone (the "in-use"
+     * rule), except those whose guest device it removes first: their QEMU
+     * holds them until plan_detach() has run. */
+    return ptap_pool_destroy_taps(j, &b, PTAP_DESTROY_FAULTS_RECOVER | PTAP_DESTROY_FORCE, err);
 }
 
 /* "DRIVER[+TRANSPORT]://[USER@]HOST/PATH[?QUERY]" -> "DRIVER://HOST/PATH";
@@ -406,10 +480,11 @@ static int run(ptap_journal *j, const ptap_release_req *release, bool dry_run,
     if (r < 0)
         return ptap_error_set(err, r, EX_OSERR, "cannot list network devices: %s", strerror(-r));
     p.before = calloc(n + 1, sizeof(*p.before));
-    p.after = calloc(n + 1, sizeof(*p.after));
+    p.after = calloc(2 * n + 1, sizeof(*p.after)); /* a rename writes two */
     p.detach = calloc(n + 1, sizeof(*p.detach));
     p.destroy = calloc(kv.n + n + 1, sizeof(char *));
-    if (!p.before || !p.after || !p.detach || !p.destroy)
+    p.followed = calloc(n + 1, sizeof(*p.followed));
+    if (!p.before || !p.after || !p.detach || !p.destroy || !p.followed)
         r = -ENOMEM;
 
     for (size_t i = 0; i < n && r >= 0; i++) {
@@ -426,6 +501,11 @@ static int run(ptap_journal *j, const ptap_release_req *release, bool dry_run,
                 continue;
             }
             const ptap_kdev *d = ptap_kview_find(&kv, rec->name);
+            if (!release->force && d && ptap_kdev_is_record(d, jid, rec) && ptap_kdev_held(d)) {
+                kept++;
+                r = kept_in_use(&p, rec->name, ptap_state_to_string(rec->state));
+                continue;
+            }
             close_record(&p, rec, d, jid);
             r = plan_action(&p, "release", rec->name, ptap_state_to_string(rec->state),
                             release->force ? "released (--force)" : "the guest was released");
@@ -446,8 +526,14 @@ static int run(ptap_journal *j, const ptap_release_req *release, bool dry_run,
         bool queued = false;
         for (size_t k = 0; k < p.n_destroy; k++)
             queued |= strcmp(p.destroy[k], d->name) == 0;
-        if (queued)
+        for (size_t k = 0; k < p.n_followed; k++)
+            queued |= p.followed[k] == d->ifindex;
+        if (queued || reported(&p, d->name))
             continue;
+        if (ptap_kdev_held(d)) {
+            r = kept_in_use(&p, d->name, "");
+            continue;
+        }
         destroy_dev(&p, d->name);
         r = plan_action(&p, "destroy-orphan", d->name, "",
                         "a tap of this journal that no record names");

@@ -52,7 +52,7 @@ done
 GLOBALS="state-dir json verbose help"
 declare -A OPTS=(
     [create]="count owner group bridge mtu mac multi-queue vnet-hdr"
-    [destroy]="" [list]="" [forget]=""
+    [destroy]="force" [list]="" [forget]=""
     [attach]="tap bridge mtu multi-queue vnet-hdr mac model queues vhost id method connect timeout"
     [detach]="tap id mac keep-tap timeout connect"
     [release]="uuid connect force"

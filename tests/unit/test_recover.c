@@ -30,49 +30,66 @@ typedef struct row {
     const char *action;   /* NULL: nothing */
     ptap_outcome outcome;
     bool destroy_batch, detach;
+    bool held; /* fact, last so that the rows above need not say it: a process holds the tap */
 } row;
 
 static const row rows[] = {
     { "interrupted create rolls back", PTAP_STATE_CREATING, 0, false, false, false, 0,
-      false, "rollback-create", PTAP_OUTCOME_CLOSE, true, false },
+      false, "rollback-create", PTAP_OUTCOME_CLOSE, true, false, false },
     { "interrupted destroy completes", PTAP_STATE_DESTROYING, 0, true, true, false, 0,
-      false, "complete-destroy", PTAP_OUTCOME_CLOSE, false, false },
+      false, "complete-destroy", PTAP_OUTCOME_CLOSE, false, false, false },
     { "interrupted destroy, tap already gone", PTAP_STATE_DESTROYING, 0, false, false, false, 0,
-      false, "complete-destroy", PTAP_OUTCOME_CLOSE, false, false },
+      false, "complete-destroy", PTAP_OUTCOME_CLOSE, false, false, false },
     { "ready tap present: nothing", PTAP_STATE_READY, 0, true, true, false, 0,
-      false, NULL, PTAP_OUTCOME_KEEP, false, false },
+      false, NULL, PTAP_OUTCOME_KEEP, false, false, false },
     { "ready tap vanished: close", PTAP_STATE_READY, 0, false, false, false, 0,
-      false, "close", PTAP_OUTCOME_CLOSE, false, false },
+      false, "close", PTAP_OUTCOME_CLOSE, false, false, false },
     { "ready name now someone else's device: close, never touch", PTAP_STATE_READY, 0, false, true,
-      false, 0, false, "close", PTAP_OUTCOME_CLOSE, false, false },
+      false, 0, false, "close", PTAP_OUTCOME_CLOSE, false, false, false },
     { "ready from a torn create outcome: roll back with the batch", PTAP_STATE_READY, 0, true, true,
-      true, 0, false, "rollback-create", PTAP_OUTCOME_CLOSE, false, false },
+      true, 0, false, "rollback-create", PTAP_OUTCOME_CLOSE, false, false, false },
     { "ready ephemeral (attach died before QEMU): remove", PTAP_STATE_READY, EPH, true, true, false,
-      0, false, "rollback-attach", PTAP_OUTCOME_CLOSE, false, false },
+      0, false, "rollback-attach", PTAP_OUTCOME_CLOSE, false, false, false },
     { "attached, guest has it: nothing", PTAP_STATE_ATTACHED, 0, true, true, false,
-      PTAP_PROBE_PRESENT, true, NULL, PTAP_OUTCOME_KEEP, false, false },
+      PTAP_PROBE_PRESENT, true, NULL, PTAP_OUTCOME_KEEP, false, false, false },
     { "attached, guest gone: destroy", PTAP_STATE_ATTACHED, EPH, true, true, false, PTAP_PROBE_GONE,
-      true, "consumer-gone", PTAP_OUTCOME_CLOSE, false, false },
+      true, "consumer-gone", PTAP_OUTCOME_CLOSE, false, false, false },
     { "attached, device no longer listed: destroy", PTAP_STATE_ATTACHED, 0, true, true, false,
-      PTAP_PROBE_ABSENT, true, "consumer-gone", PTAP_OUTCOME_CLOSE, false, false },
+      PTAP_PROBE_ABSENT, true, "consumer-gone", PTAP_OUTCOME_CLOSE, false, false, false },
     { "attached, cannot tell: leave it", PTAP_STATE_ATTACHED, 0, true, true, false,
-      PTAP_PROBE_UNKNOWN, true, NULL, PTAP_OUTCOME_KEEP, false, false },
+      PTAP_PROBE_UNKNOWN, true, NULL, PTAP_OUTCOME_KEEP, false, false, false },
     { "attached, tap vanished: close", PTAP_STATE_ATTACHED, 0, false, false, false, 0,
-      false, "close", PTAP_OUTCOME_CLOSE, false, false },
+      false, "close", PTAP_OUTCOME_CLOSE, false, false, false },
     { "attaching, QEMU has the device: complete", PTAP_STATE_ATTACHING, EPH, true, true, false,
-      PTAP_PROBE_PRESENT, true, "complete-attach", PTAP_OUTCOME_ATTACHED, false, false },
+      PTAP_PROBE_PRESENT, true, "complete-attach", PTAP_OUTCOME_ATTACHED, false, false, false },
     { "attaching fresh tap, no device: roll back, destroy", PTAP_STATE_ATTACHING, EPH, true, true,
-      false, PTAP_PROBE_ABSENT, true, "rollback-attach", PTAP_OUTCOME_CLOSE, false, true },
+      false, PTAP_PROBE_ABSENT, true, "rollback-attach", PTAP_OUTCOME_CLOSE, false, true, false },
     { "attaching pool tap, no device: back to the pool", PTAP_STATE_ATTACHING, 0, true, true, false,
-      PTAP_PROBE_ABSENT, true, "rollback-attach", PTAP_OUTCOME_READY, false, true },
+      PTAP_PROBE_ABSENT, true, "rollback-attach", PTAP_OUTCOME_READY, false, true, false },
     { "attaching, guest gone: destroy", PTAP_STATE_ATTACHING, 0, true, true, false, PTAP_PROBE_GONE,
-      true, "consumer-gone", PTAP_OUTCOME_CLOSE, false, false },
+      true, "consumer-gone", PTAP_OUTCOME_CLOSE, false, false, false },
     { "detaching, device still there: finish and destroy", PTAP_STATE_DETACHING, 0, true, true,
-      false, PTAP_PROBE_PRESENT, true, "complete-detach", PTAP_OUTCOME_CLOSE, false, true },
+      false, PTAP_PROBE_PRESENT, true, "complete-detach", PTAP_OUTCOME_CLOSE, false, true, false },
     { "detaching --keep-tap, device gone: back to the pool", PTAP_STATE_DETACHING, KEEP, true, true,
-      false, PTAP_PROBE_ABSENT, true, "complete-detach", PTAP_OUTCOME_READY, false, false },
+      false, PTAP_PROBE_ABSENT, true, "complete-detach", PTAP_OUTCOME_READY, false, false, false },
     { "detaching, guest gone: destroy", PTAP_STATE_DETACHING, KEEP, true, true, false,
-      PTAP_PROBE_GONE, true, "consumer-gone", PTAP_OUTCOME_CLOSE, false, false },
+      PTAP_PROBE_GONE, true, "consumer-gone", PTAP_OUTCOME_CLOSE, false, false, false },
+    /* A tap that a process holds is never destroyed, whatever the record says. */
+    { "held: interrupted destroy leaves it", PTAP_STATE_DESTROYING, 0, true, true, false, 0,
+      false, "in-use", PTAP_OUTCOME_KEEP, false, false, true },
+    { "held: attached, guest gone, still held: leave it", PTAP_STATE_ATTACHED, EPH, true, true,
+      false, PTAP_PROBE_GONE, true, "in-use", PTAP_OUTCOME_KEEP, false, false, true },
+    { "held: ephemeral ready tap of a dead attach: leave it", PTAP_STATE_READY, EPH, true, true,
+      false, 0, false, "in-use", PTAP_OUTCOME_KEEP, false, false, true },
+    { "held: torn create's ready tap: leave it", PTAP_STATE_READY, 0, true, true, true, 0, false,
+      "in-use", PTAP_OUTCOME_KEEP, false, false, true },
+    { "held by its own guest while detaching: the device goes first", PTAP_STATE_DETACHING, 0,
+      true, true, false, PTAP_PROBE_PRESENT, true, "complete-detach", PTAP_OUTCOME_CLOSE, false,
+      true, true },
+    { "held: a ready pool tap in use: nothing (it is its purpose)", PTAP_STATE_READY, 0, true,
+      true, false, 0, false, NULL, PTAP_OUTCOME_KEEP, false, false, true },
+    { "held, but another user's device of that name: close, never touch", PTAP_STATE_READY, 0,
+      false, true, false, 0, false, "close", PTAP_OUTCOME_CLOSE, false, false, true },
 };
 
 static void test_decide_one(void **state)
@@ -83,6 +100,7 @@ static void test_decide_one(void **state)
                      .probe = t->probe };
     ptap_decision d;
 
+    f.held = t->held;
     snprintf(rec.name, sizeof(rec.name), "ptap0");
     rec.consumer.kind = PTAP_CONSUMER_QMP;
     print_message("%s\n", t->what);
