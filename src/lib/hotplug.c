@@ -106,6 +106,17 @@ int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *ou
         return ptap_error_set(err, -EINVAL, EX_USAGE, "invalid device id '%s': %s", req->id, why);
     if (req->tap && ptap_ifname_check(req->tap, false, &why) < 0)
         return ptap_error_set(err, -EINVAL, EX_USAGE, "invalid tap name '%s': %s", req->tap, why);
+    if (req->tap && !req->id) {
+        /* The device id defaults to "net-TAP"; a tap name may hold what
+         * no QEMU id may (',', '=', ...): then the caller names one. */
+        char id[PTAP_QEMU_ID_MAX];
+
+        if (snprintf(id, sizeof(id), "net-%s", req->tap) >= (int) sizeof(id) ||
+            ptap_qemu_id_check(id, &why) < 0)
+            return ptap_error_set(err, -EINVAL, EX_USAGE,
+                                  "tap name '%s' makes no QEMU device id ('net-%s': %s): give "
+                                  "one with --id", req->tap, req->tap, why);
+    }
     if (req->bridge && ptap_ifname_check(req->bridge, false, &why) < 0)
         return ptap_error_set(err, -EINVAL, EX_USAGE, "invalid bridge name '%s': %s", req->bridge,
                               why);

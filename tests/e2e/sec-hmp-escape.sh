@@ -22,7 +22,9 @@ for kind in hmp qmp; do
     if [ $kind = hmp ]; then T="hmp:$PTAP_GUEST_HMP"; else T="qmp:$PTAP_GUEST_QMP"; fi
     pt_assert_rc "create the pool tap '$EVIL'" 0 P create "$EVIL" --owner "$QUSER" --bridge br0
     m=$(ptap_guest_mark)
-    pt_assert_rc "$kind: attach --tap '$EVIL'" 0 P attach "$T" --tap "$EVIL" --json
+    pt_assert_rc "$kind: attach --tap '$EVIL' without --id" 64 P attach "$T" --tap "$EVIL"
+    pt_assert_match "$kind: the refusal asks for --id" "no QEMU device id.*--id" "$PT_ERR"
+    pt_assert_rc "$kind: attach --tap '$EVIL'" 0 P attach "$T" --tap "$EVIL" --id evil1 --json
     holds "$PTAP_GUEST_PID" "$EVIL" || pt_fail "$kind: QEMU does not hold the tap '$EVIL'"
     ptap_guest_net_wait '\beth0\b' 30 "$m" >/dev/null || pt_fail "$kind: guest never saw eth0"
     ptap_guest_link_check "$NS" eth0 10.9.0.2 10.9.0.1 || pt_fail "$kind: no traffic through '$EVIL'"
@@ -45,11 +47,11 @@ pt_cleanup_add pt_kill "$fake_pid"
 for _ in $(seq 50); do [ -S "$DIR/run/old.sock" ] && [ -s "$DIR/run/old.json" ] && break; sleep 0.1; done
 [ -S "$DIR/run/old.sock" ] || pt_fail "fake monitor did not start"
 pt_assert_rc "create '$EVIL' again" 0 P create "$EVIL" --owner "$QUSER" --bridge br0
-pt_assert_rc "legacy: attach --tap '$EVIL'" 0 P attach "hmp:$DIR/run/old.sock" --tap "$EVIL" --model e1000 --json
-vlan=$(pt_jq "$(P list --json)" '.[0].consumer.vlan')
+pt_assert_rc "legacy: attach --tap '$EVIL'" 0 P attach "hmp:$DIR/run/old.sock" --tap "$EVIL" --id evil2 --model e1000 --json
 state=$(cat "$DIR/run/old.json")
 pt_assert_json "legacy: the fake opened the tap '$EVIL'" "$state" 'any(.taps_open[]; . == $t)' --arg t "$EVIL"
 pt_assert_json "legacy: no client landed on VLAN 7" "$state" '(.vlans["7"] // []) | length == 0'
-[ "$vlan" != 7 ] || pt_fail "legacy: the record says VLAN 7"
+pt_assert_json "legacy: its tap client names the whole ifname" "$state" \
+    'any(.vlans[][]; .type == "tap" and .ifname == $t)' --arg t "$EVIL"
 pt_assert_rc "legacy: detach" 0 P detach "hmp:$DIR/run/old.sock" --tap "$EVIL"
 pt_ok "legacy: host_net_add gets '$EVIL' as one ifname"
