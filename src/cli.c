@@ -73,6 +73,7 @@ static bool parent_exists(const char *dir)
 
 int cli_open_journal(cli *c, bool write, ptap_journal **ret)
 {
+    ptap_error err = { 0 };
     char dir[4096];
     int r;
 
@@ -90,13 +91,13 @@ int cli_open_journal(cli *c, bool write, ptap_journal **ret)
             return -cli_err(EX_CONFIG,
                             "no state directory: XDG_RUNTIME_DIR is not set (use --state-dir DIR)");
     }
-    r = ptap_journal_open(dir, write ? PTAP_JOURNAL_CREATE : PTAP_JOURNAL_READONLY, ret);
+    r = ptap_journal_open(dir, write ? PTAP_JOURNAL_CREATE : PTAP_JOURNAL_READONLY, ret, &err);
     if (r == -ENOENT && !write && parent_exists(dir)) {
         /* Nothing on record yet: read an empty journal, without creating
          * one (a reader never writes). Its id matches no tap's mark. */
         static const char empty[] =
             "<ptap-journal version=\"1\" id=\"0000000000000000\" next-seq=\"1\">\n";
-        return ptap_journal_load_buffer(empty, sizeof(empty) - 1, ret) < 0
+        return ptap_journal_load_buffer(empty, sizeof(empty) - 1, ret, NULL) < 0
                    ? -cli_err(EX_OSERR, "cannot read an empty journal")
                    : 0;
     }
@@ -109,7 +110,7 @@ int cli_open_journal(cli *c, bool write, ptap_journal **ret)
     if (r == -EBADMSG || r == -EPROTONOSUPPORT)
         return -cli_err(EX_CONFIG, "journal in '%s' is %s: %s", dir,
                         r == -EBADMSG ? "damaged" : "of an unknown format version",
-                        *ptap_journal_last_error() ? ptap_journal_last_error() : strerror(-r));
+                        *err.msg ? err.msg : strerror(-r));
     /* Only the last component of a state directory is created: a missing
      * parent is a bad --state-dir (or XDG_RUNTIME_DIR), not a system error. */
     if (r == -ENOENT || r == -ENOTDIR)

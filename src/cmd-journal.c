@@ -74,7 +74,7 @@ static int journal_check(cli *c)
     /* The installed schema, or the source tree's when run uninstalled. */
     const char *schema = access(PTAP_SCHEMA_PATH, R_OK) == 0 ? PTAP_SCHEMA_PATH
                                                              : PTAP_SOURCE_SCHEMA_PATH;
-    char err[1024] = "";
+    ptap_error err = { 0 };
     int r;
 
     /* Take the lock so a writer's half-written record is not judged. */
@@ -85,12 +85,12 @@ static int journal_check(cli *c)
         printf("no journal yet: nothing on record\n");
         return EX_OK;
     }
-    r = ptap_journal_validate_file(ptap_journal_path(j), schema, err, sizeof(err));
+    r = ptap_journal_validate_file(ptap_journal_path(j), schema, NULL, &err);
     if (r == -EBADMSG)
-        return cli_err(EX_CONFIG, "journal '%s' is not valid: %s", ptap_journal_path(j), err);
+        return cli_err(EX_CONFIG, "journal '%s' is not valid: %s", ptap_journal_path(j), err.msg);
     if (r < 0)
         return cli_err(EX_OSERR, "cannot check journal '%s': %s%s%s", ptap_journal_path(j),
-                       strerror(-r), *err ? ": " : "", err);
+                       strerror(-r), *err.msg ? ": " : "", err.msg);
     printf("journal '%s' is valid: %zu live record(s)\n", ptap_journal_path(j),
            ptap_journal_count(j));
     return EX_OK;
@@ -105,7 +105,7 @@ static int journal_compact(cli *c)
     r = cli_open_journal(c, true, &j);
     if (r < 0)
         return -r;
-    r = ptap_journal_compact(j);
+    r = ptap_journal_compact(j, NULL);
     if (r < 0)
         return cli_err(EX_OSERR, "cannot compact journal '%s': %s", ptap_journal_path(j),
                        strerror(-r));
