@@ -416,7 +416,7 @@ static int load_policy(const struct caller *c, const struct options *o, int defa
 {
     _cleanup_close_ int fd = -1;
     const char *path = PTAP_HELPER_CONF;
-    char err[512] = "";
+    ptap_error err = { 0 };
     int r;
 
     if (o->config) {
@@ -433,10 +433,10 @@ static int load_policy(const struct caller *c, const struct options *o, int defa
                strerror(default_errno));
         return EXIT_CONFIG;
     }
-    r = ptap_policy_load_fd(fd, path, NULL, ret, err, sizeof(err));
+    r = ptap_policy_load_fd(fd, path, NULL, ret, &err);
     if (r < 0) {
-        error("refusing policy: %s", err);
-        syslog(LOG_WARNING, "uid=%u: refusing policy: %s", (unsigned) c->uid, err);
+        error("refusing policy: %s", err.msg);
+        syslog(LOG_WARNING, "uid=%u: refusing policy: %s", (unsigned) c->uid, err.msg);
         return EXIT_CONFIG;
     }
     return 0;
@@ -550,7 +550,7 @@ static int cmd_create(const struct caller *c, const struct options *o, int polic
                            .multi_queue = o->multi_queue, .vnet_hdr = o->vnet_hdr };
     ptap_link_config cfg = { .up = true };
     char mark[PTAP_IFALIAS_MAX];
-    char whybuf[512];
+    ptap_error denied = { 0 };
     uint8_t bridge_mac[PTAP_MAC_LEN] = { 0 };
     bool has_bridge_mac = false, own_mac = o->mac != NULL;
     unsigned count = 1, owned = 0, made = 0, foreign = 0;
@@ -618,10 +618,11 @@ static int cmd_create(const struct caller *c, const struct options *o, int polic
     }
 
     /* 2. Ownership rules, then the policy file. */
-    if (ptap_policy_check_owner(c->uid, c->groups, c->n_groups, tp.owner, tp.group, whybuf,
-                                sizeof(whybuf)) < 0) {
-        error("cannot create '%s': %s", name, whybuf);
-        syslog(LOG_NOTICE, "uid=%u create '%s' denied: %s", (unsigned) c->uid, name, whybuf);
+    if (ptap_policy_check_owner(c->uid, c->groups, c->n_groups, tp.owner, tp.group,
+                                &denied) < 0) {
+        error("cannot create '%s': %s", name, denied.msg);
+        syslog(LOG_NOTICE, "uid=%u create '%s' denied: %s", (unsigned) c->uid, name,
+               denied.msg);
         return EXIT_DENIED;
     }
     r = ptap_link_open(&lc);
@@ -654,11 +655,11 @@ static int cmd_create(const struct caller *c, const struct options *o, int polic
         ret = load_policy(c, o, policy_fd, policy_errno, &pol);
         if (ret)
             return ret;
-        r = ptap_policy_decide(pol, &req, whybuf, sizeof(whybuf));
+        r = ptap_policy_decide(pol, &req, NULL, &denied);
         if (r < 0) {
-            error("cannot create '%s': %s", name, whybuf);
+            error("cannot create '%s': %s", name, denied.msg);
             syslog(LOG_NOTICE, "uid=%u create '%s' bridge=%s count=%u denied: %s",
-                   (unsigned) c->uid, name, o->bridge ? o->bridge : "none", count, whybuf);
+                   (unsigned) c->uid, name, o->bridge ? o->bridge : "none", count, denied.msg);
             return EXIT_DENIED;
         }
     }
