@@ -15,11 +15,11 @@ static int journal_dump(cli *c)
 {
     _cleanup_(ptap_journal_closep) ptap_journal *j = NULL;
     size_t n;
-    int r;
+    int ex;
 
-    r = cli_open_journal(c, false, &j);
-    if (r < 0)
-        return -r;
+    ex = cli_open_journal(c, false, &j);
+    if (ex != EX_OK)
+        return ex;
     n = ptap_journal_count(j);
     if (c->json) {
         json_object *arr = json_object_new_array();
@@ -75,12 +75,12 @@ static int journal_check(cli *c)
     const char *schema = access(PTAP_SCHEMA_PATH, R_OK) == 0 ? PTAP_SCHEMA_PATH
                                                              : PTAP_SOURCE_SCHEMA_PATH;
     ptap_error err = { 0 };
-    int r;
+    int ex, r;
 
     /* Take the lock so a writer's half-written record is not judged. */
-    r = cli_open_journal(c, false, &j);
-    if (r < 0)
-        return -r;
+    ex = cli_open_journal(c, false, &j);
+    if (ex != EX_OK)
+        return ex;
     if (strcmp(ptap_journal_path(j), "(memory)") == 0) {
         printf("no journal yet: nothing on record\n");
         return EX_OK;
@@ -100,11 +100,11 @@ static int journal_check(cli *c)
 static int journal_compact(cli *c)
 {
     _cleanup_(ptap_journal_closep) ptap_journal *j = NULL;
-    int r;
+    int ex, r;
 
-    r = cli_open_journal(c, true, &j);
-    if (r < 0)
-        return -r;
+    ex = cli_open_journal(c, true, &j);
+    if (ex != EX_OK)
+        return ex;
     r = ptap_journal_compact(j, NULL);
     if (r < 0)
         return cli_err(EX_OSERR, "cannot compact journal '%s': %s", ptap_journal_path(j),
