@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -132,11 +133,11 @@ int main(int argc, char **argv)
         else {
             fprintf(stderr, "usage: %s [--sizes LIST] [--reps N] [--replay N] "
                             "[--replay-reps N] [--dir DIR]\n", argv[0]);
-            return 64;
+            return EX_USAGE;
         }
     }
     if (reps == 0 || replay_reps == 0)
-        return 64;
+        return EX_USAGE;
     if (!*root) {
         snprintf(root, sizeof(root), "/tmp/ptap-bench-journal.XXXXXX");
         if (!mkdtemp(root))
@@ -158,7 +159,7 @@ int main(int argc, char **argv)
          s = strtok_r(NULL, ",", &save)) {
         ns[n_sizes] = strtoul(s, NULL, 10);
         if (ns[n_sizes] == 0)
-            return 64;
+            return EX_USAGE;
         snprintf(dir, sizeof(dir), "%s/append-%zu", root, ns[n_sizes]);
         r = ptap_journal_open(dir, PTAP_JOURNAL_CREATE, &js[n_sizes], &err);
         if (r < 0)
