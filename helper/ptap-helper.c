@@ -43,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <sysexits.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -59,12 +60,6 @@
 #include "tap.h"
 #include "util.h"
 #include "validate.h"
-
-#define EXIT_USAGE 64
-#define EXIT_SYSTEM 71
-#define EXIT_TEMPFAIL 75
-#define EXIT_DENIED 77
-#define EXIT_CONFIG 78
 
 #define QUOTA_LOCK_WAIT_MS 10000
 #define MAX_GROUPS 65536
@@ -142,7 +137,7 @@ static void secure_std_fds(void)
             int n = open("/dev/null", O_RDWR);
 
             if (n < 0 || n != fd)
-                _exit(EXIT_SYSTEM);
+                _exit(EX_OSERR);
         }
 }
 
@@ -416,7 +411,7 @@ static int load_policy(const struct caller *c, const struct options *o, int defa
 {
     _cleanup_close_ int fd = -1;
     const char *path = PTAP_HELPER_CONF;
-    char err[512] = "";
+    ptap_error err = { 0 };
     int r;
 
     if (o->config) {
@@ -431,13 +426,13 @@ static int load_policy(const struct caller *c, const struct options *o, int defa
               default_errno == ELOOP ? "it is a symbolic link" : strerror(default_errno));
         syslog(LOG_WARNING, "uid=%u: cannot open policy '%s': %s", (unsigned) c->uid, path,
                strerror(default_errno));
-        return EXIT_CONFIG;
+        return EX_CONFIG;
     }
-    r = ptap_policy_load_fd(fd, path, NULL, ret, err, sizeof(err));
+    r = ptap_policy_load_fd(fd, path, NULL, ret, &err);
     if (r < 0) {
-        error("refusing policy: %s", err);
-        syslog(LOG_WARNING, "uid=%u: refusing policy: %s", (unsigned) c->uid, err);
-        return EXIT_CONFIG;
+        error("refusing policy: %s", err.msg);
+        syslog(LOG_WARNING, "uid=%u: refusing policy: %s", (unsigned) c->uid, err.msg);
+        return EX_CONFIG;
     }
     return 0;
 }
@@ -450,7 +445,7 @@ static int report_link_error(const char *verb, const char *name, ptap_link_ctx *
         error("cannot %s '%s': %s (%s)", verb, name, strerror(-r), msg);
     else
         error("cannot %s '%s': %s", verb, name, strerror(-r));
-    return EXIT_SYSTEM;
+    return EX_OSERR;
 }
 
 /*
@@ -508,12 +503,12 @@ static int quota_lock(int policy_fd, const char *name)
             return 0;
         if (errno != EWOULDBLOCK && errno != EINTR) {
             error("cannot create '%s': cannot lock the policy file: %s", name, strerror(errno));
-            return EXIT_SYSTEM;
+            return EX_OSERR;
         }
         if (stop_signal) {
             error("cannot create '%s': stopped by signal %d while waiting for the quota lock",
                   name, (int) stop_signal);
-            return EXIT_SYSTEM;
+            return EX_OSERR;
         }
         if (waited >= QUOTA_LOCK_WAIT_MS) {
             pid_t holder = lock_holder(policy_fd);
@@ -525,7 +520,7 @@ static int quota_lock(int policy_fd, const char *name)
             else
                 error("cannot create '%s': the quota lock on '%s' is held by another "
                       "process (waited %d s)", name, PTAP_HELPER_CONF, QUOTA_LOCK_WAIT_MS / 1000);
-            return EXIT_TEMPFAIL;
+            return EX_TEMPFAIL;
         }
         usleep(10 * 1000);
     }
@@ -550,7 +545,7 @@ static int cmd_create(const struct caller *c, const struct options *o, int polic
                            .multi_queue = o->multi_queue, .vnet_hdr = o->vnet_hdr };
     ptap_link_config cfg = { .up = true };
     char mark[PTAP_IFALIAS_MAX];
-    char whybuf[512];
+    ptap_error denied = { 0 };
     uint8_t bridge_mac[PTAP_MAC_LEN] = { 0 };
     bool has_bridge_mac = false, own_mac = o->mac != NULL;
     unsigned count = 1, owned = 0, made = 0, foreign = 0;
@@ -560,7 +555,7 @@ static int cmd_create(const struct caller *c, const struct options *o, int polic
     /* 1. Validate every input. */
     if (ptap_ifname_check(name, true, &why) < 0) {
         error("cannot create '%s': %s", name, why);
-        return EXIT_USAGE;
+        return EX_USAGE;
     }
     if (o->count) {
         r = ptap_parse_uint(o->count, 1, PTAP_COUNT_MAX, &v);
@@ -569,65 +564,66 @@ static int cmd_create(const struct caller *c, const struct options *o, int polic
                 error("invalid count '%s': must be between 1 and %d", o->count, PTAP_COUNT_MAX);
             else
                 error("invalid count '%s': not a whole number", o->count);
-            return EXIT_USAGE;
+            return EX_USAGE;
         }
         count = (unsigned) v;
     }
     if (count > 1 && !ptap_ifname_is_template(name)) {
         error("cannot create '%s': '--count' needs a template ending in %%d", name);
-        return EXIT_USAGE;
+        return EX_USAGE;
     }
     if (o->mtu) {
         r = ptap_parse_uint(o->mtu, PTAP_MTU_MIN, PTAP_MTU_MAX, &v);
         if (r < 0) {
             error("invalid MTU '%s': %s", o->mtu,
                   r == -ERANGE ? "must be between 68 and 65521" : "not a whole number");
-            return EXIT_USAGE;
+            return EX_USAGE;
         }
         cfg.mtu = (unsigned) v;
     }
     if (o->mac) {
         if (count > 1) {
             error("cannot create '%s': one '--mac' for %u taps", name, count);
-            return EXIT_USAGE;
+            return EX_USAGE;
         }
         if (ptap_mac_parse(o->mac, cfg.mac, &why) < 0) {
             error("invalid MAC address '%s': %s", o->mac, why);
-            return EXIT_USAGE;
+            return EX_USAGE;
         }
         cfg.has_mac = true;
     }
     if (o->bridge && ptap_ifname_check(o->bridge, false, &why) < 0) {
         error("invalid bridge name '%s': %s", o->bridge, why);
-        return EXIT_USAGE;
+        return EX_USAGE;
     }
     /* "ptap:uUID", or "ptap:uUID:TAG" with --tag: the caller's real uid,
      * so that no user can make a tap that passes for another user's. */
     if (ptap_mark_format_tag(c->uid, o->tag, mark, sizeof(mark), &why) < 0) {
         error("invalid tag '%s': %s", o->tag, why);
-        return EXIT_USAGE;
+        return EX_USAGE;
     }
     cfg.alias = mark;
     if (o->owner && ptap_parse_user(o->owner, &tp.owner) < 0) {
         error("unknown user '%s'", o->owner);
-        return EXIT_USAGE;
+        return EX_USAGE;
     }
     if (o->group && ptap_parse_group(o->group, &tp.group) < 0) {
         error("unknown group '%s'", o->group);
-        return EXIT_USAGE;
+        return EX_USAGE;
     }
 
     /* 2. Ownership rules, then the policy file. */
-    if (ptap_policy_check_owner(c->uid, c->groups, c->n_groups, tp.owner, tp.group, whybuf,
-                                sizeof(whybuf)) < 0) {
-        error("cannot create '%s': %s", name, whybuf);
-        syslog(LOG_NOTICE, "uid=%u create '%s' denied: %s", (unsigned) c->uid, name, whybuf);
-        return EXIT_DENIED;
+    if (ptap_policy_check_owner(c->uid, c->groups, c->n_groups, tp.owner, tp.group,
+                                &denied) < 0) {
+        error("cannot create '%s': %s", name, denied.msg);
+        syslog(LOG_NOTICE, "uid=%u create '%s' denied: %s", (unsigned) c->uid, name,
+               denied.msg);
+        return EX_NOPERM;
     }
     r = ptap_link_open(&lc);
     if (r < 0) {
         error("cannot open rtnetlink: %s", strerror(-r));
-        return EXIT_SYSTEM;
+        return EX_OSERR;
     }
     /* The quota needs every marked tap the owner has: one dump. Root,
      * unbound by the policy, only needs the bridge and the name: looked
@@ -654,12 +650,12 @@ static int cmd_create(const struct caller *c, const struct options *o, int polic
         ret = load_policy(c, o, policy_fd, policy_errno, &pol);
         if (ret)
             return ret;
-        r = ptap_policy_decide(pol, &req, whybuf, sizeof(whybuf));
+        r = ptap_policy_decide(pol, &req, NULL, &denied);
         if (r < 0) {
-            error("cannot create '%s': %s", name, whybuf);
+            error("cannot create '%s': %s", name, denied.msg);
             syslog(LOG_NOTICE, "uid=%u create '%s' bridge=%s count=%u denied: %s",
-                   (unsigned) c->uid, name, o->bridge ? o->bridge : "none", count, whybuf);
-            return EXIT_DENIED;
+                   (unsigned) c->uid, name, o->bridge ? o->bridge : "none", count, denied.msg);
+            return EX_NOPERM;
         }
     }
 
@@ -673,7 +669,7 @@ static int cmd_create(const struct caller *c, const struct options *o, int polic
         if (!br || strcmp(br->kind, "bridge") != 0) {
             error("cannot create '%s': %s '%s' %s", name, br ? "interface" : "bridge",
                   o->bridge, br ? "is not a bridge" : "does not exist");
-            return EXIT_USAGE;
+            return EX_USAGE;
         }
         cfg.master = br->ifindex;
         if (!cfg.mtu)
@@ -686,7 +682,7 @@ static int cmd_create(const struct caller *c, const struct options *o, int polic
                   o->bridge, br->mtu,
                   cfg.mtu < br->mtu ? "a tap may not lower its bridge's MTU"
                                     : "a tap on a bridge has the bridge's MTU");
-            return EXIT_USAGE;
+            return EX_USAGE;
         }
         if (br->has_mac)
             memcpy(bridge_mac, br->mac, PTAP_MAC_LEN);
@@ -695,7 +691,7 @@ static int cmd_create(const struct caller *c, const struct options *o, int polic
             ptap_mac_bridge_check(cfg.mac, has_bridge_mac ? bridge_mac : NULL, &why) < 0) {
             error("cannot create '%s': MAC address '%s' on bridge '%s': %s", name, o->mac,
                   o->bridge, why);
-            return EXIT_USAGE;
+            return EX_USAGE;
         }
     }
     ptap_link_info same;
@@ -703,14 +699,14 @@ static int cmd_create(const struct caller *c, const struct options *o, int polic
         (links ? ptap_link_find(links, n_links, name) != NULL
                : ptap_link_get_ctx(lc, name, &same) == 0)) {
         error("cannot create '%s': an interface with this name already exists", name);
-        return EXIT_SYSTEM;
+        return EX_OSERR;
     }
 
     /* 4. Act: one tap at a time, each marked and configured before it is
      * made persistent; signals wait until the tap in hand is done. */
     made_idx = calloc(count, sizeof(int));
     if (!made_idx)
-        return EXIT_SYSTEM;
+        return EX_OSERR;
     for (unsigned i = 0; i < count && !stop_signal; i++) {
         _cleanup_close_ int fd = -1;
         char final[IFNAMSIZ];
@@ -722,7 +718,7 @@ static int cmd_create(const struct caller *c, const struct options *o, int polic
             r = ptap_mac_tap_random(cfg.mac, has_bridge_mac ? bridge_mac : NULL);
             if (r < 0) {
                 error("cannot create '%s': cannot draw a MAC address: %s", name, strerror(-r));
-                ret = EXIT_SYSTEM;
+                ret = EX_OSERR;
                 break;
             }
             cfg.has_mac = true;
@@ -735,7 +731,7 @@ static int cmd_create(const struct caller *c, const struct options *o, int polic
                 error("cannot create '%s': an interface with this name already exists", name);
             else
                 error("cannot create '%s': %s", name, strerror(-r));
-            ret = EXIT_SYSTEM;
+            ret = EX_OSERR;
             break;
         }
         ifindex = (int) if_nametoindex(final);
@@ -749,7 +745,7 @@ static int cmd_create(const struct caller *c, const struct options *o, int polic
                     error("cannot create '%s': another process attached a queue to '%s' "
                           "before its owner was set, and it cannot be deleted: %s",
                           name, final, strerror(-r));
-                    ret = EXIT_SYSTEM;
+                    ret = EX_OSERR;
                     break;
                 }
                 block_signals(false);
@@ -763,7 +759,7 @@ static int cmd_create(const struct caller *c, const struct options *o, int polic
                       "it was deleted", name,
                       r > 0 ? "another process attached a queue to" : "cannot count the queues of",
                       final, foreign);
-                ret = EXIT_SYSTEM;
+                ret = EX_OSERR;
                 break;
             }
         }
@@ -805,7 +801,7 @@ static int cmd_create(const struct caller *c, const struct options *o, int polic
               count, mark);
         syslog(LOG_NOTICE, "uid=%u create '%s' stopped by signal %d after %u of %u taps",
                (unsigned) c->uid, name, (int) stop_signal, made, count);
-        ret = EXIT_SYSTEM;
+        ret = EX_OSERR;
     }
     return ret;
 }
@@ -824,26 +820,26 @@ static int cmd_destroy(const struct caller *c, const struct options *o)
     for (size_t i = 0; i < o->n_names; i++)
         if (ptap_ifname_check(o->names[i], false, &why) < 0) {
             error("cannot destroy '%s': %s", o->names[i], why);
-            return EXIT_USAGE;
+            return EX_USAGE;
         }
     if (o->tag && ptap_mark_format_tag(c->uid, o->tag, mark, sizeof(mark), &why) < 0) {
         error("invalid tag '%s': %s", o->tag, why);
-        return EXIT_USAGE;
+        return EX_USAGE;
     }
     r = ptap_link_open(&lc);
     if (r < 0) {
         error("cannot open rtnetlink: %s", strerror(-r));
-        return EXIT_SYSTEM;
+        return EX_OSERR;
     }
     r = ptap_link_dump_ctx(lc, &links, &n_links);
     if (r < 0) {
         error("cannot list links: %s", strerror(-r));
-        return EXIT_SYSTEM;
+        return EX_OSERR;
     }
     idx = calloc(n_links + 1, sizeof(int));
     names = calloc(n_links + 1, sizeof(char *));
     if (!idx || !names)
-        return EXIT_SYSTEM;
+        return EX_OSERR;
 
     if (o->tag) {
         for (size_t i = 0; i < n_links; i++)
@@ -861,16 +857,16 @@ static int cmd_destroy(const struct caller *c, const struct options *o)
 
             if (!li) {
                 error("cannot destroy '%s': no such interface", nm);
-                ret = EXIT_USAGE;
+                ret = EX_USAGE;
             } else if (!li->is_tun || !li->is_tap) {
                 error("cannot destroy '%s': not a tap", nm);
-                ret = EXIT_DENIED;
+                ret = EX_NOPERM;
             } else if (!ptap_mark_is_mark(li->alias)) {
                 error("cannot destroy '%s': it does not carry ptap's mark", nm);
-                ret = EXIT_DENIED;
+                ret = EX_NOPERM;
             } else if (c->uid != 0 && li->owner != (int64_t) c->uid) {
                 error("cannot destroy '%s': owned by another user", nm);
-                ret = EXIT_DENIED;
+                ret = EX_NOPERM;
             }
             if (ret) {
                 syslog(LOG_NOTICE, "uid=%u destroy '%s' refused", (unsigned) c->uid, nm);
@@ -925,7 +921,7 @@ static int cmd_list(const struct options *o)
     r = ptap_link_dump(&links, &n_links);
     if (r < 0) {
         error("cannot list links: %s", strerror(-r));
-        return EXIT_SYSTEM;
+        return EX_OSERR;
     }
     if (o->json)
         putchar('[');
@@ -977,7 +973,7 @@ static int cmd_list(const struct options *o)
         puts("]");
     ptap_link_info_free(links);
     if (fflush(stdout) != 0)
-        return EXIT_SYSTEM;
+        return EX_OSERR;
     return 0;
 }
 
@@ -993,7 +989,7 @@ int main(int argc, char **argv)
      * the policy file opened while we may still read it. */
     if (get_caller(&caller) < 0) {
         error("cannot read the caller's groups");
-        return EXIT_SYSTEM;
+        return EX_OSERR;
     }
     r = in_initial_userns();
     if (r <= 0) {
@@ -1002,7 +998,7 @@ int main(int argc, char **argv)
         else
             error("refusing to run inside a user namespace: its root is not root on this "
                   "host, and ptap-helper takes no orders from it");
-        return r < 0 ? EXIT_SYSTEM : EXIT_DENIED;
+        return r < 0 ? EX_OSERR : EX_NOPERM;
     }
     policy_fd = open(PTAP_HELPER_CONF, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
     if (policy_fd < 0)
@@ -1012,17 +1008,17 @@ int main(int argc, char **argv)
     r = drop_privileges(&caller);
     if (r < 0) {
         error("cannot drop privileges: %s", strerror(-r));
-        return EXIT_SYSTEM;
+        return EX_OSERR;
     }
     if (clearenv() != 0) /* already empty (helper_preinit): belt and braces */
-        return EXIT_SYSTEM;
+        return EX_OSERR;
     openlog("ptap-helper", LOG_PID, LOG_AUTHPRIV);
     install_signals(&caller);
 
     /* 3. Parse. */
     if (parse_args(argc, argv, &opts) < 0) {
         fputs("Try 'ptap-helper --help'.\n", stderr);
-        return EXIT_USAGE;
+        return EX_USAGE;
     }
     if (opts.help) {
         usage(stdout);
@@ -1035,7 +1031,7 @@ int main(int argc, char **argv)
     if (opts.config && caller.uid != 0) {
         error("only root may name a policy file with '--config'");
         syslog(LOG_NOTICE, "uid=%u denied: --config", (unsigned) caller.uid);
-        return EXIT_DENIED;
+        return EX_NOPERM;
     }
     if (opts.config && strcmp(opts.command, "create") != 0) {
         /* Root checking a policy file: load it, report problems. */

@@ -98,7 +98,8 @@ static bool is_ambiguous(const cli_command *cmd, const char *arg)
     return n > 1;
 }
 
-/* getopt_long returned '?' or ':' (opterr is 0: the message is ours). */
+/* getopt_long returned '?' or ':' (opterr is 0: the message is ours).
+ * Returns EX_USAGE. */
 static int bad_option(const cli_command *cmd, int opt, char **argv)
 {
     const cli_option *o;
@@ -173,7 +174,8 @@ static int getopt_tables(const cli_command *cmd, unsigned flags, struct option *
 }
 
 /* Option @o (entry @idx of the global table or of @a's) was given, with
- * @arg: refuse it twice, check its number, keep it. */
+ * @arg: refuse it twice, check its number, keep it. Returns EX_OK or
+ * EX_USAGE (printed). */
 static int take_option(cli *c, cli_args *a, const cli_option *o, bool global, size_t idx,
                        const char *arg)
 {
@@ -182,11 +184,11 @@ static int take_option(cli *c, cli_args *a, const cli_option *o, bool global, si
     uint64_t v = 0;
 
     if (seen && !(o->flags & CLI_OPT_REPEATABLE))
-        return -cli_usage_error(a->cmd->name, "option '--%s' given twice", o->name);
+        return cli_usage_error(a->cmd->name, "option '--%s' given twice", o->name);
     if (o->max > 0 && ptap_parse_uint(value, o->min, o->max, &v) < 0)
-        return -cli_usage_error(a->cmd->name, "invalid --%s '%s': expected %" PRIu64 "..%" PRIu64 "%s%s",
-                                o->name, value, o->min, o->max, o->unit ? " " : "",
-                                o->unit ? o->unit : "");
+        return cli_usage_error(a->cmd->name, "invalid --%s '%s': expected %" PRIu64 "..%" PRIu64 "%s%s",
+                               o->name, value, o->min, o->max, o->unit ? " " : "",
+                               o->unit ? o->unit : "");
     if (global) {
         c->globals_given |= 1u << idx;
         set_global(c, idx, value);
@@ -194,7 +196,7 @@ static int take_option(cli *c, cli_args *a, const cli_option *o, bool global, si
         a->value[idx] = value;
         a->num[idx] = v;
     }
-    return 0;
+    return EX_OK;
 }
 
 int cli_parse(cli *c, const cli_command *cmd, int argc, char **argv, unsigned flags,
@@ -203,13 +205,13 @@ int cli_parse(cli *c, const cli_command *cmd, int argc, char **argv, unsigned fl
     size_t n_cmd = n_options(cmd->options);
     _cleanup_free_ struct option *longopts = NULL;
     _cleanup_free_ char *shortopts = NULL;
-    int opt, r;
+    int opt, ex;
 
     *ret = (cli_args) { .cmd = cmd };
     ret->value = calloc(n_cmd + 1, sizeof(*ret->value));
     ret->num = calloc(n_cmd + 1, sizeof(*ret->num));
     if (!ret->value || !ret->num || getopt_tables(cmd, flags, &longopts, &shortopts) < 0)
-        return -cli_err(EX_OSERR, "out of memory");
+        return cli_err(EX_OSERR, "out of memory");
 
     opterr = 0;
     optind = 0; /* glibc: start afresh, argv[0] being the command's name */
@@ -219,19 +221,21 @@ int cli_parse(cli *c, const cli_command *cmd, int argc, char **argv, unsigned fl
         size_t idx;
 
         if (opt == '?' || opt == ':')
-            return -bad_option(cmd, opt, argv);
+            return bad_option(cmd, opt, argv);
         o = lookup(cmd, opt, &global, &idx);
         if (!o)
-            return -cli_usage_error(cmd->name, "invalid option '-%c'", opt);
-        if (global && idx == CLI_GLOBAL_HELP)
-            return CLI_PARSE_HELP;
-        r = take_option(c, ret, o, global, idx, optarg);
-        if (r < 0)
-            return r;
+            return cli_usage_error(cmd->name, "invalid option '-%c'", opt);
+        if (global && idx == CLI_GLOBAL_HELP) {
+            ret->help = true;
+            return EX_OK;
+        }
+        ex = take_option(c, ret, o, global, idx, optarg);
+        if (ex != EX_OK)
+            return ex;
     }
     ret->argc = argc - optind;
     ret->argv = argv + optind;
-    return 0;
+    return EX_OK;
 }
 
 static void log_stderr(int prio, const char *msg, void *userdata)
@@ -243,21 +247,21 @@ static void log_stderr(int prio, const char *msg, void *userdata)
 int cli_run(cli *c, const cli_command *cmd, int argc, char **argv)
 {
     _cleanup_(cli_args_clear) cli_args a = { 0 };
-    int r;
+    int ex;
 
-    r = cli_parse(c, cmd, argc, argv, 0, &a);
-    if (r < 0)
-        return -r;
-    if (r == CLI_PARSE_HELP) {
+    ex = cli_parse(c, cmd, argc, argv, 0, &a);
+    if (ex != EX_OK)
+        return ex;
+    if (a.help) {
         cli_command_help(cmd, stdout);
         return EX_OK;
     }
     if (c->verbose)
         ptap_log_set_handler(log_stderr, NULL);
-    r = cmd->run(c, &a);
+    ex = cmd->run(c, &a);
     if (c->verbose)
         ptap_log_set_handler(NULL, NULL);
-    return r;
+    return ex;
 }
 
 /* ---- help ---- */

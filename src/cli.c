@@ -73,52 +73,53 @@ static bool parent_exists(const char *dir)
 
 int cli_open_journal(cli *c, bool write, ptap_journal **ret)
 {
+    ptap_error err = { 0 };
     char dir[4096];
     int r;
 
     if (c->state_dir) {
         /* Validate, never truncate: a cut path may name another directory. */
         if (strlen(c->state_dir) >= sizeof(dir))
-            return -cli_err(EX_USAGE, "invalid --state-dir '%.32s...': longer than %zu bytes",
+            return cli_err(EX_USAGE, "invalid --state-dir '%.32s...': longer than %zu bytes",
                             c->state_dir, sizeof(dir) - 1);
         snprintf(dir, sizeof(dir), "%s", c->state_dir);
     } else {
         r = ptap_journal_default_dir(dir, sizeof(dir));
         if (r == -ENAMETOOLONG)
-            return -cli_err(EX_CONFIG, "XDG_RUNTIME_DIR is too long (use --state-dir DIR)");
+            return cli_err(EX_CONFIG, "XDG_RUNTIME_DIR is too long (use --state-dir DIR)");
         if (r < 0)
-            return -cli_err(EX_CONFIG,
-                            "no state directory: XDG_RUNTIME_DIR is not set (use --state-dir DIR)");
+            return cli_err(EX_CONFIG,
+                           "no state directory: XDG_RUNTIME_DIR is not set (use --state-dir DIR)");
     }
-    r = ptap_journal_open(dir, write ? PTAP_JOURNAL_CREATE : PTAP_JOURNAL_READONLY, ret);
+    r = ptap_journal_open(dir, write ? PTAP_JOURNAL_CREATE : PTAP_JOURNAL_READONLY, ret, &err);
     if (r == -ENOENT && !write && parent_exists(dir)) {
         /* Nothing on record yet: read an empty journal, without creating
          * one (a reader never writes). Its id matches no tap's mark. */
         static const char empty[] =
             "<ptap-journal version=\"1\" id=\"0000000000000000\" next-seq=\"1\">\n";
-        return ptap_journal_load_buffer(empty, sizeof(empty) - 1, ret) < 0
-                   ? -cli_err(EX_OSERR, "cannot read an empty journal")
-                   : 0;
+        return ptap_journal_load_buffer(empty, sizeof(empty) - 1, ret, NULL) < 0
+                   ? cli_err(EX_OSERR, "cannot read an empty journal")
+                   : EX_OK;
     }
     if (r == -EPERM || r == -ELOOP)
-        return -cli_err(EX_CONFIG,
-                        "refusing state directory '%s': it or its journal is a symlink or "
-                        "belongs to another user",
-                        dir);
+        return cli_err(EX_CONFIG,
+                       "refusing state directory '%s': it or its journal is a symlink or "
+                       "belongs to another user",
+                       dir);
     /* Say what is wrong and where: even 'ptap journal check' stops here. */
     if (r == -EBADMSG || r == -EPROTONOSUPPORT)
-        return -cli_err(EX_CONFIG, "journal in '%s' is %s: %s", dir,
-                        r == -EBADMSG ? "damaged" : "of an unknown format version",
-                        *ptap_journal_last_error() ? ptap_journal_last_error() : strerror(-r));
+        return cli_err(EX_CONFIG, "journal in '%s' is %s: %s", dir,
+                       r == -EBADMSG ? "damaged" : "of an unknown format version",
+                       *err.msg ? err.msg : strerror(-r));
     /* Only the last component of a state directory is created: a missing
      * parent is a bad --state-dir (or XDG_RUNTIME_DIR), not a system error. */
     if (r == -ENOENT || r == -ENOTDIR)
-        return -cli_err(EX_CONFIG, "cannot open journal in '%s': %s%s", dir, strerror(-r),
-                        r == -ENOENT ? " (its parent directory must exist)" : "");
+        return cli_err(EX_CONFIG, "cannot open journal in '%s': %s%s", dir, strerror(-r),
+                       r == -ENOENT ? " (its parent directory must exist)" : "");
     if (r < 0)
-        return -cli_err(r == -EACCES ? EX_NOPERM : EX_OSERR, "cannot open journal in '%s': %s",
-                        dir, strerror(-r));
-    return 0;
+        return cli_err(r == -EACCES ? EX_NOPERM : EX_OSERR, "cannot open journal in '%s': %s",
+                       dir, strerror(-r));
+    return EX_OK;
 }
 
 void cli_print_json(json_object *o)
@@ -132,10 +133,10 @@ int cli_parse_owner(const char *s, uid_t *ret)
     int r = ptap_parse_user(s, ret);
 
     if (r == -ENOENT)
-        return -cli_err(EX_USAGE, "unknown user '%s'", s);
+        return cli_err(EX_USAGE, "unknown user '%s'", s);
     if (r < 0)
-        return -cli_err(EX_USAGE, "invalid user '%s'", s);
-    return 0;
+        return cli_err(EX_USAGE, "invalid user '%s'", s);
+    return EX_OK;
 }
 
 int cli_parse_group(const char *s, gid_t *ret)
@@ -143,10 +144,10 @@ int cli_parse_group(const char *s, gid_t *ret)
     int r = ptap_parse_group(s, ret);
 
     if (r == -ENOENT)
-        return -cli_err(EX_USAGE, "unknown group '%s'", s);
+        return cli_err(EX_USAGE, "unknown group '%s'", s);
     if (r < 0)
-        return -cli_err(EX_USAGE, "invalid group '%s'", s);
-    return 0;
+        return cli_err(EX_USAGE, "invalid group '%s'", s);
+    return EX_OK;
 }
 
 json_object *cli_record_json(const ptap_journal *j, const ptap_record *rec)

@@ -67,6 +67,7 @@ typedef struct cli_command {
 /** What cli_parse() found: one slot per entry of the command's table. */
 struct cli_args {
     const cli_command *cmd;
+    bool help;           /* --help was given: nothing after it was parsed */
     const char **value;  /* the value, "" for a flag given, NULL when absent */
     uint64_t *num;       /* the value as a number, for numeric options */
     int argc;            /* the operands, in order */
@@ -79,16 +80,21 @@ extern const cli_option cli_global_options[];
 
 /* cli_parse flags */
 #define CLI_PARSE_STOP_AT_OPERAND (1u << 0) /* the first operand ends the options ("ptap [OPTS] CMD ...") */
-#define CLI_PARSE_HELP 1                    /* cli_parse(): --help was given */
 
 /**
  * cli_parse: parse @argv (argv[0] is the command's name) against the
  * global options and @cmd's table into @ret. A global option goes to @c.
  * A value is checked against its number limits; an option given twice
  * (counting global options given before the command) is refused unless
- * CLI_OPT_REPEATABLE. Returns 0, CLI_PARSE_HELP as soon as --help is
- * seen, or -EX_USAGE / -EX_OSERR after printing the message. Free @ret
- * with cli_args_clear() in every case.
+ * CLI_OPT_REPEATABLE. Parsing stops as soon as --help is seen, with
+ * @ret->help set. Returns EX_OK, or the exit code (EX_USAGE, EX_OSERR)
+ * after printing the message. Free @ret with cli_args_clear() in every
+ * case.
+ *
+ * Exit codes and errnos never share a variable in the ptap command: a
+ * function that prints and gives up returns an exit code (EX_OK to go
+ * on), a libptap call returns 0 or -errno, and cli_fail() turns the
+ * latter into the former.
  */
 int cli_parse(cli *c, const cli_command *cmd, int argc, char **argv, unsigned flags,
               cli_args *ret);
@@ -138,14 +144,15 @@ int cli_fail(const ptap_error *err, int r, const char *what);
  * EX_USAGE. A NULL @cmd is ptap itself. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/** cli_open_journal: open the journal of this state dir; on failure
- * prints the reason and returns the exit code (as a negative number). */
+/** cli_open_journal: open the journal of this state dir. Returns EX_OK,
+ * or the exit code after printing the reason. */
 int cli_open_journal(cli *c, bool write, ptap_journal **ret);
 
 /** cli_print_json: print @o (pretty) and drop the reference. */
 void cli_print_json(json_object *o);
 
-/** cli_parse_owner / cli_parse_group: name or number -> id; prints errors. */
+/** cli_parse_owner / cli_parse_group: name or number -> id. Returns EX_OK,
+ * or EX_USAGE after printing the error. */
 int cli_parse_owner(const char *s, uid_t *ret);
 int cli_parse_group(const char *s, gid_t *ret);
 

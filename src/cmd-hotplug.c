@@ -97,7 +97,7 @@ static int run_attach(cli *c, const cli_args *a)
     };
     ptap_attach_out out;
     ptap_error err = { 0 };
-    int r;
+    int ex, r;
 
     if (a->argc != 1)
         return cli_usage_error("attach", "expected one TARGET (DOMAIN, qmp:PATH or hmp:PATH)");
@@ -106,9 +106,9 @@ static int run_attach(cli *c, const cli_args *a)
         return cli_usage_error("attach",
                                "--tap takes an existing tap: --bridge, --mtu, --multi-queue and "
                                "--vnet-hdr apply to a fresh one");
-    r = cli_open_journal(c, true, &j);
-    if (r < 0)
-        return -r;
+    ex = cli_open_journal(c, true, &j);
+    if (ex != EX_OK)
+        return ex;
     r = ptap_attach(j, &req, &out, &err);
     if (r < 0)
         return cli_fail(&err, r, "attach failed");
@@ -156,16 +156,16 @@ static int run_detach(cli *c, const cli_args *a)
     };
     ptap_attach_out out;
     ptap_error err = { 0 };
-    int r;
+    int ex, r;
 
     if (a->argc != 1)
         return cli_usage_error("detach", "expected one TARGET (DOMAIN, qmp:PATH or hmp:PATH)");
     if (!!req.tap + !!req.id + !!req.mac != 1)
         return cli_usage_error("detach", "name the NIC with exactly one of --tap, --id or --mac");
     req.target = a->argv[0];
-    r = cli_open_journal(c, true, &j);
-    if (r < 0)
-        return -r;
+    ex = cli_open_journal(c, true, &j);
+    if (ex != EX_OK)
+        return ex;
     r = ptap_detach(j, &req, &out, &err);
     if (r < 0)
         return cli_fail(&err, r, "detach failed");

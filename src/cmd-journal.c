@@ -15,11 +15,11 @@ static int journal_dump(cli *c)
 {
     _cleanup_(ptap_journal_closep) ptap_journal *j = NULL;
     size_t n;
-    int r;
+    int ex;
 
-    r = cli_open_journal(c, false, &j);
-    if (r < 0)
-        return -r;
+    ex = cli_open_journal(c, false, &j);
+    if (ex != EX_OK)
+        return ex;
     n = ptap_journal_count(j);
     if (c->json) {
         json_object *arr = json_object_new_array();
@@ -74,23 +74,23 @@ static int journal_check(cli *c)
     /* The installed schema, or the source tree's when run uninstalled. */
     const char *schema = access(PTAP_SCHEMA_PATH, R_OK) == 0 ? PTAP_SCHEMA_PATH
                                                              : PTAP_SOURCE_SCHEMA_PATH;
-    char err[1024] = "";
-    int r;
+    ptap_error err = { 0 };
+    int ex, r;
 
     /* Take the lock so a writer's half-written record is not judged. */
-    r = cli_open_journal(c, false, &j);
-    if (r < 0)
-        return -r;
+    ex = cli_open_journal(c, false, &j);
+    if (ex != EX_OK)
+        return ex;
     if (strcmp(ptap_journal_path(j), "(memory)") == 0) {
         printf("no journal yet: nothing on record\n");
         return EX_OK;
     }
-    r = ptap_journal_validate_file(ptap_journal_path(j), schema, err, sizeof(err));
+    r = ptap_journal_validate_file(ptap_journal_path(j), schema, NULL, &err);
     if (r == -EBADMSG)
-        return cli_err(EX_CONFIG, "journal '%s' is not valid: %s", ptap_journal_path(j), err);
+        return cli_err(EX_CONFIG, "journal '%s' is not valid: %s", ptap_journal_path(j), err.msg);
     if (r < 0)
         return cli_err(EX_OSERR, "cannot check journal '%s': %s%s%s", ptap_journal_path(j),
-                       strerror(-r), *err ? ": " : "", err);
+                       strerror(-r), *err.msg ? ": " : "", err.msg);
     printf("journal '%s' is valid: %zu live record(s)\n", ptap_journal_path(j),
            ptap_journal_count(j));
     return EX_OK;
@@ -100,12 +100,12 @@ static int journal_check(cli *c)
 static int journal_compact(cli *c)
 {
     _cleanup_(ptap_journal_closep) ptap_journal *j = NULL;
-    int r;
+    int ex, r;
 
-    r = cli_open_journal(c, true, &j);
-    if (r < 0)
-        return -r;
-    r = ptap_journal_compact(j);
+    ex = cli_open_journal(c, true, &j);
+    if (ex != EX_OK)
+        return ex;
+    r = ptap_journal_compact(j, NULL);
     if (r < 0)
         return cli_err(EX_OSERR, "cannot compact journal '%s': %s", ptap_journal_path(j),
                        strerror(-r));

@@ -71,12 +71,12 @@ static int run_create(cli *c, const cli_args *a)
     ptap_error err = { 0 };
     char **names = NULL;
     char owner_s[32], group_s[32];
-    int r;
+    int ex, r;
 
-    if (a->value[CREATE_OWNER] && (r = cli_parse_owner(a->value[CREATE_OWNER], &owner)) < 0)
-        return -r;
-    if (a->value[CREATE_GROUP] && (r = cli_parse_group(a->value[CREATE_GROUP], &group)) < 0)
-        return -r;
+    if (a->value[CREATE_OWNER] && (ex = cli_parse_owner(a->value[CREATE_OWNER], &owner)) != EX_OK)
+        return ex;
+    if (a->value[CREATE_GROUP] && (ex = cli_parse_group(a->value[CREATE_GROUP], &group)) != EX_OK)
+        return ex;
     if (a->argc > 1)
         return cli_usage_error("create", "expected at most one TEMPLATE");
     if (a->argc == 1)
@@ -88,9 +88,9 @@ static int run_create(cli *c, const cli_args *a)
         snprintf(group_s, sizeof(group_s), "%u", (unsigned) group);
         spec.group = group_s;
     }
-    r = cli_open_journal(c, true, &j);
-    if (r < 0)
-        return -r;
+    ex = cli_open_journal(c, true, &j);
+    if (ex != EX_OK)
+        return ex;
     r = ptap_pool_create(j, &spec, owner, group, &names, &err);
     if (r < 0)
         return cli_fail(&err, r, "cannot create taps");
@@ -120,16 +120,17 @@ const cli_command cli_cmd_create = {
 
 /* ---- destroy / forget ---- */
 
+/* Returns EX_OK, or EX_USAGE after printing the error. */
 static int check_names(const char *cmd, int argc, char **argv)
 {
     const char *why;
 
     if (argc <= 0)
-        return -cli_usage_error(cmd, "expected at least one NAME");
+        return cli_usage_error(cmd, "expected at least one NAME");
     for (int i = 0; i < argc; i++)
         if (ptap_ifname_check(argv[i], false, &why) < 0)
-            return -cli_usage_error(cmd, "invalid tap name '%s': %s", argv[i], why);
-    return 0;
+            return cli_usage_error(cmd, "invalid tap name '%s': %s", argv[i], why);
+    return EX_OK;
 }
 
 enum { DESTROY_FORCE };
@@ -143,14 +144,14 @@ static int run_destroy(cli *c, const cli_args *a)
 {
     _cleanup_(ptap_journal_closep) ptap_journal *j = NULL;
     ptap_error err = { 0 };
-    int r;
+    int ex, r;
 
-    r = check_names("destroy", a->argc, a->argv);
-    if (r < 0)
-        return -r;
-    r = cli_open_journal(c, true, &j);
-    if (r < 0)
-        return -r;
+    ex = check_names("destroy", a->argc, a->argv);
+    if (ex != EX_OK)
+        return ex;
+    ex = cli_open_journal(c, true, &j);
+    if (ex != EX_OK)
+        return ex;
     r = ptap_pool_destroy(j, a->argv, (size_t) a->argc,
                           cli_flag(a, DESTROY_FORCE) ? PTAP_DESTROY_FORCE : 0, &err);
     if (r < 0)
@@ -174,14 +175,14 @@ static int run_forget(cli *c, const cli_args *a)
     _cleanup_(ptap_journal_closep) ptap_journal *j = NULL;
     ptap_error err = { 0 };
     size_t n = 0;
-    int r;
+    int ex, r;
 
-    r = check_names("forget", a->argc, a->argv);
-    if (r < 0)
-        return -r;
-    r = cli_open_journal(c, true, &j);
-    if (r < 0)
-        return -r;
+    ex = check_names("forget", a->argc, a->argv);
+    if (ex != EX_OK)
+        return ex;
+    ex = cli_open_journal(c, true, &j);
+    if (ex != EX_OK)
+        return ex;
     r = ptap_pool_forget(j, a->argv, (size_t) a->argc, &n, &err);
     if (r < 0)
         return cli_fail(&err, r, "cannot forget taps");
@@ -218,13 +219,13 @@ static int run_list(cli *c, const cli_args *a)
     ptap_kview kv = { 0 };
     const char *jid;
     size_t n;
-    int r;
+    int ex, r;
 
     if (a->argc > 0)
         return cli_usage_error("list", "unexpected argument '%s'", a->argv[0]);
-    r = cli_open_journal(c, false, &j);
-    if (r < 0)
-        return -r;
+    ex = cli_open_journal(c, false, &j);
+    if (ex != EX_OK)
+        return ex;
     r = ptap_kview_load(&kv);
     if (r < 0)
         return cli_fail(NULL, r, "cannot list network devices");

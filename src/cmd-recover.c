@@ -55,19 +55,19 @@ static int run_recover(cli *c, const cli_args *a)
     ptap_recover_result res = { 0 };
     ptap_error err = { 0 };
     bool dry_run = cli_flag(a, RECOVER_DRY_RUN);
-    int r;
+    int ex, r;
 
     if (a->argc > 0)
         return cli_usage_error("recover", "unexpected argument '%s'", a->argv[0]);
-    r = cli_open_journal(c, !dry_run, &j);
-    if (r < 0)
-        return -r;
+    ex = cli_open_journal(c, !dry_run, &j);
+    if (ex != EX_OK)
+        return ex;
     r = ptap_recover(j, dry_run, &res, &err);
     if (r < 0)
         return cli_fail(&err, r, "recovery failed");
-    r = print_actions(c, j, &res, dry_run);
+    ex = print_actions(c, j, &res, dry_run);
     ptap_recover_result_clear(&res);
-    return r;
+    return ex;
 }
 
 const cli_command cli_cmd_recover = {
@@ -103,24 +103,24 @@ static int run_release(cli *c, const cli_args *a)
                              .uri = a->value[RELEASE_CONNECT],
                              .force = cli_flag(a, RELEASE_FORCE) };
     const char *why;
-    int r, rr;
+    int ex, r;
 
     if (a->argc != 1)
         return cli_usage_error("release", "expected one TARGET");
     req.target = a->argv[0];
     if (ptap_release_target_check(req.target, &why) < 0)
         return cli_usage_error("release", "cannot release '%s': %s", req.target, why);
-    r = cli_open_journal(c, true, &j);
-    if (r < 0)
-        return -r;
-    rr = ptap_release(j, &req, &res, &err);
-    if (rr < 0 && rr != -EBUSY)
-        return cli_fail(&err, rr, "cannot release guest taps");
-    r = print_actions(c, j, &res, false);
+    ex = cli_open_journal(c, true, &j);
+    if (ex != EX_OK)
+        return ex;
+    r = ptap_release(j, &req, &res, &err);
+    if (r < 0 && r != -EBUSY)
+        return cli_fail(&err, r, "cannot release guest taps");
+    ex = print_actions(c, j, &res, false);
     ptap_recover_result_clear(&res);
-    if (rr == -EBUSY)
-        return cli_fail(&err, rr, "cannot release guest taps");
-    return r;
+    if (r == -EBUSY)
+        return cli_fail(&err, r, "cannot release guest taps");
+    return ex;
 }
 
 const cli_command cli_cmd_release = {

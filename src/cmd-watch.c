@@ -121,6 +121,7 @@ static int run_watch(cli *c, const cli_args *a)
 {
     _cleanup_(ptap_watch_freep) ptap_watch *w = NULL;
     ptap_watch_config cfg = { .grace_ms = WATCH_GRACE_DEFAULT * 1000, .report = on_report };
+    ptap_error err = { 0 };
     char dir[4096];
     int r;
 
@@ -154,11 +155,11 @@ static int run_watch(cli *c, const cli_args *a)
     /* Catch up with what happened before we listened. A journal we may
      * never use is a configuration error, not something to retry. */
     hold_failures = true;
-    r = ptap_watch_resync(w);
+    r = ptap_watch_resync(w, &err);
     hold_failures = false;
     if (r == -EPERM || r == -ELOOP || r == -EBADMSG || r == -EPROTONOSUPPORT)
         return cli_err(EX_CONFIG, "cannot use the journal in '%s': %s", dir,
-                       *ptap_journal_last_error() ? ptap_journal_last_error() : strerror(-r));
+                       *err.msg ? err.msg : strerror(-r));
     if (*held_failure)
         watch_log(LOG_ERR, "%s", held_failure);
     watch_log(LOG_INFO, "watching the journal in '%s' (grace %u s)", dir, cfg.grace_ms / 1000);
@@ -183,7 +184,7 @@ static int run_watch(cli *c, const cli_args *a)
         if (got_hup) {
             got_hup = 0;
             watch_log(LOG_INFO, "SIGHUP: resyncing from a full dump");
-            (void) ptap_watch_resync(w);
+            (void) ptap_watch_resync(w, NULL);
         }
         r = ptap_watch_dispatch(w);
         if (r < 0) {

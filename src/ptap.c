@@ -83,12 +83,12 @@ int main(int argc, char **argv)
     _cleanup_(cli_args_clear) cli_args a = { 0 };
     cli c = { 0 };
     const char *name;
-    int r;
+    int ex;
 
-    r = cli_parse(&c, &main_command, argc, argv, CLI_PARSE_STOP_AT_OPERAND, &a);
-    if (r < 0)
-        return -r;
-    if (r == CLI_PARSE_HELP) {
+    ex = cli_parse(&c, &main_command, argc, argv, CLI_PARSE_STOP_AT_OPERAND, &a);
+    if (ex != EX_OK)
+        return ex;
+    if (a.help) {
         usage(stdout);
         return EX_OK;
     }

@@ -71,7 +71,7 @@ static int attach_rollback(ptap_journal *j, ptap_record *rec, bool fresh, bool r
     if (fresh)
         (void) drop_tap(j, rec, NULL);
     else if (recorded)
-        (void) ptap_journal_append(j, rec, 1);
+        (void) ptap_journal_append(j, rec, 1, NULL);
     return err && err->code ? err->code : r;
 }
 
@@ -300,7 +300,7 @@ int ptap_detach(ptap_journal *j, const ptap_detach_req *req, ptap_attach_out *ou
             /* The guest still has the NIC: back to attached. */
             rec.state = PTAP_STATE_ATTACHED;
             rec.flags &= ~PTAP_TAP_KEEP;
-            (void) ptap_journal_append(j, &rec, 1);
+            (void) ptap_journal_append(j, &rec, 1, NULL);
             return r;
         }
         if (err)

@@ -91,23 +91,19 @@ struct ptap_journal {
 /* ------------------------------------------------------------------ */
 /* Errors */
 
-static _Thread_local char last_error[512];
-
-const char *ptap_journal_last_error(void)
+/* Explain a failure in @err (NULL allowed; the first one wins) and in
+ * the debug log. Returns @code. */
+static int fail(ptap_error *err, int code, const char *fmt, ...) _printf_(3, 4);
+static int fail(ptap_error *err, int code, const char *fmt, ...)
 {
-    return last_error;
-}
-
-static int fail(int code, const char *fmt, ...) _printf_(2, 3);
-static int fail(int code, const char *fmt, ...)
-{
+    char msg[PTAP_ERROR_MAX];
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(last_error, sizeof(last_error), fmt, ap);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    ptap_debug("journal: %s", last_error);
-    return code;
+    ptap_debug("journal: %s", msg);
+    return ptap_error_set(err, code, 0, "%s", msg);
 }
 
 /* ------------------------------------------------------------------ */
@@ -800,13 +796,14 @@ static int fold(ptap_journal *j, const ptap_record *rec)
  * character references exist. */
 
 /* The text of the parse: "header + complete records + closing tag". */
-static int doc_text(const char *buf, size_t len, const char *src, char **ret, int *ret_len)
+static int doc_text(const char *buf, size_t len, const char *src, char **ret, int *ret_len,
+                    ptap_error *err)
 {
     size_t n = len + sizeof(CLOSE_TAG) - 1;
     char *text;
 
     if (n > INT_MAX)
-        return fail(-EFBIG, "journal '%s' is too large (%zu bytes)", src, len);
+        return fail(err, -EFBIG, "journal '%s' is too large (%zu bytes)", src, len);
     text = malloc(n);
     if (!text)
         return -ENOMEM;
@@ -822,7 +819,7 @@ static int doc_text(const char *buf, size_t len, const char *src, char **ret, in
 #define PARSE_OPTIONS \
     (XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOENT | XML_PARSE_BIG_LINES)
 
-static int parse_error(xmlParserCtxtPtr ctxt, const char *src)
+static int parse_error(xmlParserCtxtPtr ctxt, const char *src, ptap_error *err)
 {
     const xmlError *e = xmlCtxtGetLastError(ctxt);
     char msg[256] = "not well-formed XML";
@@ -834,18 +831,19 @@ static int parse_error(xmlParserCtxtPtr ctxt, const char *src)
         while (m > 0 && (msg[m - 1] == '\n' || msg[m - 1] == ' '))
             msg[--m] = '\0';
     }
-    return fail(-EBADMSG, "journal '%s' line %d: damaged record: %s", src, e ? e->line : 0, msg);
+    return fail(err, -EBADMSG, "journal '%s' line %d: damaged record: %s", src, e ? e->line : 0, msg);
 }
 
 /* Parse into a tree (for the schema). */
-static int doc_parse(const char *buf, size_t len, const char *src, xmlDocPtr *ret)
+static int doc_parse(const char *buf, size_t len, const char *src, xmlDocPtr *ret,
+                     ptap_error *err)
 {
     _cleanup_(xmlFreeParserCtxtp) xmlParserCtxtPtr ctxt = NULL;
     _cleanup_free_ char *text = NULL;
     xmlDocPtr doc;
     int n = 0, r;
 
-    r = doc_text(buf, len, src, &text, &n);
+    r = doc_text(buf, len, src, &text, &n, err);
     if (r < 0)
         return r;
     ctxt = xmlNewParserCtxt();
@@ -853,31 +851,33 @@ static int doc_parse(const char *buf, size_t len, const char *src, xmlDocPtr *re
         return -ENOMEM;
     doc = xmlCtxtReadMemory(ctxt, text, n, NULL, "UTF-8", PARSE_OPTIONS);
     if (!doc)
-        return parse_error(ctxt, src);
+        return parse_error(ctxt, src, err);
     *ret = doc;
     return 0;
 }
 
 /* Locate the complete part of a journal image: the header line must be
  * there and start the file; *complete = bytes up to the last newline. */
-static int image_split(const char *buf, size_t len, const char *src, size_t *complete)
+static int image_split(const char *buf, size_t len, const char *src, size_t *complete,
+                       ptap_error *err)
 {
     static const char magic[] = "<" ROOT_NAME;
     const size_t m = sizeof(magic) - 1;
     const char *nl;
 
     if (len == 0)
-        return fail(-EBADMSG, "journal '%s' is empty (no header)", src);
+        return fail(err, -EBADMSG, "journal '%s' is empty (no header)", src);
     /* Starting with the root element also rules out a DOCTYPE, hence
      * entity declarations (no billion laughs, no external entities). */
     if (memcmp(buf, magic, len < m ? len : m) != 0 ||
         (len > m && buf[m] != ' ' && buf[m] != '>'))
-        return fail(-EBADMSG, "journal '%s' is not a ptap journal (it does not start with '<%s')",
-                    src, ROOT_NAME);
+        return fail(err, -EBADMSG,
+                    "journal '%s' is not a ptap journal (it does not start with '<%s')", src,
+                    ROOT_NAME);
     nl = memrchr(buf, '\n', len);
     if (!nl)
-        return fail(-EBADMSG, "journal '%s' has no complete header line (%zu bytes, torn)", src,
-                    len);
+        return fail(err, -EBADMSG, "journal '%s' has no complete header line (%zu bytes, torn)",
+                    src, len);
     *complete = (size_t) (nl - buf) + 1;
     return 0;
 }
@@ -950,6 +950,7 @@ typedef struct replay_state {
     ptap_journal *j;
     const char *src;
     xmlParserCtxtPtr ctxt;
+    ptap_error *err; /* explains the first error */
     int error;       /* first error (negative), then the parse stops */
     int depth;       /* 1 inside the root, 2 inside a tap, 3 in a consumer */
     bool consumer;   /* this tap had its <consumer> */
@@ -970,7 +971,7 @@ static void replay_fail(replay_state *st, int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    st->error = fail(code, "journal '%s' line %ld: %s", st->src,
+    st->error = fail(st->err, code, "journal '%s' line %ld: %s", st->src,
                      (long) xmlSAX2GetLineNumber(st->ctxt), msg);
     xmlStopParser(st->ctxt);
 }
@@ -987,7 +988,7 @@ static void replay_header(replay_state *st, const xmlChar **attrs, int n_attrs)
 
             snprintf(want, sizeof(want), "%d", PTAP_JOURNAL_VERSION);
             if (strcmp(a.value, want) != 0) {
-                st->error = fail(-EPROTONOSUPPORT,
+                st->error = fail(st->err, -EPROTONOSUPPORT,
                                  "journal '%s' has format version '%.16s'; this ptap reads "
                                  "version %d only (a newer ptap wrote it, or it is not a ptap "
                                  "journal)", st->src, a.value, PTAP_JOURNAL_VERSION);
@@ -1124,7 +1125,8 @@ static void on_reference(void *ctx, const xmlChar *name)
 
 /* Replay a journal image into @j. Sets *complete to the length of the
  * part that was used (the rest is a torn record). */
-static int replay(ptap_journal *j, const char *buf, size_t len, const char *src, size_t *complete)
+static int replay(ptap_journal *j, const char *buf, size_t len, const char *src, size_t *complete,
+                  ptap_error *err)
 {
     _cleanup_free_ char *text = NULL;
     xmlSAXHandler sax = {
@@ -1138,14 +1140,14 @@ static int replay(ptap_journal *j, const char *buf, size_t len, const char *src,
         .processingInstruction = on_pi,
         .reference = on_reference,
     };
-    replay_state st = { .j = j, .src = src, .base = 1 };
+    replay_state st = { .j = j, .src = src, .err = err, .base = 1 };
     xmlParserCtxtPtr ctxt;
     int n = 0, r;
 
-    r = image_split(buf, len, src, complete);
+    r = image_split(buf, len, src, complete, err);
     if (r < 0)
         return r;
-    r = doc_text(buf, *complete, src, &text, &n);
+    r = doc_text(buf, *complete, src, &text, &n, err);
     if (r < 0)
         return r;
     /* A push parser takes the handler and user data whole; one chunk. */
@@ -1156,7 +1158,7 @@ static int replay(ptap_journal *j, const char *buf, size_t len, const char *src,
     xmlCtxtUseOptions(ctxt, PARSE_OPTIONS);
     (void) xmlParseChunk(ctxt, text, n, 1);
     if (!st.error && !ctxt->wellFormed)
-        st.error = parse_error(ctxt, src);
+        st.error = parse_error(ctxt, src, err);
     if (ctxt->myDoc) /* not built by these handlers; be sure */
         xmlFreeDoc(ctxt->myDoc);
     ctxt->myDoc = NULL;
@@ -1193,27 +1195,27 @@ static int pwrite_all(int fd, const char *buf, size_t len, off_t off)
 
 /* A state file or directory must be ours, of the right type, and not
  * writable by anybody else. */
-static int check_owner(int fd, mode_t type, const char *what, const char *path)
+static int check_owner(int fd, mode_t type, const char *what, const char *path, ptap_error *err)
 {
     struct stat st;
 
     if (fstat(fd, &st) < 0)
         return negative_errno();
     if ((st.st_mode & S_IFMT) != type)
-        return fail(type == S_IFDIR ? -ENOTDIR : -EPERM, "refusing %s '%s': not a %s", what, path,
-                    type == S_IFDIR ? "directory" : "regular file");
+        return fail(err, type == S_IFDIR ? -ENOTDIR : -EPERM, "refusing %s '%s': not a %s", what,
+                    path, type == S_IFDIR ? "directory" : "regular file");
     if (st.st_uid != geteuid())
-        return fail(-EPERM, "refusing %s '%s': owned by uid %u, not by uid %u", what, path,
+        return fail(err, -EPERM, "refusing %s '%s': owned by uid %u, not by uid %u", what, path,
                     (unsigned) st.st_uid, (unsigned) geteuid());
     if (st.st_mode & (S_IWGRP | S_IWOTH))
-        return fail(-EPERM, "refusing %s '%s': writable by group or others (mode %04o)", what,
-                    path, (unsigned) (st.st_mode & 07777));
+        return fail(err, -EPERM, "refusing %s '%s': writable by group or others (mode %04o)",
+                    what, path, (unsigned) (st.st_mode & 07777));
     return 0;
 }
 
 /* openat() with O_NOFOLLOW, turning "it is a symlink" into -EPERM. */
 static int open_nofollow(int dirfd, const char *name, int flags, mode_t mode, const char *what,
-                         const char *path)
+                         const char *path, ptap_error *err)
 {
     /* O_NONBLOCK: a FIFO put in the journal's place must not block the
      * open (check_owner() then refuses anything but a regular file). */
@@ -1226,7 +1228,7 @@ static int open_nofollow(int dirfd, const char *name, int flags, mode_t mode, co
         return fd;
     if (saved == ELOOP || saved == ENOTDIR) {
         if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
-            return fail(-EPERM, "refusing %s '%s': it is a symbolic link", what, path);
+            return fail(err, -EPERM, "refusing %s '%s': it is a symbolic link", what, path);
     }
     return saved > 0 ? -saved : -EIO;
 }
@@ -1236,30 +1238,32 @@ static int open_nofollow(int dirfd, const char *name, int flags, mode_t mode, co
  * stays valid until the rename; a crash before it leaves a stale temp
  * file that the next writer removes. On success j->fd is the new file. */
 static int replace_file(ptap_journal *j, const char *buf, size_t len, const char *fault_tmp,
-                        const char *fault_renamed, const char *fault_done)
+                        const char *fault_renamed, const char *fault_done, ptap_error *err)
 {
     _cleanup_close_ int fd = -1;
     int r;
 
     if (unlinkat(j->dirfd, JOURNAL_TMP, 0) < 0 && errno != ENOENT)
-        return fail(negative_errno(), "cannot remove stale '%s' in the state directory: %s",
+        return fail(err, negative_errno(), "cannot remove stale '%s' in the state directory: %s",
                     JOURNAL_TMP, strerror(errno));
     fd = openat(j->dirfd, JOURNAL_TMP, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
-        return fail(negative_errno(), "cannot create '%s' for '%s': %s", JOURNAL_TMP, j->path,
-                    strerror(errno));
+        return fail(err, negative_errno(), "cannot create '%s' for '%s': %s", JOURNAL_TMP,
+                    j->path, strerror(errno));
     r = pwrite_all(fd, buf, len, 0);
     if (r >= 0 && fsync(fd) < 0)
         r = negative_errno();
     if (r < 0) {
         (void) unlinkat(j->dirfd, JOURNAL_TMP, 0);
-        return fail(r, "cannot write '%s' for '%s': %s", JOURNAL_TMP, j->path, strerror(-r));
+        return fail(err, r, "cannot write '%s' for '%s': %s", JOURNAL_TMP, j->path,
+                    strerror(-r));
     }
     ptap_fault(fault_tmp);
     if (renameat(j->dirfd, JOURNAL_TMP, j->dirfd, JOURNAL_FILE) < 0) {
         r = negative_errno();
         (void) unlinkat(j->dirfd, JOURNAL_TMP, 0);
-        return fail(r, "cannot rename '%s' to '%s': %s", JOURNAL_TMP, j->path, strerror(-r));
+        return fail(err, r, "cannot rename '%s' to '%s': %s", JOURNAL_TMP, j->path,
+                    strerror(-r));
     }
     ptap_fault(fault_renamed);
     /* From here the new file is the journal, synced or not: switch to it. */
@@ -1269,7 +1273,7 @@ static int replace_file(ptap_journal *j, const char *buf, size_t len, const char
     if (fsync(j->dirfd) < 0) {
         r = negative_errno();
         j->broken = true;
-        return fail(r, "cannot sync the directory of '%s': %s", j->path, strerror(-r));
+        return fail(err, r, "cannot sync the directory of '%s': %s", j->path, strerror(-r));
     }
     ptap_fault(fault_done);
     return 0;
@@ -1296,7 +1300,7 @@ static int snapshot_format(ptap_journal *j, xmlBufferPtr out)
 }
 
 static int compact(ptap_journal *j, const char *fault_tmp, const char *fault_renamed,
-                   const char *fault_done)
+                   const char *fault_done, ptap_error *err)
 {
     _cleanup_(xmlBufferFreep) xmlBufferPtr out = xmlBufferCreate();
     int r;
@@ -1307,7 +1311,7 @@ static int compact(ptap_journal *j, const char *fault_tmp, const char *fault_ren
     if (r < 0)
         return r;
     r = replace_file(j, (const char *) xmlBufferContent(out), (size_t) xmlBufferLength(out),
-                     fault_tmp, fault_renamed, fault_done);
+                     fault_tmp, fault_renamed, fault_done, err);
     if (r < 0)
         return r;
     for (size_t i = 0; i < j->n_order; i++)
@@ -1349,13 +1353,12 @@ void ptap_journal_close(ptap_journal *j)
     free(j);
 }
 
-int ptap_journal_load_buffer(const char *buf, size_t len, ptap_journal **ret)
+int ptap_journal_load_buffer(const char *buf, size_t len, ptap_journal **ret, ptap_error *err)
 {
     _cleanup_(ptap_journal_closep) ptap_journal *j = NULL;
     size_t complete;
     int r;
 
-    last_error[0] = '\0';
     if (!ret || (!buf && len))
         return -EINVAL;
     xmlInitParser();
@@ -1364,7 +1367,7 @@ int ptap_journal_load_buffer(const char *buf, size_t len, ptap_journal **ret)
         return -ENOMEM;
     j->memory = true;
     j->flags = PTAP_JOURNAL_READONLY;
-    r = replay(j, buf ? buf : "", len, j->path, &complete);
+    r = replay(j, buf ? buf : "", len, j->path, &complete, err);
     if (r < 0)
         return r;
     j->size = (off_t) complete;
@@ -1372,7 +1375,7 @@ int ptap_journal_load_buffer(const char *buf, size_t len, ptap_journal **ret)
     return 0;
 }
 
-int ptap_journal_open(const char *dir, unsigned flags, ptap_journal **ret)
+int ptap_journal_open(const char *dir, unsigned flags, ptap_journal **ret, ptap_error *err)
 {
     _cleanup_(ptap_journal_closep) ptap_journal *j = NULL;
     _cleanup_free_ char *buf = NULL;
@@ -1380,7 +1383,6 @@ int ptap_journal_open(const char *dir, unsigned flags, ptap_journal **ret)
     size_t len = 0, complete = 0;
     int r;
 
-    last_error[0] = '\0';
     if (!dir || !*dir || !ret ||
         (flags & ~(PTAP_JOURNAL_READONLY | PTAP_JOURNAL_CREATE | PTAP_JOURNAL_NONBLOCK)))
         return -EINVAL;
@@ -1394,26 +1396,27 @@ int ptap_journal_open(const char *dir, unsigned flags, ptap_journal **ret)
     j->flags = flags;
 
     if ((flags & PTAP_JOURNAL_CREATE) && mkdir(dir, 0700) < 0 && errno != EEXIST)
-        return fail(negative_errno(), "cannot create state directory '%s': %s", dir,
+        return fail(err, negative_errno(), "cannot create state directory '%s': %s", dir,
                     strerror(errno));
-    j->dirfd = open_nofollow(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY, 0, "state directory", dir);
+    j->dirfd = open_nofollow(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY, 0, "state directory", dir,
+                             err);
     if (j->dirfd < 0)
         return j->dirfd == -EPERM ? -EPERM
-                                  : fail(j->dirfd, "cannot open state directory '%s': %s", dir,
-                                         strerror(-j->dirfd));
-    r = check_owner(j->dirfd, S_IFDIR, "state directory", dir);
+                                  : fail(err, j->dirfd, "cannot open state directory '%s': %s",
+                                         dir, strerror(-j->dirfd));
+    r = check_owner(j->dirfd, S_IFDIR, "state directory", dir, err);
     if (r < 0)
         return r;
 
     /* The lock lives on a file that is never renamed, so compaction's
      * rename cannot pull the journal out from under a lock holder. */
     j->lockfd = open_nofollow(j->dirfd, JOURNAL_LOCK, O_RDWR | O_CREAT, 0600, "journal lock",
-                              dir);
+                              dir, err);
     if (j->lockfd < 0)
         return j->lockfd == -EPERM ? -EPERM
-                                   : fail(j->lockfd, "cannot open the lock file in '%s': %s",
+                                   : fail(err, j->lockfd, "cannot open the lock file in '%s': %s",
                                           dir, strerror(-j->lockfd));
-    r = check_owner(j->lockfd, S_IFREG, "journal lock in", dir);
+    r = check_owner(j->lockfd, S_IFREG, "journal lock in", dir, err);
     if (r < 0)
         return r;
     while (flock(j->lockfd, (ro ? LOCK_SH : LOCK_EX) |
@@ -1421,18 +1424,21 @@ int ptap_journal_open(const char *dir, unsigned flags, ptap_journal **ret)
         if (errno == EINTR)
             continue;
         if (errno == EWOULDBLOCK)
-            return fail(-EWOULDBLOCK, "journal '%s' is locked by another ptap process", j->path);
-        return fail(negative_errno(), "cannot lock journal '%s': %s", j->path, strerror(errno));
+            return fail(err, -EWOULDBLOCK, "journal '%s' is locked by another ptap process",
+                        j->path);
+        return fail(err, negative_errno(), "cannot lock journal '%s': %s", j->path,
+                    strerror(errno));
     }
 
-    j->fd = open_nofollow(j->dirfd, JOURNAL_FILE, ro ? O_RDONLY : O_RDWR, 0, "journal", j->path);
+    j->fd = open_nofollow(j->dirfd, JOURNAL_FILE, ro ? O_RDONLY : O_RDWR, 0, "journal", j->path,
+                          err);
     if (j->fd == -ENOENT && !ro && (flags & PTAP_JOURNAL_CREATE)) {
         /* A new journal appears whole or not at all. */
         r = journal_id_new(j->id);
         if (r < 0)
-            return fail(r, "cannot draw a journal id: %s", strerror(-r));
+            return fail(err, r, "cannot draw a journal id: %s", strerror(-r));
         r = compact(j, "journal-create-tmp-written", "journal-create-renamed",
-                    "journal-create-done");
+                    "journal-create-done", err);
         if (r < 0)
             return r;
         ptap_debug("journal '%s': created with id %s", j->path, j->id);
@@ -1441,15 +1447,15 @@ int ptap_journal_open(const char *dir, unsigned flags, ptap_journal **ret)
     }
     if (j->fd < 0)
         return j->fd == -EPERM ? -EPERM
-                               : fail(j->fd, "cannot open journal '%s': %s", j->path,
+                               : fail(err, j->fd, "cannot open journal '%s': %s", j->path,
                                       strerror(-j->fd));
-    r = check_owner(j->fd, S_IFREG, "journal", j->path);
+    r = check_owner(j->fd, S_IFREG, "journal", j->path, err);
     if (r < 0)
         return r;
     r = ptap_read_all(j->fd, 0, &buf, &len);
     if (r < 0)
-        return fail(r, "cannot read journal '%s': %s", j->path, strerror(-r));
-    r = replay(j, buf, len, j->path, &complete);
+        return fail(err, r, "cannot read journal '%s': %s", j->path, strerror(-r));
+    r = replay(j, buf, len, j->path, &complete, err);
     if (r < 0)
         return r;
     j->size = (off_t) complete;
@@ -1457,7 +1463,7 @@ int ptap_journal_open(const char *dir, unsigned flags, ptap_journal **ret)
         if (complete < len) {
             /* Cut the torn record away before anything is appended. */
             if (ftruncate(j->fd, (off_t) complete) < 0 || fsync(j->fd) < 0)
-                return fail(negative_errno(), "cannot truncate the torn end of '%s': %s",
+                return fail(err, negative_errno(), "cannot truncate the torn end of '%s': %s",
                             j->path, strerror(errno));
         }
         /* A compaction that died before its rename left this behind. */
@@ -1533,9 +1539,8 @@ const ptap_record *ptap_journal_find_batch(const ptap_journal *j, const char *ba
     return e ? &e->rec : NULL;
 }
 
-int ptap_journal_compact(ptap_journal *j)
+int ptap_journal_compact(ptap_journal *j, ptap_error *err)
 {
-    last_error[0] = '\0';
     if (!j)
         return -EINVAL;
     if (j->memory || (j->flags & PTAP_JOURNAL_READONLY))
@@ -1543,10 +1548,10 @@ int ptap_journal_compact(ptap_journal *j)
     if (j->broken)
         return -EIO;
     return compact(j, "journal-compact-tmp-written", "journal-compact-renamed",
-                   "journal-compact-done");
+                   "journal-compact-done", err);
 }
 
-int ptap_journal_append(ptap_journal *j, ptap_record *recs, size_t n)
+int ptap_journal_append(ptap_journal *j, ptap_record *recs, size_t n, ptap_error *err)
 {
     _cleanup_(xmlBufferFreep) xmlBufferPtr out = NULL;
     _cleanup_(xmlFreeDocp) xmlDocPtr doc = NULL;
@@ -1556,13 +1561,12 @@ int ptap_journal_append(ptap_journal *j, ptap_record *recs, size_t n)
     time_t now;
     int r;
 
-    last_error[0] = '\0';
     if (!j || (!recs && n))
         return -EINVAL;
     if (j->memory || (j->flags & PTAP_JOURNAL_READONLY))
         return -EBADF;
     if (j->broken)
-        return fail(-EIO, "journal '%s': an earlier write failed; reopen it", j->path);
+        return fail(err, -EIO, "journal '%s': an earlier write failed; reopen it", j->path);
     if (n == 0)
         return 0;
 
@@ -1572,14 +1576,14 @@ int ptap_journal_append(ptap_journal *j, ptap_record *recs, size_t n)
             memset(&recs[i].consumer, 0, sizeof(recs[i].consumer));
         recs[i].created = recs[i].updated = now; /* checked below, set for real later */
         if (record_check(&recs[i], &why) < 0)
-            return fail(-EINVAL, "record %zu ('%.*s') is invalid: %s", i, IFNAMSIZ - 1,
+            return fail(err, -EINVAL, "record %zu ('%.*s') is invalid: %s", i, IFNAMSIZ - 1,
                         recs[i].name, why);
     }
 
     /* Compact first when the file has grown well past the live state. */
     if (j->log_records > COMPACT_FACTOR * j->n_live + COMPACT_MIN) {
         r = compact(j, "journal-compact-tmp-written", "journal-compact-renamed",
-                    "journal-compact-done");
+                    "journal-compact-done", err);
         if (r < 0)
             return r;
     }
@@ -1644,7 +1648,7 @@ int ptap_journal_append(ptap_journal *j, ptap_record *recs, size_t n)
          * the next replay drops or refuses it, and this handle is done. */
         if (ftruncate(j->fd, j->size) < 0)
             j->broken = true;
-        return fail(r, "cannot append to journal '%s': %s", j->path, strerror(-r));
+        return fail(err, r, "cannot append to journal '%s': %s", j->path, strerror(-r));
     }
     j->size += (off_t) len;
     j->log_records += n;
@@ -1683,8 +1687,8 @@ static void xml_errors_collect(void *data, xmlErrorPtr e)
         x->first[--m] = '\0';
 }
 
-static int schema_validate(xmlDocPtr doc, const char *path, const char *schema_path, char *err,
-                           size_t errlen)
+static int schema_validate(xmlDocPtr doc, const char *path, const char *schema_path,
+                           ptap_error *err)
 {
     _cleanup_(xmlRelaxNGFreeParserCtxtp) xmlRelaxNGParserCtxtPtr pctxt = NULL;
     _cleanup_(xmlRelaxNGFreep) xmlRelaxNGPtr schema = NULL;
@@ -1694,36 +1698,28 @@ static int schema_validate(xmlDocPtr doc, const char *path, const char *schema_p
 
     if (access(schema_path, R_OK) < 0) {
         r = negative_errno();
-        if (err)
-            snprintf(err, errlen, "cannot read the schema '%s': %s", schema_path, strerror(-r));
-        return r;
+        return fail(err, r, "cannot read the schema '%s': %s", schema_path, strerror(-r));
     }
     pctxt = xmlRelaxNGNewParserCtxt(schema_path);
     if (!pctxt)
         return -ENOMEM;
     xmlRelaxNGSetParserStructuredErrors(pctxt, xml_errors_collect, &x);
     schema = xmlRelaxNGParse(pctxt);
-    if (!schema) {
-        if (err)
-            snprintf(err, errlen, "cannot load the schema '%s': %s", schema_path, x.first);
-        return -EINVAL;
-    }
+    if (!schema)
+        return fail(err, -EINVAL, "cannot load the schema '%s': %s", schema_path, x.first);
     vctxt = xmlRelaxNGNewValidCtxt(schema);
     if (!vctxt)
         return -ENOMEM;
     xmlRelaxNGSetValidStructuredErrors(vctxt, xml_errors_collect, &x);
     r = xmlRelaxNGValidateDoc(vctxt, doc);
-    if (r != 0) {
-        if (err)
-            snprintf(err, errlen, "journal '%s' does not match the schema '%s'%s%s", path,
-                     schema_path, *x.first ? ": " : "", x.first);
-        return r > 0 ? -EBADMSG : -EIO;
-    }
+    if (r != 0)
+        return fail(err, r > 0 ? -EBADMSG : -EIO, "journal '%s' does not match the schema '%s'%s%s",
+                    path, schema_path, *x.first ? ": " : "", x.first);
     return 0;
 }
 
-int ptap_journal_validate_file(const char *path, const char *schema_path, char *err,
-                               size_t errlen)
+int ptap_journal_validate_file(const char *path, const char *schema_path, size_t *torn,
+                               ptap_error *err)
 {
     _cleanup_(ptap_journal_closep) ptap_journal *j = NULL;
     _cleanup_(xmlFreeDocp) xmlDocPtr doc = NULL;
@@ -1732,23 +1728,18 @@ int ptap_journal_validate_file(const char *path, const char *schema_path, char *
     size_t len = 0, complete = 0;
     int r;
 
-    if (err && errlen)
-        err[0] = '\0';
+    if (torn)
+        *torn = 0;
     if (!path)
         return -EINVAL;
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         r = negative_errno();
-        if (err)
-            snprintf(err, errlen, "cannot open '%s': %s", path, strerror(-r));
-        return r;
+        return fail(err, r, "cannot open '%s': %s", path, strerror(-r));
     }
     r = ptap_read_all(fd, 0, &buf, &len);
-    if (r < 0) {
-        if (err)
-            snprintf(err, errlen, "cannot read '%s': %s", path, strerror(-r));
-        return r;
-    }
+    if (r < 0)
+        return fail(err, r, "cannot read '%s': %s", path, strerror(-r));
 
     /* The semantic rules: exactly what replay enforces. */
     xmlInitParser();
@@ -1756,28 +1747,21 @@ int ptap_journal_validate_file(const char *path, const char *schema_path, char *
     if (!j || !(j->path = strdup(path)))
         return -ENOMEM;
     j->memory = true;
-    r = replay(j, buf, len, path, &complete);
-    if (r < 0) {
-        if (err)
-            snprintf(err, errlen, "%s", last_error);
+    r = replay(j, buf, len, path, &complete, err);
+    if (r < 0)
         return r;
-    }
 
     /* The schema. */
     if (schema_path) {
-        r = doc_parse(buf, complete, path, &doc);
-        if (r < 0) {
-            if (err)
-                snprintf(err, errlen, "%s", last_error);
+        r = doc_parse(buf, complete, path, &doc, err);
+        if (r < 0)
             return r;
-        }
-        r = schema_validate(doc, path, schema_path, err, errlen);
+        r = schema_validate(doc, path, schema_path, err);
         if (r < 0)
             return r;
     }
-    if (complete < len && err)
-        snprintf(err, errlen, "journal '%s': a torn last record (%zu bytes) will be dropped",
-                 path, len - complete);
+    if (torn)
+        *torn = len - complete;
     return 0;
 }
 

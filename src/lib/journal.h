@@ -16,9 +16,10 @@
  * template ("ptap%d"): its key is its batch id (its op id when batch is
  * ""). Every other record is a tap record keyed by its name.
  *
- * Errors: every function returns -errno; when one fails for a reason worth
- * telling (a damaged journal, a refused directory), a message naming the
- * file, line and reason is left in ptap_journal_last_error().
+ * Errors: every function returns -errno; one that can fail for a reason
+ * worth telling (a damaged journal, a refused directory) takes a
+ * ptap_error * (NULL allowed) and fills it with a message naming the
+ * file, line and reason (error.h).
  */
 #pragma once
 
@@ -28,6 +29,7 @@
 #include <time.h>
 #include <net/if.h>
 
+#include "error.h"
 #include "mark.h" /* PTAP_JOURNAL_ID_LEN, PTAP_RECORD_ID_MAX: what a tap's mark carries */
 #include "util.h"
 #include "validate.h"
@@ -108,13 +110,6 @@ typedef struct ptap_journal ptap_journal;
 #define PTAP_JOURNAL_NONBLOCK (1u << 2) /* -EWOULDBLOCK instead of waiting for the lock */
 
 /**
- * ptap_journal_last_error: a human-readable reason for the last failure of
- * a journal function in this thread ("journal '/run/ptap/journal.xml'
- * line 7: ..."), or "" if none was recorded. Valid until the next call.
- */
-const char *ptap_journal_last_error(void);
-
-/**
  * ptap_journal_open: open (and replay) the journal in @dir.
  * Takes an exclusive lock (shared with READONLY) that waits for other
  * ptap processes: writers queue, never interleave. The lock is held until
@@ -124,9 +119,11 @@ const char *ptap_journal_last_error(void);
  * format version (-EPROTONOSUPPORT). A torn last record is dropped (and
  * truncated away when opened for writing). A missing journal is -ENOENT
  * unless PTAP_JOURNAL_CREATE (READONLY never creates the journal file).
+ * @err (may be NULL) says why, when there is more to say than the errno
+ * ("journal '/run/ptap/journal.xml' line 7: ...").
  * Returns 0 and sets *@ret, or a negative errno.
  */
-int ptap_journal_open(const char *dir, unsigned flags, ptap_journal **ret);
+int ptap_journal_open(const char *dir, unsigned flags, ptap_journal **ret, ptap_error *err);
 
 /** ptap_journal_close: release the lock and free. NULL is a no-op. */
 void ptap_journal_close(ptap_journal *j);
@@ -139,9 +136,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(ptap_journal *, ptap_journal_close)
  * the bytes of a journal.xml) into a read-only journal handle with no
  * file and no lock: for tests, fuzzing and `ptap journal dump FILE`.
  * Same rules and errors as ptap_journal_open(). append/compact on the
- * result return -EBADF. Returns 0 and sets *@ret, or a negative errno.
+ * result return -EBADF. @err (may be NULL) as for ptap_journal_open().
+ * Returns 0 and sets *@ret, or a negative errno.
  */
-int ptap_journal_load_buffer(const char *buf, size_t len, ptap_journal **ret);
+int ptap_journal_load_buffer(const char *buf, size_t len, ptap_journal **ret, ptap_error *err);
 
 /** ptap_journal_id: this journal's identity (PTAP_JOURNAL_ID_LEN hex chars),
  * carried in the provenance mark of every tap it creates. */
@@ -168,10 +166,11 @@ void ptap_journal_new_id(ptap_journal *j, char buf[PTAP_RECORD_ID_MAX]);
  * control characters, known state/kind/flags): one bad record fails the
  * whole call with -EINVAL and nothing is written. -EBADF on a read-only
  * journal; after a failed write or sync the handle refuses further
- * appends (-EIO): close and reopen it.
+ * appends (-EIO): close and reopen it. @err (may be NULL) says which
+ * record is bad, or what the write or a compaction ran into.
  * Returns 0 or a negative errno (nothing half-written is left valid).
  */
-int ptap_journal_append(ptap_journal *j, ptap_record *recs, size_t n);
+int ptap_journal_append(ptap_journal *j, ptap_record *recs, size_t n, ptap_error *err);
 
 /** ptap_journal_log_records: records in the journal file (live or not):
  * what auto-compaction compares with ptap_journal_count(). */
@@ -200,20 +199,22 @@ const ptap_record *ptap_journal_find_batch(const ptap_journal *j, const char *ba
  * every step (the old journal stays valid until the rename). The live
  * records are written in creation order and renumbered seq 1..count;
  * the header carries the seq counter on. -EBADF on a read-only journal.
+ * @err (may be NULL) says which step failed. Returns 0 or a negative errno.
  */
-int ptap_journal_compact(ptap_journal *j);
+int ptap_journal_compact(ptap_journal *j, ptap_error *err);
 
 /**
  * ptap_journal_validate_file: check a journal file against the RelaxNG
  * schema (@schema_path) and the semantic rules (ordered seq, known
- * states). Writes a human-readable reason into @err (size @errlen);
- * on success @err is "" or a note (a torn last record that replay drops).
+ * states); a NULL @schema_path checks the rules only. @err (may be NULL)
+ * says why it is not valid. @torn (may be NULL) is set to the bytes of a
+ * torn last record that replay drops (0 if none): the file is still valid.
  * The file is read without the journal lock. Returns 0 if valid, -EBADMSG
  * if not, -EPROTONOSUPPORT for an unknown version, another negative errno
  * on I/O error.
  */
-int ptap_journal_validate_file(const char *path, const char *schema_path,
-                               char *err, size_t errlen);
+int ptap_journal_validate_file(const char *path, const char *schema_path, size_t *torn,
+                               ptap_error *err);
 
 /** ptap_state_to_string / ptap_state_from_string: "creating", "ready", ... */
 const char *ptap_state_to_string(ptap_state s);

@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,18 +15,6 @@
 #include "validate.h"
 
 #define MAX_TOKENS 8
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) _printf_(3, 4);
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static int nss_user(const char *name, uid_t *ret, void *userdata)
 {
@@ -222,7 +209,7 @@ void ptap_policy_free(ptap_policy *p)
 
 int ptap_policy_parse(const char *text, size_t len, const char *filename,
                       const ptap_policy_resolver *res, ptap_policy **ret,
-                      char *err, size_t errlen)
+                      ptap_error *err)
 {
     _cleanup_(ptap_policy_freep) ptap_policy *p = NULL;
     char line[PTAP_POLICY_MAX_LINE + 1];
@@ -231,11 +218,9 @@ int ptap_policy_parse(const char *text, size_t len, const char *filename,
 
     if (!filename)
         filename = "(policy)";
-    if (len > PTAP_POLICY_MAX_SIZE) {
-        set_err(err, errlen, "%s: file too large (more than %u bytes)", filename,
-                PTAP_POLICY_MAX_SIZE);
-        return -EFBIG;
-    }
+    if (len > PTAP_POLICY_MAX_SIZE)
+        return ptap_error_set(err, -EFBIG, EX_CONFIG, "%s: file too large (more than %u bytes)",
+                              filename, PTAP_POLICY_MAX_SIZE);
     p = calloc(1, sizeof(*p));
     if (!p)
         return -ENOMEM;
@@ -253,18 +238,16 @@ int ptap_policy_parse(const char *text, size_t len, const char *filename,
         const char *bad = NULL, *why = NULL;
 
         lineno++;
-        if (l > PTAP_POLICY_MAX_LINE) {
-            set_err(err, errlen, "%s:%u: line too long (more than %u bytes)", filename,
-                    lineno, PTAP_POLICY_MAX_LINE);
-            return -EINVAL;
-        }
+        if (l > PTAP_POLICY_MAX_LINE)
+            return ptap_error_set(err, -EINVAL, EX_CONFIG,
+                                  "%s:%u: line too long (more than %u bytes)", filename, lineno,
+                                  PTAP_POLICY_MAX_LINE);
         memcpy(line, text + pos, l);
         line[l] = '\0';
         pos += l + (nl ? 1 : 0);
-        if (memchr(line, '\0', l)) {
-            set_err(err, errlen, "%s:%u: NUL byte in line", filename, lineno);
-            return -EINVAL;
-        }
+        if (memchr(line, '\0', l))
+            return ptap_error_set(err, -EINVAL, EX_CONFIG, "%s:%u: NUL byte in line", filename,
+                                  lineno);
         s = strchr(line, '#');
         if (s)
             *s = '\0';
@@ -275,27 +258,24 @@ int ptap_policy_parse(const char *text, size_t len, const char *filename,
                 *c = '\0';
                 break;
             }
-            if ((u < 0x20 && u != '\t') || u >= 0x7f) {
-                set_err(err, errlen, "%s:%u: invalid character (byte 0x%02x)", filename,
-                        lineno, u);
-                return -EINVAL;
-            }
+            if ((u < 0x20 && u != '\t') || u >= 0x7f)
+                return ptap_error_set(err, -EINVAL, EX_CONFIG,
+                                      "%s:%u: invalid character (byte 0x%02x)", filename,
+                                      lineno, u);
         }
         for (s = strtok_r(line, " \t", &save); s; s = strtok_r(NULL, " \t", &save)) {
-            if (n == MAX_TOKENS) {
-                set_err(err, errlen, "%s:%u: too many words for a rule", filename, lineno);
-                return -EINVAL;
-            }
+            if (n == MAX_TOKENS)
+                return ptap_error_set(err, -EINVAL, EX_CONFIG, "%s:%u: too many words for a rule",
+                                      filename, lineno);
             tok[n++] = s;
         }
         if (n == 0)
             continue;
         if (parse_rule(tok, n, res, &rule, &bad, &why) < 0) {
             if (bad)
-                set_err(err, errlen, "%s:%u: '%s': %s", filename, lineno, bad, why);
-            else
-                set_err(err, errlen, "%s:%u: %s", filename, lineno, why);
-            return -EINVAL;
+                return ptap_error_set(err, -EINVAL, EX_CONFIG, "%s:%u: '%s': %s", filename,
+                                      lineno, bad, why);
+            return ptap_error_set(err, -EINVAL, EX_CONFIG, "%s:%u: %s", filename, lineno, why);
         }
         rule.line = lineno;
         if (p->n_rules == cap) {
@@ -313,19 +293,16 @@ int ptap_policy_parse(const char *text, size_t len, const char *filename,
     return 0;
 }
 
-static int check_dir_chain(const char *path, char *err, size_t errlen)
+static int check_dir_chain(const char *path, ptap_error *err)
 {
     char dir[PATH_MAX];
     size_t n = strlen(path);
 
-    if (n == 0 || n >= sizeof(dir)) {
-        set_err(err, errlen, "'%s': invalid path", path);
-        return -EINVAL;
-    }
-    if (path[0] != '/') {
-        set_err(err, errlen, "'%s': the policy path must be absolute", path);
-        return -EPERM;
-    }
+    if (n == 0 || n >= sizeof(dir))
+        return ptap_error_set(err, -EINVAL, EX_CONFIG, "'%s': invalid path", path);
+    if (path[0] != '/')
+        return ptap_error_set(err, -EPERM, EX_CONFIG, "'%s': the policy path must be absolute",
+                              path);
     memcpy(dir, path, n + 1);
     for (;;) {
         char *slash = strrchr(dir, '/');
@@ -340,73 +317,58 @@ static int check_dir_chain(const char *path, char *err, size_t errlen)
         if (stat(dir, &st) < 0) {
             int r = negative_errno();
 
-            set_err(err, errlen, "cannot check directory '%s': %s", dir, strerror(-r));
-            return r;
+            return ptap_error_set(err, r, EX_CONFIG, "cannot check directory '%s': %s", dir,
+                                  strerror(-r));
         }
-        if (!S_ISDIR(st.st_mode)) {
-            set_err(err, errlen, "'%s' is not a directory", dir);
-            return -EPERM;
-        }
-        if (st.st_uid != 0) {
-            set_err(err, errlen, "directory '%s' is not owned by root", dir);
-            return -EPERM;
-        }
-        if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-            set_err(err, errlen, "directory '%s' is writable by group or others", dir);
-            return -EPERM;
-        }
+        if (!S_ISDIR(st.st_mode))
+            return ptap_error_set(err, -EPERM, EX_CONFIG, "'%s' is not a directory", dir);
+        if (st.st_uid != 0)
+            return ptap_error_set(err, -EPERM, EX_CONFIG, "directory '%s' is not owned by root",
+                                  dir);
+        if (st.st_mode & (S_IWGRP | S_IWOTH))
+            return ptap_error_set(err, -EPERM, EX_CONFIG,
+                                  "directory '%s' is writable by group or others", dir);
         if (strcmp(dir, "/") == 0)
             break;
     }
     return 0;
 }
 
-int ptap_policy_check_trust(int fd, const char *path, char *err, size_t errlen)
+int ptap_policy_check_trust(int fd, const char *path, ptap_error *err)
 {
     struct stat st;
 
     if (fstat(fd, &st) < 0) {
         int r = negative_errno();
 
-        set_err(err, errlen, "cannot check '%s': %s", path, strerror(-r));
-        return r;
+        return ptap_error_set(err, r, EX_CONFIG, "cannot check '%s': %s", path, strerror(-r));
     }
-    if (!S_ISREG(st.st_mode)) {
-        set_err(err, errlen, "'%s' is not a regular file", path);
-        return -EPERM;
-    }
-    if (st.st_uid != 0) {
-        set_err(err, errlen, "'%s' is not owned by root", path);
-        return -EPERM;
-    }
-    if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-        set_err(err, errlen, "'%s' is writable by group or others", path);
-        return -EPERM;
-    }
-    return check_dir_chain(path, err, errlen);
+    if (!S_ISREG(st.st_mode))
+        return ptap_error_set(err, -EPERM, EX_CONFIG, "'%s' is not a regular file", path);
+    if (st.st_uid != 0)
+        return ptap_error_set(err, -EPERM, EX_CONFIG, "'%s' is not owned by root", path);
+    if (st.st_mode & (S_IWGRP | S_IWOTH))
+        return ptap_error_set(err, -EPERM, EX_CONFIG, "'%s' is writable by group or others", path);
+    return check_dir_chain(path, err);
 }
 
 int ptap_policy_load_fd(int fd, const char *path, const ptap_policy_resolver *res,
-                        ptap_policy **ret, char *err, size_t errlen)
+                        ptap_policy **ret, ptap_error *err)
 {
     _cleanup_free_ char *buf = NULL;
     size_t len = 0;
     int r;
 
-    r = ptap_policy_check_trust(fd, path, err, errlen);
+    r = ptap_policy_check_trust(fd, path, err);
     if (r < 0)
         return r;
     r = ptap_read_all(fd, PTAP_POLICY_MAX_SIZE, &buf, &len);
-    if (r == -EFBIG) {
-        set_err(err, errlen, "%s: file too large (more than %u bytes)", path,
-                PTAP_POLICY_MAX_SIZE);
-        return r;
-    }
-    if (r < 0) {
-        set_err(err, errlen, "cannot read '%s': %s", path, strerror(-r));
-        return r;
-    }
-    return ptap_policy_parse(buf, len, path, res, ret, err, errlen);
+    if (r == -EFBIG)
+        return ptap_error_set(err, r, EX_CONFIG, "%s: file too large (more than %u bytes)", path,
+                              PTAP_POLICY_MAX_SIZE);
+    if (r < 0)
+        return ptap_error_set(err, r, EX_CONFIG, "cannot read '%s': %s", path, strerror(-r));
+    return ptap_policy_parse(buf, len, path, res, ret, err);
 }
 
 static bool in_groups(unsigned gid, const gid_t *groups, size_t n)
@@ -450,21 +412,19 @@ static unsigned rule_max(const ptap_policy_rule *r)
 }
 
 int ptap_policy_decide(const ptap_policy *p, const ptap_policy_request *req,
-                       char *why, size_t whylen)
+                       const ptap_policy_rule **allowed_by, ptap_error *err)
 {
     const char *bridge = req->bridge && *req->bridge ? req->bridge : NULL;
     const char *file = p && p->filename ? p->filename : "(policy)";
     const ptap_policy_rule *over = NULL;
     unsigned long want = (unsigned long) req->owned + req->count;
 
-    if (req->uid == 0) {
-        set_err(why, whylen, "root is not bound by the policy");
-        return 0;
-    }
-    if (!p) {
-        set_err(why, whylen, "no policy: denied by default");
-        return -EACCES;
-    }
+    if (allowed_by)
+        *allowed_by = NULL;
+    if (req->uid == 0)
+        return 0; /* root is not bound by the policy */
+    if (!p)
+        return ptap_error_set(err, -EACCES, EX_NOPERM, "no policy: denied by default");
     /* Deny wins: look at every deny rule before any allow rule. */
     for (size_t i = 0; i < p->n_rules; i++) {
         const ptap_policy_rule *r = &p->rules[i];
@@ -475,13 +435,13 @@ int ptap_policy_decide(const ptap_policy *p, const ptap_policy_request *req,
                                              : subject_matches(r, req)) {
             /* Name what was denied: the bridge, or the caller. */
             if (r->subject != PTAP_POLICY_BRIDGE)
-                set_err(why, whylen, "uid %u is denied by %s:%u", (unsigned) req->uid, file,
-                        r->line);
-            else if (bridge)
-                set_err(why, whylen, "bridge '%s' is denied by %s:%u", bridge, file, r->line);
-            else
-                set_err(why, whylen, "a tap without bridge is denied by %s:%u", file, r->line);
-            return -EACCES;
+                return ptap_error_set(err, -EACCES, EX_NOPERM, "uid %u is denied by %s:%u",
+                                      (unsigned) req->uid, file, r->line);
+            if (bridge)
+                return ptap_error_set(err, -EACCES, EX_NOPERM, "bridge '%s' is denied by %s:%u",
+                                      bridge, file, r->line);
+            return ptap_error_set(err, -EACCES, EX_NOPERM,
+                                  "a tap without bridge is denied by %s:%u", file, r->line);
         }
     }
     for (size_t i = 0; i < p->n_rules; i++) {
@@ -491,39 +451,37 @@ int ptap_policy_decide(const ptap_policy *p, const ptap_policy_request *req,
             !bridge_matches(r, bridge))
             continue;
         if (want <= rule_max(r)) {
-            set_err(why, whylen, "allowed by %s:%u", file, r->line);
+            if (allowed_by)
+                *allowed_by = r;
             return 0;
         }
         if (!over || rule_max(r) > rule_max(over))
             over = r;
     }
-    if (over) {
-        set_err(why, whylen, "quota of %u taps exceeded (%u owned, %u asked; %s:%u%s)",
-                rule_max(over), req->owned, req->count, file, over->line,
-                over->has_max ? "" : ", the default limit of a rule without 'max'");
-        return -EDQUOT;
-    }
+    if (over)
+        return ptap_error_set(err, -EDQUOT, EX_NOPERM,
+                              "quota of %u taps exceeded (%u owned, %u asked; %s:%u%s)",
+                              rule_max(over), req->owned, req->count, file, over->line,
+                              over->has_max ? "" : ", the default limit of a rule without 'max'");
     if (bridge)
-        set_err(why, whylen, "no rule in %s allows uid %u on bridge '%s'", file,
-                (unsigned) req->uid, bridge);
-    else
-        set_err(why, whylen, "no rule in %s allows uid %u a tap without bridge", file,
-                (unsigned) req->uid);
-    return -EACCES;
+        return ptap_error_set(err, -EACCES, EX_NOPERM,
+                              "no rule in %s allows uid %u on bridge '%s'", file,
+                              (unsigned) req->uid, bridge);
+    return ptap_error_set(err, -EACCES, EX_NOPERM,
+                          "no rule in %s allows uid %u a tap without bridge", file,
+                          (unsigned) req->uid);
 }
 
 int ptap_policy_check_owner(uid_t uid, const gid_t *groups, size_t n_groups,
-                            uid_t owner, gid_t group, char *why, size_t whylen)
+                            uid_t owner, gid_t group, ptap_error *err)
 {
     if (uid == 0)
         return 0;
-    if (owner != uid) {
-        set_err(why, whylen, "only root may create a tap owned by another user");
-        return -EPERM;
-    }
-    if (group != (gid_t) -1 && !in_groups(group, groups, n_groups)) {
-        set_err(why, whylen, "gid %u is not one of the caller's groups", (unsigned) group);
-        return -EPERM;
-    }
+    if (owner != uid)
+        return ptap_error_set(err, -EPERM, EX_NOPERM,
+                              "only root may create a tap owned by another user");
+    if (group != (gid_t) -1 && !in_groups(group, groups, n_groups))
+        return ptap_error_set(err, -EPERM, EX_NOPERM, "gid %u is not one of the caller's groups",
+                              (unsigned) group);
     return 0;
 }

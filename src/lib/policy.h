@@ -28,6 +28,7 @@
 #include <sys/types.h>
 #include <net/if.h>
 
+#include "error.h"
 #include "util.h"
 
 #define PTAP_POLICY_MAX_SIZE (1u << 20)  /* bytes of policy file accepted */
@@ -87,13 +88,13 @@ typedef struct ptap_policy_resolver {
  * @filename: used in error messages ("FILE:LINE: reason")
  * @res: name resolver, or NULL for the system's
  * @ret: the parsed policy, to free with ptap_policy_free()
- * @err, @errlen: receives "FILE:LINE: reason" on failure (may be NULL)
+ * @err: receives "FILE:LINE: reason" on failure, exit code EX_CONFIG
+ *   (may be NULL)
  * Returns 0, -EINVAL (syntax/unknown name; @err says where and why),
  * -EFBIG (too large) or -ENOMEM.
  */
 int ptap_policy_parse(const char *text, size_t len, const char *filename,
-                      const ptap_policy_resolver *res, ptap_policy **ret,
-                      char *err, size_t errlen);
+                      const ptap_policy_resolver *res, ptap_policy **ret, ptap_error *err);
 
 /**
  * ptap_policy_check_trust: is the open policy file @fd (named @path) safe
@@ -102,18 +103,20 @@ int ptap_policy_parse(const char *text, size_t len, const char *filename,
  * "/" (owned by root, not group/other-writable; a sticky world-writable
  * directory is refused too).
  * Returns 0, -EPERM (unsafe; @err says which object and why) or another
- * negative errno (@err says what failed).
+ * negative errno (@err says what failed); exit code EX_CONFIG. @err may
+ * be NULL.
  */
-int ptap_policy_check_trust(int fd, const char *path, char *err, size_t errlen);
+int ptap_policy_check_trust(int fd, const char *path, ptap_error *err);
 
 /**
  * ptap_policy_load_fd: read (at most PTAP_POLICY_MAX_SIZE bytes), check
  * trust and parse the policy open on @fd.
  * Returns 0 and sets *@ret, -EPERM (untrusted), -EINVAL (bad syntax),
- * -EFBIG, or another negative errno; @err says why.
+ * -EFBIG, or another negative errno; @err (may be NULL) says why, with
+ * exit code EX_CONFIG.
  */
 int ptap_policy_load_fd(int fd, const char *path, const ptap_policy_resolver *res,
-                        ptap_policy **ret, char *err, size_t errlen);
+                        ptap_policy **ret, ptap_error *err);
 
 /** ptap_policy_free: free a parsed policy; NULL is a no-op. */
 void ptap_policy_free(ptap_policy *p);
@@ -134,17 +137,20 @@ typedef struct ptap_policy_request {
  * @req->bridge? Root (uid 0) always may. Otherwise any matching deny rule
  * refuses; then an allow rule must match the caller (user, or a group it
  * is in) and the bridge, and its "max", if any, must not be exceeded.
- * @why (may be NULL) receives the reason, naming the deciding rule's line.
+ * @allowed_by (may be NULL) is set to the allow rule that decided, or
+ * NULL (root, or a refusal). @err (may be NULL) receives the reason for a
+ * refusal, naming the deciding rule's line, with exit code EX_NOPERM.
  * Returns 0 (allowed), -EACCES (denied) or -EDQUOT (over quota).
  */
 int ptap_policy_decide(const ptap_policy *p, const ptap_policy_request *req,
-                       char *why, size_t whylen);
+                       const ptap_policy_rule **allowed_by, ptap_error *err);
 
 /**
  * ptap_policy_check_owner: may caller @uid (in @groups) create a tap
  * owned by @owner, group @group ((gid_t) -1 = none)? Root may choose
  * any; anyone else only itself as owner and one of its own groups (or
- * none). Returns 0 or -EPERM with @why set.
+ * none). Returns 0 or -EPERM with @err (may be NULL) saying why, exit
+ * code EX_NOPERM.
  */
 int ptap_policy_check_owner(uid_t uid, const gid_t *groups, size_t n_groups,
-                            uid_t owner, gid_t group, char *why, size_t whylen);
+                            uid_t owner, gid_t group, ptap_error *err);

@@ -15,7 +15,9 @@
 
 int ptap_pool_append(ptap_journal *j, ptap_record *recs, size_t n, ptap_error *err)
 {
-    int r = ptap_journal_append(j, recs, n);
+    /* The journal's own reason goes to the debug log; the user is told
+     * which journal could not be written, and the errno. */
+    int r = ptap_journal_append(j, recs, n, NULL);
 
     if (r < 0)
         return ptap_error_set(err, r, EX_OSERR, "cannot write journal '%s': %s",
@@ -152,7 +154,7 @@ int ptap_pool_destroy_taps(ptap_journal *j, ptap_destroy_batch *b, unsigned flag
             if (flags & PTAP_DESTROY_UNDO) {
                 for (size_t i = 0; i < b->n; i++)
                     b->recs[i].state = PTAP_STATE_READY;
-                (void) ptap_journal_append(j, b->recs, b->n);
+                (void) ptap_journal_append(j, b->recs, b->n, NULL);
             }
             return r;
         }

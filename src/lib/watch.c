@@ -137,20 +137,19 @@ static int gone_add(ptap_watch *w, const char *name)
 
 /* ---- journal actions (the journal is open only inside each) ---- */
 
-static int open_journal(ptap_watch *w, bool write, ptap_journal **ret)
+static int open_journal(ptap_watch *w, bool write, ptap_journal **ret, ptap_error *err)
 {
-    int r = ptap_journal_open(w->state_dir, write ? 0 : PTAP_JOURNAL_READONLY, ret);
+    int r = ptap_journal_open(w->state_dir, write ? 0 : PTAP_JOURNAL_READONLY, ret, err);
 
     if (r == -ENOENT)
         *ret = NULL; /* nothing on record yet: nothing to do */
     return r == -ENOENT ? 0 : r;
 }
 
-static void report_journal_error(ptap_watch *w, const char *name, const char *what, int r)
+static void report_journal_error(ptap_watch *w, const char *name, const char *what, int r,
+                                 const ptap_error *err)
 {
-    const char *why = ptap_journal_last_error();
-
-    report(w, PTAP_WATCH_FAILED, name, "%s: %s", what, *why ? why : strerror(-r));
+    report(w, PTAP_WATCH_FAILED, name, "%s: %s", what, *err->msg ? err->msg : strerror(-r));
 }
 
 /* Close the records of @names whose devices are gone, in one write. */
@@ -161,12 +160,13 @@ static void report_journal_error(ptap_watch *w, const char *name, const char *wh
 static int open_for_write(ptap_watch *w, ptap_journal **j, ptap_kview *kv, char *const *names,
                           size_t n)
 {
+    ptap_error err = { 0 };
     int r;
 
-    r = open_journal(w, true, j);
+    r = open_journal(w, true, j, &err);
     if (r < 0 || !*j) {
         if (r < 0)
-            report_journal_error(w, NULL, "cannot open the journal for writing", r);
+            report_journal_error(w, NULL, "cannot open the journal for writing", r, &err);
         return r;
     }
     r = names ? ptap_kview_load_names(kv, names, n) : ptap_kview_load(kv);
@@ -190,9 +190,9 @@ static int forget_names(ptap_watch *w, char (*names)[IFNAMSIZ], size_t n)
         return 0;
     /* A shared lock first: most deleted devices are not ours, and a
      * write open of the journal is a heavier thing than a read. */
-    r = open_journal(w, false, &j);
+    r = open_journal(w, false, &j, &err);
     if (r < 0) {
-        report_journal_error(w, NULL, "cannot read the journal", r);
+        report_journal_error(w, NULL, "cannot read the journal", r, &err);
         return r;
     }
     if (!j)
@@ -266,9 +266,10 @@ static int check_due(ptap_watch *w, char (*names)[IFNAMSIZ], size_t n)
         return -ENOMEM;
 
     /* 1. Which of them are ATTACHED on record? (shared lock, short) */
-    r = open_journal(w, false, &j);
+    ptap_error jerr = { 0 };
+    r = open_journal(w, false, &j, &jerr);
     if (r < 0) {
-        report_journal_error(w, NULL, "cannot read the journal", r);
+        report_journal_error(w, NULL, "cannot read the journal", r, &jerr);
         return r;
     }
     if (!j)
@@ -355,7 +356,8 @@ static int check_due(ptap_watch *w, char (*names)[IFNAMSIZ], size_t n)
         return r;
     }
     if (r < 0) {
-        report_journal_error(w, NULL, "cannot write the journal", r);
+        /* Only the journal is left to fail: @err names it and the errno. */
+        report(w, PTAP_WATCH_FAILED, NULL, "%s", *err.msg ? err.msg : strerror(-r));
         return r;
     }
     for (size_t i = 0; i < nd; i++) {
@@ -497,12 +499,13 @@ int ptap_watch_timeout_ms(const ptap_watch *w)
     return best > 1000000 ? 1000000 : (int) best;
 }
 
-int ptap_watch_resync(ptap_watch *w)
+int ptap_watch_resync(ptap_watch *w, ptap_error *err)
 {
     _cleanup_(ptap_journal_closep) ptap_journal *j = NULL;
     _cleanup_free_ char(*missing)[IFNAMSIZ] = NULL;
     _cleanup_(ptap_kview_clear) ptap_kview kv = { 0 };
     char jid[PTAP_JOURNAL_ID_LEN + 1];
+    ptap_error jerr = { 0 };
     size_t n, nm = 0;
     int r;
 
@@ -511,10 +514,13 @@ int ptap_watch_resync(ptap_watch *w)
         report(w, PTAP_WATCH_FAILED, NULL, "cannot list network devices: %s", strerror(-r));
         return r;
     }
-    r = open_journal(w, false, &j);
+    r = open_journal(w, false, &j, &jerr);
     if (r < 0 || !j) {
-        if (r < 0)
-            report_journal_error(w, NULL, "cannot read the journal", r);
+        if (r < 0) {
+            report_journal_error(w, NULL, "cannot read the journal", r, &jerr);
+            if (jerr.code)
+                ptap_error_set(err, r, jerr.exit_code, "%s", jerr.msg);
+        }
         return r;
     }
     snprintf(jid, sizeof(jid), "%s", ptap_journal_id(j));
@@ -599,7 +605,7 @@ int ptap_watch_dispatch(ptap_watch *w)
         report(w, PTAP_WATCH_RESYNC, NULL,
                "netlink events were lost (buffer overrun): resyncing from a full dump");
         w->n_gone = 0;
-        (void) ptap_watch_resync(w);
+        (void) ptap_watch_resync(w, NULL);
     } else if (w->n_gone > 0) {
         (void) forget_names(w, w->gone, w->n_gone);
         w->n_gone = 0;

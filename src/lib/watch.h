@@ -98,6 +98,9 @@ int ptap_watch_dispatch(ptap_watch *w);
 /**
  * ptap_watch_resync: one full link dump, compared with the journal:
  * records whose tap is gone are forgotten, attached taps without carrier
- * start (or keep) their grace period. Returns 0 or a negative errno.
+ * start (or keep) their grace period. Failures are reported as well; when
+ * the journal cannot be read, @err (may be NULL) carries the journal's
+ * own reason (a refused directory, a damaged record).
+ * Returns 0 or a negative errno.
  */
-int ptap_watch_resync(ptap_watch *w);
+int ptap_watch_resync(ptap_watch *w, ptap_error *err);

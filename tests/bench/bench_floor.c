@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 #include <net/if.h>
@@ -82,13 +83,13 @@ int main(int argc, char **argv)
         case 'n':
             if (parse_uint(optarg, 100000, &count) < 0 || count == 0) {
                 fprintf(stderr, "bench_floor: invalid count '%s'\n", optarg);
-                return 64;
+                return EX_USAGE;
             }
             break;
         case 'o':
             if (parse_uint(optarg, 0xfffffffeUL, &owner) < 0) {
                 fprintf(stderr, "bench_floor: invalid uid '%s'\n", optarg);
-                return 64;
+                return EX_USAGE;
             }
             have_owner = true;
             break;
@@ -106,21 +107,21 @@ int main(int argc, char **argv)
             return 0;
         default:
             usage(stderr);
-            return 64;
+            return EX_USAGE;
         }
     }
     if (!count || !have_owner || !bridge || optind != argc) {
         usage(stderr);
-        return 64;
+        return EX_USAGE;
     }
 
     made = calloc(count, sizeof(*made));
     if (!made)
-        return 71;
+        return EX_OSERR;
     r = ptap_link_open(&lc);
     if (r < 0) {
         fprintf(stderr, "bench_floor: cannot open rtnetlink: %s\n", strerror(-r));
-        return 71;
+        return EX_OSERR;
     }
     /* The same set-up the helper does once per call: the bridge's index
      * and MTU (ptap's default MTU is the bridge's). */
@@ -132,13 +133,13 @@ int main(int argc, char **argv)
         r = ptap_link_dump_ctx(lc, &links, &n);
         if (r < 0) {
             fprintf(stderr, "bench_floor: cannot list links: %s\n", strerror(-r));
-            return 71;
+            return EX_OSERR;
         }
         br = ptap_link_find(links, n, bridge);
         if (!br || strcmp(br->kind, "bridge") != 0) {
             fprintf(stderr, "bench_floor: no bridge '%s'\n", bridge);
             ptap_link_info_free(links);
-            return 64;
+            return EX_USAGE;
         }
         cfg.master = br->ifindex;
         cfg.mtu = br->mtu;
@@ -183,7 +184,7 @@ int main(int argc, char **argv)
         if (d < 0) {
             fprintf(stderr, "bench_floor: cannot delete the %zu taps made: %s\n", n_made,
                     strerror(-d));
-            return 71;
+            return EX_OSERR;
         }
     }
     return r < 0 ? 71 : 0;

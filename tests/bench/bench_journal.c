@@ -18,10 +18,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "journal.h"
+
+/* Why the first failing call failed (the benchmark stops there). */
+static ptap_error err;
 
 static double now_ms(void)
 {
@@ -95,7 +99,7 @@ static int fill(ptap_journal *j, size_t n)
         size_t m = n - i < CHUNK ? n - i : CHUNK;
         for (size_t k = 0; k < m; k++)
             recs[k] = record(i + k);
-        r = ptap_journal_append(j, recs, m);
+        r = ptap_journal_append(j, recs, m, &err);
     }
     free(recs);
     return r;
@@ -103,7 +107,7 @@ static int fill(ptap_journal *j, size_t n)
 
 static int fail(const char *what, int r)
 {
-    fprintf(stderr, "bench_journal: %s: %s (%s)\n", what, strerror(-r), ptap_journal_last_error());
+    fprintf(stderr, "bench_journal: %s: %s (%s)\n", what, strerror(-r), err.msg);
     return 1;
 }
 
@@ -129,11 +133,11 @@ int main(int argc, char **argv)
         else {
             fprintf(stderr, "usage: %s [--sizes LIST] [--reps N] [--replay N] "
                             "[--replay-reps N] [--dir DIR]\n", argv[0]);
-            return 64;
+            return EX_USAGE;
         }
     }
     if (reps == 0 || replay_reps == 0)
-        return 64;
+        return EX_USAGE;
     if (!*root) {
         snprintf(root, sizeof(root), "/tmp/ptap-bench-journal.XXXXXX");
         if (!mkdtemp(root))
@@ -155,9 +159,9 @@ int main(int argc, char **argv)
          s = strtok_r(NULL, ",", &save)) {
         ns[n_sizes] = strtoul(s, NULL, 10);
         if (ns[n_sizes] == 0)
-            return 64;
+            return EX_USAGE;
         snprintf(dir, sizeof(dir), "%s/append-%zu", root, ns[n_sizes]);
-        r = ptap_journal_open(dir, PTAP_JOURNAL_CREATE, &js[n_sizes]);
+        r = ptap_journal_open(dir, PTAP_JOURNAL_CREATE, &js[n_sizes], &err);
         if (r < 0)
             return fail("open", r);
         r = fill(js[n_sizes], ns[n_sizes]);
@@ -178,7 +182,7 @@ int main(int argc, char **argv)
                 rec.consumer = record(1).consumer;
             t0 = now_ms();
             c0 = cpu_ms();
-            r = ptap_journal_append(js[i], &rec, 1);
+            r = ptap_journal_append(js[i], &rec, 1, &err);
             c[i * reps + k] = cpu_ms() - c0;
             t[i * reps + k] = now_ms() - t0;
             if (r < 0)
@@ -201,7 +205,7 @@ int main(int argc, char **argv)
         ptap_journal *j;
 
         snprintf(dir, sizeof(dir), "%s/replay", root);
-        r = ptap_journal_open(dir, PTAP_JOURNAL_CREATE, &j);
+        r = ptap_journal_open(dir, PTAP_JOURNAL_CREATE, &j, &err);
         if (r < 0)
             return fail("open", r);
         r = fill(j, replay_n);
@@ -210,7 +214,7 @@ int main(int argc, char **argv)
             return fail("fill", r);
         for (size_t k = 0; k < replay_reps; k++) {
             double t0 = now_ms();
-            r = ptap_journal_open(dir, PTAP_JOURNAL_READONLY, &j);
+            r = ptap_journal_open(dir, PTAP_JOURNAL_READONLY, &j, &err);
             if (r < 0)
                 return fail("replay", r);
             if (ptap_journal_count(j) != replay_n)

@@ -5,7 +5,7 @@
 # /dev/net/tun inside libvirt's private /dev: a libvirtd whose qemu.conf
 # leaves /dev/net/tun out of cgroup_device_acl, a running domain, a tap
 # owned by QEMU's user. The monitor method (QEMU opens the tap itself) must
-# fail with ENOTUN (-PTAP_VIRT_ENOTUN) quoting QEMU, and leave nothing; the
+# fail with ENOTUN (PTAP_NIC_E_NOTUN) quoting QEMU, and leave nothing; the
 # device method (libvirt opens the tap and passes it) still works there.
 . "$PTAP_SOURCE_DIR/tests/e2e/lib/virt-common.sh"
 

@@ -22,10 +22,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     ptap_journal *j = NULL;
-    char jid[PTAP_JOURNAL_ID_LEN + 1], op[PTAP_RECORD_ID_MAX];
+    ptap_error err = { 0 };
     char *alias;
+    int rc;
 
-    if (ptap_journal_load_buffer((const char *) data, size, &j) == 0) {
+    rc = ptap_journal_load_buffer((const char *) data, size, &j, &err);
+    /* A refusal with a message carries the code that was returned. */
+    if (rc < 0 && err.code != 0 && err.code != rc)
+        abort();
+    if (rc == 0) {
         size_t n = ptap_journal_count(j);
 
         for (size_t i = 0; i < n; i++) {

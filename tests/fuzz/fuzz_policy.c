@@ -33,12 +33,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const ptap_policy_resolver res = { fake_user, fake_group, NULL };
     static const gid_t groups[] = { 100, 108 };
     ptap_policy *p = NULL;
-    char err[256];
+    ptap_error err = { 0 };
     int r;
 
-    r = ptap_policy_parse((const char *) data, size, "fuzz.conf", &res, &p, err, sizeof(err));
+    r = ptap_policy_parse((const char *) data, size, "fuzz.conf", &res, &p, &err);
     if (r < 0) {
-        if (p || strnlen(err, sizeof(err)) == sizeof(err) || strncmp(err, "fuzz.conf", 9) != 0)
+        if (p || strnlen(err.msg, sizeof(err.msg)) == sizeof(err.msg) ||
+            strncmp(err.msg, "fuzz.conf", 9) != 0 || err.code != r)
             __builtin_trap();
         return 0;
     }
@@ -47,8 +48,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ptap_policy_request req = { .uid = 1001, .groups = groups, .n_groups = 2,
                                     .bridge = bridges[b], .owned = 1, .count = 1 };
 
-        r = ptap_policy_decide(p, &req, err, sizeof(err));
+        const ptap_policy_rule *rule = NULL;
+        ptap_error why = { 0 };
+
+        r = ptap_policy_decide(p, &req, &rule, &why);
         if (r != 0 && r != -EACCES && r != -EDQUOT)
+            __builtin_trap();
+        /* Allowed: by a rule of this policy; refused: with a reason. */
+        if (r == 0 ? !rule || rule < p->rules || rule >= p->rules + p->n_rules
+                   : why.code != r || !why.msg[0])
             __builtin_trap();
     }
     ptap_policy_free(p);

@@ -114,10 +114,11 @@ static ptap_record tap(const char *name, ptap_state st)
 static ptap_journal *open_ok(const fixture *f, unsigned flags)
 {
     ptap_journal *j = NULL;
-    int r = ptap_journal_open(f->dir, flags, &j);
+    ptap_error err = { 0 };
+    int r = ptap_journal_open(f->dir, flags, &j, &err);
 
     if (r < 0)
-        print_error("open: %s (%s)\n", strerror(-r), ptap_journal_last_error());
+        print_error("open: %s (%s)\n", strerror(-r), err.msg);
     assert_int_equal(r, 0);
     assert_non_null(j);
     return j;
@@ -125,20 +126,21 @@ static ptap_journal *open_ok(const fixture *f, unsigned flags)
 
 static void append_ok(ptap_journal *j, ptap_record *recs, size_t n)
 {
-    int r = ptap_journal_append(j, recs, n);
+    ptap_error err = { 0 };
+    int r = ptap_journal_append(j, recs, n, &err);
 
     if (r < 0)
-        print_error("append: %s (%s)\n", strerror(-r), ptap_journal_last_error());
+        print_error("append: %s (%s)\n", strerror(-r), err.msg);
     assert_int_equal(r, 0);
 }
 
 static void assert_valid(const char *path)
 {
-    char err[1024];
-    int r = ptap_journal_validate_file(path, schema_path, err, sizeof(err));
+    ptap_error err = { 0 };
+    int r = ptap_journal_validate_file(path, schema_path, NULL, &err);
 
     if (r < 0)
-        print_error("validate '%s': %s\n", path, err);
+        print_error("validate '%s': %s\n", path, err.msg);
     assert_int_equal(r, 0);
 }
 
@@ -244,7 +246,7 @@ static void test_roundtrip(void **state)
     ptap_journal_close(j);
     buf = read_file(f->file, &len);
     assert_non_null(buf);
-    assert_int_equal(ptap_journal_load_buffer(buf, len, &j), 0);
+    assert_int_equal(ptap_journal_load_buffer(buf, len, &j, NULL), 0);
     for (size_t i = 0; i < n; i++)
         assert_record_equal(ptap_journal_get(j, i), &recs[i]);
     ptap_journal_close(j);
@@ -252,7 +254,7 @@ static void test_roundtrip(void **state)
 
     /* Through a compaction (seq renumbered in creation order). */
     j = open_ok(f, 0);
-    assert_int_equal(ptap_journal_compact(j), 0);
+    assert_int_equal(ptap_journal_compact(j, NULL), 0);
     ptap_journal_close(j);
     j = open_ok(f, PTAP_JOURNAL_READONLY);
     for (size_t i = 0; i < n; i++) {
@@ -333,11 +335,13 @@ static void test_append_refuses(void **state)
         ptap_record recs[2] = { tap("ok1", PTAP_STATE_READY), tap("bad", PTAP_STATE_READY) };
 
         bad_cases[i].mutate(&recs[1]);
-        int r = ptap_journal_append(j, recs, 2);
+        ptap_error err = { 0 };
+        int r = ptap_journal_append(j, recs, 2, &err);
         if (r != -EINVAL)
             print_error("case '%s': %d\n", bad_cases[i].what, r);
         assert_int_equal(r, -EINVAL);
-        assert_true(strlen(ptap_journal_last_error()) > 0);
+        assert_int_equal(err.code, -EINVAL);
+        assert_true(strlen(err.msg) > 0);
     }
     assert_int_equal(stat(f->file, &after), 0);
     assert_int_equal(before.st_size, after.st_size);
@@ -346,8 +350,8 @@ static void test_append_refuses(void **state)
 
     /* A read-only journal takes no records. */
     j = open_ok(f, PTAP_JOURNAL_READONLY);
-    assert_int_equal(ptap_journal_append(j, &good, 1), -EBADF);
-    assert_int_equal(ptap_journal_compact(j), -EBADF);
+    assert_int_equal(ptap_journal_append(j, &good, 1, NULL), -EBADF);
+    assert_int_equal(ptap_journal_compact(j, NULL), -EBADF);
     ptap_journal_close(j);
 }
 
@@ -406,7 +410,7 @@ static void test_fold(void **state)
 
     /* Ids are never handed out twice, across compaction and reopen. */
     ptap_journal_new_id(j, id1);
-    assert_int_equal(ptap_journal_compact(j), 0);
+    assert_int_equal(ptap_journal_compact(j, NULL), 0);
     ptap_journal_close(j);
     j = open_ok(f, 0);
     ptap_journal_new_id(j, id2);
@@ -454,7 +458,7 @@ static void test_fold(void **state)
 typedef struct golden {
     const char *name;
     int rc;
-    const char *msg; /* substring of ptap_journal_last_error() */
+    const char *msg; /* substring of the message in the ptap_error */
 } golden;
 
 static const golden goldens[] = {
@@ -488,6 +492,7 @@ static void golden_one(const fixture *f, const golden *g)
     _cleanup_free_ char *inbuf = NULL, *want = NULL, *got = NULL;
     size_t inlen, gotlen;
     ptap_journal *j = NULL;
+    ptap_error err = { 0 };
     int r;
 
     snprintf(in, sizeof(in), "%s/journal/%s-in.xml", data_dir, g->name);
@@ -497,9 +502,9 @@ static void golden_one(const fixture *f, const golden *g)
         fail_msg("cannot read %s", in);
 
     /* From memory. */
-    r = ptap_journal_load_buffer(inbuf, inlen, &j);
+    r = ptap_journal_load_buffer(inbuf, inlen, &j, &err);
     if (r != g->rc)
-        fail_msg("%s: load_buffer %d, want %d (%s)", g->name, r, g->rc, ptap_journal_last_error());
+        fail_msg("%s: load_buffer %d, want %d (%s)", g->name, r, g->rc, err.msg);
     ptap_journal_close(j);
     j = NULL;
 
@@ -507,23 +512,24 @@ static void golden_one(const fixture *f, const golden *g)
     rm_rf(f->dir);
     assert_int_equal(mkdir(f->dir, 0700), 0);
     write_file(f->file, inbuf, inlen);
-    r = ptap_journal_open(f->dir, 0, &j);
+    err = (ptap_error) { 0 };
+    r = ptap_journal_open(f->dir, 0, &j, &err);
     if (r != g->rc)
-        fail_msg("%s: open %d, want %d (%s)", g->name, r, g->rc, ptap_journal_last_error());
+        fail_msg("%s: open %d, want %d (%s)", g->name, r, g->rc, err.msg);
     if (r < 0) {
-        if (!strstr(ptap_journal_last_error(), g->msg))
-            fail_msg("%s: message '%s' lacks '%s'", g->name, ptap_journal_last_error(), g->msg);
+        if (!strstr(err.msg, g->msg))
+            fail_msg("%s: message '%s' lacks '%s'", g->name, err.msg, g->msg);
         /* A refused journal is left exactly as it was. */
         got = read_file(f->file, &gotlen);
         assert_int_equal(gotlen, inlen);
         assert_memory_equal(got, inbuf, inlen);
         /* ... and `ptap journal check` agrees. */
-        char err[1024];
-        assert_int_equal(ptap_journal_validate_file(f->file, schema_path, err, sizeof(err)), g->rc);
-        assert_non_null(strstr(err, g->msg));
+        err = (ptap_error) { 0 };
+        assert_int_equal(ptap_journal_validate_file(f->file, schema_path, NULL, &err), g->rc);
+        assert_non_null(strstr(err.msg, g->msg));
         return;
     }
-    assert_int_equal(ptap_journal_compact(j), 0);
+    assert_int_equal(ptap_journal_compact(j, NULL), 0);
     ptap_journal_close(j);
     got = read_file(f->file, &gotlen);
     assert_non_null(got);
@@ -540,7 +546,7 @@ static void golden_one(const fixture *f, const golden *g)
     assert_valid(outp);
     /* Compacting the output again changes nothing. */
     j = open_ok(f, 0);
-    assert_int_equal(ptap_journal_compact(j), 0);
+    assert_int_equal(ptap_journal_compact(j, NULL), 0);
     ptap_journal_close(j);
     free(got);
     got = read_file(f->file, NULL);
@@ -592,7 +598,7 @@ static void test_truncate_every_offset(void **state)
 
         /* Replay from memory and from the file (read-only: untouched). */
         j = NULL;
-        int r = ptap_journal_load_buffer(buf, off, &j);
+        int r = ptap_journal_load_buffer(buf, off, &j, NULL);
         if (!complete) {
             assert_int_equal(r, -EBADMSG);
             assert_null(j);
@@ -605,7 +611,7 @@ static void test_truncate_every_offset(void **state)
         }
         write_file(f->file, buf, off);
         j = NULL;
-        r = ptap_journal_open(f->dir, PTAP_JOURNAL_READONLY, &j);
+        r = ptap_journal_open(f->dir, PTAP_JOURNAL_READONLY, &j, NULL);
         assert_int_equal(r, complete ? 0 : -EBADMSG);
         if (j) {
             assert_int_equal(ptap_journal_count(j), want);
@@ -640,9 +646,10 @@ static void test_schema(void **state)
     ptap_journal *j = open_ok(f, PTAP_JOURNAL_CREATE);
     ptap_record recs[4] = { full_record(1), full_record(2), tap("plain", PTAP_STATE_READY),
                             tap("p%d", PTAP_STATE_CREATING) };
-    char err[1024], bad[256];
+    ptap_error err = { 0 };
+    char bad[256];
     _cleanup_free_ char *buf = NULL;
-    size_t len;
+    size_t len, torn = 0;
 
     ptap_journal_new_id(j, recs[3].id);
     recs[3].count = 3;
@@ -650,7 +657,7 @@ static void test_schema(void **state)
     assert_valid(f->file);
     recs[0].state = PTAP_STATE_DESTROYED;
     append_ok(j, recs, 1);
-    assert_int_equal(ptap_journal_compact(j), 0);
+    assert_int_equal(ptap_journal_compact(j, NULL), 0);
     append_ok(j, recs + 2, 1);
     ptap_journal_close(j);
     assert_valid(f->file);
@@ -667,22 +674,25 @@ static void test_schema(void **state)
         memcpy(p, "state=\"rEady\"", 13);
         write_file(bad, b, len);
     }
-    assert_int_equal(ptap_journal_validate_file(bad, schema_path, err, sizeof(err)), -EBADMSG);
-    assert_true(strlen(err) > 0);
+    assert_int_equal(ptap_journal_validate_file(bad, schema_path, NULL, &err), -EBADMSG);
+    assert_true(strlen(err.msg) > 0);
 
-    /* A torn tail is valid, with a note. */
+    /* A torn tail is valid; its bytes are counted. */
     {
         _cleanup_free_ char *b = malloc(len + 32);
         memcpy(b, buf, len);
         memcpy(b + len, "<tap seq=\"99\" na", 16);
         write_file(bad, b, len + 16);
     }
-    assert_int_equal(ptap_journal_validate_file(bad, schema_path, err, sizeof(err)), 0);
-    assert_non_null(strstr(err, "torn"));
-    assert_int_equal(ptap_journal_validate_file(bad, "/nonexistent.rng", err, sizeof(err)),
-                     -ENOENT);
-    assert_int_equal(ptap_journal_validate_file("/nonexistent.xml", NULL, err, sizeof(err)),
-                     -ENOENT);
+    err = (ptap_error) { 0 };
+    assert_int_equal(ptap_journal_validate_file(bad, schema_path, &torn, &err), 0);
+    assert_int_equal(torn, 16);
+    assert_int_equal(err.code, 0);
+    assert_int_equal(ptap_journal_validate_file(bad, "/nonexistent.rng", NULL, &err), -ENOENT);
+    assert_non_null(strstr(err.msg, "/nonexistent.rng"));
+    err = (ptap_error) { 0 };
+    assert_int_equal(ptap_journal_validate_file("/nonexistent.xml", NULL, &torn, &err), -ENOENT);
+    assert_non_null(strstr(err.msg, "/nonexistent.xml"));
 }
 
 /* ------------------------------------------------------------------ */
@@ -692,12 +702,13 @@ static void test_refusals(void **state)
 {
     fixture *f = *state;
     ptap_journal *j = NULL;
+    ptap_error err = { 0 };
     char link[256], other[256];
 
     /* Missing: READONLY never creates. */
-    assert_int_equal(ptap_journal_open(f->dir, PTAP_JOURNAL_READONLY, &j), -ENOENT);
-    assert_int_equal(ptap_journal_open(f->dir, PTAP_JOURNAL_READONLY | PTAP_JOURNAL_CREATE, &j),
-                     -ENOENT);
+    assert_int_equal(ptap_journal_open(f->dir, PTAP_JOURNAL_READONLY, &j, NULL), -ENOENT);
+    assert_int_equal(
+        ptap_journal_open(f->dir, PTAP_JOURNAL_READONLY | PTAP_JOURNAL_CREATE, &j, NULL), -ENOENT);
     j = open_ok(f, PTAP_JOURNAL_CREATE);
     ptap_journal_close(j);
     struct stat st;
@@ -709,18 +720,18 @@ static void test_refusals(void **state)
     /* A symlinked state directory. */
     snprintf(link, sizeof(link), "%s/link", f->root);
     assert_int_equal(symlink(f->dir, link), 0);
-    assert_int_equal(ptap_journal_open(link, 0, &j), -EPERM);
-    assert_non_null(strstr(ptap_journal_last_error(), "symbolic link"));
-    assert_int_equal(ptap_journal_open(link, PTAP_JOURNAL_READONLY | PTAP_JOURNAL_CREATE, &j),
+    assert_int_equal(ptap_journal_open(link, 0, &j, &err), -EPERM);
+    assert_non_null(strstr(err.msg, "symbolic link"));
+    assert_int_equal(ptap_journal_open(link, PTAP_JOURNAL_READONLY | PTAP_JOURNAL_CREATE, &j, NULL),
                      -EPERM);
 
     /* A symlinked journal. */
     snprintf(other, sizeof(other), "%s/other.xml", f->root);
     assert_int_equal(rename(f->file, other), 0);
     assert_int_equal(symlink(other, f->file), 0);
-    assert_int_equal(ptap_journal_open(f->dir, 0, &j), -EPERM);
-    assert_int_equal(ptap_journal_open(f->dir, PTAP_JOURNAL_READONLY, &j), -EPERM);
-    assert_int_equal(ptap_journal_open(f->dir, PTAP_JOURNAL_CREATE, &j), -EPERM);
+    assert_int_equal(ptap_journal_open(f->dir, 0, &j, NULL), -EPERM);
+    assert_int_equal(ptap_journal_open(f->dir, PTAP_JOURNAL_READONLY, &j, NULL), -EPERM);
+    assert_int_equal(ptap_journal_open(f->dir, PTAP_JOURNAL_CREATE, &j, NULL), -EPERM);
     assert_int_equal(unlink(f->file), 0);
     assert_int_equal(rename(other, f->file), 0);
 
@@ -728,36 +739,37 @@ static void test_refusals(void **state)
     snprintf(other, sizeof(other), "%s/journal.lock", f->dir);
     assert_int_equal(unlink(other), 0);
     assert_int_equal(symlink("/tmp", other), 0);
-    assert_int_equal(ptap_journal_open(f->dir, 0, &j), -EPERM);
+    assert_int_equal(ptap_journal_open(f->dir, 0, &j, NULL), -EPERM);
     assert_int_equal(unlink(other), 0);
 
     /* Writable by others. */
     assert_int_equal(chmod(f->dir, 0770), 0);
-    assert_int_equal(ptap_journal_open(f->dir, 0, &j), -EPERM);
+    assert_int_equal(ptap_journal_open(f->dir, 0, &j, NULL), -EPERM);
     assert_int_equal(chmod(f->dir, 0755), 0); /* readable is fine */
     j = open_ok(f, 0);
     ptap_journal_close(j);
     assert_int_equal(chmod(f->file, 0622), 0);
-    assert_int_equal(ptap_journal_open(f->dir, 0, &j), -EPERM);
+    assert_int_equal(ptap_journal_open(f->dir, 0, &j, NULL), -EPERM);
     assert_int_equal(chmod(f->file, 0600), 0);
 
     /* Owned by someone else (needs root to arrange). */
     if (geteuid() == 0) {
         assert_int_equal(chown(f->file, 65534, 65534), 0);
-        assert_int_equal(ptap_journal_open(f->dir, PTAP_JOURNAL_READONLY, &j), -EPERM);
-        assert_non_null(strstr(ptap_journal_last_error(), "owned by uid 65534"));
+        err = (ptap_error) { 0 };
+        assert_int_equal(ptap_journal_open(f->dir, PTAP_JOURNAL_READONLY, &j, &err), -EPERM);
+        assert_non_null(strstr(err.msg, "owned by uid 65534"));
         assert_int_equal(chown(f->file, 0, 0), 0);
         assert_int_equal(chown(f->dir, 65534, 65534), 0);
-        assert_int_equal(ptap_journal_open(f->dir, 0, &j), -EPERM);
+        assert_int_equal(ptap_journal_open(f->dir, 0, &j, NULL), -EPERM);
         assert_int_equal(chown(f->dir, 0, 0), 0);
     }
     j = open_ok(f, 0);
     ptap_journal_close(j);
 
     /* Not a directory. */
-    assert_int_equal(ptap_journal_open(f->file, 0, &j), -ENOTDIR);
-    assert_int_equal(ptap_journal_open("", 0, &j), -EINVAL);
-    assert_int_equal(ptap_journal_open(f->dir, 1u << 9, &j), -EINVAL);
+    assert_int_equal(ptap_journal_open(f->file, 0, &j, NULL), -ENOTDIR);
+    assert_int_equal(ptap_journal_open("", 0, &j, NULL), -EINVAL);
+    assert_int_equal(ptap_journal_open(f->dir, 1u << 9, &j, NULL), -EINVAL);
 }
 
 /* ------------------------------------------------------------------ */
@@ -772,7 +784,7 @@ static int writer_child(const char *dir, int w)
         ptap_journal *j = NULL;
         ptap_record recs[3];
 
-        if (ptap_journal_open(dir, PTAP_JOURNAL_CREATE, &j) < 0)
+        if (ptap_journal_open(dir, PTAP_JOURNAL_CREATE, &j, NULL) < 0)
             return 1;
         for (int k = 0; k < 3; k++) {
             recs[k] = tap("x", PTAP_STATE_READY);
@@ -782,11 +794,11 @@ static int writer_child(const char *dir, int w)
             recs[k].consumer.kind = PTAP_CONSUMER_QMP;
         }
         recs[2].state = PTAP_STATE_DESTROYED; /* k2 never lives */
-        if (ptap_journal_append(j, recs, 3) < 0)
+        if (ptap_journal_append(j, recs, 3, NULL) < 0)
             return 2;
         ptap_journal_close(j);
         /* Readers in between. */
-        if (ptap_journal_open(dir, PTAP_JOURNAL_READONLY, &j) < 0)
+        if (ptap_journal_open(dir, PTAP_JOURNAL_READONLY, &j, NULL) < 0)
             return 3;
         ptap_journal_close(j);
     }
@@ -833,13 +845,14 @@ static void test_locking(void **state)
     fixture *f = *state;
     ptap_journal *w = open_ok(f, PTAP_JOURNAL_CREATE), *r1 = NULL, *r2 = NULL;
 
-    assert_int_equal(ptap_journal_open(f->dir, PTAP_JOURNAL_NONBLOCK, &r1), -EWOULDBLOCK);
-    assert_int_equal(ptap_journal_open(f->dir, PTAP_JOURNAL_READONLY | PTAP_JOURNAL_NONBLOCK, &r1),
-                     -EWOULDBLOCK);
+    assert_int_equal(ptap_journal_open(f->dir, PTAP_JOURNAL_NONBLOCK, &r1, NULL), -EWOULDBLOCK);
+    assert_int_equal(
+        ptap_journal_open(f->dir, PTAP_JOURNAL_READONLY | PTAP_JOURNAL_NONBLOCK, &r1, NULL),
+        -EWOULDBLOCK);
     ptap_journal_close(w);
     r1 = open_ok(f, PTAP_JOURNAL_READONLY | PTAP_JOURNAL_NONBLOCK);
     r2 = open_ok(f, PTAP_JOURNAL_READONLY | PTAP_JOURNAL_NONBLOCK);
-    assert_int_equal(ptap_journal_open(f->dir, PTAP_JOURNAL_NONBLOCK, &w), -EWOULDBLOCK);
+    assert_int_equal(ptap_journal_open(f->dir, PTAP_JOURNAL_NONBLOCK, &w, NULL), -EWOULDBLOCK);
     ptap_journal_close(r1);
     ptap_journal_close(r2);
 
@@ -847,9 +860,10 @@ static void test_locking(void **state)
     w = open_ok(f, PTAP_JOURNAL_NONBLOCK);
     ptap_record rec = tap("a", PTAP_STATE_READY);
     append_ok(w, &rec, 1);
-    assert_int_equal(ptap_journal_compact(w), 0);
-    assert_int_equal(ptap_journal_open(f->dir, PTAP_JOURNAL_READONLY | PTAP_JOURNAL_NONBLOCK, &r1),
-                     -EWOULDBLOCK);
+    assert_int_equal(ptap_journal_compact(w, NULL), 0);
+    assert_int_equal(
+        ptap_journal_open(f->dir, PTAP_JOURNAL_READONLY | PTAP_JOURNAL_NONBLOCK, &r1, NULL),
+        -EWOULDBLOCK);
     rec.state = PTAP_STATE_ATTACHED;
     append_ok(w, &rec, 1); /* lands in the new file */
     ptap_journal_close(w);
@@ -917,7 +931,7 @@ static void test_compaction_leftovers(void **state)
     assert_int_equal(stat(tmp, &st), -1); /* the writer removes it */
     /* A symlink planted at the temp name is removed, never followed. */
     assert_int_equal(symlink("/etc/passwd", tmp), 0);
-    assert_int_equal(ptap_journal_compact(j), 0);
+    assert_int_equal(ptap_journal_compact(j, NULL), 0);
     assert_int_equal(lstat(tmp, &st), -1);
     ptap_journal_close(j);
     assert_valid(f->file);
@@ -965,11 +979,11 @@ static void fault_one(fixture *f, const fault_case *c)
     if (pid == 0) {
         ptap_record d = tap("d-with-a-name", PTAP_STATE_READY);
         setenv("PTAP_FAULT", c->point, 1);
-        if (ptap_journal_open(f->dir, PTAP_JOURNAL_CREATE, &j) < 0)
+        if (ptap_journal_open(f->dir, PTAP_JOURNAL_CREATE, &j, NULL) < 0)
             _exit(2);
-        if (c->op == OP_APPEND && ptap_journal_append(j, &d, 1) < 0)
+        if (c->op == OP_APPEND && ptap_journal_append(j, &d, 1, NULL) < 0)
             _exit(3);
-        if (c->op == OP_COMPACT && ptap_journal_compact(j) < 0)
+        if (c->op == OP_COMPACT && ptap_journal_compact(j, NULL) < 0)
             _exit(4);
         _exit(0);
     }
@@ -979,7 +993,7 @@ static void fault_one(fixture *f, const fault_case *c)
 
     if (c->op == OP_CREATE) {
         /* Either no journal, or a whole empty one. */
-        int r = ptap_journal_open(f->dir, PTAP_JOURNAL_READONLY, &j);
+        int r = ptap_journal_open(f->dir, PTAP_JOURNAL_READONLY, &j, NULL);
         if (strcmp(c->point, "journal-create-tmp-written") == 0) {
             assert_int_equal(r, -ENOENT);
         } else {
@@ -1001,7 +1015,7 @@ static void fault_one(fixture *f, const fault_case *c)
     j = open_ok(f, PTAP_JOURNAL_CREATE);
     ptap_record e = tap("e", PTAP_STATE_READY);
     append_ok(j, &e, 1);
-    assert_int_equal(ptap_journal_compact(j), 0);
+    assert_int_equal(ptap_journal_compact(j, NULL), 0);
     ptap_journal_close(j);
     assert_valid(f->file);
 }

@@ -71,12 +71,12 @@ static void test_parse_good(void **state)
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         ptap_policy *p = NULL;
-        char err[256] = "";
+        ptap_error err = { 0 };
         int r = ptap_policy_parse(cases[i].text, strlen(cases[i].text), "t.conf", &resolver,
-                                  &p, err, sizeof(err));
+                                  &p, &err);
 
         if (r != 0)
-            fail_msg("case %zu: parse failed: %d %s", i, r, err);
+            fail_msg("case %zu: parse failed: %d %s", i, r, err.msg);
         assert_int_equal(p->n_rules, cases[i].n_rules);
         ptap_policy_free(p);
     }
@@ -91,7 +91,7 @@ static void test_parse_fields(void **state)
                        "deny bridge none\n";
     ptap_policy *p = NULL;
 
-    assert_int_equal(ptap_policy_parse(text, strlen(text), "t.conf", &resolver, &p, NULL, 0), 0);
+    assert_int_equal(ptap_policy_parse(text, strlen(text), "t.conf", &resolver, &p, NULL), 0);
     assert_int_equal(p->n_rules, 3);
     assert_int_equal(p->rules[0].action, PTAP_POLICY_ALLOW);
     assert_int_equal(p->rules[0].subject, PTAP_POLICY_USER);
@@ -153,15 +153,17 @@ static void test_parse_broken(void **state)
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         ptap_policy *p = NULL;
-        char err[256] = "";
+        ptap_error err = { 0 };
         size_t len = cases[i].len ? cases[i].len : strlen(cases[i].text);
-        int r = ptap_policy_parse(cases[i].text, len, "t.conf", &resolver, &p, err, sizeof(err));
+        int r = ptap_policy_parse(cases[i].text, len, "t.conf", &resolver, &p, &err);
 
         if (r != -EINVAL)
             fail_msg("case %zu: expected -EINVAL, got %d", i, r);
         assert_null(p);
-        if (strcmp(err, cases[i].err) != 0)
-            fail_msg("case %zu: message '%s', expected '%s'", i, err, cases[i].err);
+        if (strcmp(err.msg, cases[i].err) != 0)
+            fail_msg("case %zu: message '%s', expected '%s'", i, err.msg, cases[i].err);
+        assert_int_equal(err.code, -EINVAL);
+        assert_int_equal(ptap_error_exit_code(&err), EX_CONFIG);
     }
 }
 
@@ -169,18 +171,18 @@ static void test_parse_limits(void **state)
 {
     size_t big = PTAP_POLICY_MAX_LINE + 10;
     char *line = malloc(big + 1);
-    char err[256];
+    ptap_error err = { 0 };
     ptap_policy *p = NULL;
 
     assert_non_null(line);
     memset(line, ' ', big);
     line[big] = '\0';
-    assert_int_equal(ptap_policy_parse(line, big, "t.conf", &resolver, &p, err, sizeof(err)),
-                     -EINVAL);
-    assert_string_equal(err, "t.conf:1: line too long (more than 4096 bytes)");
+    assert_int_equal(ptap_policy_parse(line, big, "t.conf", &resolver, &p, &err), -EINVAL);
+    assert_string_equal(err.msg, "t.conf:1: line too long (more than 4096 bytes)");
     free(line);
+    err = (ptap_error) { 0 };
     assert_int_equal(ptap_policy_parse("", PTAP_POLICY_MAX_SIZE + 1, "t.conf", &resolver, &p,
-                                       err, sizeof(err)),
+                                       &err),
                      -EFBIG);
     assert_null(p);
 }
@@ -241,7 +243,7 @@ static void test_decide(void **state)
     ptap_policy *p = NULL;
 
     assert_int_equal(ptap_policy_parse(decision_policy, strlen(decision_policy), "t.conf",
-                                       &resolver, &p, NULL, 0),
+                                       &resolver, &p, NULL),
                      0);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         ptap_policy_request req = {
@@ -252,9 +254,25 @@ static void test_decide(void **state)
             .owned = cases[i].owned,
             .count = cases[i].count,
         };
-        char why[256] = "";
-        int r = ptap_policy_decide(p, &req, why, sizeof(why));
+        const ptap_policy_rule *rule = NULL;
+        ptap_error err = { 0 };
+        char why[PTAP_ERROR_MAX] = "";
+        int r = ptap_policy_decide(p, &req, &rule, &err);
 
+        /* A refusal says why; an allowed request names its rule (none for root). */
+        if (r < 0) {
+            snprintf(why, sizeof(why), "%s", err.msg);
+            assert_int_equal(err.code, r);
+            assert_int_equal(ptap_error_exit_code(&err), EX_NOPERM);
+            assert_null(rule);
+        } else if (rule) {
+            assert_int_equal(err.code, 0);
+            snprintf(why, sizeof(why), "allowed by %s:%u", p->filename, rule->line);
+        } else {
+            assert_int_equal(err.code, 0);
+            assert_int_equal(req.uid, 0);
+            snprintf(why, sizeof(why), "root is not bound by the policy");
+        }
         if (r != cases[i].ret)
             fail_msg("case %zu: decide = %d, expected %d (%s)", i, r, cases[i].ret, why);
         if (strcmp(why, cases[i].why) != 0)
@@ -269,11 +287,11 @@ static void test_decide_empty(void **state)
     ptap_policy_request req = { .uid = 1001, .count = 1 };
 
     /* Default deny: an empty file, and no policy at all. */
-    assert_int_equal(ptap_policy_parse("", 0, "e.conf", &resolver, &p, NULL, 0), 0);
-    assert_int_equal(ptap_policy_decide(p, &req, NULL, 0), -EACCES);
-    assert_int_equal(ptap_policy_decide(NULL, &req, NULL, 0), -EACCES);
+    assert_int_equal(ptap_policy_parse("", 0, "e.conf", &resolver, &p, NULL), 0);
+    assert_int_equal(ptap_policy_decide(p, &req, NULL, NULL), -EACCES);
+    assert_int_equal(ptap_policy_decide(NULL, &req, NULL, NULL), -EACCES);
     req.uid = 0;
-    assert_int_equal(ptap_policy_decide(NULL, &req, NULL, 0), 0);
+    assert_int_equal(ptap_policy_decide(NULL, &req, NULL, NULL), 0);
     ptap_policy_free(p);
 }
 
@@ -297,14 +315,14 @@ static void test_owner_rules(void **state)
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char why[128] = "";
+        ptap_error err = { 0 };
         int r = ptap_policy_check_owner(cases[i].uid, groups, 2, cases[i].owner, cases[i].group,
-                                        why, sizeof(why));
+                                        &err);
 
         if (r != cases[i].ret)
             fail_msg("case %zu: %d, expected %d", i, r, cases[i].ret);
         if (r < 0)
-            assert_true(why[0] != '\0');
+            assert_true(err.msg[0] != '\0');
     }
 }
 
@@ -314,27 +332,29 @@ static void test_owner_rules(void **state)
 static void test_trust(void **state)
 {
     char dir[] = "/tmp/ptap-policy-XXXXXX";
-    char path[64], err[256] = "";
+    char path[64];
+    ptap_error err = { 0 };
     int fd, r;
 
     assert_non_null(mkdtemp(dir));
     snprintf(path, sizeof(path), "%s/helper.conf", dir);
     fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     assert_true(fd >= 0);
-    r = ptap_policy_check_trust(fd, path, err, sizeof(err));
+    r = ptap_policy_check_trust(fd, path, &err);
     if (geteuid() != 0) {
         assert_int_equal(r, -EPERM);
-        assert_non_null(strstr(err, "is not owned by root"));
+        assert_non_null(strstr(err.msg, "is not owned by root"));
     } else {
         /* /tmp is world-writable (sticky): the chain is refused. */
         assert_int_equal(fchmod(fd, 0644), 0);
         assert_int_equal(r, -EPERM);
-        assert_non_null(strstr(err, "directory '/tmp' is writable by group or others"));
+        assert_non_null(strstr(err.msg, "directory '/tmp' is writable by group or others"));
         assert_int_equal(fchmod(fd, 0664), 0);
-        assert_int_equal(ptap_policy_check_trust(fd, path, err, sizeof(err)), -EPERM);
-        assert_non_null(strstr(err, "is writable by group or others"));
+        err = (ptap_error) { 0 };
+        assert_int_equal(ptap_policy_check_trust(fd, path, &err), -EPERM);
+        assert_non_null(strstr(err.msg, "is writable by group or others"));
     }
-    r = ptap_policy_check_trust(fd, "relative/helper.conf", err, sizeof(err));
+    r = ptap_policy_check_trust(fd, "relative/helper.conf", NULL);
     assert_int_equal(r, -EPERM);
     close(fd);
     unlink(path);
