@@ -831,7 +831,8 @@ static int parse_error(xmlParserCtxtPtr ctxt, const char *src, ptap_error *err)
         while (m > 0 && (msg[m - 1] == '\n' || msg[m - 1] == ' '))
             msg[--m] = '\0';
     }
-    return fail(err, -EBADMSG, "journal '%s' line %d: damaged record: %s", src, e ? e->line : 0, msg);
+    return fail(err, -EBADMSG, "journal '%s' line %d: damaged record: %s", src, e ? e->line : 0,
+                msg);
 }
 
 /* Parse into a tree (for the schema). */
