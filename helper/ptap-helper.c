@@ -286,6 +286,7 @@ static void usage(FILE *f)
           "                          [--multi-queue] [--vnet-hdr] [--count N] [--tag TAG]\n"
           "  ptap-helper destroy NAME...\n"
           "  ptap-helper destroy --tag TAG\n"
+          "  ptap-helper restore NAME... [--bridge BRIDGE]\n"
           "  ptap-helper list [--json]\n"
           "  ptap-helper --help | --version\n"
           "\n"
@@ -365,12 +366,22 @@ static int parse_args(int argc, char **argv, struct options *o)
         bool is_create = strcmp(o->command, "create") == 0;
         bool is_destroy = strcmp(o->command, "destroy") == 0;
         bool is_list = strcmp(o->command, "list") == 0;
+        bool is_restore = strcmp(o->command, "restore") == 0;
 
-        if (!is_create && !is_destroy && !is_list) {
+        if (!is_create && !is_destroy && !is_list && !is_restore) {
             error("unknown command '%s'", o->command);
             return -EINVAL;
         }
-        if (!is_create && (o->owner || o->group || o->bridge || o->mtu || o->mac ||
+        if (is_restore && (o->owner || o->group || o->mtu || o->mac || o->count ||
+                           o->multi_queue || o->vnet_hdr || o->tag)) {
+            error("'restore' takes no option but '--bridge'");
+            return -EINVAL;
+        }
+        if (is_restore && o->n_names == 0) {
+            error("'restore' needs at least one NAME");
+            return -EINVAL;
+        }
+        if (!is_create && !is_restore && (o->owner || o->group || o->bridge || o->mtu || o->mac ||
                            o->count || o->multi_queue || o->vnet_hdr)) {
             error("'%s' takes none of the create options", o->command);
             return -EINVAL;
@@ -806,6 +817,101 @@ static int cmd_create(const struct caller *c, const struct options *o, int polic
     return ret;
 }
 
+/*
+ * restore NAME... [--bridge BRIDGE]: put marked taps back as they were made,
+ * for ptap's recovery: out of any link group (a destroy killed between
+ * joining its deletion group and the group delete leaves them there), and,
+ * with --bridge, back on a bridge that was deleted and made again — under
+ * the same rules as create: the policy must allow the bridge for a
+ * non-root caller, the tap takes the bridge's MTU, and a tap whose MAC could
+ * become the bridge's is refused. Every name is checked before any changes.
+ */
+static int cmd_restore(const struct caller *c, const struct options *o, int policy_fd,
+                       int policy_errno)
+{
+    _cleanup_(ptap_link_closep) ptap_link_ctx *lc = NULL;
+    _cleanup_free_ ptap_link_info *taps = calloc(o->n_names + 1, sizeof(ptap_link_info));
+    ptap_link_info br = { 0 };
+    const char *why;
+    int r;
+
+    if (!taps)
+        return EX_OSERR;
+    for (size_t i = 0; i < o->n_names; i++)
+        if (ptap_ifname_check(o->names[i], false, &why) < 0) {
+            error("cannot restore '%s': %s", o->names[i], why);
+            return EX_USAGE;
+        }
+    if (o->bridge && ptap_ifname_check(o->bridge, false, &why) < 0) {
+        error("invalid bridge name '%s': %s", o->bridge, why);
+        return EX_USAGE;
+    }
+    r = ptap_link_open(&lc);
+    if (r < 0) {
+        error("cannot open rtnetlink: %s", strerror(-r));
+        return EX_OSERR;
+    }
+    if (o->bridge) {
+        if (c->uid != 0) {
+            _cleanup_(ptap_policy_freep) ptap_policy *pol = NULL;
+            ptap_policy_request req = { .uid = c->uid, .groups = c->groups,
+                                        .n_groups = c->n_groups, .bridge = o->bridge };
+            ptap_error denied = { 0 };
+            int ret = load_policy(c, o, policy_fd, policy_errno, &pol);
+
+            if (ret)
+                return ret;
+            if (ptap_policy_decide(pol, &req, NULL, &denied) < 0) {
+                error("cannot restore onto '%s': %s", o->bridge, denied.msg);
+                return EX_NOPERM;
+            }
+        }
+        if (ptap_link_get_ctx(lc, o->bridge, &br) < 0 || strcmp(br.kind, "bridge") != 0) {
+            error("cannot restore onto '%s': no such bridge", o->bridge);
+            return EX_USAGE;
+        }
+    }
+    for (size_t i = 0; i < o->n_names; i++) {
+        ptap_link_info *li = &taps[i];
+
+        if (ptap_link_get_ctx(lc, o->names[i], li) < 0) {
+            error("cannot restore '%s': no such interface", o->names[i]);
+            return EX_USAGE;
+        }
+        if (!is_marked_tap(li)) {
+            error("cannot restore '%s': it is not a tap carrying ptap's mark", o->names[i]);
+            return EX_NOPERM;
+        }
+        if (c->uid != 0 && li->owner != (int64_t) c->uid) {
+            error("cannot restore '%s': owned by another user", o->names[i]);
+            return EX_NOPERM;
+        }
+        if (o->bridge && (!li->has_mac ||
+                          ptap_mac_bridge_check(li->mac, br.has_mac ? br.mac : NULL, &why) < 0)) {
+            error("cannot restore '%s' onto '%s': %s", o->names[i], o->bridge,
+                  li->has_mac ? why : "its MAC is unknown");
+            return EX_NOPERM;
+        }
+    }
+    for (size_t i = 0; i < o->n_names; i++) {
+        ptap_link_config cfg = { .set_group = true, .group = 0, .up = true };
+
+        if (o->bridge) {
+            cfg.master = br.ifindex;
+            cfg.mtu = br.mtu;
+        }
+        block_signals(true);
+        r = ptap_link_configure(lc, taps[i].ifindex, &cfg);
+        block_signals(false);
+        if (r < 0)
+            return report_link_error("restore", o->names[i], lc, r);
+        syslog(LOG_INFO, "uid=%u restored '%s' group=0 bridge=%s", (unsigned) c->uid,
+               o->names[i], o->bridge ? o->bridge : "-");
+        (void) write_line(o->names[i]);
+    }
+    return 0;
+}
+
 static int cmd_destroy(const struct caller *c, const struct options *o)
 {
     _cleanup_(ptap_link_closep) ptap_link_ctx *lc = NULL;
@@ -889,6 +995,7 @@ static int cmd_destroy(const struct caller *c, const struct options *o)
             syslog(LOG_ERR, "uid=%u destroy of %zu taps ('%s'...) failed: %s",
                    (unsigned) c->uid, n, names[0], strerror(-r));
         } else {
+            ptap_fault("helper-after-delete"); /* deleted, nothing reported yet */
             for (size_t i = 0; i < n; i++) {
                 syslog(LOG_INFO, "uid=%u destroyed '%s'", (unsigned) c->uid, names[i]);
                 (void) write_line(names[i]);
@@ -1048,6 +1155,8 @@ int main(int argc, char **argv)
         r = cmd_create(&caller, &opts, policy_fd, policy_errno);
     else if (strcmp(opts.command, "destroy") == 0)
         r = cmd_destroy(&caller, &opts);
+    else if (strcmp(opts.command, "restore") == 0)
+        r = cmd_restore(&caller, &opts, policy_fd, policy_errno);
     else
         r = cmd_list(&opts);
     free(caller.groups);

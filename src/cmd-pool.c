@@ -210,6 +210,12 @@ static const char *disagreement(const ptap_record *rec, const ptap_kdev *d, cons
         return "the device there is not this journal's tap (another user's, or another owner)";
     if (rec->state == PTAP_STATE_ATTACHED && !d->carrier)
         return "attached but no carrier (is the guest gone?)";
+    if (*rec->bridge && strcmp(d->bridge, rec->bridge) != 0)
+        return *d->bridge ? "on another bridge than its record's"
+                          : "off its bridge (was the bridge deleted?): 'ptap recover' puts it back "
+                            "once the bridge exists";
+    if (d->link_group != 0)
+        return "left in a deletion group by an interrupted destroy: run 'ptap recover'";
     return NULL;
 }
 

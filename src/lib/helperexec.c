@@ -234,3 +234,23 @@ int ptap_helper_destroy(char *const *names, size_t n, ptap_helper_result *res)
         argv[3 + i] = names[i];
     return ptap_helper_run(argv, res);
 }
+
+int ptap_helper_restore(char *const *names, size_t n, const char *bridge,
+                        ptap_helper_result *res)
+{
+    _cleanup_free_ char **argv = calloc(n + 6, sizeof(char *));
+    size_t k = 0;
+
+    if (!argv)
+        return -ENOMEM;
+    argv[k++] = "ptap-helper";
+    argv[k++] = "restore";
+    if (bridge) {
+        argv[k++] = "--bridge";
+        argv[k++] = (char *) bridge;
+    }
+    argv[k++] = "--";
+    for (size_t i = 0; i < n; i++)
+        argv[k++] = names[i];
+    return ptap_helper_run(argv, res);
+}

@@ -56,6 +56,14 @@ typedef struct ptap_create_spec {
 int ptap_helper_create(const ptap_create_spec *spec, ptap_helper_result *res);
 
 /**
+ * ptap_helper_restore: "ptap-helper restore [--bridge BRIDGE] -- NAME...":
+ * the taps out of any link group, and back on @bridge (NULL: none).
+ * Returns as ptap_helper_run().
+ */
+int ptap_helper_restore(char *const *names, size_t n, const char *bridge,
+                        ptap_helper_result *res);
+
+/**
  * ptap_helper_destroy: "ptap-helper destroy NAME..." (one batch).
  * @names: @n names. Returns as ptap_helper_run().
  */

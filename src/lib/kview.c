@@ -40,6 +40,8 @@ static void kdev_from_link(ptap_kdev *d, const ptap_link_info *l)
     d->multi_queue = l->multi_queue;
     d->vnet_hdr = l->vnet_hdr;
     d->queues = l->is_tun ? l->queues + l->disabled_queues : 0;
+    d->link_group = l->link_group;
+    d->is_bridge = strcmp(l->kind, "bridge") == 0;
 }
 
 int ptap_kview_load(ptap_kview *kv)

@@ -30,6 +30,8 @@ typedef struct ptap_kdev {
     bool multi_queue;
     bool vnet_hdr;
     unsigned queues;                     /* multi-queue: queues attached (enabled or not) */
+    unsigned link_group;                 /* IFLA_GROUP: not 0 inside a deletion group */
+    bool is_bridge;                      /* a Linux bridge */
 } ptap_kdev;
 
 typedef struct ptap_kview {

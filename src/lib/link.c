@@ -501,6 +501,8 @@ int ptap_link_configure(ptap_link_ctx *c, int ifindex, const ptap_link_config *c
         rtnl_link_set_master(chg, cfg->master);
     if (cfg->up)
         rtnl_link_set_flags(chg, IFF_UP);
+    if (cfg->set_group)
+        rtnl_link_set_group(chg, cfg->group);
     r = rtnl_link_change(c->sk, orig, chg, 0);
     return finish(c, r);
 }

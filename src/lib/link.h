@@ -109,6 +109,8 @@ typedef struct ptap_link_config {
     uint8_t mac[PTAP_MAC_LEN];
     int master;               /* bridge ifindex, 0: unchanged */
     bool up;                  /* bring the link up */
+    bool set_group;           /* set the link group to @group (0: out of any deletion group) */
+    uint32_t group;
 } ptap_link_config;
 
 /**

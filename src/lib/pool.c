@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <signal.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,11 @@ int ptap_pool_helper_error(ptap_error *err, const char *what, int r, const ptap_
         return ptap_error_set(err, r, r == -ENOENT || r == -EACCES ? EX_UNAVAILABLE : EX_OSERR,
                               "%s: cannot run ptap-helper '%s': %s", what, ptap_helper_path(),
                               strerror(-r));
+    if (res->status > 128)
+        return ptap_error_set(err, -EINTR, EX_OSERR, "%s: ptap-helper was killed by signal %d (%s)%s%s",
+                              what, res->status - 128, strsignal(res->status - 128),
+                              res->errtext && *res->errtext ? ": " : "",
+                              res->errtext ? res->errtext : "");
     /* The helper's own message already names the object and the reason. */
     const char *msg = res->errtext && *res->errtext ? res->errtext : "ptap-helper failed";
     if (strncmp(msg, "ptap-helper: ", 13) == 0)
@@ -99,6 +105,36 @@ static int refuse_held(char *const *names, size_t n, const ptap_destroy_batch *b
     return 0;
 }
 
+/*
+ * After a failed helper run the records say DESTROYING, and only the kernel
+ * knows what happened: a helper refusing checks every name before it
+ * deletes any, but one killed (SIGKILL, OOM) may have deleted them all, or
+ * left them in its deletion group. Each record follows its tap: gone ->
+ * DESTROYED, still there -> READY (a tap left in a deletion group is put
+ * back by the next `ptap recover`). Best effort: when even the kernel
+ * cannot be asked, the DESTROYING records stay for `ptap recover`.
+ */
+static void settle_from_kernel(ptap_journal *j, ptap_destroy_batch *b)
+{
+    _cleanup_(ptap_kview_clear) ptap_kview kv = { 0 };
+    _cleanup_free_ char **names = calloc(b->n + 1, sizeof(*names));
+
+    if (!names)
+        return;
+    for (size_t i = 0; i < b->n; i++)
+        names[i] = b->recs[i].name;
+    if (ptap_kview_load_names(&kv, names, b->n) < 0)
+        return;
+    for (size_t i = 0; i < b->n; i++) {
+        const ptap_kdev *d = ptap_kview_find(&kv, b->recs[i].name);
+
+        b->recs[i].state = d && ptap_kdev_is_record(d, ptap_journal_id(j), &b->recs[i])
+                               ? PTAP_STATE_READY
+                               : PTAP_STATE_DESTROYED;
+    }
+    (void) ptap_journal_append(j, b->recs, b->n, NULL);
+}
+
 int ptap_pool_destroy_taps(ptap_journal *j, ptap_destroy_batch *b, unsigned flags,
                            ptap_error *err)
 {
@@ -151,11 +187,8 @@ int ptap_pool_destroy_taps(ptap_journal *j, ptap_destroy_batch *b, unsigned flag
         if (r < 0 || res.status != 0) {
             b->helper_failed = true;
             r = ptap_pool_helper_error(err, b->what, r, &res);
-            if (flags & PTAP_DESTROY_UNDO) {
-                for (size_t i = 0; i < b->n; i++)
-                    b->recs[i].state = PTAP_STATE_READY;
-                (void) ptap_journal_append(j, b->recs, b->n, NULL);
-            }
+            if (flags & PTAP_DESTROY_UNDO)
+                settle_from_kernel(j, b);
             return r;
         }
     }

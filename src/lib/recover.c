@@ -38,6 +38,11 @@ typedef struct plan {
     size_t n_detach;
     int *followed;          /* ifindexes of renamed taps whose records follow them */
     size_t n_followed;
+    struct restore {        /* taps to put back: out of a deletion group, onto their bridge */
+        char *name;
+        const char *bridge; /* NULL: no bridge to rejoin */
+    } *restore;
+    size_t n_restore;
 } plan;
 
 static void plan_clear(plan *p)
@@ -47,6 +52,7 @@ static void plan_clear(plan *p)
     free(p->destroy);
     free(p->detach);
     free(p->followed);
+    free(p->restore);
 }
 
 /* Has this pass already said something about tap @name? */
@@ -206,6 +212,48 @@ static int kept_in_use(plan *p, const char *name, const char *state)
     return plan_action(p, "in-use", name, state, why);
 }
 
+/*
+ * A live record whose tap is ours but not as it was made: left in a
+ * deletion group by a helper killed mid-destroy (the group delete never
+ * came), or off its bridge because the bridge was deleted (its ports are
+ * let go) — and perhaps made again since. Put it back, or say why not.
+ */
+static int plan_stranded(plan *p, const ptap_kview *kv, const ptap_record *rec,
+                         const ptap_kdev *d, bool ours)
+{
+    const char *state = ptap_state_to_string(rec->state);
+    const char *bridge = NULL;
+    bool regroup, rejoin = false;
+    char why[96];
+
+    if (!ours || !d)
+        return 0;
+    regroup = d->link_group != 0;
+    if (*rec->bridge && strcmp(d->bridge, rec->bridge) != 0 && !*d->bridge) {
+        const ptap_kdev *br = ptap_kview_find(kv, rec->bridge);
+
+        if (!br || !br->is_bridge) {
+            snprintf(why, sizeof(why), "its bridge '%s' is gone: rejoined when it is back",
+                     rec->bridge);
+            if (!regroup)
+                return plan_action(p, "bridge-gone", rec->name, state, why);
+        } else {
+            rejoin = true;
+            bridge = br->name;
+        }
+    }
+    if (!regroup && !rejoin)
+        return 0;
+    p->restore[p->n_restore++] = (struct restore) { .name = (char *) d->name, .bridge = bridge };
+    if (rejoin)
+        snprintf(why, sizeof(why), "bridge '%s' is back: the tap rejoins it%s", rec->bridge,
+                 regroup ? ", and leaves a deletion group" : "");
+    else
+        snprintf(why, sizeof(why), "left in deletion group %u by an interrupted destroy",
+                 d->link_group);
+    return plan_action(p, rejoin ? "rejoin-bridge" : "restore-group", rec->name, state, why);
+}
+
 static int plan_record(plan *p, ptap_journal *j, const ptap_kview *kv, const ptap_record *rec)
 {
     const char *jid = ptap_journal_id(j);
@@ -249,7 +297,7 @@ static int plan_record(plan *p, ptap_journal *j, const ptap_kview *kv, const pta
         f.probe = ptap_probe_consumer(rec);
     ptap_recover_decide(rec, &f, &dec);
     if (!dec.action)
-        return 0;
+        return plan_stranded(p, kv, rec, d, f.tap_ours);
 
     if (dec.destroy_batch)
         for (size_t i = 0; i < kv->n; i++) {
@@ -306,6 +354,40 @@ static void plan_detach(void *userdata)
         (void) ptap_recover_detach_consumer(&p->detach[i], NULL);
 }
 
+/* Put stranded taps back: one helper run per bridge (and one for those
+ * that only leave a deletion group). The records already say how the taps
+ * should be; nothing is journaled. */
+static int plan_restore(plan *p, ptap_error *err)
+{
+    _cleanup_free_ char **names = calloc(p->n_restore + 1, sizeof(*names));
+    bool *done = calloc(p->n_restore + 1, sizeof(*done));
+    int r = 0;
+
+    if (!names || !done) {
+        free(done);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < p->n_restore && r >= 0; i++) {
+        _cleanup_(ptap_helper_result_clear) ptap_helper_result res = { 0 };
+        const char *br = p->restore[i].bridge;
+        size_t n = 0;
+
+        if (done[i])
+            continue;
+        for (size_t k = i; k < p->n_restore; k++)
+            if (!done[k] && (br ? p->restore[k].bridge && strcmp(p->restore[k].bridge, br) == 0
+                                : !p->restore[k].bridge)) {
+                names[n++] = p->restore[k].name;
+                done[k] = true;
+            }
+        r = ptap_helper_restore(names, n, br, &res);
+        if (r < 0 || res.status != 0)
+            r = ptap_pool_helper_error(err, "cannot put taps back", r, &res);
+    }
+    free(done);
+    return r;
+}
+
 static int plan_execute(plan *p, ptap_journal *j, ptap_error *err)
 {
     ptap_destroy_batch b = {
@@ -316,10 +398,15 @@ static int plan_execute(plan *p, ptap_journal *j, ptap_error *err)
         .before_helper = plan_detach, .userdata = p,
     };
 
+    int r;
+
     /* FORCE: the plan already left every held tap alone (the "in-use"
      * rule), except those whose guest device it removes first: their QEMU
      * holds them until plan_detach() has run. */
-    return ptap_pool_destroy_taps(j, &b, PTAP_DESTROY_FAULTS_RECOVER | PTAP_DESTROY_FORCE, err);
+    r = ptap_pool_destroy_taps(j, &b, PTAP_DESTROY_FAULTS_RECOVER | PTAP_DESTROY_FORCE, err);
+    if (r < 0)
+        return r;
+    return plan_restore(p, err);
 }
 
 /* "DRIVER[+TRANSPORT]://[USER@]HOST/PATH[?QUERY]" -> "DRIVER://HOST/PATH";
@@ -484,7 +571,8 @@ static int run(ptap_journal *j, const ptap_release_req *release, bool dry_run,
     p.detach = calloc(n + 1, sizeof(*p.detach));
     p.destroy = calloc(kv.n + n + 1, sizeof(char *));
     p.followed = calloc(n + 1, sizeof(*p.followed));
-    if (!p.before || !p.after || !p.detach || !p.destroy || !p.followed)
+    p.restore = calloc(n + 1, sizeof(*p.restore));
+    if (!p.before || !p.after || !p.detach || !p.destroy || !p.followed || !p.restore)
         r = -ENOMEM;
 
     for (size_t i = 0; i < n && r >= 0; i++) {

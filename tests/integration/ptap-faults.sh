@@ -162,6 +162,9 @@ ptap_root destroy $(pc_live root "$S") >/dev/null 2>&1 || true
 ptap_root create 'fhd%d' --count 3 >/dev/null
 helper_point link-after-group destroy fhd0 fhd1 fhd2
 ptap_root destroy $(pc_live root "$S") >/dev/null 2>&1 || true
+ptap_root create 'fhe%d' --count 3 >/dev/null
+helper_point helper-after-delete destroy fhe0 fhe1 fhe2
+ptap_root destroy $(pc_live root "$S") >/dev/null 2>&1 || true
 if [ ${#INERT[@]} -gt 0 ]; then
     pt_fail "fault points inside ptap-helper never fired: ${INERT[*]}"
 fi
