@@ -435,20 +435,6 @@ static void uri_key(const char *uri, char *buf, size_t len)
              (int) (q ? (size_t) (q - path) : strlen(path)), path);
 }
 
-static bool is_uuid(const char *s)
-{
-    size_t n = 0;
-
-    for (; *s; s++) {
-        if (*s == '-')
-            continue;
-        if (!isxdigit((unsigned char) *s))
-            return false;
-        n++;
-    }
-    return n == 32;
-}
-
 /* UUIDs compare without regard to case or dashes. */
 static bool uuid_equal(const char *a, const char *b)
 {
@@ -510,7 +496,7 @@ bool ptap_release_matches(const ptap_record *rec, const ptap_release_req *req)
             return false;
         if (req->uuid)
             return uuid_equal(c->target, req->uuid);
-        if (is_uuid(t))
+        if (ptap_is_uuid(t))
             return uuid_equal(c->target, t);
         return strcmp(c->name, t) == 0;
     default:
@@ -654,7 +640,7 @@ int ptap_release(ptap_journal *j, const ptap_release_req *req, ptap_recover_resu
     if (ptap_release_target_check(req->target, &why) < 0)
         return ptap_error_set(err, -EINVAL, EX_USAGE, "cannot release '%s': %s",
                               strna(req->target), why);
-    if (req->uuid && !is_uuid(req->uuid))
+    if (req->uuid && !ptap_is_uuid(req->uuid))
         return ptap_error_set(err, -EINVAL, EX_USAGE, "invalid UUID '%s'", req->uuid);
     return run(j, req, false, res, err);
 }

@@ -281,3 +281,17 @@ int ptap_mac_tap_random(uint8_t mac[PTAP_MAC_LEN], const uint8_t *bridge_mac)
     }
     return 0;
 }
+
+bool ptap_is_uuid(const char *s)
+{
+    size_t n = 0;
+
+    for (; s && *s; s++) {
+        if (*s == '-')
+            continue;
+        if (!isxdigit((unsigned char) *s))
+            return false;
+        n++;
+    }
+    return n == 32;
+}

@@ -85,6 +85,12 @@ int ptap_tag_check(const char *tag, const char **why);
 int ptap_qemu_id_check(const char *id, const char **why);
 
 /**
+ * ptap_is_uuid: @s reads as a UUID: 32 hex digits, dashes anywhere
+ * (libvirt accepts it so for a domain).
+ */
+bool ptap_is_uuid(const char *s);
+
+/**
  * ptap_user_by_name / ptap_group_by_name: resolve a name through NSS.
  * Returns 0, -ENOENT (no such user/group) or another negative errno.
  */

@@ -242,20 +242,6 @@ const char *ptap_virt_uri(const ptap_virt *v)
     return v->uri;
 }
 
-static bool looks_like_uuid(const char *s)
-{
-    size_t n = 0;
-
-    for (; *s; s++) {
-        if (*s == '-')
-            continue;
-        if (!isxdigit((unsigned char) *s))
-            return false;
-        n++;
-    }
-    return n == 32;
-}
-
 int ptap_virt_lookup(ptap_virt *v, const char *name_or_uuid)
 {
     virDomainPtr dom = NULL;
@@ -266,7 +252,7 @@ int ptap_virt_lookup(ptap_virt *v, const char *name_or_uuid)
     if (!name_or_uuid || !*name_or_uuid)
         return virt_fail(v, -EINVAL, "empty domain name");
 
-    if (looks_like_uuid(name_or_uuid))
+    if (ptap_is_uuid(name_or_uuid))
         dom = virDomainLookupByUUIDString(v->conn, name_or_uuid);
     if (!dom)
         dom = virDomainLookupByName(v->conn, name_or_uuid);
