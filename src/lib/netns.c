@@ -113,6 +113,22 @@ int ptap_netns_self(ptap_netns *ret)
     return 0;
 }
 
+int ptap_netns_of_pid(pid_t pid, ptap_netns *ret)
+{
+    char path[64];
+    struct stat st;
+
+    *ret = (ptap_netns) { 0 };
+    if (pid <= 0)
+        return -ESRCH;
+    snprintf(path, sizeof(path), "/proc/%ld/ns/net", (long) pid);
+    if (stat(path, &st) < 0)
+        return negative_errno();
+    from_stat(ret, &st);
+    find_name(ret);
+    return 0;
+}
+
 bool ptap_netns_can_enter(void)
 {
     static int known = -1;
@@ -273,10 +289,15 @@ ptap_netns_where ptap_netns_locate(ptap_netns *ns, const ptap_netns *self, int *
     if (!ptap_netns_known(ns) || ptap_netns_equal(ns, self))
         return PTAP_NETNS_HERE;
     if (!search_run_netns(&s) && !search_proc(&s, false) && !search_proc(&s, true)) {
-        /* Gone only when this process could look everywhere: a user
-         * cannot see other users' processes, which may hold it. */
-        if (s.denied || !ptap_netns_can_enter())
+        /* Gone only for a process that may look everywhere (enter any
+         * namespace, read any process's): a user cannot see other users'
+         * processes, which may hold it. Root may still be refused a
+         * process that is not dumpable in another user namespace: that
+         * one is taken not to hold it (netns.h, Known limits). */
+        if (!ptap_netns_can_enter())
             return PTAP_NETNS_UNSEEN;
+        if (s.denied)
+            ptap_debug("netns: some processes could not be looked at: taken not to hold it");
         return PTAP_NETNS_GONE;
     }
     find_name(ns);
@@ -289,7 +310,7 @@ ptap_netns_where ptap_netns_locate(ptap_netns *ns, const ptap_netns *self, int *
         ptap_debug("netns: cannot open '%s': %s", s.path, strerror(-r));
         s = (search) { .want = ns };
         if (!search_run_netns(&s) && !search_proc(&s, false) && !search_proc(&s, true))
-            return s.denied ? PTAP_NETNS_UNSEEN : PTAP_NETNS_GONE;
+            return PTAP_NETNS_GONE; /* this process may enter: it looked everywhere */
         r = open_found(&s);
         if (r < 0)
             return PTAP_NETNS_FORBIDDEN;

@@ -19,14 +19,17 @@
  * one is gone (the kernel hands inode numbers out again); a record of the
  * old namespace is then judged in the new one, where its tap (found by its
  * mark, never by its name alone) is not: the record closes, as it would
- * have. A namespace that only a socket or a process of another pid
- * namespace keeps alive is not found, and is taken for gone.
+ * have. A namespace that only a socket, a process of another pid
+ * namespace, or a process root may not inspect (not dumpable, of another
+ * user namespace) keeps alive is not found, and root takes it for gone:
+ * its records close, its taps (if any are left) are never touched.
  */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define PTAP_NETNS_DIR "/run/netns"
 #define PTAP_NETNS_NAME_MAX 64 /* a /run/netns name ptap records, with its NUL */
@@ -45,7 +48,8 @@ typedef enum ptap_netns_where {
     PTAP_NETNS_ENTERABLE, /* another one, that this process may enter */
     PTAP_NETNS_FORBIDDEN, /* another one, that this process may not enter */
     PTAP_NETNS_UNSEEN,    /* not found, but this process cannot look everywhere it
-                           * could be (other users' processes): it may exist */
+                           * could be (it may not enter namespaces, nor read other
+                           * users' processes): it may exist */
     PTAP_NETNS_GONE,      /* no longer exists: no /run/netns entry, no process holds it */
 } ptap_netns_where;
 
@@ -63,6 +67,13 @@ bool ptap_netns_equal(const ptap_netns *a, const ptap_netns *b);
  * its /run/netns name if one is bound to it. Returns 0 or a negative errno.
  */
 int ptap_netns_self(ptap_netns *ret);
+
+/**
+ * ptap_netns_of_pid: the namespace process @pid runs in (/proc/PID/ns/net:
+ * this process's user's processes, or any for root), and its name.
+ * Returns 0, or a negative errno (-EACCES: another user's process).
+ */
+int ptap_netns_of_pid(pid_t pid, ptap_netns *ret);
 
 /**
  * ptap_netns_name_check: -EINVAL (with @why) unless @name can be a
