@@ -47,24 +47,42 @@ pt_assert_rc "forget from B" 0 ptap_user forget ua0
 pt_assert_eq "forget from B keeps the record" "ua0 ua1 ua2" "$(live)"
 pt_assert_rc "attach --tap from B" 77 ptap_user attach qmp:/nonexistent/qmp.sock --tap ua0
 pt_assert_match "attach says why, before any guest is asked" "'ua0'.*'$NS_A'.*cannot enter" "$PT_ERR"
+# ua0 attached to a guest that is gone, as the journal writes it: a
+# release from B cannot destroy it in A, and says so (exit 75).
+J=$PC_USER_STATE/journal.xml
+seq=$(grep -o 'seq="[0-9]*"' "$J" | tr -dc '0-9\n' | sort -n | tail -1)
+line=$(grep 'name="ua0" state="ready"' "$J" | tail -1)
+echo "$line" | sed -e "s/seq=\"[0-9]*\"/seq=\"$((seq + 1))\"/" -e 's/state="ready"/state="attached"/' \
+    -e "s|/>\$|><consumer kind=\"qmp\" target=\"$PC_TMP/gone.qmp\" netdev=\"net-ua0\" device=\"dev-ua0\" model=\"virtio-net-pci\" mac=\"52:54:00:12:34:58\"/></tap>|" \
+    >>"$J"
+pt_assert_rc "release from B" 75 ptap_user release "qmp:$PC_TMP/gone.qmp" --json
+pt_assert_json "release leaves ua0 alone" "$PT_OUT" \
+    'length == 1 and .[0].action == "other-netns" and .[0].name == "ua0"'
+pt_assert_match "release says why" "network namespace this process cannot enter" "$PT_ERR"
+has "$NS_A" ua0 || pt_fail "the refused release removed ua0"
+pt_assert_json "ua0 is still attached on record" "$(ptap_user list --json)" \
+    '[.[] | select(.name == "ua0" and .state == "attached")] | length == 1'
 pt_ok "from another namespace a user's records of A are left alone, and said so"
 
 # ---- from A: judged there ---------------------------------------------------------
+pt_assert_rc "release from A" 0 in_ns "$NS_A" ptap_user release "qmp:$PC_TMP/gone.qmp" --json
+pt_assert_json "release in A destroys ua0" "$PT_OUT" \
+    'length == 1 and .[0].action == "release" and .[0].name == "ua0"'
+has "$NS_A" ua0 && pt_fail "release in A left ua0"
 pt_assert_rc "recover from A" 0 in_ns "$NS_A" ptap_user recover --json
 pt_assert_eq "recover from A has nothing to do" "[]" "$(jq -c . <<<"$PT_OUT")"
-pt_assert_rc "destroy in A" 0 in_ns "$NS_A" ptap_user destroy ua1
-has "$NS_A" ua1 && pt_fail "destroy in A left ua1"
 ip -n "$NS_A" link del ua2
 pt_assert_rc "recover from A, ua2 deleted" 0 in_ns "$NS_A" ptap_user recover --json
 pt_assert_json "recover in A closes ua2" "$PT_OUT" \
     'length == 1 and .[0].action == "close" and .[0].name == "ua2"'
-pt_assert_eq "ua0 lives on" "ua0" "$(live)"
+pt_assert_eq "ua1 lives on" "ua1" "$(live)"
 pt_ok "in A the user's records are judged as ever"
 
 # ---- A deleted: a user cannot tell, so nothing is concluded ----------------------
 ip netns del "$NS_A"
 pt_assert_rc "recover from B after A is gone" 0 ptap_user recover --json
 pt_assert_json "the record is left, never called gone" "$PT_OUT" \
-    'length == 1 and .[0].action == "other-netns" and .[0].name == "ua0"'
-pt_assert_eq "ua0's record lives on" "ua0" "$(live)"
+    'length == 1 and .[0].action == "other-netns" and .[0].name == "ua1"
+     and (.[0].reason | test("cannot find, nor tell gone"))'
+pt_assert_eq "ua1's record lives on" "ua1" "$(live)"
 pt_ok "a user never concludes a namespace is gone"

@@ -166,6 +166,64 @@ pt_assert_json "from C the tap is followed to B, never closed" "$PT_OUT" \
 has "$NS_B" old0 || pt_fail "old0 was removed"
 pt_ok "an old-format record is judged in the namespace ptap runs in"
 
+# ---- tap names are unique in a journal, across namespaces ------------------------
+pt_assert_rc "create col%d in A" 0 in_ns "$NS_A" ptap_root create 'col%d'
+before_b=$(pt_links)
+# B's kernel picks col0 as well: recording it would replace A's record.
+pt_assert_rc "create col%d in B" 64 ptap_root create 'col%d'
+pt_assert_match "the refusal names the tap and A" "'col0'.*'$NS_A'" "$PT_ERR"
+pt_assert_unchanged "nothing is left in B" "$before_b"
+pt_assert_json "A's col0 keeps its record" "$(rec col0)" '.netns.name == $a and .in_kernel == true' \
+    --arg a "$NS_A"
+pt_assert_rc "destroy col0 from B" 0 ptap_root destroy col0
+pt_ok "a template create never takes a name on record for another namespace"
+
+# ---- release judges each record in its namespace ----------------------------------
+pt_assert_rc "create rel0 in A" 0 in_ns "$NS_A" ptap_root create rel0
+# rel0 attached to a guest that is gone, as the journal writes it.
+seq=$(grep -o 'seq="[0-9]*"' "$PC_ROOT_STATE/journal.xml" | tr -dc '0-9\n' | sort -n | tail -1)
+line=$(grep 'name="rel0" state="ready"' "$PC_ROOT_STATE/journal.xml" | tail -1)
+echo "$line" | sed -e "s/seq=\"[0-9]*\"/seq=\"$((seq + 1))\"/" -e 's/state="ready"/state="attached"/' \
+    -e "s|/>\$|><consumer kind=\"qmp\" target=\"$PC_TMP/gone.qmp\" netdev=\"net-rel0\" device=\"dev-rel0\" model=\"virtio-net-pci\" mac=\"52:54:00:12:34:57\"/></tap>|" \
+    >>"$PC_ROOT_STATE/journal.xml"
+pt_assert_rc "release from B" 0 ptap_root release "qmp:$PC_TMP/gone.qmp" --json
+pt_assert_json "release destroys rel0 in A" "$PT_OUT" \
+    'length == 1 and .[0].action == "release" and .[0].name == "rel0" and .[0].netns.name == $a' \
+    --arg a "$NS_A"
+has "$NS_A" rel0 && pt_fail "release from B left rel0 in A"
+pt_assert_unchanged "B, while releasing in A" "$before_b"
+pt_ok "release from B destroys a guest's tap in its own namespace"
+
+# ---- ptap watch in B ----------------------------------------------------------------
+pt_assert_rc "create wt* in A" 0 in_ns "$NS_A" ptap_root create 'wt%d' --count 2
+ip -n "$NS_A" link del wt1 # before the watcher starts: its resync looks in A
+WLOG=$PC_TMP/watch.log
+ip netns exec "$NS_B" env PTAP_HELPER="$PC_HELPER" "$PTAP_BIN" --state-dir "$PC_ROOT_STATE" \
+    watch -v 2>"$WLOG" &
+WPID=$!
+pt_cleanup_add pt_kill "$WPID"
+for _ in $(seq 100); do
+    grep -q "watching the journal" "$WLOG" && break
+    sleep 0.05
+done
+grep -q "watching the journal" "$WLOG" || pt_fail "the watcher did not start: $(cat "$WLOG")"
+pt_assert_match "the watcher's resync forgot wt1, deleted in A" "'wt1': the device was deleted" \
+    "$(cat "$WLOG")"
+# B's own wt0 comes and goes: the watcher sees it, A's wt0 is not that device.
+ip -n "$NS_B" tuntap add wt0 mode tap
+ip -n "$NS_B" link del wt0
+for _ in $(seq 100); do
+    grep -q "'wt0': its tap lives on" "$WLOG" && break
+    sleep 0.05
+done
+grep -q "'wt0': its tap lives on in network namespace '$NS_A'" "$WLOG" ||
+    pt_fail "the watcher did not leave wt0 alone: $(cat "$WLOG")"
+pt_assert_json "wt0's record lives on" "$(rec wt0)" '.state == "ready" and .in_kernel == true'
+[ -z "$(rec wt1)" ] || pt_fail "wt1's record is still live"
+pt_kill "$WPID"
+pt_assert_rc "destroy wt0" 0 ptap_root destroy wt0
+pt_ok "ptap watch in B judges A's records in A"
+
 # ---- namespace A deleted: its taps are gone, their records close -----------------
 pt_assert_eq "A still holds nsa0 nsa1" "nsa0 nsa1" "$(taps "$NS_A")"
 ip netns del "$NS_A"
