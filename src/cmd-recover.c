@@ -90,7 +90,9 @@ const cli_command cli_cmd_recover = {
     .summary = "make journal and kernel agree after a crash",
     .details = "Rolls back or completes interrupted operations, closes records whose tap\n"
                "vanished, destroys taps whose guest is gone and this journal's orphans.\n"
-               "Unmarked devices and other journals' taps are never touched.\n",
+               "Unmarked devices and other journals' taps are never touched. Each record\n"
+               "is judged in its tap's network namespace (entered as root; left alone,\n"
+               "other-netns, otherwise); a gone namespace's records close.\n",
     .options = recover_options,
     .run = run_recover,
 };
@@ -144,7 +146,8 @@ const cli_command cli_cmd_release = {
     .details = "TARGET is a libvirt domain (name or UUID), qmp:PATH or hmp:PATH, as for\n"
                "attach. Only the journal and /proc are read, libvirt is never asked (the\n"
                "libvirt hook runs it). A tap whose guest still runs is kept (exit 75)\n"
-               "unless --force. A name matches guests of the same connection only.\n",
+               "unless --force. A name matches guests of the same connection only.\n"
+               "Each tap is destroyed in its own network namespace (as root), else kept.\n",
     .options = release_options,
     .run = run_release,
 };
