@@ -116,8 +116,8 @@ const ptap_kdev *ptap_kview_find(const ptap_kview *kv, const char *name)
 {
     ptap_kdev key;
 
-    if (!name || strlen(name) >= sizeof(key.name))
-        return NULL;
+    if (!name || strlen(name) >= sizeof(key.name) || kv->n == 0)
+        return NULL; /* (a view never loaded has no array at all) */
     snprintf(key.name, sizeof(key.name), "%s", name);
     return bsearch(&key, kv->devs, kv->n, sizeof(*kv->devs), cmp_name);
 }
