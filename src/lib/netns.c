@@ -408,11 +408,20 @@ void ptap_netns_list_free(ptap_netns *v, int *fds, size_t n)
     free(v);
 }
 
+static bool lost;
+
+bool ptap_netns_lost(void)
+{
+    return lost;
+}
+
 int ptap_netns_enter(int fd, int *saved)
 {
     _cleanup_close_ int old = -1;
 
     *saved = -1;
+    if (lost)
+        return -EIO;
     if (fd < 0)
         return 0;
     old = open(SELF_NS, O_RDONLY | O_CLOEXEC);
@@ -430,8 +439,9 @@ int ptap_netns_leave(int *saved)
 
     if (*saved < 0)
         return 0;
-    if (setns(*saved, CLONE_NEWNET) < 0) {
+    if (setns(*saved, CLONE_NEWNET) < 0 && setns(*saved, CLONE_NEWNET) < 0) {
         r = negative_errno();
+        lost = true; /* sticky: every later act is refused */
         ptap_debug("netns: cannot go back to the namespace ptap started in: %s", strerror(-r));
     }
     close(*saved);

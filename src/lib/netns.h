@@ -137,6 +137,13 @@ int ptap_netns_enter(int fd, int *saved);
  */
 int ptap_netns_leave(int *saved);
 
+/**
+ * ptap_netns_lost: has a ptap_netns_leave() failed in this process? Then
+ * this thread is not where it thinks it is: nothing may be acted on any
+ * more (the destroy path refuses, -EIO), the process must finish.
+ */
+bool ptap_netns_lost(void);
+
 /* ptap_netns_leavep: for _cleanup_(ptap_netns_leavep) int saved = -1; */
 static inline void ptap_netns_leavep(int *saved)
 {

@@ -110,6 +110,10 @@ static int batch_locate(const ptap_destroy_batch *b, int *fd, bool *gone, ptap_e
 
     *fd = -1;
     *gone = false;
+    /* A process that could not go back to its namespace acts nowhere. */
+    if (ptap_netns_lost())
+        return ptap_error_set(err, -EIO, EX_OSERR, "%s: this process lost track of its network "
+                              "namespace", b->what);
     if (!b->netns || !ptap_netns_known(b->netns))
         return 0;
     r = ptap_netns_self(&self);
