@@ -150,6 +150,20 @@ int cli_parse_group(const char *s, gid_t *ret)
     return EX_OK;
 }
 
+json_object *cli_netns_json(const ptap_netns *ns)
+{
+    json_object *o;
+    char id[PTAP_NETNS_ID_MAX];
+
+    if (!ptap_netns_known(ns))
+        return NULL;
+    o = json_object_new_object();
+    ptap_netns_format_id(ns, id, sizeof(id));
+    json_object_object_add(o, "id", json_object_new_string(id));
+    json_object_object_add(o, "name", *ns->name ? json_object_new_string(ns->name) : NULL);
+    return o;
+}
+
 json_object *cli_record_json(const ptap_journal *j, const ptap_record *rec)
 {
     json_object *o = json_object_new_object();
@@ -184,5 +198,6 @@ json_object *cli_record_json(const ptap_journal *j, const ptap_record *rec)
     }
     json_object_object_add(o, "created", json_object_new_int64(rec->created));
     json_object_object_add(o, "updated", json_object_new_int64(rec->updated));
+    json_object_object_add(o, "netns", cli_netns_json(&rec->netns));
     return o;
 }

@@ -159,9 +159,17 @@ int cli_parse_group(const char *s, gid_t *ret);
 /**
  * cli_record_json: a journal record as the JSON object create, list and
  * journal dump print. Its "journal" key is @j's id (ptap_journal_id()):
- * every JSON object ptap prints about a tap carries it.
+ * every JSON object ptap prints about a tap carries it. Its "netns" key is
+ * the tap's network namespace (cli_netns_json()).
  */
 json_object *cli_record_json(const ptap_journal *j, const ptap_record *rec);
+
+/**
+ * cli_netns_json: a network namespace as JSON, {"id": "DEV:INO", "name":
+ * its /run/netns name or null}; NULL (JSON null) for an unknown one (a
+ * record written before ptap knew namespaces).
+ */
+json_object *cli_netns_json(const ptap_netns *ns);
 
 /* The subcommands, one descriptor each (listed in this order by `ptap --help`). */
 extern const cli_command cli_cmd_create, cli_cmd_destroy, cli_cmd_list, cli_cmd_forget;

@@ -174,7 +174,7 @@ static int run_forget(cli *c, const cli_args *a)
 {
     _cleanup_(ptap_journal_closep) ptap_journal *j = NULL;
     ptap_error err = { 0 };
-    size_t n = 0;
+    ptap_forget_result res = { 0 };
     int ex, r;
 
     ex = check_names("forget", a->argc, a->argv);
@@ -183,11 +183,21 @@ static int run_forget(cli *c, const cli_args *a)
     ex = cli_open_journal(c, true, &j);
     if (ex != EX_OK)
         return ex;
-    r = ptap_pool_forget(j, a->argv, (size_t) a->argc, &n, &err);
+    r = ptap_pool_forget(j, a->argv, (size_t) a->argc, &res, &err);
     if (r < 0)
         return cli_fail(&err, r, "cannot forget taps");
-    if (c->verbose)
-        fprintf(stderr, "ptap: forgot %zu record(s)\n", n);
+    if (c->verbose) {
+        fprintf(stderr, "ptap: forgot %zu record(s)\n", res.forgotten);
+        if (res.followed)
+            fprintf(stderr, "ptap: %zu record(s) follow their tap to another network namespace\n",
+                    res.followed);
+        if (res.elsewhere)
+            fprintf(stderr, "ptap: %zu record(s) kept: their tap lives on in its own network "
+                    "namespace\n", res.elsewhere);
+        if (res.left)
+            fprintf(stderr, "ptap: %zu record(s) left alone: of a network namespace this "
+                    "process cannot enter\n", res.left);
+    }
     return EX_OK;
 }
 
@@ -195,8 +205,10 @@ const cli_command cli_cmd_forget = {
     .name = "forget",
     .synopsis = "NAME...",
     .summary = "drop records of devices that no longer exist",
-    .details = "What the udev rule runs when a device disappears. A tap of this journal\n"
-               "that still exists is refused; names not on record are ignored.\n",
+    .details = "What the udev rule runs when a device disappears. Each record is judged in\n"
+               "its tap's network namespace: a tap of this journal that still exists there\n"
+               "is refused (here) or left alone (another namespace), one that moved is\n"
+               "followed; names not on record are ignored.\n",
     .run = run_forget,
 };
 
@@ -219,10 +231,80 @@ static const char *disagreement(const ptap_record *rec, const ptap_kdev *d, cons
     return NULL;
 }
 
+/* What list found out about one record, judged in its own namespace. */
+typedef struct look {
+    const ptap_kdev *d;  /* its tap (where it moved, if it did), or a device of its name */
+    int in_kernel;       /* 1: its tap exists, 0: it does not, -1: cannot tell */
+    char problem[PTAP_NSVIEW_WHY_MAX + 96]; /* "" if none */
+} look;
+
+static void look_at(ptap_kviews *w, const char *jid, const ptap_record *rec, look *l)
+{
+    ptap_nsview *v = ptap_kviews_of(w, rec), *mv;
+    char where[PTAP_NETNS_ID_MAX + PTAP_NETNS_NAME_MAX + 32];
+    const ptap_kdev *moved;
+    const char *p;
+
+    *l = (look) { .in_kernel = 0 };
+    if (!v) {
+        l->in_kernel = -1;
+        snprintf(l->problem, sizeof(l->problem), "not checked: out of memory");
+        return;
+    }
+    ptap_nsview_describe(v, where, sizeof(where));
+    if (v->judge == PTAP_NETNS_JUDGE_LEAVE) {
+        l->in_kernel = -1;
+        ptap_nsview_why(v, l->problem, sizeof(l->problem));
+        return;
+    }
+    if (v->judge != PTAP_NETNS_JUDGE_GONE)
+        l->d = ptap_kview_find(&v->kv, rec->name);
+    if (l->d && ptap_kdev_is_record(l->d, jid, rec)) {
+        l->in_kernel = 1;
+        p = disagreement(rec, l->d, jid);
+        snprintf(l->problem, sizeof(l->problem), "%s", p ? p : "");
+        return;
+    }
+    if (rec->state != PTAP_STATE_CREATING && (moved = ptap_kviews_find_moved(w, rec, jid, &mv))) {
+        char to[sizeof(where)];
+
+        ptap_nsview_describe(mv, to, sizeof(to));
+        l->d = moved;
+        l->in_kernel = 1;
+        snprintf(l->problem, sizeof(l->problem), "the tap moved to %s%s%s%s ('ptap recover' "
+                 "follows it)", to, strcmp(moved->name, rec->name) ? " as '" : "",
+                 strcmp(moved->name, rec->name) ? moved->name : "",
+                 strcmp(moved->name, rec->name) ? "'" : "");
+        return;
+    }
+    if (v->judge == PTAP_NETNS_JUDGE_GONE) {
+        snprintf(l->problem, sizeof(l->problem),
+                 "its %s no longer exists, nor its tap ('ptap recover' closes the record)", where);
+        return;
+    }
+    p = disagreement(rec, l->d, jid);
+    if (p && v->judge == PTAP_NETNS_JUDGE_ENTER)
+        snprintf(l->problem, sizeof(l->problem), "%s (in %s)", p, where);
+    else
+        snprintf(l->problem, sizeof(l->problem), "%s", p ? p : "");
+}
+
+/* "netns": {"id", "name", "current"} of a namespace, for list. */
+static json_object *netns_json(const ptap_netns *ns, const ptap_netns *self)
+{
+    json_object *o = cli_netns_json(ns);
+
+    if (o)
+        json_object_object_add(o, "current", json_object_new_boolean(ptap_netns_equal(ns, self)));
+    return o;
+}
+
 static int run_list(cli *c, const cli_args *a)
 {
     _cleanup_(ptap_journal_closep) ptap_journal *j = NULL;
-    ptap_kview kv = { 0 };
+    _cleanup_(ptap_kviews_clear) ptap_kviews w = { 0 };
+    _cleanup_free_ look *looks = NULL;
+    ptap_error err = { 0 };
     const char *jid;
     size_t n;
     int ex, r;
@@ -232,73 +314,101 @@ static int run_list(cli *c, const cli_args *a)
     ex = cli_open_journal(c, false, &j);
     if (ex != EX_OK)
         return ex;
-    r = ptap_kview_load(&kv);
+    r = ptap_kviews_init(&w, NULL, 0, &err);
     if (r < 0)
-        return cli_fail(NULL, r, "cannot list network devices");
+        return cli_fail(&err, r, "cannot list network devices");
     jid = ptap_journal_id(j);
     n = ptap_journal_count(j);
+    looks = calloc(n ? n : 1, sizeof(*looks));
+    if (!looks)
+        return cli_fail(NULL, -ENOMEM, "cannot list taps");
+    /* Each record in its own namespace (entered where this process may). */
+    for (size_t i = 0; i < n; i++)
+        look_at(&w, jid, ptap_journal_get(j, i), &looks[i]);
 
     if (c->json) {
         json_object *arr = json_object_new_array();
         for (size_t i = 0; i < n; i++) {
             const ptap_record *rec = ptap_journal_get(j, i);
-            const ptap_kdev *d = ptap_kview_find(&kv, rec->name);
-            const char *problem = disagreement(rec, d, jid);
+            const look *l = &looks[i];
             json_object *o = cli_record_json(j, rec);
 
-            json_object_object_add(o, "in_kernel", json_object_new_boolean(d && ptap_kdev_is_record(d, jid, rec)));
-            json_object_object_add(o, "carrier", d ? json_object_new_boolean(d->carrier) : NULL);
-            json_object_object_add(o, "problem", problem ? json_object_new_string(problem) : NULL);
+            /* The record's namespace, and whether it is the one ptap runs in. */
+            json_object_object_add(o, "netns", netns_json(&rec->netns, &w.self));
+            json_object_object_add(o, "in_kernel",
+                                   l->in_kernel < 0 ? NULL : json_object_new_boolean(l->in_kernel));
+            json_object_object_add(o, "carrier",
+                                   l->d && l->in_kernel >= 0 ? json_object_new_boolean(l->d->carrier) : NULL);
+            json_object_object_add(o, "problem", *l->problem ? json_object_new_string(l->problem) : NULL);
             json_object_array_add(arr, o);
         }
-        for (size_t i = 0; i < kv.n; i++) {
-            const ptap_kdev *d = &kv.devs[i];
-            const ptap_record *rec;
+        /* Orphans: where ptap runs, and in the namespaces of its records. */
+        for (size_t k = 0; k < w.n; k++) {
+            const ptap_nsview *v = w.v[k];
 
-            if (!ptap_kdev_ours(d, jid))
+            if (!v->of_records || (v->judge != PTAP_NETNS_JUDGE_HERE && v->judge != PTAP_NETNS_JUDGE_ENTER))
                 continue;
-            rec = ptap_journal_find(j, d->name);
-            if (rec)
-                continue;
-            json_object *o = json_object_new_object();
-            json_object_object_add(o, "name", json_object_new_string(d->name));
-            json_object_object_add(o, "journal", json_object_new_string(jid)); /* its mark's */
-            json_object_object_add(o, "state", NULL);
-            json_object_object_add(o, "in_kernel", json_object_new_boolean(true));
-            json_object_object_add(o, "problem", json_object_new_string("orphan: no record (run 'ptap recover')"));
-            json_object_array_add(arr, o);
+            for (size_t i = 0; i < v->kv.n; i++) {
+                const ptap_kdev *d = &v->kv.devs[i];
+
+                if (!ptap_kdev_ours(d, jid) || ptap_journal_find(j, d->name))
+                    continue;
+                json_object *o = json_object_new_object();
+                json_object_object_add(o, "name", json_object_new_string(d->name));
+                json_object_object_add(o, "journal", json_object_new_string(jid)); /* its mark's */
+                json_object_object_add(o, "state", NULL);
+                json_object_object_add(o, "netns", netns_json(&v->ns, &w.self));
+                json_object_object_add(o, "in_kernel", json_object_new_boolean(true));
+                json_object_object_add(o, "problem", json_object_new_string("orphan: no record (run 'ptap recover')"));
+                json_object_array_add(arr, o);
+            }
         }
         cli_print_json(arr);
     } else {
-        printf("%-15s %-10s %-6s %-15s %-17s %-8s %s\n", "NAME", "STATE", "OWNER", "BRIDGE",
-               "MAC", "KERNEL", "CONSUMER");
+        printf("%-15s %-10s %-6s %-15s %-17s %-8s %-15s %s\n", "NAME", "STATE", "OWNER", "BRIDGE",
+               "MAC", "KERNEL", "NETNS", "CONSUMER");
         for (size_t i = 0; i < n; i++) {
             const ptap_record *rec = ptap_journal_get(j, i);
-            const ptap_kdev *d = ptap_kview_find(&kv, rec->name);
-            const char *problem = disagreement(rec, d, jid);
+            const look *l = &looks[i];
             char consumer[PTAP_CONSUMER_TARGET_MAX + PTAP_QEMU_ID_MAX + 32] = "-";
+            char netns[PTAP_NETNS_NAME_MAX + PTAP_NETNS_ID_MAX] = "-";
 
             if (rec->consumer.kind != PTAP_CONSUMER_NONE)
                 snprintf(consumer, sizeof(consumer), "%s:%s%s%s",
                          ptap_consumer_kind_to_string(rec->consumer.kind),
                          *rec->consumer.name ? rec->consumer.name : rec->consumer.target,
                          *rec->consumer.device_id ? "/" : "", rec->consumer.device_id);
-            printf("%-15s %-10s %-6u %-15s %-17s %-8s %s%s%s\n", rec->name,
+            if (*rec->netns.name)
+                snprintf(netns, sizeof(netns), "%s", rec->netns.name);
+            else if (ptap_netns_known(&rec->netns))
+                ptap_netns_format_id(&rec->netns, netns, sizeof(netns));
+            printf("%-15s %-10s %-6u %-15s %-17s %-8s %-15s %s%s%s\n", rec->name,
                    ptap_state_to_string(rec->state), (unsigned) rec->owner,
                    *rec->bridge ? rec->bridge : "-",
                    *rec->consumer.mac ? rec->consumer.mac : (*rec->mac ? rec->mac : "-"),
-                   d && ptap_kdev_is_record(d, jid, rec) ? (d->carrier ? "carrier" : "yes") : "NO",
-                   consumer, problem ? "  !! " : "", problem ? problem : "");
+                   l->in_kernel < 0 ? "?" : l->in_kernel ? (l->d->carrier ? "carrier" : "yes") : "NO",
+                   netns, consumer, *l->problem ? "  !! " : "", l->problem);
         }
-        for (size_t i = 0; i < kv.n; i++) {
-            const ptap_kdev *d = &kv.devs[i];
+        for (size_t k = 0; k < w.n; k++) {
+            const ptap_nsview *v = w.v[k];
+            char netns[PTAP_NETNS_NAME_MAX + PTAP_NETNS_ID_MAX];
 
-            if (ptap_kdev_ours(d, jid) && !ptap_journal_find(j, d->name))
-                printf("%-15s %-10s %-6lld %-15s %-17s %-8s -  !! orphan: no record (run 'ptap recover')\n",
-                       d->name, "-", d->owner, *d->bridge ? d->bridge : "-", "-", "yes");
+            if (!v->of_records || (v->judge != PTAP_NETNS_JUDGE_HERE && v->judge != PTAP_NETNS_JUDGE_ENTER))
+                continue;
+            if (*v->ns.name)
+                snprintf(netns, sizeof(netns), "%s", v->ns.name);
+            else
+                ptap_netns_format_id(&v->ns, netns, sizeof(netns));
+            for (size_t i = 0; i < v->kv.n; i++) {
+                const ptap_kdev *d = &v->kv.devs[i];
+
+                if (ptap_kdev_ours(d, jid) && !ptap_journal_find(j, d->name))
+                    printf("%-15s %-10s %-6lld %-15s %-17s %-8s %-15s -  !! orphan: no record (run "
+                           "'ptap recover')\n", d->name, "-", d->owner, *d->bridge ? d->bridge : "-",
+                           "-", "yes", netns);
+            }
         }
     }
-    ptap_kview_clear(&kv);
     return EX_OK;
 }
 
@@ -307,6 +417,9 @@ const cli_command cli_cmd_list = {
     .synopsis = "[--json]",
     .summary = "journal and kernel side by side",
     .details = "Each record's state, owner, bridge, MAC, whether its tap exists (and has\n"
-               "carrier), its consumer, and any disagreement; orphan taps of this journal too.\n",
+               "carrier) in its network namespace, that namespace, its consumer, and any\n"
+               "disagreement; orphan taps of this journal too, where ptap runs and in its\n"
+               "records' namespaces. A namespace this process may not enter is not looked\n"
+               "into: its records say so (KERNEL '?').\n",
     .run = run_list,
 };

@@ -25,6 +25,11 @@ static int print_actions(cli *c, const ptap_journal *j, const ptap_recover_resul
             json_object_object_add(o, "state", *a->state ? json_object_new_string(a->state) : NULL);
             json_object_object_add(o, "reason", json_object_new_string(a->reason));
             json_object_object_add(o, "done", json_object_new_boolean(!dry_run));
+            /* Where it was judged (the namespace a followed tap went to). */
+            json_object *ns = cli_netns_json(&a->netns);
+            if (ns)
+                json_object_object_add(ns, "current", json_object_new_boolean(a->here));
+            json_object_object_add(o, "netns", ns);
             json_object_array_add(arr, o);
         }
         cli_print_json(arr);
@@ -34,8 +39,17 @@ static int print_actions(cli *c, const ptap_journal *j, const ptap_recover_resul
         fprintf(stderr, "ptap: nothing to recover\n");
     for (size_t i = 0; i < res->n; i++) {
         const ptap_action *a = &res->actions[i];
-        printf("%s%s '%s'%s%s%s: %s\n", dry_run ? "would " : "", a->action, a->name,
-               *a->state ? " (" : "", a->state, *a->state ? ")" : "", a->reason);
+        char where[PTAP_NETNS_ID_MAX + PTAP_NETNS_NAME_MAX + 4], ns[sizeof(where) + 16] = "";
+
+        /* Done in another namespace than this one: say which (the
+         * namespace actions name theirs in the reason already). */
+        if (!a->here && ptap_netns_known(&a->netns) && strcmp(a->action, "other-netns") != 0 &&
+            strcmp(a->action, "netns-gone") != 0 && strcmp(a->action, "follow-netns") != 0) {
+            ptap_netns_describe(&a->netns, where, sizeof(where));
+            snprintf(ns, sizeof(ns), " [netns %s]", where);
+        }
+        printf("%s%s '%s'%s%s%s: %s%s\n", dry_run ? "would " : "", a->action, a->name,
+               *a->state ? " (" : "", a->state, *a->state ? ")" : "", a->reason, ns);
     }
     return EX_OK;
 }
@@ -76,7 +90,9 @@ const cli_command cli_cmd_recover = {
     .summary = "make journal and kernel agree after a crash",
     .details = "Rolls back or completes interrupted operations, closes records whose tap\n"
                "vanished, destroys taps whose guest is gone and this journal's orphans.\n"
-               "Unmarked devices and other journals' taps are never touched.\n",
+               "Unmarked devices and other journals' taps are never touched. Each record\n"
+               "is judged in its tap's network namespace (entered as root; left alone,\n"
+               "other-netns, otherwise); a gone namespace's records close.\n",
     .options = recover_options,
     .run = run_recover,
 };
@@ -130,7 +146,8 @@ const cli_command cli_cmd_release = {
     .details = "TARGET is a libvirt domain (name or UUID), qmp:PATH or hmp:PATH, as for\n"
                "attach. Only the journal and /proc are read, libvirt is never asked (the\n"
                "libvirt hook runs it). A tap whose guest still runs is kept (exit 75)\n"
-               "unless --force. A name matches guests of the same connection only.\n",
+               "unless --force. A name matches guests of the same connection only.\n"
+               "Each tap is destroyed in its own network namespace (as root), else kept.\n",
     .options = release_options,
     .run = run_release,
 };

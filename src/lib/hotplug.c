@@ -56,7 +56,8 @@ static bool tap_suits(const ptap_record *rec, uid_t uid, gid_t gid)
 static int drop_tap(ptap_journal *j, ptap_record *rec, ptap_error *err)
 {
     ptap_record r = *rec;
-    ptap_destroy_batch b = { .recs = &r, .n = 1, .what = "cannot destroy tap" };
+    /* In the tap's namespace (entered for the helper). */
+    ptap_destroy_batch b = { .recs = &r, .n = 1, .what = "cannot destroy tap", .netns = &r.netns };
 
     return ptap_pool_destroy_taps(j, &b, 0, err);
 }
@@ -133,21 +134,40 @@ int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *ou
                                   "tap '%s' is single-queue: --queues %u needs a multi-queue tap",
                                   req->tap, req->queues);
         /* The record is not enough: the tap of that name in the kernel
-         * must be the one it describes (our mark, its owner). */
+         * must be the one it describes (our mark, its owner), looked for
+         * in its own network namespace. */
         {
-            _cleanup_(ptap_kview_clear) ptap_kview kv = { 0 };
+            _cleanup_(ptap_kviews_clear) ptap_kviews w = { 0 };
             char *names[] = { (char *) req->tap };
+            char nswhy[PTAP_NSVIEW_WHY_MAX];
             const ptap_kdev *d;
+            ptap_nsview *v;
 
-            r = ptap_kview_load_names(&kv, names, 1);
+            r = ptap_kviews_init(&w, names, 1, err);
             if (r < 0)
-                return ptap_error_set(err, r, EX_OSERR, "cannot look up tap '%s': %s", req->tap,
-                                      strerror(-r));
-            d = ptap_kview_find(&kv, req->tap);
+                return r;
+            v = ptap_kviews_of(&w, p);
+            if (!v)
+                return -ENOMEM;
+            if (v->judge == PTAP_NETNS_JUDGE_LEAVE) {
+                ptap_nsview_why(v, nswhy, sizeof(nswhy));
+                return ptap_error_set(err, v->load_error ? v->load_error : -EPERM,
+                                      v->load_error ? EX_OSERR : EX_NOPERM,
+                                      "cannot attach tap '%s': %s", req->tap, nswhy);
+            }
+            if (v->judge == PTAP_NETNS_JUDGE_GONE) {
+                ptap_nsview_describe(v, nswhy, sizeof(nswhy));
+                return ptap_error_set(err, -ENODEV, EX_UNAVAILABLE,
+                                      "tap '%s' is on record but its %s no longer exists "
+                                      "('ptap recover' closes its record)", req->tap, nswhy);
+            }
+            d = ptap_kview_find(&v->kv, req->tap);
             if (!d)
                 return ptap_error_set(err, -ENODEV, EX_UNAVAILABLE,
-                                      "tap '%s' is on record but no longer exists "
-                                      "('ptap recover' closes its record)", req->tap);
+                                      "tap '%s' is on record but no longer exists%s "
+                                      "('ptap recover' closes its record, or follows it to "
+                                      "another network namespace)", req->tap,
+                                      v->judge == PTAP_NETNS_JUDGE_ENTER ? " in its network namespace" : "");
             if (!ptap_kdev_is_record(d, ptap_journal_id(j), p))
                 return ptap_error_set(err, -EPERM, EX_NOPERM,
                                       "the interface '%s' is not the tap on record: its mark or "
@@ -156,10 +176,29 @@ int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *ou
         rec = *p;
     }
 
-    /* 2. The target must be there and running; learn who QEMU runs as. */
+    /* 2. The target must be there and running; learn who QEMU runs as,
+     * and in which network namespace: it opens the tap by name there. */
     r = ptap_consumer_connect(req->target, req->uri, req->method, &cc, err);
     if (r < 0)
         return r;
+    ptap_netns qemu_ns = { 0 }, self = { 0 };
+    r = ptap_netns_self(&self);
+    if (r < 0)
+        return ptap_error_set(err, r, EX_OSERR, "cannot tell this process's network namespace: %s",
+                              strerror(-r));
+    if (cc->pid > 0 && ptap_netns_of_pid(cc->pid, &qemu_ns) < 0)
+        qemu_ns = (ptap_netns) { 0 }; /* another user's QEMU: cannot tell, QEMU will */
+    if (rec.name[0] && ptap_netns_known(&qemu_ns) &&
+        !ptap_netns_equal(ptap_netns_known(&rec.netns) ? &rec.netns : &self, &qemu_ns)) {
+        char a[PTAP_NETNS_ID_MAX + PTAP_NETNS_NAME_MAX + 4], b[sizeof(a)];
+
+        ptap_netns_describe(ptap_netns_known(&rec.netns) ? &rec.netns : &self, a, sizeof(a));
+        ptap_netns_describe(&qemu_ns, b, sizeof(b));
+        return ptap_error_set(err, -EXDEV, EX_USAGE,
+                              "tap '%s' is in network namespace %s, but the QEMU of '%s' (pid "
+                              "%ld) runs in %s: QEMU opens a tap by name in its own namespace",
+                              rec.name, a, req->target, (long) cc->pid, b);
+    }
     if (rec.name[0] && !tap_suits(&rec, cc->uid, cc->gid))
         return ptap_error_set(err, -EPERM, EX_NOPERM,
                               "tap '%s' (owner %u) cannot be opened by QEMU of '%s', which runs as "
@@ -183,9 +222,36 @@ int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *ou
          * that its bridge can never adopt (ptap-helper(8)). */
         snprintf(owner, sizeof(owner), "%u", (unsigned) cc->uid);
         spec.owner = owner;
+        /* Made in QEMU's namespace (entered for the create), where QEMU
+         * will look for it; the record names that namespace. */
+        _cleanup_(ptap_netns_leavep) int saved = -1;
+        if (ptap_netns_known(&qemu_ns) && !ptap_netns_equal(&qemu_ns, &self)) {
+            _cleanup_close_ int fd = -1;
+            ptap_netns where = qemu_ns;
+            char what[PTAP_NETNS_ID_MAX + PTAP_NETNS_NAME_MAX + 4];
+
+            ptap_netns_describe(&qemu_ns, what, sizeof(what));
+            if (ptap_netns_judge_record(&qemu_ns, &self, ptap_netns_locate(&where, &self, &fd)) !=
+                PTAP_NETNS_JUDGE_ENTER)
+                return ptap_error_set(err, -EPERM, EX_NOPERM,
+                                      "the QEMU of '%s' (pid %ld) runs in network namespace %s, "
+                                      "which this process cannot enter to make its tap there "
+                                      "(run ptap attach there, or as root)",
+                                      req->target, (long) cc->pid, what);
+            r = ptap_netns_enter(fd, &saved);
+            if (r < 0)
+                return ptap_error_set(err, r, EX_OSERR, "cannot enter network namespace %s: %s",
+                                      what, strerror(-r));
+        }
         r = ptap_pool_create(j, &spec, cc->uid, (gid_t) -1, &names, err);
+        int r2 = ptap_netns_leave(&saved);
         if (r < 0)
             return r;
+        if (r2 < 0) {
+            ptap_strv_free(names);
+            return ptap_error_set(err, r2, EX_OSERR, "cannot go back to this process's network "
+                                  "namespace: %s", strerror(-r2));
+        }
         rec = *ptap_journal_find(j, names[0]);
         ptap_strv_free(names);
     }
@@ -276,6 +342,28 @@ int ptap_detach(ptap_journal *j, const ptap_detach_req *req, ptap_attach_out *ou
                               req->tap ? "with tap" : req->id ? "with id" : "with MAC",
                               req->tap ? req->tap : req->id ? req->id : req->mac, req->target);
     rec = *found;
+
+    /* The tap is destroyed in its own namespace: refuse before the guest
+     * is touched when this process may not go there. */
+    if (!req->keep_tap && ptap_netns_known(&rec.netns)) {
+        _cleanup_close_ int fd = -1;
+        ptap_netns self, where = rec.netns;
+        char what[PTAP_NETNS_ID_MAX + PTAP_NETNS_NAME_MAX + 4];
+
+        r = ptap_netns_self(&self);
+        if (r < 0)
+            return ptap_error_set(err, r, EX_OSERR,
+                                  "cannot tell this process's network namespace: %s", strerror(-r));
+        if (ptap_netns_judge_record(&rec.netns, &self, ptap_netns_locate(&where, &self, &fd)) ==
+            PTAP_NETNS_JUDGE_LEAVE) {
+            ptap_netns_describe(&where, what, sizeof(what));
+            return ptap_error_set(err, -EPERM, EX_NOPERM,
+                                  "cannot detach the NIC on tap '%s': the tap is in network "
+                                  "namespace %s, which this process cannot enter to destroy it "
+                                  "(run ptap there, or as root; --keep-tap keeps the tap)",
+                                  rec.name, what);
+        }
+    }
 
     /* Is the guest still there? A dead guest took its NIC with it. */
     ptap_probe pr = ptap_probe_consumer(&rec);

@@ -237,7 +237,7 @@ static int record_check(const ptap_record *r, const char **why)
     } while (0)
 
     if (!TERMINATED(r->id) || !TERMINATED(r->name) || !TERMINATED(r->batch) ||
-        !TERMINATED(r->bridge) || !TERMINATED(r->mac))
+        !TERMINATED(r->bridge) || !TERMINATED(r->mac) || !TERMINATED(r->netns.name))
         WHY("a string field is not NUL-terminated within its size");
     if (ptap_ifname_check(r->name, true, why) < 0)
         return -EINVAL;
@@ -259,6 +259,12 @@ static int record_check(const ptap_record *r, const char **why)
         WHY("MTU out of range (68..65521, or 0 for the default)");
     if (r->flags & ~PTAP_TAP__ALL)
         WHY("unknown flag bits");
+    if ((r->netns.dev == 0) != (r->netns.ino == 0))
+        WHY("netns-dev and netns-ino go together");
+    if (*r->netns.name && !ptap_netns_known(&r->netns))
+        WHY("a netns-name without netns-dev and netns-ino");
+    if (*r->netns.name && ptap_netns_name_check(r->netns.name, why) < 0)
+        return -EINVAL;
     if (r->created < 0 || r->created > TIME_MAX_SECONDS || r->updated < 0 ||
         r->updated > TIME_MAX_SECONDS)
         WHY("time out of range (1970..9999)");
@@ -379,6 +385,8 @@ static const field record_fields[] = {
     RF("mac", F_TEXT, mac, false),        RF("mtu", F_UINT, mtu, false),
     RF("flags", F_FLAGS, flags, false),   RF("created", F_TIME, created, true),
     RF("updated", F_TIME, updated, true),
+    RF("netns-dev", F_U64, netns.dev, false), RF("netns-ino", F_U64, netns.ino, false),
+    RF("netns-name", F_TEXT, netns.name, false),
 };
 
 static const field consumer_fields[] = {

@@ -31,6 +31,7 @@
 
 #include "error.h"
 #include "mark.h" /* PTAP_JOURNAL_ID_LEN, PTAP_RECORD_ID_MAX: what a tap's mark carries */
+#include "netns.h"
 #include "util.h"
 #include "validate.h"
 
@@ -100,6 +101,10 @@ typedef struct ptap_record {
                                    * with kind NONE the rest is cleared on append */
     time_t created;               /* first record of this tap */
     time_t updated;               /* this record */
+    ptap_netns netns;             /* the network namespace the tap lives in (identity
+                                   * and /run/netns name); zero in a record written
+                                   * before ptap knew namespaces: taken as the one
+                                   * ptap runs in (docs/recovery.md) */
 } ptap_record;
 
 typedef struct ptap_journal ptap_journal;

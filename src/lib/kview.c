@@ -3,10 +3,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include "kview.h"
 #include "link.h"
+#include "log.h"
 #include "mark.h"
 #include "proc.h"
 
@@ -116,8 +118,8 @@ const ptap_kdev *ptap_kview_find(const ptap_kview *kv, const char *name)
 {
     ptap_kdev key;
 
-    if (!name || strlen(name) >= sizeof(key.name))
-        return NULL;
+    if (!name || strlen(name) >= sizeof(key.name) || kv->n == 0)
+        return NULL; /* (a view never loaded has no array at all) */
     snprintf(key.name, sizeof(key.name), "%s", name);
     return bsearch(&key, kv->devs, kv->n, sizeof(*kv->devs), cmp_name);
 }
@@ -164,4 +166,248 @@ void ptap_kdev_describe_holder(const char *name, char *buf, size_t len)
         return;
     }
     snprintf(buf, len, "a process this user cannot see");
+}
+
+/* ---- one view per namespace ---- */
+
+int ptap_kview_load_in(ptap_kview *kv, int fd, char *const *names, size_t n)
+{
+    _cleanup_(ptap_netns_leavep) int saved = -1;
+    int r, r2;
+
+    *kv = (ptap_kview) { 0 };
+    r = ptap_netns_enter(fd, &saved);
+    if (r < 0)
+        return r;
+    /* Netlink sockets belong to the namespace they are opened in. */
+    r = names ? ptap_kview_load_names(kv, names, n) : ptap_kview_load(kv);
+    r2 = ptap_netns_leave(&saved);
+    if (r >= 0 && r2 < 0) {
+        ptap_kview_clear(kv);
+        r = r2;
+    }
+    return r;
+}
+
+static void nsview_free(ptap_nsview *v)
+{
+    if (!v)
+        return;
+    if (v->fd >= 0)
+        close(v->fd);
+    ptap_kview_clear(&v->kv);
+    free(v);
+}
+
+void ptap_kviews_clear(ptap_kviews *w)
+{
+    if (!w)
+        return;
+    for (size_t i = 0; i < w->n; i++)
+        nsview_free(w->v[i]);
+    free(w->v);
+    *w = (ptap_kviews) { 0 };
+}
+
+static int kviews_push(ptap_kviews *w, ptap_nsview *v)
+{
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? 2 * w->cap : 4;
+        ptap_nsview **nv = reallocarray(w->v, cap, sizeof(*nv));
+
+        if (!nv)
+            return -ENOMEM;
+        w->v = nv;
+        w->cap = cap;
+    }
+    w->v[w->n++] = v;
+    return 0;
+}
+
+/* Load @v's devices if it can be judged; a dump that fails in another
+ * namespace makes its records unjudgeable, never "gone". */
+static void nsview_load(ptap_kviews *w, ptap_nsview *v)
+{
+    int r;
+
+    if (v->judge != PTAP_NETNS_JUDGE_HERE && v->judge != PTAP_NETNS_JUDGE_ENTER)
+        return;
+    r = ptap_kview_load_in(&v->kv, v->judge == PTAP_NETNS_JUDGE_ENTER ? v->fd : -1, w->names,
+                           w->n_names);
+    if (r < 0) {
+        char what[PTAP_NETNS_ID_MAX + PTAP_NETNS_NAME_MAX + 32];
+
+        ptap_nsview_describe(v, what, sizeof(what));
+        ptap_debug("kview: cannot list the devices of %s: %s", what, strerror(-r));
+        v->load_error = r;
+        v->judge = PTAP_NETNS_JUDGE_LEAVE;
+    }
+}
+
+int ptap_kviews_init(ptap_kviews *w, char *const *names, size_t n_names, ptap_error *err)
+{
+    _cleanup_free_ ptap_nsview *v = NULL;
+    int r;
+
+    *w = (ptap_kviews) { .names = names, .n_names = n_names };
+    r = ptap_netns_self(&w->self);
+    if (r < 0)
+        return ptap_error_set(err, r, EX_OSERR, "cannot tell this process's network namespace: %s",
+                              strerror(-r));
+    v = calloc(1, sizeof(*v));
+    if (!v)
+        return -ENOMEM;
+    *v = (ptap_nsview) { .ns = w->self, .where = PTAP_NETNS_HERE, .judge = PTAP_NETNS_JUDGE_HERE,
+                         .fd = -1, .of_records = true };
+    r = ptap_kview_load_in(&v->kv, -1, names, n_names);
+    if (r < 0)
+        return ptap_error_set(err, r, EX_OSERR, "cannot list network devices: %s", strerror(-r));
+    r = kviews_push(w, v);
+    if (r < 0) {
+        ptap_kview_clear(&v->kv);
+        return r;
+    }
+    TAKE_PTR(v);
+    return 0;
+}
+
+static ptap_nsview *kviews_find(const ptap_kviews *w, const ptap_netns *ns)
+{
+    if (!ptap_netns_known(ns))
+        return w->v[0];
+    for (size_t i = 0; i < w->n; i++)
+        if (ptap_netns_equal(&w->v[i]->ns, ns))
+            return w->v[i];
+    return NULL;
+}
+
+ptap_nsview *ptap_kviews_get(ptap_kviews *w, const ptap_netns *ns)
+{
+    ptap_nsview *v = kviews_find(w, ns);
+
+    if (v)
+        return v;
+    v = calloc(1, sizeof(*v));
+    if (!v)
+        return NULL;
+    v->ns = *ns;
+    v->where = ptap_netns_locate(&v->ns, &w->self, &v->fd);
+    v->judge = ptap_netns_judge_record(&v->ns, &w->self, v->where);
+    nsview_load(w, v);
+    if (kviews_push(w, v) < 0) {
+        nsview_free(v);
+        return NULL;
+    }
+    return v;
+}
+
+ptap_nsview *ptap_kviews_of(ptap_kviews *w, const ptap_record *rec)
+{
+    ptap_nsview *v = ptap_kviews_get(w, &rec->netns);
+
+    if (v)
+        v->of_records = true;
+    return v;
+}
+
+/* A view of every namespace this process may enter (once). */
+static void kviews_add_all(ptap_kviews *w)
+{
+    ptap_netns *all = NULL;
+    int *fds = NULL;
+    size_t n = 0;
+
+    if (w->all)
+        return;
+    w->all = true;
+    if (ptap_netns_list(&w->self, &all, &fds, &n) < 0)
+        return; /* out of memory: fewer places to look */
+    for (size_t i = 0; i < n; i++) {
+        ptap_nsview *v;
+
+        if (kviews_find(w, &all[i]))
+            continue;
+        v = calloc(1, sizeof(*v));
+        if (!v)
+            break;
+        *v = (ptap_nsview) { .ns = all[i], .where = PTAP_NETNS_ENTERABLE,
+                             .judge = PTAP_NETNS_JUDGE_ENTER, .fd = fds[i] };
+        fds[i] = -1;
+        nsview_load(w, v);
+        if (kviews_push(w, v) < 0) {
+            nsview_free(v);
+            break;
+        }
+    }
+    ptap_netns_list_free(all, fds, n);
+}
+
+/* Is @d the tap of @rec, by its mark (and its batch, when recorded)? */
+static bool moved_is_record(const ptap_kdev *d, const char *jid, const ptap_record *rec)
+{
+    return ptap_kdev_is_record(d, jid, rec) && (!*rec->batch || strcmp(d->op, rec->batch) == 0);
+}
+
+const ptap_kdev *ptap_kviews_find_moved(ptap_kviews *w, const ptap_record *rec, const char *jid,
+                                        ptap_nsview **where)
+{
+    ptap_nsview *own = kviews_find(w, &rec->netns);
+
+    *where = NULL;
+    kviews_add_all(w);
+    /* By name first (a move keeps it), then by ifindex (kept too, when
+     * free in the new namespace) for a tap renamed on the way. */
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < w->n; i++) {
+            ptap_nsview *v = w->v[i];
+            const ptap_kdev *d;
+
+            if (v == own || (v->judge != PTAP_NETNS_JUDGE_HERE && v->judge != PTAP_NETNS_JUDGE_ENTER))
+                continue;
+            if (pass == 0)
+                d = ptap_kview_find(&v->kv, rec->name);
+            else if (!w->names && rec->ifindex > 0)
+                d = ptap_kview_find_index(&v->kv, rec->ifindex);
+            else
+                d = NULL;
+            if (d && moved_is_record(d, jid, rec)) {
+                *where = v;
+                return d;
+            }
+        }
+    return NULL;
+}
+
+void ptap_nsview_describe(const ptap_nsview *v, char *buf, size_t len)
+{
+    char what[PTAP_NETNS_ID_MAX + PTAP_NETNS_NAME_MAX + 4];
+
+    ptap_netns_describe(&v->ns, what, sizeof(what));
+    snprintf(buf, len, "network namespace %s", what);
+}
+
+void ptap_nsview_why(const ptap_nsview *v, char *buf, size_t len)
+{
+    char what[PTAP_NETNS_ID_MAX + PTAP_NETNS_NAME_MAX + 32];
+
+    ptap_nsview_describe(v, what, sizeof(what));
+    if (v->load_error)
+        snprintf(buf, len, "cannot list the devices of %s: %s", what, strerror(-v->load_error));
+    else if (v->where == PTAP_NETNS_UNSEEN)
+        snprintf(buf, len,
+                 "it is in %s, which this process cannot find, nor tell gone: processes it "
+                 "cannot see may hold it (run ptap as root, or in that namespace)", what);
+    else
+        snprintf(buf, len, "it is in %s, which this process cannot enter (run ptap there, or as "
+                 "root)", what);
+}
+
+int ptap_nsview_enter(const ptap_nsview *v, int *saved)
+{
+    *saved = -1;
+    if (v->judge == PTAP_NETNS_JUDGE_HERE)
+        return 0;
+    if (v->judge != PTAP_NETNS_JUDGE_ENTER || v->fd < 0)
+        return -EPERM;
+    return ptap_netns_enter(v->fd, saved);
 }

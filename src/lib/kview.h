@@ -4,6 +4,12 @@
  * for list, recover and forget: one rtnetlink dump (link.c), indexed by
  * name, with each device's ptap mark already split into journal and
  * operation ids.
+ *
+ * A view is of one network namespace. A journal's records may live in
+ * several (root's /run/ptap is shared by every namespace): ptap_kviews
+ * holds one view per namespace, each loaded in its own namespace (entered
+ * with setns where this process may), so that every record is judged in
+ * the namespace of its tap, never in another (netns.h).
  */
 #pragma once
 
@@ -11,7 +17,9 @@
 #include <sys/types.h>
 #include <net/if.h>
 
+#include "error.h"
 #include "journal.h"
+#include "netns.h"
 
 typedef struct ptap_kdev {
     char name[IFNAMSIZ];
@@ -92,3 +100,90 @@ bool ptap_kdev_ours(const ptap_kdev *d, const char *jid);
  * the same name that fails this is somebody else's, whatever its name.
  */
 bool ptap_kdev_is_record(const ptap_kdev *d, const char *jid, const ptap_record *rec);
+
+/* ---- one view per namespace ---- */
+
+/** The kernel as seen from one network namespace. */
+typedef struct ptap_nsview {
+    ptap_netns ns;           /* its identity, and its /run/netns name now */
+    ptap_netns_where where;  /* how this process reaches it */
+    ptap_netns_judge judge;  /* HERE or ENTER: kv is its devices; LEAVE; GONE */
+    int fd;                  /* an open descriptor of it (ENTER), else -1 */
+    int load_error;          /* the dump there failed (negative errno): judge is LEAVE */
+    bool of_records;         /* this process's, or asked for by ptap_kviews_of(): where
+                              * orphans are looked for (not every namespace seen) */
+    ptap_kview kv;
+} ptap_nsview;
+
+typedef struct ptap_kviews {
+    ptap_netns self;         /* the namespace this process runs in */
+    ptap_nsview **v;         /* v[0] is self's; pointers stay valid as views are added */
+    size_t n, cap;
+    char *const *names;      /* load only these devices (NULL: every link) */
+    size_t n_names;
+    bool all;                /* every namespace this process may enter has a view */
+} ptap_kviews;
+
+/**
+ * ptap_kviews_init: the view of this process's own namespace, loaded (a
+ * full dump, or only the @n_names devices in @names: see
+ * ptap_kview_load_names(); @names must outlive @w). Returns 0 or a
+ * negative errno with @err filled in.
+ */
+int ptap_kviews_init(ptap_kviews *w, char *const *names, size_t n_names, ptap_error *err);
+
+/** ptap_kviews_clear: close and free every view. */
+void ptap_kviews_clear(ptap_kviews *w);
+
+/**
+ * ptap_kviews_get: the view of namespace @ns (an unknown identity is this
+ * process's: an old-format record), located and loaded on first use. A
+ * namespace this process may not enter, or cannot find, gets a view whose
+ * judge says so (LEAVE or GONE) and holds no devices.
+ * Returns the view, or NULL when out of memory.
+ */
+ptap_nsview *ptap_kviews_get(ptap_kviews *w, const ptap_netns *ns);
+
+/** ptap_kviews_of: ptap_kviews_get() for the namespace of record @rec;
+ * marks the view of_records. */
+ptap_nsview *ptap_kviews_of(ptap_kviews *w, const ptap_record *rec);
+
+/**
+ * ptap_kviews_find_moved: record @rec's tap is not in its own namespace:
+ * is it in another this process can see (moved there with `ip link set
+ * dev T netns B`)? Looked up by name, else (with full views) by the
+ * record's ifindex; taken only when it is the record's tap by its mark
+ * (ptap_kdev_is_record() for journal @jid, and the batch the record was
+ * made by). Adds a view of every namespace this process may enter, once.
+ * Returns the device and sets *@where to its view, or NULL.
+ */
+const ptap_kdev *ptap_kviews_find_moved(ptap_kviews *w, const ptap_record *rec, const char *jid,
+                                        ptap_nsview **where);
+
+/**
+ * ptap_nsview_describe: "network namespace 'NAME'" (or its identity) for
+ * messages, into @buf.
+ */
+void ptap_nsview_describe(const ptap_nsview *v, char *buf, size_t len);
+
+#define PTAP_NSVIEW_WHY_MAX 320
+
+/**
+ * ptap_nsview_why: why the records of @v (judge LEAVE) cannot be judged,
+ * for messages: "it is in network namespace 'A', which this process
+ * cannot enter (...)", into @buf (PTAP_NSVIEW_WHY_MAX).
+ */
+void ptap_nsview_why(const ptap_nsview *v, char *buf, size_t len);
+
+/**
+ * ptap_nsview_enter: make this thread's namespace @v's (no-op for HERE).
+ * *@saved as for ptap_netns_enter(). Returns 0 or a negative errno.
+ */
+int ptap_nsview_enter(const ptap_nsview *v, int *saved);
+
+/**
+ * ptap_kview_load_in: ptap_kview_load() (all links, @names NULL) or
+ * ptap_kview_load_names() run inside the namespace of @fd (-1: here).
+ * Returns 0 or a negative errno.
+ */
+int ptap_kview_load_in(ptap_kview *kv, int fd, char *const *names, size_t n);

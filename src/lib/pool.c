@@ -135,20 +135,105 @@ static void settle_from_kernel(ptap_journal *j, ptap_destroy_batch *b)
     (void) ptap_journal_append(j, b->recs, b->n, NULL);
 }
 
+/* Where @b's taps are: *@fd is an open descriptor of their namespace
+ * when it must be entered (-1: it is this thread's), *@gone is set when it
+ * no longer exists. Refuses one this process may not enter. */
+static int batch_locate(const ptap_destroy_batch *b, int *fd, bool *gone, ptap_error *err)
+{
+    ptap_netns self, ns;
+    char what[PTAP_NETNS_ID_MAX + PTAP_NETNS_NAME_MAX + 4];
+    int r;
+
+    *fd = -1;
+    *gone = false;
+    /* A process that could not go back to its namespace acts nowhere. */
+    if (ptap_netns_lost())
+        return ptap_error_set(err, -EIO, EX_OSERR, "%s: this process lost track of its network "
+                              "namespace", b->what);
+    if (!b->netns || !ptap_netns_known(b->netns))
+        return 0;
+    r = ptap_netns_self(&self);
+    if (r < 0)
+        return ptap_error_set(err, r, EX_OSERR, "%s: cannot tell this process's network "
+                              "namespace: %s", b->what, strerror(-r));
+    ns = *b->netns;
+    ptap_netns_where where = ptap_netns_locate(&ns, &self, fd);
+    switch (ptap_netns_judge_record(b->netns, &self, where)) {
+    case PTAP_NETNS_JUDGE_HERE:
+    case PTAP_NETNS_JUDGE_ENTER:
+        return 0;
+    case PTAP_NETNS_JUDGE_GONE:
+        *gone = true;
+        return 0;
+    case PTAP_NETNS_JUDGE_LEAVE:
+    default:
+        ptap_netns_describe(&ns, what, sizeof(what));
+        return ptap_error_set(err, -EPERM, EX_NOPERM,
+                              "%s: they are in network namespace %s, which this process cannot "
+                              "enter (run ptap there, or as root)", b->what, what);
+    }
+}
+
+/* Enter namespace @fd (-1: stay) for one step; explained in @err. */
+static int batch_enter(const ptap_destroy_batch *b, int fd, int *saved, ptap_error *err)
+{
+    int r = ptap_netns_enter(fd, saved);
+
+    if (r < 0)
+        return ptap_error_set(err, r, r == -EPERM ? EX_NOPERM : EX_OSERR,
+                              "%s: cannot enter the taps' network namespace: %s", b->what,
+                              strerror(-r));
+    return 0;
+}
+
+static int batch_leave(const ptap_destroy_batch *b, int *saved, ptap_error *err)
+{
+    int r = ptap_netns_leave(saved);
+
+    /* This process is then in the taps' namespace still: it must stop
+     * (DESTROYING records are recovery's to finish). */
+    if (r < 0)
+        return ptap_error_set(err, r, EX_OSERR, "%s: cannot go back to this process's network "
+                              "namespace: %s", b->what, strerror(-r));
+    return 0;
+}
+
 int ptap_pool_destroy_taps(ptap_journal *j, ptap_destroy_batch *b, unsigned flags,
                            ptap_error *err)
 {
     _cleanup_free_ char **own = NULL;
+    _cleanup_(ptap_netns_leavep) int saved = -1;
+    _cleanup_close_ int nsfd = -1;
     char *const *names = b->names;
     size_t n_names = b->n_names;
+    bool gone;
     int r;
 
     b->helper_failed = false;
+    /* The held check and the helper act in the namespace they run in:
+     * that of the taps, entered for each (the journal and the guests do
+     * not care). Located before anything is written: a refusal changes
+     * nothing. */
+    r = batch_locate(b, &nsfd, &gone, err);
+    if (r < 0)
+        return r;
+    if (gone) {
+        /* The namespace took its taps with it: nothing to hold, nothing
+         * for the helper (steps 0 and 2 are skipped). */
+        names = NULL;
+        n_names = 0;
+    }
     /* 0. A tap that a process holds is never pulled from under it, whatever
      * the journal says (a guest, libvirt, a user's program). Asked of the
      * kernel now, for exactly the names going to the helper. */
-    if (!(flags & PTAP_DESTROY_FORCE)) {
+    if (!(flags & PTAP_DESTROY_FORCE) && !gone) {
+        r = batch_enter(b, nsfd, &saved, err);
+        if (r < 0)
+            return r;
         r = refuse_held(names ? names : NULL, names ? n_names : 0, b, err);
+        if (r < 0)
+            return r;
+        r = batch_leave(b, &saved, err);
         if (r < 0)
             return r;
     }
@@ -169,7 +254,7 @@ int ptap_pool_destroy_taps(ptap_journal *j, ptap_destroy_batch *b, unsigned flag
 
     /* 2. The helper, one batch. Names from the records, never from the
      * journal: an append may compact it and move its records. */
-    if (!names) {
+    if (!names && !gone) {
         own = calloc(b->n + 1, sizeof(*own));
         if (!own)
             return -ENOMEM;
@@ -181,14 +266,23 @@ int ptap_pool_destroy_taps(ptap_journal *j, ptap_destroy_batch *b, unsigned flag
     if (n_names > 0) {
         _cleanup_(ptap_helper_result_clear) ptap_helper_result res = { 0 };
 
+        r = batch_enter(b, nsfd, &saved, err);
+        if (r < 0)
+            return r;
         r = ptap_helper_destroy(names, n_names, &res);
+        int r2 = batch_leave(b, &saved, err);
+        if (r2 < 0)
+            return r2;
         if (flags & PTAP_DESTROY_FAULTS_POOL)
             ptap_fault("destroy-after-helper");
         if (r < 0 || res.status != 0) {
             b->helper_failed = true;
             r = ptap_pool_helper_error(err, b->what, r, &res);
-            if (flags & PTAP_DESTROY_UNDO)
+            /* Asked of the kernel of the taps' namespace. */
+            if ((flags & PTAP_DESTROY_UNDO) && batch_enter(b, nsfd, &saved, NULL) == 0) {
                 settle_from_kernel(j, b);
+                (void) batch_leave(b, &saved, NULL);
+            }
             return r;
         }
     }
@@ -240,6 +334,7 @@ int ptap_pool_create(ptap_journal *j, const ptap_create_spec *spec, uid_t owner,
     char tag[PTAP_TAG_MAX + 1];
     const char *why = NULL;
     uint8_t mac[PTAP_MAC_LEN];
+    ptap_netns here;
     bool tmpl;
     int r;
 
@@ -262,6 +357,11 @@ int ptap_pool_create(ptap_journal *j, const ptap_create_spec *spec, uid_t owner,
         return ptap_error_set(err, -EINVAL, EX_USAGE, "invalid bridge name '%s': %s", s.bridge, why);
     if (!tmpl && ptap_journal_find(j, s.name))
         return ptap_error_set(err, -EEXIST, EX_USAGE, "tap '%s' is already on record", s.name);
+    /* The taps are made where this thread runs: the helper is run here. */
+    r = ptap_netns_self(&here);
+    if (r < 0)
+        return ptap_error_set(err, r, EX_OSERR, "cannot tell this process's network namespace: %s",
+                              strerror(-r));
 
     /* Intent: durable before the helper runs. */
     ptap_journal_new_id(j, intent.id);
@@ -276,6 +376,7 @@ int ptap_pool_create(ptap_journal *j, const ptap_create_spec *spec, uid_t owner,
     intent.flags = (s.multi_queue ? PTAP_TAP_MULTI_QUEUE : 0) | (s.vnet_hdr ? PTAP_TAP_VNET_HDR : 0) |
                    (s.ephemeral ? PTAP_TAP_EPHEMERAL : 0);
     intent.state = PTAP_STATE_CREATING;
+    intent.netns = here;
     /* The helper marks each tap "ptap:JOURNAL:OP" (mark.h). */
     r = ptap_mark_tag(ptap_journal_id(j), intent.id, tag, sizeof(tag));
     if (r < 0)
@@ -318,6 +419,26 @@ int ptap_pool_create(ptap_journal *j, const ptap_create_spec *spec, uid_t owner,
         }
         snprintf(out[i].name, sizeof(out[i].name), "%s", res.lines[i]);
         out[i].state = PTAP_STATE_READY;
+        /* A journal keys taps by name: the kernel of this namespace may
+         * pick a name the journal has for a tap of another namespace (each
+         * counts its own ptap0, ptap1...). Recording it would replace that
+         * record; give this create up instead. A record of this namespace
+         * (or of no recorded one) is a stale one: the new tap replaces it. */
+        const ptap_record *o = ptap_journal_find(j, out[i].name);
+        if (o && ptap_netns_known(&o->netns) && !ptap_netns_equal(&o->netns, &here)) {
+            char where[PTAP_NETNS_ID_MAX + PTAP_NETNS_NAME_MAX + 4];
+
+            ptap_netns_describe(&o->netns, where, sizeof(where));
+            ptap_error_set(err, -EEXIST, EX_USAGE,
+                           "cannot create taps: the kernel named one '%s', which this journal "
+                           "already has for a tap in network namespace %s (tap names are unique "
+                           "in a journal: give another TEMPLATE, or another --state-dir; "
+                           "'ptap recover' closes the record if that tap is gone); nothing was "
+                           "created", out[i].name, where);
+            intent.state = PTAP_STATE_DESTROYED;
+            (void) destroy_by_op(j, intent.id, &intent, NULL);
+            return -EEXIST;
+        }
     }
     /* Record each tap's ifindex: one lookup by name each (a full link dump
      * would cost more than the create on a host with thousands of links). */
@@ -338,24 +459,58 @@ int ptap_pool_create(ptap_journal *j, const ptap_create_spec *spec, uid_t owner,
     return 0;
 }
 
+size_t ptap_pool_follow(const ptap_record *rec, const ptap_nsview *v, const ptap_kdev *d,
+                        ptap_record out[2])
+{
+    size_t k = 0;
+
+    if (strcmp(rec->name, d->name) != 0) {
+        /* Renamed on the way: the old key closes, the new one opens. */
+        out[k] = *rec;
+        out[k++].state = PTAP_STATE_DESTROYED;
+    }
+    out[k] = *rec;
+    snprintf(out[k].name, sizeof(out[k].name), "%s", d->name);
+    out[k].ifindex = d->ifindex;
+    out[k].netns = v->ns;
+    return k + 1;
+}
+
+/* -EPERM (or the dump's error) for tap @name of a record in @v, a
+ * namespace this process cannot judge. */
+static int refuse_unjudged(ptap_error *err, const char *what, const char *name,
+                           const ptap_nsview *v)
+{
+    char why[PTAP_NSVIEW_WHY_MAX];
+
+    ptap_nsview_why(v, why, sizeof(why));
+    return ptap_error_set(err, v->load_error ? v->load_error : -EPERM,
+                          v->load_error ? EX_OSERR : EX_NOPERM, "%s '%s': %s", what, name, why);
+}
+
 int ptap_pool_destroy(ptap_journal *j, char *const *names, size_t n, unsigned flags,
                       ptap_error *err)
 {
     _cleanup_free_ ptap_record *recs = calloc(n ? n : 1, sizeof(*recs));
+    _cleanup_free_ ptap_record *grp = calloc(n ? n : 1, sizeof(*grp));
+    _cleanup_free_ ptap_nsview **where = calloc(n ? n : 1, sizeof(*where));
+    _cleanup_free_ char **dev = calloc(n + 1, sizeof(char *));
     _cleanup_free_ char **present = calloc(n + 1, sizeof(char *));
-    _cleanup_(ptap_kview_clear) ptap_kview kv = { 0 };
-    ptap_destroy_batch b = { .recs = recs, .n = n, .names = present, .kv = &kv,
-                             .what = "cannot destroy taps" };
+    _cleanup_free_ bool *done = calloc(n ? n : 1, sizeof(*done));
+    _cleanup_(ptap_kviews_clear) ptap_kviews w = { 0 };
+    const char *jid = ptap_journal_id(j);
     int r;
 
-    if (!recs || !present)
+    if (!recs || !grp || !where || !dev || !present || !done)
         return -ENOMEM;
-    r = ptap_kview_load_names(&kv, names, n);
+    r = ptap_kviews_init(&w, names, n, err);
     if (r < 0)
-        return ptap_error_set(err, r, EX_OSERR, "cannot list network devices: %s", strerror(-r));
+        return r;
 
     for (size_t i = 0; i < n; i++) {
         const ptap_record *rec = ptap_journal_find(j, names[i]);
+        const ptap_kdev *d = NULL;
+        ptap_nsview *v;
 
         for (size_t k = 0; k < i; k++)
             if (strcmp(names[k], names[i]) == 0)
@@ -370,50 +525,128 @@ int ptap_pool_destroy(ptap_journal *j, char *const *names, size_t n, unsigned fl
                                   names[i], ptap_state_to_string(rec->state),
                                   *rec->consumer.name ? rec->consumer.name : rec->consumer.target);
         recs[i] = *rec;
-        /* Only a tap still there and ours goes to the helper; the record
-         * of one already gone is just closed. */
-        const ptap_kdev *d = ptap_kview_find(&kv, names[i]);
-        if (d && ptap_kdev_is_record(d, ptap_journal_id(j), rec))
-            present[b.n_names++] = recs[i].name;
+        /* Judged in its own namespace: only a tap still there and ours
+         * goes to the helper (run there); the record of one already gone
+         * (or whose namespace is) is just closed; a tap that moved to
+         * another namespace is destroyed where it is now. */
+        v = ptap_kviews_of(&w, rec);
+        if (!v)
+            return -ENOMEM;
+        if (v->judge == PTAP_NETNS_JUDGE_LEAVE)
+            return refuse_unjudged(err, "cannot destroy", names[i], v);
+        if (v->judge != PTAP_NETNS_JUDGE_GONE)
+            d = ptap_kview_find(&v->kv, names[i]);
+        if (!d || !ptap_kdev_is_record(d, jid, rec))
+            d = ptap_kviews_find_moved(&w, rec, jid, &v);
+        if (d) {
+            where[i] = v;
+            dev[i] = (char *) d->name;
+        }
     }
-    /* Nothing was removed when the helper fails (it checks all names
-     * before it deletes any): the records go back to READY. */
-    return ptap_pool_destroy_taps(j, &b, PTAP_DESTROY_UNDO | PTAP_DESTROY_FAULTS_POOL |
-                                             (flags & PTAP_DESTROY_FORCE), err);
+    /* A tap that a process holds is refused before any is destroyed. */
+    for (size_t i = 0; i < n && !(flags & PTAP_DESTROY_FORCE); i++) {
+        const ptap_kdev *d = where[i] ? ptap_kview_find(&where[i]->kv, dev[i]) : NULL;
+        char who[96];
+
+        if (!ptap_kdev_held(d))
+            continue;
+        ptap_kdev_describe_holder(dev[i], who, sizeof(who));
+        return ptap_error_set(err, -EBUSY, EX_TEMPFAIL,
+                              "cannot destroy '%s': it is in use by %s (--force destroys it "
+                              "anyway)", names[i], who);
+    }
+    /* One journaled batch per namespace, the helper run in it; first the
+     * records with no tap left (no helper at all). */
+    for (size_t i = 0; i < n; i++) {
+        const ptap_nsview *v = where[i];
+        ptap_destroy_batch b = { .recs = grp, .names = present, .what = "cannot destroy taps",
+                                 .kv = v ? &v->kv : NULL, .netns = v ? &v->ns : NULL };
+
+        if (done[i])
+            continue;
+        for (size_t k = i; k < n; k++) {
+            if (done[k] || where[k] != v)
+                continue;
+            done[k] = true;
+            grp[b.n++] = recs[k];
+            if (v)
+                present[b.n_names++] = dev[k];
+        }
+        /* Nothing was removed when the helper fails (it checks all names
+         * before it deletes any): the records go back to READY. */
+        r = ptap_pool_destroy_taps(j, &b, PTAP_DESTROY_UNDO | PTAP_DESTROY_FAULTS_POOL |
+                                              (flags & PTAP_DESTROY_FORCE), err);
+        if (r < 0)
+            return r;
+    }
+    return 0;
 }
 
-int ptap_pool_forget(ptap_journal *j, char *const *names, size_t n, size_t *n_forgotten,
+int ptap_pool_forget(ptap_journal *j, char *const *names, size_t n, ptap_forget_result *res,
                      ptap_error *err)
 {
-    _cleanup_free_ ptap_record *recs = calloc(n ? n : 1, sizeof(*recs));
-    _cleanup_(ptap_kview_clear) ptap_kview kv = { 0 };
+    _cleanup_free_ ptap_record *recs = calloc(2 * n + 1, sizeof(*recs));
+    _cleanup_(ptap_kviews_clear) ptap_kviews w = { 0 };
+    const char *jid = ptap_journal_id(j);
+    ptap_forget_result out = { .each = res ? res->each : NULL };
     size_t m = 0;
     int r;
 
     if (!recs)
         return -ENOMEM;
-    r = ptap_kview_load_names(&kv, names, n);
+    r = ptap_kviews_init(&w, names, n, err);
     if (r < 0)
-        return ptap_error_set(err, r, EX_OSERR, "cannot list network devices: %s", strerror(-r));
+        return r;
+#define OUTCOME(o) (out.each ? (void) (out.each[i] = (o)) : (void) 0)
     for (size_t i = 0; i < n; i++) {
+        OUTCOME(PTAP_FORGET_IGNORED);
         const ptap_record *rec = ptap_journal_find(j, names[i]);
-        const ptap_kdev *d = ptap_kview_find(&kv, names[i]);
+        const ptap_kdev *d = NULL;
+        ptap_nsview *v, *mv;
 
         if (!rec)
             continue;
-        if (d && ptap_kdev_is_record(d, ptap_journal_id(j), rec))
-            return ptap_error_set(err, -EBUSY, EX_USAGE,
-                                  "cannot forget '%s': the tap still exists (use 'ptap destroy')",
-                                  names[i]);
+        /* Judged in its own namespace, never from another. */
+        v = ptap_kviews_of(&w, rec);
+        if (!v)
+            return -ENOMEM;
+        if (v->judge == PTAP_NETNS_JUDGE_LEAVE) {
+            OUTCOME(PTAP_FORGET_LEFT);
+            out.left++;
+            continue;
+        }
+        if (v->judge != PTAP_NETNS_JUDGE_GONE)
+            d = ptap_kview_find(&v->kv, names[i]);
+        if (d && ptap_kdev_is_record(d, jid, rec)) {
+            if (v->judge == PTAP_NETNS_JUDGE_HERE)
+                return ptap_error_set(err, -EBUSY, EX_USAGE,
+                                      "cannot forget '%s': the tap still exists (use 'ptap "
+                                      "destroy')", names[i]);
+            /* It lives on in its own namespace: the device that vanished
+             * here (udev's, the watcher's) was another one. */
+            OUTCOME(PTAP_FORGET_ELSEWHERE);
+            out.elsewhere++;
+            continue;
+        }
+        d = ptap_kviews_find_moved(&w, rec, jid, &mv);
+        if (d) {
+            m += ptap_pool_follow(rec, mv, d, &recs[m]);
+            OUTCOME(PTAP_FORGET_FOLLOWED);
+            out.followed++;
+            continue;
+        }
         recs[m] = *rec;
         recs[m++].state = PTAP_STATE_DESTROYED;
+        OUTCOME(PTAP_FORGET_CLOSED);
+        out.forgotten++;
     }
+#undef OUTCOME
     if (m > 0) {
         r = ptap_pool_append(j, recs, m, err);
         if (r < 0)
             return r;
     }
-    if (n_forgotten)
-        *n_forgotten = m;
+    if (res)
+        *res = out;
     return 0;
 }

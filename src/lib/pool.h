@@ -13,6 +13,7 @@
 #include "error.h"
 #include "helperexec.h"
 #include "journal.h"
+#include "kview.h"
 
 /**
  * ptap_pool_create: create @spec->count taps through the helper, in one
@@ -23,6 +24,10 @@
  *   records (spec->owner/group carry the same to the helper)
  * @names: on success, a NULL-terminated array of the created names (free
  *   with ptap_strv_free); may be NULL
+ * The records name the network namespace this thread runs in (the taps'
+ * namespace: the helper is run here). Tap names are unique in a journal,
+ * across namespaces: a template create whose kernel-chosen name is on
+ * record for a tap of another namespace is rolled back (-EEXIST).
  * Returns 0, or a negative errno with @err filled in; after a failure no
  * tap of this call is left and its records are closed.
  */
@@ -35,8 +40,12 @@ int ptap_pool_create(ptap_journal *j, const ptap_create_spec *spec, uid_t owner,
  * refused, nothing changes; a tap that a process holds (libvirt through
  * managed='no', a QEMU started by hand) is refused, -EBUSY naming the
  * holder, unless @flags has PTAP_DESTROY_FORCE. A tap already gone from
- * the kernel has its record closed. Returns 0 or a negative errno with
- * @err filled in.
+ * the kernel has its record closed. Each tap is looked for in its own
+ * network namespace, entered to destroy it there (one helper batch per
+ * namespace); a tap of a namespace this process may not enter is refused
+ * (-EPERM, exit 77), one whose namespace is gone has its record closed,
+ * and one moved to another namespace is destroyed where it is now.
+ * Returns 0 or a negative errno with @err filled in.
  */
 int ptap_pool_destroy(ptap_journal *j, char *const *names, size_t n, unsigned flags,
                       ptap_error *err);
@@ -60,8 +69,13 @@ typedef struct ptap_destroy_batch {
                              * NULL: @recs as DESTROYED */
     size_t n_outcome;
     const char *what;       /* what a helper failure could not do: "cannot destroy taps" */
-    const struct ptap_kview *kv; /* the kernel as the caller just saw it, to tell held
-                                  * taps without another look; NULL: looked up here */
+    const struct ptap_kview *kv; /* the kernel as the caller just saw it (in @netns), to
+                                  * tell held taps without another look; NULL: looked up */
+    const ptap_netns *netns; /* the network namespace the taps are in; NULL or unknown:
+                              * this thread's. Another one is entered for the held
+                              * check and the helper (root may), else the call fails
+                              * (-EPERM) before anything is written; when it is gone,
+                              * so are its taps: no helper runs */
     void (*before_helper)(void *userdata); /* run between intent and helper (recovery's detach) */
     void *userdata;
     bool helper_failed;     /* out: the call failed because the helper did */
@@ -73,6 +87,7 @@ typedef struct ptap_destroy_batch {
  * (b->names, or the records' names, in one batch; not run when there are
  * none), then the outcome (b->outcome, else b->recs as DESTROYED, one
  * append). An empty intent or outcome is not written.
+ * The helper runs in b->netns (entered, then left again).
  * A crash in between leaves DESTROYING records that `ptap recover`
  * completes; a failed helper leaves them so too, unless PTAP_DESTROY_UNDO.
  * @flags: PTAP_DESTROY_*
@@ -82,14 +97,43 @@ typedef struct ptap_destroy_batch {
 int ptap_pool_destroy_taps(ptap_journal *j, ptap_destroy_batch *b, unsigned flags,
                            ptap_error *err);
 
+/* What ptap_pool_forget() did with one name. */
+typedef enum ptap_forget_outcome {
+    PTAP_FORGET_IGNORED,   /* not on record */
+    PTAP_FORGET_CLOSED,    /* record closed: its tap is gone */
+    PTAP_FORGET_FOLLOWED,  /* its tap moved to another namespace: the record follows it */
+    PTAP_FORGET_ELSEWHERE, /* its tap lives on in its own namespace, another one */
+    PTAP_FORGET_LEFT,      /* of a namespace this process cannot judge: left alone */
+} ptap_forget_outcome;
+
+/* What ptap_pool_forget() did with the names on record. */
+typedef struct ptap_forget_result {
+    size_t forgotten, followed, elsewhere, left; /* records of each outcome */
+    ptap_forget_outcome *each; /* NULL, or set by the caller to @n slots: each name's */
+} ptap_forget_result;
+
 /**
  * ptap_pool_forget: close the records of @names whose devices no longer
- * exist (what udev calls on removal). A name that still exists as this
- * journal's tap is refused (-EBUSY); a name not on record is ignored with
- * @n_ignored counting it. Returns 0 or a negative errno.
+ * exist (what udev calls on removal). Each record is judged in its own
+ * network namespace: a tap that still exists there as this journal's is
+ * refused (-EBUSY) when that is this process's namespace, and left alone
+ * when it is another (the device that vanished here is not it); a tap
+ * moved to another namespace is followed (the record names its new one);
+ * a record of a namespace this process may not enter is left alone; one
+ * whose namespace is gone is closed. A name not on record is ignored.
+ * @res (may be NULL) counts what was done. Returns 0 or a negative errno.
  */
-int ptap_pool_forget(ptap_journal *j, char *const *names, size_t n, size_t *n_forgotten,
+int ptap_pool_forget(ptap_journal *j, char *const *names, size_t n, ptap_forget_result *res,
                      ptap_error *err);
+
+/**
+ * ptap_pool_follow: the records that make @rec follow its tap @d, found in
+ * namespace @v (moved there, maybe renamed on the way): @rec with @v's
+ * namespace (and @d's name and ifindex); when the name changed, @rec
+ * closed first. Written to @out (2 slots); returns how many (1 or 2).
+ */
+size_t ptap_pool_follow(const ptap_record *rec, const ptap_nsview *v, const ptap_kdev *d,
+                        ptap_record out[2]);
 
 /**
  * ptap_pool_append: ptap_journal_append() that explains a failure in @err

@@ -24,10 +24,18 @@ void ptap_recover_result_clear(ptap_recover_result *res)
     *res = (ptap_recover_result) { 0 };
 }
 
-/* What one pass decided. */
+/* A tap followed into another namespace (maybe renamed on the way): no
+ * orphan there, whatever its name. */
+typedef struct moved_in {
+    const ptap_nsview *v;
+    int ifindex;
+} moved_in;
+
+/* What one pass decided, for one namespace. */
 typedef struct plan {
     ptap_recover_result *res;
-    size_t cap;
+    size_t *cap;            /* of res->actions (shared by the plans of one run) */
+    const ptap_nsview *v;   /* the namespace this plan judges and acts in */
     ptap_record *before;    /* records to move to DESTROYING first */
     size_t n_before;
     ptap_record *after;     /* outcome records (closed, attached, ready) */
@@ -38,6 +46,8 @@ typedef struct plan {
     size_t n_detach;
     int *followed;          /* ifindexes of renamed taps whose records follow them */
     size_t n_followed;
+    moved_in *mi;           /* taps followed into other namespaces (shared by the plans) */
+    size_t *n_mi;
     struct restore {        /* taps to put back: out of a deletion group, onto their bridge */
         char *name;
         const char *bridge; /* NULL: no bridge to rejoin */
@@ -55,6 +65,32 @@ static void plan_clear(plan *p)
     free(p->restore);
 }
 
+/* An action judged in view @v's namespace. */
+static int plan_action_in(plan *p, const ptap_nsview *v, const char *action, const char *name,
+                          const char *state, const char *reason)
+{
+    if (p->res->n == *p->cap) {
+        size_t cap = *p->cap ? *p->cap * 2 : 16;
+        ptap_action *a = realloc(p->res->actions, cap * sizeof(*a));
+
+        if (!a)
+            return -ENOMEM;
+        p->res->actions = a;
+        *p->cap = cap;
+    }
+    ptap_action *a = &p->res->actions[p->res->n++];
+    memset(a, 0, sizeof(*a));
+    snprintf(a->action, sizeof(a->action), "%s", action);
+    snprintf(a->name, sizeof(a->name), "%s", name);
+    snprintf(a->state, sizeof(a->state), "%s", state);
+    snprintf(a->reason, sizeof(a->reason), "%s", reason);
+    if (v) {
+        a->netns = v->ns;
+        a->here = v->judge == PTAP_NETNS_JUDGE_HERE;
+    }
+    return 0;
+}
+
 /* Has this pass already said something about tap @name? */
 static bool reported(const plan *p, const char *name)
 {
@@ -67,22 +103,7 @@ static bool reported(const plan *p, const char *name)
 static int plan_action(plan *p, const char *action, const char *name, const char *state,
                        const char *reason)
 {
-    if (p->res->n == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 16;
-        ptap_action *a = realloc(p->res->actions, cap * sizeof(*a));
-
-        if (!a)
-            return -ENOMEM;
-        p->res->actions = a;
-        p->cap = cap;
-    }
-    ptap_action *a = &p->res->actions[p->res->n++];
-    memset(a, 0, sizeof(*a));
-    snprintf(a->action, sizeof(a->action), "%s", action);
-    snprintf(a->name, sizeof(a->name), "%s", name);
-    snprintf(a->state, sizeof(a->state), "%s", state);
-    snprintf(a->reason, sizeof(a->reason), "%s", reason);
-    return 0;
+    return plan_action_in(p, p->v, action, name, state, reason);
 }
 
 static void destroy_dev(plan *p, char *name)
@@ -124,6 +145,28 @@ bool ptap_recover_needs_probe(const ptap_record *rec, bool tap_ours)
 static void decide_rule(const ptap_record *rec, const ptap_facts *f, ptap_decision *out)
 {
     *out = (ptap_decision) { .outcome = PTAP_OUTCOME_KEEP };
+
+    /* The namespace first: nothing is concluded from another one. */
+    switch (f->netns) {
+    case PTAP_NETNS_JUDGE_LEAVE:
+        DECIDE("other-netns", PTAP_OUTCOME_KEEP,
+               "its network namespace cannot be looked into from here: left alone");
+    case PTAP_NETNS_JUDGE_GONE:
+        if (f->moved && rec->state != PTAP_STATE_CREATING)
+            DECIDE("follow-netns", PTAP_OUTCOME_FOLLOW, "the tap moved to another network namespace");
+        /* Its taps went with it (the kernel deletes a namespace's virtual
+         * devices): nothing is left to destroy. */
+        DECIDE("netns-gone", PTAP_OUTCOME_CLOSE,
+               "its network namespace no longer exists, nor its taps");
+    case PTAP_NETNS_JUDGE_HERE:
+    case PTAP_NETNS_JUDGE_ENTER:
+    default:
+        break;
+    }
+    /* Missing where its record says, there in another namespace: never
+     * "gone", whatever the state (a create's intent has no one tap). */
+    if (f->moved && !f->tap_ours && rec->state != PTAP_STATE_CREATING)
+        DECIDE("follow-netns", PTAP_OUTCOME_FOLLOW, "the tap moved to another network namespace");
 
     switch (rec->state) {
     case PTAP_STATE_CREATING:
@@ -217,6 +260,7 @@ static int kept_in_use(plan *p, const char *name, const char *state)
  * deletion group by a helper killed mid-destroy (the group delete never
  * came), or off its bridge because the bridge was deleted (its ports are
  * let go) — and perhaps made again since. Put it back, or say why not.
+ * Judged in the plan's namespace, whose devices @kv are.
  */
 static int plan_stranded(plan *p, const ptap_kview *kv, const ptap_record *rec,
                          const ptap_kdev *d, bool ours)
@@ -226,7 +270,7 @@ static int plan_stranded(plan *p, const ptap_kview *kv, const ptap_record *rec,
     bool regroup, rejoin = false;
     char why[96];
 
-    if (!ours || !d)
+    if (!ours || !d || (p->v->judge != PTAP_NETNS_JUDGE_HERE && p->v->judge != PTAP_NETNS_JUDGE_ENTER))
         return 0;
     regroup = d->link_group != 0;
     if (*rec->bridge && strcmp(d->bridge, rec->bridge) != 0 && !*d->bridge) {
@@ -254,10 +298,15 @@ static int plan_stranded(plan *p, const ptap_kview *kv, const ptap_record *rec,
     return plan_action(p, rejoin ? "rejoin-bridge" : "restore-group", rec->name, state, why);
 }
 
-static int plan_record(plan *p, ptap_journal *j, const ptap_kview *kv, const ptap_record *rec)
+/* Judge @rec in the namespace of plan @p (its own: p->v, one of @w's). */
+static int plan_record(plan *p, ptap_journal *j, ptap_kviews *w, const ptap_record *rec)
 {
     const char *jid = ptap_journal_id(j);
+    const ptap_nsview *v = p->v;
+    const ptap_kview *kv = &v->kv; /* empty unless HERE or ENTER */
     const ptap_kdev *d = ptap_kview_find(kv, rec->name);
+    const ptap_kdev *moved_dev = NULL;
+    ptap_nsview *moved_to = NULL;
     const ptap_record *b;
     ptap_facts f;
 
@@ -285,11 +334,24 @@ static int plan_record(plan *p, ptap_journal *j, const ptap_kview *kv, const pta
         .tap_exists = d != NULL,
         .held = ptap_kdev_held(d),
         .probe = PTAP_PROBE_UNKNOWN,
+        .netns = v->judge,
     };
     ptap_decision dec;
     ptap_record r = *rec;
-    char why[PTAP_CONSUMER_TARGET_MAX + 32];
+    char why[sizeof(p->res->actions[0].reason)];
     int r2;
+
+    /* Not where its record says: moved to another namespace (`ip link set
+     * dev T netns B`)? Looked for by its mark before it is called gone. */
+    if (v->judge != PTAP_NETNS_JUDGE_LEAVE && !f.tap_ours && rec->state != PTAP_STATE_CREATING) {
+        moved_dev = ptap_kviews_find_moved(w, rec, jid, &moved_to);
+        /* Renamed on the way to a name on record: not followed (the
+         * record closes; the tap is that other record's business). */
+        if (moved_dev && strcmp(moved_dev->name, rec->name) != 0 &&
+            ptap_journal_find(j, moved_dev->name))
+            moved_dev = NULL;
+        f.moved = moved_dev != NULL;
+    }
 
     f.batch_open = rec->state == PTAP_STATE_READY && *rec->batch &&
                    (b = ptap_journal_find_batch(j, rec->batch)) && b->state == PTAP_STATE_CREATING;
@@ -329,8 +391,32 @@ static int plan_record(plan *p, ptap_journal *j, const ptap_kview *kv, const pta
         memset(&r.consumer, 0, sizeof(r.consumer));
         p->after[p->n_after++] = r;
         break;
+    case PTAP_OUTCOME_FOLLOW: {
+        char to[PTAP_NETNS_ID_MAX + PTAP_NETNS_NAME_MAX + 32];
+        bool renamed = strcmp(moved_dev->name, rec->name) != 0;
+
+        p->n_after += ptap_pool_follow(rec, moved_to, moved_dev, &p->after[p->n_after]);
+        p->mi[(*p->n_mi)++] = (moved_in) { .v = moved_to, .ifindex = moved_dev->ifindex };
+        ptap_nsview_describe(moved_to, to, sizeof(to));
+        snprintf(why, sizeof(why), "the tap moved to %s%s%s%s: its record follows it", to,
+                 renamed ? " as '" : "", renamed ? moved_dev->name : "", renamed ? "'" : "");
+        /* Said of the namespace it went to. */
+        return plan_action_in(p, moved_to, dec.action, rec->name,
+                              ptap_state_to_string(rec->state), why);
+    }
     case PTAP_OUTCOME_KEEP:
         break;
+    }
+    if (f.netns == PTAP_NETNS_JUDGE_LEAVE) {
+        ptap_nsview_why(v, why, sizeof(why));
+        return plan_action(p, dec.action, rec->name, ptap_state_to_string(rec->state), why);
+    }
+    if (strcmp(dec.action, "netns-gone") == 0) {
+        char where[PTAP_NETNS_ID_MAX + PTAP_NETNS_NAME_MAX + 32];
+
+        ptap_nsview_describe(v, where, sizeof(where));
+        snprintf(why, sizeof(why), "its %s no longer exists, nor its taps", where);
+        return plan_action(p, dec.action, rec->name, ptap_state_to_string(rec->state), why);
     }
     if (strcmp(dec.action, "in-use") == 0)
         return kept_in_use(p, rec->name, ptap_state_to_string(rec->state));
@@ -355,17 +441,25 @@ static void plan_detach(void *userdata)
 }
 
 /* Put stranded taps back: one helper run per bridge (and one for those
- * that only leave a deletion group). The records already say how the taps
- * should be; nothing is journaled. */
+ * that only leave a deletion group), in the plan's namespace. The records
+ * already say how the taps should be; nothing is journaled. */
 static int plan_restore(plan *p, ptap_error *err)
 {
     _cleanup_free_ char **names = calloc(p->n_restore + 1, sizeof(*names));
-    bool *done = calloc(p->n_restore + 1, sizeof(*done));
+    _cleanup_free_ bool *done = calloc(p->n_restore + 1, sizeof(*done));
+    _cleanup_(ptap_netns_leavep) int saved = -1;
     int r = 0;
 
-    if (!names || !done) {
-        free(done);
+    if (p->n_restore == 0)
+        return 0;
+    if (!names || !done)
         return -ENOMEM;
+    if (p->v->judge == PTAP_NETNS_JUDGE_ENTER) {
+        r = ptap_netns_enter(p->v->fd, &saved);
+        if (r < 0)
+            return ptap_error_set(err, r, EX_OSERR,
+                                  "cannot put taps back: cannot enter their network namespace: %s",
+                                  strerror(-r));
     }
     for (size_t i = 0; i < p->n_restore && r >= 0; i++) {
         _cleanup_(ptap_helper_result_clear) ptap_helper_result res = { 0 };
@@ -384,7 +478,6 @@ static int plan_restore(plan *p, ptap_error *err)
         if (r < 0 || res.status != 0)
             r = ptap_pool_helper_error(err, "cannot put taps back", r, &res);
     }
-    free(done);
     return r;
 }
 
@@ -396,10 +489,16 @@ static int plan_execute(plan *p, ptap_journal *j, ptap_error *err)
         .outcome = p->after, .n_outcome = p->n_after,
         .what = "cannot remove taps",
         .before_helper = plan_detach, .userdata = p,
+        /* The helper runs in the plan's namespace (entered for it). */
+        .netns = &p->v->ns,
     };
 
     int r;
 
+    if (p->v->judge == PTAP_NETNS_JUDGE_LEAVE)
+        return 0;
+    if (p->n_before == 0 && p->n_after == 0 && p->n_destroy == 0 && p->n_detach == 0)
+        return plan_restore(p, err); /* nothing to write, nothing to destroy */
     /* FORCE: the plan already left every held tap alone (the "in-use"
      * rule), except those whose guest device it removes first: their QEMU
      * holds them until plan_detach() has run. */
@@ -538,87 +637,195 @@ static bool guest_alive(const ptap_record *rec, char *why, size_t len)
     }
 }
 
-static int run(ptap_journal *j, const ptap_release_req *release, bool dry_run,
-               ptap_recover_result *res, ptap_error *err)
+static int plan_alloc(plan *p, size_t n, size_t n_devs)
 {
-    size_t kept = 0;
-    _cleanup_(ptap_kview_clear) ptap_kview kv = { 0 };
-    _cleanup_(plan_clear) plan p = { .res = res };
-    size_t n = ptap_journal_count(j);
+    p->before = calloc(n + 1, sizeof(*p->before));
+    p->after = calloc(2 * n + 1, sizeof(*p->after)); /* a rename or a move writes two */
+    p->detach = calloc(n + 1, sizeof(*p->detach));
+    p->destroy = calloc(n_devs + n + 1, sizeof(char *));
+    p->followed = calloc(n + 1, sizeof(*p->followed));
+    p->restore = calloc(n + 1, sizeof(*p->restore));
+    return p->before && p->after && p->detach && p->destroy && p->followed && p->restore ? 0
+                                                                                        : -ENOMEM;
+}
+
+/* The release of @rec in plan @p (its namespace's). Counts in *@kept the
+ * taps left alone. A tap moved to another namespace is destroyed there
+ * at once (its own batch). */
+static int plan_release(plan *p, ptap_journal *j, ptap_kviews *w, const ptap_release_req *release,
+                        const ptap_record *rec, size_t *kept, size_t *kept_ns, ptap_error *err)
+{
     const char *jid = ptap_journal_id(j);
-    int r;
+    const char *state = ptap_state_to_string(rec->state);
+    const ptap_nsview *v = p->v;
+    char why[sizeof(p->res->actions[0].reason)];
+    const ptap_kdev *d;
+    ptap_nsview *mv;
 
-    *res = (ptap_recover_result) { 0 };
-    r = ptap_kview_load(&kv);
-    if (r < 0)
-        return ptap_error_set(err, r, EX_OSERR, "cannot list network devices: %s", strerror(-r));
-    p.before = calloc(n + 1, sizeof(*p.before));
-    p.after = calloc(2 * n + 1, sizeof(*p.after)); /* a rename writes two */
-    p.detach = calloc(n + 1, sizeof(*p.detach));
-    p.destroy = calloc(kv.n + n + 1, sizeof(char *));
-    p.followed = calloc(n + 1, sizeof(*p.followed));
-    p.restore = calloc(n + 1, sizeof(*p.restore));
-    if (!p.before || !p.after || !p.detach || !p.destroy || !p.followed || !p.restore)
-        r = -ENOMEM;
-
-    for (size_t i = 0; i < n && r >= 0; i++) {
-        const ptap_record *rec = ptap_journal_get(j, i);
-
-        if (release) {
-            char why[PTAP_CONSUMER_TARGET_MAX + 64];
-
-            if (!ptap_release_matches(rec, release))
-                continue;
-            if (!release->force && guest_alive(rec, why, sizeof(why))) {
-                kept++;
-                r = plan_action(&p, "kept", rec->name, ptap_state_to_string(rec->state), why);
-                continue;
-            }
-            const ptap_kdev *d = ptap_kview_find(&kv, rec->name);
-            if (!release->force && d && ptap_kdev_is_record(d, jid, rec) && ptap_kdev_held(d)) {
-                kept++;
-                r = kept_in_use(&p, rec->name, ptap_state_to_string(rec->state));
-                continue;
-            }
-            close_record(&p, rec, d, jid);
-            r = plan_action(&p, "release", rec->name, ptap_state_to_string(rec->state),
-                            release->force ? "released (--force)" : "the guest was released");
-        } else {
-            r = plan_record(&p, j, &kv, rec);
-        }
+    if (v->judge == PTAP_NETNS_JUDGE_LEAVE) {
+        (*kept_ns)++;
+        ptap_nsview_why(v, why, sizeof(why));
+        return plan_action(p, "other-netns", rec->name, state, why);
     }
-    /* Orphans: this journal's marked taps that no live record names. */
-    for (size_t i = 0; i < kv.n && r >= 0 && !release; i++) {
-        ptap_kdev *d = &kv.devs[i];
+    if (!release->force && guest_alive(rec, why, sizeof(why))) {
+        (*kept)++;
+        return plan_action(p, "kept", rec->name, state, why);
+    }
+    d = ptap_kview_find(&v->kv, rec->name);
+    if (!release->force && d && ptap_kdev_is_record(d, jid, rec) && ptap_kdev_held(d)) {
+        (*kept)++;
+        return kept_in_use(p, rec->name, state);
+    }
+    if ((!d || !ptap_kdev_is_record(d, jid, rec)) &&
+        (d = ptap_kviews_find_moved(w, rec, jid, &mv))) {
+        ptap_record r = *rec;
+        char *names[] = { (char *) d->name };
+        ptap_destroy_batch b = { .recs = &r, .n = 1, .names = names, .n_names = 1,
+                                 .what = "cannot remove taps", .kv = &mv->kv, .netns = &mv->ns };
+        int rr;
+
+        if (!release->force && ptap_kdev_held(d)) {
+            (*kept)++;
+            return kept_in_use(p, rec->name, state);
+        }
+        rr = ptap_pool_destroy_taps(j, &b, release->force ? PTAP_DESTROY_FORCE : 0, err);
+        if (rr < 0)
+            return rr;
+        return plan_action_in(p, mv, "release", rec->name, state,
+                              release->force ? "released (--force)" : "the guest was released");
+    }
+    close_record(p, rec, d, jid);
+    return plan_action(p, "release", rec->name, state,
+                       release->force ? "released (--force)" : "the guest was released");
+}
+
+/* Orphans in @p's namespace: this journal's marked taps no live record
+ * names (nor followed there under a new name). */
+static int plan_orphans(plan *p, ptap_journal *j, const moved_in *mi, size_t n_mi)
+{
+    const char *jid = ptap_journal_id(j);
+    const ptap_nsview *v = p->v;
+    int r = 0;
+
+    if (v->judge != PTAP_NETNS_JUDGE_HERE && v->judge != PTAP_NETNS_JUDGE_ENTER)
+        return 0;
+    for (size_t i = 0; i < v->kv.n && r >= 0; i++) {
+        ptap_kdev *d = &v->kv.devs[i];
         const ptap_record *rec;
+        bool queued = false;
 
         if (!ptap_kdev_ours(d, jid))
             continue;
         rec = ptap_journal_find(j, d->name);
         if (rec && rec->state != PTAP_STATE_CREATING)
             continue;
-        bool queued = false;
-        for (size_t k = 0; k < p.n_destroy; k++)
-            queued |= strcmp(p.destroy[k], d->name) == 0;
-        for (size_t k = 0; k < p.n_followed; k++)
-            queued |= p.followed[k] == d->ifindex;
-        if (queued || reported(&p, d->name))
+        for (size_t k = 0; k < p->n_destroy; k++)
+            queued |= strcmp(p->destroy[k], d->name) == 0;
+        for (size_t k = 0; k < p->n_followed; k++)
+            queued |= p->followed[k] == d->ifindex;
+        for (size_t k = 0; k < n_mi; k++)
+            queued |= mi[k].v == v && mi[k].ifindex == d->ifindex;
+        if (queued || reported(p, d->name))
             continue;
         if (ptap_kdev_held(d)) {
-            r = kept_in_use(&p, d->name, "");
+            r = kept_in_use(p, d->name, "");
             continue;
         }
-        destroy_dev(&p, d->name);
-        r = plan_action(&p, "destroy-orphan", d->name, "",
+        destroy_dev(p, d->name);
+        r = plan_action(p, "destroy-orphan", d->name, "",
                         "a tap of this journal that no record names");
     }
-    if (r >= 0 && !dry_run)
-        r = plan_execute(&p, j, err);
-    if (r >= 0 && kept)
-        r = ptap_error_set(err, -EBUSY, EX_TEMPFAIL,
-                           "left %zu tap(s) of '%s' alone: the guest still runs (see the "
-                           "'kept' actions; --force releases them anyway)",
-                           kept, release->target);
+    return r;
+}
+
+static void plans_free(plan *plans, size_t n)
+{
+    for (size_t i = 0; plans && i < n; i++)
+        plan_clear(&plans[i]);
+    free(plans);
+}
+
+static int run(ptap_journal *j, const ptap_release_req *release, bool dry_run,
+               ptap_recover_result *res, ptap_error *err)
+{
+    size_t kept = 0, kept_ns = 0, cap = 0, n_views, n_mi = 0;
+    _cleanup_(ptap_kviews_clear) ptap_kviews w = { 0 };
+    _cleanup_free_ moved_in *mi = NULL;
+    plan *plans = NULL;
+    size_t n = ptap_journal_count(j);
+    int r;
+
+    *res = (ptap_recover_result) { 0 };
+    r = ptap_kviews_init(&w, NULL, 0, err);
+    if (r < 0)
+        return r;
+    /* 1. Where each record is judged: one view per namespace of a live
+     * record (located, entered and dumped once), and ptap's own. */
+    for (size_t i = 0; i < n; i++) {
+        const ptap_record *rec = ptap_journal_get(j, i);
+
+        if (release && !ptap_release_matches(rec, release))
+            continue;
+        if (!ptap_kviews_of(&w, rec))
+            return -ENOMEM;
+    }
+    /* 2. One plan per view, every record decided in its own. Views
+     * added later (looking for moved taps) get no plan of their own. */
+    n_views = w.n;
+    plans = calloc(n_views, sizeof(*plans));
+    mi = calloc(n + 1, sizeof(*mi));
+    if (!plans || !mi) {
+        free(plans);
+        return -ENOMEM;
+    }
+    for (size_t k = 0; k < n_views && r >= 0; k++) {
+        plans[k] = (plan) { .res = res, .cap = &cap, .v = w.v[k], .mi = mi, .n_mi = &n_mi };
+        r = plan_alloc(&plans[k], n, w.v[k]->kv.n);
+    }
+    for (size_t i = 0; i < n && r >= 0; i++) {
+        const ptap_record *rec = ptap_journal_get(j, i);
+        const ptap_nsview *v;
+        plan *p = NULL;
+
+        if (release && !ptap_release_matches(rec, release))
+            continue;
+        v = ptap_kviews_of(&w, rec); /* the view step 1 made */
+        for (size_t k = 0; k < n_views && !p; k++)
+            if (w.v[k] == v)
+                p = &plans[k];
+        if (!p) {
+            r = -ENOMEM;
+            break;
+        }
+        if (release) {
+            r = plan_release(p, j, &w, release, rec, &kept, &kept_ns, err);
+            continue;
+        }
+        r = plan_record(p, j, &w, rec);
+    }
+    /* 3. Orphans, once every record has been judged (a moved tap is not
+     * one), where ptap runs and in the namespaces of the records. */
+    for (size_t k = 0; k < n_views && r >= 0 && !release; k++)
+        if (plans[k].v->of_records)
+            r = plan_orphans(&plans[k], j, mi, n_mi);
+    /* 4. Each namespace's plan carried out there: its intent, the helper
+     * run inside it, its outcome. */
+    for (size_t k = 0; k < n_views && r >= 0 && !dry_run; k++)
+        r = plan_execute(&plans[k], j, err);
+    plans_free(plans, n_views);
+    if (r >= 0 && (kept || kept_ns)) {
+        if (!kept_ns)
+            r = ptap_error_set(err, -EBUSY, EX_TEMPFAIL,
+                               "left %zu tap(s) of '%s' alone: the guest still runs (see the "
+                               "'kept' actions; --force releases them anyway)",
+                               kept, release->target);
+        else
+            r = ptap_error_set(err, -EBUSY, EX_TEMPFAIL,
+                               "left %zu tap(s) of '%s' alone: %zu of them in a network "
+                               "namespace this process cannot enter (see the 'other-netns' "
+                               "actions; run the release as root, or there)",
+                               kept + kept_ns, release->target, kept_ns);
+    }
     if (r < 0 && r != -EBUSY) {
         if (err && !err->code)
             ptap_error_set(err, r, 0, "recovery failed: %s", strerror(-r));

@@ -12,6 +12,15 @@
  *   detaching              -> complete the detach
  *   marked tap of this journal with no live record (orphan) -> destroy
  * Unmarked devices and other journals' taps are never touched.
+ *
+ * Network namespaces: every record is judged in its tap's namespace
+ * (kview.h's one view per namespace), never in another: entered with
+ * setns where this process may (root), its helper batch run there. A
+ * record of a namespace it may not enter is left alone ("other-netns");
+ * one whose namespace no longer exists is closed, nothing destroyed
+ * ("netns-gone"); one whose tap moved to another namespace follows it
+ * ("follow-netns"). Orphans are looked for where ptap runs and in the
+ * namespaces of the live records.
  */
 #pragma once
 
@@ -26,10 +35,13 @@
 typedef struct ptap_action {
     char action[24];  /* rollback-create, complete-destroy, close, destroy-orphan,
                          complete-attach, rollback-attach, consumer-gone,
-                         complete-detach */
+                         complete-detach, follow-rename, in-use, other-netns,
+                         netns-gone, follow-netns; release, kept (release) */
     char name[IFNAMSIZ];
     char state[16];   /* the record's state before ("" for an orphan) */
-    char reason[PTAP_CONSUMER_TARGET_MAX + 32];
+    char reason[PTAP_CONSUMER_TARGET_MAX + 96 + PTAP_NETNS_NAME_MAX];
+    ptap_netns netns; /* the namespace it was judged in (where a followed tap went) */
+    bool here;        /* that is the namespace this process runs in */
 } ptap_action;
 
 typedef struct ptap_recover_result {
@@ -95,6 +107,7 @@ typedef enum ptap_outcome {
     PTAP_OUTCOME_CLOSE,     /* close the record; destroy its tap if it is ours */
     PTAP_OUTCOME_ATTACHED,  /* record the attach as done */
     PTAP_OUTCOME_READY,     /* back to the pool: ready, consumer cleared */
+    PTAP_OUTCOME_FOLLOW,    /* the record follows its tap to the namespace it moved to */
 } ptap_outcome;
 
 /* What recovery found out about one record. */
@@ -104,6 +117,10 @@ typedef struct ptap_facts {
     bool batch_open;  /* READY record whose create intent is still open (torn outcome) */
     bool held;        /* a process holds a queue of the tap (the kernel's count) */
     ptap_probe probe; /* the consumer (read only when ptap_recover_needs_probe) */
+    ptap_netns_judge netns; /* where the record's namespace lets it be judged (HERE
+                             * and ENTER alike: the facts above are from there) */
+    bool moved;       /* not ours in its namespace, but this journal's tap of the
+                       * record (name or ifindex, mark, batch) is in another one */
 } ptap_facts;
 
 typedef struct ptap_decision {

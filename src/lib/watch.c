@@ -52,7 +52,15 @@ struct ptap_watch {
     char (*gone)[IFNAMSIZ]; /* devices deleted in this read burst */
     size_t n_gone, cap_gone;
     int nomem;              /* allocation failed inside the callback */
+    ptap_netns self;        /* the namespace whose events this watcher gets */
 };
+
+/* Is @rec of the watcher's namespace (an old-format record is)? Only
+ * those taps' events reach it. */
+static bool record_here(const ptap_watch *w, const ptap_record *rec)
+{
+    return !ptap_netns_known(&rec->netns) || ptap_netns_equal(&rec->netns, &w->self);
+}
 
 static void report(ptap_watch *w, ptap_watch_event_kind kind, const char *name,
                    const char *fmt, ...) _printf_(4, 5);
@@ -216,7 +224,8 @@ static int forget_names(ptap_watch *w, char (*names)[IFNAMSIZ], size_t n)
     if (r <= 0)
         return r;
     todo = calloc(n, sizeof(*todo));
-    if (!todo)
+    _cleanup_free_ ptap_forget_outcome *each = calloc(n, sizeof(*each));
+    if (!todo || !each)
         return -ENOMEM;
     m = 0;
     for (size_t i = 0; i < n; i++) {
@@ -225,22 +234,52 @@ static int forget_names(ptap_watch *w, char (*names)[IFNAMSIZ], size_t n)
 
         /* Under the write lock: a create in progress is recovery's
          * business, and a name already taken by a new tap of ours is
-         * that tap's (the old one is gone, the new record is live). */
+         * that tap's (the old one is gone, the new record is live). A
+         * record of another namespace is judged there by the forget. */
         if (!rec || rec->state == PTAP_STATE_CREATING)
             continue;
-        if (d && ptap_kdev_is_record(d, ptap_journal_id(j), rec))
+        if (record_here(w, rec) && d && ptap_kdev_is_record(d, ptap_journal_id(j), rec))
             continue;
         todo[m++] = names[i];
     }
     if (m == 0)
         return 0;
-    r = ptap_pool_forget(j, todo, m, &forgotten, &err);
+    ptap_forget_result fr = { .each = each };
+    r = ptap_pool_forget(j, todo, m, &fr, &err);
     if (r < 0) {
         report(w, PTAP_WATCH_FAILED, NULL, "%s", err.msg);
         return r;
     }
-    for (size_t i = 0; i < m; i++)
-        report(w, PTAP_WATCH_FORGOT, todo[i], "the device was deleted: record closed");
+    forgotten = fr.forgotten;
+    for (size_t i = 0; i < m; i++) {
+        const ptap_record *rec = ptap_journal_find(j, todo[i]);
+        char where[PTAP_NETNS_ID_MAX + PTAP_NETNS_NAME_MAX + 4] = "";
+
+        if (rec)
+            ptap_netns_describe(&rec->netns, where, sizeof(where));
+        switch (each[i]) {
+        case PTAP_FORGET_CLOSED:
+            report(w, PTAP_WATCH_FORGOT, todo[i], "the device was deleted: record closed");
+            break;
+        case PTAP_FORGET_FOLLOWED:
+            report(w, PTAP_WATCH_CANCELLED, todo[i],
+                   "the tap moved to network namespace %s: its record follows it", where);
+            break;
+        case PTAP_FORGET_ELSEWHERE:
+            report(w, PTAP_WATCH_CANCELLED, todo[i],
+                   "its tap lives on in network namespace %s: left alone", where);
+            break;
+        case PTAP_FORGET_LEFT:
+            report(w, PTAP_WATCH_KEPT, todo[i],
+                   "its tap is in network namespace %s, which this watcher cannot enter: left "
+                   "alone", where);
+            break;
+        case PTAP_FORGET_IGNORED:
+        default:
+            break;
+        }
+    }
+    ptap_debug("watch: %zu record(s) forgotten", forgotten);
     return 0;
 }
 
@@ -281,6 +320,12 @@ static int check_due(ptap_watch *w, char (*names)[IFNAMSIZ], size_t n)
         if (!rec || rec->state != PTAP_STATE_ATTACHED) {
             ptap_debug("watch: '%s' is %s: left alone", names[i],
                        rec ? ptap_state_to_string(rec->state) : "not on record");
+            continue;
+        }
+        if (!record_here(w, rec)) {
+            /* The carrier that dropped here is another device's. */
+            ptap_debug("watch: '%s' is on record in another network namespace: left alone",
+                       names[i]);
             continue;
         }
         cand[nc++].rec = *rec;
@@ -333,8 +378,8 @@ static int check_due(ptap_watch *w, char (*names)[IFNAMSIZ], size_t n)
             continue;
         rec = ptap_journal_find(j, cand[i].rec.name);
         d = ptap_kview_find(&kv, cand[i].rec.name);
-        if (!rec || rec->seq != cand[i].rec.seq || !d || !ptap_kdev_is_record(d, jid, rec) ||
-            d->carrier) {
+        if (!rec || rec->seq != cand[i].rec.seq || !record_here(w, rec) || !d ||
+            !ptap_kdev_is_record(d, jid, rec) || d->carrier) {
             report(w, PTAP_WATCH_CANCELLED, cand[i].rec.name,
                    "the record or the tap changed meanwhile: left alone");
             continue;
@@ -441,6 +486,9 @@ int ptap_watch_new(const ptap_watch_config *cfg, ptap_watch **ret)
     if (!w->state_dir)
         return -ENOMEM;
     w->cfg.state_dir = w->state_dir;
+    r = ptap_netns_self(&w->self);
+    if (r < 0)
+        return r;
     w->sk = nl_socket_alloc();
     w->cb = nl_cb_alloc(NL_CB_DEFAULT);
     if (!w->sk || !w->cb)
@@ -503,17 +551,19 @@ int ptap_watch_resync(ptap_watch *w, ptap_error *err)
 {
     _cleanup_(ptap_journal_closep) ptap_journal *j = NULL;
     _cleanup_free_ char(*missing)[IFNAMSIZ] = NULL;
-    _cleanup_(ptap_kview_clear) ptap_kview kv = { 0 };
+    _cleanup_(ptap_kviews_clear) ptap_kviews kvs = { 0 };
+    ptap_kview *kv;
     char jid[PTAP_JOURNAL_ID_LEN + 1];
     ptap_error jerr = { 0 };
     size_t n, nm = 0;
     int r;
 
-    r = ptap_kview_load(&kv);
+    r = ptap_kviews_init(&kvs, NULL, 0, &jerr);
     if (r < 0) {
-        report(w, PTAP_WATCH_FAILED, NULL, "cannot list network devices: %s", strerror(-r));
+        report(w, PTAP_WATCH_FAILED, NULL, "%s", *jerr.msg ? jerr.msg : strerror(-r));
         return r;
     }
+    kv = &kvs.v[0]->kv;
     r = open_journal(w, false, &j, &jerr);
     if (r < 0 || !j) {
         if (r < 0) {
@@ -530,10 +580,28 @@ int ptap_watch_resync(ptap_watch *w, ptap_error *err)
         return -ENOMEM;
     for (size_t i = 0; i < n; i++) {
         const ptap_record *rec = ptap_journal_get(j, i);
-        const ptap_kdev *d = ptap_kview_find(&kv, rec->name);
+        const ptap_kdev *d;
 
         if (rec->state == PTAP_STATE_CREATING)
             continue;
+        if (!record_here(w, rec)) {
+            /* Another namespace's events never reach this watcher: its
+             * records are judged there now, when it may enter it (a gone
+             * namespace's are forgotten); the carrier rule stays with
+             * the watchers of that namespace. */
+            ptap_nsview *v = ptap_kviews_of(&kvs, rec);
+
+            if (!v) {
+                r = -ENOMEM;
+                break;
+            }
+            d = v->judge == PTAP_NETNS_JUDGE_ENTER ? ptap_kview_find(&v->kv, rec->name) : NULL;
+            if (v->judge == PTAP_NETNS_JUDGE_GONE ||
+                (v->judge == PTAP_NETNS_JUDGE_ENTER && (!d || !ptap_kdev_is_record(d, jid, rec))))
+                snprintf(missing[nm++], IFNAMSIZ, "%s", rec->name);
+            continue;
+        }
+        d = ptap_kview_find(kv, rec->name);
         if (!d || !ptap_kdev_is_record(d, jid, rec)) {
             snprintf(missing[nm++], IFNAMSIZ, "%s", rec->name);
             continue;
@@ -547,7 +615,7 @@ int ptap_watch_resync(ptap_watch *w, ptap_error *err)
         }
     }
     ptap_journal_close(TAKE_PTR(j));
-    ptap_kview_clear(&kv); /* before forget_names() looks again */
+    ptap_kviews_clear(&kvs); /* before forget_names() looks again */
     if (r < 0)
         return r;
     (void) forget_names(w, missing, nm); /* failures were reported */

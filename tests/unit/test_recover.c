@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The recovery decision table (src/lib/recover.c, docs/recovery.md):
- * record state x kernel x consumer -> action. One row per rule.
+ * record state x kernel x consumer -> action. One row per rule; then the
+ * rows where the record's network namespace decides (other-netns,
+ * netns-gone, follow-netns).
  * Then which records a release names (ptap_release_matches), one row per
  * rule: monitor targets, libvirt names and UUIDs, connections kept apart.
  */
@@ -32,6 +34,11 @@ typedef struct row {
     bool destroy_batch, detach;
     bool held; /* fact, last so that the rows above need not say it: a process holds the tap */
 } row;
+
+#define HERE PTAP_NETNS_JUDGE_HERE
+#define ENTER PTAP_NETNS_JUDGE_ENTER
+#define LEAVE PTAP_NETNS_JUDGE_LEAVE
+#define GONE PTAP_NETNS_JUDGE_GONE
 
 static const row rows[] = {
     { "interrupted create rolls back", PTAP_STATE_CREATING, 0, false, false, false, 0,
@@ -92,15 +99,73 @@ static const row rows[] = {
       false, true, false, 0, false, "close", PTAP_OUTCOME_CLOSE, false, false, true },
 };
 
-static void test_decide_one(void **state)
+/* Network namespaces: a record is judged in its own, never from another.
+ * The facts above, and where its namespace lets it be judged. */
+typedef struct ns_row {
+    row r;
+    ptap_netns_judge netns;
+    bool moved; /* its tap is in another namespace (by its mark) */
+} ns_row;
+
+static const ns_row ns_rows[] = {
+    { { "netns entered: a ready tap there, nothing", PTAP_STATE_READY, 0, true, true, false, 0,
+      false, NULL, PTAP_OUTCOME_KEEP, false, false, false },
+      ENTER, false },
+    { { "netns entered: the tap vanished there, close", PTAP_STATE_READY, 0, false, false, false, 0,
+      false, "close", PTAP_OUTCOME_CLOSE, false, false, false },
+      ENTER, false },
+    { { "netns cannot be entered: a ready record is left alone", PTAP_STATE_READY, 0, false, false,
+      false, 0, false, "other-netns", PTAP_OUTCOME_KEEP, false, false, false },
+      LEAVE, false },
+    { { "netns cannot be entered: an attached record is left, nothing probed", PTAP_STATE_ATTACHED,
+      0, false, false, false, 0, false, "other-netns", PTAP_OUTCOME_KEEP, false, false, false },
+      LEAVE, false },
+    { { "netns cannot be entered: a create's intent is left, nothing rolled back",
+      PTAP_STATE_CREATING, 0, false, false, false, 0, false, "other-netns", PTAP_OUTCOME_KEEP,
+      false, false, false },
+      LEAVE, false },
+    { { "netns cannot be entered: an interrupted destroy is left", PTAP_STATE_DESTROYING, 0, false,
+      false, false, 0, false, "other-netns", PTAP_OUTCOME_KEEP, false, false, false },
+      LEAVE, false },
+    { { "netns gone: the record closes, nothing destroyed", PTAP_STATE_READY, 0, false, false,
+      false, 0, false, "netns-gone", PTAP_OUTCOME_CLOSE, false, false, false },
+      GONE, false },
+    { { "netns gone: an attached record closes too", PTAP_STATE_ATTACHED, EPH, false, false, false,
+      0, false, "netns-gone", PTAP_OUTCOME_CLOSE, false, false, false },
+      GONE, false },
+    { { "netns gone: a create's intent closes, no rollback batch", PTAP_STATE_CREATING, 0, false,
+      false, false, 0, false, "netns-gone", PTAP_OUTCOME_CLOSE, false, false, false },
+      GONE, false },
+    { { "netns gone, but the tap moved out before: follow it", PTAP_STATE_READY, 0, false, false,
+      false, 0, false, "follow-netns", PTAP_OUTCOME_FOLLOW, false, false, false },
+      GONE, true },
+    { { "moved to another netns: a ready record follows it", PTAP_STATE_READY, 0, false, false,
+      false, 0, false, "follow-netns", PTAP_OUTCOME_FOLLOW, false, false, false },
+      HERE, true },
+    { { "moved, name taken here by someone else's device: follow, never touch", PTAP_STATE_READY, 0,
+      false, true, false, 0, false, "follow-netns", PTAP_OUTCOME_FOLLOW, false, false, false },
+      ENTER, true },
+    { { "moved while attached: follow it (judged there next time)", PTAP_STATE_ATTACHED, 0, false,
+      false, false, 0, false, "follow-netns", PTAP_OUTCOME_FOLLOW, false, false, false },
+      HERE, true },
+    { { "moved during a destroy: follow it (completed there next time)", PTAP_STATE_DESTROYING, 0,
+      false, false, false, 0, false, "follow-netns", PTAP_OUTCOME_FOLLOW, false, false, false },
+      HERE, true },
+    { { "a create's intent is never followed: roll back", PTAP_STATE_CREATING, 0, false, false,
+      false, 0, false, "rollback-create", PTAP_OUTCOME_CLOSE, true, false, false },
+      HERE, true },
+};
+
+static void decide_one(const row *t, ptap_netns_judge netns, bool moved)
 {
-    const row *t = *state;
     ptap_record rec = { .state = t->state, .flags = t->flags };
     ptap_facts f = { .tap_ours = t->ours, .tap_exists = t->exists, .batch_open = t->batch_open,
                      .probe = t->probe };
     ptap_decision d;
 
     f.held = t->held;
+    f.netns = netns;
+    f.moved = moved;
     snprintf(rec.name, sizeof(rec.name), "ptap0");
     rec.consumer.kind = PTAP_CONSUMER_QMP;
     print_message("%s\n", t->what);
@@ -115,6 +180,18 @@ static void test_decide_one(void **state)
     assert_int_equal(d.detach, t->detach);
     if (d.action)
         assert_true(d.reason && *d.reason);
+}
+
+static void test_decide_one(void **state)
+{
+    decide_one(*state, PTAP_NETNS_JUDGE_HERE, false);
+}
+
+static void test_decide_ns_one(void **state)
+{
+    const ns_row *t = *state;
+
+    decide_one(&t->r, t->netns, t->moved);
 }
 
 #define U1 "5f1e0f6e-0000-4000-8000-000000000001"
@@ -200,12 +277,16 @@ static void test_release_target_check(void **state)
 int main(void)
 {
     struct CMUnitTest tests[ARRAY_SIZE(rows)];
+    struct CMUnitTest ns[ARRAY_SIZE(ns_rows)];
     struct CMUnitTest match[ARRAY_SIZE(match_rows) + 1];
     int r;
 
     for (size_t i = 0; i < ARRAY_SIZE(rows); i++)
         tests[i] = (struct CMUnitTest) { .name = rows[i].what, .test_func = test_decide_one,
                                          .initial_state = (void *) &rows[i] };
+    for (size_t i = 0; i < ARRAY_SIZE(ns_rows); i++)
+        ns[i] = (struct CMUnitTest) { .name = ns_rows[i].r.what, .test_func = test_decide_ns_one,
+                                      .initial_state = (void *) &ns_rows[i] };
     for (size_t i = 0; i < ARRAY_SIZE(match_rows); i++)
         match[i] = (struct CMUnitTest) { .name = match_rows[i].what,
                                          .test_func = test_release_match_one,
@@ -213,5 +294,6 @@ int main(void)
     match[ARRAY_SIZE(match_rows)] = (struct CMUnitTest) {
         .name = "release targets", .test_func = test_release_target_check };
     r = cmocka_run_group_tests_name("recover decision table", tests, NULL, NULL);
+    r += cmocka_run_group_tests_name("recover decision table, network namespaces", ns, NULL, NULL);
     return r + cmocka_run_group_tests_name("release matching", match, NULL, NULL);
 }
