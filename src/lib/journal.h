@@ -34,7 +34,11 @@
 #include "util.h"
 #include "validate.h"
 
-#define PTAP_JOURNAL_VERSION 1  /* the on-disk format this code reads and writes */
+#define PTAP_JOURNAL_VERSION 2  /* the on-disk format this code writes: every line checksummed */
+#define PTAP_JOURNAL_VERSION_MIN 1 /* the oldest it reads (no checksums; converted by a writer) */
+/* seq and operation numbers stay at or below this (2^63 - 1): the counter
+ * is refused before it could wrap (-EOVERFLOW on append). */
+#define PTAP_JOURNAL_SEQ_MAX ((uint64_t) INT64_MAX)
 #define PTAP_CONSUMER_TARGET_MAX 256
 
 typedef enum ptap_state {
@@ -115,9 +119,12 @@ typedef struct ptap_journal ptap_journal;
  * ptap processes: writers queue, never interleave. The lock is held until
  * ptap_journal_close(). Refuses a directory or journal that is a symlink,
  * owned by another user or writable by group/others (-EPERM), a journal
- * whose complete records do not parse (-EBADMSG) and one of an unknown
- * format version (-EPROTONOSUPPORT). A torn last record is dropped (and
- * truncated away when opened for writing). A missing journal is -ENOENT
+ * whose complete records do not parse or fail their checksum (-EBADMSG)
+ * and one of an unknown format version (-EPROTONOSUPPORT). A torn last
+ * record is dropped (and truncated away when opened for writing); a last
+ * record that is whole but for a damaged newline is damage, not a torn
+ * record. Opened for writing, a version 1 journal is converted (compacted)
+ * to the current version at once. A missing journal is -ENOENT
  * unless PTAP_JOURNAL_CREATE (READONLY never creates the journal file).
  * @err (may be NULL) says why, when there is more to say than the errno
  * ("journal '/run/ptap/journal.xml' line 7: ...").
@@ -148,11 +155,19 @@ const char *ptap_journal_id(const ptap_journal *j);
 /** ptap_journal_path: the journal file's path. */
 const char *ptap_journal_path(const ptap_journal *j);
 
+/** ptap_journal_version: the format version of the file as it was read
+ * (1: no checksums, converted by the first writer; 2: checksummed). */
+int ptap_journal_version(const ptap_journal *j);
+
 /**
  * ptap_journal_new_id: a fresh operation id, unique in this journal:
  * "op" + a sequence number reserved for it (later records get higher
  * seqs, and compaction carries the counter over, so an id is never
  * handed out twice by one journal). Written to @buf (PTAP_RECORD_ID_MAX).
+ * Replay sets the counter past every "op<N>" on record, so even a header
+ * whose next-seq was lowered hands out no id that a record carries. Once
+ * the counter passed PTAP_JOURNAL_SEQ_MAX it no longer moves: the id
+ * repeats, and the append that would use it fails with -EOVERFLOW.
  */
 void ptap_journal_new_id(ptap_journal *j, char buf[PTAP_RECORD_ID_MAX]);
 
@@ -167,7 +182,8 @@ void ptap_journal_new_id(ptap_journal *j, char buf[PTAP_RECORD_ID_MAX]);
  * whole call with -EINVAL and nothing is written. -EBADF on a read-only
  * journal; after a failed write or sync the handle refuses further
  * appends (-EIO): close and reopen it. @err (may be NULL) says which
- * record is bad, or what the write or a compaction ran into.
+ * record is bad, or what the write or a compaction ran into. -EOVERFLOW when
+ * the seq counter would pass PTAP_JOURNAL_SEQ_MAX.
  * Returns 0 or a negative errno (nothing half-written is left valid).
  */
 int ptap_journal_append(ptap_journal *j, ptap_record *recs, size_t n, ptap_error *err);
