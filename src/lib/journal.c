@@ -1035,12 +1035,18 @@ static int lines_check(char *text, size_t complete, const char *tail, size_t tai
         memset(p + strlen(start), ' ', CRC_ATTR_LEN);
         off += n + 1;
     }
-    if (tail_len > 0 &&
-        line_unseal(tail, tail_len - 1, RECORD_START, &stored, &computed) == SEAL_OK)
-        return fail(err, -EBADMSG,
-                    "journal '%s' line %ld: damaged record: it is whole, but ends in byte "
-                    "0x%02x where its newline should be", src, line + 1,
-                    (unsigned) (unsigned char) tail[tail_len - 1]);
+    /* A record ends in '>': try each one in the tail. */
+    for (const char *gt = tail; tail_len > 0 && (gt = memchr(gt, '>', tail_len - (size_t) (gt - tail)));
+         gt++) {
+        size_t n = (size_t) (gt - tail) + 1;
+
+        if (n < tail_len &&
+            line_unseal(tail, n, RECORD_START, &stored, &computed) == SEAL_OK)
+            return fail(err, -EBADMSG,
+                        "journal '%s' line %ld: damaged record: it is whole, but ends in byte "
+                        "0x%02x where its newline should be", src, line + 1,
+                        (unsigned) (unsigned char) tail[n]);
+    }
     return 0;
 }
 

@@ -173,16 +173,102 @@ int ptap_pool_destroy_taps(ptap_journal *j, ptap_destroy_batch *b, unsigned flag
     return r < 0 ? r : 0;
 }
 
-/* Destroy every tap of this journal that operation @op made (found by
+/* The operation id a create intent's taps carry in their marks. */
+static const char *intent_op(const ptap_record *intent)
+{
+    return *intent->batch ? intent->batch : intent->id;
+}
+
+static bool is_tap_record(const ptap_record *rec)
+{
+    return rec->count == 0 && !ptap_ifname_is_template(rec->name) &&
+           rec->state != PTAP_STATE_CREATING;
+}
+
+/* Written before @intent: its tap existed before the create began. */
+static bool older_than(const ptap_record *rec, const ptap_record *intent)
+{
+    return rec->seq < intent->seq || rec->created < intent->created;
+}
+
+int ptap_pool_rollback_floor(const ptap_journal *j, const ptap_record *intent,
+                             const ptap_kview *kv)
+{
+    const char *jid = ptap_journal_id(j);
+    int floor = 0;
+
+    for (size_t i = 0; i < ptap_journal_count(j); i++) {
+        const ptap_record *rec = ptap_journal_get(j, i);
+        const ptap_kdev *d;
+
+        if (!is_tap_record(rec) || rec->ifindex <= floor || !older_than(rec, intent))
+            continue;
+        d = ptap_kview_find(kv, rec->name);
+        if (d && d->ifindex == rec->ifindex && ptap_kdev_is_record(d, jid, rec))
+            floor = rec->ifindex;
+    }
+    return floor;
+}
+
+bool ptap_pool_rollback_owns(const ptap_record *intent, const ptap_record *rec,
+                             const ptap_kdev *d, const char *jid)
+{
+    if (!is_tap_record(rec) || strcmp(rec->batch, intent_op(intent)) != 0 ||
+        older_than(rec, intent) || rec->created < intent->created)
+        return false;
+    if (d && ptap_kdev_ours(d, jid) &&
+        (strcmp(d->op, intent_op(intent)) != 0 || (rec->ifindex && d->ifindex != rec->ifindex)))
+        return false;
+    return true;
+}
+
+bool ptap_pool_rollback_takes(const ptap_journal *j, const ptap_record *intent, int floor,
+                              const ptap_kdev *d, const char **why)
+{
+    const char *jid = ptap_journal_id(j), *unused;
+    const ptap_record *rec;
+
+    if (!why)
+        why = &unused;
+    if (!ptap_kdev_ours(d, jid)) {
+        *why = "not a tap this user made for this journal";
+        return false;
+    }
+    if (strcmp(d->op, intent_op(intent)) != 0) {
+        *why = "made by another operation";
+        return false;
+    }
+    rec = ptap_journal_find(j, d->name);
+    if (rec && is_tap_record(rec) && ptap_kdev_is_record(d, jid, rec)) {
+        if (ptap_pool_rollback_owns(intent, rec, d, jid))
+            return true;
+        *why = "a live record of an older operation with the same id names it";
+        return false;
+    }
+    if (d->ifindex > 0 && d->ifindex <= floor) {
+        *why = "older than the interrupted create (its ifindex is not above those of the taps "
+               "on record before it)";
+        return false;
+    }
+    return true;
+}
+
+/* Destroy every tap of this journal that create @intent made (found by
  * its mark, so it works even when the helper died before printing a
- * name). Used to roll back a create; @close, when not NULL, is a record
- * to write once they are gone (the create's intent, closed). */
-static int destroy_by_op(ptap_journal *j, const char *op, ptap_record *close, ptap_error *err)
+ * name; ptap_pool_rollback_takes() decides each). Used to roll back a
+ * create; @close, when not NULL, is a record to write once they are gone
+ * (the create's intent, closed). */
+static int destroy_by_op(ptap_journal *j, const ptap_record *intent, ptap_record *close,
+                         ptap_error *err)
 {
     _cleanup_(ptap_kview_clear) ptap_kview kv = { 0 };
     _cleanup_free_ char **names = NULL;
     ptap_destroy_batch b = { .outcome = close, .n_outcome = close ? 1 : 0, .what = "rollback" };
-    int r;
+    /* The intent as the journal has it now (an append may have compacted
+     * the journal since, renumbering every seq). */
+    const ptap_record *live = ptap_journal_find_batch(j, intent_op(intent));
+    ptap_record in = live ? *live : *intent;
+    int floor, r;
 
     r = ptap_kview_load(&kv);
     if (r < 0)
@@ -190,9 +276,16 @@ static int destroy_by_op(ptap_journal *j, const char *op, ptap_record *close, pt
     names = calloc(kv.n + 1, sizeof(char *));
     if (!names)
         return -ENOMEM;
-    for (size_t i = 0; i < kv.n; i++)
-        if (ptap_kdev_ours(&kv.devs[i], ptap_journal_id(j)) && strcmp(kv.devs[i].op, op) == 0)
+    floor = ptap_pool_rollback_floor(j, &in, &kv);
+    for (size_t i = 0; i < kv.n; i++) {
+        const char *why = NULL;
+
+        if (ptap_pool_rollback_takes(j, &in, floor, &kv.devs[i], &why))
             names[b.n_names++] = kv.devs[i].name;
+        else if (ptap_kdev_ours(&kv.devs[i], ptap_journal_id(j)) &&
+                 strcmp(kv.devs[i].op, intent_op(&in)) == 0)
+            ptap_debug("rollback of '%s' keeps '%s': %s", intent_op(&in), kv.devs[i].name, why);
+    }
     b.names = names;
     return ptap_pool_destroy_taps(j, &b, 0, err);
 }
@@ -265,7 +358,7 @@ int ptap_pool_create(ptap_journal *j, const ptap_create_spec *spec, uid_t owner,
         /* Roll back: whatever the helper made carries this op's mark;
          * once it is gone, the intent is closed. */
         intent.state = PTAP_STATE_DESTROYED;
-        (void) destroy_by_op(j, intent.id, &intent, NULL);
+        (void) destroy_by_op(j, &intent, &intent, NULL);
         return err ? err->code : -EIO;
     }
 
@@ -279,7 +372,8 @@ int ptap_pool_create(ptap_journal *j, const ptap_create_spec *spec, uid_t owner,
         out[i].count = 0;
         ptap_journal_new_id(j, out[i].id);
         if (ptap_ifname_check(res.lines[i], false, NULL) < 0) {
-            (void) destroy_by_op(j, intent.id, NULL, NULL);
+            intent.state = PTAP_STATE_DESTROYED; /* closed in the same call */
+            (void) destroy_by_op(j, &intent, &intent, NULL);
             return ptap_error_set(err, -EBADMSG, EX_OSERR,
                                   "ptap-helper printed an invalid name");
         }
@@ -294,7 +388,9 @@ int ptap_pool_create(ptap_journal *j, const ptap_create_spec *spec, uid_t owner,
     out[s.count] = intent;
     r = ptap_pool_append(j, out, s.count + 1, err);
     if (r < 0) {
-        (void) destroy_by_op(j, intent.id, NULL, NULL);
+        /* Closed in the same call (a closing append may spend the space
+         * reserve), so that the name stays usable. */
+        (void) destroy_by_op(j, &intent, &intent, NULL);
         return r;
     }
     ptap_fault("create-after-outcome");

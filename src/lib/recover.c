@@ -243,20 +243,32 @@ static int plan_record(plan *p, ptap_journal *j, const ptap_kview *kv, const pta
     char why[PTAP_CONSUMER_TARGET_MAX + 32];
     int r2;
 
+    /* Only a record the open intent itself wrote (not an older batch's
+     * that repeats its id) is part of the torn create. */
     f.batch_open = rec->state == PTAP_STATE_READY && *rec->batch &&
-                   (b = ptap_journal_find_batch(j, rec->batch)) && b->state == PTAP_STATE_CREATING;
+                   (b = ptap_journal_find_batch(j, rec->batch)) && b->state == PTAP_STATE_CREATING &&
+                   ptap_pool_rollback_owns(b, rec, d, jid);
     if (ptap_recover_needs_probe(rec, f.tap_ours))
         f.probe = ptap_probe_consumer(rec);
     ptap_recover_decide(rec, &f, &dec);
     if (!dec.action)
         return 0;
 
-    if (dec.destroy_batch)
+    if (dec.destroy_batch) {
+        /* Every tap the operation marked, unless what else is known (a
+         * live record of another batch, an ifindex older than the intent)
+         * says it is not this create's: ptap_pool_rollback_takes(). */
+        int floor = ptap_pool_rollback_floor(j, rec, kv);
+
         for (size_t i = 0; i < kv->n; i++) {
             const ptap_kdev *bd = &kv->devs[i];
+            const char *keep = NULL;
 
-            if (!ptap_kdev_ours(bd, jid) || strcmp(bd->op, rec->batch) != 0)
+            if (!ptap_pool_rollback_takes(j, rec, floor, bd, &keep)) {
+                if (ptap_kdev_ours(bd, jid) && strcmp(bd->op, rec->batch) == 0)
+                    ptap_debug("rollback of '%s' keeps '%s': %s", rec->batch, bd->name, keep);
                 continue;
+            }
             if (ptap_kdev_held(bd)) {
                 r2 = kept_in_use(p, bd->name, "");
                 if (r2 < 0)
@@ -265,6 +277,7 @@ static int plan_record(plan *p, ptap_journal *j, const ptap_kview *kv, const pta
             }
             destroy_dev(p, (char *) bd->name);
         }
+    }
     if (dec.detach)
         p->detach[p->n_detach++] = *rec;
     switch (dec.outcome) {
