@@ -16,14 +16,17 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,6 +54,9 @@
 #define CRC_ATTR_LEN (sizeof(CRC_ATTR) - 1 + 8 + 1) /* ' crc="' + 8 hex + '"' */
 #define HEADER_START "<" ROOT_NAME
 #define RECORD_START "<tap"
+
+/* Waiting for the lock: a look at least this often, even without a wake-up. */
+#define LOCK_POLL_MS 100
 
 /* Auto-compaction: when the file holds more than FACTOR x live + MIN
  * records. The amortised cost of a compaction is then O(1) per append. */
@@ -1533,6 +1539,201 @@ static int compact(ptap_journal *j, const char *fault_tmp, const char *fault_ren
     return 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* The lock */
+
+/* Who holds the flock on @fd: "pid N (its command line)" from
+ * /proc/locks, into @buf. */
+static void lock_holder(int fd, char *buf, size_t len)
+{
+    _cleanup_fclose_ FILE *f = NULL;
+    char line[256];
+    struct stat st;
+    long first = 0;
+    size_t others = 0;
+
+    snprintf(buf, len, "another process (not in /proc/locks)");
+    if (fd < 0 || fstat(fd, &st) < 0 || !(f = fopen("/proc/locks", "re")))
+        return;
+    while (fgets(line, sizeof(line), f)) {
+        char type[16], mode[16], dev[40];
+        unsigned long long ino;
+        long pid;
+        char *p = strchr(line, ':');
+
+        /* "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF"; a waiter's
+         * line reads "1: -> FLOCK ..." and holds nothing. */
+        if (!p || strstr(line, "->"))
+            continue;
+        if (sscanf(p + 1, "%15s %*15s %15s %ld %39s", type, mode, &pid, dev) != 4 ||
+            strcmp(type, "FLOCK") != 0)
+            continue;
+        p = strrchr(dev, ':');
+        if (!p || sscanf(p + 1, "%llu", &ino) != 1 || ino != (unsigned long long) st.st_ino)
+            continue;
+        /* The device too, when it reads the same (overlay and btrfs may
+         * show another number for one file system). */
+        {
+            unsigned ma, mi;
+            if (sscanf(dev, "%x:%x:", &ma, &mi) == 2 &&
+                (ma != major(st.st_dev) || mi != minor(st.st_dev)) && ma != 0)
+                continue;
+        }
+        if (pid <= 0)
+            continue;
+        if (!first)
+            first = pid;
+        else if (pid != first)
+            others++;
+    }
+    if (!first)
+        return;
+    {
+        char path[64], cmd[160] = "";
+        _cleanup_free_ char *raw = NULL;
+        size_t n = 0;
+
+        snprintf(path, sizeof(path), "/proc/%ld/cmdline", first);
+        if (ptap_read_file(path, 4096, &raw, &n) == 0 && n > 0) {
+            /* NUL-separated arguments, shown with spaces. */
+            size_t k = 0;
+            for (size_t i = 0; i < n && k + 1 < sizeof(cmd); i++)
+                cmd[k++] = raw[i] ? ((unsigned char) raw[i] < 0x20 ? '?' : raw[i]) : ' ';
+            while (k > 0 && cmd[k - 1] == ' ')
+                k--;
+            cmd[k] = '\0';
+            if (k + 1 >= sizeof(cmd) - 1)
+                memcpy(cmd + sizeof(cmd) - 4, "...", 4);
+        } else {
+            free(raw);
+            raw = NULL;
+            snprintf(path, sizeof(path), "/proc/%ld/comm", first);
+            if (ptap_read_file(path, 64, &raw, &n) == 0 && n > 0) {
+                raw[strcspn(raw, "\n")] = '\0';
+                snprintf(cmd, sizeof(cmd), "%s", raw);
+            }
+        }
+        snprintf(buf, len, "pid %ld%s%s%s", first, *cmd ? " (" : "", cmd, *cmd ? ")" : "");
+        if (others) {
+            size_t m = strlen(buf);
+            snprintf(buf + m, len - m, " and %zu other process%s", others, others > 1 ? "es" : "");
+        }
+    }
+}
+
+/* Take the flock on j->lockfd (LOCK_SH or LOCK_EX in @how), waiting as
+ * @w says (NULL: as long as it takes). */
+static int lock_wait(ptap_journal *j, int how, const ptap_journal_wait *w, ptap_error *err)
+{
+    _cleanup_close_ int ifd = -1;
+    char holder[256];
+    int64_t start = ptap_now_ms();
+    bool noticed = false;
+
+    if (!w) {
+        while (flock(j->lockfd, how) < 0) {
+            if (errno != EINTR)
+                return fail(err, negative_errno(), "cannot lock journal '%s': %s", j->path,
+                            strerror(errno));
+        }
+        return 0;
+    }
+    /* Woken when a process closes the lock file (a holder releases it by
+     * closing it, or by dying); and a look every LOCK_POLL_MS anyway. The
+     * watch comes first, so that a close just after a refusal is seen. */
+    ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+    if (ifd >= 0) {
+        char self[64];
+
+        snprintf(self, sizeof(self), "/proc/self/fd/%d", j->lockfd);
+        if (inotify_add_watch(ifd, self, IN_CLOSE | IN_ATTRIB | IN_DELETE_SELF) < 0)
+            closep(&ifd);
+    }
+    for (;;) {
+        int64_t elapsed, next;
+
+        if (flock(j->lockfd, how | LOCK_NB) == 0)
+            return 0;
+        if (errno == EINTR)
+            continue;
+        if (errno != EWOULDBLOCK)
+            return fail(err, negative_errno(), "cannot lock journal '%s': %s", j->path,
+                        strerror(errno));
+        elapsed = ptap_now_ms() - start;
+        if (elapsed >= (int64_t) w->timeout_ms) {
+            lock_holder(j->lockfd, holder, sizeof(holder));
+            if (w->timeout_ms == 0)
+                return fail(err, -EWOULDBLOCK, "journal '%s' is locked by %s", j->path, holder);
+            return fail(err, -EWOULDBLOCK,
+                        "journal '%s' is locked by %s: gave up after %u.%u s", j->path, holder,
+                        w->timeout_ms / 1000, w->timeout_ms % 1000 / 100);
+        }
+        if (!noticed && w->notice && elapsed >= (int64_t) w->notice_ms) {
+            lock_holder(j->lockfd, holder, sizeof(holder));
+            w->notice(j->path, holder, w->userdata);
+            noticed = true;
+        }
+        next = (int64_t) w->timeout_ms - elapsed;
+        if (!noticed && w->notice && (int64_t) w->notice_ms - elapsed < next)
+            next = (int64_t) w->notice_ms - elapsed;
+        if (next > LOCK_POLL_MS)
+            next = LOCK_POLL_MS;
+        if (next < 1)
+            next = 1;
+        if (ifd >= 0) {
+            struct pollfd pfd = { .fd = ifd, .events = POLLIN };
+            char ev[4096];
+
+            if (poll(&pfd, 1, (int) next) > 0)
+                while (read(ifd, ev, sizeof(ev)) > 0)
+                    ; /* drained: look again */
+        } else {
+            (void) poll(NULL, 0, (int) next);
+        }
+    }
+}
+
+/* Open the lock file and take the lock. A writer creates the file; a
+ * reader opens it read-only (flock needs no write access) and creates it
+ * only where it can: in a state directory it cannot write (a read-only
+ * mount), a reader reads without the lock (j->lockfd stays -1). That is
+ * safe for a reader: it uses complete records only, and a compaction
+ * replaces the file atomically. */
+static int lock_take(ptap_journal *j, const char *dir, unsigned flags,
+                     const ptap_journal_wait *w, ptap_error *err)
+{
+    bool ro = flags & PTAP_JOURNAL_READONLY;
+    ptap_journal_wait now = { 0 };
+    int r;
+
+    if (ro) {
+        j->lockfd = open_nofollow(j->dirfd, JOURNAL_LOCK, O_RDONLY, 0, "journal lock", dir, err);
+        if (j->lockfd == -ENOENT) {
+            j->lockfd = open_nofollow(j->dirfd, JOURNAL_LOCK, O_RDWR | O_CREAT, 0600,
+                                      "journal lock", dir, err);
+            if (j->lockfd == -EROFS || j->lockfd == -EACCES) {
+                ptap_debug("journal '%s': reading without the lock: cannot create it in '%s': %s",
+                           j->path, dir, strerror(-j->lockfd));
+                j->lockfd = -1;
+                return 0;
+            }
+        }
+    } else {
+        j->lockfd = open_nofollow(j->dirfd, JOURNAL_LOCK, O_RDWR | O_CREAT, 0600, "journal lock",
+                                  dir, err);
+    }
+    if (j->lockfd < 0)
+        return j->lockfd == -EPERM ? -EPERM
+                                   : fail(err, j->lockfd, "cannot open the lock file in '%s': %s",
+                                          dir, strerror(-j->lockfd));
+    r = check_owner(j->lockfd, S_IFREG, "journal lock in", dir, err);
+    if (r < 0)
+        return r;
+    if (flags & PTAP_JOURNAL_NONBLOCK)
+        w = &now;
+    return lock_wait(j, ro ? LOCK_SH : LOCK_EX, w, err);
+}
+
 static int journal_id_new(char id[PTAP_JOURNAL_ID_LEN + 1])
 {
     uint8_t raw[PTAP_JOURNAL_ID_LEN / 2];
@@ -1590,6 +1791,12 @@ int ptap_journal_load_buffer(const char *buf, size_t len, ptap_journal **ret, pt
 
 int ptap_journal_open(const char *dir, unsigned flags, ptap_journal **ret, ptap_error *err)
 {
+    return ptap_journal_open_wait(dir, flags, NULL, ret, err);
+}
+
+int ptap_journal_open_wait(const char *dir, unsigned flags, const ptap_journal_wait *wait,
+                           ptap_journal **ret, ptap_error *err)
+{
     _cleanup_(ptap_journal_closep) ptap_journal *j = NULL;
     _cleanup_free_ char *buf = NULL;
     bool ro = flags & PTAP_JOURNAL_READONLY;
@@ -1623,25 +1830,9 @@ int ptap_journal_open(const char *dir, unsigned flags, ptap_journal **ret, ptap_
 
     /* The lock lives on a file that is never renamed, so compaction's
      * rename cannot pull the journal out from under a lock holder. */
-    j->lockfd = open_nofollow(j->dirfd, JOURNAL_LOCK, O_RDWR | O_CREAT, 0600, "journal lock",
-                              dir, err);
-    if (j->lockfd < 0)
-        return j->lockfd == -EPERM ? -EPERM
-                                   : fail(err, j->lockfd, "cannot open the lock file in '%s': %s",
-                                          dir, strerror(-j->lockfd));
-    r = check_owner(j->lockfd, S_IFREG, "journal lock in", dir, err);
+    r = lock_take(j, dir, flags, wait, err);
     if (r < 0)
         return r;
-    while (flock(j->lockfd, (ro ? LOCK_SH : LOCK_EX) |
-                                ((flags & PTAP_JOURNAL_NONBLOCK) ? LOCK_NB : 0)) < 0) {
-        if (errno == EINTR)
-            continue;
-        if (errno == EWOULDBLOCK)
-            return fail(err, -EWOULDBLOCK, "journal '%s' is locked by another ptap process",
-                        j->path);
-        return fail(err, negative_errno(), "cannot lock journal '%s': %s", j->path,
-                    strerror(errno));
-    }
 
     j->fd = open_nofollow(j->dirfd, JOURNAL_FILE, ro ? O_RDONLY : O_RDWR, 0, "journal", j->path,
                           err);

@@ -113,6 +113,16 @@ typedef struct ptap_journal ptap_journal;
 #define PTAP_JOURNAL_CREATE (1u << 1)   /* create dir (0700) and file if missing */
 #define PTAP_JOURNAL_NONBLOCK (1u << 2) /* -EWOULDBLOCK instead of waiting for the lock */
 
+/* How ptap_journal_open_wait() waits for the lock. */
+typedef struct ptap_journal_wait {
+    unsigned timeout_ms;  /* give up after this long (-EWOULDBLOCK naming the holder); 0: do not wait */
+    unsigned notice_ms;   /* after this long, call @notice once (0: at the first refusal) */
+    /* Told who holds the lock (@holder: "pid 1234 (ptap create ...)"): the
+     * caller says so to its user. May be NULL. */
+    void (*notice)(const char *path, const char *holder, void *userdata);
+    void *userdata;
+} ptap_journal_wait;
+
 /**
  * ptap_journal_open: open (and replay) the journal in @dir.
  * Takes an exclusive lock (shared with READONLY) that waits for other
@@ -131,6 +141,19 @@ typedef struct ptap_journal ptap_journal;
  * Returns 0 and sets *@ret, or a negative errno.
  */
 int ptap_journal_open(const char *dir, unsigned flags, ptap_journal **ret, ptap_error *err);
+
+/**
+ * ptap_journal_open_wait: ptap_journal_open() that waits for the lock at
+ * most @wait->timeout_ms, telling @wait->notice who holds it once
+ * @wait->notice_ms have passed; then -EWOULDBLOCK with @err naming the
+ * journal and the holder (pid and command line, from /proc/locks). A NULL
+ * @wait waits as long as it takes (ptap_journal_open()).
+ * A READONLY open of a directory where the lock file cannot be created
+ * (a read-only mount) reads without the lock: see docs/journal.md.
+ * Returns as ptap_journal_open().
+ */
+int ptap_journal_open_wait(const char *dir, unsigned flags, const ptap_journal_wait *wait,
+                           ptap_journal **ret, ptap_error *err);
 
 /** ptap_journal_close: release the lock and free. NULL is a no-op. */
 void ptap_journal_close(ptap_journal *j);
@@ -182,8 +205,8 @@ void ptap_journal_new_id(ptap_journal *j, char buf[PTAP_RECORD_ID_MAX]);
  * whole call with -EINVAL and nothing is written. -EBADF on a read-only
  * journal; after a failed write or sync the handle refuses further
  * appends (-EIO): close and reopen it. @err (may be NULL) says which
- * record is bad, or what the write or a compaction ran into. -EOVERFLOW when
- * the seq counter would pass PTAP_JOURNAL_SEQ_MAX.
+ * record is bad, or what the write or a compaction ran into. -EOVERFLOW
+ * when the seq counter would pass PTAP_JOURNAL_SEQ_MAX.
  * Returns 0 or a negative errno (nothing half-written is left valid).
  */
 int ptap_journal_append(ptap_journal *j, ptap_record *recs, size_t n, ptap_error *err);

@@ -1209,6 +1209,100 @@ static void test_locking(void **state)
     ptap_journal_close(r1);
 }
 
+/* Waiting for the lock: who holds it, and giving up. A child holds the
+ * lock until the parent writes a byte into @go. */
+static pid_t lock_holder_child(const fixture *f, int *go_fd)
+{
+    int ready[2], go[2];
+    pid_t pid;
+    char c;
+
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(go), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        ptap_journal *j = NULL;
+
+        close(ready[0]);
+        close(go[1]);
+        if (ptap_journal_open(f->dir, PTAP_JOURNAL_CREATE, &j, NULL) < 0)
+            _exit(2);
+        (void) !write(ready[1], "r", 1);
+        (void) !read(go[0], &c, 1);
+        ptap_journal_close(j);
+        _exit(0);
+    }
+    close(ready[1]);
+    close(go[0]);
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    close(ready[0]);
+    *go_fd = go[1];
+    return pid;
+}
+
+typedef struct notice_log {
+    int calls;
+    char holder[256];
+} notice_log;
+
+static void notice_cb(const char *path, const char *holder, void *userdata)
+{
+    notice_log *n = userdata;
+
+    assert_non_null(strstr(path, "journal.xml"));
+    n->calls++;
+    snprintf(n->holder, sizeof(n->holder), "%s", holder);
+}
+
+static void test_lock_wait(void **state)
+{
+    fixture *f = *state;
+    notice_log log = { 0 };
+    ptap_journal_wait w = { .timeout_ms = 400, .notice_ms = 100, .notice = notice_cb,
+                            .userdata = &log };
+    ptap_journal *j = NULL;
+    ptap_error err = { 0 };
+    char want[32];
+    int go, status;
+    int64_t t0, dt;
+    pid_t pid = lock_holder_child(f, &go);
+
+    snprintf(want, sizeof(want), "pid %ld (", (long) pid);
+    /* A reader waits, is told who holds the lock, and gives up in time. */
+    t0 = ptap_now_ms();
+    assert_int_equal(ptap_journal_open_wait(f->dir, PTAP_JOURNAL_READONLY, &w, &j, &err),
+                     -EWOULDBLOCK);
+    dt = ptap_now_ms() - t0;
+    assert_true(dt >= 400 && dt < 2000);
+    assert_int_equal(log.calls, 1);
+    assert_non_null(strstr(log.holder, want));
+    assert_non_null(strstr(log.holder, "test_journal"));
+    assert_non_null(strstr(err.msg, f->file));
+    assert_non_null(strstr(err.msg, want));
+    assert_non_null(strstr(err.msg, "gave up after 0.4 s"));
+    /* Not waiting at all: the holder is named too. */
+    err = (ptap_error) { 0 };
+    assert_int_equal(ptap_journal_open(f->dir, PTAP_JOURNAL_NONBLOCK, &j, &err), -EWOULDBLOCK);
+    assert_non_null(strstr(err.msg, want));
+    w.timeout_ms = 0;
+    assert_int_equal(ptap_journal_open_wait(f->dir, 0, &w, &j, NULL), -EWOULDBLOCK);
+
+    /* Released while a writer waits: it gets the lock at once (woken by
+     * the holder's close, not by its next look). */
+    w.timeout_ms = 10000;
+    log.calls = 0;
+    assert_int_equal(write(go, "g", 1), 1);
+    close(go);
+    t0 = ptap_now_ms();
+    j = NULL;
+    assert_int_equal(ptap_journal_open_wait(f->dir, 0, &w, &j, NULL), 0);
+    assert_true(ptap_now_ms() - t0 < 2000);
+    ptap_journal_close(j);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 /* ------------------------------------------------------------------ */
 /* Compaction */
 
@@ -1429,6 +1523,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_locking, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_wait, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auto_compaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compaction_leftovers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fault_points, setup, teardown),
