@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""seal.py IN OUT: write IN (a journal, version 1 or hand-written) to OUT
+"""seal.py [IN OUT]: write IN (a journal, version 1 or hand-written) to OUT
 with every complete line sealed as format version 2 writes it: ' crc="X"'
 after the element's name, X the CRC-32C of the line without it (and
 without its newline); 'version="1"' in the header becomes "2". A line
 that already has a crc gets a fresh one. Bytes after the last newline (a
 torn record) are copied as they are. For the hand-made version 2 inputs
-of tests/data/journal (damage is added after sealing)."""
+of tests/data/journal (damage is added after sealing), and for records
+that tests write by hand: without arguments, a filter (standard input to
+standard output; `>> journal.xml` appends, where a reopened /dev/stdout
+would truncate)."""
 import re
 import sys
 
@@ -32,10 +35,16 @@ def seal(line):
 
 
 def main():
-    data = open(sys.argv[1], "rb").read()
+    if len(sys.argv) == 3:
+        data = open(sys.argv[1], "rb").read()
+    else:
+        data = sys.stdin.buffer.read()
     *lines, tail = data.split(b"\n")
     out = b"".join(seal(l) + b"\n" for l in lines) + tail
-    open(sys.argv[2], "wb").write(out)
+    if len(sys.argv) == 3:
+        open(sys.argv[2], "wb").write(out)
+    else:
+        sys.stdout.buffer.write(out)
 
 
 if __name__ == "__main__":
