@@ -26,6 +26,7 @@
 #include <sys/inotify.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,6 +46,7 @@
 #define JOURNAL_FILE "journal.xml"
 #define JOURNAL_TMP "journal.xml.tmp"
 #define JOURNAL_LOCK "journal.lock"
+#define JOURNAL_RESERVE "journal.reserve"
 #define ROOT_NAME "ptap-journal"
 #define CLOSE_TAG "</ptap-journal>"
 
@@ -54,6 +56,12 @@
 #define CRC_ATTR_LEN (sizeof(CRC_ATTR) - 1 + 8 + 1) /* ' crc="' + 8 hex + '"' */
 #define HEADER_START "<" ROOT_NAME
 #define RECORD_START "<tap"
+
+/* The space reserve (journal.reserve): enough for a compaction's copy of
+ * the live records and a recovery's records about each of them. */
+#define RESERVE_MIN (256 * 1024)
+#define RESERVE_PER_LIVE 2048
+#define RESERVE_ROUND (64 * 1024)
 
 /* Waiting for the lock: a look at least this often, even without a wake-up. */
 #define LOCK_POLL_MS 100
@@ -89,6 +97,7 @@ struct ptap_journal {
     unsigned flags;
     bool memory;      /* ptap_journal_load_buffer(): no file, no lock */
     bool broken;      /* a write or sync failed: refuse further appends */
+    bool spend_reserve; /* ptap_journal_use_reserve(): any append may spend it */
     int version;      /* format version as read (written: PTAP_JOURNAL_VERSION) */
     int dirfd, lockfd, fd;
     char *path;
@@ -1449,6 +1458,85 @@ static int open_nofollow(int dirfd, const char *name, int flags, mode_t mode, co
     return saved > 0 ? -saved : -EIO;
 }
 
+/* ------------------------------------------------------------------ */
+/* The space reserve: journal.reserve, a preallocated file that is given
+ * back to the file system when a recovery or a compaction runs out of
+ * room, and made again when there is room (docs/journal.md, "Running out
+ * of space"). Best effort throughout: a state directory where it cannot
+ * be made works as before, without it. */
+
+static off_t reserve_want(const ptap_journal *j)
+{
+    uint64_t want = RESERVE_MIN + (uint64_t) RESERVE_PER_LIVE * j->n_live;
+
+    want = (want + RESERVE_ROUND - 1) / RESERVE_ROUND * RESERVE_ROUND;
+    return want > (uint64_t) INT64_MAX / 4 ? INT64_MAX / 4 : (off_t) want;
+}
+
+/* Make the reserve, or bring it to its size. */
+static void reserve_make(ptap_journal *j)
+{
+    _cleanup_close_ int fd = -1;
+    off_t want = reserve_want(j);
+    struct stat st;
+    int r;
+
+    fd = openat(j->dirfd, JOURNAL_RESERVE,
+                O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0600);
+    if (fd < 0) {
+        ptap_debug("journal '%s': no space reserve: %s", j->path, strerror(errno));
+        return;
+    }
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+        ptap_debug("journal '%s': '%s' is not a reserve of ours, ignoring", j->path,
+                   JOURNAL_RESERVE);
+        return;
+    }
+    if (st.st_size >= want && st.st_size <= 2 * want)
+        return;
+    if (st.st_size > 2 * want) {
+        (void) ftruncate(fd, want); /* many taps were destroyed: give some back */
+        return;
+    }
+    r = posix_fallocate(fd, 0, want);
+    if (r == ENOSPC) {
+        /* Not the room for all of it: as much as there is. What the file
+         * system has left then goes to recovery, not to the next create. */
+        struct statvfs sv;
+        off_t room;
+
+        (void) ftruncate(fd, st.st_size);
+        room = fstatvfs(fd, &sv) == 0 ? (off_t) (sv.f_bavail * sv.f_frsize) : 0;
+        want = (st.st_size + room) / 4096 * 4096;
+        r = want > st.st_size ? posix_fallocate(fd, 0, want) : ENOSPC;
+    }
+    if (r != 0) {
+        (void) ftruncate(fd, st.st_size); /* keep what was there */
+        if (st.st_size == 0)
+            (void) unlinkat(j->dirfd, JOURNAL_RESERVE, 0);
+        ptap_debug("journal '%s': cannot make a space reserve of %lld bytes: %s", j->path,
+                   (long long) want, strerror(r));
+        return;
+    }
+    ptap_debug("journal '%s': space reserve of %lld bytes", j->path, (long long) want);
+}
+
+/* Give the reserve back to the file system. Returns true when that freed
+ * something (then a write that ran out of space is worth trying again). */
+static bool reserve_release(ptap_journal *j)
+{
+    struct stat st;
+
+    if (j->dirfd < 0 || fstatat(j->dirfd, JOURNAL_RESERVE, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+        !S_ISREG(st.st_mode) || st.st_uid != geteuid() || st.st_size == 0)
+        return false;
+    if (unlinkat(j->dirfd, JOURNAL_RESERVE, 0) < 0)
+        return false;
+    ptap_debug("journal '%s': out of space: released the %lld-byte reserve", j->path,
+               (long long) st.st_size);
+    return true;
+}
+
 /* Write @buf as the whole journal: temp file in the same directory,
  * fsync, rename over journal.xml, fsync of the directory. The old file
  * stays valid until the rename; a crash before it leaves a stale temp
@@ -1473,6 +1561,10 @@ static int replace_file(ptap_journal *j, const char *buf, size_t len, const char
             break;
         closep(&fd);
         (void) unlinkat(j->dirfd, JOURNAL_TMP, 0);
+        /* A snapshot needs room for a copy of the live records until the
+         * rename frees the old file: the reserve is there for this. */
+        if (r == -ENOSPC && attempt == 0 && reserve_release(j))
+            continue;
         return fail(err, r, "cannot write '%s' for '%s': %s", JOURNAL_TMP, j->path,
                     strerror(-r));
     }
@@ -1536,6 +1628,8 @@ static int compact(ptap_journal *j, const char *fault_tmp, const char *fault_ren
         j->order[i]->rec.seq = i + 1;
     j->log_records = j->n_order;
     j->version = PTAP_JOURNAL_VERSION;
+    /* The old log is gone: room for the reserve again, most likely. */
+    reserve_make(j);
     return 0;
 }
 
@@ -1881,6 +1975,8 @@ int ptap_journal_open_wait(const char *dir, unsigned flags, const ptap_journal_w
             ptap_debug("journal '%s': converted from format version %d to %d", j->path,
                        j->version, PTAP_JOURNAL_VERSION);
             j->version = PTAP_JOURNAL_VERSION;
+        } else {
+            reserve_make(j);
         }
     }
     *ret = TAKE_PTR(j);
@@ -1900,6 +1996,12 @@ const char *ptap_journal_path(const ptap_journal *j)
 int ptap_journal_version(const ptap_journal *j)
 {
     return j ? j->version : 0;
+}
+
+void ptap_journal_use_reserve(ptap_journal *j)
+{
+    if (j)
+        j->spend_reserve = true;
 }
 
 void ptap_journal_new_id(ptap_journal *j, char buf[PTAP_RECORD_ID_MAX])
@@ -1979,6 +2081,7 @@ int ptap_journal_append(ptap_journal *j, ptap_record *recs, size_t n, ptap_error
     const char *why = NULL;
     uint64_t seq;
     size_t len, first, n_destroyed = 0;
+    bool may_spend = true; /* records that only close create intents may use the reserve */
     time_t now;
     int r;
 
@@ -2000,6 +2103,8 @@ int ptap_journal_append(ptap_journal *j, ptap_record *recs, size_t n, ptap_error
 
     now = time(NULL);
     for (size_t i = 0; i < n; i++) {
+        if (recs[i].state != PTAP_STATE_DESTROYED || !record_is_batch(&recs[i]))
+            may_spend = false;
         if (recs[i].consumer.kind == PTAP_CONSUMER_NONE)
             memset(&recs[i].consumer, 0, sizeof(recs[i].consumer));
         recs[i].created = recs[i].updated = now; /* checked below, set for real later */
@@ -2057,6 +2162,7 @@ int ptap_journal_append(ptap_journal *j, ptap_record *recs, size_t n, ptap_error
 #ifdef PTAP_FAULT_INJECTION
     first = len / 2;
 #endif
+    may_spend |= j->spend_reserve;
     for (int attempt = 0;; attempt++) {
         r = pwrite_all(j->fd, (const char *) xmlBufferContent(out), first, j->size);
         if (r >= 0) {
@@ -2078,6 +2184,10 @@ int ptap_journal_append(ptap_journal *j, ptap_record *recs, size_t n, ptap_error
          * the next replay drops or refuses it, and this handle is done. */
         if (ftruncate(j->fd, j->size) < 0)
             j->broken = true;
+        /* Out of space: a recovery, or a failed create closing its intent
+         * (so that its name stays usable), may have the reserve's room. */
+        if (r == -ENOSPC && attempt == 0 && !j->broken && may_spend && reserve_release(j))
+            continue;
         return fail(err, r, "cannot append to journal '%s': %s", j->path, strerror(-r));
     }
     j->size += (off_t) len;

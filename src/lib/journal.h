@@ -134,7 +134,7 @@ typedef struct ptap_journal_wait {
  * record is dropped (and truncated away when opened for writing); a last
  * record that is whole but for a damaged newline is damage, not a torn
  * record. Opened for writing, a version 1 journal is converted (compacted)
- * to the current version at once. A missing journal is -ENOENT
+ * to the current version at once; the space reserve is made or resized. A missing journal is -ENOENT
  * unless PTAP_JOURNAL_CREATE (READONLY never creates the journal file).
  * @err (may be NULL) says why, when there is more to say than the errno
  * ("journal '/run/ptap/journal.xml' line 7: ...").
@@ -183,6 +183,16 @@ const char *ptap_journal_path(const ptap_journal *j);
 int ptap_journal_version(const ptap_journal *j);
 
 /**
+ * ptap_journal_use_reserve: let every later append of this handle spend
+ * the state directory's space reserve when the file system is full (the
+ * reserve is kept for recovery: ptap_recover() calls this). Without it,
+ * only compactions and appends that only close create intents (a failed
+ * create closing its own) may spend it. See docs/journal.md, "Running out
+ * of space".
+ */
+void ptap_journal_use_reserve(ptap_journal *j);
+
+/**
  * ptap_journal_new_id: a fresh operation id, unique in this journal:
  * "op" + a sequence number reserved for it (later records get higher
  * seqs, and compaction carries the counter over, so an id is never
@@ -205,7 +215,8 @@ void ptap_journal_new_id(ptap_journal *j, char buf[PTAP_RECORD_ID_MAX]);
  * whole call with -EINVAL and nothing is written. -EBADF on a read-only
  * journal; after a failed write or sync the handle refuses further
  * appends (-EIO): close and reopen it. @err (may be NULL) says which
- * record is bad, or what the write or a compaction ran into. -EOVERFLOW
+ * record is bad, or what the write or a compaction ran into. -ENOSPC when
+ * the file system is full (see ptap_journal_use_reserve()); -EOVERFLOW
  * when the seq counter would pass PTAP_JOURNAL_SEQ_MAX.
  * Returns 0 or a negative errno (nothing half-written is left valid).
  */

@@ -290,11 +290,44 @@ static int destroy_by_op(ptap_journal *j, const ptap_record *intent, ptap_record
     return ptap_pool_destroy_taps(j, &b, 0, err);
 }
 
+/* Is @old, the live record a fixed-name create found under its name, a
+ * create intent that is provably dead and holds nothing? Any intent on
+ * record when a create begins is dead: a writer holds the journal lock for
+ * its whole session, so the create that wrote it has ended (it failed
+ * without closing it, or was killed). It holds the name only while its
+ * operation may have made the tap: a device of that name with its mark.
+ * Returns 1 with *closed set (the intent, DESTROYED) when the name is free,
+ * 0 when it is taken, or a negative errno. */
+static int dead_intent(ptap_journal *j, const ptap_record *old, ptap_record *closed,
+                       ptap_error *err)
+{
+    _cleanup_(ptap_kview_clear) ptap_kview kv = { 0 };
+    char *names[] = { (char *) old->name, NULL };
+    const ptap_kdev *d;
+    int r;
+
+    if (old->state != PTAP_STATE_CREATING || is_tap_record(old))
+        return 0;
+    r = ptap_kview_load_names(&kv, names, 1);
+    if (r < 0)
+        return ptap_error_set(err, r, EX_OSERR, "cannot look up '%s': %s", old->name,
+                              strerror(-r));
+    d = ptap_kview_find(&kv, old->name);
+    if (d && ptap_kdev_ours(d, ptap_journal_id(j)) && strcmp(d->op, intent_op(old)) == 0)
+        return 0;
+    ptap_debug("create of '%s': closing the dead intent of operation '%s'", old->name,
+               intent_op(old));
+    *closed = *old;
+    closed->state = PTAP_STATE_DESTROYED;
+    return 1;
+}
+
 int ptap_pool_create(ptap_journal *j, const ptap_create_spec *spec, uid_t owner, gid_t group,
                      char ***names, ptap_error *err)
 {
     ptap_create_spec s = *spec;
-    ptap_record intent = { 0 };
+    ptap_record intent = { 0 }, stale = { 0 };
+    size_t n_stale = 0;
     _cleanup_(ptap_helper_result_clear) ptap_helper_result res = { 0 };
     _cleanup_free_ ptap_record *out = NULL;
     char tag[PTAP_TAG_MAX + 1];
@@ -320,8 +353,22 @@ int ptap_pool_create(ptap_journal *j, const ptap_create_spec *spec, uid_t owner,
         return ptap_error_set(err, -EINVAL, EX_USAGE, "invalid MAC address '%s': %s", s.mac, why);
     if (s.bridge && ptap_ifname_check(s.bridge, false, &why) < 0)
         return ptap_error_set(err, -EINVAL, EX_USAGE, "invalid bridge name '%s': %s", s.bridge, why);
-    if (!tmpl && ptap_journal_find(j, s.name))
-        return ptap_error_set(err, -EEXIST, EX_USAGE, "tap '%s' is already on record", s.name);
+    if (!tmpl) {
+        const ptap_record *old = ptap_journal_find(j, s.name);
+
+        if (old) {
+            r = dead_intent(j, old, &stale, err);
+            if (r < 0)
+                return r;
+            if (r == 0)
+                return ptap_error_set(err, -EEXIST, EX_USAGE, "tap '%s' is already on record%s",
+                                      s.name,
+                                      old->state == PTAP_STATE_CREATING
+                                          ? " (an interrupted create made it: run 'ptap recover')"
+                                          : "");
+            n_stale = 1;
+        }
+    }
 
     /* Intent: durable before the helper runs. */
     ptap_journal_new_id(j, intent.id);
@@ -342,9 +389,15 @@ int ptap_pool_create(ptap_journal *j, const ptap_create_spec *spec, uid_t owner,
         return ptap_error_set(err, r, EX_SOFTWARE, "cannot make the mark of operation '%s': %s",
                               intent.id, strerror(-r));
     s.tag = tag;
-    r = ptap_pool_append(j, &intent, 1, err);
-    if (r < 0)
-        return r;
+    /* A dead intent that held the name is closed by the same append. */
+    {
+        ptap_record first[2] = { stale, intent };
+
+        r = ptap_pool_append(j, first + 1 - n_stale, 1 + n_stale, err);
+        if (r < 0)
+            return r;
+        intent = first[1];
+    }
     ptap_fault("create-after-intent");
 
     r = ptap_helper_create(&s, &res);

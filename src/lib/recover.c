@@ -568,6 +568,9 @@ static int run(ptap_journal *j, const ptap_release_req *release, bool dry_run,
 
 int ptap_recover(ptap_journal *j, bool dry_run, ptap_recover_result *res, ptap_error *err)
 {
+    /* A recovery can always be recorded: it may spend the space reserve. */
+    if (!dry_run)
+        ptap_journal_use_reserve(j);
     return run(j, NULL, dry_run, res, err);
 }
 

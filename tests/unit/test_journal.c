@@ -1303,6 +1303,46 @@ static void test_lock_wait(void **state)
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/* The space reserve: made by a writer, sized by the live records. */
+static void test_reserve(void **state)
+{
+    fixture *f = *state;
+    ptap_journal *j = open_ok(f, PTAP_JOURNAL_CREATE);
+    ptap_record many[300];
+    char reserve[256];
+    struct stat st;
+
+    snprintf(reserve, sizeof(reserve), "%s/journal.reserve", f->dir);
+    assert_int_equal(stat(reserve, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+    assert_true(st.st_size >= 256 * 1024);
+    assert_true(st.st_blocks * 512 >= st.st_size); /* allocated, not sparse */
+    for (int i = 0; i < 300; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "r%d", i);
+        many[i] = tap(name, PTAP_STATE_READY);
+    }
+    append_ok(j, many, 300);
+    ptap_journal_close(j);
+    /* The next writer grows it: room for a copy of 300 live records. */
+    j = open_ok(f, 0);
+    ptap_journal_close(j);
+    assert_int_equal(stat(reserve, &st), 0);
+    assert_true(st.st_size >= 256 * 1024 + 300 * 2048);
+    /* Readers never make it. */
+    assert_int_equal(unlink(reserve), 0);
+    j = open_ok(f, PTAP_JOURNAL_READONLY);
+    ptap_journal_close(j);
+    assert_int_equal(stat(reserve, &st), -1);
+    /* A symlink in its place is never followed. */
+    assert_int_equal(symlink("/etc/passwd", reserve), 0);
+    j = open_ok(f, 0);
+    ptap_journal_close(j);
+    assert_int_equal(lstat(reserve, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    assert_int_equal(unlink(reserve), 0);
+}
+
 /* ------------------------------------------------------------------ */
 /* Compaction */
 
@@ -1524,6 +1564,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_locking, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lock_wait, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reserve, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auto_compaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compaction_leftovers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fault_points, setup, teardown),
