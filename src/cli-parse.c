@@ -28,6 +28,10 @@ const cli_option cli_global_options[] = {
     [CLI_GLOBAL_STATE_DIR] = CLI_VALUE("state-dir", "DIR",
                                        "journal directory (default /run/ptap for root, "
                                        "$XDG_RUNTIME_DIR/ptap otherwise)"),
+    [CLI_GLOBAL_WAIT] = CLI_NUMBER("wait", "SECONDS",
+                                   "how long to wait for the journal lock that another ptap "
+                                   "holds, then give up with exit 75 (default 10)",
+                                   0, CLI_WAIT_MAX_S, "seconds"),
     [CLI_GLOBAL_JSON] = CLI_FLAG("json", "machine-readable output"),
     [CLI_GLOBAL_VERBOSE] = { .name = "verbose", .short_name = 'v', .help = "debug messages on stderr" },
     [CLI_GLOBAL_HELP] = { .name = "help", .short_name = 'h', .help = "this text" },
@@ -122,11 +126,15 @@ static int bad_option(const cli_command *cmd, int opt, char **argv)
     return cli_usage_error(cmd->name, "invalid option '%.*s'", (int) strcspn(arg, "="), arg);
 }
 
-static void set_global(cli *c, size_t idx, const char *value)
+static void set_global(cli *c, size_t idx, const char *value, uint64_t num)
 {
     switch (idx) {
     case CLI_GLOBAL_STATE_DIR:
         c->state_dir = value;
+        break;
+    case CLI_GLOBAL_WAIT:
+        c->wait_s = (unsigned) num;
+        c->wait_given = true;
         break;
     case CLI_GLOBAL_JSON:
         c->json = true;
@@ -191,7 +199,7 @@ static int take_option(cli *c, cli_args *a, const cli_option *o, bool global, si
                                o->unit ? o->unit : "");
     if (global) {
         c->globals_given |= 1u << idx;
-        set_global(c, idx, value);
+        set_global(c, idx, value, v);
     } else {
         a->value[idx] = value;
         a->num[idx] = v;

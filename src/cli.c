@@ -71,9 +71,25 @@ static bool parent_exists(const char *dir)
     return stat(parent, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* The lock is taken: say who holds it, once, while waiting. */
+static void lock_notice(const char *path, const char *holder, void *userdata)
+{
+    const unsigned *wait_s = userdata;
+
+    cli_err(0, "waiting for journal '%s': locked by %s (giving up after %u s; --wait SECONDS)",
+            path, holder, *wait_s);
+}
+
 int cli_open_journal(cli *c, bool write, ptap_journal **ret)
 {
     ptap_error err = { 0 };
+    unsigned wait_s = c->wait_given ? c->wait_s : CLI_WAIT_DEFAULT_S;
+    ptap_journal_wait wait = {
+        .timeout_ms = wait_s * 1000,
+        .notice_ms = 1000,
+        .notice = lock_notice,
+        .userdata = &wait_s,
+    };
     char dir[4096];
     int r;
 
@@ -91,7 +107,12 @@ int cli_open_journal(cli *c, bool write, ptap_journal **ret)
             return cli_err(EX_CONFIG,
                            "no state directory: XDG_RUNTIME_DIR is not set (use --state-dir DIR)");
     }
-    r = ptap_journal_open(dir, write ? PTAP_JOURNAL_CREATE : PTAP_JOURNAL_READONLY, ret, &err);
+    r = ptap_journal_open_wait(dir, write ? PTAP_JOURNAL_CREATE : PTAP_JOURNAL_READONLY, &wait,
+                               ret, &err);
+    /* Another ptap holds the lock (stopped, or just slow): name it. */
+    if (r == -EWOULDBLOCK)
+        return cli_err(EX_TEMPFAIL, "%s%s", *err.msg ? err.msg : "the journal is locked",
+                       wait_s ? " (--wait SECONDS waits longer)" : "");
     if (r == -ENOENT && !write && parent_exists(dir)) {
         /* Nothing on record yet: read an empty journal, without creating
          * one (a reader never writes). Its id matches no tap's mark. */

@@ -23,8 +23,14 @@
 #include "error.h"
 #include "journal.h"
 
+/* --wait: how long a command waits for the journal lock by default. */
+#define CLI_WAIT_DEFAULT_S 10
+#define CLI_WAIT_MAX_S 86400
+
 typedef struct cli {
     const char *state_dir;   /* --state-dir, or NULL for the default */
+    unsigned wait_s;         /* --wait SECONDS for the journal lock */
+    bool wait_given;         /* ... given (else CLI_WAIT_DEFAULT_S) */
     bool verbose;
     bool json;
     unsigned globals_given;  /* bit i: cli_global_options[i] seen already */
@@ -75,7 +81,7 @@ struct cli_args {
 };
 
 /* The options every command accepts, before or after its name. */
-enum { CLI_GLOBAL_STATE_DIR, CLI_GLOBAL_JSON, CLI_GLOBAL_VERBOSE, CLI_GLOBAL_HELP };
+enum { CLI_GLOBAL_STATE_DIR, CLI_GLOBAL_WAIT, CLI_GLOBAL_JSON, CLI_GLOBAL_VERBOSE, CLI_GLOBAL_HELP };
 extern const cli_option cli_global_options[];
 
 /* cli_parse flags */
@@ -144,8 +150,15 @@ int cli_fail(const ptap_error *err, int r, const char *what);
  * EX_USAGE. A NULL @cmd is ptap itself. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/** cli_open_journal: open the journal of this state dir. Returns EX_OK,
- * or the exit code after printing the reason. */
+/**
+ * cli_open_journal: open the journal of this state dir, for writing
+ * (exclusive lock) or reading (shared lock; none on a state directory
+ * where the lock file cannot be made, such as a read-only mount). Waits
+ * for the lock at most --wait seconds (default CLI_WAIT_DEFAULT_S), saying
+ * on stderr after a second who holds it; then EX_TEMPFAIL (75) naming the
+ * journal and the holder. Returns EX_OK, or the exit code after printing
+ * the reason.
+ */
 int cli_open_journal(cli *c, bool write, ptap_journal **ret);
 
 /** cli_print_json: print @o (pretty) and drop the reference. */

@@ -35,7 +35,11 @@
 #include "util.h"
 #include "validate.h"
 
-#define PTAP_JOURNAL_VERSION 1  /* the on-disk format this code reads and writes */
+#define PTAP_JOURNAL_VERSION 2  /* the on-disk format this code writes: every line checksummed */
+#define PTAP_JOURNAL_VERSION_MIN 1 /* the oldest it reads (no checksums; converted by a writer) */
+/* seq and operation numbers stay at or below this (2^63 - 1): the counter
+ * is refused before it could wrap (-EOVERFLOW on append). */
+#define PTAP_JOURNAL_SEQ_MAX ((uint64_t) INT64_MAX)
 #define PTAP_CONSUMER_TARGET_MAX 256
 
 typedef enum ptap_state {
@@ -114,21 +118,47 @@ typedef struct ptap_journal ptap_journal;
 #define PTAP_JOURNAL_CREATE (1u << 1)   /* create dir (0700) and file if missing */
 #define PTAP_JOURNAL_NONBLOCK (1u << 2) /* -EWOULDBLOCK instead of waiting for the lock */
 
+/* How ptap_journal_open_wait() waits for the lock. */
+typedef struct ptap_journal_wait {
+    unsigned timeout_ms;  /* give up after this long (-EWOULDBLOCK naming the holder); 0: do not wait */
+    unsigned notice_ms;   /* after this long, call @notice once (0: at the first refusal) */
+    /* Told who holds the lock (@holder: "pid 1234 (ptap create ...)"): the
+     * caller says so to its user. May be NULL. */
+    void (*notice)(const char *path, const char *holder, void *userdata);
+    void *userdata;
+} ptap_journal_wait;
+
 /**
  * ptap_journal_open: open (and replay) the journal in @dir.
  * Takes an exclusive lock (shared with READONLY) that waits for other
  * ptap processes: writers queue, never interleave. The lock is held until
  * ptap_journal_close(). Refuses a directory or journal that is a symlink,
  * owned by another user or writable by group/others (-EPERM), a journal
- * whose complete records do not parse (-EBADMSG) and one of an unknown
- * format version (-EPROTONOSUPPORT). A torn last record is dropped (and
- * truncated away when opened for writing). A missing journal is -ENOENT
+ * whose complete records do not parse or fail their checksum (-EBADMSG)
+ * and one of an unknown format version (-EPROTONOSUPPORT). A torn last
+ * record is dropped (and truncated away when opened for writing); a last
+ * record that is whole but for a damaged newline is damage, not a torn
+ * record. Opened for writing, a version 1 journal is converted (compacted)
+ * to the current version at once; the space reserve is made or resized. A missing journal is -ENOENT
  * unless PTAP_JOURNAL_CREATE (READONLY never creates the journal file).
  * @err (may be NULL) says why, when there is more to say than the errno
  * ("journal '/run/ptap/journal.xml' line 7: ...").
  * Returns 0 and sets *@ret, or a negative errno.
  */
 int ptap_journal_open(const char *dir, unsigned flags, ptap_journal **ret, ptap_error *err);
+
+/**
+ * ptap_journal_open_wait: ptap_journal_open() that waits for the lock at
+ * most @wait->timeout_ms, telling @wait->notice who holds it once
+ * @wait->notice_ms have passed; then -EWOULDBLOCK with @err naming the
+ * journal and the holder (pid and command line, from /proc/locks). A NULL
+ * @wait waits as long as it takes (ptap_journal_open()).
+ * A READONLY open of a directory where the lock file cannot be created
+ * (a read-only mount) reads without the lock: see docs/journal.md.
+ * Returns as ptap_journal_open().
+ */
+int ptap_journal_open_wait(const char *dir, unsigned flags, const ptap_journal_wait *wait,
+                           ptap_journal **ret, ptap_error *err);
 
 /** ptap_journal_close: release the lock and free. NULL is a no-op. */
 void ptap_journal_close(ptap_journal *j);
@@ -153,11 +183,29 @@ const char *ptap_journal_id(const ptap_journal *j);
 /** ptap_journal_path: the journal file's path. */
 const char *ptap_journal_path(const ptap_journal *j);
 
+/** ptap_journal_version: the format version of the file as it was read
+ * (1: no checksums, converted by the first writer; 2: checksummed). */
+int ptap_journal_version(const ptap_journal *j);
+
+/**
+ * ptap_journal_use_reserve: let every later append of this handle spend
+ * the state directory's space reserve when the file system is full (the
+ * reserve is kept for recovery: ptap_recover() calls this). Without it,
+ * only compactions and appends that only close create intents (a failed
+ * create closing its own) may spend it. See docs/journal.md, "Running out
+ * of space".
+ */
+void ptap_journal_use_reserve(ptap_journal *j);
+
 /**
  * ptap_journal_new_id: a fresh operation id, unique in this journal:
  * "op" + a sequence number reserved for it (later records get higher
  * seqs, and compaction carries the counter over, so an id is never
  * handed out twice by one journal). Written to @buf (PTAP_RECORD_ID_MAX).
+ * Replay sets the counter past every "op<N>" on record, so even a header
+ * whose next-seq was lowered hands out no id that a record carries. Once
+ * the counter passed PTAP_JOURNAL_SEQ_MAX it no longer moves: the id
+ * repeats, and the append that would use it fails with -EOVERFLOW.
  */
 void ptap_journal_new_id(ptap_journal *j, char buf[PTAP_RECORD_ID_MAX]);
 
@@ -172,7 +220,9 @@ void ptap_journal_new_id(ptap_journal *j, char buf[PTAP_RECORD_ID_MAX]);
  * whole call with -EINVAL and nothing is written. -EBADF on a read-only
  * journal; after a failed write or sync the handle refuses further
  * appends (-EIO): close and reopen it. @err (may be NULL) says which
- * record is bad, or what the write or a compaction ran into.
+ * record is bad, or what the write or a compaction ran into. -ENOSPC when
+ * the file system is full (see ptap_journal_use_reserve()); -EOVERFLOW
+ * when the seq counter would pass PTAP_JOURNAL_SEQ_MAX.
  * Returns 0 or a negative errno (nothing half-written is left valid).
  */
 int ptap_journal_append(ptap_journal *j, ptap_record *recs, size_t n, ptap_error *err);

@@ -300,16 +300,116 @@ int ptap_pool_destroy_taps(ptap_journal *j, ptap_destroy_batch *b, unsigned flag
     return r < 0 ? r : 0;
 }
 
-/* Destroy every tap of this journal that operation @op made (found by
+/* The operation id a create intent's taps carry in their marks. */
+static const char *intent_op(const ptap_record *intent)
+{
+    return *intent->batch ? intent->batch : intent->id;
+}
+
+static bool is_tap_record(const ptap_record *rec)
+{
+    return rec->count == 0 && !ptap_ifname_is_template(rec->name) &&
+           rec->state != PTAP_STATE_CREATING;
+}
+
+/* Written before @intent: its tap existed before the create began. */
+static bool older_than(const ptap_record *rec, const ptap_record *intent)
+{
+    return rec->seq < intent->seq || rec->created < intent->created;
+}
+
+/* Is @rec about a tap of the namespace this thread runs in (where a
+ * rollback looks at the kernel)? A record of another namespace names a tap
+ * there, whatever device of that name is here. Unknown: yes (old records,
+ * taken as the namespace ptap runs in). */
+static bool record_here(const ptap_record *rec)
+{
+    ptap_netns self;
+
+    if (!ptap_netns_known(&rec->netns) || ptap_netns_self(&self) < 0)
+        return true;
+    return ptap_netns_equal(&rec->netns, &self);
+}
+
+int ptap_pool_rollback_floor(const ptap_journal *j, const ptap_record *intent,
+                             const ptap_kview *kv)
+{
+    const char *jid = ptap_journal_id(j);
+    int floor = 0;
+
+    for (size_t i = 0; i < ptap_journal_count(j); i++) {
+        const ptap_record *rec = ptap_journal_get(j, i);
+        const ptap_kdev *d;
+
+        if (!is_tap_record(rec) || rec->ifindex <= floor || !older_than(rec, intent) ||
+            !record_here(rec))
+            continue;
+        d = ptap_kview_find(kv, rec->name);
+        if (d && d->ifindex == rec->ifindex && ptap_kdev_is_record(d, jid, rec))
+            floor = rec->ifindex;
+    }
+    return floor;
+}
+
+bool ptap_pool_rollback_owns(const ptap_record *intent, const ptap_record *rec,
+                             const ptap_kdev *d, const char *jid)
+{
+    if (!is_tap_record(rec) || strcmp(rec->batch, intent_op(intent)) != 0 ||
+        older_than(rec, intent) || rec->created < intent->created)
+        return false;
+    if (d && ptap_kdev_ours(d, jid) &&
+        (strcmp(d->op, intent_op(intent)) != 0 || (rec->ifindex && d->ifindex != rec->ifindex)))
+        return false;
+    return true;
+}
+
+bool ptap_pool_rollback_takes(const ptap_journal *j, const ptap_record *intent, int floor,
+                              const ptap_kdev *d, const char **why)
+{
+    const char *jid = ptap_journal_id(j), *unused;
+    const ptap_record *rec;
+
+    if (!why)
+        why = &unused;
+    if (!ptap_kdev_ours(d, jid)) {
+        *why = "not a tap this user made for this journal";
+        return false;
+    }
+    if (strcmp(d->op, intent_op(intent)) != 0) {
+        *why = "made by another operation";
+        return false;
+    }
+    rec = ptap_journal_find(j, d->name);
+    if (rec && is_tap_record(rec) && record_here(rec) && ptap_kdev_is_record(d, jid, rec)) {
+        if (ptap_pool_rollback_owns(intent, rec, d, jid))
+            return true;
+        *why = "a live record of an older operation with the same id names it";
+        return false;
+    }
+    if (d->ifindex > 0 && d->ifindex <= floor) {
+        *why = "older than the interrupted create (its ifindex is not above those of the taps "
+               "on record before it)";
+        return false;
+    }
+    return true;
+}
+
+/* Destroy every tap of this journal that create @intent made (found by
  * its mark, so it works even when the helper died before printing a
- * name). Used to roll back a create; @close, when not NULL, is a record
- * to write once they are gone (the create's intent, closed). */
-static int destroy_by_op(ptap_journal *j, const char *op, ptap_record *close, ptap_error *err)
+ * name; ptap_pool_rollback_takes() decides each). Used to roll back a
+ * create; @close, when not NULL, is a record to write once they are gone
+ * (the create's intent, closed). */
+static int destroy_by_op(ptap_journal *j, const ptap_record *intent, ptap_record *close,
+                         ptap_error *err)
 {
     _cleanup_(ptap_kview_clear) ptap_kview kv = { 0 };
     _cleanup_free_ char **names = NULL;
     ptap_destroy_batch b = { .outcome = close, .n_outcome = close ? 1 : 0, .what = "rollback" };
-    int r;
+    /* The intent as the journal has it now (an append may have compacted
+     * the journal since, renumbering every seq). */
+    const ptap_record *live = ptap_journal_find_batch(j, intent_op(intent));
+    ptap_record in = live ? *live : *intent;
+    int floor, r;
 
     r = ptap_kview_load(&kv);
     if (r < 0)
@@ -317,18 +417,58 @@ static int destroy_by_op(ptap_journal *j, const char *op, ptap_record *close, pt
     names = calloc(kv.n + 1, sizeof(char *));
     if (!names)
         return -ENOMEM;
-    for (size_t i = 0; i < kv.n; i++)
-        if (ptap_kdev_ours(&kv.devs[i], ptap_journal_id(j)) && strcmp(kv.devs[i].op, op) == 0)
+    floor = ptap_pool_rollback_floor(j, &in, &kv);
+    for (size_t i = 0; i < kv.n; i++) {
+        const char *why = NULL;
+
+        if (ptap_pool_rollback_takes(j, &in, floor, &kv.devs[i], &why))
             names[b.n_names++] = kv.devs[i].name;
+        else if (ptap_kdev_ours(&kv.devs[i], ptap_journal_id(j)) &&
+                 strcmp(kv.devs[i].op, intent_op(&in)) == 0)
+            ptap_debug("rollback of '%s' keeps '%s': %s", intent_op(&in), kv.devs[i].name, why);
+    }
     b.names = names;
     return ptap_pool_destroy_taps(j, &b, 0, err);
+}
+
+/* Is @old, the live record a fixed-name create found under its name, a
+ * create intent that is provably dead and holds nothing? Any intent on
+ * record when a create begins is dead: a writer holds the journal lock for
+ * its whole session, so the create that wrote it has ended (it failed
+ * without closing it, or was killed). It holds the name only while its
+ * operation may have made the tap: a device of that name with its mark.
+ * Returns 1 with *closed set (the intent, DESTROYED) when the name is free,
+ * 0 when it is taken, or a negative errno. */
+static int dead_intent(ptap_journal *j, const ptap_record *old, ptap_record *closed,
+                       ptap_error *err)
+{
+    _cleanup_(ptap_kview_clear) ptap_kview kv = { 0 };
+    char *names[] = { (char *) old->name, NULL };
+    const ptap_kdev *d;
+    int r;
+
+    if (old->state != PTAP_STATE_CREATING || is_tap_record(old))
+        return 0;
+    r = ptap_kview_load_names(&kv, names, 1);
+    if (r < 0)
+        return ptap_error_set(err, r, EX_OSERR, "cannot look up '%s': %s", old->name,
+                              strerror(-r));
+    d = ptap_kview_find(&kv, old->name);
+    if (d && ptap_kdev_ours(d, ptap_journal_id(j)) && strcmp(d->op, intent_op(old)) == 0)
+        return 0;
+    ptap_debug("create of '%s': closing the dead intent of operation '%s'", old->name,
+               intent_op(old));
+    *closed = *old;
+    closed->state = PTAP_STATE_DESTROYED;
+    return 1;
 }
 
 int ptap_pool_create(ptap_journal *j, const ptap_create_spec *spec, uid_t owner, gid_t group,
                      char ***names, ptap_error *err)
 {
     ptap_create_spec s = *spec;
-    ptap_record intent = { 0 };
+    ptap_record intent = { 0 }, stale = { 0 };
+    size_t n_stale = 0;
     _cleanup_(ptap_helper_result_clear) ptap_helper_result res = { 0 };
     _cleanup_free_ ptap_record *out = NULL;
     char tag[PTAP_TAG_MAX + 1];
@@ -355,8 +495,22 @@ int ptap_pool_create(ptap_journal *j, const ptap_create_spec *spec, uid_t owner,
         return ptap_error_set(err, -EINVAL, EX_USAGE, "invalid MAC address '%s': %s", s.mac, why);
     if (s.bridge && ptap_ifname_check(s.bridge, false, &why) < 0)
         return ptap_error_set(err, -EINVAL, EX_USAGE, "invalid bridge name '%s': %s", s.bridge, why);
-    if (!tmpl && ptap_journal_find(j, s.name))
-        return ptap_error_set(err, -EEXIST, EX_USAGE, "tap '%s' is already on record", s.name);
+    if (!tmpl) {
+        const ptap_record *old = ptap_journal_find(j, s.name);
+
+        if (old) {
+            r = dead_intent(j, old, &stale, err);
+            if (r < 0)
+                return r;
+            if (r == 0)
+                return ptap_error_set(err, -EEXIST, EX_USAGE, "tap '%s' is already on record%s",
+                                      s.name,
+                                      old->state == PTAP_STATE_CREATING
+                                          ? " (an interrupted create made it: run 'ptap recover')"
+                                          : "");
+            n_stale = 1;
+        }
+    }
     /* The taps are made where this thread runs: the helper is run here. */
     r = ptap_netns_self(&here);
     if (r < 0)
@@ -383,9 +537,15 @@ int ptap_pool_create(ptap_journal *j, const ptap_create_spec *spec, uid_t owner,
         return ptap_error_set(err, r, EX_SOFTWARE, "cannot make the mark of operation '%s': %s",
                               intent.id, strerror(-r));
     s.tag = tag;
-    r = ptap_pool_append(j, &intent, 1, err);
-    if (r < 0)
-        return r;
+    /* A dead intent that held the name is closed by the same append. */
+    {
+        ptap_record first[2] = { stale, intent };
+
+        r = ptap_pool_append(j, first + 1 - n_stale, 1 + n_stale, err);
+        if (r < 0)
+            return r;
+        intent = first[1];
+    }
     ptap_fault("create-after-intent");
 
     r = ptap_helper_create(&s, &res);
@@ -399,7 +559,7 @@ int ptap_pool_create(ptap_journal *j, const ptap_create_spec *spec, uid_t owner,
         /* Roll back: whatever the helper made carries this op's mark;
          * once it is gone, the intent is closed. */
         intent.state = PTAP_STATE_DESTROYED;
-        (void) destroy_by_op(j, intent.id, &intent, NULL);
+        (void) destroy_by_op(j, &intent, &intent, NULL);
         return err ? err->code : -EIO;
     }
 
@@ -413,7 +573,8 @@ int ptap_pool_create(ptap_journal *j, const ptap_create_spec *spec, uid_t owner,
         out[i].count = 0;
         ptap_journal_new_id(j, out[i].id);
         if (ptap_ifname_check(res.lines[i], false, NULL) < 0) {
-            (void) destroy_by_op(j, intent.id, NULL, NULL);
+            intent.state = PTAP_STATE_DESTROYED; /* closed in the same call */
+            (void) destroy_by_op(j, &intent, &intent, NULL);
             return ptap_error_set(err, -EBADMSG, EX_OSERR,
                                   "ptap-helper printed an invalid name");
         }
@@ -436,7 +597,7 @@ int ptap_pool_create(ptap_journal *j, const ptap_create_spec *spec, uid_t owner,
                            "'ptap recover' closes the record if that tap is gone); nothing was "
                            "created", out[i].name, where);
             intent.state = PTAP_STATE_DESTROYED;
-            (void) destroy_by_op(j, intent.id, &intent, NULL);
+            (void) destroy_by_op(j, &intent, &intent, NULL);
             return -EEXIST;
         }
     }
@@ -448,7 +609,9 @@ int ptap_pool_create(ptap_journal *j, const ptap_create_spec *spec, uid_t owner,
     out[s.count] = intent;
     r = ptap_pool_append(j, out, s.count + 1, err);
     if (r < 0) {
-        (void) destroy_by_op(j, intent.id, NULL, NULL);
+        /* Closed in the same call (a closing append may spend the space
+         * reserve), so that the name stays usable. */
+        (void) destroy_by_op(j, &intent, &intent, NULL);
         return r;
     }
     ptap_fault("create-after-outcome");

@@ -112,6 +112,43 @@ typedef struct ptap_forget_result {
     ptap_forget_outcome *each; /* NULL, or set by the caller to @n slots: each name's */
 } ptap_forget_result;
 
+/* ---- rolling back a create, by its operation id (pure; tests/unit/test_journal.c) ---- */
+
+/**
+ * ptap_pool_rollback_floor: the highest ifindex of a tap known to be older
+ * than create intent @intent: a live tap record written before the intent
+ * (lower seq, or created earlier) whose tap @kv shows under its name, with
+ * that ifindex, as this journal's. The kernel hands ifindexes out in
+ * increasing order, so every tap the create made has a higher one.
+ * Returns 0 when none is known.
+ */
+int ptap_pool_rollback_floor(const ptap_journal *j, const ptap_record *intent,
+                             const struct ptap_kview *kv);
+
+/**
+ * ptap_pool_rollback_owns: is live tap record @rec one of the taps that
+ * create intent @intent made (its outcome, torn before the intent was
+ * closed)? Its batch is the intent's, it was written after the intent and
+ * created no earlier, and @d (its device, or NULL), when this journal's
+ * (@jid), carries the intent's operation id in its mark and the record's
+ * ifindex. A record of an older batch that repeats the id fails this.
+ */
+bool ptap_pool_rollback_owns(const ptap_record *intent, const ptap_record *rec,
+                             const struct ptap_kdev *d, const char *jid);
+
+/**
+ * ptap_pool_rollback_takes: may the rollback of create intent @intent
+ * remove device @d? Only when everything known agrees: its mark names this
+ * journal, this user and the intent's operation; a live record that names
+ * it is the intent's own (ptap_pool_rollback_owns()); and it is younger
+ * than the taps on record before the intent (ifindex above @floor, from
+ * ptap_pool_rollback_floor()). So an operation id that repeats (a header
+ * whose next-seq was lowered) never takes an older batch's live taps.
+ * @why: when not NULL, set to a static reason on refusal.
+ */
+bool ptap_pool_rollback_takes(const ptap_journal *j, const ptap_record *intent, int floor,
+                              const struct ptap_kdev *d, const char **why);
+
 /**
  * ptap_pool_forget: close the records of @names whose devices no longer
  * exist (what udev calls on removal). Each record is judged in its own

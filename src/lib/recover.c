@@ -353,20 +353,32 @@ static int plan_record(plan *p, ptap_journal *j, ptap_kviews *w, const ptap_reco
         f.moved = moved_dev != NULL;
     }
 
+    /* Only a record the open intent itself wrote (not an older batch's
+     * that repeats its id) is part of the torn create. */
     f.batch_open = rec->state == PTAP_STATE_READY && *rec->batch &&
-                   (b = ptap_journal_find_batch(j, rec->batch)) && b->state == PTAP_STATE_CREATING;
+                   (b = ptap_journal_find_batch(j, rec->batch)) && b->state == PTAP_STATE_CREATING &&
+                   ptap_pool_rollback_owns(b, rec, d, jid);
     if (ptap_recover_needs_probe(rec, f.tap_ours))
         f.probe = ptap_probe_consumer(rec);
     ptap_recover_decide(rec, &f, &dec);
     if (!dec.action)
         return plan_stranded(p, kv, rec, d, f.tap_ours);
 
-    if (dec.destroy_batch)
+    if (dec.destroy_batch) {
+        /* Every tap the operation marked, unless what else is known (a
+         * live record of another batch, an ifindex older than the intent)
+         * says it is not this create's: ptap_pool_rollback_takes(). */
+        int floor = ptap_pool_rollback_floor(j, rec, kv);
+
         for (size_t i = 0; i < kv->n; i++) {
             const ptap_kdev *bd = &kv->devs[i];
+            const char *keep = NULL;
 
-            if (!ptap_kdev_ours(bd, jid) || strcmp(bd->op, rec->batch) != 0)
+            if (!ptap_pool_rollback_takes(j, rec, floor, bd, &keep)) {
+                if (ptap_kdev_ours(bd, jid) && strcmp(bd->op, rec->batch) == 0)
+                    ptap_debug("rollback of '%s' keeps '%s': %s", rec->batch, bd->name, keep);
                 continue;
+            }
             if (ptap_kdev_held(bd)) {
                 r2 = kept_in_use(p, bd->name, "");
                 if (r2 < 0)
@@ -375,6 +387,7 @@ static int plan_record(plan *p, ptap_journal *j, ptap_kviews *w, const ptap_reco
             }
             destroy_dev(p, (char *) bd->name);
         }
+    }
     if (dec.detach)
         p->detach[p->n_detach++] = *rec;
     switch (dec.outcome) {
@@ -836,6 +849,9 @@ static int run(ptap_journal *j, const ptap_release_req *release, bool dry_run,
 
 int ptap_recover(ptap_journal *j, bool dry_run, ptap_recover_result *res, ptap_error *err)
 {
+    /* A recovery can always be recorded: it may spend the space reserve. */
+    if (!dry_run)
+        ptap_journal_use_reserve(j);
     return run(j, NULL, dry_run, res, err);
 }
 

@@ -54,12 +54,13 @@ pt_assert_eq "recover --json: the orphan" '[{"action":"destroy-orphan","name":"p
     "$(echo "$PT_OUT" | jq -c '[.[] | {action, name}]')"
 
 # ---- release -------------------------------------------------------------------
-# ptcj2 attached to a guest, as the journal writes it: release closes it.
+# ptcj2 attached to a guest, as the journal writes it (sealed with its
+# checksum): release closes it.
 seq=$(grep -o 'seq="[0-9]*"' "$PC_ROOT_STATE/journal.xml" | tr -dc '0-9\n' | sort -n | tail -1)
 line=$(grep 'name="ptcj2"' "$PC_ROOT_STATE/journal.xml" | tail -1)
 echo "$line" | sed -e "s/seq=\"[0-9]*\"/seq=\"$((seq + 1))\"/" -e 's/state="ready"/state="attached"/' \
-    -e "s|/>\$|><consumer kind=\"qmp\" target=\"$PC_TMP/guest.qmp\" netdev=\"net-ptcj2\" device=\"dev-ptcj2\" model=\"virtio-net-pci\" mac=\"52:54:00:12:34:56\"/></tap>|" \
-    >>"$PC_ROOT_STATE/journal.xml"
+    -e "s|/>\$|><consumer kind=\"qmp\" target=\"$PC_TMP/guest.qmp\" netdev=\"net-ptcj2\" device=\"dev-ptcj2\" model=\"virtio-net-pci\" mac=\"52:54:00:12:34:56\"/></tap>|" |
+    "$PT_PYTHON" "$PT_SOURCE_DIR/tests/data/journal/seal.py" >>"$PC_ROOT_STATE/journal.xml"
 pt_assert_rc "release --json" 0 ptap_root release "qmp:$PC_TMP/guest.qmp" --json
 ids "release --json" "$PT_OUT" "$jid"
 pt_assert_eq "release --json: the guest's tap" '[{"action":"release","name":"ptcj2"}]' \

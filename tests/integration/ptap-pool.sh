@@ -175,12 +175,14 @@ refuse "dir writable by others" 78 "elsewhere" pc_ptap root "$PC_TMP/elsewhere" 
 
 # ---- 6. destroy: one call, all gone; a tap attached to a guest is refused ----
 # A record as an interrupted-free attach leaves it (written as the journal
-# writes it): destroy must refuse it and change nothing.
+# writes it, sealed with its checksum): destroy must refuse it and change
+# nothing.
 seq=$(grep -o 'seq="[0-9]*"' "$PC_ROOT_STATE/journal.xml" | tr -dc '0-9\n' | sort -n | tail -1)
 line=$(grep "name=\"ptaptst4\"" "$PC_ROOT_STATE/journal.xml" | tail -1)
 att=$(echo "$line" | sed -e "s/seq=\"[0-9]*\"/seq=\"$((seq + 1))\"/" -e 's/state="ready"/state="attached"/' \
       -e "s|/>\$|><consumer kind=\"qmp\" target=\"$PC_TMP/gone.qmp\" netdev=\"net-ptaptst4\" device=\"dev-ptaptst4\" model=\"virtio-net-pci\" mac=\"52:54:00:12:34:56\"/></tap>|")
-echo "$att" >>"$PC_ROOT_STATE/journal.xml"
+echo "$att" | "$PT_PYTHON" "$PT_SOURCE_DIR/tests/data/journal/seal.py" \
+    >>"$PC_ROOT_STATE/journal.xml"
 pt_assert_eq "hand-made attached record" attached \
     "$(ptap_root list --json | jq -r '.[] | select(.name == "ptaptst4") | .state')"
 refuse "destroy attached" 64 "'ptaptst4'" ptap_root destroy ptaptst0 ptaptst4

@@ -49,7 +49,7 @@ done
 # a line of its own, with what it means; its grammar names each of its own
 # options too. OPTS is what each command accepts: an option missing from
 # the help, or one the help names that is not here, fails.
-GLOBALS="state-dir json verbose help"
+GLOBALS="state-dir wait json verbose help"
 declare -A OPTS=(
     [create]="count owner group bridge mtu mac multi-queue vnet-hdr"
     [destroy]="force" [list]="" [forget]=""

@@ -28,6 +28,9 @@
 #include <unistd.h>
 
 #include "journal.h"
+#include "kview.h"
+#include "pool.h"
+#include "recover.h"
 #include "util.h"
 
 #ifndef PTAP_SRCDIR_FALLBACK
@@ -477,7 +480,19 @@ static const golden goldens[] = {
     { "unknown-attr", -EBADMSG, "unknown attribute ('colour')" },
     { "seq-disorder", -EBADMSG, "seq 2 does not follow 2" },
     { "control-char", -EBADMSG, "line 4" },
-    { "version-2", -EPROTONOSUPPORT, "format version '2'" },
+    { "version-3", -EPROTONOSUPPORT, "format version '3'" },
+    /* Version 2: every line sealed with its CRC-32C (made by seal.py). */
+    { "v2-log", 0, NULL },
+    { "v2-torn-tail", 0, NULL },
+    { "next-seq-lowered", 0, NULL }, /* the out's next-seq is past op6 */
+    { "seq-near-max", 0, NULL },
+    { "crc-mismatch", -EBADMSG, "line 4: damaged record: checksum mismatch" },
+    { "crc-missing", -EBADMSG, "line 3: damaged record: no checksum" },
+    { "crc-header", -EBADMSG, "line 1: damaged header: checksum mismatch" },
+    { "newline-flipped", -EBADMSG, "line 10: damaged record: it is whole, but ends in byte 0x0b" },
+    { "v2-unsealed", -EBADMSG, "damaged header: version 2 without its checksum" },
+    { "v1-sealed", -EBADMSG, "damaged header: version 1 with a checksum" },
+    { "seq-max", -EBADMSG, "line 10: damaged record: seq 9223372036854775808 is past the last one" },
     { "version-0", -EPROTONOSUPPORT, "format version '0'" },
     { "no-id", -EBADMSG, "no journal id" },
     { "empty", -EBADMSG, "empty" },
@@ -635,6 +650,328 @@ static void test_truncate_every_offset(void **state)
         if (off % 97 == 0)
             assert_valid(f->file);
     }
+}
+
+/* ------------------------------------------------------------------ */
+/* One flipped bit at every offset: never a destructive recovery
+ *
+ * A multi-tap journal as ptap writes it (batches made and closed, an
+ * attached tap, an interrupted create, a create whose outcome was torn, a
+ * destroy in flight) and a kernel that agrees with it (simulated: a view
+ * whose taps carry the journal's marks). The recovery plan is made by the
+ * real decision functions (ptap_recover_decide(), the rollback rules of
+ * pool.h), as plan_record() in recover.c makes it. For every bit of the
+ * file flipped on its own, either the journal is refused (-EBADMSG, the
+ * message naming the line) or, for a bit of the torn tail, loaded; and no
+ * plan of a loaded one removes a tap that the undamaged plan keeps. */
+
+typedef struct flip_world {
+    ptap_kdev devs[32];
+    ptap_kview kv;
+} flip_world;
+
+static int kdev_cmp(const void *a, const void *b)
+{
+    return strcmp(((const ptap_kdev *) a)->name, ((const ptap_kdev *) b)->name);
+}
+
+static void world_add(flip_world *w, const char *name, const char *jid, const char *op,
+                      int ifindex)
+{
+    ptap_kdev *d = &w->devs[w->kv.n++];
+
+    assert_true(w->kv.n <= ARRAY_SIZE(w->devs));
+    *d = (ptap_kdev) { .ifindex = ifindex, .is_tap = true, .marked = true,
+                       .maker = (long long) geteuid(), .owner = 1000, .group = -1 };
+    snprintf(d->name, sizeof(d->name), "%s", name);
+    snprintf(d->journal, sizeof(d->journal), "%s", jid);
+    snprintf(d->op, sizeof(d->op), "%s", op);
+    w->kv.devs = w->devs;
+    qsort(w->devs, w->kv.n, sizeof(w->devs[0]), kdev_cmp);
+}
+
+/* The names the plan of @j over @kv removes, as one string " a b c ". */
+static void flip_plan(ptap_journal *j, const ptap_kview *kv, char *out, size_t len)
+{
+    const char *jid = ptap_journal_id(j);
+    size_t n = ptap_journal_count(j);
+
+#define ADD(nm)                                                                    \
+    do {                                                                           \
+        char key[IFNAMSIZ + 2];                                                    \
+        snprintf(key, sizeof(key), " %s ", (nm));                                  \
+        if (!strstr(out, key))                                                     \
+            snprintf(out + strlen(out), len - strlen(out), "%s ", (nm));           \
+    } while (0)
+
+    snprintf(out, len, " ");
+    for (size_t i = 0; i < n; i++) {
+        const ptap_record *rec = ptap_journal_get(j, i), *b;
+        const ptap_kdev *d = ptap_kview_find(kv, rec->name);
+        ptap_decision dec;
+        ptap_facts f = {
+            .tap_ours = d && ptap_kdev_is_record(d, jid, rec),
+            .tap_exists = d != NULL,
+            .probe = PTAP_PROBE_PRESENT, /* every guest runs and has its device */
+        };
+
+        f.batch_open = rec->state == PTAP_STATE_READY && *rec->batch &&
+                       (b = ptap_journal_find_batch(j, rec->batch)) &&
+                       b->state == PTAP_STATE_CREATING && ptap_pool_rollback_owns(b, rec, d, jid);
+        ptap_recover_decide(rec, &f, &dec);
+        if (!dec.action)
+            continue;
+        if (dec.destroy_batch) {
+            int floor = ptap_pool_rollback_floor(j, rec, kv);
+            for (size_t k = 0; k < kv->n; k++)
+                if (ptap_pool_rollback_takes(j, rec, floor, &kv->devs[k], NULL))
+                    ADD(kv->devs[k].name);
+        }
+        if (dec.outcome == PTAP_OUTCOME_CLOSE && f.tap_ours)
+            ADD(d->name);
+    }
+    for (size_t k = 0; k < kv->n; k++) { /* orphans */
+        const ptap_kdev *d = &kv->devs[k];
+        const ptap_record *rec;
+
+        if (!ptap_kdev_ours(d, jid))
+            continue;
+        rec = ptap_journal_find(j, d->name);
+        if (!rec || rec->state == PTAP_STATE_CREATING)
+            ADD(d->name);
+    }
+#undef ADD
+}
+
+/* A create as pool.c writes it: intent, READY records (@n_ready of
+ * @n), intent closed unless @open. Taps join @w. */
+static void flip_batch(ptap_journal *j, flip_world *w, const char *prefix, unsigned n,
+                       unsigned n_ready, bool open, bool in_kernel, int *ifindex)
+{
+    ptap_record intent = tap("x", PTAP_STATE_CREATING), out[8];
+
+    snprintf(intent.name, sizeof(intent.name), "%s%%d", prefix);
+    ptap_journal_new_id(j, intent.id);
+    snprintf(intent.batch, sizeof(intent.batch), "%s", intent.id);
+    intent.count = n;
+    snprintf(intent.bridge, sizeof(intent.bridge), "br0");
+    append_ok(j, &intent, 1);
+    for (unsigned i = 0; i < n; i++) {
+        out[i] = intent;
+        out[i].count = 0;
+        ptap_journal_new_id(j, out[i].id);
+        snprintf(out[i].name, sizeof(out[i].name), "%s%u", prefix, i);
+        out[i].state = PTAP_STATE_READY;
+        out[i].ifindex = ++*ifindex;
+        if (in_kernel)
+            world_add(w, out[i].name, ptap_journal_id(j), intent.id, out[i].ifindex);
+    }
+    if (n_ready)
+        append_ok(j, out, n_ready);
+    if (!open) {
+        intent.state = PTAP_STATE_DESTROYED;
+        append_ok(j, &intent, 1);
+    }
+}
+
+static void test_flip_every_bit(void **state)
+{
+    fixture *f = *state;
+    flip_world w = { 0 };
+    ptap_journal *j = open_ok(f, PTAP_JOURNAL_CREATE);
+    _cleanup_free_ char *buf = NULL, *img = NULL;
+    char base[512], plan[512];
+    size_t len, complete, n_loaded = 0, n_refused = 0;
+    int ifindex = 10;
+
+    flip_batch(j, &w, "a", 3, 3, false, true, &ifindex);  /* made */
+    flip_batch(j, &w, "b", 4, 4, false, true, &ifindex);  /* made; b1 attached below */
+    flip_batch(j, &w, "c", 2, 0, true, true, &ifindex);   /* helper ran, ptap died */
+    flip_batch(j, &w, "d", 2, 1, true, true, &ifindex);   /* outcome torn after d0 */
+    ptap_record solo = tap("solo", PTAP_STATE_READY), b1 = *ptap_journal_find(j, "b1");
+    ptap_journal_new_id(j, solo.id);
+    snprintf(solo.batch, sizeof(solo.batch), "%s", solo.id);
+    solo.ifindex = ++ifindex;
+    append_ok(j, &solo, 1);
+    world_add(&w, "solo", ptap_journal_id(j), solo.id, solo.ifindex);
+    b1.state = PTAP_STATE_ATTACHED;
+    b1.consumer.kind = PTAP_CONSUMER_QMP;
+    snprintf(b1.consumer.target, sizeof(b1.consumer.target), "/run/vm1/qmp.sock");
+    snprintf(b1.consumer.netdev_id, sizeof(b1.consumer.netdev_id), "ptapnet0");
+    append_ok(j, &b1, 1);
+    ptap_record a2 = *ptap_journal_find(j, "a2");
+    a2.state = PTAP_STATE_DESTROYING; /* a destroy in flight */
+    append_ok(j, &a2, 1);
+    world_add(&w, "orph0", ptap_journal_id(j), "op999", ++ifindex); /* an orphan */
+    assert_int_equal(ptap_journal_count(j), 3 + 4 + 1 + 1 + 1 + 1);
+    ptap_journal_close(j);
+
+    buf = read_file(f->file, &len);
+    assert_non_null(buf);
+    complete = len;
+    /* And a torn tail: half of the next record. */
+    img = malloc(len + 64);
+    assert_non_null(img);
+    memcpy(img, buf, len);
+    memcpy(img + len, "<tap crc=\"0badc0de\" seq=\"99\" id=\"op99\" name=\"e0\" st", 52);
+    len += 52;
+
+    assert_int_equal(ptap_journal_load_buffer(img, len, &j, NULL), 0);
+    flip_plan(j, &w.kv, base, sizeof(base));
+    ptap_journal_close(j);
+    /* The undamaged plan: the interrupted creates and the destroy, the orphan. */
+    assert_string_equal(base, " a2 c0 c1 d0 d1 orph0 ");
+
+    for (size_t off = 0; off < len; off++)
+        for (int bit = 0; bit < 8; bit++) {
+            ptap_error err = { 0 };
+            int r;
+
+            img[off] ^= (char) (1 << bit);
+            j = NULL;
+            r = ptap_journal_load_buffer(img, len, &j, &err);
+            img[off] ^= (char) (1 << bit);
+            if (r < 0) {
+                if (r != -EBADMSG || !strstr(err.msg, "(memory)"))
+                    fail_msg("offset %zu bit %d: %d (%s)", off, bit, r, err.msg);
+                /* Past the magic, the message names the line. */
+                if (off > strlen("<ptap-journal ") && !strstr(err.msg, " line "))
+                    fail_msg("offset %zu bit %d: no line in '%s'", off, bit, err.msg);
+                n_refused++;
+                continue;
+            }
+            n_loaded++;
+            /* Only a bit of the torn tail leaves a loadable journal... */
+            if (off < complete)
+                fail_msg("offset %zu bit %d (of %zu complete bytes) was not detected", off, bit,
+                         complete);
+            /* ... and whatever loads plans nothing the undamaged one does not. */
+            flip_plan(j, &w.kv, plan, sizeof(plan));
+            ptap_journal_close(j);
+            for (char *p = strtok(plan, " "); p; p = strtok(NULL, " ")) {
+                char key[IFNAMSIZ + 2];
+                snprintf(key, sizeof(key), " %s ", p);
+                if (!strstr(base, key))
+                    fail_msg("offset %zu bit %d: the plan removes live tap '%s'", off, bit, p);
+            }
+        }
+    assert_int_equal(n_loaded, 8 * (len - complete));
+    assert_int_equal(n_refused, 8 * complete);
+}
+
+/* ------------------------------------------------------------------ */
+/* seq never wraps */
+
+static void test_seq_limit(void **state)
+{
+    fixture *f = *state;
+    char in[4200], id1[PTAP_RECORD_ID_MAX], id2[PTAP_RECORD_ID_MAX];
+    _cleanup_free_ char *inbuf = NULL;
+    size_t inlen;
+    ptap_record recs[2] = { tap("n1", PTAP_STATE_READY), tap("n2", PTAP_STATE_READY) };
+    ptap_error err = { 0 };
+    ptap_journal *j;
+
+    snprintf(in, sizeof(in), "%s/journal/seq-near-max-in.xml", data_dir);
+    inbuf = read_file(in, &inlen);
+    assert_non_null(inbuf);
+    assert_int_equal(mkdir(f->dir, 0700), 0);
+    write_file(f->file, inbuf, inlen);
+
+    j = open_ok(f, 0);
+    append_ok(j, recs, 1); /* seq 2^63 - 2 */
+    assert_int_equal(recs[0].seq, PTAP_JOURNAL_SEQ_MAX - 1);
+    /* Two more do not fit; nothing is written. */
+    assert_int_equal(ptap_journal_append(j, recs, 2, &err), -EOVERFLOW);
+    assert_non_null(strstr(err.msg, "sequence numbers exhausted"));
+    append_ok(j, recs + 1, 1); /* the last one: 2^63 - 1 */
+    assert_int_equal(recs[1].seq, PTAP_JOURNAL_SEQ_MAX);
+    err = (ptap_error) { 0 };
+    assert_int_equal(ptap_journal_append(j, recs, 1, &err), -EOVERFLOW);
+    /* The counter stops: an id repeats, and cannot be used. */
+    ptap_journal_new_id(j, id1);
+    ptap_journal_new_id(j, id2);
+    assert_string_equal(id1, "op9223372036854775808");
+    assert_string_equal(id1, id2);
+    assert_int_equal(ptap_journal_compact(j, NULL), 0);
+    ptap_journal_close(j);
+    assert_valid(f->file);
+    j = open_ok(f, 0);
+    assert_int_equal(ptap_journal_count(j), 3);
+    assert_int_equal(ptap_journal_append(j, recs, 1, NULL), -EOVERFLOW);
+    ptap_journal_close(j);
+}
+
+/* ------------------------------------------------------------------ */
+/* Rolling back a create by its operation id: what else is known */
+
+static void test_rollback_rules(void **state)
+{
+    fixture *f = *state;
+    flip_world w = { 0 };
+    ptap_journal *j = open_ok(f, PTAP_JOURNAL_CREATE);
+    const char *jid = ptap_journal_id(j), *why = NULL;
+    ptap_record old[4], intent = tap("z%d", PTAP_STATE_CREATING), mine;
+    const ptap_record *in;
+    int floor;
+
+    /* An older batch "op5" with four live taps... */
+    for (int i = 0; i < 4; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "z%d", i);
+        old[i] = tap(name, PTAP_STATE_READY);
+        snprintf(old[i].id, sizeof(old[i].id), "op%d", 6 + i);
+        snprintf(old[i].batch, sizeof(old[i].batch), "op5");
+        old[i].ifindex = 20 + i;
+        world_add(&w, name, jid, "op5", old[i].ifindex);
+    }
+    append_ok(j, old, 4);
+    /* ... and a new create that repeats its id (a lowered next-seq). */
+    snprintf(intent.id, sizeof(intent.id), "op5");
+    snprintf(intent.batch, sizeof(intent.batch), "op5");
+    intent.count = 2;
+    append_ok(j, &intent, 1);
+    in = ptap_journal_find_batch(j, "op5");
+    assert_non_null(in);
+    /* What the new create made: z4 (no record yet), z5 (its READY record,
+     * written after the intent: a torn outcome). */
+    world_add(&w, "z4", jid, "op5", 30);
+    world_add(&w, "z5", jid, "op5", 31);
+    mine = tap("z5", PTAP_STATE_READY);
+    snprintf(mine.id, sizeof(mine.id), "op11");
+    snprintf(mine.batch, sizeof(mine.batch), "op5");
+    mine.ifindex = 31;
+    append_ok(j, &mine, 1);
+    /* Marked by op5 too, but older than every tap on record: no record. */
+    world_add(&w, "y0", jid, "op5", 3);
+    /* Another operation's, another journal's. */
+    world_add(&w, "o0", jid, "op77", 32);
+    world_add(&w, "x0", "fedcba9876543210", "op5", 33);
+
+    floor = ptap_pool_rollback_floor(j, in, &w.kv);
+    assert_int_equal(floor, 23);
+    for (int i = 0; i < 4; i++) {
+        const ptap_record *rec = ptap_journal_find(j, old[i].name);
+        const ptap_kdev *d = ptap_kview_find(&w.kv, old[i].name);
+
+        assert_false(ptap_pool_rollback_owns(in, rec, d, jid));
+        assert_false(ptap_pool_rollback_takes(j, in, floor, d, &why));
+        assert_non_null(strstr(why, "older operation"));
+    }
+    assert_true(ptap_pool_rollback_takes(j, in, floor, ptap_kview_find(&w.kv, "z4"), &why));
+    assert_true(ptap_pool_rollback_owns(in, ptap_journal_find(j, "z5"),
+                                        ptap_kview_find(&w.kv, "z5"), jid));
+    assert_true(ptap_pool_rollback_takes(j, in, floor, ptap_kview_find(&w.kv, "z5"), &why));
+    assert_false(ptap_pool_rollback_takes(j, in, floor, ptap_kview_find(&w.kv, "y0"), &why));
+    assert_non_null(strstr(why, "ifindex"));
+    assert_false(ptap_pool_rollback_takes(j, in, floor, ptap_kview_find(&w.kv, "o0"), &why));
+    assert_false(ptap_pool_rollback_takes(j, in, floor, ptap_kview_find(&w.kv, "x0"), &why));
+    /* A READY record of the batch whose tap carries another op's mark is
+     * not the batch's either. */
+    ptap_kdev other = *ptap_kview_find(&w.kv, "z5");
+    snprintf(other.op, sizeof(other.op), "op77");
+    assert_false(ptap_pool_rollback_owns(in, ptap_journal_find(j, "z5"), &other, jid));
+    ptap_journal_close(j);
 }
 
 /* ------------------------------------------------------------------ */
@@ -872,6 +1209,140 @@ static void test_locking(void **state)
     ptap_journal_close(r1);
 }
 
+/* Waiting for the lock: who holds it, and giving up. A child holds the
+ * lock until the parent writes a byte into @go. */
+static pid_t lock_holder_child(const fixture *f, int *go_fd)
+{
+    int ready[2], go[2];
+    pid_t pid;
+    char c;
+
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(go), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        ptap_journal *j = NULL;
+
+        close(ready[0]);
+        close(go[1]);
+        if (ptap_journal_open(f->dir, PTAP_JOURNAL_CREATE, &j, NULL) < 0)
+            _exit(2);
+        (void) !write(ready[1], "r", 1);
+        (void) !read(go[0], &c, 1);
+        ptap_journal_close(j);
+        _exit(0);
+    }
+    close(ready[1]);
+    close(go[0]);
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    close(ready[0]);
+    *go_fd = go[1];
+    return pid;
+}
+
+typedef struct notice_log {
+    int calls;
+    char holder[256];
+} notice_log;
+
+static void notice_cb(const char *path, const char *holder, void *userdata)
+{
+    notice_log *n = userdata;
+
+    assert_non_null(strstr(path, "journal.xml"));
+    n->calls++;
+    snprintf(n->holder, sizeof(n->holder), "%s", holder);
+}
+
+static void test_lock_wait(void **state)
+{
+    fixture *f = *state;
+    notice_log log = { 0 };
+    ptap_journal_wait w = { .timeout_ms = 400, .notice_ms = 100, .notice = notice_cb,
+                            .userdata = &log };
+    ptap_journal *j = NULL;
+    ptap_error err = { 0 };
+    char want[32];
+    int go, status;
+    int64_t t0, dt;
+    pid_t pid = lock_holder_child(f, &go);
+
+    snprintf(want, sizeof(want), "pid %ld (", (long) pid);
+    /* A reader waits, is told who holds the lock, and gives up in time. */
+    t0 = ptap_now_ms();
+    assert_int_equal(ptap_journal_open_wait(f->dir, PTAP_JOURNAL_READONLY, &w, &j, &err),
+                     -EWOULDBLOCK);
+    dt = ptap_now_ms() - t0;
+    assert_true(dt >= 400 && dt < 2000);
+    assert_int_equal(log.calls, 1);
+    assert_non_null(strstr(log.holder, want));
+    assert_non_null(strstr(log.holder, "test_journal"));
+    assert_non_null(strstr(err.msg, f->file));
+    assert_non_null(strstr(err.msg, want));
+    assert_non_null(strstr(err.msg, "gave up after 0.4 s"));
+    /* Not waiting at all: the holder is named too. */
+    err = (ptap_error) { 0 };
+    assert_int_equal(ptap_journal_open(f->dir, PTAP_JOURNAL_NONBLOCK, &j, &err), -EWOULDBLOCK);
+    assert_non_null(strstr(err.msg, want));
+    w.timeout_ms = 0;
+    assert_int_equal(ptap_journal_open_wait(f->dir, 0, &w, &j, NULL), -EWOULDBLOCK);
+
+    /* Released while a writer waits: it gets the lock at once (woken by
+     * the holder's close, not by its next look). */
+    w.timeout_ms = 10000;
+    log.calls = 0;
+    assert_int_equal(write(go, "g", 1), 1);
+    close(go);
+    t0 = ptap_now_ms();
+    j = NULL;
+    assert_int_equal(ptap_journal_open_wait(f->dir, 0, &w, &j, NULL), 0);
+    assert_true(ptap_now_ms() - t0 < 2000);
+    ptap_journal_close(j);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* The space reserve: made by a writer, sized by the live records. */
+static void test_reserve(void **state)
+{
+    fixture *f = *state;
+    ptap_journal *j = open_ok(f, PTAP_JOURNAL_CREATE);
+    ptap_record many[300];
+    char reserve[256];
+    struct stat st;
+
+    snprintf(reserve, sizeof(reserve), "%s/journal.reserve", f->dir);
+    assert_int_equal(stat(reserve, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+    assert_true(st.st_size >= 256 * 1024);
+    assert_true(st.st_blocks * 512 >= st.st_size); /* allocated, not sparse */
+    for (int i = 0; i < 300; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "r%d", i);
+        many[i] = tap(name, PTAP_STATE_READY);
+    }
+    append_ok(j, many, 300);
+    ptap_journal_close(j);
+    /* The next writer grows it: room for a copy of 300 live records. */
+    j = open_ok(f, 0);
+    ptap_journal_close(j);
+    assert_int_equal(stat(reserve, &st), 0);
+    assert_true(st.st_size >= 256 * 1024 + 300 * 2048);
+    /* Readers never make it. */
+    assert_int_equal(unlink(reserve), 0);
+    j = open_ok(f, PTAP_JOURNAL_READONLY);
+    ptap_journal_close(j);
+    assert_int_equal(stat(reserve, &st), -1);
+    /* A symlink in its place is never followed. */
+    assert_int_equal(symlink("/etc/passwd", reserve), 0);
+    j = open_ok(f, 0);
+    ptap_journal_close(j);
+    assert_int_equal(lstat(reserve, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    assert_int_equal(unlink(reserve), 0);
+}
+
 /* ------------------------------------------------------------------ */
 /* Compaction */
 
@@ -1085,10 +1556,15 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fold, setup, teardown),
         cmocka_unit_test_setup_teardown(test_golden, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncate_every_offset, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flip_every_bit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_seq_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rollback_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_locking, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_wait, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reserve, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auto_compaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compaction_leftovers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fault_points, setup, teardown),
