@@ -1060,17 +1060,13 @@ static int lines_check(char *text, size_t complete, const char *tail, size_t tai
         off += n + 1;
     }
     /* A record ends in '>': try each one in the tail. */
-    for (const char *gt = tail; tail_len > 0 && (gt = memchr(gt, '>', tail_len - (size_t) (gt - tail)));
-         gt++) {
-        size_t n = (size_t) (gt - tail) + 1;
-
-        if (n < tail_len &&
+    for (size_t n = 1; n < tail_len; n++)
+        if (tail[n - 1] == '>' &&
             line_unseal(tail, n, RECORD_START, &stored, &computed) == SEAL_OK)
             return fail(err, -EBADMSG,
                         "journal '%s' line %ld: damaged record: it is whole, but ends in byte "
                         "0x%02x where its newline should be", src, line + 1,
                         (unsigned) (unsigned char) tail[n]);
-    }
     return 0;
 }
 
