@@ -23,6 +23,7 @@
 #include <netlink/attr.h>
 #include <netlink/socket.h>
 
+#include "helperexec.h"
 #include "journal.h"
 #include "kview.h"
 #include "link.h"
@@ -51,6 +52,8 @@ struct ptap_watch {
     size_t n_pend, cap_pend;
     char (*gone)[IFNAMSIZ]; /* devices deleted in this read burst */
     size_t n_gone, cap_gone;
+    char (*bridges)[IFNAMSIZ]; /* bridges that appeared or changed in this burst */
+    size_t n_br, cap_br;
     int nomem;              /* allocation failed inside the callback */
     ptap_netns self;        /* the namespace whose events this watcher gets */
 };
@@ -126,21 +129,27 @@ static int pending_add(ptap_watch *w, const char *name, int ifindex)
     return 0;
 }
 
+/* Add @name to the set *@set (@n names, room for @cap) unless it is in. */
+static int name_set_add(char (**set)[IFNAMSIZ], size_t *n, size_t *cap, const char *name)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp((*set)[i], name) == 0)
+            return 0;
+    if (*n == *cap) {
+        size_t ncap = *cap ? 2 * *cap : 16;
+        char(*ns)[IFNAMSIZ] = reallocarray(*set, ncap, sizeof(*ns));
+        if (!ns)
+            return -ENOMEM;
+        *set = ns;
+        *cap = ncap;
+    }
+    snprintf((*set)[(*n)++], IFNAMSIZ, "%s", name);
+    return 0;
+}
+
 static int gone_add(ptap_watch *w, const char *name)
 {
-    for (size_t i = 0; i < w->n_gone; i++)
-        if (strcmp(w->gone[i], name) == 0)
-            return 0;
-    if (w->n_gone == w->cap_gone) {
-        size_t cap = w->cap_gone ? 2 * w->cap_gone : 16;
-        char(*ng)[IFNAMSIZ] = reallocarray(w->gone, cap, sizeof(*ng));
-        if (!ng)
-            return -ENOMEM;
-        w->gone = ng;
-        w->cap_gone = cap;
-    }
-    snprintf(w->gone[w->n_gone++], IFNAMSIZ, "%s", name);
-    return 0;
+    return name_set_add(&w->gone, &w->n_gone, &w->cap_gone, name);
 }
 
 /* ---- journal actions (the journal is open only inside each) ---- */
@@ -413,6 +422,114 @@ static int check_due(ptap_watch *w, char (*names)[IFNAMSIZ], size_t n)
     return 0;
 }
 
+/* Is @rec a tap of the watcher's namespace that belongs on one of
+ * @bridges? */
+static bool wants_bridge(const ptap_watch *w, const ptap_record *rec, char (*bridges)[IFNAMSIZ],
+                         size_t nb)
+{
+    if (rec->state == PTAP_STATE_CREATING || !*rec->bridge || !record_here(w, rec))
+        return false;
+    for (size_t i = 0; i < nb; i++)
+        if (strcmp(rec->bridge, bridges[i]) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * The bridges @bridges appeared (or changed): the taps on record for one
+ * of them that are on no bridge at all — a bridge deleted under its taps
+ * lets them go — are put back on it, one helper run per bridge, under the
+ * create's rules (the helper's restore). A shared look first: most bridge
+ * events concern no record. The change itself is made under the write
+ * lock, so that no destroy is half-way through those taps; a tap left in
+ * a deletion group by an interrupted destroy is recovery's to judge.
+ */
+static int rejoin_bridges(ptap_watch *w, char (*bridges)[IFNAMSIZ], size_t nb)
+{
+    _cleanup_(ptap_journal_closep) ptap_journal *j = NULL;
+    _cleanup_(ptap_kview_clear) ptap_kview kv = { 0 };
+    _cleanup_free_ char **lookup = NULL, **names = NULL;
+    ptap_error err = { 0 };
+    size_t n, m = 0;
+    int r;
+
+    if (nb == 0)
+        return 0;
+    r = open_journal(w, false, &j, &err);
+    if (r < 0) {
+        report_journal_error(w, NULL, "cannot read the journal", r, &err);
+        return r;
+    }
+    if (!j)
+        return 0;
+    n = ptap_journal_count(j);
+    for (size_t i = 0; i < n; i++)
+        if (wants_bridge(w, ptap_journal_get(j, i), bridges, nb))
+            m++;
+    ptap_journal_close(TAKE_PTR(j));
+    if (m == 0)
+        return 0;
+
+    r = open_journal(w, true, &j, &err);
+    if (r < 0 || !j) {
+        if (r < 0)
+            report_journal_error(w, NULL, "cannot open the journal for writing", r, &err);
+        return r;
+    }
+    n = ptap_journal_count(j);
+    lookup = calloc(n + nb, sizeof(*lookup));
+    names = calloc(n + 1, sizeof(*names));
+    if (!lookup || !names)
+        return -ENOMEM;
+    m = 0;
+    for (size_t i = 0; i < n; i++) {
+        const ptap_record *rec = ptap_journal_get(j, i);
+        if (wants_bridge(w, rec, bridges, nb))
+            lookup[m++] = (char *) rec->name;
+    }
+    for (size_t i = 0; i < nb; i++)
+        lookup[m++] = bridges[i];
+    r = ptap_kview_load_names(&kv, lookup, m);
+    if (r < 0) {
+        report(w, PTAP_WATCH_FAILED, NULL, "cannot list network devices: %s", strerror(-r));
+        return r;
+    }
+    for (size_t b = 0; b < nb; b++) {
+        _cleanup_(ptap_helper_result_clear) ptap_helper_result res = { 0 };
+        const ptap_kdev *br = ptap_kview_find(&kv, bridges[b]);
+        size_t k = 0;
+
+        if (!br || !br->is_bridge)
+            continue;
+        for (size_t i = 0; i < n; i++) {
+            const ptap_record *rec = ptap_journal_get(j, i);
+            const ptap_kdev *d;
+
+            if (!wants_bridge(w, rec, &bridges[b], 1))
+                continue;
+            d = ptap_kview_find(&kv, rec->name);
+            if (d && ptap_kdev_is_record(d, ptap_journal_id(j), rec) && !*d->bridge &&
+                d->link_group == 0)
+                names[k++] = (char *) d->name;
+        }
+        if (k == 0)
+            continue;
+        r = ptap_helper_restore(names, k, bridges[b], &res);
+        if (r < 0 || res.status != 0) {
+            char what[64];
+
+            snprintf(what, sizeof(what), "cannot put taps back on bridge '%s'", bridges[b]);
+            ptap_pool_helper_error(&err, what, r, &res);
+            report(w, PTAP_WATCH_FAILED, NULL, "%s", err.msg);
+            continue;
+        }
+        for (size_t i = 0; i < k; i++)
+            report(w, PTAP_WATCH_REJOINED, names[i], "bridge '%s' is back: the tap rejoins it",
+                   bridges[b]);
+    }
+    return 0;
+}
+
 /* ---- netlink ---- */
 
 static int on_link_msg(struct nl_msg *msg, void *arg)
@@ -450,6 +567,13 @@ static int on_link_msg(struct nl_msg *msg, void *arg)
          * but the kernel's attributes in a DELLINK are not to be relied on
          * for telling): the journal decides. */
         r = gone_add(w, name);
+        if (r < 0)
+            w->nomem = r;
+        return NL_OK;
+    }
+    if (strcmp(kind, "bridge") == 0) {
+        /* Made (again), or renamed to a name taps are on record for. */
+        r = name_set_add(&w->bridges, &w->n_br, &w->cap_br, name);
         if (r < 0)
             w->nomem = r;
         return NL_OK;
@@ -524,6 +648,7 @@ void ptap_watch_free(ptap_watch *w)
         nl_cb_put(w->cb);
     free(w->pend);
     free(w->gone);
+    free(w->bridges);
     free(w->state_dir);
     free(w);
 }
@@ -551,6 +676,8 @@ int ptap_watch_resync(ptap_watch *w, ptap_error *err)
 {
     _cleanup_(ptap_journal_closep) ptap_journal *j = NULL;
     _cleanup_free_ char(*missing)[IFNAMSIZ] = NULL;
+    _cleanup_free_ char(*back)[IFNAMSIZ] = NULL;
+    size_t nback = 0, capback = 0;
     _cleanup_(ptap_kviews_clear) ptap_kviews kvs = { 0 };
     ptap_kview *kv;
     char jid[PTAP_JOURNAL_ID_LEN + 1];
@@ -606,6 +733,16 @@ int ptap_watch_resync(ptap_watch *w, ptap_error *err)
             snprintf(missing[nm++], IFNAMSIZ, "%s", rec->name);
             continue;
         }
+        if (*rec->bridge && !*d->bridge) {
+            /* Off the bridge it is on record for: back on it if it is there. */
+            const ptap_kdev *br = ptap_kview_find(kv, rec->bridge);
+
+            if (br && br->is_bridge) {
+                r = name_set_add(&back, &nback, &capback, rec->bridge);
+                if (r < 0)
+                    break;
+            }
+        }
         if (rec->state == PTAP_STATE_ATTACHED && !d->carrier) {
             r = pending_add(w, d->name, d->ifindex);
             if (r < 0)
@@ -619,6 +756,7 @@ int ptap_watch_resync(ptap_watch *w, ptap_error *err)
     if (r < 0)
         return r;
     (void) forget_names(w, missing, nm); /* failures were reported */
+    (void) rejoin_bridges(w, back, nback);
     return 0;
 }
 
@@ -673,10 +811,15 @@ int ptap_watch_dispatch(ptap_watch *w)
         report(w, PTAP_WATCH_RESYNC, NULL,
                "netlink events were lost (buffer overrun): resyncing from a full dump");
         w->n_gone = 0;
+        w->n_br = 0;
         (void) ptap_watch_resync(w, NULL);
-    } else if (w->n_gone > 0) {
-        (void) forget_names(w, w->gone, w->n_gone);
+    } else {
+        if (w->n_gone > 0)
+            (void) forget_names(w, w->gone, w->n_gone);
         w->n_gone = 0;
+        if (w->n_br > 0)
+            (void) rejoin_bridges(w, w->bridges, w->n_br); /* failures were reported */
+        w->n_br = 0;
     }
     return run_due(w);
 }

@@ -11,6 +11,9 @@
  *                                            is destroyed and its record
  *                                            closed (as recovery would)
  *   - a READY tap (no carrier, ever)      -> left alone
+ *   - a bridge appears (made again after  -> the taps on record for it that
+ *     it was deleted under its taps)         are on no bridge rejoin it
+ *                                            (the helper's restore)
  *   - the netlink socket overran (ENOBUFS)-> resync: one full dump, every
  *                                            record compared with it
  *
@@ -42,6 +45,7 @@ typedef enum ptap_watch_event_kind {
     PTAP_WATCH_DESTROYED,  /* tap of a gone consumer destroyed, record closed */
     PTAP_WATCH_KEPT,       /* grace over but the consumer is alive or unknown */
     PTAP_WATCH_RESYNC,     /* the event stream overran: full dump and reconcile */
+    PTAP_WATCH_REJOINED,   /* a tap's bridge came back: the tap is on it again */
     PTAP_WATCH_FAILED,     /* an action failed (reason says why); the watcher goes on */
 } ptap_watch_event_kind;
 
@@ -98,7 +102,8 @@ int ptap_watch_dispatch(ptap_watch *w);
 /**
  * ptap_watch_resync: one full link dump, compared with the journal:
  * records whose tap is gone are forgotten, attached taps without carrier
- * start (or keep) their grace period. Failures are reported as well; when
+ * start (or keep) their grace period, taps off the bridge they are on
+ * record for rejoin it when it is there. Failures are reported as well; when
  * the journal cannot be read, @err (may be NULL) carries the journal's
  * own reason (a refused directory, a damaged record).
  * Returns 0 or a negative errno.

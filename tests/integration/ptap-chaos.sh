@@ -7,7 +7,13 @@
 # must agree exactly: every tap of each journal has a live record, every
 # live record has its tap, no orphan, the journal validates, a second
 # recover does nothing. Every ten rounds the same is checked mid-way.
-#   PTAP_CHAOS_ROUNDS (40)  PTAP_CHAOS_SEED (random; printed to reproduce)
+# A second loop kills the helper itself (SIGKILL, at a random moment of
+# its run) during destroys of a few dozen taps: ptap must finish on its
+# own (0, or 71 saying so), its journal must not keep a live record of a
+# tap the kernel deleted, and recover must bring the rest back (taps left
+# in a deletion group) so that journal and kernel agree again.
+#   PTAP_CHAOS_ROUNDS (40)  PTAP_CHAOS_HELPER_ROUNDS (12)
+#   PTAP_CHAOS_SEED (random; printed to reproduce)
 source "$(dirname "$0")/../lib/ptap-cli.sh"
 pc_setup chaos
 
@@ -75,6 +81,60 @@ done
 settle "end"
 pt_log "chaos: $kills of $ROUNDS runs killed by SIGKILL"
 
+# ---- the helper killed at random moments during a destroy ----
+HROUNDS=${PTAP_CHAOS_HELPER_ROUNDS:-12}
+hkills=0
+# The helper, by way of a wrapper that says its pid (and the command)
+# before it execs the real, setuid one: the pid stays the helper's.
+HPIDS=$PC_TMP/helper.pids
+install -m 0666 /dev/null "$HPIDS"
+printf '#!/bin/sh\necho "$$ $1" >>"%s"\nexec "%s" "$@"\n' "$HPIDS" "$PC_HELPER" >"$PC_TMP/pid-helper"
+chmod 0755 "$PC_TMP/pid-helper"
+for ((round = 1; round <= HROUNDS; round++)); do
+    as=root
+    dir=$PC_ROOT_STATE
+    if ((RANDOM % 3 == 0)); then
+        as=user
+        dir=$PC_USER_STATE
+    fi
+    args=(create "hk${as:0:1}%d" --count $((20 + RANDOM % 40)))
+    ((RANDOM % 2)) && args+=(--bridge br0)
+    pt_assert_rc "round $round: ${args[*]} ($as)" 0 pc_ptap "$as" "$dir" "${args[@]}"
+    mapfile -t names < <(pc_live "$as" "$dir")
+    : >"$HPIDS"
+    PC_PTAP_HELPER=$PC_TMP/pid-helper pc_ptap_bg "$as" "$dir" destroy "${names[@]}"
+    # Wait for its helper to start, then kill it a random while later
+    # (0-20 ms: the helper's whole run of a few dozen taps).
+    helper=
+    for ((i = 0; i < 2000; i++)); do
+        read -r helper _ <"$HPIDS" || true
+        [ -z "$helper" ] || break
+        kill -0 "$PC_BG_PID" 2>/dev/null || break
+    done
+    if [ -n "$helper" ]; then
+        delay=$((RANDOM % 20))
+        ((delay)) && sleep "$(printf '0.%03d' "$delay")"
+        kill -9 "$helper" 2>/dev/null && hkills=$((hkills + 1))
+    fi
+    rc=0
+    wait "$PC_BG_PID" 2>/dev/null || rc=$?
+    case $rc in
+    0 | 71) ;;
+    *) pt_fail "round $round: destroy whose helper was killed exited $rc (0 or 71 expected), seed $SEED" ;;
+    esac
+    pc_wait_helpers
+    pt_assert_json "round $round: no live record of a tap the kernel deleted ($as, seed $SEED)" \
+        "$(pc_ptap "$as" "$dir" list --json)" '[.[] | select(.state != null and .in_kernel == false)] | length == 0'
+    pt_assert_rc "round $round: recover ($as)" 0 pc_ptap "$as" "$dir" recover --json
+    pc_check "$as" "$dir" "helper chaos round $round, $as, seed $SEED"
+    mapfile -t names < <(pc_live "$as" "$dir")
+    [ ${#names[@]} -eq 0 ] || pt_assert_rc "round $round: destroy the rest ($as)" 0 \
+        pc_ptap "$as" "$dir" destroy "${names[@]}"
+    pc_check "$as" "$dir" "helper chaos round $round, after destroying the rest, seed $SEED"
+done
+pt_log "chaos: the helper killed in $hkills of $HROUNDS destroys"
+((hkills > 0)) || pt_fail "no destroy's helper was caught alive: the loop tested nothing (seed $SEED)"
+
 # Everything still works afterwards, and leaves nothing behind.
 for as in root user; do
     dir=$PC_ROOT_STATE
@@ -84,4 +144,4 @@ for as in root user; do
     pc_check "$as" "$dir" "after destroying all ($as)"
 done
 pt_assert_eq "nothing marked left" "" "$(pc_marked_taps)"
-echo "ok: chaos, $ROUNDS rounds (seed $SEED), $kills killed; journal and kernel agree"
+echo "ok: chaos, $ROUNDS rounds (seed $SEED), $kills killed, the helper killed in $hkills destroys; journal and kernel agree"

@@ -11,7 +11,9 @@
 # - a bridge deleted under its taps: list showed nothing wrong, and making
 #   the bridge again did not bring them back. Required: list shows the
 #   problem; recover says why it cannot act while the bridge is gone, and
-#   puts the taps back on it when it returns (root's and a user's).
+#   puts the taps back on it when it returns (root's and a user's); so
+#   does a running `ptap watch`, as soon as the bridge is made again, and
+#   a watcher that starts after it was.
 . "$(dirname "$0")/../lib/ptap-cli.sh"
 pc_setup strand
 ip -n "$PC_NS" link add br0 type bridge
@@ -76,3 +78,46 @@ pc_check user "$PC_USER_STATE" "after the bridge came back (user)"
 pt_assert_rc "destroy root's" 0 ptap_root destroy rb0 rb1
 pt_assert_rc "destroy the user's" 0 ptap_user destroy ub0
 pt_ok "taps whose bridge was deleted rejoin it when it comes back"
+
+# ---- ptap watch puts taps back on their bridge when it returns ----
+WLOG=$PC_TMP/watch.log
+start_watch() {
+    : >"$WLOG"
+    ip netns exec "$PC_NS" env PTAP_HELPER="$PC_HELPER" "$PTAP_BIN" --state-dir "$S" \
+        watch -v 2>"$WLOG" &
+    WPID=$!
+    pt_cleanup_add pt_kill "$WPID"
+    wait_log "watching the journal"
+}
+wait_log() {
+    for _ in $(seq 100); do
+        grep -q "$1" "$WLOG" && return 0
+        sleep 0.05
+    done
+    pt_fail "the watcher did not log '$1': $(cat "$WLOG")"
+}
+pt_assert_rc "root's taps on br0 for the watcher" 0 ptap_root create 'wb%d' --count 2 --bridge br0
+start_watch
+ip -n "$PC_NS" link del br0
+pt_assert_eq "wb0 off its bridge while br0 is gone" "" "$(master_of wb0)"
+ip -n "$PC_NS" link add br0 type bridge
+ip -n "$PC_NS" link set br0 up
+wait_log "'wb1': bridge 'br0' is back: the tap rejoins it"
+wait_log "'wb0': bridge 'br0' is back: the tap rejoins it"
+pt_assert_eq "the watcher put wb0 back on br0" br0 "$(master_of wb0)"
+pt_assert_eq "the watcher put wb1 back on br0" br0 "$(master_of wb1)"
+pt_kill "$WPID"
+pc_check root "$S" "after the watcher put the taps back"
+pt_ok "a running ptap watch puts taps back on their bridge when it is made again"
+
+ip -n "$PC_NS" link del br0
+ip -n "$PC_NS" link add br0 type bridge
+pt_assert_eq "wb0 off br0 before the watcher starts" "" "$(master_of wb0)"
+start_watch
+wait_log "'wb0': bridge 'br0' is back"
+pt_assert_eq "the starting watcher put wb0 back on br0" br0 "$(master_of wb0)"
+pt_assert_eq "the starting watcher put wb1 back on br0" br0 "$(master_of wb1)"
+pt_kill "$WPID"
+pt_assert_rc "destroy wb*" 0 ptap_root destroy wb0 wb1
+pc_check root "$S" "at the end"
+pt_ok "a watcher that starts after the bridge came back puts the taps on it"
