@@ -129,6 +129,7 @@ static int run_watch(cli *c, const cli_args *a)
         cfg.grace_ms = (unsigned) a->num[WATCH_GRACE] * 1000;
     use_syslog = cli_flag(a, WATCH_SYSLOG);
     cfg.rcvbuf = (int) a->num[WATCH_NETLINK_BUFFER];
+    cfg.lock_wait_ms = (c->wait_given ? c->wait_s : CLI_WAIT_DEFAULT_S) * 1000;
     if (a->argc > 0)
         return cli_usage_error("watch", "unexpected argument '%s'", a->argv[0]);
 

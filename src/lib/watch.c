@@ -37,6 +37,9 @@
 #define IFF_LOWER_UP 0x10000 /* linux/if.h; clashes with net/if.h */
 #endif
 
+/* After a lock wait gave up: how long until the watcher looks again. */
+#define WATCH_RETRY_MS 5000
+
 typedef struct pending {
     char name[IFNAMSIZ];
     int ifindex;
@@ -55,6 +58,7 @@ struct ptap_watch {
     char (*bridges)[IFNAMSIZ]; /* bridges that appeared or changed in this burst */
     size_t n_br, cap_br;
     int nomem;              /* allocation failed inside the callback */
+    int64_t retry_ms;       /* when to resync after a lock wait gave up (0: none) */
     ptap_netns self;        /* the namespace whose events this watcher gets */
 };
 
@@ -154,10 +158,20 @@ static int gone_add(ptap_watch *w, const char *name)
 
 /* ---- journal actions (the journal is open only inside each) ---- */
 
+/* Open the journal, waiting for its lock at most cfg.lock_wait_ms. When
+ * the wait gives up (a stopped or stuck holder, named in @err), what this
+ * action was for is not lost: a resync is due WATCH_RETRY_MS later. */
 static int open_journal(ptap_watch *w, bool write, ptap_journal **ret, ptap_error *err)
 {
-    int r = ptap_journal_open(w->state_dir, write ? 0 : PTAP_JOURNAL_READONLY, ret, err);
+    ptap_journal_wait wait = { .timeout_ms = w->cfg.lock_wait_ms };
+    int r = ptap_journal_open_wait(w->state_dir, write ? 0 : PTAP_JOURNAL_READONLY, &wait, ret,
+                                   err);
 
+    if (r == -EWOULDBLOCK) {
+        w->retry_ms = ptap_now_ms() + WATCH_RETRY_MS;
+        snprintf(err->msg + strlen(err->msg), sizeof(err->msg) - strlen(err->msg),
+                 ": will look again in %d s", WATCH_RETRY_MS / 1000);
+    }
     if (r == -ENOENT)
         *ret = NULL; /* nothing on record yet: nothing to do */
     return r == -ENOENT ? 0 : r;
@@ -669,6 +683,11 @@ int ptap_watch_timeout_ms(const ptap_watch *w)
         if (best < 0 || left < best)
             best = left;
     }
+    if (w->retry_ms) {
+        int64_t left = w->retry_ms > now ? w->retry_ms - now : 0;
+        if (best < 0 || left < best)
+            best = left;
+    }
     return best > 1000000 ? 1000000 : (int) best;
 }
 
@@ -786,7 +805,7 @@ static int run_due(ptap_watch *w)
 
 int ptap_watch_dispatch(ptap_watch *w)
 {
-    bool overrun = false;
+    bool overrun = false, retry;
     int r;
 
     for (;;) {
@@ -807,9 +826,14 @@ int ptap_watch_dispatch(ptap_watch *w)
     if (w->nomem)
         overrun = true; /* lost track of an event: same cure */
     w->nomem = 0;
-    if (overrun) {
-        report(w, PTAP_WATCH_RESYNC, NULL,
-               "netlink events were lost (buffer overrun): resyncing from a full dump");
+    /* A lock wait gave up earlier: what it was for is learnt afresh. */
+    retry = w->retry_ms && ptap_now_ms() >= w->retry_ms;
+    if (retry)
+        w->retry_ms = 0;
+    if (overrun || retry) {
+        report(w, PTAP_WATCH_RESYNC, NULL, "%s: resyncing from a full dump",
+               overrun ? "netlink events were lost (buffer overrun)"
+                       : "the journal's lock was busy");
         w->n_gone = 0;
         w->n_br = 0;
         (void) ptap_watch_resync(w, NULL);

@@ -62,6 +62,9 @@ typedef struct ptap_watch_config {
     const char *state_dir;     /* the journal's directory (required) */
     unsigned grace_ms;         /* carrier-down grace before destroying */
     int rcvbuf;                /* netlink receive buffer in bytes, 0 = libnl default */
+    unsigned lock_wait_ms;     /* wait at most this long for the journal lock (0: not at
+                                * all); when it gives up, the holder is reported and a
+                                * resync follows a few seconds later */
     ptap_watch_report_fn report;
     void *userdata;
 } ptap_watch_config;
