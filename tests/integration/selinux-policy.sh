@@ -3,7 +3,7 @@
 # the rules that matter, without an SELinux kernel (../shared/TESTBED.md):
 #
 #   base.pp + the modules ptap's optional blocks need (virt, qemu,
-#   unconfined) + ptap.pp  --semodule_link-->  linked.pp
+#   unconfined, openvswitch) + ptap.pp  --semodule_link-->  linked.pp
 #   --semodule_expand-->  policy.bin  --setools-->  allow / type_transition
 #
 # A type or interface the base policy lacks fails the link or the build;
@@ -33,7 +33,7 @@ base_bz2=$(dpkg -L selinux-policy-default | grep '/base\.pp\.bz2$' | head -n1)
   pt_fail "base.pp.bz2 not found in selinux-policy-default"
 store=$(dirname "$base_bz2")
 packages=()
-for m in base virt qemu unconfined; do
+for m in base virt qemu unconfined openvswitch; do
   [ -f "$store/$m.pp.bz2" ] || pt_fail "'$store/$m.pp.bz2' missing"
   bzcat "$store/$m.pp.bz2" >"$tmp/$m.pp"
   packages+=("$tmp/$m.pp")
@@ -129,6 +129,16 @@ allow ptap_t ptap_conf_t file open read getattr
 allow ptap_t ptap_t netlink_route_socket create bind read nlmsg_read
 allow ptap_t svirt_t file open read
 deny ptap_helper_t svirt_t tun_socket relabelfrom relabelto
+# lock waits (inotify), namespaces (setns, /run/netns, nsfs), tap holders
+allow ptap_t ptap_var_run_t file watch
+allow ptap_t ptap_t capability sys_admin sys_ptrace
+allow ptap_t nsfs_t file open read getattr
+allow ptap_t ifconfig_runtime_t dir search read open getattr
+allow ptap_t ifconfig_runtime_t file open read
+# OVS bridges: the helper talks to ovsdb-server's socket
+allow ptap_helper_t openvswitch_runtime_t sock_file write
+allow ptap_helper_t openvswitch_t unix_stream_socket connectto
+allow ptap_helper_t ptap_helper_t unix_stream_socket create connect read write
 # what must stay forbidden
 deny ptap_helper_t ptap_conf_t file write append create setattr unlink rename relabelfrom
 deny ptap_helper_t ptap_conf_t dir write add_name remove_name
