@@ -131,6 +131,9 @@ static int run_watch(cli *c, const cli_args *a)
     cfg.rcvbuf = (int) a->num[WATCH_NETLINK_BUFFER];
     if (a->argc > 0)
         return cli_usage_error("watch", "unexpected argument '%s'", a->argv[0]);
+    /* A daemon has no one document to print: its log is its output. */
+    if (c->json)
+        return cli_usage_error("watch", "--json: watch logs on stderr (and --syslog), it prints no JSON");
 
     if (c->state_dir) {
         snprintf(dir, sizeof(dir), "%s", c->state_dir);
