@@ -12,7 +12,7 @@
 #include "cli.h"
 #include "recover.h"
 
-/* The actions as text, or (--json) as "actions": each the record of its
+/* The actions as text, or (--json) as "records": each the record of its
  * tap as it is now (THE record object: a closed record "destroyed", an
  * orphan's with nulls), with what was done and why beside it. */
 static int print_actions(cli *c, const ptap_journal *j, const ptap_record *snap, size_t n_snap,
@@ -42,7 +42,7 @@ static int print_actions(cli *c, const ptap_journal *j, const ptap_record *snap,
             json_object_object_add(o, "done", json_object_new_boolean(!dry_run));
             json_object_array_add(arr, o);
         }
-        json_object_object_add(cli_doc(j), "actions", arr);
+        json_object_object_add(cli_doc(j), "records", arr);
         json_object_object_add(cli_doc(j), "dry_run", json_object_new_boolean(dry_run));
         return EX_OK;
     }

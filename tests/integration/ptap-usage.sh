@@ -167,11 +167,11 @@ usage "--state-dir too long" "--state-dir" --state-dir "$long" list
 
 # ---- options after arguments, global options after the command -----------------------
 pt_assert_rc "list --json" 0 P --state-dir "$SD" list --json
-pt_assert_eq "empty list" "[]" "$(echo "$PT_OUT" | jq -c .)"
+pt_assert_eq "empty list" "[]" "$(echo "$PT_OUT" | jq -c .records)"
 pt_assert_rc "--json before the command" 0 P --json --state-dir "$SD" list
-pt_assert_eq "empty list (global --json)" "[]" "$(echo "$PT_OUT" | jq -c .)"
+pt_assert_eq "empty list (global --json)" "[]" "$(echo "$PT_OUT" | jq -c .records)"
 pt_assert_rc "--state-dir after the command" 0 P recover --json --state-dir "$SD" --dry-run
-pt_assert_eq "nothing to recover" "[]" "$(echo "$PT_OUT" | jq -c .)"
+pt_assert_eq "nothing to recover" "[]" "$(echo "$PT_OUT" | jq -c .records)"
 pt_assert_rc "journal check, fresh" 0 P --state-dir "$SD" journal check
 echo "$PT_OUT" | grep -q "nothing on record" || pt_fail "journal check said: $PT_OUT"
 [ ! -e "$SD/journal.xml" ] || pt_fail "a read-only command created a journal in '$SD'"
