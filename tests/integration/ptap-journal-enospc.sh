@@ -62,7 +62,10 @@ pt_ok "the journal filled its file system after $full rounds ($(free_kb) KiB lef
 pc_wait_helpers
 [ -f "$S/journal.reserve" ] || pt_fail "the reserve was spent by ordinary commands"
 # Readers need no room.
-pt_assert_rc "list on a full file system" 0 P list --json
+rc=0
+out=$(P list --json) || rc=$?
+pt_assert_eq "list on a full file system: exit 1 exactly when it lists a problem" \
+    "$(jq 'if .problems > 0 then 1 else 0 end' <<<"$out")" "$rc"
 pt_assert_rc "journal check on a full file system" 0 P journal check
 
 # Not a byte left: compaction has the reserve's room for its copy.

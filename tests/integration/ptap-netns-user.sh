@@ -38,7 +38,7 @@ pt_assert_eq "the taps too" "ua0 ua1 ua2" "$(pt_marked_taps "$NS_A" | xargs)"
 pt_assert_json "list from B: a problem, the kernel not asked" "$(ptap_user list --json)" \
     '(.records | length) == 3 and all(.records[]; .in_kernel == null and .netns.name == $a
                               and (.problem | test("cannot enter")))' --arg a "$NS_A"
-pt_assert_match "list's text says so" "ua0 .*!! .*cannot enter" "$(ptap_user list)"
+pt_assert_match "list's text says so" "ua0 .* \? .*cannot enter" "$(ptap_user list || [ $? -eq 1 ])"
 
 pt_assert_rc "destroy from B" 77 ptap_user destroy ua0
 pt_assert_match "destroy says why" "cannot destroy 'ua0': .*'$NS_A'.*cannot enter" "$PT_ERR"

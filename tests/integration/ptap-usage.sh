@@ -18,7 +18,12 @@ usage() {
     local what=$1 needle=$2
     shift 2
     pt_assert_rc "$what" 64 P "$@"
-    [ -z "$PT_OUT" ] || pt_fail "$what: usage error printed on stdout: $PT_OUT"
+    # With --json, the one document is the error; else stdout stays empty.
+    if printf '%s\n' "$@" | grep -qx -- --json; then
+        pt_assert_json "$what: the JSON error" "$PT_OUT" '.version == 1 and .error.code == 64'
+    else
+        [ -z "$PT_OUT" ] || pt_fail "$what: usage error printed on stdout: $PT_OUT"
+    fi
     echo "$PT_ERR" | grep -qF -- "$needle" || pt_fail "$what: message '$PT_ERR' does not name '$needle'"
     [ ! -e "$SD" ] || pt_fail "$what: a usage error created the state directory"
 }
@@ -58,7 +63,7 @@ declare -A OPTS=(
     [release]="uuid connect force"
     [recover]="dry-run"
     [watch]="grace syslog netlink-buffer"
-    [journal]=""
+    [journal]="" [help]=""
 )
 for c in "${!OPTS[@]}"; do
     pt_assert_rc "$c --help" 0 P --state-dir "$SD" "$c" --help
@@ -69,13 +74,15 @@ for c in "${!OPTS[@]}"; do
     pt_assert_eq "'ptap $c --help' option lines" "$(printf '%s\n' ${OPTS[$c]} $GLOBALS | sort)" "$labels"
     for o in ${OPTS[$c]} $GLOBALS; do
         # A meaning: text after the label, or on the next (indented) line.
-        echo "$PT_OUT" | awk -v o="$o" '
+        # A here-string, not a pipe: awk exits at its answer, and a pipe's
+        # writer would then die of SIGPIPE (pipefail).
+        awk -v o="$o" '
             label { ok = $0 ~ /^      +[^ ]/; exit }
             $0 ~ "^  (-[a-zA-Z], )?--" o "( [^ ]+)?( |$)" {
                 sub("^  (-[a-zA-Z], )?--" o "( [^ ]+)?", "")
                 if ($0 ~ /[^ ]/) { ok = 1; exit }
                 label = 1 }
-            END { exit !ok }' || pt_fail "'ptap $c --help' does not say what --$o means"
+            END { exit !ok }' <<<"$PT_OUT" || pt_fail "'ptap $c --help' does not say what --$o means"
     done
     for o in ${OPTS[$c]}; do
         echo "$grammar" | grep -qE -- "--$o( |\]|\)|$)" || pt_fail "'ptap $c --help': grammar does not name --$o"
@@ -89,7 +96,30 @@ for c in "${!OPTS[@]}"; do
     done
 done
 
+# `ptap help` is `ptap --help`; `ptap help CMD` is `ptap CMD --help`.
+pt_assert_rc "--help" 0 P --help
+main_help=$PT_OUT
+pt_assert_rc "help" 0 P help
+pt_assert_eq "'ptap help' is 'ptap --help'" "$main_help" "$PT_OUT"
+echo "$main_help" | grep -qE '^  help \[COMMAND\]' || pt_fail "'ptap --help' does not list 'help'"
+for c in "${!OPTS[@]}"; do
+    pt_assert_rc "$c --help" 0 P "$c" --help
+    cmd_help=$PT_OUT
+    pt_assert_rc "help $c" 0 P --state-dir "$SD" help "$c"
+    pt_assert_eq "'ptap help $c' is 'ptap $c --help'" "$cmd_help" "$PT_OUT"
+    [ ! -e "$SD" ] || pt_fail "'ptap help $c' created the state directory"
+done
+echo "$main_help" | grep -qE '1 list found problems' || pt_fail "'ptap --help' does not say what exit 1 means"
+
 # ---- usage errors: 64 --------------------------------------------------------------
+usage "help: an unknown command" "'frob'" --state-dir "$SD" help frob
+usage "help: two commands" "at most one" --state-dir "$SD" help list create
+# A TARGET with a scheme ptap does not know is refused, not taken for a
+# libvirt domain's name.
+for c in attach "detach --tap ptap0" release; do
+    usage "$c: an unknown TARGET scheme" "unknown TARGET scheme 'foo:'" --state-dir "$SD" $c foo:/x
+    usage "$c: an unknown TARGET scheme (--json)" "unknown TARGET scheme 'unix:'" --state-dir "$SD" $c unix:/x --json
+done
 pt_assert_rc "no command" 64 P
 [ -z "$PT_OUT" ] || pt_fail "no command: usage went to stdout"
 echo "$PT_ERR" | grep -q '^Usage: ptap' || pt_fail "no command: no usage on stderr"

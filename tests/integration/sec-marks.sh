@@ -42,7 +42,7 @@ pt_ok "a forged tap never blocks the victim's recovery"
 op=$(ptap_user journal dump --json | jq -r '.records[] | select(.name == "vt1") | .id')
 ip -n "$PC_NS" link del vt1
 pt_assert_rc "forger re-creates vt1 with the victim's tag" 0 evil_helper create vt1 --tag "$jid:$op"
-pt_assert_rc "victim's list" 0 ptap_user list --json
+pt_assert_rc "victim's list: a problem (exit 1)" 1 ptap_user list --json
 pt_assert_json "vt1 is not the victim's ready tap in the kernel" "$PT_OUT" \
     '[.records[] | select(.name == "vt1" and .in_kernel == true and .problem == null)] | length == 0'
 pt_assert_rc "victim's destroy of vt1 does not touch the forger's tap" 0 ptap_user destroy vt1
