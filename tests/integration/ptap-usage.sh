@@ -96,6 +96,26 @@ for c in "${!OPTS[@]}"; do
     done
 done
 
+# The manual pages document every command and every option: ptap(1), and
+# ptap-watch(8) for watch's own (roff writes --opt as \-\-opt).
+roff_opt() { printf '%s' "\\-\\-${1//-/\\-}"; }
+for c in "${!OPTS[@]}"; do
+    grep -qE "^\.B $c( |$)" "$PT_SOURCE_DIR/docs/ptap.1" || pt_fail "ptap(1) does not document '$c'"
+    page=$PT_SOURCE_DIR/docs/ptap.1
+    [ "$c" = watch ] && page=$PT_SOURCE_DIR/docs/ptap-watch.8
+    for o in ${OPTS[$c]}; do
+        grep -qF -- "$(roff_opt "$o")" "$page" || pt_fail "$(basename "$page") does not document $c --$o"
+    done
+done
+for o in $GLOBALS version; do
+    grep -qF -- "$(roff_opt "$o")" "$PT_SOURCE_DIR/docs/ptap.1" || pt_fail "ptap(1) does not document --$o"
+done
+for code in 0 1 64 69 71 75 77 78; do
+    sed -n '/^\.SH EXIT STATUS/,/^\.SH /p' "$PT_SOURCE_DIR/docs/ptap.1" | grep -qx "\.B $code" ||
+        pt_fail "ptap(1) EXIT STATUS does not list $code"
+done
+grep -q '^\.SH JSON OUTPUT' "$PT_SOURCE_DIR/docs/ptap.1" || pt_fail "ptap(1) has no JSON OUTPUT section"
+
 # `ptap help` is `ptap --help`; `ptap help CMD` is `ptap CMD --help`.
 pt_assert_rc "--help" 0 P --help
 main_help=$PT_OUT
