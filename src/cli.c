@@ -192,28 +192,52 @@ int cli_finish(const cli *c, const char *name, int ex)
     return ex;
 }
 
+/* The last id looked up and its name ("" for none): a list of ten
+ * thousand records has few owners, and NSS is slow. */
+typedef struct name_cache {
+    bool valid;
+    unsigned id;
+    char name[256];
+} name_cache;
+
+static const char *cached(const name_cache *nc, char *buf, size_t len)
+{
+    if (!*nc->name || strlen(nc->name) >= len)
+        return NULL;
+    memcpy(buf, nc->name, strlen(nc->name) + 1);
+    return buf;
+}
+
 const char *cli_user_name(uid_t uid, char *buf, size_t len)
 {
+    static name_cache nc;
     struct passwd pw, *p = NULL;
     char tmp[4096];
 
-    if (uid == (uid_t) -1 || getpwuid_r(uid, &pw, tmp, sizeof(tmp), &p) != 0 || !p ||
-        strlen(p->pw_name) >= len)
+    if (uid == (uid_t) -1)
         return NULL;
-    memcpy(buf, p->pw_name, strlen(p->pw_name) + 1);
-    return buf;
+    if (!nc.valid || nc.id != (unsigned) uid) {
+        nc = (name_cache) { .valid = true, .id = (unsigned) uid };
+        if (getpwuid_r(uid, &pw, tmp, sizeof(tmp), &p) == 0 && p && strlen(p->pw_name) < sizeof(nc.name))
+            memcpy(nc.name, p->pw_name, strlen(p->pw_name) + 1);
+    }
+    return cached(&nc, buf, len);
 }
 
 const char *cli_group_name(gid_t gid, char *buf, size_t len)
 {
+    static name_cache nc;
     struct group gr, *g = NULL;
     char tmp[4096];
 
-    if (gid == (gid_t) -1 || getgrgid_r(gid, &gr, tmp, sizeof(tmp), &g) != 0 || !g ||
-        strlen(g->gr_name) >= len)
+    if (gid == (gid_t) -1)
         return NULL;
-    memcpy(buf, g->gr_name, strlen(g->gr_name) + 1);
-    return buf;
+    if (!nc.valid || nc.id != (unsigned) gid) {
+        nc = (name_cache) { .valid = true, .id = (unsigned) gid };
+        if (getgrgid_r(gid, &gr, tmp, sizeof(tmp), &g) == 0 && g && strlen(g->gr_name) < sizeof(nc.name))
+            memcpy(nc.name, g->gr_name, strlen(g->gr_name) + 1);
+    }
+    return cached(&nc, buf, len);
 }
 
 int cli_check_target(const char *cmd, const char *target)
@@ -354,16 +378,20 @@ json_object *cli_record_plain(const ptap_journal *j, const ptap_record *rec)
     return cli_record_json(j, &(cli_tap) { .rec = rec, .in_kernel = -1 });
 }
 
-ptap_record *cli_snapshot(const ptap_journal *j, size_t *n)
+ptap_record *cli_snapshot(const ptap_journal *j, char *const *names, size_t n_names, size_t *n)
 {
-    size_t count = ptap_journal_count(j);
+    size_t count = names ? n_names : ptap_journal_count(j), k = 0;
     ptap_record *snap = calloc(count ? count : 1, sizeof(*snap));
 
     if (!snap)
         return NULL;
-    for (size_t i = 0; i < count; i++)
-        snap[i] = *ptap_journal_get(j, i);
-    *n = count;
+    for (size_t i = 0; i < count; i++) {
+        const ptap_record *rec = names ? ptap_journal_find(j, names[i]) : ptap_journal_get(j, i);
+
+        if (rec && (!names || strcmp(rec->name, names[i]) == 0))
+            snap[k++] = *rec;
+    }
+    *n = k;
     return snap;
 }
 

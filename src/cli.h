@@ -215,11 +215,12 @@ void cli_tap_find(ptap_kviews *w, const char *jid, const ptap_record *rec, cli_t
 json_object *cli_record_plain(const ptap_journal *j, const ptap_record *rec);
 
 /**
- * cli_snapshot: a copy of @j's live records, to describe afterwards the
- * taps that a command closes (destroy, detach, recover). Returns the
- * array (free()) and its length in @n, or NULL on ENOMEM.
+ * cli_snapshot: a copy of @j's live records (only those of the @n_names
+ * @names, unless @names is NULL), to describe afterwards the taps that a
+ * command closes (destroy, forget, detach, recover). Returns the array
+ * (free()) and its length in @n, or NULL on ENOMEM.
  */
-ptap_record *cli_snapshot(const ptap_journal *j, size_t *n);
+ptap_record *cli_snapshot(const ptap_journal *j, char *const *names, size_t n_names, size_t *n);
 
 /**
  * cli_record_after: the record of tap @name after a command ran: its live

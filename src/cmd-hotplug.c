@@ -183,7 +183,7 @@ static int run_detach(cli *c, const cli_args *a)
     ex = cli_open_journal(c, true, &j);
     if (ex != EX_OK)
         return ex;
-    snap = cli_snapshot(j, &n_snap);
+    snap = cli_snapshot(j, NULL, 0, &n_snap);
     if (!snap)
         return cli_fail(NULL, -ENOMEM, "detach failed");
     r = ptap_detach(j, &req, &out, &err);

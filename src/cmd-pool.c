@@ -184,7 +184,7 @@ static int run_destroy(cli *c, const cli_args *a)
     ex = cli_open_journal(c, true, &j);
     if (ex != EX_OK)
         return ex;
-    snap = cli_snapshot(j, &n_snap);
+    snap = cli_snapshot(j, a->argv, (size_t) a->argc, &n_snap);
     if (!snap)
         return cli_fail(NULL, -ENOMEM, "cannot destroy taps");
     r = ptap_pool_destroy(j, a->argv, (size_t) a->argc,
@@ -222,7 +222,7 @@ static int run_forget(cli *c, const cli_args *a)
     ex = cli_open_journal(c, true, &j);
     if (ex != EX_OK)
         return ex;
-    snap = cli_snapshot(j, &n_snap);
+    snap = cli_snapshot(j, a->argv, (size_t) a->argc, &n_snap);
     if (!snap)
         return cli_fail(NULL, -ENOMEM, "cannot forget taps");
     r = ptap_pool_forget(j, a->argv, (size_t) a->argc, &res, &err);
@@ -341,31 +341,41 @@ static void look_at(ptap_kviews *w, const char *jid, const ptap_record *rec, loo
         snprintf(l->problem, sizeof(l->problem), "%s", p ? p : "");
 }
 
-/* One row of list: a record, or an orphan's stand-in record. */
+/* One row of list: a record, or an orphan's stand-in record (its own). */
 typedef struct row {
-    ptap_record rec;
-    bool orphan;
+    const ptap_record *rec;
+    ptap_record *orphan; /* for an orphan: the stand-in rec points to, else NULL */
     look l;
 } row;
+
+static void rows_free(row *rows, size_t n)
+{
+    for (size_t i = 0; rows && i < n; i++)
+        free(rows[i].orphan);
+    free(rows);
+}
 
 static int row_cmp(const void *a, const void *b)
 {
     const row *x = a, *y = b;
-    int d = strcmp(x->rec.name, y->rec.name);
+    int d = strcmp(x->rec->name, y->rec->name);
 
     if (d)
         return d;
-    if (x->rec.netns.ino != y->rec.netns.ino) /* the same name in two namespaces */
-        return x->rec.netns.ino < y->rec.netns.ino ? -1 : 1;
-    return x->orphan - y->orphan;
+    if (x->rec->netns.ino != y->rec->netns.ino) /* the same name in two namespaces */
+        return x->rec->netns.ino < y->rec->netns.ino ? -1 : 1;
+    return !!x->orphan - !!y->orphan;
 }
 
-/* An orphan (a tap of this journal without a record) as a record would say it. */
-static void orphan_row(const ptap_kdev *d, const ptap_netns *ns, row *out)
+/* An orphan (a tap of this journal without a record) as a record would
+ * say it. Returns 0 or -ENOMEM. */
+static int orphan_row(const ptap_kdev *d, const ptap_netns *ns, row *out)
 {
-    ptap_record *r = &out->rec;
+    ptap_record *r = calloc(1, sizeof(*r));
 
-    *out = (row) { .orphan = true, .l = { .d = d, .in_kernel = 1 } };
+    if (!r)
+        return -ENOMEM;
+    *out = (row) { .rec = r, .orphan = r, .l = { .d = d, .in_kernel = 1 } };
     snprintf(r->name, sizeof(r->name), "%s", d->name);
     r->ifindex = d->ifindex;
     r->owner = d->owner < 0 ? (uid_t) -1 : (uid_t) d->owner;
@@ -374,6 +384,7 @@ static void orphan_row(const ptap_kdev *d, const ptap_netns *ns, row *out)
     r->flags = (d->multi_queue ? PTAP_TAP_MULTI_QUEUE : 0) | (d->vnet_hdr ? PTAP_TAP_VNET_HDR : 0);
     r->netns = *ns;
     snprintf(out->l.problem, sizeof(out->l.problem), "orphan: no record (run 'ptap recover')");
+    return 0;
 }
 
 /* The rows: each record, judged in its own namespace (entered where this
@@ -383,13 +394,13 @@ static ssize_t list_rows(const ptap_journal *j, ptap_kviews *w, row **ret)
 {
     const char *jid = ptap_journal_id(j);
     size_t n = ptap_journal_count(j), k = 0, cap = n + 8;
-    _cleanup_free_ row *rows = calloc(cap, sizeof(*rows));
+    row *rows = calloc(cap, sizeof(*rows));
 
     if (!rows)
         return -ENOMEM;
     for (size_t i = 0; i < n; i++, k++) {
-        rows[k].rec = *ptap_journal_get(j, i);
-        look_at(w, jid, ptap_journal_get(j, i), &rows[k].l);
+        rows[k].rec = ptap_journal_get(j, i);
+        look_at(w, jid, rows[k].rec, &rows[k].l);
     }
     for (size_t v = 0; v < w->n; v++) {
         const ptap_nsview *nv = w->v[v];
@@ -403,16 +414,22 @@ static ssize_t list_rows(const ptap_journal *j, ptap_kviews *w, row **ret)
                 continue;
             if (k == cap) {
                 row *more = reallocarray(rows, cap * 2, sizeof(*rows));
-                if (!more)
+                if (!more) {
+                    rows_free(rows, k);
                     return -ENOMEM;
+                }
                 rows = more;
                 cap *= 2;
             }
-            orphan_row(d, &nv->ns, &rows[k++]);
+            if (orphan_row(d, &nv->ns, &rows[k]) < 0) {
+                rows_free(rows, k);
+                return -ENOMEM;
+            }
+            k++;
         }
     }
     qsort(rows, k, sizeof(*rows), row_cmp);
-    *ret = TAKE_PTR(rows);
+    *ret = rows;
     return (ssize_t) k;
 }
 
@@ -436,7 +453,7 @@ static void cell(char *c, const char *s)
 
 static void fill_cells(const row *r, cells out)
 {
-    const ptap_record *rec = &r->rec;
+    const ptap_record *rec = r->rec;
     const ptap_consumer *k = &rec->consumer;
     const ptap_kdev *d = r->l.in_kernel > 0 ? r->l.d : NULL;
     char name[256];
@@ -487,9 +504,11 @@ static void fill_cells(const row *r, cells out)
     cell(out[COL_PROBLEM], r->l.problem);
 }
 
+/* Two passes over the rows, one row's cells at a time: the widths, then
+ * the lines (ten thousand rows of cells would be a lot of memory). */
 static void print_table(const row *rows, size_t n)
 {
-    _cleanup_free_ cells *t = calloc(n ? n : 1, sizeof(*t));
+    _cleanup_free_ cells *t = malloc(sizeof(*t));
     size_t width[COL__MAX];
 
     if (!t) {
@@ -499,27 +518,27 @@ static void print_table(const row *rows, size_t n)
     for (size_t c = 0; c < COL__MAX; c++)
         width[c] = strlen(col_heads[c]);
     for (size_t i = 0; i < n; i++) {
-        fill_cells(&rows[i], t[i]);
+        fill_cells(&rows[i], *t);
         for (size_t c = 0; c < COL__MAX; c++)
-            if (strlen(t[i][c]) > width[c])
-                width[c] = strlen(t[i][c]);
+            if (strlen((*t)[c]) > width[c])
+                width[c] = strlen((*t)[c]);
     }
-    for (size_t c = 0; c < COL__MAX; c++)
-        printf(c + 1 < COL__MAX ? "%-*s  " : "%.*s\n", c + 1 < COL__MAX ? (int) width[c] : 64,
-               col_heads[c]);
-    for (size_t i = 0; i < n; i++)
-        for (size_t c = 0; c < COL__MAX; c++)
-            if (c + 1 < COL__MAX)
-                printf("%-*s  ", (int) width[c], t[i][c]);
-            else
-                printf("%s\n", t[i][c]);
+    for (size_t c = 0; c + 1 < COL__MAX; c++)
+        printf("%-*s  ", (int) width[c], col_heads[c]);
+    printf("%s\n", col_heads[COL__MAX - 1]);
+    for (size_t i = 0; i < n; i++) {
+        fill_cells(&rows[i], *t);
+        for (size_t c = 0; c + 1 < COL__MAX; c++)
+            printf("%-*s  ", (int) width[c], (*t)[c]);
+        printf("%s\n", (*t)[COL__MAX - 1]);
+    }
 }
 
 static int run_list(cli *c, const cli_args *a)
 {
     _cleanup_(ptap_journal_closep) ptap_journal *j = NULL;
     _cleanup_(ptap_kviews_clear) ptap_kviews w = { 0 };
-    _cleanup_free_ row *rows = NULL;
+    row *rows = NULL;
     ptap_error err = { 0 };
     size_t problems = 0;
     ssize_t n;
@@ -545,8 +564,8 @@ static int run_list(cli *c, const cli_args *a)
         for (ssize_t i = 0; i < n; i++) {
             const row *rw = &rows[i];
             cli_tap t = {
-                .rec = &rw->rec, .orphan = rw->orphan, .dev = rw->l.d, .in_kernel = rw->l.in_kernel,
-                .self = &w.self, .problem = rw->l.problem,
+                .rec = rw->rec, .orphan = rw->orphan != NULL, .dev = rw->l.d,
+                .in_kernel = rw->l.in_kernel, .self = &w.self, .problem = rw->l.problem,
             };
             json_object_array_add(arr, cli_record_json(j, &t));
         }
@@ -555,6 +574,7 @@ static int run_list(cli *c, const cli_args *a)
     } else {
         print_table(rows, (size_t) n);
     }
+    rows_free(rows, (size_t) n);
     /* Problems are the answer, not a failure of list: exit 1 (as diff(1)). */
     return problems ? CLI_EX_PROBLEMS : EX_OK;
 }

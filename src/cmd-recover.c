@@ -90,7 +90,7 @@ static int run_recover(cli *c, const cli_args *a)
     ex = cli_open_journal(c, !dry_run, &j);
     if (ex != EX_OK)
         return ex;
-    snap = cli_snapshot(j, &n_snap);
+    snap = cli_snapshot(j, NULL, 0, &n_snap);
     if (!snap)
         return cli_fail(NULL, -ENOMEM, "recovery failed");
     r = ptap_recover(j, dry_run, &res, &err);
@@ -151,7 +151,7 @@ static int run_release(cli *c, const cli_args *a)
     ex = cli_open_journal(c, true, &j);
     if (ex != EX_OK)
         return ex;
-    snap = cli_snapshot(j, &n_snap);
+    snap = cli_snapshot(j, NULL, 0, &n_snap);
     if (!snap)
         return cli_fail(NULL, -ENOMEM, "cannot release guest taps");
     r = ptap_release(j, &req, &res, &err);
