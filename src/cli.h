@@ -11,6 +11,11 @@
  * usage() is the grammar). cli_run() parses for every command alike: an
  * option given twice is refused unless its table entry says it may
  * repeat, numbers are checked against the limits the table names.
+ *
+ * With --json a run prints exactly one JSON document (ptap(1), JSON
+ * OUTPUT): handlers add members to cli_doc(), taps always as
+ * cli_record_json() builds them, and cli_finish() prints it, with the
+ * error object when the run failed.
  */
 #pragma once
 
@@ -112,7 +117,9 @@ void cli_args_clear(cli_args *a);
 /**
  * cli_run: parse @argv for @cmd and run its handler, the one way every
  * subcommand starts. `--help` prints cli_command_help() on stdout, exit 0.
- * Returns the process exit code.
+ * Ends with cli_finish(): with --json, the run's one document (an error
+ * object in it when parsing or the handler failed). Returns the process
+ * exit code.
  */
 int cli_run(cli *c, const cli_command *cmd, int argc, char **argv);
 

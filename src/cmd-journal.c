@@ -28,6 +28,16 @@ static void summary_json(const ptap_journal *j, bool valid)
     json_object_object_add(d, "live_records", json_object_new_int64((int64_t) ptap_journal_count(j)));
 }
 
+/* "  owner:    alice (uid 1000)", or the number alone when it has no name
+ * (as ip -d link shows them). */
+static void print_id(const char *label, const char *kind, const char *name, unsigned id)
+{
+    if (name)
+        printf("  %s:    %s (%s %u)\n", label, name, kind, id);
+    else
+        printf("  %s:    %u\n", label, id);
+}
+
 /* dump: the live records, readably or (--json) as list prints them. */
 static int journal_dump(cli *c)
 {
@@ -51,11 +61,13 @@ static int journal_dump(cli *c)
            ptap_journal_id(j), n);
     for (size_t i = 0; i < n; i++) {
         const ptap_record *rec = ptap_journal_get(j, i);
-        printf("\n%s\n  state:    %s\n  op:       %s%s%s\n  owner:    %u\n", rec->name,
-               ptap_state_to_string(rec->state), rec->id, *rec->batch ? "  batch " : "",
-               rec->batch, (unsigned) rec->owner);
+        char name[256];
+
+        printf("\n%s\n  state:    %s\n  op:       %s%s%s\n", rec->name,
+               ptap_state_to_string(rec->state), rec->id, *rec->batch ? "  batch " : "", rec->batch);
+        print_id("owner", "uid", cli_user_name(rec->owner, name, sizeof(name)), (unsigned) rec->owner);
         if (rec->group != (gid_t) -1)
-            printf("  group:    %u\n", (unsigned) rec->group);
+            print_id("group", "gid", cli_group_name(rec->group, name, sizeof(name)), (unsigned) rec->group);
         if (rec->ifindex)
             printf("  ifindex:  %d\n", rec->ifindex);
         if (*rec->bridge)

@@ -83,6 +83,8 @@ doc "journal dump --json" 0 ptap_root journal dump --json
 ids "journal dump --json" "$jid"
 pt_assert_eq "journal dump: the same record shape" "$KEYS" "$(keys)"
 pt_assert_eq "journal dump --json: the records" '["ptcj0","ptcj1","ptcj2"]' "$(jq -c '[.records[].name] | sort' <<<"$PT_OUT")"
+pt_assert_rc "journal dump (text)" 0 ptap_root journal dump
+pt_assert_match "journal dump: the owner by name, the uid beside" "owner: +root \(uid 0\)" "$PT_OUT"
 doc "journal check --json" 0 ptap_root journal check --json
 pt_assert_eq "journal check --json" '[true,3,"journal check"]' "$(jq -c '[.valid, .live_records, .command]' <<<"$PT_OUT")"
 
