@@ -143,7 +143,9 @@ static int run_release(cli *c, const cli_args *a)
     if (a->argc != 1)
         return cli_usage_error("release", "expected one TARGET");
     req.target = a->argv[0];
-    ex = cli_check_target("release", req.target);
+    /* With --uuid the name is not matched (the hook passes any domain's):
+     * only then may it look like a scheme. */
+    ex = req.uuid ? EX_OK : cli_check_target("release", req.target);
     if (ex != EX_OK)
         return ex;
     if (ptap_release_target_check(req.target, &why) < 0)

@@ -131,6 +131,10 @@ ids "release --json" "$jid"
 pt_assert_eq "release --json: the guest's tap, destroyed" '[{"action":"release","name":"ptcj2","state":"destroyed","state_before":"attached"}]' \
     "$(jq -c '[.records[] | {action, name, state, state_before}]' <<<"$PT_OUT")"
 doc "release, an unknown scheme" 64 ptap_root release "foo:$PC_TMP/guest.qmp" --json
+# The hook's form: with --uuid the name is not matched, any domain's will do.
+doc "release --uuid, a name that looks like a scheme" 0 \
+    ptap_root release "db:1" --uuid 5f1e0f6e-0000-4000-8000-000000000001 --connect qemu:///system --json
+pt_assert_eq "release --uuid of a guest with no taps" "[]" "$(jq -c .records <<<"$PT_OUT")"
 
 # ---- attach, detach without a guest: errors ------------------------------------
 doc "attach, no such socket" 69 ptap_root attach "qmp:$PC_TMP/none.qmp" --bridge br0 --json
