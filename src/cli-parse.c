@@ -259,9 +259,9 @@ int cli_run(cli *c, const cli_command *cmd, int argc, char **argv)
 
     ex = cli_parse(c, cmd, argc, argv, 0, &a);
     if (ex != EX_OK)
-        return ex;
+        return cli_finish(c, cmd->name, ex);
     if (a.help) {
-        cli_command_help(cmd, stdout);
+        cli_command_help(cmd, stdout); /* text, even with --json */
         return EX_OK;
     }
     if (c->verbose)
@@ -269,7 +269,7 @@ int cli_run(cli *c, const cli_command *cmd, int argc, char **argv)
     ex = cmd->run(c, &a);
     if (c->verbose)
         ptap_log_set_handler(NULL, NULL);
-    return ex;
+    return cli_finish(c, cmd->name, ex);
 }
 
 /* ---- help ---- */

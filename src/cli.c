@@ -2,8 +2,15 @@
 /*
  * cli.c: what every subcommand of ptap shares: messages and exit codes,
  * opening the journal, users and groups, JSON output.
+ *
+ * JSON output is one document per run: commands add their members to
+ * cli_doc(), cli_run() prints it through cli_finish(), with an "error"
+ * member when the command failed. Every message cli_err() prints is kept
+ * for that error member: the last one is the one at the top.
  */
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,15 +21,17 @@
 #include "cli.h"
 #include "validate.h"
 
+/* The last message printed: the "message" of a JSON error. */
+static char last_msg[PTAP_ERROR_MAX + 256];
+
 int cli_err(int code, const char *fmt, ...)
 {
     va_list ap;
 
-    fputs("ptap: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(last_msg, sizeof(last_msg), fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    fprintf(stderr, "ptap: %s\n", last_msg);
     return code;
 }
 
@@ -30,11 +39,11 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
 
-    fprintf(stderr, "ptap%s%s: ", cmd ? " " : "", cmd ? cmd : "");
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(last_msg, sizeof(last_msg), fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\nTry 'ptap%s%s --help'.\n", cmd ? " " : "", cmd ? cmd : "");
+    fprintf(stderr, "ptap%s%s: %s\nTry 'ptap%s%s --help'.\n", cmd ? " " : "", cmd ? cmd : "",
+            last_msg, cmd ? " " : "", cmd ? cmd : "");
     return EX_USAGE;
 }
 
@@ -143,10 +152,105 @@ int cli_open_journal(cli *c, bool write, ptap_journal **ret)
     return EX_OK;
 }
 
-void cli_print_json(json_object *o)
+/* The document of this run (cli_doc), printed by cli_finish. */
+static json_object *doc;
+
+json_object *cli_doc(const ptap_journal *j)
 {
-    puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-    json_object_put(o);
+    if (!doc) {
+        doc = json_object_new_object();
+        json_object_object_add(doc, "version", json_object_new_int(CLI_JSON_VERSION));
+        json_object_object_add(doc, "command", NULL);
+        json_object_object_add(doc, "journal", NULL);
+    }
+    /* No journal file yet (a reader's empty journal): no id to name. */
+    if (j && strcmp(ptap_journal_path(j), "(memory)") != 0)
+        json_object_object_add(doc, "journal", json_object_new_string(ptap_journal_id(j)));
+    return doc;
+}
+
+int cli_finish(const cli *c, const char *name, int ex)
+{
+    json_object *d;
+
+    if (!c->json) {
+        json_object_put(TAKE_PTR(doc));
+        return ex;
+    }
+    d = cli_doc(NULL);
+    if (!json_object_object_get(d, "command")) /* else the command said (journal dump) */
+        json_object_object_add(d, "command", name ? json_object_new_string(name) : NULL);
+    if (ex != EX_OK && ex != CLI_EX_PROBLEMS) {
+        json_object *e = json_object_new_object();
+        json_object_object_add(e, "code", json_object_new_int(ex));
+        json_object_object_add(e, "message", json_object_new_string(*last_msg ? last_msg : "failed"));
+        json_object_object_add(d, "error", e);
+    }
+    puts(json_object_to_json_string_ext(d, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    fflush(stdout);
+    json_object_put(TAKE_PTR(doc));
+    return ex;
+}
+
+/* The last id looked up and its name ("" for none): a list of ten
+ * thousand records has few owners, and NSS is slow. */
+typedef struct name_cache {
+    bool valid;
+    unsigned id;
+    char name[256];
+} name_cache;
+
+static const char *cached(const name_cache *nc, char *buf, size_t len)
+{
+    if (!*nc->name || strlen(nc->name) >= len)
+        return NULL;
+    memcpy(buf, nc->name, strlen(nc->name) + 1);
+    return buf;
+}
+
+const char *cli_user_name(uid_t uid, char *buf, size_t len)
+{
+    static name_cache nc;
+    struct passwd pw, *p = NULL;
+    char tmp[4096];
+
+    if (uid == (uid_t) -1)
+        return NULL;
+    if (!nc.valid || nc.id != (unsigned) uid) {
+        nc = (name_cache) { .valid = true, .id = (unsigned) uid };
+        if (getpwuid_r(uid, &pw, tmp, sizeof(tmp), &p) == 0 && p && strlen(p->pw_name) < sizeof(nc.name))
+            memcpy(nc.name, p->pw_name, strlen(p->pw_name) + 1);
+    }
+    return cached(&nc, buf, len);
+}
+
+const char *cli_group_name(gid_t gid, char *buf, size_t len)
+{
+    static name_cache nc;
+    struct group gr, *g = NULL;
+    char tmp[4096];
+
+    if (gid == (gid_t) -1)
+        return NULL;
+    if (!nc.valid || nc.id != (unsigned) gid) {
+        nc = (name_cache) { .valid = true, .id = (unsigned) gid };
+        if (getgrgid_r(gid, &gr, tmp, sizeof(tmp), &g) == 0 && g && strlen(g->gr_name) < sizeof(nc.name))
+            memcpy(nc.name, g->gr_name, strlen(g->gr_name) + 1);
+    }
+    return cached(&nc, buf, len);
+}
+
+int cli_check_target(const char *cmd, const char *target)
+{
+    size_t n = strspn(target, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-");
+
+    /* "word:" is a scheme (RFC 3986's letters); a libvirt domain whose name
+     * looks like one is named by its UUID instead. */
+    if (n == 0 || target[n] != ':' || strncmp(target, "qmp:", 4) == 0 ||
+        strncmp(target, "hmp:", 4) == 0)
+        return EX_OK;
+    return cli_usage_error(cmd, "unknown TARGET scheme '%.*s:' in '%s': expected qmp:PATH, hmp:PATH "
+                           "or a libvirt domain name or UUID", (int) n, target, target);
 }
 
 int cli_parse_owner(const char *s, uid_t *ret)
@@ -185,40 +289,124 @@ json_object *cli_netns_json(const ptap_netns *ns)
     return o;
 }
 
-json_object *cli_record_json(const ptap_journal *j, const ptap_record *rec)
+/* "qmp:PATH", "hmp:PATH": a consumer's target as TARGET names it. */
+static json_object *target_json(const ptap_consumer *k)
 {
-    json_object *o = json_object_new_object();
-    const ptap_consumer *k = &rec->consumer;
+    char t[PTAP_CONSUMER_TARGET_MAX + 8];
 
+    if (k->kind == PTAP_CONSUMER_LIBVIRT || !*k->target)
+        return *k->target ? json_object_new_string(k->target) : NULL;
+    snprintf(t, sizeof(t), "%s:%s", k->kind == PTAP_CONSUMER_QMP ? "qmp" : "hmp", k->target);
+    return json_object_new_string(t);
+}
+
+static json_object *consumer_json(const ptap_consumer *k)
+{
+    json_object *co;
+
+    if (k->kind == PTAP_CONSUMER_NONE)
+        return NULL;
+    co = json_object_new_object();
+    json_object_object_add(co, "kind", json_object_new_string(ptap_consumer_kind_to_string(k->kind)));
+    json_object_object_add(co, "target", target_json(k));
+    json_object_object_add(co, "name", *k->name ? json_object_new_string(k->name) : NULL);
+    json_object_object_add(co, "pid", k->pid ? json_object_new_int(k->pid) : NULL);
+    json_object_object_add(co, "netdev_id", *k->netdev_id ? json_object_new_string(k->netdev_id) : NULL);
+    json_object_object_add(co, "device_id", *k->device_id ? json_object_new_string(k->device_id) : NULL);
+    json_object_object_add(co, "model", *k->model ? json_object_new_string(k->model) : NULL);
+    json_object_object_add(co, "mac", *k->mac ? json_object_new_string(k->mac) : NULL);
+    return co;
+}
+
+static json_object *string_or_null(const char *s)
+{
+    return s && *s ? json_object_new_string(s) : NULL;
+}
+
+json_object *cli_record_json(const ptap_journal *j, const cli_tap *t)
+{
+    json_object *o = json_object_new_object(), *ns;
+    const ptap_record *rec = t->rec;
+    const ptap_kdev *d = t->in_kernel > 0 ? t->dev : NULL;
+    char owner[256], group[256];
+
+    /* One key per line, null when unknown: a new field is one more line. */
     json_object_object_add(o, "name", json_object_new_string(rec->name));
     json_object_object_add(o, "journal", json_object_new_string(ptap_journal_id(j)));
-    json_object_object_add(o, "state", json_object_new_string(ptap_state_to_string(rec->state)));
-    json_object_object_add(o, "ifindex", rec->ifindex ? json_object_new_int(rec->ifindex) : NULL);
-    json_object_object_add(o, "owner", json_object_new_int64(rec->owner));
-    json_object_object_add(o, "group",
-                           rec->group == (gid_t) -1 ? NULL : json_object_new_int64(rec->group));
-    json_object_object_add(o, "bridge", *rec->bridge ? json_object_new_string(rec->bridge) : NULL);
-    json_object_object_add(o, "mac", *rec->mac ? json_object_new_string(rec->mac) : NULL);
-    json_object_object_add(o, "mtu", rec->mtu ? json_object_new_int(rec->mtu) : NULL);
-    json_object_object_add(o, "multi_queue",
-                           json_object_new_boolean(!!(rec->flags & PTAP_TAP_MULTI_QUEUE)));
+    json_object_object_add(o, "state", t->orphan ? NULL : json_object_new_string(ptap_state_to_string(rec->state)));
+    json_object_object_add(o, "ifindex", rec->ifindex ? json_object_new_int(rec->ifindex)
+                                         : d ? json_object_new_int(d->ifindex) : NULL);
+    json_object_object_add(o, "owner", string_or_null(cli_user_name(rec->owner, owner, sizeof(owner))));
+    json_object_object_add(o, "uid", rec->owner == (uid_t) -1 ? NULL : json_object_new_int64(rec->owner));
+    json_object_object_add(o, "group", string_or_null(cli_group_name(rec->group, group, sizeof(group))));
+    json_object_object_add(o, "gid", rec->group == (gid_t) -1 ? NULL : json_object_new_int64(rec->group));
+    json_object_object_add(o, "bridge", string_or_null(rec->bridge));
+    json_object_object_add(o, "mac", string_or_null(rec->mac)); /* the tap's own; the guest's: consumer.mac */
+    json_object_object_add(o, "mtu", d && d->mtu ? json_object_new_int((int) d->mtu)
+                                     : rec->mtu ? json_object_new_int((int) rec->mtu) : NULL);
+    json_object_object_add(o, "multi_queue", json_object_new_boolean(!!(rec->flags & PTAP_TAP_MULTI_QUEUE)));
+    json_object_object_add(o, "queues", d ? json_object_new_int((int) d->queues) : NULL);
     json_object_object_add(o, "vnet_hdr", json_object_new_boolean(!!(rec->flags & PTAP_TAP_VNET_HDR)));
-    if (k->kind == PTAP_CONSUMER_NONE) {
-        json_object_object_add(o, "consumer", NULL);
-    } else {
-        json_object *co = json_object_new_object();
-        json_object_object_add(co, "kind", json_object_new_string(ptap_consumer_kind_to_string(k->kind)));
-        json_object_object_add(co, "target", json_object_new_string(k->target));
-        json_object_object_add(co, "name", *k->name ? json_object_new_string(k->name) : NULL);
-        json_object_object_add(co, "pid", k->pid ? json_object_new_int(k->pid) : NULL);
-        json_object_object_add(co, "netdev_id", *k->netdev_id ? json_object_new_string(k->netdev_id) : NULL);
-        json_object_object_add(co, "device_id", *k->device_id ? json_object_new_string(k->device_id) : NULL);
-        json_object_object_add(co, "model", *k->model ? json_object_new_string(k->model) : NULL);
-        json_object_object_add(co, "mac", *k->mac ? json_object_new_string(k->mac) : NULL);
-        json_object_object_add(o, "consumer", co);
-    }
-    json_object_object_add(o, "created", json_object_new_int64(rec->created));
-    json_object_object_add(o, "updated", json_object_new_int64(rec->updated));
-    json_object_object_add(o, "netns", cli_netns_json(&rec->netns));
+    json_object_object_add(o, "consumer", consumer_json(&rec->consumer));
+    json_object_object_add(o, "created", rec->created ? json_object_new_int64(rec->created) : NULL);
+    json_object_object_add(o, "updated", rec->updated ? json_object_new_int64(rec->updated) : NULL);
+    ns = cli_netns_json(&rec->netns);
+    if (ns)
+        json_object_object_add(ns, "current", t->self ? json_object_new_boolean(ptap_netns_equal(&rec->netns, t->self)) : NULL);
+    json_object_object_add(o, "netns", ns);
+    json_object_object_add(o, "in_kernel", t->in_kernel < 0 ? NULL : json_object_new_boolean(t->in_kernel));
+    json_object_object_add(o, "carrier", d ? json_object_new_boolean(d->carrier) : NULL);
+    json_object_object_add(o, "problem", string_or_null(t->problem));
     return o;
+}
+
+void cli_tap_find(ptap_kviews *w, const char *jid, const ptap_record *rec, cli_tap *t)
+{
+    ptap_nsview *v = ptap_kviews_of(w, rec);
+
+    *t = (cli_tap) { .rec = rec, .in_kernel = -1, .self = &w->self };
+    if (!v || (v->judge != PTAP_NETNS_JUDGE_HERE && v->judge != PTAP_NETNS_JUDGE_ENTER))
+        return;
+    t->dev = ptap_kview_find(&v->kv, rec->name);
+    if (t->dev && !ptap_kdev_is_record(t->dev, jid, rec))
+        t->dev = NULL;
+    t->in_kernel = t->dev != NULL;
+}
+
+json_object *cli_record_plain(const ptap_journal *j, const ptap_record *rec)
+{
+    return cli_record_json(j, &(cli_tap) { .rec = rec, .in_kernel = -1 });
+}
+
+ptap_record *cli_snapshot(const ptap_journal *j, char *const *names, size_t n_names, size_t *n)
+{
+    size_t count = names ? n_names : ptap_journal_count(j), k = 0;
+    ptap_record *snap = calloc(count ? count : 1, sizeof(*snap));
+
+    if (!snap)
+        return NULL;
+    for (size_t i = 0; i < count; i++) {
+        const ptap_record *rec = names ? ptap_journal_find(j, names[i]) : ptap_journal_get(j, i);
+
+        if (rec && (!names || strcmp(rec->name, names[i]) == 0))
+            snap[k++] = *rec;
+    }
+    *n = k;
+    return snap;
+}
+
+const ptap_record *cli_record_after(const ptap_journal *j, const ptap_record *snap, size_t n,
+                                    const char *name, ptap_record *buf)
+{
+    const ptap_record *rec = ptap_journal_find(j, name);
+
+    if (rec && strcmp(rec->name, name) == 0)
+        return rec;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(snap[i].name, name) == 0) {
+            *buf = snap[i];
+            buf->state = PTAP_STATE_DESTROYED;
+            return buf;
+        }
+    return NULL;
 }

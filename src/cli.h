@@ -11,6 +11,11 @@
  * usage() is the grammar). cli_run() parses for every command alike: an
  * option given twice is refused unless its table entry says it may
  * repeat, numbers are checked against the limits the table names.
+ *
+ * With --json a run prints exactly one JSON document (ptap(1), JSON
+ * OUTPUT): handlers add members to cli_doc(), taps always as
+ * cli_record_json() builds them, and cli_finish() prints it, with the
+ * error object when the run failed.
  */
 #pragma once
 
@@ -22,6 +27,7 @@
 
 #include "error.h"
 #include "journal.h"
+#include "kview.h"
 
 /* --wait: how long a command waits for the journal lock by default. */
 #define CLI_WAIT_DEFAULT_S 10
@@ -111,7 +117,9 @@ void cli_args_clear(cli_args *a);
 /**
  * cli_run: parse @argv for @cmd and run its handler, the one way every
  * subcommand starts. `--help` prints cli_command_help() on stdout, exit 0.
- * Returns the process exit code.
+ * Ends with cli_finish(): with --json, the run's one document (an error
+ * object in it when parsing or the handler failed). Returns the process
+ * exit code.
  */
 int cli_run(cli *c, const cli_command *cmd, int argc, char **argv);
 
@@ -161,21 +169,90 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
  */
 int cli_open_journal(cli *c, bool write, ptap_journal **ret);
 
-/** cli_print_json: print @o (pretty) and drop the reference. */
-void cli_print_json(json_object *o);
+/* ---- JSON output: one document per run (ptap(1), JSON OUTPUT) ---- */
+
+/* The version of the JSON contract: every document's "version". */
+#define CLI_JSON_VERSION 1
+
+/* `ptap list` found a problem: its exit code (like diff(1)), not an error. */
+#define CLI_EX_PROBLEMS 1
+
+/**
+ * cli_doc: the JSON document of this run, {"version": 1, "command": ...,
+ * "journal": id or null}, made on first use; a command adds its members
+ * ("records", "actions", ...). With @j, "journal" becomes @j's id.
+ * cli_finish() prints it. Returns a borrowed reference.
+ */
+json_object *cli_doc(const ptap_journal *j);
+
+/**
+ * cli_finish: end the run of command @name (NULL: ptap itself) with exit
+ * code @ex. With --json: print the one document of the run, with an
+ * "error" member {"code": @ex, "message": the last message cli_err() or
+ * cli_usage_error() printed} when @ex says failure (anything but EX_OK
+ * and CLI_EX_PROBLEMS). Without --json: nothing. Returns @ex.
+ */
+int cli_finish(const cli *c, const char *name, int ex);
+
+/** cli_tap: one tap as the JSON record describes it. */
+typedef struct cli_tap {
+    const ptap_record *rec;   /* its record; for an orphan a stand-in made from its device */
+    bool orphan;              /* no record: "state" is null */
+    const ptap_kdev *dev;     /* the tap as the kernel has it, or NULL (not looked up, missing) */
+    int in_kernel;            /* 1: its tap exists, 0: it does not, -1: not known */
+    const ptap_netns *self;   /* the namespace ptap runs in (netns "current"), or NULL */
+    const char *problem;      /* what is wrong, or NULL */
+} cli_tap;
+
+/**
+ * cli_record_json: THE record object: every command prints a tap as this,
+ * with the same keys (null where unknown), documented in ptap(1) JSON
+ * OUTPUT. Its "journal" key is @j's id (ptap_journal_id()).
+ */
+json_object *cli_record_json(const ptap_journal *j, const cli_tap *t);
+
+/**
+ * cli_tap_find: fill @t for record @rec of journal @jid: its tap in the
+ * kernel, looked up in @w in the record's namespace (where this process
+ * may look: else in_kernel is -1).
+ */
+void cli_tap_find(ptap_kviews *w, const char *jid, const ptap_record *rec, cli_tap *t);
+
+/** cli_record_plain: cli_record_json() of @rec alone, the kernel not looked at. */
+json_object *cli_record_plain(const ptap_journal *j, const ptap_record *rec);
+
+/**
+ * cli_snapshot: a copy of @j's live records (only those of the @n_names
+ * @names, unless @names is NULL), to describe afterwards the taps that a
+ * command closes (destroy, forget, detach, recover). Returns the array
+ * (free()) and its length in @n, or NULL on ENOMEM.
+ */
+ptap_record *cli_snapshot(const ptap_journal *j, char *const *names, size_t n_names, size_t *n);
+
+/**
+ * cli_record_after: the record of tap @name after a command ran: its live
+ * record in @j, else its record in @snap (of @n) marked destroyed, copied
+ * to @buf; NULL when it had none (an orphan).
+ */
+const ptap_record *cli_record_after(const ptap_journal *j, const ptap_record *snap, size_t n,
+                                    const char *name, ptap_record *buf);
+
+/** cli_user_name / cli_group_name: the name of @uid / @gid in @buf, or
+ * NULL when it has none. */
+const char *cli_user_name(uid_t uid, char *buf, size_t len);
+const char *cli_group_name(gid_t gid, char *buf, size_t len);
+
+/**
+ * cli_check_target: refuse a TARGET with an unknown scheme ("foo:/x" is
+ * neither qmp:PATH, hmp:PATH nor a libvirt domain). Returns EX_OK, or
+ * EX_USAGE after printing the error for command @cmd.
+ */
+int cli_check_target(const char *cmd, const char *target);
 
 /** cli_parse_owner / cli_parse_group: name or number -> id. Returns EX_OK,
  * or EX_USAGE after printing the error. */
 int cli_parse_owner(const char *s, uid_t *ret);
 int cli_parse_group(const char *s, gid_t *ret);
-
-/**
- * cli_record_json: a journal record as the JSON object create, list and
- * journal dump print. Its "journal" key is @j's id (ptap_journal_id()):
- * every JSON object ptap prints about a tap carries it. Its "netns" key is
- * the tap's network namespace (cli_netns_json()).
- */
-json_object *cli_record_json(const ptap_journal *j, const ptap_record *rec);
 
 /**
  * cli_netns_json: a network namespace as JSON, {"id": "DEV:INO", "name":

@@ -2,7 +2,9 @@
 /*
  * ptap attach / detach: a NIC into a running guest and out again.
  */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -12,25 +14,32 @@
 
 #define TIMEOUT_MAX_S 3600 /* --timeout: an hour is more than any guest needs */
 
-#define TARGET_HELP "TARGET is a libvirt domain (name or UUID), qmp:PATH or hmp:PATH.\n"
+#define TARGET_HELP "TARGET is a libvirt domain (name or UUID), qmp:PATH or hmp:PATH; another\n" \
+    "SCHEME: is refused (exit 64).\n"
 
-/* The NIC as attach/detach print it: one line, or (--json) an object
- * that names the journal, like every object ptap prints about a tap. */
-static void print_result(cli *c, const ptap_journal *j, const char *verb,
-                         const ptap_attach_out *o)
+/* The NIC as attach/detach print it: one line, or (--json) the tap's
+ * record as it is now, the kernel's view beside (a destroyed tap: its
+ * record as it was, state "destroyed"). */
+static void print_result(cli *c, const ptap_journal *j, const char *verb, const ptap_attach_out *o,
+                         const ptap_record *snap, size_t n_snap)
 {
     if (c->json) {
-        json_object *obj = json_object_new_object();
-        json_object_object_add(obj, "tap", json_object_new_string(o->tap));
-        json_object_object_add(obj, "journal", json_object_new_string(ptap_journal_id(j)));
-        json_object_object_add(obj, "mac", json_object_new_string(o->mac));
-        json_object_object_add(obj, "device_id", json_object_new_string(o->device_id));
-        json_object_object_add(obj, "netdev_id", json_object_new_string(o->netdev_id));
-        json_object_object_add(obj, "target", json_object_new_string(o->target));
-        json_object_object_add(obj, "domain", *o->name ? json_object_new_string(o->name) : NULL);
+        _cleanup_(ptap_kviews_clear) ptap_kviews w = { 0 };
+        json_object *arr = json_object_new_array(), *d = cli_doc(j);
+        char *names[] = { (char *) o->tap, NULL };
+        ptap_record buf;
+        const ptap_record *rec = cli_record_after(j, snap, n_snap, o->tap, &buf);
+        cli_tap t = { .rec = rec, .in_kernel = -1 };
+
+        if (rec && rec->state != PTAP_STATE_DESTROYED && ptap_kviews_init(&w, names, 1, NULL) == 0)
+            cli_tap_find(&w, ptap_journal_id(j), rec, &t);
+        else if (rec && rec->state == PTAP_STATE_DESTROYED)
+            t.in_kernel = 0;
+        if (rec)
+            json_object_array_add(arr, cli_record_json(j, &t));
+        json_object_object_add(d, "records", arr);
         if (strcmp(verb, "detached") == 0)
-            json_object_object_add(obj, "tap_kept", json_object_new_boolean(o->kept));
-        cli_print_json(obj);
+            json_object_object_add(d, "tap_kept", json_object_new_boolean(o->kept));
         return;
     }
     printf("%s %s mac %s id %s\n", verb, o->tap, o->mac, o->device_id);
@@ -102,6 +111,9 @@ static int run_attach(cli *c, const cli_args *a)
     if (a->argc != 1)
         return cli_usage_error("attach", "expected one TARGET (DOMAIN, qmp:PATH or hmp:PATH)");
     req.target = a->argv[0];
+    ex = cli_check_target("attach", req.target);
+    if (ex != EX_OK)
+        return ex;
     if (req.tap && (req.bridge || req.mtu || req.multi_queue || req.vnet_hdr))
         return cli_usage_error("attach",
                                "--tap takes an existing tap: --bridge, --mtu, --multi-queue and "
@@ -112,7 +124,7 @@ static int run_attach(cli *c, const cli_args *a)
     r = ptap_attach(j, &req, &out, &err);
     if (r < 0)
         return cli_fail(&err, r, "attach failed");
-    print_result(c, j, "attached", &out);
+    print_result(c, j, "attached", &out, NULL, 0);
     return EX_OK;
 }
 
@@ -146,6 +158,8 @@ static const cli_option detach_options[] = {
 static int run_detach(cli *c, const cli_args *a)
 {
     _cleanup_(ptap_journal_closep) ptap_journal *j = NULL;
+    _cleanup_free_ ptap_record *snap = NULL;
+    size_t n_snap = 0;
     ptap_detach_req req = {
         .uri = a->value[DETACH_CONNECT],
         .tap = a->value[DETACH_TAP],
@@ -163,13 +177,19 @@ static int run_detach(cli *c, const cli_args *a)
     if (!!req.tap + !!req.id + !!req.mac != 1)
         return cli_usage_error("detach", "name the NIC with exactly one of --tap, --id or --mac");
     req.target = a->argv[0];
+    ex = cli_check_target("detach", req.target);
+    if (ex != EX_OK)
+        return ex;
     ex = cli_open_journal(c, true, &j);
     if (ex != EX_OK)
         return ex;
+    snap = cli_snapshot(j, NULL, 0, &n_snap);
+    if (!snap)
+        return cli_fail(NULL, -ENOMEM, "detach failed");
     r = ptap_detach(j, &req, &out, &err);
     if (r < 0)
         return cli_fail(&err, r, "detach failed");
-    print_result(c, j, "detached", &out);
+    print_result(c, j, "detached", &out, snap, n_snap);
     return EX_OK;
 }
 

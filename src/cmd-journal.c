@@ -10,6 +10,34 @@
 
 #include "cli.h"
 
+/* The journal file's path, or null for none yet (an empty journal). */
+static json_object *path_json(const ptap_journal *j)
+{
+    const char *path = ptap_journal_path(j);
+
+    return strcmp(path, "(memory)") == 0 ? NULL : json_object_new_string(path);
+}
+
+/* check/compact --json: {"path", "valid", "live_records"} beside the journal's id. */
+static void summary_json(const ptap_journal *j, bool valid)
+{
+    json_object *d = cli_doc(j);
+
+    json_object_object_add(d, "path", path_json(j));
+    json_object_object_add(d, "valid", json_object_new_boolean(valid));
+    json_object_object_add(d, "live_records", json_object_new_int64((int64_t) ptap_journal_count(j)));
+}
+
+/* "  owner:    alice (uid 1000)", or the number alone when it has no name
+ * (as ip -d link shows them). */
+static void print_id(const char *label, const char *kind, const char *name, unsigned id)
+{
+    if (name)
+        printf("  %s:    %s (%s %u)\n", label, name, kind, id);
+    else
+        printf("  %s:    %u\n", label, id);
+}
+
 /* dump: the live records, readably or (--json) as list prints them. */
 static int journal_dump(cli *c)
 {
@@ -24,19 +52,22 @@ static int journal_dump(cli *c)
     if (c->json) {
         json_object *arr = json_object_new_array();
         for (size_t i = 0; i < n; i++)
-            json_object_array_add(arr, cli_record_json(j, ptap_journal_get(j, i)));
-        cli_print_json(arr);
+            json_object_array_add(arr, cli_record_plain(j, ptap_journal_get(j, i)));
+        json_object_object_add(cli_doc(j), "path", path_json(j));
+        json_object_object_add(cli_doc(j), "records", arr);
         return EX_OK;
     }
     printf("journal %s (id %s): %zu live record(s)\n", ptap_journal_path(j),
            ptap_journal_id(j), n);
     for (size_t i = 0; i < n; i++) {
         const ptap_record *rec = ptap_journal_get(j, i);
-        printf("\n%s\n  state:    %s\n  op:       %s%s%s\n  owner:    %u\n", rec->name,
-               ptap_state_to_string(rec->state), rec->id, *rec->batch ? "  batch " : "",
-               rec->batch, (unsigned) rec->owner);
+        char name[256];
+
+        printf("\n%s\n  state:    %s\n  op:       %s%s%s\n", rec->name,
+               ptap_state_to_string(rec->state), rec->id, *rec->batch ? "  batch " : "", rec->batch);
+        print_id("owner", "uid", cli_user_name(rec->owner, name, sizeof(name)), (unsigned) rec->owner);
         if (rec->group != (gid_t) -1)
-            printf("  group:    %u\n", (unsigned) rec->group);
+            print_id("group", "gid", cli_group_name(rec->group, name, sizeof(name)), (unsigned) rec->group);
         if (rec->ifindex)
             printf("  ifindex:  %d\n", rec->ifindex);
         if (*rec->bridge)
@@ -82,17 +113,26 @@ static int journal_check(cli *c)
     if (ex != EX_OK)
         return ex;
     if (strcmp(ptap_journal_path(j), "(memory)") == 0) {
-        printf("no journal yet: nothing on record\n");
+        if (c->json)
+            summary_json(j, true);
+        else
+            printf("no journal yet: nothing on record\n");
         return EX_OK;
     }
     r = ptap_journal_validate_file(ptap_journal_path(j), schema, NULL, &err);
-    if (r == -EBADMSG)
+    if (r == -EBADMSG) {
+        if (c->json)
+            summary_json(j, false);
         return cli_err(EX_CONFIG, "journal '%s' is not valid: %s", ptap_journal_path(j), err.msg);
+    }
     if (r < 0)
         return cli_err(EX_OSERR, "cannot check journal '%s': %s%s%s", ptap_journal_path(j),
                        strerror(-r), *err.msg ? ": " : "", err.msg);
-    printf("journal '%s' is valid: %zu live record(s)\n", ptap_journal_path(j),
-           ptap_journal_count(j));
+    if (c->json)
+        summary_json(j, true);
+    else
+        printf("journal '%s' is valid: %zu live record(s)\n", ptap_journal_path(j),
+               ptap_journal_count(j));
     return EX_OK;
 }
 
@@ -109,6 +149,8 @@ static int journal_compact(cli *c)
     if (r < 0)
         return cli_err(EX_OSERR, "cannot compact journal '%s': %s", ptap_journal_path(j),
                        strerror(-r));
+    if (c->json)
+        summary_json(j, true);
     return EX_OK;
 }
 
@@ -126,8 +168,13 @@ static int run_journal(cli *c, const cli_args *a)
     if (a->argc != 1)
         return cli_usage_error("journal", "expected one of dump, check, compact");
     for (size_t i = 0; i < ARRAY_SIZE(subs); i++)
-        if (strcmp(a->argv[0], subs[i].name) == 0)
+        if (strcmp(a->argv[0], subs[i].name) == 0) {
+            char name[32];
+
+            snprintf(name, sizeof(name), "journal %s", subs[i].name);
+            json_object_object_add(cli_doc(NULL), "command", json_object_new_string(name));
             return subs[i].fn(c);
+        }
     return cli_usage_error("journal", "unknown subcommand '%s' (dump, check or compact)",
                            a->argv[0]);
 }
@@ -136,8 +183,10 @@ const cli_command cli_cmd_journal = {
     .name = "journal",
     .synopsis = "dump|check|compact",
     .summary = "look at the journal itself",
-    .details = "  dump     print the live records readably (or as JSON, as list does)\n"
-               "  check    validate the journal against its RelaxNG schema and rules\n"
+    .details = "  dump     print the live records readably (--json: the records, as list\n"
+               "           prints them, without looking at the kernel)\n"
+               "  check    validate the journal against its RelaxNG schema and rules (exit 78\n"
+               "           when it is not valid)\n"
                "  compact  rewrite it as a snapshot of the live state (atomically)\n",
     .run = run_journal,
 };

@@ -40,18 +40,35 @@ static const cli_option create_options[] = {
     {},
 };
 
-/* A created tap as JSON: its record, as list prints it. */
-static json_object *created_json(const ptap_journal *j, const char *name)
+/* The created taps as JSON records, the kernel's view of them beside. */
+static void created_json(const ptap_journal *j, char **names)
 {
-    const ptap_record *rec = ptap_journal_find(j, name);
-    json_object *o;
+    _cleanup_(ptap_kviews_clear) ptap_kviews w = { 0 };
+    json_object *arr = json_object_new_array();
+    size_t n = 0;
+    bool looked;
 
-    if (rec && strcmp(rec->name, name) == 0)
-        return cli_record_json(j, rec);
-    o = json_object_new_object(); /* not found again: cannot happen, say what we know */
-    json_object_object_add(o, "name", json_object_new_string(name));
-    json_object_object_add(o, "journal", json_object_new_string(ptap_journal_id(j)));
-    return o;
+    while (names[n])
+        n++;
+    looked = ptap_kviews_init(&w, names, n, NULL) == 0;
+    for (size_t i = 0; i < n; i++) {
+        const ptap_record *rec = ptap_journal_find(j, names[i]);
+        ptap_record stand_in = { 0 };
+        cli_tap t = { .in_kernel = -1 };
+
+        if (!rec || strcmp(rec->name, names[i]) != 0) { /* cannot happen: say what we know */
+            snprintf(stand_in.name, sizeof(stand_in.name), "%s", names[i]);
+            stand_in.state = PTAP_STATE_READY;
+            stand_in.owner = (uid_t) -1;
+            stand_in.group = (gid_t) -1;
+            rec = &stand_in;
+        }
+        if (looked)
+            cli_tap_find(&w, ptap_journal_id(j), rec, &t);
+        t.rec = rec;
+        json_object_array_add(arr, cli_record_json(j, &t));
+    }
+    json_object_object_add(cli_doc(j), "records", arr);
 }
 
 static int run_create(cli *c, const cli_args *a)
@@ -95,10 +112,7 @@ static int run_create(cli *c, const cli_args *a)
     if (r < 0)
         return cli_fail(&err, r, "cannot create taps");
     if (c->json) {
-        json_object *arr = json_object_new_array();
-        for (char **p = names; *p; p++)
-            json_object_array_add(arr, created_json(j, *p));
-        cli_print_json(arr);
+        created_json(j, names);
     } else {
         for (char **p = names; *p; p++)
             puts(*p);
@@ -140,10 +154,28 @@ static const cli_option destroy_options[] = {
     {},
 };
 
+/* --json: the records of @names as they are now (closed: "destroyed"). */
+static void closed_json(const ptap_journal *j, const ptap_record *snap, size_t n_snap,
+                        int argc, char **argv)
+{
+    json_object *arr = json_object_new_array();
+
+    for (int i = 0; i < argc; i++) {
+        ptap_record buf;
+        const ptap_record *rec = cli_record_after(j, snap, n_snap, argv[i], &buf);
+
+        if (rec)
+            json_object_array_add(arr, cli_record_plain(j, rec));
+    }
+    json_object_object_add(cli_doc(j), "records", arr);
+}
+
 static int run_destroy(cli *c, const cli_args *a)
 {
     _cleanup_(ptap_journal_closep) ptap_journal *j = NULL;
+    _cleanup_free_ ptap_record *snap = NULL;
     ptap_error err = { 0 };
+    size_t n_snap = 0;
     int ex, r;
 
     ex = check_names("destroy", a->argc, a->argv);
@@ -152,10 +184,15 @@ static int run_destroy(cli *c, const cli_args *a)
     ex = cli_open_journal(c, true, &j);
     if (ex != EX_OK)
         return ex;
+    snap = cli_snapshot(j, a->argv, (size_t) a->argc, &n_snap);
+    if (!snap)
+        return cli_fail(NULL, -ENOMEM, "cannot destroy taps");
     r = ptap_pool_destroy(j, a->argv, (size_t) a->argc,
                           cli_flag(a, DESTROY_FORCE) ? PTAP_DESTROY_FORCE : 0, &err);
     if (r < 0)
         return cli_fail(&err, r, "cannot destroy taps");
+    if (c->json)
+        closed_json(j, snap, n_snap, a->argc, a->argv);
     return EX_OK;
 }
 
@@ -173,8 +210,10 @@ const cli_command cli_cmd_destroy = {
 static int run_forget(cli *c, const cli_args *a)
 {
     _cleanup_(ptap_journal_closep) ptap_journal *j = NULL;
+    _cleanup_free_ ptap_record *snap = NULL;
     ptap_error err = { 0 };
     ptap_forget_result res = { 0 };
+    size_t n_snap = 0;
     int ex, r;
 
     ex = check_names("forget", a->argc, a->argv);
@@ -183,9 +222,22 @@ static int run_forget(cli *c, const cli_args *a)
     ex = cli_open_journal(c, true, &j);
     if (ex != EX_OK)
         return ex;
+    snap = cli_snapshot(j, a->argv, (size_t) a->argc, &n_snap);
+    if (!snap)
+        return cli_fail(NULL, -ENOMEM, "cannot forget taps");
     r = ptap_pool_forget(j, a->argv, (size_t) a->argc, &res, &err);
     if (r < 0)
         return cli_fail(&err, r, "cannot forget taps");
+    if (c->json) {
+        json_object *d = cli_doc(j);
+
+        /* The records named, as they are now: forgotten ones "destroyed". */
+        closed_json(j, snap, n_snap, a->argc, a->argv);
+        json_object_object_add(d, "forgotten", json_object_new_int64((int64_t) res.forgotten));
+        json_object_object_add(d, "followed", json_object_new_int64((int64_t) res.followed));
+        json_object_object_add(d, "elsewhere", json_object_new_int64((int64_t) res.elsewhere));
+        json_object_object_add(d, "left", json_object_new_int64((int64_t) res.left));
+    }
     if (c->verbose) {
         fprintf(stderr, "ptap: forgot %zu record(s)\n", res.forgotten);
         if (res.followed)
@@ -289,24 +341,207 @@ static void look_at(ptap_kviews *w, const char *jid, const ptap_record *rec, loo
         snprintf(l->problem, sizeof(l->problem), "%s", p ? p : "");
 }
 
-/* "netns": {"id", "name", "current"} of a namespace, for list. */
-static json_object *netns_json(const ptap_netns *ns, const ptap_netns *self)
-{
-    json_object *o = cli_netns_json(ns);
+/* One row of list: a record, or an orphan's stand-in record (its own). */
+typedef struct row {
+    const ptap_record *rec;
+    ptap_record *orphan; /* for an orphan: the stand-in rec points to, else NULL */
+    look l;
+} row;
 
-    if (o)
-        json_object_object_add(o, "current", json_object_new_boolean(ptap_netns_equal(ns, self)));
-    return o;
+static void rows_free(row *rows, size_t n)
+{
+    for (size_t i = 0; rows && i < n; i++)
+        free(rows[i].orphan);
+    free(rows);
+}
+
+static int row_cmp(const void *a, const void *b)
+{
+    const row *x = a, *y = b;
+    int d = strcmp(x->rec->name, y->rec->name);
+
+    if (d)
+        return d;
+    if (x->rec->netns.ino != y->rec->netns.ino) /* the same name in two namespaces */
+        return x->rec->netns.ino < y->rec->netns.ino ? -1 : 1;
+    return !!x->orphan - !!y->orphan;
+}
+
+/* An orphan (a tap of this journal without a record) as a record would
+ * say it. Returns 0 or -ENOMEM. */
+static int orphan_row(const ptap_kdev *d, const ptap_netns *ns, row *out)
+{
+    ptap_record *r = calloc(1, sizeof(*r));
+
+    if (!r)
+        return -ENOMEM;
+    *out = (row) { .rec = r, .orphan = r, .l = { .d = d, .in_kernel = 1 } };
+    snprintf(r->name, sizeof(r->name), "%s", d->name);
+    r->ifindex = d->ifindex;
+    r->owner = d->owner < 0 ? (uid_t) -1 : (uid_t) d->owner;
+    r->group = d->group < 0 ? (gid_t) -1 : (gid_t) d->group;
+    snprintf(r->bridge, sizeof(r->bridge), "%s", d->bridge);
+    r->flags = (d->multi_queue ? PTAP_TAP_MULTI_QUEUE : 0) | (d->vnet_hdr ? PTAP_TAP_VNET_HDR : 0);
+    r->netns = *ns;
+    snprintf(out->l.problem, sizeof(out->l.problem), "orphan: no record (run 'ptap recover')");
+    return 0;
+}
+
+/* The rows: each record, judged in its own namespace (entered where this
+ * process may), then the orphans where ptap runs and in the records'
+ * namespaces; sorted by name. Returns the count, or -ENOMEM. */
+static ssize_t list_rows(const ptap_journal *j, ptap_kviews *w, row **ret)
+{
+    const char *jid = ptap_journal_id(j);
+    size_t n = ptap_journal_count(j), k = 0, cap = n + 8;
+    row *rows = calloc(cap, sizeof(*rows));
+
+    if (!rows)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++, k++) {
+        rows[k].rec = ptap_journal_get(j, i);
+        look_at(w, jid, rows[k].rec, &rows[k].l);
+    }
+    for (size_t v = 0; v < w->n; v++) {
+        const ptap_nsview *nv = w->v[v];
+
+        if (!nv->of_records || (nv->judge != PTAP_NETNS_JUDGE_HERE && nv->judge != PTAP_NETNS_JUDGE_ENTER))
+            continue;
+        for (size_t i = 0; i < nv->kv.n; i++) {
+            const ptap_kdev *d = &nv->kv.devs[i];
+
+            if (!ptap_kdev_ours(d, jid) || ptap_journal_find(j, d->name))
+                continue;
+            if (k == cap) {
+                row *more = reallocarray(rows, cap * 2, sizeof(*rows));
+                if (!more) {
+                    rows_free(rows, k);
+                    return -ENOMEM;
+                }
+                rows = more;
+                cap *= 2;
+            }
+            if (orphan_row(d, &nv->ns, &rows[k]) < 0) {
+                rows_free(rows, k);
+                return -ENOMEM;
+            }
+            k++;
+        }
+    }
+    qsort(rows, k, sizeof(*rows), row_cmp);
+    *ret = rows;
+    return (ssize_t) k;
+}
+
+/* ---- list's text: a table, each column as wide as its widest cell ---- */
+
+enum { COL_NAME, COL_STATE, COL_OWNER, COL_GROUP, COL_BRIDGE, COL_MTU, COL_QUEUES, COL_MAC,
+       COL_GUEST_MAC, COL_KERNEL, COL_CARRIER, COL_NETNS, COL_CONSUMER, COL_PROBLEM, COL__MAX };
+
+static const char *const col_heads[COL__MAX] = {
+    "NAME", "STATE", "OWNER", "GROUP", "BRIDGE", "MTU", "QUEUES", "MAC",
+    "GUEST-MAC", "KERNEL", "CARRIER", "NETNS", "CONSUMER", "PROBLEM",
+};
+
+#define CELL_MAX (PTAP_NSVIEW_WHY_MAX + PTAP_CONSUMER_TARGET_MAX + 96)
+typedef char cells[COL__MAX][CELL_MAX];
+
+static void cell(char *c, const char *s)
+{
+    snprintf(c, CELL_MAX, "%s", s && *s ? s : "-");
+}
+
+static void fill_cells(const row *r, cells out)
+{
+    const ptap_record *rec = r->rec;
+    const ptap_consumer *k = &rec->consumer;
+    const ptap_kdev *d = r->l.in_kernel > 0 ? r->l.d : NULL;
+    char name[256];
+
+    cell(out[COL_NAME], rec->name);
+    cell(out[COL_STATE], r->orphan ? "orphan" : ptap_state_to_string(rec->state));
+    if (cli_user_name(rec->owner, name, sizeof(name)))
+        cell(out[COL_OWNER], name);
+    else if (rec->owner != (uid_t) -1)
+        snprintf(out[COL_OWNER], CELL_MAX, "%u", (unsigned) rec->owner);
+    else
+        cell(out[COL_OWNER], NULL);
+    if (cli_group_name(rec->group, name, sizeof(name)))
+        cell(out[COL_GROUP], name);
+    else if (rec->group != (gid_t) -1)
+        snprintf(out[COL_GROUP], CELL_MAX, "%u", (unsigned) rec->group);
+    else
+        cell(out[COL_GROUP], NULL);
+    cell(out[COL_BRIDGE], rec->bridge);
+    if (d && d->mtu)
+        snprintf(out[COL_MTU], CELL_MAX, "%u", d->mtu);
+    else if (rec->mtu)
+        snprintf(out[COL_MTU], CELL_MAX, "%u", rec->mtu);
+    else
+        cell(out[COL_MTU], NULL);
+    /* A single-queue tap has one queue; a multi-queue one, the queues opened. */
+    if (!(rec->flags & PTAP_TAP_MULTI_QUEUE))
+        cell(out[COL_QUEUES], "1");
+    else if (d)
+        snprintf(out[COL_QUEUES], CELL_MAX, "mq:%u", d->queues);
+    else
+        cell(out[COL_QUEUES], "mq");
+    cell(out[COL_MAC], rec->mac);
+    cell(out[COL_GUEST_MAC], k->mac);
+    cell(out[COL_KERNEL], r->l.in_kernel < 0 ? "?" : r->l.in_kernel ? "yes" : "no");
+    cell(out[COL_CARRIER], d ? (d->carrier ? "yes" : "no") : NULL);
+    if (*rec->netns.name)
+        cell(out[COL_NETNS], rec->netns.name);
+    else if (ptap_netns_known(&rec->netns))
+        ptap_netns_format_id(&rec->netns, out[COL_NETNS], CELL_MAX);
+    else
+        cell(out[COL_NETNS], NULL);
+    if (k->kind == PTAP_CONSUMER_NONE)
+        cell(out[COL_CONSUMER], NULL);
+    else
+        snprintf(out[COL_CONSUMER], CELL_MAX, "%s:%s%s%s", ptap_consumer_kind_to_string(k->kind),
+                 *k->name ? k->name : k->target, *k->device_id ? "/" : "", k->device_id);
+    cell(out[COL_PROBLEM], r->l.problem);
+}
+
+/* Two passes over the rows, one row's cells at a time: the widths, then
+ * the lines (ten thousand rows of cells would be a lot of memory). */
+static void print_table(const row *rows, size_t n)
+{
+    _cleanup_free_ cells *t = malloc(sizeof(*t));
+    size_t width[COL__MAX];
+
+    if (!t) {
+        cli_err(0, "out of memory");
+        return;
+    }
+    for (size_t c = 0; c < COL__MAX; c++)
+        width[c] = strlen(col_heads[c]);
+    for (size_t i = 0; i < n; i++) {
+        fill_cells(&rows[i], *t);
+        for (size_t c = 0; c < COL__MAX; c++)
+            if (strlen((*t)[c]) > width[c])
+                width[c] = strlen((*t)[c]);
+    }
+    for (size_t c = 0; c + 1 < COL__MAX; c++)
+        printf("%-*s  ", (int) width[c], col_heads[c]);
+    printf("%s\n", col_heads[COL__MAX - 1]);
+    for (size_t i = 0; i < n; i++) {
+        fill_cells(&rows[i], *t);
+        for (size_t c = 0; c + 1 < COL__MAX; c++)
+            printf("%-*s  ", (int) width[c], (*t)[c]);
+        printf("%s\n", (*t)[COL__MAX - 1]);
+    }
 }
 
 static int run_list(cli *c, const cli_args *a)
 {
     _cleanup_(ptap_journal_closep) ptap_journal *j = NULL;
     _cleanup_(ptap_kviews_clear) ptap_kviews w = { 0 };
-    _cleanup_free_ look *looks = NULL;
+    row *rows = NULL;
     ptap_error err = { 0 };
-    const char *jid;
-    size_t n;
+    size_t problems = 0;
+    ssize_t n;
     int ex, r;
 
     if (a->argc > 0)
@@ -317,109 +552,44 @@ static int run_list(cli *c, const cli_args *a)
     r = ptap_kviews_init(&w, NULL, 0, &err);
     if (r < 0)
         return cli_fail(&err, r, "cannot list network devices");
-    jid = ptap_journal_id(j);
-    n = ptap_journal_count(j);
-    looks = calloc(n ? n : 1, sizeof(*looks));
-    if (!looks)
-        return cli_fail(NULL, -ENOMEM, "cannot list taps");
-    /* Each record in its own namespace (entered where this process may). */
-    for (size_t i = 0; i < n; i++)
-        look_at(&w, jid, ptap_journal_get(j, i), &looks[i]);
+    n = list_rows(j, &w, &rows);
+    if (n < 0)
+        return cli_fail(NULL, (int) n, "cannot list taps");
+    for (ssize_t i = 0; i < n; i++)
+        problems += *rows[i].l.problem != '\0';
 
     if (c->json) {
-        json_object *arr = json_object_new_array();
-        for (size_t i = 0; i < n; i++) {
-            const ptap_record *rec = ptap_journal_get(j, i);
-            const look *l = &looks[i];
-            json_object *o = cli_record_json(j, rec);
+        json_object *arr = json_object_new_array(), *d = cli_doc(j);
 
-            /* The record's namespace, and whether it is the one ptap runs in. */
-            json_object_object_add(o, "netns", netns_json(&rec->netns, &w.self));
-            json_object_object_add(o, "in_kernel",
-                                   l->in_kernel < 0 ? NULL : json_object_new_boolean(l->in_kernel));
-            json_object_object_add(o, "carrier",
-                                   l->d && l->in_kernel >= 0 ? json_object_new_boolean(l->d->carrier) : NULL);
-            json_object_object_add(o, "problem", *l->problem ? json_object_new_string(l->problem) : NULL);
-            json_object_array_add(arr, o);
+        for (ssize_t i = 0; i < n; i++) {
+            const row *rw = &rows[i];
+            cli_tap t = {
+                .rec = rw->rec, .orphan = rw->orphan != NULL, .dev = rw->l.d,
+                .in_kernel = rw->l.in_kernel, .self = &w.self, .problem = rw->l.problem,
+            };
+            json_object_array_add(arr, cli_record_json(j, &t));
         }
-        /* Orphans: where ptap runs, and in the namespaces of its records. */
-        for (size_t k = 0; k < w.n; k++) {
-            const ptap_nsview *v = w.v[k];
-
-            if (!v->of_records || (v->judge != PTAP_NETNS_JUDGE_HERE && v->judge != PTAP_NETNS_JUDGE_ENTER))
-                continue;
-            for (size_t i = 0; i < v->kv.n; i++) {
-                const ptap_kdev *d = &v->kv.devs[i];
-
-                if (!ptap_kdev_ours(d, jid) || ptap_journal_find(j, d->name))
-                    continue;
-                json_object *o = json_object_new_object();
-                json_object_object_add(o, "name", json_object_new_string(d->name));
-                json_object_object_add(o, "journal", json_object_new_string(jid)); /* its mark's */
-                json_object_object_add(o, "state", NULL);
-                json_object_object_add(o, "netns", netns_json(&v->ns, &w.self));
-                json_object_object_add(o, "in_kernel", json_object_new_boolean(true));
-                json_object_object_add(o, "problem", json_object_new_string("orphan: no record (run 'ptap recover')"));
-                json_object_array_add(arr, o);
-            }
-        }
-        cli_print_json(arr);
+        json_object_object_add(d, "records", arr);
+        json_object_object_add(d, "problems", json_object_new_int64((int64_t) problems));
     } else {
-        printf("%-15s %-10s %-6s %-15s %-17s %-8s %-15s %s\n", "NAME", "STATE", "OWNER", "BRIDGE",
-               "MAC", "KERNEL", "NETNS", "CONSUMER");
-        for (size_t i = 0; i < n; i++) {
-            const ptap_record *rec = ptap_journal_get(j, i);
-            const look *l = &looks[i];
-            char consumer[PTAP_CONSUMER_TARGET_MAX + PTAP_QEMU_ID_MAX + 32] = "-";
-            char netns[PTAP_NETNS_NAME_MAX + PTAP_NETNS_ID_MAX] = "-";
-
-            if (rec->consumer.kind != PTAP_CONSUMER_NONE)
-                snprintf(consumer, sizeof(consumer), "%s:%s%s%s",
-                         ptap_consumer_kind_to_string(rec->consumer.kind),
-                         *rec->consumer.name ? rec->consumer.name : rec->consumer.target,
-                         *rec->consumer.device_id ? "/" : "", rec->consumer.device_id);
-            if (*rec->netns.name)
-                snprintf(netns, sizeof(netns), "%s", rec->netns.name);
-            else if (ptap_netns_known(&rec->netns))
-                ptap_netns_format_id(&rec->netns, netns, sizeof(netns));
-            printf("%-15s %-10s %-6u %-15s %-17s %-8s %-15s %s%s%s\n", rec->name,
-                   ptap_state_to_string(rec->state), (unsigned) rec->owner,
-                   *rec->bridge ? rec->bridge : "-",
-                   *rec->consumer.mac ? rec->consumer.mac : (*rec->mac ? rec->mac : "-"),
-                   l->in_kernel < 0 ? "?" : l->in_kernel ? (l->d->carrier ? "carrier" : "yes") : "NO",
-                   netns, consumer, *l->problem ? "  !! " : "", l->problem);
-        }
-        for (size_t k = 0; k < w.n; k++) {
-            const ptap_nsview *v = w.v[k];
-            char netns[PTAP_NETNS_NAME_MAX + PTAP_NETNS_ID_MAX];
-
-            if (!v->of_records || (v->judge != PTAP_NETNS_JUDGE_HERE && v->judge != PTAP_NETNS_JUDGE_ENTER))
-                continue;
-            if (*v->ns.name)
-                snprintf(netns, sizeof(netns), "%s", v->ns.name);
-            else
-                ptap_netns_format_id(&v->ns, netns, sizeof(netns));
-            for (size_t i = 0; i < v->kv.n; i++) {
-                const ptap_kdev *d = &v->kv.devs[i];
-
-                if (ptap_kdev_ours(d, jid) && !ptap_journal_find(j, d->name))
-                    printf("%-15s %-10s %-6lld %-15s %-17s %-8s %-15s -  !! orphan: no record (run "
-                           "'ptap recover')\n", d->name, "-", d->owner, *d->bridge ? d->bridge : "-",
-                           "-", "yes", netns);
-            }
-        }
+        print_table(rows, (size_t) n);
     }
-    return EX_OK;
+    rows_free(rows, (size_t) n);
+    /* Problems are the answer, not a failure of list: exit 1 (as diff(1)). */
+    return problems ? CLI_EX_PROBLEMS : EX_OK;
 }
 
 const cli_command cli_cmd_list = {
     .name = "list",
     .synopsis = "[--json]",
     .summary = "journal and kernel side by side",
-    .details = "Each record's state, owner, bridge, MAC, whether its tap exists (and has\n"
-               "carrier) in its network namespace, that namespace, its consumer, and any\n"
-               "disagreement; orphan taps of this journal too, where ptap runs and in its\n"
-               "records' namespaces. A namespace this process may not enter is not looked\n"
-               "into: its records say so (KERNEL '?').\n",
+    .details = "One row per tap, sorted by name: its state, owner and group (by name), bridge,\n"
+               "MTU, queues (1, or mq:N for a multi-queue tap with N queues open), its own\n"
+               "MAC and its guest's, whether it exists in its network namespace (KERNEL\n"
+               "yes/no) and has carrier, that namespace, its consumer, and any problem: a\n"
+               "disagreement between journal and kernel, or an orphan tap of this journal\n"
+               "(where ptap runs and in its records' namespaces). A namespace this process\n"
+               "may not enter is not looked into: its records say so (KERNEL '?').\n"
+               "Exit status 1 when any row has a PROBLEM, 0 when none does.\n",
     .run = run_list,
 };

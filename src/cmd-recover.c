@@ -3,40 +3,52 @@
  * ptap recover / release: make the journal and the world agree again,
  * after a crash (recover) or when a guest is gone (release).
  */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "recover.h"
 
-/* The actions as text, or as a JSON array of objects; each object names
- * the journal it acted on, like every object ptap prints about a tap. */
-static int print_actions(cli *c, const ptap_journal *j, const ptap_recover_result *res,
-                         bool dry_run)
+/* The actions as text, or (--json) as "records": each the record of its
+ * tap as it is now (THE record object: a closed record "destroyed", an
+ * orphan's with nulls), with what was done and why beside it. */
+static int print_actions(cli *c, const ptap_journal *j, const ptap_record *snap, size_t n_snap,
+                         const ptap_recover_result *res, bool dry_run)
 {
     if (c->json) {
         json_object *arr = json_object_new_array();
+        ptap_netns self = { 0 };
+        bool have_self = ptap_netns_self(&self) == 0;
+
         for (size_t i = 0; i < res->n; i++) {
             const ptap_action *a = &res->actions[i];
-            json_object *o = json_object_new_object();
+            ptap_record buf, stand_in = { .owner = (uid_t) -1, .group = (gid_t) -1, .netns = a->netns };
+            const ptap_record *rec = cli_record_after(j, snap, n_snap, a->name, &buf);
+            cli_tap t = { .rec = rec, .in_kernel = -1, .self = have_self ? &self : NULL };
+            json_object *o;
+
+            if (!rec) { /* an orphan: no record, before or after */
+                snprintf(stand_in.name, sizeof(stand_in.name), "%s", a->name);
+                t.rec = &stand_in;
+                t.orphan = true;
+            }
+            o = cli_record_json(j, &t);
             json_object_object_add(o, "action", json_object_new_string(a->action));
-            json_object_object_add(o, "name", json_object_new_string(a->name));
-            json_object_object_add(o, "journal", json_object_new_string(ptap_journal_id(j)));
-            json_object_object_add(o, "state", *a->state ? json_object_new_string(a->state) : NULL);
+            json_object_object_add(o, "state_before", *a->state ? json_object_new_string(a->state) : NULL);
             json_object_object_add(o, "reason", json_object_new_string(a->reason));
             json_object_object_add(o, "done", json_object_new_boolean(!dry_run));
-            /* Where it was judged (the namespace a followed tap went to). */
-            json_object *ns = cli_netns_json(&a->netns);
-            if (ns)
-                json_object_object_add(ns, "current", json_object_new_boolean(a->here));
-            json_object_object_add(o, "netns", ns);
             json_object_array_add(arr, o);
         }
-        cli_print_json(arr);
+        json_object_object_add(cli_doc(j), "records", arr);
+        json_object_object_add(cli_doc(j), "dry_run", json_object_new_boolean(dry_run));
         return EX_OK;
     }
-    if (res->n == 0 && c->verbose)
-        fprintf(stderr, "ptap: nothing to recover\n");
+    /* Nothing to do: say so to a person (scripts keep an empty output). */
+    if (res->n == 0 && (c->verbose || isatty(STDOUT_FILENO)))
+        printf("nothing to do\n");
     for (size_t i = 0; i < res->n; i++) {
         const ptap_action *a = &res->actions[i];
         char where[PTAP_NETNS_ID_MAX + PTAP_NETNS_NAME_MAX + 4], ns[sizeof(where) + 16] = "";
@@ -69,6 +81,8 @@ static int run_recover(cli *c, const cli_args *a)
     ptap_recover_result res = { 0 };
     ptap_error err = { 0 };
     bool dry_run = cli_flag(a, RECOVER_DRY_RUN);
+    _cleanup_free_ ptap_record *snap = NULL;
+    size_t n_snap = 0;
     int ex, r;
 
     if (a->argc > 0)
@@ -76,10 +90,13 @@ static int run_recover(cli *c, const cli_args *a)
     ex = cli_open_journal(c, !dry_run, &j);
     if (ex != EX_OK)
         return ex;
+    snap = cli_snapshot(j, NULL, 0, &n_snap);
+    if (!snap)
+        return cli_fail(NULL, -ENOMEM, "recovery failed");
     r = ptap_recover(j, dry_run, &res, &err);
     if (r < 0)
         return cli_fail(&err, r, "recovery failed");
-    ex = print_actions(c, j, &res, dry_run);
+    ex = print_actions(c, j, snap, n_snap, &res, dry_run);
     ptap_recover_result_clear(&res);
     return ex;
 }
@@ -118,21 +135,31 @@ static int run_release(cli *c, const cli_args *a)
     ptap_release_req req = { .uuid = a->value[RELEASE_UUID],
                              .uri = a->value[RELEASE_CONNECT],
                              .force = cli_flag(a, RELEASE_FORCE) };
+    _cleanup_free_ ptap_record *snap = NULL;
+    size_t n_snap = 0;
     const char *why;
     int ex, r;
 
     if (a->argc != 1)
         return cli_usage_error("release", "expected one TARGET");
     req.target = a->argv[0];
+    /* With --uuid the name is not matched (the hook passes any domain's):
+     * only then may it look like a scheme. */
+    ex = req.uuid ? EX_OK : cli_check_target("release", req.target);
+    if (ex != EX_OK)
+        return ex;
     if (ptap_release_target_check(req.target, &why) < 0)
         return cli_usage_error("release", "cannot release '%s': %s", req.target, why);
     ex = cli_open_journal(c, true, &j);
     if (ex != EX_OK)
         return ex;
+    snap = cli_snapshot(j, NULL, 0, &n_snap);
+    if (!snap)
+        return cli_fail(NULL, -ENOMEM, "cannot release guest taps");
     r = ptap_release(j, &req, &res, &err);
     if (r < 0 && r != -EBUSY)
         return cli_fail(&err, r, "cannot release guest taps");
-    ex = print_actions(c, j, &res, false);
+    ex = print_actions(c, j, snap, n_snap, &res, false);
     ptap_recover_result_clear(&res);
     if (r == -EBUSY)
         return cli_fail(&err, r, "cannot release guest taps");

@@ -132,6 +132,9 @@ static int run_watch(cli *c, const cli_args *a)
     cfg.lock_wait_ms = (c->wait_given ? c->wait_s : CLI_WAIT_DEFAULT_S) * 1000;
     if (a->argc > 0)
         return cli_usage_error("watch", "unexpected argument '%s'", a->argv[0]);
+    /* A daemon has no one document to print: its log is its output. */
+    if (c->json)
+        return cli_usage_error("watch", "--json: watch logs on stderr (and --syslog), it prints no JSON");
 
     if (c->state_dir) {
         snprintf(dir, sizeof(dir), "%s", c->state_dir);

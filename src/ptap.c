@@ -10,6 +10,8 @@
 
 #include "cli.h"
 
+static const cli_command help_command;
+
 /* `ptap --help` lists the commands in these groups, in this order. */
 static const struct {
     const char *heading;
@@ -23,6 +25,7 @@ static const struct {
       .note = "TARGET is a libvirt domain (name or UUID), qmp:PATH or hmp:PATH" },
     { .heading = "Recovery and the journal",
       .cmds = { &cli_cmd_recover, &cli_cmd_watch, &cli_cmd_journal } },
+    { .heading = "Help", .cmds = { &help_command } },
 };
 
 #define SUMMARY_COLUMN 27
@@ -71,23 +74,72 @@ static void usage(FILE *f)
     fputs("\nGlobal options:\n", f);
     cli_print_options(f, cli_global_options, width);
     cli_print_options(f, main_options, width);
-    fputs("\n'ptap COMMAND --help' describes a command's options.\n"
-          "Exit codes: 0 ok, 64 usage or invalid input, 69 target unavailable,\n"
-          "71 the system refused, 77 denied by policy, 78 bad or unsafe configuration.\n"
-          "See ptap(1).\n",
+    fputs("\n'ptap help COMMAND' (or 'ptap COMMAND --help') describes a command.\n"
+          "With --json every command prints one JSON document, also when it fails\n"
+          "(ptap(1), JSON OUTPUT).\n"
+          "Exit codes: 0 ok, 1 list found problems, 64 usage or invalid input,\n"
+          "69 target unavailable, 71 the system refused, 75 busy (journal locked, tap\n"
+          "in use), 77 denied by policy, 78 bad or unsafe configuration. See ptap(1).\n",
           f);
+}
+
+static const cli_command *find_command(const char *name)
+{
+    for (size_t g = 0; g < ARRAY_SIZE(groups); g++)
+        for (size_t i = 0; i < ARRAY_SIZE(groups[g].cmds) && groups[g].cmds[i]; i++)
+            if (strcmp(name, groups[g].cmds[i]->name) == 0)
+                return groups[g].cmds[i];
+    return NULL;
+}
+
+/* ptap help [COMMAND]: what --help prints, as a command (git, systemctl). */
+static int run_help(cli *c, const cli_args *a)
+{
+    const cli_command *cmd;
+
+    (void) c;
+    if (a->argc > 1)
+        return cli_usage_error("help", "expected at most one COMMAND");
+    if (a->argc == 0) {
+        usage(stdout);
+        return EX_OK;
+    }
+    cmd = find_command(a->argv[0]);
+    if (!cmd)
+        return cli_usage_error("help", "unknown command '%s'", a->argv[0]);
+    cli_command_help(cmd, stdout);
+    return EX_OK;
+}
+
+static const cli_command help_command = {
+    .name = "help",
+    .synopsis = "[COMMAND]",
+    .summary = "this text, or what COMMAND does and its options",
+    .run = run_help,
+};
+
+/* Does the command line ask for JSON? Known before it is parsed, so that
+ * even an error in parsing it answers in JSON. */
+static bool wants_json(int argc, char **argv)
+{
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--json") == 0)
+            return true;
+    return false;
 }
 
 int main(int argc, char **argv)
 {
     _cleanup_(cli_args_clear) cli_args a = { 0 };
     cli c = { 0 };
-    const char *name;
+    const cli_command *cmd;
     int ex;
 
     ex = cli_parse(&c, &main_command, argc, argv, CLI_PARSE_STOP_AT_OPERAND, &a);
-    if (ex != EX_OK)
-        return ex;
+    if (ex != EX_OK) {
+        c.json = wants_json(argc, argv);
+        return cli_finish(&c, NULL, ex);
+    }
     if (a.help) {
         usage(stdout);
         return EX_OK;
@@ -98,13 +150,16 @@ int main(int argc, char **argv)
     }
     if (a.argc == 0) {
         usage(stderr);
-        return EX_USAGE;
+        if (c.json)
+            cli_err(0, "no command given");
+        return cli_finish(&c, NULL, EX_USAGE);
     }
-    name = a.argv[0];
-    for (size_t g = 0; g < ARRAY_SIZE(groups); g++)
-        for (size_t i = 0; i < ARRAY_SIZE(groups[g].cmds) && groups[g].cmds[i]; i++)
-            if (strcmp(name, groups[g].cmds[i]->name) == 0)
-                return cli_run(&c, groups[g].cmds[i], a.argc, a.argv);
-    fprintf(stderr, "ptap: unknown command '%s'\nTry 'ptap --help'.\n", name);
-    return EX_USAGE;
+    cmd = find_command(a.argv[0]);
+    if (cmd) {
+        /* A usage error after the command's name: in JSON if asked anywhere. */
+        c.json = c.json || wants_json(a.argc, a.argv);
+        return cli_run(&c, cmd, a.argc, a.argv);
+    }
+    c.json = c.json || wants_json(a.argc, a.argv);
+    return cli_finish(&c, NULL, cli_usage_error(NULL, "unknown command '%s'", a.argv[0]));
 }

@@ -53,7 +53,7 @@ ptap_guest_cmd "ip addr add 10.9.0.2/24 dev eth0 && ip link set eth0 up" >/dev/n
 ptap_guest_cmd -t 30 "ping -c 2 -W 3 10.9.0.1" || ptap_guest_cmd -t 30 "ping -c 2 -W 3 10.9.0.1"
 
 say "Hot-remove: device_del, wait for DEVICE_DELETED, netdev_del, destroy the tap"
-tap=$(pt_jq "$(P list --json)" '.[0].name')
+tap=$(pt_jq "$(P list --json)" '.records[0].name')
 m=$(ptap_guest_mark)
 run P detach "qmp:$PTAP_GUEST_QMP" --tap "$tap"
 ptap_guest_net_wait '^lo$' 30 "$m" >/dev/null

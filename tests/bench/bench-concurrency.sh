@@ -85,14 +85,14 @@ for ((i = 0; i < clients; i++)); do
 done
 for p in "${pids[@]}"; do wait "$p" || pt_fail "a leftover create failed"; done
 list=$(bn_ptap "$sd" list --json)
-recs=$(pt_jq "$list" '[.[] | select(.problem or (.in_kernel | not) or .state != "ready") | .name] as $bad
-    | if $bad != [] then "BAD " + ($bad | join(" ")) else [.[].name] | sort | join(" ") end')
+recs=$(pt_jq "$list" '[.records[] | select(.problem or (.in_kernel | not) or .state != "ready") | .name] as $bad
+    | if $bad != [] then "BAD " + ($bad | join(" ")) else [.records[].name] | sort | join(" ") end')
 taps=$(pt_marked_taps "$BN_NS" | tr '\n' ' ')
 taps=${taps% }
 [ "$recs" = "$taps" ] || pt_fail "journal [$recs] and kernel [$taps] disagree"
 [ "$(wc -w <<<"$recs")" -eq "$clients" ] || pt_fail "expected $clients live records, got [$recs]"
 bn_ptap "$sd" journal check >/dev/null || pt_fail "ptap journal check failed"
-[ "$(bn_ptap "$sd" recover --json | tr -d ' \n')" = "[]" ] || pt_fail "recover finds work after the clients"
+[ "$(bn_ptap "$sd" recover --json | jq -c .records)" = "[]" ] || pt_fail "recover finds work after the clients"
 bn_result "concurrency-agree" "Concurrency: journal and kernel agree afterwards" \
     "live records = marked taps ($clients), journal check, recover no-op" - yes - - - - - "exact agreement" yes
 pt_log "journal and kernel agree: $clients live records = $clients marked taps; journal check ok"

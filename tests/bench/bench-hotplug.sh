@@ -82,7 +82,7 @@ bench_qmp() {
                 t_ptap+=("$(awk -v a="$t0" -v b="${EPOCHREALTIME/./}" 'BEGIN { printf "%.3f", (b - a) / 1000 }')")
                 nic_wait '\beth0\b' "$m" "$t0"
                 g_ptap+=("$BN_MS")
-                tap=$(pt_jq "$out" .tap)
+                tap=$(pt_jq "$out" .records[0].name)
                 m=$(ptap_guest_mark)
                 bn_ptap "$sd" detach "qmp:$qmp" --tap "$tap" >/dev/null || pt_fail "ptap detach failed"
                 nic_wait '^lo$' "$m" "$t0"
@@ -102,7 +102,7 @@ bench_qmp() {
             fi
         done
     done
-    [ "$(bn_ptap "$sd" list --json | tr -d ' \n')" = "[]" ] || pt_fail "records left after the QMP rounds"
+    [ "$(bn_ptap "$sd" list --json | jq -c .records)" = "[]" ] || pt_fail "records left after the QMP rounds"
     bn_compare "hotplug-qmp" "Hot-add over QMP (bare QEMU)" \
         "ptap attach qmp: (tap + journal + attach)" "${t_ptap[*]}" \
         "raw QMP netdev_add + device_add (pre-made tap)" "${t_raw[*]}" \
@@ -166,7 +166,7 @@ EOF
                 t_ptap+=("$(awk -v a="$t0" -v b="${EPOCHREALTIME/./}" 'BEGIN { printf "%.3f", (b - a) / 1000 }')")
                 nic_wait '\beth0\b' "$m" "$t0"
                 g_ptap+=("$BN_MS")
-                tap=$(pt_jq "$out" .tap)
+                tap=$(pt_jq "$out" .records[0].name)
                 m=$(ptap_guest_mark)
                 bn_ptap "$sd" detach "$dom" --tap "$tap" >/dev/null || pt_fail "ptap detach DOMAIN failed"
                 nic_wait '^lo$' "$m" "$t0"
@@ -188,7 +188,7 @@ EOF
         done
     done
     bn_ptap "$sd" destroy "$pool" || pt_fail "ptap destroy (pool tap) failed"
-    [ "$(bn_ptap "$sd" list --json | tr -d ' \n')" = "[]" ] || pt_fail "records left after the libvirt rounds"
+    [ "$(bn_ptap "$sd" list --json | jq -c .records)" = "[]" ] || pt_fail "records left after the libvirt rounds"
     bn_compare "hotplug-libvirt" "Hot-add through libvirt (device method)" \
         "ptap attach DOMAIN (tap + journal + attach)" "${t_ptap[*]}" \
         "virsh attach-device (pre-made managed='no' tap)" "${t_virsh[*]}" \

@@ -54,7 +54,7 @@ for n in $sizes; do
         bn_ptap "${sd_of[$n]}" create "j${i}x%d" --count "$batch" --owner "$user" >/dev/null
         left=$((left - batch))
     done
-    got=$(bn_ptap "${sd_of[$n]}" list --json | jq length)
+    got=$(bn_ptap "${sd_of[$n]}" list --json | jq '.records | length')
     [ "$got" -eq "$n" ] || pt_fail "journal $i holds $got live records, not $n"
 done
 small=${sizes%% *}
@@ -103,7 +103,7 @@ bn_compare "journal-op-host-$largest" "Journaled create+destroy, whole host: $la
 
 # The records stayed exactly what they were.
 for n in $sizes; do
-    got=$(bn_ptap "${sd_of[$n]}" list --json | jq length)
+    got=$(bn_ptap "${sd_of[$n]}" list --json | jq '.records | length')
     [ "$got" -eq "$n" ] || pt_fail "journal of $n holds $got live records after the rounds"
 done
 

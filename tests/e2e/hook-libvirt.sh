@@ -26,7 +26,7 @@ P() { ip netns exec "$NS" env PTAP_HELPER="$PTAP_HELPER_BIN" "$PTAP_BIN" --state
 # without a state is an error.
 journal_states() {
     pt_jq "$(P list --json)" \
-        '[.[] | .name + ":" + ((.state | strings) // error("record \(.name) has no state"))] | sort | join(" ")'
+        '[.records[] | .name + ":" + ((.state | strings) // error("record \(.name) has no state"))] | sort | join(" ")'
 }
 
 # The hook and its program, pointed at the build and the test's journal.
@@ -58,13 +58,13 @@ export LIBVIRT_DEFAULT_URI=$PTAP_LV_URI
 
 echo "== two ptap NICs on the guest, and a record of another guest"
 m=$(ptap_guest_mark)
-a=$(pt_jq "$(P attach "$DOM" --method device --bridge br0 --json)" .tap) || pt_fail "attach (device) failed"
-b=$(pt_jq "$(P attach "$DOM" --method monitor --bridge br0 --json)" .tap) || pt_fail "attach (monitor) failed"
+a=$(pt_jq "$(P attach "$DOM" --method device --bridge br0 --json)" .records[0].name) || pt_fail "attach (device) failed"
+b=$(pt_jq "$(P attach "$DOM" --method monitor --bridge br0 --json)" .records[0].name) || pt_fail "attach (monitor) failed"
 ptap_guest_net_wait '\beth1\b' 30 "$m" >/dev/null || pt_fail "guest does not see two NICs"
 P create ptaphkpool0 >/dev/null || pt_fail "pool create failed"
 st=$(journal_states)
 echo "  journal: $st"
-[ "$(pt_jq "$(P list --json)" '[.[] | select(.state == "attached")] | length')" = 2 ] || pt_fail "expected 2 attached records: $st"
+[ "$(pt_jq "$(P list --json)" '[.records[] | select(.state == "attached")] | length')" = 2 ] || pt_fail "expected 2 attached records: $st"
 
 echo "== virsh destroy: the hook releases the guest's taps"
 t0=$(date +%s%3N)

@@ -42,9 +42,9 @@ slots0=$(fake '.pci | length')   # the fake's built-in devices (0.12's default m
 
 echo "== attach in the legacy dialect"
 out=$(P attach "$T" --bridge br0 --model e1000 --json) || pt_fail "legacy attach failed"
-tap=$(pt_jq "$out" .tap); mac=$(pt_jq "$out" .mac)
-rec=$(P list --json)
-[ "$(pt_jq "$rec" '.[0].consumer.kind')" = hmp-legacy ] || pt_fail "consumer kind is not hmp-legacy: $rec"
+tap=$(pt_jq "$out" .records[0].name); mac=$(pt_jq "$out" .records[0].consumer.mac)
+rec=$(P list --json) || [ $? -eq 1 ]
+[ "$(pt_jq "$rec" '.records[0].consumer.kind')" = hmp-legacy ] || pt_fail "consumer kind is not hmp-legacy: $rec"
 # has_mac: a NIC of the fake's VLANs has the MAC $mac.
 has_mac='any(.vlans[][]; (.mac // "" | ascii_downcase) == $m)'
 [ "$(fake 'any(.taps_open[]; . == $t)' --arg t "$tap")" = true ] || pt_fail "the fake does not hold $tap open"
@@ -58,7 +58,7 @@ P detach "$T" --tap "$tap" >/dev/null || pt_fail "legacy detach failed"
 [ "$(fake "$has_mac" --arg m "$mac")" = false ] || pt_fail "the NIC with MAC $mac is still there"
 [ "$(fake 'any(.taps_open[]; . == $t)' --arg t "$tap")" = false ] || pt_fail "the fake still holds $tap"
 ip -n "$NS" link show "$tap" >/dev/null 2>&1 && pt_fail "tap $tap survived detach"
-[ "$(P list --json)" = "[]" ] || pt_fail "records left"
+[ "$(P list --json | jq -c .records)" = "[]" ] || pt_fail "records left"
 
 echo "== queues need the new dialect: refused before QEMU hears of it"
 set +e; msg=$(P attach "$T" --bridge br0 --queues 2 2>&1); rc=$?; set -e
@@ -68,7 +68,7 @@ echo "  refused: $msg"
 
 echo "== QEMU's own error is quoted: a tap owned by someone else"
 P create own%d --owner 0 >/dev/null
-own=$(pt_jq "$(P list --json)" '.[0].name')
+own=$(pt_jq "$(P list --json)" '.records[0].name')
 set +e; msg=$(P attach "$T" --tap "$own" 2>&1); rc=$?; set -e
 [ "$rc" != 0 ] || pt_fail "attach of a root-owned tap succeeded"
 echo "  refused ($rc): $msg"
@@ -82,9 +82,9 @@ if PTAP_FAULT=attach-after-intent P attach "$T" --bridge br0 >/dev/null 2>&1; th
     echo "  (no fault points in this build: skipping the kill)"
 else
     P recover >/dev/null || pt_fail "recover failed"
-    [ "$(P list --json)" = "[]" ] || pt_fail "interrupted legacy attach not rolled back: $(P list --json)"
+    [ "$(P list --json | jq -c .records)" = "[]" ] || pt_fail "interrupted legacy attach not rolled back: $(P list --json)"
     [ -z "$(ip -n "$NS" -o link show type tun)" ] || pt_fail "rolled-back attach left a tap"
     [ "$(fake '.pci | length')" = "$slots0" ] || pt_fail "rolled-back attach left a PCI device"
 fi
-[ "$(P recover --json)" = "[]" ] || pt_fail "recover not a no-op at the end"
+[ "$(P recover --json | jq -c .records)" = "[]" ] || pt_fail "recover not a no-op at the end"
 echo PASS

@@ -34,7 +34,7 @@ for method in device monitor; do
     echo "== method $method"
     m=$(ptap_guest_mark)
     out=$(P attach "$DOM" --method "$method" --bridge br0 --json) || pt_fail "attach ($method) failed"
-    tap=$(pt_jq "$out" .tap); mac=$(pt_jq "$out" .mac)
+    tap=$(pt_jq "$out" .records[0].name); mac=$(pt_jq "$out" .records[0].consumer.mac)
     echo "  attached $tap ($mac)"
     uid=$(awk '/^Uid:/ {print $2}' /proc/$PTAP_GUEST_PID/status)
     [ "$(ip netns exec "$NS" cat /sys/class/net/$tap/owner)" = "$uid" ] || pt_fail "tap not owned by QEMU's uid $uid"
@@ -48,12 +48,12 @@ for method in device monitor; do
     ptap_guest_net_wait '^lo$' 30 "$m" >/dev/null || pt_fail "guest still lists eth0 ($method)"
     ip -n "$NS" link show "$tap" >/dev/null 2>&1 && pt_fail "tap $tap survived detach"
     ptap_lv_virsh domiflist "$DOM" | grep -q "$mac" && pt_fail "domiflist still shows $mac"
-    [ "$(P list --json)" = "[]" ] || pt_fail "records left after detach ($method)"
+    [ "$(P list --json | jq -c .records)" = "[]" ] || pt_fail "records left after detach ($method)"
 done
 
 echo "== virsh destroy, then ptap recover destroys the dead guest's taps"
-a=$(pt_jq "$(P attach "$DOM" --method device --bridge br0 --json)" .tap) || pt_fail "attach failed"
-b=$(pt_jq "$(P attach "$DOM" --method monitor --bridge br0 --json)" .tap) || pt_fail "attach failed"
+a=$(pt_jq "$(P attach "$DOM" --method device --bridge br0 --json)" .records[0].name) || pt_fail "attach failed"
+b=$(pt_jq "$(P attach "$DOM" --method monitor --bridge br0 --json)" .records[0].name) || pt_fail "attach failed"
 ptap_lv_halt "$DOM" || true
 ptap_lv_virsh domstate "$DOM" | grep -q "shut off" || pt_fail "domain still running after virsh destroy"
 out=$(P recover --json) || pt_fail "recover failed"
@@ -61,18 +61,18 @@ echo "  recover: $out"
 for t in "$a" "$b"; do
     ip -n "$NS" link show "$t" >/dev/null 2>&1 && pt_fail "tap $t of the destroyed guest survived"
 done
-[ "$(P list --json)" = "[]" ] || pt_fail "records left: $(P list --json)"
-[ "$(P recover --json)" = "[]" ] || pt_fail "second recover not a no-op"
+[ "$(P list --json | jq -c .records)" = "[]" ] || pt_fail "records left: $(P list --json)"
+[ "$(P recover --json | jq -c .records)" = "[]" ] || pt_fail "second recover not a no-op"
 
 echo "== not running: attach refused with 69, nothing left"
 set +e; msg=$(P attach "$DOM" --bridge br0 2>&1); rc=$?; set -e
 [ "$rc" = 69 ] || pt_fail "attach to a stopped domain exited $rc: $msg"
 echo "  refused: $msg"
-[ "$(P list --json)" = "[]" ] || pt_fail "refused attach left a record"
+[ "$(P list --json | jq -c .records)" = "[]" ] || pt_fail "refused attach left a record"
 
 echo "== release works from the journal alone (libvirtd stopped)"
 ptap_lv_boot "$DOM" || pt_fail "reboot failed"
-c=$(pt_jq "$(P attach "$DOM" --bridge br0 --json)" .tap) || pt_fail "attach failed"
+c=$(pt_jq "$(P attach "$DOM" --bridge br0 --json)" .records[0].name) || pt_fail "attach failed"
 uuid=$(ptap_lv_virsh domuuid "$DOM" | tr -d '[:space:]')
 # Whatever happens below, libvirtd must run again before the clean-up asks it.
 pt_cleanup_add kill -CONT "$PTAP_LV_LIBVIRTD_PID"
@@ -87,5 +87,5 @@ timeout 20 ip netns exec "$NS" env PTAP_HELPER="$PTAP_HELPER_BIN" "$PTAP_BIN" --
     || pt_fail "ptap release --force hung or failed while libvirtd was stopped"
 kill -CONT "$PTAP_LV_LIBVIRTD_PID" 2>/dev/null || true
 ip -n "$NS" link show "$c" >/dev/null 2>&1 && pt_fail "released tap $c survived"
-[ "$(P list --json)" = "[]" ] || pt_fail "records left after release"
+[ "$(P list --json | jq -c .records)" = "[]" ] || pt_fail "records left after release"
 pt_ok "release keeps a running guest's tap, --force takes it, libvirt never asked"

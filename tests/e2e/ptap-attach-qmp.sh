@@ -11,7 +11,7 @@ T="qmp:$PTAP_GUEST_QMP"
 echo "== attach a fresh tap, guest pings the host and back"
 m=$(ptap_guest_mark)
 out=$(P attach "$T" --bridge br0 --json) || pt_fail "attach failed"
-tap=$(pt_jq "$out" .tap); mac=$(pt_jq "$out" .mac); id=$(pt_jq "$out" .device_id)
+tap=$(pt_jq "$out" .records[0].name); mac=$(pt_jq "$out" .records[0].consumer.mac); id=$(pt_jq "$out" .records[0].consumer.device_id)
 echo "attached $tap mac $mac id $id"
 [[ $mac == 52:54:00:* ]] || pt_fail "default MAC '$mac' is not 52:54:00:xx:xx:xx"
 owner=$(cat /proc/$PTAP_GUEST_PID/status | awk '/^Uid:/ {print $2}')
@@ -20,7 +20,7 @@ ip -n "$NS" -d link show "$tap" | grep -q "master br0" || pt_fail "tap not on br
 ptap_guest_net_wait '\beth0\b' 30 "$m" >/dev/null || pt_fail "guest never saw eth0"
 ptap_guest_cmd "ip link show eth0" | grep -qi "$mac" || pt_fail "guest eth0 does not have MAC $mac"
 ptap_guest_link_check "$NS" eth0 10.9.0.2 10.9.0.1 || pt_fail "no traffic between guest and host"
-st=$(pt_jq "$(P list --json)" '[.[] | select(.name == $t) | .state][0]' --arg t "$tap")
+st=$(pt_jq "$(P list --json)" '[.records[] | select(.name == $t) | .state][0]' --arg t "$tap")
 [ "$st" = attached ] || pt_fail "record state '$st', expected attached"
 assert_consistent
 
@@ -29,24 +29,24 @@ m=$(ptap_guest_mark)
 P detach "$T" --tap "$tap" >/dev/null || pt_fail "detach failed"
 ptap_guest_net_wait '^lo$' 30 "$m" >/dev/null || pt_fail "guest still lists eth0"
 ip -n "$NS" link show "$tap" >/dev/null 2>&1 && pt_fail "tap $tap still exists"
-[ "$(P list --json)" = "[]" ] || pt_fail "journal still has records"
+[ "$(P list --json | jq -c .records)" = "[]" ] || pt_fail "journal still has records"
 
 echo "== cycles with --keep-tap: tap back in the pool, re-attachable"
 for i in 1 2 3; do
     m=$(ptap_guest_mark)
     out=$(P attach "$T" --bridge br0 --id nic$i --json) || pt_fail "attach $i failed"
-    tap=$(pt_jq "$out" .tap)
+    tap=$(pt_jq "$out" .records[0].name)
     ptap_guest_net_wait '\beth0\b' 30 "$m" >/dev/null || pt_fail "cycle $i: guest never saw eth0"
     m=$(ptap_guest_mark)
     P detach "$T" --id nic$i --keep-tap >/dev/null || pt_fail "detach --keep-tap $i failed"
     ptap_guest_net_wait '^lo$' 30 "$m" >/dev/null || pt_fail "cycle $i: eth0 not removed"
-    st=$(pt_jq "$(P list --json)" '[.[] | select(.name == $t) | "\(.state) \(.carrier)"][0]' --arg t "$tap")
+    st=$(pt_jq "$(P list --json)" '[.records[] | select(.name == $t) | "\(.state) \(.carrier)"][0]' --arg t "$tap")
     [ "$st" = "ready false" ] || pt_fail "kept tap $tap: $st, expected ready without carrier"
     m=$(ptap_guest_mark)
     P attach "$T" --tap "$tap" --id re$i >/dev/null || pt_fail "re-attach of kept $tap failed"
     ptap_guest_net_wait '\beth0\b' 30 "$m" >/dev/null || pt_fail "re-attached NIC not seen"
     m=$(ptap_guest_mark)
-    P detach "$T" --mac "$(pt_jq "$(P list --json)" '[.[] | select(.name == $t) | .consumer.mac][0]' --arg t "$tap")" >/dev/null \
+    P detach "$T" --mac "$(pt_jq "$(P list --json)" '[.records[] | select(.name == $t) | .consumer.mac][0]' --arg t "$tap")" >/dev/null \
         || pt_fail "detach by MAC failed"
     ptap_guest_net_wait '^lo$' 30 "$m" >/dev/null || pt_fail "NIC not removed"
 done
@@ -54,8 +54,8 @@ done
 
 echo "== two NICs at once, then a 2-queue NIC"
 m=$(ptap_guest_mark)
-a=$(pt_jq "$(P attach "$T" --bridge br0 --json)" .tap) || pt_fail "first of two failed"
-b=$(pt_jq "$(P attach "$T" --bridge br0 --json)" .tap) || pt_fail "second of two failed"
+a=$(pt_jq "$(P attach "$T" --bridge br0 --json)" .records[0].name) || pt_fail "first of two failed"
+b=$(pt_jq "$(P attach "$T" --bridge br0 --json)" .records[0].name) || pt_fail "second of two failed"
 ptap_guest_net_wait '\beth1\b' 30 "$m" >/dev/null || pt_fail "guest does not see two NICs"
 assert_consistent
 m=$(ptap_guest_mark)
@@ -63,7 +63,7 @@ P detach "$T" --tap "$a" >/dev/null && P detach "$T" --tap "$b" >/dev/null || pt
 ptap_guest_net_wait '^lo$' 30 "$m" >/dev/null || pt_fail "NICs not removed"
 m=$(ptap_guest_mark)
 out=$(P attach "$T" --bridge br0 --queues 2 --json) || pt_fail "2-queue attach failed"
-mq=$(pt_jq "$out" .tap)
+mq=$(pt_jq "$out" .records[0].name)
 ip -n "$NS" -d link show "$mq" | grep -q multi_queue || pt_fail "tap $mq is not multi-queue"
 ptap_guest_net_wait '\beth0\b' 30 "$m" >/dev/null || pt_fail "guest never saw the 2-queue NIC"
 # QEMU opened the tap twice (one queue each; a queue the 1-CPU guest does
@@ -101,7 +101,7 @@ echo "$msg" | grep -q "Duplicate" || pt_fail "QEMU's own message not quoted: $ms
 P detach "$T" --id dup >/dev/null || pt_fail "detach --id dup failed"
 before=$(P list --json; taps_in_ns)
 P create ptapown%d --owner 0 >/dev/null || pt_fail "pool create failed"
-own=$(pt_jq "$(P list --json)" '.[0].name')
+own=$(pt_jq "$(P list --json)" '.records[0].name')
 before=$(P list --json; taps_in_ns)
 refuse 77 attach "$T" --tap "$own"
 P destroy "$own" || pt_fail "destroy of pool tap failed"

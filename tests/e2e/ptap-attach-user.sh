@@ -34,7 +34,7 @@ taps() { pt_ns ip -o link show type tun | awk -F': ' '{print $2}' | sort | tr '\
 
 m=$(ptap_guest_mark)
 pt_assert_rc "attach as $U on br0" 0 P attach "$T" --bridge br0 --json
-tap=$(echo "$PT_OUT" | jq -r .tap)
+tap=$(echo "$PT_OUT" | jq -r .records[0].name)
 pt_assert_eq "tap owner" "$uid" "$(pt_ns cat /sys/class/net/$tap/owner)"
 pt_assert_match "tap on br0" "master br0" "$(pt_ns ip -d link show "$tap")"
 ptap_guest_net_wait '\beth0\b' 30 "$m" >/dev/null || pt_fail "guest never saw the NIC"
@@ -49,7 +49,7 @@ pt_assert_eq "nothing left after the denial" "$before" "$(taps)|$(P list --json)
 pt_ok "denied: $PT_ERR"
 
 pt_assert_rc "second NIC (quota 2)" 0 P attach "$T" --bridge br0 --json
-second=$(echo "$PT_OUT" | jq -r .tap)
+second=$(echo "$PT_OUT" | jq -r .records[0].name)
 before="$(taps)|$(P list --json)"
 pt_assert_rc "third NIC over quota" 77 P attach "$T" --bridge br0
 pt_assert_eq "nothing left after the quota refusal" "$before" "$(taps)|$(P list --json)"
@@ -60,5 +60,5 @@ pt_assert_rc "detach $tap" 0 P detach "$T" --tap "$tap"
 pt_assert_rc "detach $second" 0 P detach "$T" --tap "$second"
 ptap_guest_net_wait '^lo$' 30 "$m" >/dev/null || pt_fail "guest still lists NICs"
 pt_assert_eq "no taps left" "" "$(taps)"
-pt_assert_eq "no records left" "[]" "$(P list --json)"
+pt_assert_eq "no records left" "[]" "$(P list --json | jq -c .records)"
 echo PASS

@@ -75,7 +75,7 @@ P_user() {
         env XDG_RUNTIME_DIR="/run/user/$UID_" PTAP_HELPER="$HELPER" "$PTAP_BIN" "$@"
 }
 on_record() { # AS NAME
-    "P_$1" list --json | jq -e --arg n "$2" 'any(.[]; .name == $n)' >/dev/null
+    { "P_$1" list --json || [ $? -eq 1 ]; } | jq -e --arg n "$2" 'any(.records[]; .name == $n)' >/dev/null
 }
 now_ms() { date +%s%3N; }
 
@@ -124,5 +124,5 @@ settle
 on_record root ptapu1 || pt_fail "ptapu1 was forgotten on an unrelated removal"
 P_root destroy ptapu1 || pt_fail "destroy of ptapu1 failed"
 settle
-[ "$(P_root list --json)" = "[]" ] || pt_fail "root journal not empty: $(P_root list --json)"
+[ "$(P_root list --json | jq -c .records)" = "[]" ] || pt_fail "root journal not empty: $(P_root list --json)"
 echo "PASS"

@@ -46,9 +46,9 @@ watcher() {
     while [ ! -e "$PC_TMP/w/stop" ]; do
         out=$(pc_ptap "$as" "$dir" recover --json 2>&1) ||
             { echo "recover failed: $out" >>"$PC_TMP/w/watch.fail"; return; }
-        [ "$(echo "$out" | jq -c . 2>/dev/null)" = "[]" ] ||
+        [ "$(echo "$out" | jq -c .records 2>/dev/null)" = "[]" ] ||
             { echo "recover acted while others ran: $out" >>"$PC_TMP/w/watch.fail"; return; }
-        out=$(pc_ptap "$as" "$dir" list --json 2>&1) && echo "$out" | jq -e 'type == "array"' >/dev/null ||
+        out=$(pc_list "$as" "$dir" 2>&1) && echo "$out" | jq -e '.records | type == "array"' >/dev/null ||
             { echo "list failed or is not JSON: $out" >>"$PC_TMP/w/watch.fail"; return; }
     done
 }

@@ -33,7 +33,7 @@ pt_assert_rc "destroy of a held tap" 75 ptap_root destroy pool0
 pt_assert_match "the refusal names the holder" "in use by pid $HOLDER \\(python3" "$PT_ERR"
 exists pool0 || pt_fail "destroy removed a held tap"
 pt_assert_json "the record is still ready" "$(ptap_root list --json)" \
-    '[.[] | select(.name == "pool0" and .state == "ready")] | length == 1'
+    '[.records[] | select(.name == "pool0" and .state == "ready")] | length == 1'
 pt_assert_rc "destroy --force" 0 ptap_root destroy --force pool0
 exists pool0 && pt_fail "destroy --force left the tap"
 pt_kill "$HOLDER"
@@ -47,13 +47,13 @@ ip -n "$PC_NS" link set ren0 name guestnic
 ip -n "$PC_NS" link set guestnic up
 pt_assert_rc "recover after the rename" 0 ptap_root recover --json
 pt_assert_json "recover follows the rename" "$PT_OUT" \
-    '[.[] | select(.action == "follow-rename" and .name == "ren0")] | length == 1'
-pt_assert_json "and destroys nothing" "$PT_OUT" '[.[] | select(.action | test("destroy"))] | length == 0'
+    '[.records[] | select(.action == "follow-rename" and .name == "ren0")] | length == 1'
+pt_assert_json "and destroys nothing" "$PT_OUT" '[.records[] | select(.action | test("destroy"))] | length == 0'
 exists guestnic || pt_fail "recover destroyed the renamed, held tap"
 pt_assert_json "the record now names guestnic, in the kernel" "$(ptap_root list --json)" \
-    '[.[] | select(.name == "guestnic" and .state == "ready" and .in_kernel == true)] | length == 1'
+    '[.records[] | select(.name == "guestnic" and .state == "ready" and .in_kernel == true)] | length == 1'
 pt_assert_rc "a second recover" 0 ptap_root recover --json
-pt_assert_eq "has nothing to do" "[]" "$(echo "$PT_OUT" | jq -c .)"
+pt_assert_eq "has nothing to do" "[]" "$(echo "$PT_OUT" | jq -c .records)"
 pt_kill "$HOLDER"
 pt_ok "recover follows a renamed tap by its ifindex"
 
@@ -63,12 +63,12 @@ pc_helper root create orph0 --tag "$jid:op999" >/dev/null
 hold orph0
 pt_assert_rc "recover with a held orphan" 0 ptap_root recover --json
 pt_assert_json "the held orphan is left alone, and why" "$PT_OUT" \
-    '[.[] | select(.name == "orph0" and .action == "in-use" and (.reason | test("pid")))] | length == 1'
+    '[.records[] | select(.name == "orph0" and .action == "in-use" and (.reason | test("pid")))] | length == 1'
 exists orph0 || pt_fail "recover destroyed a held orphan"
 pt_kill "$HOLDER"
 pt_assert_rc "recover once it is free" 0 ptap_root recover --json
 pt_assert_json "the orphan goes" "$PT_OUT" \
-    '[.[] | select(.name == "orph0" and .action == "destroy-orphan")] | length == 1'
+    '[.records[] | select(.name == "orph0" and .action == "destroy-orphan")] | length == 1'
 exists orph0 && pt_fail "the free orphan is still there"
 pt_assert_rc "destroy guestnic" 0 ptap_root destroy guestnic
 pc_check root "$PC_ROOT_STATE" "after the held tests"

@@ -85,7 +85,7 @@ sed -e 's/ crc="[0-9a-f]\{8\}"//' -e '1s/version="2"/version="1"/' "$J" >"$PC_TM
 cp "$PC_TMP/v1.xml" "$J"
 pt_assert_rc "list of a version 1 journal" 0 ptap_root list --json
 pt_assert_eq "version 1: the same live records" "$(printf '%s\n' da0 da1 da2 db0 db1 db2 dsolo)" \
-    "$(echo "$PT_OUT" | jq -r '.[] | select(.state != null) | .name' | sort)"
+    "$(echo "$PT_OUT" | jq -r '.records[] | select(.state != null) | .name' | sort)"
 pt_assert_rc "journal check of a version 1 journal" 0 ptap_root journal check
 cmp -s "$J" "$PC_TMP/v1.xml" || pt_fail "a reader changed the version 1 journal"
 pt_assert_rc "recover --dry-run of a version 1 journal" 0 ptap_root recover --dry-run --json
@@ -127,7 +127,7 @@ pt_assert_eq "the interrupted create has the repeated op id" "op$op" \
     "$(grep 'state="creating"' "$J" | sed 's/.* id="\([^"]*\)".*/\1/')"
 pt_assert_rc "recover" 0 ptap_root recover --json
 pt_assert_eq "recover rolled back the interrupted create only" '[["rollback-create","zy%d"]]' \
-    "$(echo "$PT_OUT" | jq -c '[.[] | [.action, .name]]')"
+    "$(echo "$PT_OUT" | jq -c '[.records[] | [.action, .name]]')"
 pt_assert_eq "the older batch's taps survive recover's rollback-create" "$before" \
     "$(pc_kernel_taps "$(pc_jid root "$S")")"
 pc_check root "$S" "after the repeated op id"

@@ -62,7 +62,10 @@ pt_ok "the journal filled its file system after $full rounds ($(free_kb) KiB lef
 pc_wait_helpers
 [ -f "$S/journal.reserve" ] || pt_fail "the reserve was spent by ordinary commands"
 # Readers need no room.
-pt_assert_rc "list on a full file system" 0 P list --json
+rc=0
+out=$(P list --json) || rc=$?
+pt_assert_eq "list on a full file system: exit 1 exactly when it lists a problem" \
+    "$(jq 'if .problems > 0 then 1 else 0 end' <<<"$out")" "$rc"
 pt_assert_rc "journal check on a full file system" 0 P journal check
 
 # Not a byte left: compaction has the reserve's room for its copy.
@@ -70,17 +73,17 @@ fill
 pt_assert_eq "the file system is full" 0 "$(free_kb)"
 pt_assert_rc "journal compact on a full file system" 0 P journal compact
 pt_assert_eq "journal compact left one line per live record" \
-    "$(P list --json | jq '[.[] | select(.state != null)] | length')" "$(grep -c '<tap ' "$S/journal.xml")"
+    "$(P list --json | jq '[.records[] | select(.state != null)] | length')" "$(grep -c '<tap ' "$S/journal.xml")"
 fill
 pt_assert_eq "the file system is full again" 0 "$(free_kb)"
 pt_assert_rc "recover on a full file system" 0 P recover --json
 # (The round that ran out of space may have left a destroy to complete too.)
 pt_assert_json "recover completed the destroy of fd0..fd19 and rolled back fc%d" "$PT_OUT" \
-    '([.[] | select(.action == "complete-destroy" and (.name | startswith("fd")))] | length) == 20
-     and any(.[]; .action == "rollback-create" and .name == "fc%d")
-     and all(.[]; .action == "complete-destroy" or .action == "rollback-create")' 
+    '([.records[] | select(.action == "complete-destroy" and (.name | startswith("fd")))] | length) == 20
+     and any(.records[]; .action == "rollback-create" and .name == "fc%d")
+     and all(.records[]; .action == "complete-destroy" or .action == "rollback-create")' 
 pt_assert_eq "what is left on record: no fd, no fc" '["keep0","keep1"]' \
-    "$(P list --json | jq -c '[.[] | select(.state != null) | .name | select(startswith("g") | not)] | sort')"
+    "$(P list --json | jq -c '[.records[] | select(.state != null) | .name | select(startswith("g") | not)] | sort')"
 unfill
 pc_check root "$S" "after recovering on a full file system"
 [ -f "$S/journal.reserve" ] && [ "$(stat -c %s "$S/journal.reserve")" -ge 262144 ] ||
@@ -118,7 +121,7 @@ grep -q "No space left on device" "$PC_TMP/err" || pt_fail "the failed create: $
 pt_ok "a create of 'solo' ran out of space after its helper (try $try)"
 pt_assert_eq "the failed create left no tap" "" "$(pc_links | jq -r '.[] | select(.ifname == "solo") | .ifname')"
 pt_assert_eq "the failed create closed its record" "[]" \
-    "$(P list --json | jq -c '[.[] | select(.name == "solo")]')"
+    "$(P list --json | jq -c '[.records[] | select(.name == "solo")]')"
 pt_assert_rc "create of the same name after a failed create" 0 P create solo
 pt_assert_eq "the new tap" solo "$PT_OUT"
 P destroy solo >/dev/null
@@ -130,11 +133,11 @@ rc=0
 PTAP_FAULT=create-after-helper P create solo --bridge nosuchbr0 >/dev/null 2>&1 || rc=$?
 pt_assert_eq "create killed after its helper refused" 137 "$rc"
 pt_assert_eq "its intent is still open" '["creating"]' \
-    "$(P list --json | jq -c '[.[] | select(.name == "solo") | .state]')"
+    "$(P list --json | jq -c '[.records[] | select(.name == "solo") | .state]')"
 pt_assert_rc "create of the same name after a dead create" 0 P create solo
 pt_assert_eq "the new tap" solo "$PT_OUT"
 pt_assert_eq "solo is on record once, ready" '["ready"]' \
-    "$(P list --json | jq -c '[.[] | select(.name == "solo") | .state]')"
+    "$(P list --json | jq -c '[.records[] | select(.name == "solo") | .state]')"
 pc_check root "$S" "after a dead create's name was reused"
 P destroy solo >/dev/null
 

@@ -106,7 +106,7 @@ pt_ok "a waiter got the lock $dt ms after its holder died"
 wait "$PC_BG_PID" 2>/dev/null || true
 pt_assert_rc "recover after the stopped create" 0 ptap_root recover --json
 pt_assert_eq "recover closed the create's intent" '[["rollback-create","lw%d"]]' \
-    "$(echo "$PT_OUT" | jq -c '[.[] | [.action, .name]]')"
+    "$(echo "$PT_OUT" | jq -c '[.records[] | [.action, .name]]')"
 pc_check root "$S" "after the stopped create"
 
 # ---- readers on a read-only state directory -----------------------------------
@@ -116,13 +116,13 @@ ro_reads() { # CONTEXT
         pc_ns sh -c 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && exec touch "$1/x"' sh "$S"
     pt_assert_rc "read-only list ($1)" 0 ro list --json
     pt_assert_eq "read-only list shows the taps ($1)" '["lk0","lk1"]' \
-        "$(echo "$PT_OUT" | jq -c '[.[] | select(.in_kernel) | .name] | sort')"
+        "$(echo "$PT_OUT" | jq -c '[.records[] | select(.in_kernel) | .name] | sort')"
     pt_assert_rc "read-only journal check ($1)" 0 ro journal check
     pt_assert_rc "read-only journal dump ($1)" 0 ro journal dump
     echo "$PT_OUT" | grep -q "^lk1$" || pt_fail "read-only journal dump ($1): $PT_OUT"
     pt_assert_rc "read-only journal dump --json ($1)" 0 ro journal dump --json
     pt_assert_rc "read-only recover --dry-run ($1)" 0 ro recover --dry-run --json
-    pt_assert_eq "read-only recover --dry-run has nothing to do ($1)" "[]" "$(echo "$PT_OUT" | jq -c .)"
+    pt_assert_eq "read-only recover --dry-run has nothing to do ($1)" "[]" "$(echo "$PT_OUT" | jq -c .records)"
     rc=0
     ro create lkx >/dev/null 2>&1 || rc=$?
     [ "$rc" -ne 0 ] || pt_fail "a create on a read-only state directory succeeded ($1)"

@@ -29,16 +29,16 @@ pt_assert_eq "the taps are in A" "ua0 ua1 ua2" "$(pt_marked_taps "$NS_A" | xargs
 # ---- from B: left alone, and said so --------------------------------------------
 pt_assert_rc "recover from B" 0 ptap_user recover --json
 pt_assert_json "recover from B leaves every record of A alone" "$PT_OUT" \
-    'length == 3 and all(.[]; .action == "other-netns" and .netns.name == $a
+    '(.records | length) == 3 and all(.records[]; .action == "other-netns" and .netns.name == $a
                               and (.reason | test("cannot enter")))' --arg a "$NS_A"
 pt_assert_rc "recover from B, text" 0 ptap_user recover
 pt_assert_match "the text names the namespace" "other-netns 'ua0' \\(ready\\): .*'$NS_A'" "$PT_OUT"
 pt_assert_eq "the records live on" "ua0 ua1 ua2" "$(live)"
 pt_assert_eq "the taps too" "ua0 ua1 ua2" "$(pt_marked_taps "$NS_A" | xargs)"
 pt_assert_json "list from B: a problem, the kernel not asked" "$(ptap_user list --json)" \
-    'length == 3 and all(.[]; .in_kernel == null and .netns.name == $a
+    '(.records | length) == 3 and all(.records[]; .in_kernel == null and .netns.name == $a
                               and (.problem | test("cannot enter")))' --arg a "$NS_A"
-pt_assert_match "list's text says so" "ua0 .*!! .*cannot enter" "$(ptap_user list)"
+pt_assert_match "list's text says so" "ua0 .* \? .*cannot enter" "$(ptap_user list || [ $? -eq 1 ])"
 
 pt_assert_rc "destroy from B" 77 ptap_user destroy ua0
 pt_assert_match "destroy says why" "cannot destroy 'ua0': .*'$NS_A'.*cannot enter" "$PT_ERR"
@@ -57,24 +57,24 @@ echo "$line" | sed -e "s/seq=\"[0-9]*\"/seq=\"$((seq + 1))\"/" -e 's/state="read
     "$PT_PYTHON" "$PT_SOURCE_DIR/tests/data/journal/seal.py" >>"$J"
 pt_assert_rc "release from B" 75 ptap_user release "qmp:$PC_TMP/gone.qmp" --json
 pt_assert_json "release leaves ua0 alone" "$PT_OUT" \
-    'length == 1 and .[0].action == "other-netns" and .[0].name == "ua0"'
+    '(.records | length) == 1 and .records[0].action == "other-netns" and .records[0].name == "ua0"'
 pt_assert_match "release says why" "network namespace this process cannot enter" "$PT_ERR"
 has "$NS_A" ua0 || pt_fail "the refused release removed ua0"
 pt_assert_json "ua0 is still attached on record" "$(ptap_user list --json)" \
-    '[.[] | select(.name == "ua0" and .state == "attached")] | length == 1'
+    '[.records[] | select(.name == "ua0" and .state == "attached")] | length == 1'
 pt_ok "from another namespace a user's records of A are left alone, and said so"
 
 # ---- from A: judged there ---------------------------------------------------------
 pt_assert_rc "release from A" 0 in_ns "$NS_A" ptap_user release "qmp:$PC_TMP/gone.qmp" --json
 pt_assert_json "release in A destroys ua0" "$PT_OUT" \
-    'length == 1 and .[0].action == "release" and .[0].name == "ua0"'
+    '(.records | length) == 1 and .records[0].action == "release" and .records[0].name == "ua0"'
 has "$NS_A" ua0 && pt_fail "release in A left ua0"
 pt_assert_rc "recover from A" 0 in_ns "$NS_A" ptap_user recover --json
-pt_assert_eq "recover from A has nothing to do" "[]" "$(jq -c . <<<"$PT_OUT")"
+pt_assert_eq "recover from A has nothing to do" "[]" "$(jq -c .records <<<"$PT_OUT")"
 ip -n "$NS_A" link del ua2
 pt_assert_rc "recover from A, ua2 deleted" 0 in_ns "$NS_A" ptap_user recover --json
 pt_assert_json "recover in A closes ua2" "$PT_OUT" \
-    'length == 1 and .[0].action == "close" and .[0].name == "ua2"'
+    '(.records | length) == 1 and .records[0].action == "close" and .records[0].name == "ua2"'
 pt_assert_eq "ua1 lives on" "ua1" "$(live)"
 pt_ok "in A the user's records are judged as ever"
 
@@ -82,7 +82,7 @@ pt_ok "in A the user's records are judged as ever"
 ip netns del "$NS_A"
 pt_assert_rc "recover from B after A is gone" 0 ptap_user recover --json
 pt_assert_json "the record is left, never called gone" "$PT_OUT" \
-    'length == 1 and .[0].action == "other-netns" and .[0].name == "ua1"
-     and (.[0].reason | test("cannot find, nor tell gone"))'
+    '(.records | length) == 1 and .records[0].action == "other-netns" and .records[0].name == "ua1"
+     and (.records[0].reason | test("cannot find, nor tell gone"))'
 pt_assert_eq "ua1's record lives on" "ua1" "$(live)"
 pt_ok "a user never concludes a namespace is gone"

@@ -34,7 +34,7 @@ has() { ip -n "$1" link show "$2" >/dev/null 2>&1; }
 taps() { pt_marked_taps "$1" | xargs; }
 live() { pc_live root "$PC_ROOT_STATE" | xargs; }
 # rec NAME: the live record of NAME in `ptap list --json` (from B).
-rec() { ptap_root list --json | jq -c --arg n "$1" '.[] | select(.name == $n and .state != null)'; }
+rec() { ptap_root list --json | jq -c --arg n "$1" '.records[] | select(.name == $n and .state != null)'; }
 
 # ---- 3 taps made in A; recover from B, then from A ----------------------------
 pt_assert_rc "create in A" 0 in_ns "$NS_A" ptap_root create 'nsa%d' --count 3
@@ -44,24 +44,24 @@ jid=$(pc_jid root "$PC_ROOT_STATE")
 ip -n "$NS_B" tuntap add nsa0 mode tap
 before_b=$(pt_links)
 pt_assert_rc "recover --dry-run from B" 0 ptap_root recover --dry-run --json
-pt_assert_eq "recover --dry-run from B plans nothing" "[]" "$(jq -c . <<<"$PT_OUT")"
+pt_assert_eq "recover --dry-run from B plans nothing" "[]" "$(jq -c .records <<<"$PT_OUT")"
 pt_assert_rc "recover from B" 0 ptap_root recover --json
-pt_assert_eq "recover from B has nothing to do" "[]" "$(jq -c . <<<"$PT_OUT")"
+pt_assert_eq "recover from B has nothing to do" "[]" "$(jq -c .records <<<"$PT_OUT")"
 pt_assert_eq "the records live on after recover from B" "nsa0 nsa1 nsa2" "$(live)"
 pt_assert_unchanged "B's device named nsa0" "$before_b"
 pt_assert_rc "recover from A" 0 in_ns "$NS_A" ptap_root recover --json
-pt_assert_eq "recover from A has nothing to do" "[]" "$(jq -c . <<<"$PT_OUT")"
+pt_assert_eq "recover from A has nothing to do" "[]" "$(jq -c .records <<<"$PT_OUT")"
 pt_assert_eq "the taps in A survived both" "nsa0 nsa1 nsa2" "$(taps "$NS_A")"
 pt_ok "recover from B and from A keep the 3 records and the 3 taps"
 
 # ---- list from B shows them in A, judged there ---------------------------------
 list=$(ptap_root list --json)
 pt_assert_json "list from B: each record in namespace A by name, its tap there" "$list" \
-    '[.[] | select(.netns.name == $a and (.netns.id | test("^[0-9]+:[0-9]+$"))
+    '[.records[] | select(.netns.name == $a and (.netns.id | test("^[0-9]+:[0-9]+$"))
                    and .netns.current == false and .in_kernel == true and .problem == null)]
      | length == 3' --arg a "$NS_A"
 pt_assert_json "list from A: the same records, current there" "$(in_ns "$NS_A" ptap_root list --json)" \
-    '[.[] | select(.netns.name == $a and .netns.current == true and .in_kernel == true)] | length == 3' \
+    '[.records[] | select(.netns.name == $a and .netns.current == true and .in_kernel == true)] | length == 3' \
     --arg a "$NS_A"
 text=$(ptap_root list)
 pt_assert_match "list's text shows the namespace" "nsa1 +ready .* $NS_A" "$text"
@@ -71,7 +71,7 @@ pt_ok "list shows each record's namespace and judges it there"
 in_ns "$NS_A" pc_helper root create orphA --tag "$jid:op900" >/dev/null
 pt_assert_rc "recover from B, an orphan in A" 0 ptap_root recover --json
 pt_assert_json "the orphan in A is destroyed, in A" "$PT_OUT" \
-    'length == 1 and .[0].action == "destroy-orphan" and .[0].name == "orphA" and .[0].netns.name == $a' \
+    '(.records | length) == 1 and .records[0].action == "destroy-orphan" and .records[0].name == "orphA" and .records[0].netns.name == $a' \
     --arg a "$NS_A"
 has "$NS_A" orphA && pt_fail "the orphan is still in A"
 pt_assert_unchanged "B, while the helper ran in A" "$before_b"
@@ -94,7 +94,7 @@ pt_assert_rc "create mv* in A" 0 in_ns "$NS_A" ptap_root create 'mv%d' --count 3
 ip -n "$NS_A" link set mv0 netns "$NS_C"
 pt_assert_rc "recover from B after a move" 0 ptap_root recover --json
 pt_assert_json "recover follows mv0 to C" "$PT_OUT" \
-    'length == 1 and .[0].action == "follow-netns" and .[0].name == "mv0" and .[0].netns.name == $c' \
+    '(.records | length) == 1 and .records[0].action == "follow-netns" and .records[0].name == "mv0" and .records[0].netns.name == $c' \
     --arg c "$NS_C"
 pt_assert_json "mv0's record is in C now" "$(rec mv0)" '.netns.name == $c and .in_kernel == true' \
     --arg c "$NS_C"
@@ -108,12 +108,12 @@ ip -n "$NS_A" link set mv2 netns "$NS_C"
 ip -n "$NS_C" link set mv2 name mv2x
 pt_assert_rc "recover after a move and a rename" 0 ptap_root recover --json
 pt_assert_json "recover follows mv2 to C as mv2x" "$PT_OUT" \
-    'length == 1 and .[0].action == "follow-netns" and .[0].name == "mv2" and (.[0].reason | test("mv2x"))'
+    '(.records | length) == 1 and .records[0].action == "follow-netns" and .records[0].name == "mv2" and (.records[0].reason | test("mv2x"))'
 pt_assert_json "mv2x's record is in C" "$(rec mv2x)" '.netns.name == $c and .in_kernel == true' \
     --arg c "$NS_C"
 pt_assert_eq "the moved taps are all in C" "mv0 mv1 mv2x" "$(taps "$NS_C")"
 pt_assert_rc "recover from C" 0 in_ns "$NS_C" ptap_root recover --json
-pt_assert_eq "recover from C has nothing to do" "[]" "$(jq -c . <<<"$PT_OUT")"
+pt_assert_eq "recover from C has nothing to do" "[]" "$(jq -c .records <<<"$PT_OUT")"
 pt_ok "a tap moved to another namespace is followed, never destroyed"
 
 # ---- the udev trigger run in B never closes A's record ---------------------------
@@ -143,9 +143,9 @@ pt_ns unshare -m --propagation private env PTAP_HELPER="$PC_HELPER" \
     bash "$T/trigger.sh" "$NS_A" "$NS_B" "$T" "$PTAP_BIN" ||
     pt_fail "the trigger scenario failed: $(cat "$T/trigger.err" 2>/dev/null)"
 pt_assert_json "the trigger run in B for B's trg0 keeps A's record" "$(cat "$T/trigger.list")" \
-    '[.[] | select(.name == "trg0" and .state == "ready" and .in_kernel == true)] | length == 1'
+    '[.records[] | select(.name == "trg0" and .state == "ready" and .in_kernel == true)] | length == 1'
 pt_assert_json "recover from B closes trg0 once it is gone from A" "$(cat "$T/trigger.recover")" \
-    'length == 1 and .[0].action == "close" and .[0].name == "trg0"'
+    '(.records | length) == 1 and .records[0].action == "close" and .records[0].name == "trg0"'
 pt_ok "the udev trigger in B never closes a record of A"
 
 # ---- records of the old format are of the namespace ptap runs in ----------------
@@ -158,13 +158,13 @@ cat "$OLD/journal.new" >"$OLD/journal.xml" # same inode, owner and mode
 grep -q netns "$OLD/journal.xml" && pt_fail "could not make an old-format journal"
 pt_assert_rc "journal check of the old format" 0 pc_ptap root "$OLD" journal check
 pt_assert_json "list: an old record has no namespace, judged where ptap runs" \
-    "$(pc_ptap root "$OLD" list --json)" '.[0].netns == null and .[0].in_kernel == true'
+    "$(pc_ptap root "$OLD" list --json)" '.records[0].netns == null and .records[0].in_kernel == true'
 pt_assert_rc "recover from B of an old record" 0 pc_ptap root "$OLD" recover --json
-pt_assert_eq "nothing to do in B" "[]" "$(jq -c . <<<"$PT_OUT")"
+pt_assert_eq "nothing to do in B" "[]" "$(jq -c .records <<<"$PT_OUT")"
 # From C the old record is C's: its tap is not there, it is found in B.
 pt_assert_rc "recover from C of an old record" 0 in_ns "$NS_C" pc_ptap root "$OLD" recover --json
 pt_assert_json "from C the tap is followed to B, never closed" "$PT_OUT" \
-    'length == 1 and .[0].action == "follow-netns" and .[0].netns.name == $b' --arg b "$NS_B"
+    '(.records | length) == 1 and .records[0].action == "follow-netns" and .records[0].netns.name == $b' --arg b "$NS_B"
 has "$NS_B" old0 || pt_fail "old0 was removed"
 pt_ok "an old-format record is judged in the namespace ptap runs in"
 
@@ -190,7 +190,7 @@ echo "$line" | sed -e "s/seq=\"[0-9]*\"/seq=\"$((seq + 1))\"/" -e 's/state="read
     "$PT_PYTHON" "$PT_SOURCE_DIR/tests/data/journal/seal.py" >>"$PC_ROOT_STATE/journal.xml"
 pt_assert_rc "release from B" 0 ptap_root release "qmp:$PC_TMP/gone.qmp" --json
 pt_assert_json "release destroys rel0 in A" "$PT_OUT" \
-    'length == 1 and .[0].action == "release" and .[0].name == "rel0" and .[0].netns.name == $a' \
+    '(.records | length) == 1 and .records[0].action == "release" and .records[0].name == "rel0" and .records[0].netns.name == $a' \
     --arg a "$NS_A"
 has "$NS_A" rel0 && pt_fail "release from B left rel0 in A"
 pt_assert_unchanged "B, while releasing in A" "$before_b"
@@ -235,11 +235,11 @@ pt_assert_rc "recover from B after A is deleted" 0 ptap_root recover --json
 # namespace made meanwhile took it, the records are judged there, where
 # their taps are not ("close"); either way nothing is destroyed.
 pt_assert_json "the records of A close, without a destroy" "$PT_OUT" \
-    '[.[] | select(.action == "netns-gone" or .action == "close") | .name] | sort == ["nsa0","nsa1"]
+    '[.records[] | select(.action == "netns-gone" or .action == "close") | .name] | sort == ["nsa0","nsa1"]
      and length == 2'
 pt_assert_eq "no helper ran" "" "$(cat "$PC_TMP/helper.log")"
 pt_assert_eq "the records of C live on" "mv0 mv1 mv2x" "$(live)"
 PC_PTAP_HELPER=
 pt_assert_rc "recover again" 0 ptap_root recover --json
-pt_assert_eq "a second recover has nothing to do" "[]" "$(jq -c . <<<"$PT_OUT")"
+pt_assert_eq "a second recover has nothing to do" "[]" "$(jq -c .records <<<"$PT_OUT")"
 pt_ok "a deleted namespace closes its records on the next recover, from anywhere"

@@ -34,14 +34,14 @@ for n in $names; do
         pt_fail "$n mark is '$(echo "$l" | jq -r .ifalias)', not ptap:u0:$jid:opN"
 done
 list=$(ptap_root list --json)
-pt_assert_eq "records" 5 "$(echo "$list" | jq length)"
+pt_assert_eq "records" 5 "$(echo "$list" | jq '.records | length')"
 pt_assert_eq "all ready, in the kernel, owner 0, bridge br0" 5 \
-    "$(echo "$list" | jq '[.[] | select(.state == "ready" and .in_kernel == true and .owner == 0
+    "$(echo "$list" | jq '[.records[] | select(.state == "ready" and .in_kernel == true and .uid == 0 and .owner == "root"
                                       and .bridge == "br0" and .consumer == null
                                       and .problem == null)] | length')"
 pt_assert_eq "ifindex recorded" "$(echo "$links" | jq -c '[.[] | select(.ifname | startswith("ptaptst")) | .ifindex] | sort')" \
-    "$(echo "$list" | jq -c '[.[].ifindex] | sort')"
-ptap_root list | grep -q '^ptaptst3 *ready *0 *br0' || pt_fail "'ptap list' does not show ptaptst3 ready on br0"
+    "$(echo "$list" | jq -c '[.records[].ifindex] | sort')"
+ptap_root list | grep -Eq '^ptaptst3 +ready +root +- +br0 ' || pt_fail "'ptap list' does not show ptaptst3 ready on br0"
 pc_check root "$PC_ROOT_STATE" "after create"
 
 # ---- 2. one tap with every property ---------------------------------------
@@ -54,15 +54,18 @@ pt_assert_eq "mtu" 1400 "$(echo "$l" | jq -r .mtu)"
 pt_assert_eq "multi_queue" true "$(echo "$l" | jq -r .linkinfo.info_data.multi_queue)"
 pt_assert_eq "vnet_hdr" true "$(echo "$l" | jq -r .linkinfo.info_data.vnet_hdr)"
 pt_assert_eq "group" "$(getent group "$PC_GID" | cut -d: -f1)" "$(echo "$l" | jq -r .linkinfo.info_data.group)"
-r=$(ptap_root list --json | jq -c '.[] | select(.name == "ptapmac0") | [.mac, .mtu, .multi_queue, .vnet_hdr, .group, .bridge]')
+r=$(ptap_root list --json | jq -c '.records[] | select(.name == "ptapmac0") | [.mac, .mtu, .multi_queue, .vnet_hdr, .gid, .bridge]')
 pt_assert_eq "record of ptapmac0" "[\"02:11:22:33:44:55\",1400,true,true,$PC_GID,null]" "$r"
 
 # Root may hand a tap to a user and a group.
 pt_assert_rc "create for a user" 0 ptap_root create ptapfor0 --owner "$PC_USER" --group "$PC_GID"
 pt_assert_eq "owner and group in the kernel" "$PC_USER $(getent group "$PC_GID" | cut -d: -f1)" \
     "$(pc_links | jq -r '.[] | select(.ifname == "ptapfor0") | "\(.linkinfo.info_data.user) \(.linkinfo.info_data.group)"')"
-pt_assert_eq "owner and group on record" "$PC_UID $PC_GID" \
-    "$(ptap_root list --json | jq -r '.[] | select(.name == "ptapfor0") | "\(.owner) \(.group)"')"
+pt_assert_eq "owner and group on record, by name and number" \
+    "$PC_USER $PC_UID $(getent group "$PC_GID" | cut -d: -f1) $PC_GID" \
+    "$(ptap_root list --json | jq -r '.records[] | select(.name == "ptapfor0") | "\(.owner) \(.uid) \(.group) \(.gid)"')"
+ptap_root list | grep -Eq "^ptapfor0 +ready +$PC_USER +$(getent group "$PC_GID" | cut -d: -f1) " ||
+    pt_fail "'ptap list' does not name ptapfor0's owner and group: $(ptap_root list)"
 pt_assert_rc "destroy it" 0 ptap_root destroy ptapfor0
 
 # ---- 3. refusals change nothing -------------------------------------------
@@ -134,7 +137,7 @@ ujid=$(pc_jid user "$PC_USER_STATE")
 pt_assert_eq "user taps in the kernel" "$(printf 'ptu%d\n' 0 1 2)" "$(pc_kernel_taps "$ujid")"
 pt_assert_eq "user taps owned by the user" "$PC_USER $PC_USER $PC_USER" \
     "$(pc_links | jq -r '[.[] | select(.ifname | startswith("ptu")) | .linkinfo.info_data.user] | join(" ")')"
-pt_assert_eq "user records" "$PC_UID" "$(ptap_user list --json | jq -r '[.[].owner] | unique | join(",")')"
+pt_assert_eq "user records" "$PC_UID" "$(ptap_user list --json | jq -r '[.records[].uid] | unique | join(",")')"
 pc_check user "$PC_USER_STATE" "user create"
 refuse_helper "bridge denied" 77 "'ptux0'" ptap_user create ptux0 --bridge br1
 refuse_helper "no bridge not allowed" 77 "'ptux0'" ptap_user create ptux0
@@ -184,7 +187,7 @@ att=$(echo "$line" | sed -e "s/seq=\"[0-9]*\"/seq=\"$((seq + 1))\"/" -e 's/state
 echo "$att" | "$PT_PYTHON" "$PT_SOURCE_DIR/tests/data/journal/seal.py" \
     >>"$PC_ROOT_STATE/journal.xml"
 pt_assert_eq "hand-made attached record" attached \
-    "$(ptap_root list --json | jq -r '.[] | select(.name == "ptaptst4") | .state')"
+    "$(ptap_root list --json | jq -r '.records[] | select(.name == "ptaptst4") | .state')"
 refuse "destroy attached" 64 "'ptaptst4'" ptap_root destroy ptaptst0 ptaptst4
 echo "$PT_ERR" | grep -q "gone.qmp" || pt_fail "destroy attached: message does not name the guest"
 
@@ -198,14 +201,14 @@ pt_assert_eq "left on record" "$(printf '%s\n' ptapmac0 ptaptst4)" "$(pc_live ro
 # The guest is gone (no socket): recovery takes its tap back.
 pt_assert_rc "recover a gone guest's tap" 0 ptap_root recover --json
 pt_assert_eq "recover action" '[{"action":"consumer-gone","name":"ptaptst4"}]' \
-    "$(echo "$PT_OUT" | jq -c '[.[] | {action, name}]')"
+    "$(echo "$PT_OUT" | jq -c '[.records[] | {action, name}]')"
 pc_check root "$PC_ROOT_STATE" "after destroy"
 
 # ---- 7. forget ---------------------------------------------------------------
 refuse "forget an existing tap" 64 "'ptapmac0'" ptap_root forget ptapmac0
 ip -n "$PC_NS" link del ptapmac0
 pt_assert_eq "list flags it" "missing from the kernel" \
-    "$(ptap_root list --json | jq -r '.[] | select(.name == "ptapmac0") | .problem')"
+    "$(ptap_root list --json | jq -r '.records[] | select(.name == "ptapmac0") | .problem')"
 pt_assert_rc "forget a hand-deleted tap" 0 ptap_root forget ptapmac0
 pt_assert_eq "no records" "" "$(pc_live root "$PC_ROOT_STATE")"
 pt_assert_rc "forget a name not on record" 0 ptap_root forget ptapmac0 nosuch0

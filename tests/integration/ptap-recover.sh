@@ -13,11 +13,11 @@ OTHER=$PC_TMP/other-state # a second journal of root's
 
 # ---- nothing to do -----------------------------------------------------------
 pt_assert_rc "recover of an empty journal" 0 ptap_root recover --json
-pt_assert_eq "recover --json, nothing to do" "[]" "$(echo "$PT_OUT" | jq -c .)"
+pt_assert_eq "recover --json, nothing to do" "[]" "$(echo "$PT_OUT" | jq -c .records)"
 pt_assert_rc "recover, text" 0 ptap_root recover
 pt_assert_eq "recover prints nothing when there is nothing to do" "" "$PT_OUT"
 pt_assert_rc "dry run" 0 ptap_root recover --dry-run --json
-pt_assert_eq "recover --dry-run --json, nothing to do" "[]" "$(echo "$PT_OUT" | jq -c .)"
+pt_assert_eq "recover --dry-run --json, nothing to do" "[]" "$(echo "$PT_OUT" | jq -c .records)"
 jid=$(pc_jid root "$PC_ROOT_STATE")
 
 # ---- what must never be touched ----------------------------------------------
@@ -88,17 +88,17 @@ interrupt after destroy da0
 
 pt_assert_eq "states left by the crashes" \
     '[["ca%d","creating"],["cb%d","creating"],["da0","destroying"],["db0","destroying"],["gone0","ready"],["gone1","ready"],["keep0","ready"],["keep1","ready"]]' \
-    "$(ptap_root list --json | jq -c '[.[] | select(.state != null) | [.name, .state]] | sort')"
+    "$(ptap_root list --json | jq -c '[.records[] | select(.state != null) | [.name, .state]] | sort')"
 pt_assert_eq "orphans listed" '["ca0","ca1","ca2","orph0","orph1","orph2","orphx"]' \
-    "$(ptap_root list --json | jq -c '[.[] | select(.state == null) | .name] | sort')"
+    "$(ptap_root list --json | jq -c '[.records[] | select(.state == null) | .name] | sort')"
 
 # ---- --dry-run: the plan, and nothing changes -----------------------------------
 expected='[["close","gone0"],["close","gone1"],["complete-destroy","da0"],["complete-destroy","db0"],["destroy-orphan","orph0"],["destroy-orphan","orph1"],["destroy-orphan","orph2"],["destroy-orphan","orphx"],["rollback-create","ca%d"],["rollback-create","cb%d"]]'
 before=$(pc_snapshot)
 before_other=$(cat "$OTHER/journal.xml")
 pt_assert_rc "recover --dry-run --json" 0 ptap_root recover --dry-run --json
-pt_assert_eq "planned actions" "$expected" "$(echo "$PT_OUT" | jq -c '[.[] | [.action, .name]] | sort')"
-pt_assert_eq "dry run says not done" '[false]' "$(echo "$PT_OUT" | jq -c '[.[].done] | unique')"
+pt_assert_eq "planned actions" "$expected" "$(echo "$PT_OUT" | jq -c '[.records[] | [.action, .name]] | sort')"
+pt_assert_eq "dry run says not done" '[false]' "$(echo "$PT_OUT" | jq -c '[.records[].done] | unique')"
 pt_assert_unchanged "recover --dry-run --json" "$before" pc_snapshot
 pt_assert_rc "recover --dry-run" 0 ptap_root recover --dry-run
 pt_assert_eq "text plan: one line per action" 10 "$(echo "$PT_OUT" | grep -c '^would ')"
@@ -117,8 +117,8 @@ PC_PTAP_HELPER=
 pt_assert_eq "one helper run removes everything" "destroy: ca0 ca1 ca2 db0 orph0 orph1 orph2 orphx" \
     "$(read -r verb dashes names <"$PC_TMP/helper.log" && echo "$verb: $(echo $names | tr ' ' '\n' | sort | xargs)")"
 pt_assert_eq "helper runs" 1 "$(wc -l <"$PC_TMP/helper.log")"
-pt_assert_eq "actions taken" "$expected" "$(echo "$PT_OUT" | jq -c '[.[] | [.action, .name]] | sort')"
-pt_assert_eq "recover says done" '[true]' "$(echo "$PT_OUT" | jq -c '[.[].done] | unique')"
+pt_assert_eq "actions taken" "$expected" "$(echo "$PT_OUT" | jq -c '[.records[] | [.action, .name]] | sort')"
+pt_assert_eq "recover says done" '[true]' "$(echo "$PT_OUT" | jq -c '[.records[].done] | unique')"
 pt_assert_eq "devices of others, unmarked, and live ones untouched" "$keep" "$(untouched)"
 pt_assert_eq "this journal's taps" "$(printf '%s\n' keep0 keep1)" "$(pc_kernel_taps "$jid")"
 pt_assert_eq "nothing left with this journal's mark" "$(printf '%s\n' keep0 keep1)" \
@@ -130,13 +130,13 @@ pt_assert_eq "other journal file untouched" "$before_other" "$(cat "$OTHER/journ
 
 # The other journals see their own orphans and nothing of ours.
 pt_assert_eq "other journal's orphans" '["othorph0","othorph1"]' \
-    "$(pc_ptap root "$OTHER" list --json | jq -c '[.[] | select(.state == null) | .name] | sort')"
+    "$(pc_ptap root "$OTHER" list --json | jq -c '[.records[] | select(.state == null) | .name] | sort')"
 pt_assert_rc "other journal's recover" 0 pc_ptap root "$OTHER" recover --json
 pt_assert_eq "other journal's actions" '[["destroy-orphan","othorph0"],["destroy-orphan","othorph1"]]' \
-    "$(echo "$PT_OUT" | jq -c '[.[] | [.action, .name]] | sort')"
+    "$(echo "$PT_OUT" | jq -c '[.records[] | [.action, .name]] | sort')"
 pc_check root "$OTHER" "other journal"
 pt_assert_rc "user's recover" 0 ptap_user recover --json
-pt_assert_eq "user's actions" '[["destroy-orphan","usrorph0"]]' "$(echo "$PT_OUT" | jq -c '[.[] | [.action, .name]] | sort')"
+pt_assert_eq "user's actions" '[["destroy-orphan","usrorph0"]]' "$(echo "$PT_OUT" | jq -c '[.records[] | [.action, .name]] | sort')"
 pc_check user "$PC_USER_STATE" "user journal"
 pt_assert_eq "ours still intact" "$(printf '%s\n' keep0 keep1)" "$(pc_kernel_taps "$jid")"
 pt_assert_eq "bare and hand-made taps still there" "bare0 hand0" \

@@ -30,7 +30,7 @@ PTAP_FAULT=helper-after-delete pt_assert_rc "destroy, helper killed after the de
 pt_assert_match "the message says the helper was killed" "killed by signal 9" "$PT_ERR"
 exists ka0 || exists ka1 && pt_fail "the kernel still has ka0/ka1"
 pt_assert_json "no ready record of a tap the kernel deleted (before any recover)" \
-    "$(ptap_root list --json)" '[.[] | select(.name == "ka0" or .name == "ka1")] | length == 0'
+    "$(ptap_root list --json)" '[.records[] | select(.name == "ka0" or .name == "ka1")] | length == 0'
 pc_wait_helpers
 pc_check root "$S" "after a helper killed after its delete"
 pt_ok "a destroy whose helper died after the delete records the taps gone"
@@ -43,9 +43,9 @@ pt_assert_match "the message says the helper was killed" "killed by signal 9" "$
 pc_wait_helpers
 [ "$(group_of kb0)" != default ] || pt_fail "the fault point did not leave kb0 in a deletion group"
 pt_assert_json "list shows the problem" "$(ptap_root list --json)" \
-    '[.[] | select(.name == "kb0" and (.problem // "" | test("deletion group")))] | length == 1'
+    '[.records[] | select(.name == "kb0" and (.problem // "" | test("deletion group")))] | length == 1'
 pt_assert_rc "recover" 0 ptap_root recover --json
-pt_assert_json "recover restores both" "$PT_OUT" '[.[] | select(.action == "restore-group")] | length == 2'
+pt_assert_json "recover restores both" "$PT_OUT" '[.records[] | select(.action == "restore-group")] | length == 2'
 pt_assert_eq "kb0 back in the default group" default "$(group_of kb0)"
 pt_assert_eq "kb1 back in the default group" default "$(group_of kb1)"
 pt_assert_eq "kb0 still on br0" br0 "$(master_of kb0)"
@@ -58,20 +58,20 @@ pt_assert_rc "root's taps on br0" 0 ptap_root create 'rb%d' --count 2 --bridge b
 pt_assert_rc "a user's tap on br0" 0 ptap_user create ub0 --bridge br0
 ip -n "$PC_NS" link del br0
 pt_assert_json "list shows the taps are off their bridge" "$(ptap_root list --json)" \
-    '[.[] | select((.name | startswith("rb")) and (.problem // "" | test("off its bridge")))] | length == 2'
+    '[.records[] | select((.name | startswith("rb")) and (.problem // "" | test("off its bridge")))] | length == 2'
 pt_assert_rc "recover while the bridge is gone" 0 ptap_root recover --json
 pt_assert_json "recover says why it cannot act" "$PT_OUT" \
-    '[.[] | select(.action == "bridge-gone" and (.reason | test("br0")))] | length == 2'
+    '[.records[] | select(.action == "bridge-gone" and (.reason | test("br0")))] | length == 2'
 exists rb0 && exists rb1 || pt_fail "recover removed taps whose bridge is gone"
 ip -n "$PC_NS" link add br0 type bridge
 ip -n "$PC_NS" link set br0 up
 pt_assert_rc "recover once the bridge is back" 0 ptap_root recover --json
-pt_assert_json "root's taps rejoin" "$PT_OUT" '[.[] | select(.action == "rejoin-bridge")] | length == 2'
+pt_assert_json "root's taps rejoin" "$PT_OUT" '[.records[] | select(.action == "rejoin-bridge")] | length == 2'
 pt_assert_eq "rb0 on br0 again" br0 "$(master_of rb0)"
 pt_assert_eq "rb1 on br0 again" br0 "$(master_of rb1)"
 pt_assert_rc "the user's recover" 0 ptap_user recover --json
 pt_assert_json "the user's tap rejoins (the policy allows br0)" "$PT_OUT" \
-    '[.[] | select(.action == "rejoin-bridge" and .name == "ub0")] | length == 1'
+    '[.records[] | select(.action == "rejoin-bridge" and .name == "ub0")] | length == 1'
 pt_assert_eq "ub0 on br0 again" br0 "$(master_of ub0)"
 pc_check root "$S" "after the bridge came back"
 pc_check user "$PC_USER_STATE" "after the bridge came back (user)"

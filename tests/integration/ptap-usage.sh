@@ -18,19 +18,24 @@ usage() {
     local what=$1 needle=$2
     shift 2
     pt_assert_rc "$what" 64 P "$@"
-    [ -z "$PT_OUT" ] || pt_fail "$what: usage error printed on stdout: $PT_OUT"
-    echo "$PT_ERR" | grep -qF -- "$needle" || pt_fail "$what: message '$PT_ERR' does not name '$needle'"
+    # With --json, the one document is the error; else stdout stays empty.
+    if printf '%s\n' "$@" | grep -qx -- --json; then
+        pt_assert_json "$what: the JSON error" "$PT_OUT" '.version == 1 and .error.code == 64'
+    else
+        [ -z "$PT_OUT" ] || pt_fail "$what: usage error printed on stdout: $PT_OUT"
+    fi
+    grep -qF -- "$needle" <<<"$PT_ERR" || pt_fail "$what: message '$PT_ERR' does not name '$needle'"
     [ ! -e "$SD" ] || pt_fail "$what: a usage error created the state directory"
 }
 
 # ---- --help and --version ---------------------------------------------------------
 for h in --help -h; do
     pt_assert_rc "$h" 0 P "$h"
-    echo "$PT_OUT" | grep -q '^Usage: ptap ' || pt_fail "$h: no usage line"
+    grep -q '^Usage: ptap ' <<<"$PT_OUT" || pt_fail "$h: no usage line"
     for c in create destroy list recover forget journal; do
         echo "$PT_OUT" | grep -qE "^  $c( |$)" || pt_fail "$h does not list '$c'"
     done
-    echo "$PT_OUT" | grep -q '64' && echo "$PT_OUT" | grep -q '78' || pt_fail "$h does not list the exit codes"
+    grep -q '64' <<<"$PT_OUT" && grep -q '78' <<<"$PT_OUT" || pt_fail "$h does not list the exit codes"
     [ -z "$PT_ERR" ] || pt_fail "$h wrote on stderr: $PT_ERR"
 done
 version=$(sed -n 's/^project(ptap VERSION \([0-9.]*\).*/\1/p' "$PT_SOURCE_DIR/CMakeLists.txt")
@@ -41,7 +46,7 @@ done
 # `ptap CMD --help`: the command's synopsis, exit 0, no journal touched.
 for c in create destroy list recover forget journal release; do
     pt_assert_rc "$c --help" 0 P --state-dir "$SD" "$c" --help
-    echo "$PT_OUT" | grep -q "^Usage: ptap .*$c" || pt_fail "'ptap $c --help' printed: $PT_OUT"
+    grep -q "^Usage: ptap .*$c" <<<"$PT_OUT" || pt_fail "'ptap $c --help' printed: $PT_OUT"
     [ ! -e "$SD" ] || pt_fail "'ptap $c --help' created the state directory"
 done
 
@@ -58,7 +63,7 @@ declare -A OPTS=(
     [release]="uuid connect force"
     [recover]="dry-run"
     [watch]="grace syslog netlink-buffer"
-    [journal]=""
+    [journal]="" [help]=""
 )
 for c in "${!OPTS[@]}"; do
     pt_assert_rc "$c --help" 0 P --state-dir "$SD" "$c" --help
@@ -69,13 +74,15 @@ for c in "${!OPTS[@]}"; do
     pt_assert_eq "'ptap $c --help' option lines" "$(printf '%s\n' ${OPTS[$c]} $GLOBALS | sort)" "$labels"
     for o in ${OPTS[$c]} $GLOBALS; do
         # A meaning: text after the label, or on the next (indented) line.
-        echo "$PT_OUT" | awk -v o="$o" '
+        # A here-string, not a pipe: awk exits at its answer, and a pipe's
+        # writer would then die of SIGPIPE (pipefail).
+        awk -v o="$o" '
             label { ok = $0 ~ /^      +[^ ]/; exit }
             $0 ~ "^  (-[a-zA-Z], )?--" o "( [^ ]+)?( |$)" {
                 sub("^  (-[a-zA-Z], )?--" o "( [^ ]+)?", "")
                 if ($0 ~ /[^ ]/) { ok = 1; exit }
                 label = 1 }
-            END { exit !ok }' || pt_fail "'ptap $c --help' does not say what --$o means"
+            END { exit !ok }' <<<"$PT_OUT" || pt_fail "'ptap $c --help' does not say what --$o means"
     done
     for o in ${OPTS[$c]}; do
         echo "$grammar" | grep -qE -- "--$o( |\]|\)|$)" || pt_fail "'ptap $c --help': grammar does not name --$o"
@@ -89,14 +96,58 @@ for c in "${!OPTS[@]}"; do
     done
 done
 
+# The manual pages document every command and every option: ptap(1), and
+# ptap-watch(8) for watch's own (roff writes --opt as \-\-opt).
+roff_opt() { printf '%s' "\\-\\-${1//-/\\-}"; }
+for c in "${!OPTS[@]}"; do
+    grep -qE "^\.B $c( |$)" "$PT_SOURCE_DIR/docs/ptap.1" || pt_fail "ptap(1) does not document '$c'"
+    page=$PT_SOURCE_DIR/docs/ptap.1
+    [ "$c" = watch ] && page=$PT_SOURCE_DIR/docs/ptap-watch.8
+    for o in ${OPTS[$c]}; do
+        grep -qF -- "$(roff_opt "$o")" "$page" || pt_fail "$(basename "$page") does not document $c --$o"
+    done
+done
+for o in $GLOBALS version; do
+    grep -qF -- "$(roff_opt "$o")" "$PT_SOURCE_DIR/docs/ptap.1" || pt_fail "ptap(1) does not document --$o"
+done
+exit_status=$(sed -n '/^\.SH EXIT STATUS/,/^\.SH /p' "$PT_SOURCE_DIR/docs/ptap.1")
+for code in 0 1 64 69 71 75 77 78; do
+    grep -qx "\.B $code" <<<"$exit_status" ||
+        pt_fail "ptap(1) EXIT STATUS does not list $code"
+done
+grep -q '^\.SH JSON OUTPUT' "$PT_SOURCE_DIR/docs/ptap.1" || pt_fail "ptap(1) has no JSON OUTPUT section"
+
+# `ptap help` is `ptap --help`; `ptap help CMD` is `ptap CMD --help`.
+pt_assert_rc "--help" 0 P --help
+main_help=$PT_OUT
+pt_assert_rc "help" 0 P help
+pt_assert_eq "'ptap help' is 'ptap --help'" "$main_help" "$PT_OUT"
+grep -qE '^  help \[COMMAND\]' <<<"$main_help" || pt_fail "'ptap --help' does not list 'help'"
+for c in "${!OPTS[@]}"; do
+    pt_assert_rc "$c --help" 0 P "$c" --help
+    cmd_help=$PT_OUT
+    pt_assert_rc "help $c" 0 P --state-dir "$SD" help "$c"
+    pt_assert_eq "'ptap help $c' is 'ptap $c --help'" "$cmd_help" "$PT_OUT"
+    [ ! -e "$SD" ] || pt_fail "'ptap help $c' created the state directory"
+done
+grep -qE '1 list found problems' <<<"$main_help" || pt_fail "'ptap --help' does not say what exit 1 means"
+
 # ---- usage errors: 64 --------------------------------------------------------------
+usage "help: an unknown command" "'frob'" --state-dir "$SD" help frob
+usage "help: two commands" "at most one" --state-dir "$SD" help list create
+# A TARGET with a scheme ptap does not know is refused, not taken for a
+# libvirt domain's name.
+for c in attach "detach --tap ptap0" release; do
+    usage "$c: an unknown TARGET scheme" "unknown TARGET scheme 'foo:'" --state-dir "$SD" $c foo:/x
+    usage "$c: an unknown TARGET scheme (--json)" "unknown TARGET scheme 'unix:'" --state-dir "$SD" $c unix:/x --json
+done
 pt_assert_rc "no command" 64 P
 [ -z "$PT_OUT" ] || pt_fail "no command: usage went to stdout"
-echo "$PT_ERR" | grep -q '^Usage: ptap' || pt_fail "no command: no usage on stderr"
+grep -q '^Usage: ptap' <<<"$PT_ERR" || pt_fail "no command: no usage on stderr"
 usage "unknown command" "'frobnicate'" --state-dir "$SD" frobnicate
-echo "$PT_ERR" | grep -qF -- "'ptap --help'" || pt_fail "unknown command: no pointer to 'ptap --help'"
+grep -qF -- "'ptap --help'" <<<"$PT_ERR" || pt_fail "unknown command: no pointer to 'ptap --help'"
 usage "unknown global option" "--bogus" --bogus list
-echo "$PT_ERR" | grep -qF -- "'ptap --help'" || pt_fail "unknown option: no pointer to 'ptap --help'"
+grep -qF -- "'ptap --help'" <<<"$PT_ERR" || pt_fail "unknown option: no pointer to 'ptap --help'"
 usage "--state-dir without a value" "state-dir" --state-dir
 usage "unknown create option" "invalid option" --state-dir "$SD" create --bogus
 usage "create: two templates" "TEMPLATE" --state-dir "$SD" create 'a%d' 'b%d'
@@ -167,16 +218,16 @@ usage "--state-dir too long" "--state-dir" --state-dir "$long" list
 
 # ---- options after arguments, global options after the command -----------------------
 pt_assert_rc "list --json" 0 P --state-dir "$SD" list --json
-pt_assert_eq "empty list" "[]" "$(echo "$PT_OUT" | jq -c .)"
+pt_assert_eq "empty list" "[]" "$(echo "$PT_OUT" | jq -c .records)"
 pt_assert_rc "--json before the command" 0 P --json --state-dir "$SD" list
-pt_assert_eq "empty list (global --json)" "[]" "$(echo "$PT_OUT" | jq -c .)"
+pt_assert_eq "empty list (global --json)" "[]" "$(echo "$PT_OUT" | jq -c .records)"
 pt_assert_rc "--state-dir after the command" 0 P recover --json --state-dir "$SD" --dry-run
-pt_assert_eq "nothing to recover" "[]" "$(echo "$PT_OUT" | jq -c .)"
+pt_assert_eq "nothing to recover" "[]" "$(echo "$PT_OUT" | jq -c .records)"
 pt_assert_rc "journal check, fresh" 0 P --state-dir "$SD" journal check
-echo "$PT_OUT" | grep -q "nothing on record" || pt_fail "journal check said: $PT_OUT"
+grep -q "nothing on record" <<<"$PT_OUT" || pt_fail "journal check said: $PT_OUT"
 [ ! -e "$SD/journal.xml" ] || pt_fail "a read-only command created a journal in '$SD'"
 pt_assert_rc "journal dump, fresh" 0 P --state-dir "$SD" journal dump
-echo "$PT_OUT" | grep -q "0 live record" || pt_fail "journal dump said: $PT_OUT"
+grep -q "0 live record" <<<"$PT_OUT" || pt_fail "journal dump said: $PT_OUT"
 pt_assert_rc "journal compact, fresh" 0 P --state-dir "$SD" journal compact
 pt_assert_eq "state dir mode" 700 "$(stat -c %a "$SD")"
 
@@ -184,19 +235,19 @@ pt_assert_eq "state dir mode" 700 "$(stat -c %a "$SD")"
 cp "$SD/journal.xml" "$T/good.xml"
 printf '<tap seq="999" state="bogus"/>\n<tap seq="1000" name="x"/>\n' >>"$SD/journal.xml"
 pt_assert_rc "damaged journal: list" 78 P --state-dir "$SD" list
-echo "$PT_ERR" | grep -qF "$SD" || pt_fail "damaged journal: message '$PT_ERR' does not name the directory"
+grep -qF "$SD" <<<"$PT_ERR" || pt_fail "damaged journal: message '$PT_ERR' does not name the directory"
 pt_assert_rc "damaged journal: check" 78 P --state-dir "$SD" journal check
-echo "$PT_ERR" | grep -qF "journal.xml" || pt_fail "journal check: message '$PT_ERR' does not name the file"
+grep -qF "journal.xml" <<<"$PT_ERR" || pt_fail "journal check: message '$PT_ERR' does not name the file"
 cp "$T/good.xml" "$SD/journal.xml"
 pt_assert_rc "repaired journal" 0 P --state-dir "$SD" journal check
 
 # A state directory whose parent is missing, or that is a file: 78.
 pt_assert_rc "state dir without parent" 78 P --state-dir "$T/no/such/dir" list
-echo "$PT_ERR" | grep -qF "$T/no/such/dir" || pt_fail "state dir without parent: message '$PT_ERR' does not name it"
+grep -qF "$T/no/such/dir" <<<"$PT_ERR" || pt_fail "state dir without parent: message '$PT_ERR' does not name it"
 [ ! -e "$T/no" ] || pt_fail "a missing parent was created"
 touch "$T/file"
 pt_assert_rc "state dir is a file" 78 P --state-dir "$T/file" create a0
-echo "$PT_ERR" | grep -qF "$T/file" || pt_fail "state dir is a file: message '$PT_ERR' does not name it"
+grep -qF "$T/file" <<<"$PT_ERR" || pt_fail "state dir is a file: message '$PT_ERR' does not name it"
 
 # A user without XDG_RUNTIME_DIR and without --state-dir: told what to do.
 if [ "$(id -u)" -eq 0 ]; then
@@ -209,5 +260,5 @@ else
     err=$(env -u XDG_RUNTIME_DIR "$PTAP_BIN" list 2>&1 >/dev/null) || got=$?
 fi
 pt_assert_eq "no XDG_RUNTIME_DIR: exit code" 78 "$got"
-echo "$err" | grep -q -- "--state-dir" || pt_fail "no XDG_RUNTIME_DIR: message '$err' does not suggest --state-dir"
+grep -q -- "--state-dir" <<<"$err" || pt_fail "no XDG_RUNTIME_DIR: message '$err' does not suggest --state-dir"
 echo "ok: ptap usage, help, version and exit codes"

@@ -12,6 +12,7 @@
 #   pc_ptap AS DIR ARGS  run `ptap --state-dir DIR ARGS` as AS (root|user)
 #   ptap_root / ptap_user ARGS   the same with the default state dirs
 #   pc_check AS DIR      journal and kernel agree exactly (see below)
+#   pc_list AS DIR       `ptap list --json`, exit 1 (problems listed) allowed
 #   pc_snapshot [--live] what a user sees, for pt_assert_unchanged
 #
 # Assertions are common.sh's (pt_fail, pt_assert_eq, pt_assert_rc with
@@ -184,9 +185,15 @@ pc_marked_taps() {
     pc_links | jq -r '.[] | select((.ifalias // "") | test("^ptap(:|$)")) | .ifname' | sort
 }
 
+# pc_list AS DIR: `ptap list --json`, where its exit 1 (a row has a
+# PROBLEM) is an answer, not a failure: the caller judges the rows.
+pc_list() {
+    pc_ptap "$1" "$2" list --json || [ $? -eq 1 ]
+}
+
 # pc_live AS DIR: names of the live records, sorted.
 pc_live() {
-    pc_ptap "$1" "$2" list --json | jq -r '.[] | select(.state != null) | .name' | sort
+    pc_list "$1" "$2" | jq -r '.records[] | select(.state != null) | .name' | sort
 }
 
 # pc_snapshot [--live]: what a user can observe, for "nothing changed"
@@ -199,7 +206,7 @@ pc_snapshot() {
         [ "$as" = user ] && dir=$PC_USER_STATE
         echo "## $as list"
         if [ -e "$dir/journal.xml" ]; then
-            pc_ptap "$as" "$dir" list --json | jq -S 'map(del(.carrier))'
+            pc_list "$as" "$dir" | jq -S '.records | map(del(.carrier))'
             [ "${1:-}" = --live ] || cat "$dir/journal.xml"
         fi
     done
@@ -215,14 +222,15 @@ pc_snapshot() {
 # journal validates, and a recover has nothing left to do.
 pc_check() {
     local as=$1 dir=$2 ctx=${3:-}
-    local jid list kernel live bad
+    local jid list kernel live bad rc=0
     jid=$(pc_jid "$as" "$dir")
     [ -n "$jid" ] || pt_fail "$ctx: no journal id in 'ptap journal dump'"
-    list=$(pc_ptap "$as" "$dir" list --json)
+    list=$(pc_ptap "$as" "$dir" list --json) || rc=$?
     kernel=$(pc_kernel_taps "$jid" "$(pc_uid "$as")")
-    live=$(echo "$list" | jq -r '.[] | select(.state != null) | .name' | sort)
-    bad=$(echo "$list" | jq -c '.[] | select(.state != "ready" or .in_kernel != true or .problem != null)')
+    live=$(echo "$list" | jq -r '.records[] | select(.state != null) | .name' | sort)
+    bad=$(echo "$list" | jq -c '.records[] | select(.state != "ready" or .in_kernel != true or .problem != null)')
     [ -z "$bad" ] || pt_fail "$ctx: records that disagree with the kernel: $bad"
+    [ "$rc" -eq 0 ] || pt_fail "$ctx: 'ptap list' exited $rc with no problem listed: $list"
     if [ "$kernel" != "$live" ]; then
         diff <(echo "$live") <(echo "$kernel") >&2 || true
         pt_fail "$ctx: live records (<) and this journal's taps in the kernel (>) differ"
@@ -231,5 +239,5 @@ pc_check() {
         pt_fail "$ctx: 'ptap journal check' failed"
     local again
     again=$(pc_ptap "$as" "$dir" recover --json)
-    [ "$(echo "$again" | jq -c .)" = "[]" ] || pt_fail "$ctx: a further recover still acts: $again"
+    [ "$(echo "$again" | jq -c .records)" = "[]" ] || pt_fail "$ctx: a further recover still acts: $again"
 }

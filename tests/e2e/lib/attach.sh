@@ -45,11 +45,13 @@ taps_in_ns() { pt_marked_taps "$NS"; }
 
 # The recovery invariant: guest NIC present <=> record attached <=> tap exists.
 assert_consistent() {
-    local list taps recs
-    list=$(P list --json) || pt_fail "ptap list failed"
+    local list taps recs rc=0
+    list=$(P list --json) || rc=$?
+    [ "$rc" -le 1 ] || pt_fail "ptap list failed ($rc)"
     taps=$(taps_in_ns | tr '\n' ' ')
-    recs=$(pt_jq "$list" '[.[] | select(.state != null) | .name] | sort | join(" ")') ||
+    recs=$(pt_jq "$list" '[.records[] | select(.state != null) | .name] | sort | join(" ")') ||
         pt_fail "ptap list --json: $list"
     [ "$(echo $taps)" = "$(echo $recs)" ] || pt_fail "kernel taps [$taps] != journal records [$recs]"
-    pt_assert_json "ptap list reports problems: $list" "$list" 'all(.[]; .problem == null)'
+    pt_assert_json "ptap list reports problems: $list" "$list" 'all(.records[]; .problem == null)'
+    [ "$rc" -eq 0 ] || pt_fail "ptap list exited $rc with no problem listed: $list"
 }
