@@ -124,7 +124,7 @@ for ((round = 1; round <= HROUNDS; round++)); do
     esac
     pc_wait_helpers
     pt_assert_json "round $round: no live record of a tap the kernel deleted ($as, seed $SEED)" \
-        "$(pc_ptap "$as" "$dir" list --json)" '[.[] | select(.state != null and .in_kernel == false)] | length == 0'
+        "$(pc_list "$as" "$dir")" '[.records[] | select(.state != null and .in_kernel == false)] | length == 0'
     pt_assert_rc "round $round: recover ($as)" 0 pc_ptap "$as" "$dir" recover --json
     pc_check "$as" "$dir" "helper chaos round $round, $as, seed $SEED"
     mapfile -t names < <(pc_live "$as" "$dir")
