@@ -185,7 +185,61 @@ json_object *cli_netns_json(const ptap_netns *ns)
     return o;
 }
 
-json_object *cli_record_json(const ptap_journal *j, const ptap_record *rec)
+static json_object *str_or_null(const char *s)
+{
+    return s && *s ? json_object_new_string(s) : NULL;
+}
+
+/* The consumer the journal names (attached by ptap). */
+static json_object *consumer_json(const ptap_consumer *k)
+{
+    json_object *co = json_object_new_object();
+    bool lv = k->kind == PTAP_CONSUMER_LIBVIRT;
+
+    json_object_object_add(co, "kind", json_object_new_string(ptap_consumer_kind_to_string(k->kind)));
+    json_object_object_add(co, "external", json_object_new_boolean(false));
+    json_object_object_add(co, "target", json_object_new_string(k->target));
+    json_object_object_add(co, "name", str_or_null(k->name));
+    json_object_object_add(co, "domain", lv ? str_or_null(k->name) : NULL);
+    json_object_object_add(co, "uuid", lv ? str_or_null(k->target) : NULL);
+    json_object_object_add(co, "uri", lv ? str_or_null(k->uri) : NULL);
+    json_object_object_add(co, "pid", k->pid ? json_object_new_int(k->pid) : NULL);
+    json_object_object_add(co, "command", NULL);
+    json_object_object_add(co, "netdev_id", str_or_null(k->netdev_id));
+    json_object_object_add(co, "device_id", str_or_null(k->device_id));
+    json_object_object_add(co, "model", str_or_null(k->model));
+    json_object_object_add(co, "mac", str_or_null(k->mac));
+    return co;
+}
+
+/* A holder of the tap that ptap did not attach (derived from /proc). */
+static json_object *holder_json(const ptap_holder *h)
+{
+    json_object *co = json_object_new_object();
+    bool lv = h->kind == PTAP_HOLDER_LIBVIRT, seen = h->kind != PTAP_HOLDER_UNSEEN;
+    char who[PTAP_HOLDER_DESCRIBE_MAX];
+
+    ptap_holder_describe(h, who, sizeof(who));
+    json_object_object_add(co, "kind", json_object_new_string(ptap_holder_kind_to_string(h->kind)));
+    json_object_object_add(co, "external", json_object_new_boolean(true));
+    json_object_object_add(co, "target", lv ? str_or_null(*h->uuid ? h->uuid : h->domain) : NULL);
+    json_object_object_add(co, "name", lv ? str_or_null(h->domain) : NULL);
+    json_object_object_add(co, "domain", lv ? str_or_null(h->domain) : NULL);
+    json_object_object_add(co, "uuid", lv ? str_or_null(h->uuid) : NULL);
+    json_object_object_add(co, "uri", lv ? str_or_null(h->uri) : NULL);
+    json_object_object_add(co, "pid", seen ? json_object_new_int(h->pid) : NULL);
+    json_object_object_add(co, "command", seen ? str_or_null(h->command) : NULL);
+    json_object_object_add(co, "uid", seen ? json_object_new_int64(h->uid) : NULL);
+    json_object_object_add(co, "description", json_object_new_string(who));
+    json_object_object_add(co, "netdev_id", NULL);
+    json_object_object_add(co, "device_id", NULL);
+    json_object_object_add(co, "model", NULL);
+    json_object_object_add(co, "mac", NULL);
+    return co;
+}
+
+json_object *cli_record_json_held(const ptap_journal *j, const ptap_record *rec,
+                                  const ptap_holder *h)
 {
     json_object *o = json_object_new_object();
     const ptap_consumer *k = &rec->consumer;
@@ -203,22 +257,22 @@ json_object *cli_record_json(const ptap_journal *j, const ptap_record *rec)
     json_object_object_add(o, "multi_queue",
                            json_object_new_boolean(!!(rec->flags & PTAP_TAP_MULTI_QUEUE)));
     json_object_object_add(o, "vnet_hdr", json_object_new_boolean(!!(rec->flags & PTAP_TAP_VNET_HDR)));
-    if (k->kind == PTAP_CONSUMER_NONE) {
+    /* A pool tap (create) stays in the pool when its guest goes; one made
+     * by attach goes with it. */
+    json_object_object_add(o, "pool", json_object_new_boolean(!(rec->flags & PTAP_TAP_EPHEMERAL)));
+    if (k->kind != PTAP_CONSUMER_NONE)
+        json_object_object_add(o, "consumer", consumer_json(k));
+    else if (h && h->kind != PTAP_HOLDER_NONE)
+        json_object_object_add(o, "consumer", holder_json(h));
+    else
         json_object_object_add(o, "consumer", NULL);
-    } else {
-        json_object *co = json_object_new_object();
-        json_object_object_add(co, "kind", json_object_new_string(ptap_consumer_kind_to_string(k->kind)));
-        json_object_object_add(co, "target", json_object_new_string(k->target));
-        json_object_object_add(co, "name", *k->name ? json_object_new_string(k->name) : NULL);
-        json_object_object_add(co, "pid", k->pid ? json_object_new_int(k->pid) : NULL);
-        json_object_object_add(co, "netdev_id", *k->netdev_id ? json_object_new_string(k->netdev_id) : NULL);
-        json_object_object_add(co, "device_id", *k->device_id ? json_object_new_string(k->device_id) : NULL);
-        json_object_object_add(co, "model", *k->model ? json_object_new_string(k->model) : NULL);
-        json_object_object_add(co, "mac", *k->mac ? json_object_new_string(k->mac) : NULL);
-        json_object_object_add(o, "consumer", co);
-    }
     json_object_object_add(o, "created", json_object_new_int64(rec->created));
     json_object_object_add(o, "updated", json_object_new_int64(rec->updated));
     json_object_object_add(o, "netns", cli_netns_json(&rec->netns));
     return o;
+}
+
+json_object *cli_record_json(const ptap_journal *j, const ptap_record *rec)
+{
+    return cli_record_json_held(j, rec, NULL);
 }

@@ -22,6 +22,7 @@
 
 #include "error.h"
 #include "journal.h"
+#include "kview.h"
 
 /* --wait: how long a command waits for the journal lock by default. */
 #define CLI_WAIT_DEFAULT_S 10
@@ -176,6 +177,16 @@ int cli_parse_group(const char *s, gid_t *ret);
  * the tap's network namespace (cli_netns_json()).
  */
 json_object *cli_record_json(const ptap_journal *j, const ptap_record *rec);
+
+/**
+ * cli_record_json_held: cli_record_json(), and when the record names no
+ * consumer but @h says who holds its tap (libvirt through managed='no', a
+ * QEMU started by hand: @h kind not NONE), that holder as its "consumer"
+ * (kind "libvirt", "process" or "unknown", "external": true). @h may be
+ * NULL. Every consumer object has the same keys, null when unknown.
+ */
+json_object *cli_record_json_held(const ptap_journal *j, const ptap_record *rec,
+                                  const ptap_holder *h);
 
 /**
  * cli_netns_json: a network namespace as JSON, {"id": "DEV:INO", "name":

@@ -235,6 +235,7 @@ static const char *disagreement(const ptap_record *rec, const ptap_kdev *d, cons
 typedef struct look {
     const ptap_kdev *d;  /* its tap (where it moved, if it did), or a device of its name */
     int in_kernel;       /* 1: its tap exists, 0: it does not, -1: cannot tell */
+    ptap_holder holder;  /* who holds it when the record names no consumer (kind NONE: nobody) */
     char problem[PTAP_NSVIEW_WHY_MAX + 96]; /* "" if none */
 } look;
 
@@ -261,6 +262,8 @@ static void look_at(ptap_kviews *w, const char *jid, const ptap_record *rec, loo
         l->d = ptap_kview_find(&v->kv, rec->name);
     if (l->d && ptap_kdev_is_record(l->d, jid, rec)) {
         l->in_kernel = 1;
+        if (rec->consumer.kind == PTAP_CONSUMER_NONE)
+            ptap_kdev_holder(l->d, &v->ns, &l->holder);
         p = disagreement(rec, l->d, jid);
         snprintf(l->problem, sizeof(l->problem), "%s", p ? p : "");
         return;
@@ -271,6 +274,8 @@ static void look_at(ptap_kviews *w, const char *jid, const ptap_record *rec, loo
         ptap_nsview_describe(mv, to, sizeof(to));
         l->d = moved;
         l->in_kernel = 1;
+        if (rec->consumer.kind == PTAP_CONSUMER_NONE)
+            ptap_kdev_holder(l->d, &mv->ns, &l->holder);
         snprintf(l->problem, sizeof(l->problem), "the tap moved to %s%s%s%s ('ptap recover' "
                  "follows it)", to, strcmp(moved->name, rec->name) ? " as '" : "",
                  strcmp(moved->name, rec->name) ? moved->name : "",
@@ -331,7 +336,7 @@ static int run_list(cli *c, const cli_args *a)
         for (size_t i = 0; i < n; i++) {
             const ptap_record *rec = ptap_journal_get(j, i);
             const look *l = &looks[i];
-            json_object *o = cli_record_json(j, rec);
+            json_object *o = cli_record_json_held(j, rec, &l->holder);
 
             /* The record's namespace, and whether it is the one ptap runs in. */
             json_object_object_add(o, "netns", netns_json(&rec->netns, &w.self));
@@ -378,6 +383,13 @@ static int run_list(cli *c, const cli_args *a)
                          ptap_consumer_kind_to_string(rec->consumer.kind),
                          *rec->consumer.name ? rec->consumer.name : rec->consumer.target,
                          *rec->consumer.device_id ? "/" : "", rec->consumer.device_id);
+            else if (l->holder.kind == PTAP_HOLDER_LIBVIRT)
+                snprintf(consumer, sizeof(consumer), "libvirt:%s(held)", l->holder.domain);
+            else if (l->holder.kind == PTAP_HOLDER_PROCESS)
+                snprintf(consumer, sizeof(consumer), "pid:%ld/%s(held)", (long) l->holder.pid,
+                         l->holder.command);
+            else if (l->holder.kind == PTAP_HOLDER_UNSEEN)
+                snprintf(consumer, sizeof(consumer), geteuid() == 0 ? "held:unseen" : "held:another-user");
             if (*rec->netns.name)
                 snprintf(netns, sizeof(netns), "%s", rec->netns.name);
             else if (ptap_netns_known(&rec->netns))
