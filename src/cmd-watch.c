@@ -78,7 +78,7 @@ static void on_report(const ptap_watch_event *ev, void *userdata)
         [PTAP_WATCH_FORGOT] = LOG_NOTICE,   [PTAP_WATCH_PENDING] = LOG_INFO,
         [PTAP_WATCH_CANCELLED] = LOG_INFO,  [PTAP_WATCH_DESTROYED] = LOG_NOTICE,
         [PTAP_WATCH_KEPT] = LOG_INFO,       [PTAP_WATCH_RESYNC] = LOG_WARNING,
-        [PTAP_WATCH_FAILED] = LOG_ERR,
+        [PTAP_WATCH_FAILED] = LOG_ERR,      [PTAP_WATCH_RETURNED] = LOG_NOTICE,
     };
     (void) userdata;
     if (hold_failures && ev->kind == PTAP_WATCH_FAILED && !*held_failure) {

@@ -133,6 +133,26 @@ exists pool1 || pt_fail "release destroyed a pool tap"
 exists made3 && pt_fail "release left the tap attach made"
 pt_assert_json "pool1 is ready again" "$(ptap_root list --json)" \
     '[.[] | select(.name == "pool1" and .state == "ready" and .consumer == null)] | length == 1'
+pt_ok "a guest that goes away returns pool taps to the pool, takes the taps made for it"
+
+# ptap watch (what notices a guest's death as it happens): the same rule.
+hold root pool2
+attached pool2 "$PC_TMP/gone4.qmp" "" 7
+WLOG=$PC_TMP/watch.log
+ip netns exec "$PC_NS" env PTAP_HELPER="$PC_HELPER" "$PTAP_BIN" --state-dir "$PC_ROOT_STATE" \
+    watch --grace 1 -v 2>"$WLOG" &
+WPID=$!
+pt_cleanup_add pt_kill "$WPID"
+for _ in $(seq 100); do grep -q "watching the journal" "$WLOG" && break; sleep 0.05; done
+grep -q "watching the journal" "$WLOG" || pt_fail "the watcher did not start: $(cat "$WLOG")"
+pt_kill "$HOLDER" # the carrier drops: the "guest" is gone
+for _ in $(seq 60); do grep -q "'pool2': guest .* is gone: pool tap ready again" "$WLOG" && break; sleep 0.1; done
+pt_assert_match "the watcher returns pool2 to the pool" "'pool2': guest .* is gone: pool tap ready again" \
+    "$(cat "$WLOG")"
+pt_kill "$WPID"
+exists pool2 || pt_fail "the watcher destroyed a pool tap whose guest went away"
+pt_assert_json "pool2 is ready, with no consumer" "$(ptap_root list --json)" \
+    '[.[] | select(.name == "pool2" and .state == "ready" and .consumer == null)] | length == 1'
 pt_assert_rc "destroy the pool" 0 ptap_root destroy pool1 pool2
 pc_check root "$PC_ROOT_STATE" "end"
-pt_ok "a guest that goes away returns pool taps to the pool, takes the taps made for it"
+pt_ok "ptap watch returns a pool tap to the pool when its guest goes away"
