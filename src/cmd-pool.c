@@ -431,7 +431,9 @@ const cli_command cli_cmd_list = {
     .details = "Each record's state, owner, bridge, MAC, whether its tap exists (and has\n"
                "carrier) in its network namespace, that namespace, its consumer, and any\n"
                "disagreement; orphan taps of this journal too, where ptap runs and in its\n"
-               "records' namespaces. A namespace this process may not enter is not looked\n"
-               "into: its records say so (KERNEL '?').\n",
+               "records' namespaces. A tap that something else holds (libvirt through\n"
+               "managed='no', a QEMU started by hand) shows its holder as its consumer.\n"
+               "A namespace this process may not enter is not looked into: its records\n"
+               "say so (KERNEL '?').\n",
     .run = run_list,
 };
