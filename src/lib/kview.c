@@ -209,6 +209,12 @@ static const ptap_holder *holder_at(size_t i)
 
     if (h->kind != PTAP_HOLDER_NONE)
         return h;
+    /* A QEMU with several taps has one entry per tap: one look per QEMU. */
+    for (size_t k = 0; k < holders.n; k++)
+        if (k != i && holders.v[k].pid == p->pid && holders.dom[k].kind != PTAP_HOLDER_NONE) {
+            *h = holders.dom[k];
+            return h;
+        }
     *h = (ptap_holder) { .kind = PTAP_HOLDER_PROCESS, .pid = p->pid, .uid = p->uid };
     snprintf(h->command, sizeof(h->command), "%s", p->comm);
     if (ptap_proc_libvirt_domain(p->pid, p->uid, &dom) == 0) {

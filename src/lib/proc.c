@@ -426,8 +426,9 @@ static bool session_pidfile_is(const char *rundir, const char *name, pid_t pid)
     return ptap_proc_pidfile_is(path, pid);
 }
 
-/* A session libvirtd of @uid whose runtime directory has @name's pid file
- * holding @pid: its XDG_RUNTIME_DIR is read from its environment. */
+/* A session libvirtd (or virtqemud) of @uid whose runtime directory has
+ * @name's pid file holding @pid: its XDG_RUNTIME_DIR is read from its
+ * environment (this user's own processes, or root). */
 static bool session_libvirtd_started(uid_t uid, const char *name, pid_t pid)
 {
     _cleanup_(closedirp) DIR *d = opendir("/proc");
@@ -444,7 +445,9 @@ static bool session_libvirtd_started(uid_t uid, const char *name, pid_t pid)
 
         if (ptap_parse_uint(de->d_name, 1, INT32_MAX, &n) < 0)
             continue;
-        if (read_proc((pid_t) n, "comm", &comm, NULL) < 0 || strcmp(comm, "libvirtd\n") != 0)
+        /* The monolithic daemon, or the QEMU driver's own (modular libvirt). */
+        if (read_proc((pid_t) n, "comm", &comm, NULL) < 0 ||
+            (strcmp(comm, "libvirtd\n") != 0 && strcmp(comm, "virtqemud\n") != 0))
             continue;
         if (ptap_proc_owner((pid_t) n, &u, &g) < 0 || u != uid)
             continue;
