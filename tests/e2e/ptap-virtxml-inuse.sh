@@ -8,7 +8,8 @@
 # guest keeps its traffic; virt-xml --remove-device unplugs it and it is
 # free again. Then the guest is destroyed while it holds two pool taps (one
 # hot-plugged by virsh attach-device, one by `ptap attach --tap`): recover
-# returns both to the pool, destroys neither.
+# returns both to the pool, destroys neither. Last, a domain defined with a
+# pool tap holds it from its start, and virsh detach-interface frees it.
 # Tried before: `ptap destroy POOLTAP` removed the tap from under the
 # running guest without a word, list called it ready with no consumer, and
 # recover destroyed the pool tap of `attach --tap` once its guest was gone.
@@ -114,6 +115,22 @@ pt_assert_json "all three are ready pool taps with no consumer" "$(P list --json
      == ["vxa0", "vxb0", "vxc0"]'
 pt_assert_eq "a second recover has nothing to do" "[]" "$(P recover --json | jq -c .)"
 pt_ok "the guest died holding vxb0 and vxc0: recover returned them to the pool"
+
+# ---- a domain defined with the tap; virsh detach-interface lets it go -----------------
+pt_assert_rc "virt-xml --add-device (the definition only)" 0 virt-xml -c "$PTAP_LV_URI" "$DOM" \
+    --add-device --network type=ethernet,target.dev=vxa0,model.type=virtio,xpath.set=./target/@managed=no
+ptap_lv_boot "$DOM" || pt_fail "the domain defined with vxa0 did not boot"
+pt_assert_json "vxa0 is the domain's from its start" "$(consumer vxa0)" \
+    '.kind == "libvirt" and .domain == $d and .pid == ($p | tonumber)' --arg d "$DOM" --arg p "$PTAP_GUEST_PID"
+pt_assert_rc "destroy of vxa0" 75 P destroy vxa0
+mac=$(mac_of vxa0)
+m=$(ptap_guest_mark)
+pt_assert_rc "virsh detach-interface" 0 ptap_lv_virsh detach-interface "$DOM" ethernet --mac "$mac" --live
+ptap_guest_net_wait '^lo$' 30 "$m" >/dev/null || pt_fail "guest still lists the NIC virsh detached"
+for _ in $(seq 50); do [ "$(consumer vxa0)" = null ] && break; sleep 0.1; done
+pt_assert_eq "vxa0 has no consumer once detached" null "$(consumer vxa0)"
+ptap_lv_halt "$DOM"
+pt_ok "a domain defined with vxa0 holds it from its start; virsh detach-interface frees it"
 
 pt_assert_rc "destroy the pool" 0 P destroy vxa0 vxb0 vxc0
 pt_assert_eq "no records left" "[]" "$(P list --json)"
