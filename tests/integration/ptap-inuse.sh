@@ -133,6 +133,18 @@ exists pool1 || pt_fail "release destroyed a pool tap"
 exists made3 && pt_fail "release left the tap attach made"
 pt_assert_json "pool1 is ready again" "$(ptap_root list --json)" \
     '[.[] | select(.name == "pool1" and .state == "ready" and .consumer == null)] | length == 1'
+# A tap that a process still holds is kept by a release, naming the holder;
+# --force returns it to the pool all the same.
+attached pool1 "$PC_TMP/gone5.qmp" "" 8
+hold root pool1
+pt_assert_rc "release of a held tap" 75 ptap_root release "qmp:$PC_TMP/gone5.qmp" --json
+pt_assert_json "the held tap is kept, its holder named" "$PT_OUT" \
+    '[.[] | select(.name == "pool1" and .action == "in-use" and (.reason | test("in use by pid " + $p)))] | length == 1' \
+    --arg p "$HOLDER"
+pt_assert_rc "release --force" 0 ptap_root release "qmp:$PC_TMP/gone5.qmp" --force --json
+pt_assert_json "--force returns it to the pool" "$(ptap_root list --json)" \
+    '[.[] | select(.name == "pool1" and .state == "ready" and .consumer.external == true)] | length == 1'
+pt_kill "$HOLDER"
 pt_ok "a guest that goes away returns pool taps to the pool, takes the taps made for it"
 
 # ptap watch (what notices a guest's death as it happens): the same rule.
