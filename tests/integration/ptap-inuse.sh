@@ -13,12 +13,14 @@
 source "$(dirname "$0")/../lib/ptap-cli.sh"
 pc_setup inuse
 
-# hold AS NAME: a process of AS (root or the test user) attaches a queue of
-# tap NAME and keeps it for 60 s; sets HOLDER to its pid (ip netns exec and
+# hold AS NAME [ARG...]: a process of AS (root or the test user) attaches a
+# queue of tap NAME and keeps it for 60 s (ARGs: more of its command line);
+# sets HOLDER to its pid (ip netns exec and
 # setpriv exec the next stage: it is python itself, as pt_tun_open's would be
 # were it not a shell function).
 hold() {
     local as=$1 name=$2 i
+    shift 2
     [ "$as" = root ] || as=$PC_USER
     rm -f "$PC_TMP/user/held"
     ip netns exec "$PC_NS" setpriv --reuid "$as" --regid "$as" --init-groups -- "$PT_PYTHON" -c '
@@ -26,7 +28,7 @@ import fcntl, os, struct, sys, time
 fd = os.open("/dev/net/tun", os.O_RDWR | os.O_CLOEXEC)
 fcntl.ioctl(fd, 0x400454ca, struct.pack("16sH22x", sys.argv[1].encode(), 0x0002 | 0x1000))
 open(sys.argv[2], "w").close()
-time.sleep(60)' "$name" "$PC_TMP/user/held" &
+time.sleep(60)' "$name" "$PC_TMP/user/held" "$@" &
     HOLDER=$!
     pt_cleanup_add pt_kill "$HOLDER"
     for i in $(seq 100); do
@@ -63,6 +65,12 @@ pt_assert_rc "recover with the held pool tap" 0 ptap_root recover --json
 pt_assert_eq "recover has nothing to do" "[]" "$(jq -c . <<<"$PT_OUT")"
 pt_ok "destroy and attach --tap refuse a held tap, naming the holder"
 
+pt_kill "$HOLDER"
+# A command line like libvirt's QEMU's, but no libvirtd's pid file names it:
+# a process, never guessed to be a domain.
+hold root pool0 -name guest=ptaptest-notlv,debug-threads=on -uuid 0f0e0d0c-0b0a-0908-0706-050403020100
+pt_assert_json "a look-alike is a process" "$(consumer root pool0)" \
+    '.kind == "process" and .pid == ($p | tonumber) and .domain == null' --arg p "$HOLDER"
 pt_kill "$HOLDER"
 pt_assert_eq "once let go, no consumer" null "$(consumer root pool0)"
 pt_assert_match "the text list shows none" "pool0 +ready .* - *$" "$(ptap_root list | grep '^pool0 ')"
