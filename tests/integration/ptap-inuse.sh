@@ -19,7 +19,7 @@ pc_setup inuse
 # setpriv exec the next stage: it is python itself, as pt_tun_open's would be
 # were it not a shell function).
 hold() {
-    local as=$1 name=$2 i
+    local as=$1 name=$2
     shift 2
     [ "$as" = root ] || as=$PC_USER
     rm -f "$PC_TMP/user/held"
@@ -31,7 +31,7 @@ open(sys.argv[2], "w").close()
 time.sleep(60)' "$name" "$PC_TMP/user/held" "$@" &
     HOLDER=$!
     pt_cleanup_add pt_kill "$HOLDER"
-    for i in $(seq 100); do
+    for _ in $(seq 100); do
         [ -e "$PC_TMP/user/held" ] && return 0
         kill -0 "$HOLDER" 2>/dev/null || break
         sleep 0.05

@@ -63,7 +63,7 @@ ptap_ls_virsh() {
 }
 
 ptap_ls_start() {
-    local ns=$1 user=$2 i
+    local ns=$1 user=$2
     if ! command -v libvirtd >/dev/null || ! command -v virsh >/dev/null; then
         _ptap_ls_err "needs libvirt-daemon, libvirt-daemon-driver-qemu and libvirt-clients"
         return 77
@@ -103,7 +103,7 @@ EOF
         { _ptap_ls_err "session libvirtd did not start"; return 1; }
     PTAP_LS_PID=$(_ptap_lv_pidfile "$PTAP_LS_RUN/libvirtd.pid") ||
         { _ptap_ls_err "session libvirtd wrote no pid file"; return 1; }
-    for i in $(seq 100); do
+    for _ in $(seq 100); do
         if ptap_ls_virsh list >/dev/null 2>&1; then
             export PTAP_LS_HOME PTAP_LS_RUN
             return 0
@@ -152,7 +152,7 @@ EOF
 }
 
 ptap_ls_boot() {
-    local name=$1 dir driver i pidfile
+    local name=$1 dir driver pidfile
     dir=$PTAP_LS_DIR/$name
     driver=$(_ptap_lv_driver)
     [ -x "$driver" ] || { _ptap_ls_err "no driver '$driver' (build tests first)"; return 1; }
@@ -161,7 +161,7 @@ ptap_ls_boot() {
     ptap_ls_virsh start "$name" >/dev/null || { _ptap_ls_err "cannot start '$name'"; return 1; }
     pidfile=$PTAP_LS_RUN/libvirt/qemu/run/$name.pid
     PTAP_GUEST_PID=
-    for i in $(seq 50); do
+    for _ in $(seq 50); do
         if [ -s "$pidfile" ]; then
             read -r PTAP_GUEST_PID <"$pidfile" || true
         fi
