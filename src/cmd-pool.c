@@ -375,7 +375,7 @@ static int run_list(cli *c, const cli_args *a)
         for (size_t i = 0; i < n; i++) {
             const ptap_record *rec = ptap_journal_get(j, i);
             const look *l = &looks[i];
-            char consumer[PTAP_CONSUMER_TARGET_MAX + PTAP_QEMU_ID_MAX + 32] = "-";
+            char consumer[PTAP_CONSUMER_TARGET_MAX + PTAP_HOLDER_DESCRIBE_MAX] = "-";
             char netns[PTAP_NETNS_NAME_MAX + PTAP_NETNS_ID_MAX] = "-";
 
             if (rec->consumer.kind != PTAP_CONSUMER_NONE)
@@ -384,7 +384,8 @@ static int run_list(cli *c, const cli_args *a)
                          *rec->consumer.name ? rec->consumer.name : rec->consumer.target,
                          *rec->consumer.device_id ? "/" : "", rec->consumer.device_id);
             else if (l->holder.kind == PTAP_HOLDER_LIBVIRT)
-                snprintf(consumer, sizeof(consumer), "libvirt:%s(held)", l->holder.domain);
+                snprintf(consumer, sizeof(consumer), "libvirt:%s(held,%s,%s)", l->holder.domain,
+                         *l->holder.uuid ? l->holder.uuid : "-", l->holder.uri);
             else if (l->holder.kind == PTAP_HOLDER_PROCESS)
                 snprintf(consumer, sizeof(consumer), "pid:%ld/%s(held)", (long) l->holder.pid,
                          l->holder.command);

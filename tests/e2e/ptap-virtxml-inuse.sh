@@ -58,7 +58,8 @@ pt_assert_json "list attributes vxa0 to the domain" "$(consumer vxa0)" \
     '.kind == "libvirt" and .external == true and .domain == $d and .uuid == $u
      and .uri == "qemu:///system" and .pid == ($p | tonumber)' \
     --arg d "$DOM" --arg u "$uuid" --arg p "$PTAP_GUEST_PID"
-pt_assert_match "the text list shows the domain" "vxa0 .* libvirt:$DOM" "$(P list)"
+pt_assert_match "the text list shows the domain, its UUID and connection" \
+    "vxa0 .* libvirt:$DOM\\(held,$uuid,qemu:///system\\)" "$(P list)"
 ptap_guest_link_check "$NS" eth0 10.9.0.2 10.9.0.1 || pt_fail "no traffic on the NIC virt-xml added"
 pt_ok "virt-xml hot-plugged pool tap vxa0: list names domain $DOM ($uuid) on qemu:///system"
 
