@@ -302,15 +302,23 @@ static json_object *target_json(const ptap_consumer *k)
 
 static json_object *consumer_json(const ptap_consumer *k)
 {
+    bool lv = k->kind == PTAP_CONSUMER_LIBVIRT;
     json_object *co;
 
     if (k->kind == PTAP_CONSUMER_NONE)
         return NULL;
     co = json_object_new_object();
     json_object_object_add(co, "kind", json_object_new_string(ptap_consumer_kind_to_string(k->kind)));
+    json_object_object_add(co, "external", json_object_new_boolean(false)); /* attached by ptap */
     json_object_object_add(co, "target", target_json(k));
     json_object_object_add(co, "name", *k->name ? json_object_new_string(k->name) : NULL);
+    json_object_object_add(co, "domain", lv && *k->name ? json_object_new_string(k->name) : NULL);
+    json_object_object_add(co, "uuid", lv && *k->target ? json_object_new_string(k->target) : NULL);
+    json_object_object_add(co, "uri", lv && *k->uri ? json_object_new_string(k->uri) : NULL);
     json_object_object_add(co, "pid", k->pid ? json_object_new_int(k->pid) : NULL);
+    json_object_object_add(co, "command", NULL);
+    json_object_object_add(co, "uid", NULL);
+    json_object_object_add(co, "description", NULL);
     json_object_object_add(co, "netdev_id", *k->netdev_id ? json_object_new_string(k->netdev_id) : NULL);
     json_object_object_add(co, "device_id", *k->device_id ? json_object_new_string(k->device_id) : NULL);
     json_object_object_add(co, "model", *k->model ? json_object_new_string(k->model) : NULL);
@@ -321,6 +329,32 @@ static json_object *consumer_json(const ptap_consumer *k)
 static json_object *string_or_null(const char *s)
 {
     return s && *s ? json_object_new_string(s) : NULL;
+}
+
+/* A holder of the tap that ptap did not attach (derived from /proc). */
+static json_object *holder_json(const ptap_holder *h)
+{
+    json_object *co = json_object_new_object();
+    bool lv = h->kind == PTAP_HOLDER_LIBVIRT, seen = h->kind != PTAP_HOLDER_UNSEEN;
+    char who[PTAP_HOLDER_DESCRIBE_MAX];
+
+    ptap_holder_describe(h, who, sizeof(who));
+    json_object_object_add(co, "kind", json_object_new_string(ptap_holder_kind_to_string(h->kind)));
+    json_object_object_add(co, "external", json_object_new_boolean(true));
+    json_object_object_add(co, "target", lv ? string_or_null(*h->uuid ? h->uuid : h->domain) : NULL);
+    json_object_object_add(co, "name", lv ? string_or_null(h->domain) : NULL);
+    json_object_object_add(co, "domain", lv ? string_or_null(h->domain) : NULL);
+    json_object_object_add(co, "uuid", lv ? string_or_null(h->uuid) : NULL);
+    json_object_object_add(co, "uri", lv ? string_or_null(h->uri) : NULL);
+    json_object_object_add(co, "pid", seen ? json_object_new_int(h->pid) : NULL);
+    json_object_object_add(co, "command", seen ? string_or_null(h->command) : NULL);
+    json_object_object_add(co, "uid", seen ? json_object_new_int64(h->uid) : NULL);
+    json_object_object_add(co, "description", json_object_new_string(who));
+    json_object_object_add(co, "netdev_id", NULL);
+    json_object_object_add(co, "device_id", NULL);
+    json_object_object_add(co, "model", NULL);
+    json_object_object_add(co, "mac", NULL);
+    return co;
 }
 
 json_object *cli_record_json(const ptap_journal *j, const cli_tap *t)
@@ -347,7 +381,13 @@ json_object *cli_record_json(const ptap_journal *j, const cli_tap *t)
     json_object_object_add(o, "multi_queue", json_object_new_boolean(!!(rec->flags & PTAP_TAP_MULTI_QUEUE)));
     json_object_object_add(o, "queues", d ? json_object_new_int((int) d->queues) : NULL);
     json_object_object_add(o, "vnet_hdr", json_object_new_boolean(!!(rec->flags & PTAP_TAP_VNET_HDR)));
-    json_object_object_add(o, "consumer", consumer_json(&rec->consumer));
+    /* A pool tap (create) stays in the pool when its guest goes; one made
+     * by attach goes with it. */
+    json_object_object_add(o, "pool", json_object_new_boolean(!t->orphan && !(rec->flags & PTAP_TAP_EPHEMERAL)));
+    if (rec->consumer.kind == PTAP_CONSUMER_NONE && t->holder && t->holder->kind != PTAP_HOLDER_NONE)
+        json_object_object_add(o, "consumer", holder_json(t->holder));
+    else
+        json_object_object_add(o, "consumer", consumer_json(&rec->consumer));
     json_object_object_add(o, "created", rec->created ? json_object_new_int64(rec->created) : NULL);
     json_object_object_add(o, "updated", rec->updated ? json_object_new_int64(rec->updated) : NULL);
     ns = cli_netns_json(&rec->netns);

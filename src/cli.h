@@ -202,6 +202,9 @@ typedef struct cli_tap {
     int in_kernel;            /* 1: its tap exists, 0: it does not, -1: not known */
     const ptap_netns *self;   /* the namespace ptap runs in (netns "current"), or NULL */
     const char *problem;      /* what is wrong, or NULL */
+    const ptap_holder *holder; /* who holds the tap when its record names no consumer
+                                * (libvirt through managed='no', a QEMU started by
+                                * hand), or NULL: shown as an "external" consumer */
 } cli_tap;
 
 /**

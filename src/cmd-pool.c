@@ -287,6 +287,7 @@ static const char *disagreement(const ptap_record *rec, const ptap_kdev *d, cons
 typedef struct look {
     const ptap_kdev *d;  /* its tap (where it moved, if it did), or a device of its name */
     int in_kernel;       /* 1: its tap exists, 0: it does not, -1: cannot tell */
+    ptap_holder holder;  /* who holds it when the record names no consumer (kind NONE: nobody) */
     char problem[PTAP_NSVIEW_WHY_MAX + 96]; /* "" if none */
 } look;
 
@@ -313,6 +314,8 @@ static void look_at(ptap_kviews *w, const char *jid, const ptap_record *rec, loo
         l->d = ptap_kview_find(&v->kv, rec->name);
     if (l->d && ptap_kdev_is_record(l->d, jid, rec)) {
         l->in_kernel = 1;
+        if (rec->consumer.kind == PTAP_CONSUMER_NONE)
+            ptap_kdev_holder(l->d, &v->ns, &l->holder);
         p = disagreement(rec, l->d, jid);
         snprintf(l->problem, sizeof(l->problem), "%s", p ? p : "");
         return;
@@ -323,6 +326,8 @@ static void look_at(ptap_kviews *w, const char *jid, const ptap_record *rec, loo
         ptap_nsview_describe(mv, to, sizeof(to));
         l->d = moved;
         l->in_kernel = 1;
+        if (rec->consumer.kind == PTAP_CONSUMER_NONE)
+            ptap_kdev_holder(l->d, &mv->ns, &l->holder);
         snprintf(l->problem, sizeof(l->problem), "the tap moved to %s%s%s%s ('ptap recover' "
                  "follows it)", to, strcmp(moved->name, rec->name) ? " as '" : "",
                  strcmp(moved->name, rec->name) ? moved->name : "",
@@ -496,9 +501,20 @@ static void fill_cells(const row *r, cells out)
         ptap_netns_format_id(&rec->netns, out[COL_NETNS], CELL_MAX);
     else
         cell(out[COL_NETNS], NULL);
-    if (k->kind == PTAP_CONSUMER_NONE)
-        cell(out[COL_CONSUMER], NULL);
-    else
+    if (k->kind == PTAP_CONSUMER_NONE) {
+        const ptap_holder *h = &r->l.holder;
+
+        /* Something ptap did not attach holds the tap. */
+        if (h->kind == PTAP_HOLDER_LIBVIRT)
+            snprintf(out[COL_CONSUMER], CELL_MAX, "libvirt:%s(held,%s,%s)", h->domain,
+                     *h->uuid ? h->uuid : "-", h->uri);
+        else if (h->kind == PTAP_HOLDER_PROCESS)
+            snprintf(out[COL_CONSUMER], CELL_MAX, "pid:%ld/%s(held)", (long) h->pid, h->command);
+        else if (h->kind == PTAP_HOLDER_UNSEEN)
+            cell(out[COL_CONSUMER], geteuid() == 0 ? "held:unseen" : "held:another-user");
+        else
+            cell(out[COL_CONSUMER], NULL);
+    } else
         snprintf(out[COL_CONSUMER], CELL_MAX, "%s:%s%s%s", ptap_consumer_kind_to_string(k->kind),
                  *k->name ? k->name : k->target, *k->device_id ? "/" : "", k->device_id);
     cell(out[COL_PROBLEM], r->l.problem);
@@ -566,6 +582,7 @@ static int run_list(cli *c, const cli_args *a)
             cli_tap t = {
                 .rec = rw->rec, .orphan = rw->orphan != NULL, .dev = rw->l.d,
                 .in_kernel = rw->l.in_kernel, .self = &w.self, .problem = rw->l.problem,
+                .holder = &rw->l.holder,
             };
             json_object_array_add(arr, cli_record_json(j, &t));
         }
@@ -590,6 +607,8 @@ const cli_command cli_cmd_list = {
                "disagreement between journal and kernel, or an orphan tap of this journal\n"
                "(where ptap runs and in its records' namespaces). A namespace this process\n"
                "may not enter is not looked into: its records say so (KERNEL '?').\n"
+               "A tap that something else holds (libvirt through managed='no', a QEMU\n"
+               "started by hand) shows its holder as its consumer.\n"
                "Exit status 1 when any row has a PROBLEM, 0 when none does.\n",
     .run = run_list,
 };

@@ -106,8 +106,9 @@ const cli_command cli_cmd_recover = {
     .synopsis = "[--dry-run] [--json]",
     .summary = "make journal and kernel agree after a crash",
     .details = "Rolls back or completes interrupted operations, closes records whose tap\n"
-               "vanished, destroys taps whose guest is gone and this journal's orphans.\n"
-               "Unmarked devices and other journals' taps are never touched. Each record\n"
+               "vanished, destroys the taps attach made for a guest that is gone (its pool\n"
+               "taps go back to the pool) and this journal's orphans. Unmarked devices,\n"
+               "other journals' taps and taps a process holds are never touched. Each record\n"
                "is judged in its tap's network namespace (entered as root; left alone,\n"
                "other-netns, otherwise); a gone namespace's records close.\n",
     .options = recover_options,
@@ -169,11 +170,13 @@ static int run_release(cli *c, const cli_args *a)
 const cli_command cli_cmd_release = {
     .name = "release",
     .synopsis = "TARGET [--uuid UUID] [--connect URI] [--force] [--json]",
-    .summary = "destroy every tap on record for a guest that is gone",
+    .summary = "destroy the taps of a guest that is gone, return its pool taps",
     .details = "TARGET is a libvirt domain (name or UUID), qmp:PATH or hmp:PATH, as for\n"
                "attach. Only the journal and /proc are read, libvirt is never asked (the\n"
-               "libvirt hook runs it). A tap whose guest still runs is kept (exit 75)\n"
-               "unless --force. A name matches guests of the same connection only.\n"
+               "libvirt hook runs it). The taps attach made for the guest are destroyed,\n"
+               "its pool taps (made by create) are ready again. A tap whose guest still\n"
+               "runs, or that a process holds, is kept (exit 75) unless --force. A name\n"
+               "matches guests of the same connection only.\n"
                "Each tap is destroyed in its own network namespace (as root), else kept.\n",
     .options = release_options,
     .run = run_release,

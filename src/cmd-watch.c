@@ -75,6 +75,7 @@ static char held_failure[PTAP_ERROR_MAX];
 static void on_report(const ptap_watch_event *ev, void *userdata)
 {
     static const int prio[] = {
+        [PTAP_WATCH_RETURNED] = LOG_NOTICE,
         [PTAP_WATCH_FORGOT] = LOG_NOTICE,   [PTAP_WATCH_PENDING] = LOG_INFO,
         [PTAP_WATCH_CANCELLED] = LOG_INFO,  [PTAP_WATCH_DESTROYED] = LOG_NOTICE,
         [PTAP_WATCH_KEPT] = LOG_INFO,       [PTAP_WATCH_RESYNC] = LOG_WARNING,

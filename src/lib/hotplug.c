@@ -172,6 +172,15 @@ int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *ou
                 return ptap_error_set(err, -EPERM, EX_NOPERM,
                                       "the interface '%s' is not the tap on record: its mark or "
                                       "owner says another user made it; refusing it", req->tap);
+            /* A tap serves one guest: one that libvirt (managed='no') or a
+             * QEMU started by hand holds is not free to give another. */
+            if (ptap_kdev_held(d)) {
+                char who[PTAP_HOLDER_DESCRIBE_MAX];
+
+                ptap_kdev_describe_holder(d->name, &v->ns, who, sizeof(who));
+                return ptap_error_set(err, -EBUSY, EX_TEMPFAIL,
+                                      "cannot attach tap '%s': it is in use by %s", req->tap, who);
+            }
         }
         rec = *p;
     }

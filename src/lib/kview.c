@@ -154,18 +154,157 @@ bool ptap_kdev_held(const ptap_kdev *d)
     return d && d->is_tap && (d->queues > 0 || d->carrier);
 }
 
-void ptap_kdev_describe_holder(const char *name, char *buf, size_t len)
-{
-    _cleanup_free_ ptap_proc_holder *h = NULL;
-    const ptap_proc_holder *p;
-    size_t n = 0;
+/* The holders of the last /proc scan, kept for HOLDERS_TTL_MS: one scan for
+ * every tap of a list or a recovery; a daemon (ptap watch) looks afresh. */
+#define HOLDERS_TTL_MS 1000
 
-    if (ptap_proc_tap_holders(&h, &n) == 0 && (p = ptap_proc_holder_find(h, n, name))) {
-        snprintf(buf, len, "pid %ld (%s, uid %u)", (long) p->pid, *p->comm ? p->comm : "?",
-                 (unsigned) p->uid);
+static struct {
+    ptap_proc_holder *v;
+    size_t n;
+    int64_t at;      /* ptap_now_ms() of the scan; 0: none */
+    int error;       /* the scan failed (negative errno) */
+    ptap_holder *dom; /* per entry, filled on first use (kind NONE: not looked at yet) */
+} holders;
+
+void ptap_holders_flush(void)
+{
+    free(holders.v);
+    free(holders.dom);
+    holders.v = NULL;
+    holders.dom = NULL;
+    holders.n = 0;
+    holders.at = 0;
+    holders.error = 0;
+}
+
+static void holders_load(void)
+{
+    int64_t now = ptap_now_ms();
+
+    if (holders.at && now - holders.at < HOLDERS_TTL_MS)
+        return;
+    ptap_holders_flush();
+    holders.error = ptap_proc_tap_holders(&holders.v, &holders.n);
+    if (holders.error == 0) {
+        holders.dom = calloc(holders.n ? holders.n : 1, sizeof(*holders.dom));
+        if (!holders.dom)
+            holders.error = -ENOMEM;
+    }
+    if (holders.error < 0) {
+        ptap_debug("kview: cannot tell who holds taps: %s", strerror(-holders.error));
+        free(holders.v);
+        holders.v = NULL;
+        holders.n = 0;
+    }
+    holders.at = now ? now : 1;
+}
+
+/* Entry @i of the scan as a holder: a libvirt domain's QEMU if its
+ * libvirtd's pid file says so (looked at once), else a process. */
+static const ptap_holder *holder_at(size_t i)
+{
+    const ptap_proc_holder *p = &holders.v[i];
+    ptap_holder *h = &holders.dom[i];
+    ptap_proc_domain dom;
+
+    if (h->kind != PTAP_HOLDER_NONE)
+        return h;
+    /* A QEMU with several taps has one entry per tap: one look per QEMU. */
+    for (size_t k = 0; k < holders.n; k++)
+        if (k != i && holders.v[k].pid == p->pid && holders.dom[k].kind != PTAP_HOLDER_NONE) {
+            *h = holders.dom[k];
+            return h;
+        }
+    *h = (ptap_holder) { .kind = PTAP_HOLDER_PROCESS, .pid = p->pid, .uid = p->uid };
+    snprintf(h->command, sizeof(h->command), "%s", p->comm);
+    if (ptap_proc_libvirt_domain(p->pid, p->uid, &dom) == 0) {
+        h->kind = PTAP_HOLDER_LIBVIRT;
+        memcpy(h->domain, dom.name, sizeof(h->domain));
+        memcpy(h->uuid, dom.uuid, sizeof(h->uuid));
+        memcpy(h->uri, dom.uri, sizeof(h->uri));
+    }
+    return h;
+}
+
+static void kdev_holder_named(const char *name, const ptap_netns *ns, bool held,
+                              ptap_holder *ret)
+{
+    const ptap_holder *best = NULL;
+
+    *ret = (ptap_holder) { .kind = PTAP_HOLDER_NONE, .uid = (uid_t) -1 };
+    if (!held)
+        return;
+    holders_load();
+    for (size_t i = 0; i < holders.n; i++) {
+        const ptap_proc_holder *p = &holders.v[i];
+        const ptap_holder *h;
+
+        if (strcmp(p->ifname, name) != 0)
+            continue;
+        /* The name is the holder's namespace's: another tap elsewhere. */
+        if (ptap_netns_known(ns) && p->netns_ino &&
+            (p->netns_dev != ns->dev || p->netns_ino != ns->ino))
+            continue;
+        h = holder_at(i);
+        if (!best || (best->kind != PTAP_HOLDER_LIBVIRT && h->kind == PTAP_HOLDER_LIBVIRT))
+            best = h;
+    }
+    if (best)
+        *ret = *best;
+    else
+        ret->kind = PTAP_HOLDER_UNSEEN;
+}
+
+void ptap_kdev_holder(const ptap_kdev *d, const ptap_netns *ns, ptap_holder *ret)
+{
+    kdev_holder_named(d ? d->name : "", ns, ptap_kdev_held(d), ret);
+}
+
+const char *ptap_holder_kind_to_string(ptap_holder_kind k)
+{
+    switch (k) {
+    case PTAP_HOLDER_LIBVIRT:
+        return "libvirt";
+    case PTAP_HOLDER_PROCESS:
+        return "process";
+    case PTAP_HOLDER_UNSEEN:
+        return "unknown";
+    case PTAP_HOLDER_NONE:
+    default:
+        return "none";
+    }
+}
+
+void ptap_holder_describe(const ptap_holder *h, char *buf, size_t len)
+{
+    switch (h->kind) {
+    case PTAP_HOLDER_LIBVIRT:
+        snprintf(buf, len, "libvirt domain '%s' (%s%s%son %s, QEMU pid %ld)", h->domain,
+                 *h->uuid ? "UUID " : "", h->uuid, *h->uuid ? " " : "", h->uri, (long) h->pid);
+        return;
+    case PTAP_HOLDER_PROCESS:
+        snprintf(buf, len, "pid %ld (%s, uid %u)", (long) h->pid, *h->command ? h->command : "?",
+                 (unsigned) h->uid);
+        return;
+    case PTAP_HOLDER_UNSEEN:
+        /* Only root reads every process's descriptors (TESTBED: fdinfo). */
+        snprintf(buf, len, geteuid() == 0 ? "a process ptap cannot see (of another pid namespace?)"
+                                          : "a process of another user");
+        return;
+    case PTAP_HOLDER_NONE:
+    default:
+        snprintf(buf, len, "nobody");
         return;
     }
-    snprintf(buf, len, "a process this user cannot see");
+}
+
+void ptap_kdev_describe_holder(const char *name, const ptap_netns *ns, char *buf, size_t len)
+{
+    ptap_holder h;
+
+    /* Asked of a tap known to be held: the kernel said so. */
+    kdev_holder_named(name, ns, true, &h);
+    ptap_holder_describe(&h, buf, len);
 }
 
 /* ---- one view per namespace ---- */

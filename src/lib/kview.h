@@ -20,6 +20,7 @@
 #include "error.h"
 #include "journal.h"
 #include "netns.h"
+#include "proc.h"
 
 typedef struct ptap_kdev {
     char name[IFNAMSIZ];
@@ -77,12 +78,59 @@ const ptap_kdev *ptap_kview_find_index(const ptap_kview *kv, int ifindex);
  */
 bool ptap_kdev_held(const ptap_kdev *d);
 
+/* Who holds a tap, as this process can tell (ptap_kdev_holder()). */
+typedef enum ptap_holder_kind {
+    PTAP_HOLDER_NONE,     /* nobody: the tap is free */
+    PTAP_HOLDER_LIBVIRT,  /* the QEMU of a libvirt domain (its libvirtd's pid file says so) */
+    PTAP_HOLDER_PROCESS,  /* another process: a QEMU started by hand, a user's program */
+    PTAP_HOLDER_UNSEEN,   /* held (the kernel says so), by a process this one cannot see:
+                           * another user's, for a caller that is not root */
+} ptap_holder_kind;
+
+typedef struct ptap_holder {
+    ptap_holder_kind kind;
+    pid_t pid;                          /* LIBVIRT, PROCESS: the holder */
+    uid_t uid;                          /* its effective uid */
+    char command[32];                   /* its command name (/proc/PID/comm) */
+    char domain[PTAP_PROC_DOMAIN_MAX];  /* LIBVIRT: the domain's name, */
+    char uuid[PTAP_PROC_UUID_MAX];      /* its UUID ("" if QEMU was given none), */
+    char uri[PTAP_PROC_URI_MAX];        /* and the connection of its libvirtd */
+} ptap_holder;
+
+/* Room for ptap_holder_describe()'s text. */
+#define PTAP_HOLDER_DESCRIBE_MAX (PTAP_PROC_DOMAIN_MAX + 160)
+
 /**
- * ptap_kdev_describe_holder: "pid N (COMM)" of a process that holds tap
- * @name, as far as /proc lets this process see, else "a process of
- * another user" — into @buf (@len bytes).
+ * ptap_kdev_holder: who holds tap @d, a device of network namespace @ns
+ * (NULL or unknown: any). Free (kind NONE) unless ptap_kdev_held(); then
+ * the process /proc names (ptap_proc_tap_holders(), in the namespace it
+ * names the tap in), a libvirt domain's QEMU preferred over any other
+ * holder (libvirtd itself holds the tap while it hands it over), else
+ * UNSEEN. /proc is scanned once and the answer kept for about a second,
+ * so that a list of many taps costs one scan (ptap_holders_flush()).
  */
-void ptap_kdev_describe_holder(const char *name, char *buf, size_t len);
+void ptap_kdev_holder(const ptap_kdev *d, const ptap_netns *ns, ptap_holder *ret);
+
+/** ptap_holders_flush: forget the holders ptap_kdev_holder() last saw. */
+void ptap_holders_flush(void);
+
+/** ptap_holder_kind_to_string: "libvirt", "process", "unknown" (UNSEEN), "none". */
+const char *ptap_holder_kind_to_string(ptap_holder_kind k);
+
+/**
+ * ptap_holder_describe: @h for messages, into @buf (@len bytes,
+ * PTAP_HOLDER_DESCRIBE_MAX is enough): "libvirt domain 'NAME' (UUID UUID
+ * on qemu:///system, QEMU pid N)", "pid N (COMM, uid U)", "a process of
+ * another user" (UNSEEN, not root) or "a process ptap cannot see" (root:
+ * one of another pid namespace).
+ */
+void ptap_holder_describe(const ptap_holder *h, char *buf, size_t len);
+
+/**
+ * ptap_kdev_describe_holder: ptap_holder_describe() of the holder of tap
+ * @name (a device of namespace @ns, NULL: any), looked up by name.
+ */
+void ptap_kdev_describe_holder(const char *name, const ptap_netns *ns, char *buf, size_t len);
 
 /** ptap_kview_find: the device called @name, or NULL. */
 const ptap_kdev *ptap_kview_find(const ptap_kview *kv, const char *name);

@@ -93,11 +93,11 @@ static int refuse_held(char *const *names, size_t n, const ptap_destroy_batch *b
     }
     for (size_t i = 0; i < n; i++) {
         const ptap_kdev *d = ptap_kview_find(view, names[i]);
-        char who[96];
+        char who[PTAP_HOLDER_DESCRIBE_MAX];
 
         if (!ptap_kdev_held(d))
             continue;
-        ptap_kdev_describe_holder(names[i], who, sizeof(who));
+        ptap_kdev_describe_holder(names[i], b->netns, who, sizeof(who));
         return ptap_error_set(err, -EBUSY, EX_TEMPFAIL,
                               "cannot destroy '%s': it is in use by %s (--force destroys it "
                               "anyway)", names[i], who);
@@ -709,11 +709,11 @@ int ptap_pool_destroy(ptap_journal *j, char *const *names, size_t n, unsigned fl
     /* A tap that a process holds is refused before any is destroyed. */
     for (size_t i = 0; i < n && !(flags & PTAP_DESTROY_FORCE); i++) {
         const ptap_kdev *d = where[i] ? ptap_kview_find(&where[i]->kv, dev[i]) : NULL;
-        char who[96];
+        char who[PTAP_HOLDER_DESCRIBE_MAX];
 
         if (!ptap_kdev_held(d))
             continue;
-        ptap_kdev_describe_holder(dev[i], who, sizeof(who));
+        ptap_kdev_describe_holder(dev[i], &where[i]->ns, who, sizeof(who));
         return ptap_error_set(err, -EBUSY, EX_TEMPFAIL,
                               "cannot destroy '%s': it is in use by %s (--force destroys it "
                               "anyway)", names[i], who);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "proc.h"
@@ -273,7 +274,15 @@ int ptap_proc_tap_holders(ptap_proc_holder **ret, size_t *ret_n)
         _cleanup_free_ char *comm = NULL;
         gid_t gid;
 
+        char nspath[64];
+        struct stat st;
+
         (void) ptap_proc_owner(v[i].pid, &v[i].uid, &gid);
+        snprintf(nspath, sizeof(nspath), "/proc/%d/ns/net", (int) v[i].pid);
+        if (stat(nspath, &st) == 0) {
+            v[i].netns_dev = (uint64_t) st.st_dev;
+            v[i].netns_ino = (uint64_t) st.st_ino;
+        }
         if (read_proc(v[i].pid, "comm", &comm, NULL) == 0) {
             comm[strcspn(comm, "\n")] = '\0';
             snprintf(v[i].comm, sizeof(v[i].comm), "%s", comm);
@@ -291,4 +300,189 @@ const ptap_proc_holder *ptap_proc_holder_find(const ptap_proc_holder *v, size_t 
         if (strcmp(v[i].ifname, ifname) == 0)
             return &v[i];
     return NULL;
+}
+
+/* ---- which libvirt domain a QEMU runs ---- */
+
+/* One "key=value" (or bare value) element of QEMU option text at *@s, up to
+ * its first unescaped ',' (",," is a ',' in it), into @buf; *@s moves past
+ * it. Returns 0, or -ENAMETOOLONG. */
+static int qemu_opt_next(const char **s, char *buf, size_t len)
+{
+    const char *p = *s;
+    size_t k = 0;
+    int r = 0;
+
+    for (; *p; p++) {
+        if (*p == ',') {
+            if (p[1] != ',')
+                break;
+            p++;
+        }
+        if (k + 1 >= len)
+            r = -ENAMETOOLONG;
+        else
+            buf[k++] = *p;
+    }
+    buf[k] = '\0';
+    *s = *p ? p + 1 : p;
+    return r;
+}
+
+/* The guest name of a -name argument: "guest=NAME,..." anywhere, or a
+ * first element without '=' (QEMU's implicit key). */
+static int parse_name_arg(const char *arg, char name[PTAP_PROC_DOMAIN_MAX])
+{
+    char el[PTAP_PROC_DOMAIN_MAX + 8];
+    const char *p = arg;
+    bool first = true, found = false;
+
+    while (*p && !found) {
+        const char *v = NULL;
+
+        if (qemu_opt_next(&p, el, sizeof(el)) < 0)
+            return -ENOENT; /* too long to be a domain name: none */
+        if (strncmp(el, "guest=", 6) == 0)
+            v = el + 6;
+        else if (first && !strchr(el, '='))
+            v = el;
+        first = false;
+        if (!v)
+            continue;
+        if (strlen(v) >= PTAP_PROC_DOMAIN_MAX)
+            return -ENOENT;
+        memcpy(name, v, strlen(v) + 1);
+        found = true;
+    }
+    if (!found || !*name || strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+        return -ENOENT;
+    return 0;
+}
+
+int ptap_proc_parse_qemu_name(const char *cmd, size_t len, char name[PTAP_PROC_DOMAIN_MAX],
+                              char uuid[PTAP_PROC_UUID_MAX])
+{
+    bool have_name = false;
+
+    name[0] = '\0';
+    uuid[0] = '\0';
+    if (!cmd)
+        return -ENOENT;
+    for (size_t i = 0; i < len; i += strlen(cmd + i) + 1) {
+        const char *arg = cmd + i, *next;
+
+        if (i + strlen(arg) + 1 >= len)
+            break; /* the last argument has no value after it */
+        next = arg + strlen(arg) + 1;
+        if (strcmp(arg, "-name") == 0)
+            have_name = parse_name_arg(next, name) == 0;
+        else if (strcmp(arg, "-uuid") == 0 && ptap_is_uuid(next) &&
+                 strlen(next) < PTAP_PROC_UUID_MAX)
+            snprintf(uuid, PTAP_PROC_UUID_MAX, "%s", next);
+    }
+    if (!have_name) {
+        name[0] = '\0';
+        return -ENOENT;
+    }
+    return 0;
+}
+
+bool ptap_proc_pidfile_is(const char *path, pid_t pid)
+{
+    _cleanup_free_ char *text = NULL;
+    uint64_t v;
+
+    if (ptap_read_file(path, 64, &text, NULL) < 0)
+        return false;
+    text[strcspn(text, " \t\n")] = '\0';
+    return ptap_parse_uint(text, 1, INT32_MAX, &v) == 0 && (pid_t) v == pid;
+}
+
+/* XDG_RUNTIME_DIR in the environment of process @pid, into @buf. */
+static int environ_runtime_dir(pid_t pid, char *buf, size_t len)
+{
+    _cleanup_free_ char *env = NULL;
+    size_t n;
+
+    if (read_proc(pid, "environ", &env, &n) < 0)
+        return -ENOENT;
+    for (size_t i = 0; i < n; i += strlen(env + i) + 1)
+        if (strncmp(env + i, "XDG_RUNTIME_DIR=", 16) == 0 && env[i + 16] == '/') {
+            if (strlen(env + i + 16) >= len)
+                return -ENAMETOOLONG;
+            snprintf(buf, len, "%s", env + i + 16);
+            return 0;
+        }
+    return -ENOENT;
+}
+
+/* Is RUNDIR/libvirt/qemu/run/NAME.pid @pid's? */
+static bool session_pidfile_is(const char *rundir, const char *name, pid_t pid)
+{
+    _cleanup_free_ char *path = NULL;
+
+    if (asprintf(&path, "%s/libvirt/qemu/run/%s.pid", rundir, name) < 0)
+        return false;
+    return ptap_proc_pidfile_is(path, pid);
+}
+
+/* A session libvirtd (or virtqemud) of @uid whose runtime directory has
+ * @name's pid file holding @pid: its XDG_RUNTIME_DIR is read from its
+ * environment (this user's own processes, or root). */
+static bool session_libvirtd_started(uid_t uid, const char *name, pid_t pid)
+{
+    _cleanup_(closedirp) DIR *d = opendir("/proc");
+    struct dirent *de;
+
+    if (!d)
+        return false;
+    while ((de = readdir(d))) {
+        _cleanup_free_ char *comm = NULL;
+        char rundir[4096];
+        uint64_t n;
+        uid_t u;
+        gid_t g;
+
+        if (ptap_parse_uint(de->d_name, 1, INT32_MAX, &n) < 0)
+            continue;
+        /* The monolithic daemon, or the QEMU driver's own (modular libvirt). */
+        if (read_proc((pid_t) n, "comm", &comm, NULL) < 0 ||
+            (strcmp(comm, "libvirtd\n") != 0 && strcmp(comm, "virtqemud\n") != 0))
+            continue;
+        if (ptap_proc_owner((pid_t) n, &u, &g) < 0 || u != uid)
+            continue;
+        if (environ_runtime_dir((pid_t) n, rundir, sizeof(rundir)) == 0 &&
+            session_pidfile_is(rundir, name, pid))
+            return true;
+    }
+    return false;
+}
+
+int ptap_proc_libvirt_domain(pid_t pid, uid_t uid, ptap_proc_domain *ret)
+{
+    _cleanup_free_ char *cmd = NULL, *path = NULL;
+    char rundir[64];
+    size_t len;
+    int r;
+
+    *ret = (ptap_proc_domain) { 0 };
+    r = ptap_proc_cmdline(pid, &cmd, &len);
+    if (r < 0)
+        return r;
+    r = ptap_proc_parse_qemu_name(cmd, len, ret->name, ret->uuid);
+    if (r < 0)
+        return r;
+    if (asprintf(&path, "/run/libvirt/qemu/%s.pid", ret->name) < 0)
+        return -ENOMEM;
+    if (ptap_proc_pidfile_is(path, pid)) {
+        snprintf(ret->uri, sizeof(ret->uri), "qemu:///system");
+        return 0;
+    }
+    snprintf(rundir, sizeof(rundir), "/run/user/%u", (unsigned) uid);
+    if (session_pidfile_is(rundir, ret->name, pid) || session_libvirtd_started(uid, ret->name, pid)) {
+        snprintf(ret->uri, sizeof(ret->uri), "qemu:///session");
+        return 0;
+    }
+    *ret = (ptap_proc_domain) { 0 };
+    return -ENOENT;
 }

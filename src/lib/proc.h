@@ -93,6 +93,8 @@ typedef struct ptap_proc_holder {
     char comm[32];          /* its command name (/proc/PID/comm) */
     char ifname[16];        /* the tap, as named in the holder's view */
     unsigned queues;        /* descriptors of this process attached to it */
+    uint64_t netns_dev;     /* the holder's network namespace (stat of /proc/PID/ns/net), */
+    uint64_t netns_ino;     /* where it names the tap; both 0 if unknown */
 } ptap_proc_holder;
 
 /**
@@ -112,6 +114,49 @@ int ptap_proc_parse_fdinfo_iff(const char *fdinfo, char ifname[16]);
  * negative errno (opendir of /proc).
  */
 int ptap_proc_tap_holders(ptap_proc_holder **ret, size_t *n);
+
+/* ---- which libvirt domain a QEMU runs (attribution of a holder) ---- */
+
+#define PTAP_PROC_DOMAIN_MAX 256 /* a libvirt domain name, with its NUL */
+#define PTAP_PROC_UUID_MAX 37    /* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" and NUL */
+#define PTAP_PROC_URI_MAX 32     /* "qemu:///system", "qemu:///session" */
+
+/* A QEMU that a libvirtd started, as /proc tells it. */
+typedef struct ptap_proc_domain {
+    char name[PTAP_PROC_DOMAIN_MAX]; /* from "-name guest=NAME,..." */
+    char uuid[PTAP_PROC_UUID_MAX];   /* from "-uuid UUID", "" if none */
+    char uri[PTAP_PROC_URI_MAX];     /* the connection of the libvirtd that started it */
+} ptap_proc_domain;
+
+/**
+ * ptap_proc_parse_qemu_name: the guest name and UUID on a QEMU command
+ * line @cmd (@len bytes, arguments separated by NULs): "-name
+ * guest=NAME,..." (or the older "-name NAME"; ",," is an escaped ',') and
+ * "-uuid UUID". A name that could not be a libvirt domain's (empty, too
+ * long, with '/', "." or "..") is none. Pure.
+ * Returns 0 (@uuid "" when there is no -uuid), -ENOENT (no usable -name).
+ */
+int ptap_proc_parse_qemu_name(const char *cmd, size_t len, char name[PTAP_PROC_DOMAIN_MAX],
+                              char uuid[PTAP_PROC_UUID_MAX]);
+
+/**
+ * ptap_proc_pidfile_is: does the pid file @path hold @pid (its first
+ * line, a decimal number)? What libvirtd writes for each QEMU it starts.
+ */
+bool ptap_proc_pidfile_is(const char *path, pid_t pid);
+
+/**
+ * ptap_proc_libvirt_domain: is process @pid (running as @uid) the QEMU of
+ * a libvirt domain, and of which libvirtd? Its command line gives the name
+ * and UUID; the libvirtd is the one whose pid file for that name holds
+ * @pid: /run/libvirt/qemu/NAME.pid (qemu:///system), else
+ * RUNDIR/libvirt/qemu/run/NAME.pid of the QEMU's user (qemu:///session),
+ * RUNDIR being /run/user/UID or the XDG_RUNTIME_DIR of a libvirtd of that
+ * user (read from its environment, where this process may). Never asks
+ * libvirt. Returns 0 and fills @ret, -ENOENT (not a libvirt QEMU, or one
+ * whose libvirtd cannot be told), another negative errno.
+ */
+int ptap_proc_libvirt_domain(pid_t pid, uid_t uid, ptap_proc_domain *ret);
 
 /**
  * ptap_proc_holder_find: the first holder of tap @ifname in @v (@n

@@ -204,8 +204,16 @@ static void decide_rule(const ptap_record *rec, const ptap_facts *f, ptap_decisi
                                  : "the tap no longer exists");
         if (f->probe == PTAP_PROBE_UNKNOWN)
             return; /* cannot tell: leave it for a later run */
+        /* A guest that goes away takes the taps ptap made for it; a pool
+         * tap (made by create) goes back to the pool, never destroyed for
+         * that. A detach the user asked for is finished as asked. */
+        if (f->probe == PTAP_PROBE_GONE && rec->state == PTAP_STATE_DETACHING)
+            DECIDE("consumer-gone", rec->flags & PTAP_TAP_KEEP ? PTAP_OUTCOME_READY : PTAP_OUTCOME_CLOSE,
+                   "the guest is gone");
         if (f->probe == PTAP_PROBE_GONE)
-            DECIDE("consumer-gone", PTAP_OUTCOME_CLOSE, "the guest is gone");
+            DECIDE("consumer-gone", rec->flags & PTAP_TAP_EPHEMERAL ? PTAP_OUTCOME_CLOSE
+                                                                    : PTAP_OUTCOME_READY,
+                   "the guest is gone");
         if (rec->state == PTAP_STATE_ATTACHING) {
             if (f->probe == PTAP_PROBE_PRESENT)
                 DECIDE("complete-attach", PTAP_OUTCOME_ATTACHED,
@@ -219,7 +227,9 @@ static void decide_rule(const ptap_record *rec, const ptap_facts *f, ptap_decisi
         if (rec->state == PTAP_STATE_ATTACHED) {
             if (f->probe == PTAP_PROBE_PRESENT)
                 return;
-            DECIDE("consumer-gone", PTAP_OUTCOME_CLOSE, "the guest no longer has the device");
+            DECIDE("consumer-gone",
+                   rec->flags & PTAP_TAP_EPHEMERAL ? PTAP_OUTCOME_CLOSE : PTAP_OUTCOME_READY,
+                   "the guest no longer has the device");
         }
         /* DETACHING: finish what the user asked for. */
         out->detach = f->probe == PTAP_PROBE_PRESENT;
@@ -248,9 +258,9 @@ void ptap_recover_decide(const ptap_record *rec, const ptap_facts *f, ptap_decis
 /* An "in-use" action for tap @name, naming who holds it. */
 static int kept_in_use(plan *p, const char *name, const char *state)
 {
-    char who[96], why[160];
+    char who[PTAP_HOLDER_DESCRIBE_MAX], why[sizeof(p->res->actions[0].reason)];
 
-    ptap_kdev_describe_holder(name, who, sizeof(who));
+    ptap_kdev_describe_holder(name, &p->v->ns, who, sizeof(who));
     snprintf(why, sizeof(why), "in use by %s: left alone ('ptap destroy --force' removes it)", who);
     return plan_action(p, "in-use", name, state, why);
 }
@@ -433,9 +443,15 @@ static int plan_record(plan *p, ptap_journal *j, ptap_kviews *w, const ptap_reco
     }
     if (strcmp(dec.action, "in-use") == 0)
         return kept_in_use(p, rec->name, ptap_state_to_string(rec->state));
-    if (f.probe == PTAP_PROBE_GONE && strcmp(dec.action, "consumer-gone") == 0) {
-        snprintf(why, sizeof(why), "guest '%s' is gone",
-                 *rec->consumer.name ? rec->consumer.name : rec->consumer.target);
+    if (strcmp(dec.action, "consumer-gone") == 0) {
+        const char *who = *rec->consumer.name ? rec->consumer.name : rec->consumer.target;
+        const char *then = dec.outcome == PTAP_OUTCOME_READY ? ": its pool tap is ready again"
+                                                             : ": its tap is removed";
+
+        if (f.probe == PTAP_PROBE_GONE)
+            snprintf(why, sizeof(why), "guest '%s' is gone%s", who, then);
+        else
+            snprintf(why, sizeof(why), "guest '%s' no longer has the device%s", who, then);
         return plan_action(p, dec.action, rec->name, ptap_state_to_string(rec->state), why);
     }
     return plan_action(p, dec.action, rec->name, ptap_state_to_string(rec->state), dec.reason);
@@ -662,6 +678,17 @@ static int plan_alloc(plan *p, size_t n, size_t n_devs)
                                                                                         : -ENOMEM;
 }
 
+/* Does a release put @rec's tap back in the pool rather than destroy it?
+ * A pool tap (made by create) attached or being attached, or a detach
+ * --keep-tap: a guest that goes away never takes those with it. */
+static bool release_keeps(const ptap_record *rec)
+{
+    if (rec->state == PTAP_STATE_DETACHING)
+        return rec->flags & PTAP_TAP_KEEP;
+    return (rec->state == PTAP_STATE_ATTACHING || rec->state == PTAP_STATE_ATTACHED) &&
+           !(rec->flags & PTAP_TAP_EPHEMERAL);
+}
+
 /* The release of @rec in plan @p (its namespace's). Counts in *@kept the
  * taps left alone. A tap moved to another namespace is destroyed there
  * at once (its own batch). */
@@ -688,6 +715,20 @@ static int plan_release(plan *p, ptap_journal *j, ptap_kviews *w, const ptap_rel
     if (!release->force && d && ptap_kdev_is_record(d, jid, rec) && ptap_kdev_held(d)) {
         (*kept)++;
         return kept_in_use(p, rec->name, state);
+    }
+    if (release_keeps(rec) &&
+        ((d && ptap_kdev_is_record(d, jid, rec)) || ptap_kviews_find_moved(w, rec, jid, &mv))) {
+        /* A pool tap (made by create) goes back to the pool, never with
+         * its guest (a tap that moved is followed by the next recover). */
+        ptap_record r = *rec;
+
+        r.state = PTAP_STATE_READY;
+        r.flags &= ~(PTAP_TAP_KEEP | PTAP_TAP_EPHEMERAL);
+        memset(&r.consumer, 0, sizeof(r.consumer));
+        p->after[p->n_after++] = r;
+        return plan_action(p, "release", rec->name, state,
+                           release->force ? "released (--force): the pool tap is ready again"
+                                          : "the guest was released: the pool tap is ready again");
     }
     if ((!d || !ptap_kdev_is_record(d, jid, rec)) &&
         (d = ptap_kviews_find_moved(w, rec, jid, &mv))) {

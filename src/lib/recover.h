@@ -30,6 +30,7 @@
 
 #include "error.h"
 #include "journal.h"
+#include "kview.h"
 #include "probe.h"
 
 typedef struct ptap_action {
@@ -39,7 +40,7 @@ typedef struct ptap_action {
                          netns-gone, follow-netns; release, kept (release) */
     char name[IFNAMSIZ];
     char state[16];   /* the record's state before ("" for an orphan) */
-    char reason[PTAP_CONSUMER_TARGET_MAX + 96 + PTAP_NETNS_NAME_MAX];
+    char reason[PTAP_CONSUMER_TARGET_MAX + PTAP_HOLDER_DESCRIBE_MAX + PTAP_NETNS_NAME_MAX];
     ptap_netns netns; /* the namespace it was judged in (where a followed tap went) */
     bool here;        /* that is the namespace this process runs in */
 } ptap_action;

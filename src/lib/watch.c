@@ -409,6 +409,28 @@ static int check_due(ptap_watch *w, char (*names)[IFNAMSIZ], size_t n)
         }
         before[nd++] = *rec;
     }
+    /* A pool tap (made by create) goes back to the pool, as recovery
+     * returns it: only the taps attach made go with their guest. */
+    for (size_t i = 0; i < nd;) {
+        ptap_record back = before[i];
+        const ptap_consumer k = back.consumer;
+        ptap_error jerr2 = { 0 };
+
+        if (back.flags & PTAP_TAP_EPHEMERAL) {
+            i++;
+            continue;
+        }
+        back.state = PTAP_STATE_READY;
+        back.flags &= ~(PTAP_TAP_KEEP | PTAP_TAP_EPHEMERAL);
+        memset(&back.consumer, 0, sizeof(back.consumer));
+        r = ptap_pool_append(j, &back, 1, &jerr2);
+        if (r < 0)
+            report(w, PTAP_WATCH_FAILED, back.name, "%s", *jerr2.msg ? jerr2.msg : strerror(-r));
+        else
+            report(w, PTAP_WATCH_RETURNED, back.name,
+                   "guest '%s' is gone: pool tap ready again", *k.name ? k.name : k.target);
+        before[i] = before[--nd];
+    }
     if (nd == 0)
         return 0;
 

@@ -47,6 +47,7 @@ typedef enum ptap_watch_event_kind {
     PTAP_WATCH_RESYNC,     /* the event stream overran: full dump and reconcile */
     PTAP_WATCH_REJOINED,   /* a tap's bridge came back: the tap is on it again */
     PTAP_WATCH_FAILED,     /* an action failed (reason says why); the watcher goes on */
+    PTAP_WATCH_RETURNED,   /* pool tap of a gone consumer: ready again, record's consumer cleared */
 } ptap_watch_event_kind;
 
 typedef struct ptap_watch_event {

@@ -115,7 +115,7 @@ doc "list --json after recover" 0 ptap_root list --json
 # checksum): release closes it.
 seq=$(grep -o 'seq="[0-9]*"' "$PC_ROOT_STATE/journal.xml" | tr -dc '0-9\n' | sort -n | tail -1)
 line=$(grep 'name="ptcj2"' "$PC_ROOT_STATE/journal.xml" | tail -1)
-echo "$line" | sed -e "s/seq=\"[0-9]*\"/seq=\"$((seq + 1))\"/" -e 's/state="ready"/state="attached"/' \
+echo "$line" | sed -e "s/seq=\"[0-9]*\"/seq=\"$((seq + 1))\"/" -e 's/state="ready"/state="attached" flags="ephemeral"/' \
     -e "s|/>\$|><consumer kind=\"qmp\" target=\"$PC_TMP/guest.qmp\" netdev=\"net-ptcj2\" device=\"dev-ptcj2\" model=\"virtio-net-pci\" mac=\"52:54:00:12:34:56\"/></tap>|" |
     "$PT_PYTHON" "$PT_SOURCE_DIR/tests/data/journal/seal.py" >>"$PC_ROOT_STATE/journal.xml"
 doc "list --json, an attached record" 1 ptap_root list --json

@@ -52,7 +52,7 @@ pt_assert_match "attach says why, before any guest is asked" "'ua0'.*'$NS_A'.*ca
 J=$PC_USER_STATE/journal.xml
 seq=$(grep -o 'seq="[0-9]*"' "$J" | tr -dc '0-9\n' | sort -n | tail -1)
 line=$(grep 'name="ua0" state="ready"' "$J" | tail -1)
-echo "$line" | sed -e "s/seq=\"[0-9]*\"/seq=\"$((seq + 1))\"/" -e 's/state="ready"/state="attached"/' \
+echo "$line" | sed -e "s/seq=\"[0-9]*\"/seq=\"$((seq + 1))\"/" -e 's/state="ready"/state="attached" flags="ephemeral"/' \
     -e "s|/>\$|><consumer kind=\"qmp\" target=\"$PC_TMP/gone.qmp\" netdev=\"net-ua0\" device=\"dev-ua0\" model=\"virtio-net-pci\" mac=\"52:54:00:12:34:58\"/></tap>|" |
     "$PT_PYTHON" "$PT_SOURCE_DIR/tests/data/journal/seal.py" >>"$J"
 pt_assert_rc "release from B" 75 ptap_user release "qmp:$PC_TMP/gone.qmp" --json

@@ -185,7 +185,7 @@ pt_assert_rc "create rel0 in A" 0 in_ns "$NS_A" ptap_root create rel0
 # rel0 attached to a guest that is gone, as the journal writes it.
 seq=$(grep -o 'seq="[0-9]*"' "$PC_ROOT_STATE/journal.xml" | tr -dc '0-9\n' | sort -n | tail -1)
 line=$(grep 'name="rel0" state="ready"' "$PC_ROOT_STATE/journal.xml" | tail -1)
-echo "$line" | sed -e "s/seq=\"[0-9]*\"/seq=\"$((seq + 1))\"/" -e 's/state="ready"/state="attached"/' \
+echo "$line" | sed -e "s/seq=\"[0-9]*\"/seq=\"$((seq + 1))\"/" -e 's/state="ready"/state="attached" flags="ephemeral"/' \
     -e "s|/>\$|><consumer kind=\"qmp\" target=\"$PC_TMP/gone.qmp\" netdev=\"net-rel0\" device=\"dev-rel0\" model=\"virtio-net-pci\" mac=\"52:54:00:12:34:57\"/></tap>|" |
     "$PT_PYTHON" "$PT_SOURCE_DIR/tests/data/journal/seal.py" >>"$PC_ROOT_STATE/journal.xml"
 pt_assert_rc "release from B" 0 ptap_root release "qmp:$PC_TMP/gone.qmp" --json

@@ -182,7 +182,7 @@ refuse "dir writable by others" 78 "elsewhere" pc_ptap root "$PC_TMP/elsewhere" 
 # nothing.
 seq=$(grep -o 'seq="[0-9]*"' "$PC_ROOT_STATE/journal.xml" | tr -dc '0-9\n' | sort -n | tail -1)
 line=$(grep "name=\"ptaptst4\"" "$PC_ROOT_STATE/journal.xml" | tail -1)
-att=$(echo "$line" | sed -e "s/seq=\"[0-9]*\"/seq=\"$((seq + 1))\"/" -e 's/state="ready"/state="attached"/' \
+att=$(echo "$line" | sed -e "s/seq=\"[0-9]*\"/seq=\"$((seq + 1))\"/" -e 's/state="ready"/state="attached" flags="ephemeral"/' \
       -e "s|/>\$|><consumer kind=\"qmp\" target=\"$PC_TMP/gone.qmp\" netdev=\"net-ptaptst4\" device=\"dev-ptaptst4\" model=\"virtio-net-pci\" mac=\"52:54:00:12:34:56\"/></tap>|")
 echo "$att" | "$PT_PYTHON" "$PT_SOURCE_DIR/tests/data/journal/seal.py" \
     >>"$PC_ROOT_STATE/journal.xml"

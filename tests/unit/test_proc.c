@@ -321,6 +321,74 @@ static void test_now_ms(void **state)
     assert_true(b - a >= 20 && b - a < 5000);
 }
 
+/* The guest name and UUID on a QEMU command line (NUL-separated, as
+ * /proc/PID/cmdline gives it): libvirt's "-name guest=NAME,..." and the
+ * older bare "-name NAME", ",," escapes, names that cannot be a domain's. */
+static void test_qemu_name(void **state)
+{
+#define U "0f0e0d0c-0b0a-0908-0706-050403020100"
+    static const struct {
+        const char *cmd;
+        size_t len; /* sizeof the literal: its final NUL ends the last argument */
+        int rc;
+        const char *name, *uuid;
+    } cases[] = {
+#define C(lit) lit, sizeof(lit)
+        { C("qemu\0-name\0guest=web1,debug-threads=on\0-uuid\0" U), 0, "web1", U },
+        { C("qemu\0-name\0web2\0"), 0, "web2", "" },
+        { C("qemu\0-name\0debug-threads=on,guest=w3\0"), 0, "w3", "" },
+        { C("qemu\0-name\0a,,b,process=x\0"), 0, "a,b", "" },
+        { C("qemu\0-name\0guest=a/b\0"), -ENOENT, "", "" },
+        { C("qemu\0-name\0guest=..\0"), -ENOENT, "", "" },
+        { C("qemu\0-name\0guest=\0"), -ENOENT, "", "" },
+        { C("qemu\0-name\0process=x\0"), -ENOENT, "", "" },
+        { C("qemu\0-uuid\0" U), -ENOENT, "", U },
+        { C("qemu\0-name\0guest=v,\0-uuid\0not-a-uuid\0"), 0, "v", "" },
+        { C("qemu\0-name"), -ENOENT, "", "" },
+        { C(""), -ENOENT, "", "" },
+#undef C
+    };
+
+    (void) state;
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        char name[PTAP_PROC_DOMAIN_MAX], uuid[PTAP_PROC_UUID_MAX];
+        int r = ptap_proc_parse_qemu_name(cases[i].cmd, cases[i].len, name, uuid);
+
+        if (r != cases[i].rc)
+            fail_msg("case %zu: %d, want %d", i, r, cases[i].rc);
+        if (r == 0 && strcmp(name, cases[i].name) != 0)
+            fail_msg("case %zu: name '%s', want '%s'", i, name, cases[i].name);
+        if (strcmp(uuid, cases[i].uuid) != 0 && r == 0)
+            fail_msg("case %zu: uuid '%s', want '%s'", i, uuid, cases[i].uuid);
+    }
+    {
+        /* A long name: longer than a domain's is none, never a cut one. */
+        char cmd[600], name[PTAP_PROC_DOMAIN_MAX], uuid[PTAP_PROC_UUID_MAX];
+        int n = snprintf(cmd, sizeof(cmd), "qemu%c-name%cguest=", 0, 0);
+
+        memset(cmd + n, 'x', 300);
+        cmd[n + 300] = '\0';
+        assert_int_equal(ptap_proc_parse_qemu_name(cmd, (size_t) n + 301, name, uuid), -ENOENT);
+    }
+#undef U
+}
+
+/* A pid file as libvirtd writes it (no newline) names its QEMU. */
+static void test_pidfile(void **state)
+{
+    char path[] = "/tmp/ptap-test-pidfile.XXXXXX";
+    int fd = mkstemp(path);
+
+    (void) state;
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "4242", 4), 4);
+    close(fd);
+    assert_true(ptap_proc_pidfile_is(path, 4242));
+    assert_false(ptap_proc_pidfile_is(path, 424));
+    assert_false(ptap_proc_pidfile_is("/nonexistent/x.pid", 4242));
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -330,6 +398,8 @@ int main(void)
         cmocka_unit_test(test_zombie),
         cmocka_unit_test(test_fdinfo_iff),
         cmocka_unit_test(test_uuid),
+        cmocka_unit_test(test_qemu_name),
+        cmocka_unit_test(test_pidfile),
         cmocka_unit_test(test_read_all),
         cmocka_unit_test(test_now_ms),
     };

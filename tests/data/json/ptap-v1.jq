@@ -13,11 +13,17 @@ def jid: str and test("^[0-9a-f]{16}$");
 def netns: . == null or (type == "object" and (.id | str) and (.name | strn) and (.current | booln));
 
 def consumer: . == null or (type == "object"
-    and (.kind | IN("qmp", "hmp", "hmp-legacy", "libvirt"))
-    and (.target | str)
-    # A monitor is named as TARGET names it: qmp:PATH, hmp:PATH.
-    and (if .kind == "libvirt" then (.target | test("^(qmp|hmp):") | not) else (.target | test("^(qmp|hmp):/")) end)
-    and (.name | strn) and (.pid | intn) and (.netdev_id | strn) and (.device_id | strn)
+    and (.external | type == "boolean")
+    and (if .external
+         # A holder ptap did not attach (read from /proc).
+         then (.kind | IN("libvirt", "process", "unknown")) and (.target | strn)
+              and (.description | str) and (.uid | intn) and (.command | strn)
+         else (.kind | IN("qmp", "hmp", "hmp-legacy", "libvirt")) and (.target | str)
+              # A monitor is named as TARGET names it: qmp:PATH, hmp:PATH.
+              and (if .kind == "libvirt" then (.target | test("^(qmp|hmp):") | not) else (.target | test("^(qmp|hmp):/")) end)
+         end)
+    and (.name | strn) and (.domain | strn) and (.uuid | strn) and (.uri | strn)
+    and (.pid | intn) and (.netdev_id | strn) and (.device_id | strn)
     and (.model | strn) and (.mac | strn));
 
 # THE record: create, attach, detach, destroy, forget, list, journal dump,
@@ -31,7 +37,7 @@ def record: type == "object"
     and (if .group != null then .gid != null else true end)
     and (.bridge | strn) and (.mac | strn) and (.mtu | intn)
     and (.multi_queue | type == "boolean") and (.queues | intn) and (.vnet_hdr | type == "boolean")
-    and (.consumer | consumer)
+    and (.consumer | consumer) and (.pool | type == "boolean")
     and (.created | intn) and (.updated | intn)
     and (.netns | netns)
     and (.in_kernel | booln) and (.carrier | booln) and (.problem | strn)
