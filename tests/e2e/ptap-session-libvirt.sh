@@ -48,13 +48,13 @@ exists() { pt_ns ip link show "$1" >/dev/null 2>&1; }
 # ---- attach through the setuid helper: the guest's traffic, both ways ---------------
 m=$(ptap_guest_mark)
 pt_assert_rc "attach $DOM on br0 as $U" 0 P attach "$DOM" --bridge br0 --json
-tap=$(pt_jq "$PT_OUT" .tap)
-mac=$(pt_jq "$PT_OUT" .mac)
+tap=$(pt_jq "$PT_OUT" '.records[0].name')
+mac=$(pt_jq "$PT_OUT" '.records[0].consumer.mac')
 pt_assert_eq "the tap is $U's" "$uid" "$(pt_ns cat "/sys/class/net/$tap/owner")"
 pt_assert_match "the tap is on br0" "master br0" "$(pt_ns ip -d link show "$tap")"
 pt_assert_match "the session libvirt knows the NIC" "$mac" "$(ptap_ls_virsh domiflist "$DOM")"
 pt_assert_json "the record names the session domain" "$(P list --json)" \
-    '[.[] | select(.name == $t and .state == "attached" and .consumer.kind == "libvirt"
+    '[.records[] | select(.name == $t and .state == "attached" and .consumer.kind == "libvirt"
                    and .consumer.domain == $d and .consumer.uri == "qemu:///session")] | length == 1' \
     --arg t "$tap" --arg d "$DOM"
 pt_assert_eq "the journal is $U's" "$U" "$(stat -c %U "$PTAP_LS_RUN/ptap/journal.xml")"
@@ -69,7 +69,7 @@ pt_assert_match "the refusal names the bridge" "br1" "$PT_ERR"
 pt_assert_eq "nothing left after the denial" "$before" "$(taps)|$(P list --json)"
 pt_assert_rc "a pool tap (2 of 3)" 0 P create spool0 --bridge br0
 pt_assert_rc "a second NIC (3 of 3)" 0 P attach "$DOM" --bridge br0 --json
-second=$(pt_jq "$PT_OUT" .tap)
+second=$(pt_jq "$PT_OUT" '.records[0].name')
 before="$(taps)|$(P list --json)"
 pt_assert_rc "a fourth tap, over the quota" 77 P attach "$DOM" --bridge br0
 pt_assert_eq "nothing left after the quota refusal" "$before" "$(taps)|$(P list --json)"
@@ -92,7 +92,7 @@ cat >"$PTAP_LS_DIR/nic.xml" <<EOF
 EOF
 chmod 0644 "$PTAP_LS_DIR/nic.xml"
 pt_assert_rc "virsh attach-device spool0 (session)" 0 ptap_ls_virsh attach-device "$DOM" "$PTAP_LS_DIR/nic.xml" --live
-pt_assert_json "spool0 is the session domain's" "$(P list --json | jq -c '.[] | select(.name == "spool0") | .consumer')" \
+pt_assert_json "spool0 is the session domain's" "$(P list --json | jq -c '.records[] | select(.name == "spool0") | .consumer')" \
     '.kind == "libvirt" and .external == true and .domain == $d and .uri == "qemu:///session"
      and .pid == ($p | tonumber)' --arg d "$DOM" --arg p "$PTAP_GUEST_PID"
 pt_assert_rc "destroy of spool0 while the domain holds it" 75 P destroy spool0
@@ -101,17 +101,17 @@ pt_ok "the session domain holding pool tap spool0 is named; destroy refused"
 
 # ---- the guest is destroyed: recover cleans up ---------------------------------------
 pt_assert_rc "attach again" 0 P attach "$DOM" --bridge br0 --json
-third=$(pt_jq "$PT_OUT" .tap)
+third=$(pt_jq "$PT_OUT" '.records[0].name')
 ptap_ls_halt "$DOM"
 pt_assert_rc "recover as $U" 0 P recover --json
 pt_assert_json "recover removes the tap attach made" "$PT_OUT" \
-    '[.[] | select(.name == $t and .action == "consumer-gone")] | length == 1' --arg t "$third"
+    '[.records[] | select(.name == $t and .action == "consumer-gone")] | length == 1' --arg t "$third"
 exists "$third" && pt_fail "recover left $third of the destroyed guest"
 exists spool0 || pt_fail "the pool tap went with the guest"
 pt_assert_json "spool0 is ready with no consumer" "$(P list --json)" \
-    'length == 1 and .[0].name == "spool0" and .[0].state == "ready" and .[0].consumer == null'
+    '.records | length == 1 and .[0].name == "spool0" and .[0].state == "ready" and .[0].consumer == null'
 pt_assert_rc "destroy spool0" 0 P destroy spool0
 pt_assert_eq "no taps left" "" "$(taps)"
-pt_assert_eq "no records left" "[]" "$(P list --json)"
-pt_assert_eq "a second recover has nothing to do" "[]" "$(P recover --json | jq -c .)"
+pt_assert_eq "no records left" "[]" "$(P list --json | jq -c .records)"
+pt_assert_eq "a second recover has nothing to do" "[]" "$(P recover --json | jq -c .records)"
 pt_ok "the guest destroyed: recover and destroy leave the kernel and the journal clean"

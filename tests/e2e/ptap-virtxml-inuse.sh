@@ -21,7 +21,7 @@ DOM=ptaptest-vx$$
 SD=$(mktemp -d "$PT_TMP/state.XXXXXX")
 pt_diag_add ptap_lv_log_tail 20
 P() { ip netns exec "$NS" env PTAP_HELPER="$PTAP_HELPER_BIN" "$PTAP_BIN" --state-dir "$SD" "$@"; }
-consumer() { P list --json | jq -c --arg t "$1" '.[] | select(.name == $t) | .consumer'; }
+consumer() { P list --json | jq -c --arg t "$1" '.records[] | select(.name == $t) | .consumer'; }
 exists() { ip -n "$NS" link show "$1" >/dev/null 2>&1; }
 # mac_of TAP: the guest MAC of the NIC on TAP, as libvirt lists it.
 mac_of() { ptap_lv_virsh domiflist "$DOM" | awk -v t="$1" '$1 == t {print $5}'; }
@@ -72,7 +72,7 @@ exists vxa0 || pt_fail "the refused destroy removed vxa0"
 pt_assert_rc "a second attach of vxa0" 75 P attach "$DOM" --tap vxa0
 pt_assert_match "attach names the domain" "cannot attach tap 'vxa0': it is in use by libvirt domain '$DOM'" "$PT_ERR"
 pt_assert_json "vxa0 is still ready, held by the domain" "$(P list --json)" \
-    '[.[] | select(.name == "vxa0" and .state == "ready" and .consumer.domain == $d)] | length == 1' \
+    '[.records[] | select(.name == "vxa0" and .state == "ready" and .consumer.domain == $d)] | length == 1' \
     --arg d "$DOM"
 ptap_host_ping "$NS" 10.9.0.2 2 >/dev/null || pt_fail "the guest lost its traffic after the refusals"
 pt_ok "destroy and a second attach refused naming the domain; the guest keeps its traffic"
@@ -85,7 +85,7 @@ ptap_guest_net_wait '^lo$' 30 "$m" >/dev/null || pt_fail "guest still lists the 
 for _ in $(seq 50); do [ "$(consumer vxa0)" = null ] && break; sleep 0.1; done
 pt_assert_eq "vxa0 has no consumer" null "$(consumer vxa0)"
 pt_assert_json "vxa0 is ready, in the kernel" "$(P list --json)" \
-    '[.[] | select(.name == "vxa0" and .state == "ready" and .in_kernel == true)] | length == 1'
+    '[.records[] | select(.name == "vxa0" and .state == "ready" and .in_kernel == true)] | length == 1'
 pt_ok "unplugged with virt-xml: vxa0 is ready again with no consumer"
 
 # ---- the guest dies holding two pool taps: recover returns them ----------------------
@@ -100,21 +100,21 @@ pt_assert_json "vxb0 is attributed to the domain" "$(consumer vxb0)" \
     '.kind == "libvirt" and .domain == $d' --arg d "$DOM"
 pt_assert_rc "ptap attach --tap vxc0" 0 P attach "$DOM" --tap vxc0 --json
 pt_assert_json "vxc0 is attached by ptap" "$(P list --json)" \
-    '[.[] | select(.name == "vxc0" and .state == "attached" and .consumer.external == false
+    '[.records[] | select(.name == "vxc0" and .state == "attached" and .consumer.external == false
                    and .pool == true)] | length == 1'
 ptap_lv_halt "$DOM"
 ptap_lv_virsh domstate "$DOM" | grep -q "shut off" || pt_fail "domain still running after virsh destroy"
 pt_assert_rc "recover after the guest died" 0 P recover --json
 pt_assert_json "recover returns vxc0 to the pool" "$PT_OUT" \
-    '[.[] | select(.name == "vxc0" and .action == "consumer-gone" and (.reason | test("ready again")))] | length == 1'
-pt_assert_json "and destroys nothing" "$PT_OUT" '[.[] | select(.name != "vxc0")] | length == 0'
+    '[.records[] | select(.name == "vxc0" and .action == "consumer-gone" and (.reason | test("ready again")))] | length == 1'
+pt_assert_json "and destroys nothing" "$PT_OUT" '[.records[] | select(.name != "vxc0")] | length == 0'
 for t in vxa0 vxb0 vxc0; do
     exists "$t" || pt_fail "pool tap $t is gone with its guest"
 done
 pt_assert_json "all three are ready pool taps with no consumer" "$(P list --json)" \
-    '[.[] | select(.state == "ready" and .consumer == null and .in_kernel == true) | .name] | sort
+    '[.records[] | select(.state == "ready" and .consumer == null and .in_kernel == true) | .name] | sort
      == ["vxa0", "vxb0", "vxc0"]'
-pt_assert_eq "a second recover has nothing to do" "[]" "$(P recover --json | jq -c .)"
+pt_assert_eq "a second recover has nothing to do" "[]" "$(P recover --json | jq -c .records)"
 pt_ok "the guest died holding vxb0 and vxc0: recover returned them to the pool"
 
 # ---- a domain defined with the tap; virsh detach-interface lets it go -----------------
@@ -134,4 +134,4 @@ ptap_lv_halt "$DOM"
 pt_ok "a domain defined with vxa0 holds it from its start; virsh detach-interface frees it"
 
 pt_assert_rc "destroy the pool" 0 P destroy vxa0 vxb0 vxc0
-pt_assert_eq "no records left" "[]" "$(P list --json)"
+pt_assert_eq "no records left" "[]" "$(P list --json | jq -c .records)"
