@@ -28,6 +28,11 @@ static void print_result(cli *c, const ptap_journal *j, const char *verb,
         json_object_object_add(obj, "netdev_id", json_object_new_string(o->netdev_id));
         json_object_object_add(obj, "target", json_object_new_string(o->target));
         json_object_object_add(obj, "domain", *o->name ? json_object_new_string(o->name) : NULL);
+        if (strcmp(verb, "attached") == 0) {
+            json_object_object_add(obj, "bridge", *o->bridge ? json_object_new_string(o->bridge) : NULL);
+            json_object_object_add(obj, "network",
+                                   *o->network ? json_object_new_string(o->network) : NULL);
+        }
         if (strcmp(verb, "detached") == 0)
             json_object_object_add(obj, "tap_kept", json_object_new_boolean(o->kept));
         cli_print_json(obj);
@@ -41,6 +46,7 @@ static void print_result(cli *c, const ptap_journal *j, const char *verb,
 enum {
     ATTACH_TAP,
     ATTACH_BRIDGE,
+    ATTACH_NETWORK,
     ATTACH_MTU,
     ATTACH_MULTI_QUEUE,
     ATTACH_VNET_HDR,
@@ -57,6 +63,9 @@ enum {
 static const cli_option attach_options[] = {
     [ATTACH_TAP] = CLI_VALUE("tap", "NAME", "use this ready tap of the pool instead of a fresh one"),
     [ATTACH_BRIDGE] = CLI_VALUE("bridge", "BR", "a fresh tap: enslave it to bridge BR"),
+    [ATTACH_NETWORK] = CLI_VALUE("network", "NAME",
+                                 "a fresh tap: on the bridge of active libvirt network NAME "
+                                 "(asked of libvirt as for --connect)"),
     [ATTACH_MTU] = CLI_NUMBER("mtu", "N", "a fresh tap: its MTU, by default the bridge's",
                               PTAP_MTU_MIN, PTAP_MTU_MAX, NULL),
     [ATTACH_MULTI_QUEUE] = CLI_FLAG("multi-queue", "a fresh tap: multi-queue"),
@@ -85,6 +94,7 @@ static int run_attach(cli *c, const cli_args *a)
         .method = a->value[ATTACH_METHOD],
         .tap = a->value[ATTACH_TAP],
         .bridge = a->value[ATTACH_BRIDGE],
+        .network = a->value[ATTACH_NETWORK],
         .mtu = (unsigned) a->num[ATTACH_MTU],
         .multi_queue = cli_flag(a, ATTACH_MULTI_QUEUE),
         .vnet_hdr = cli_flag(a, ATTACH_VNET_HDR),
@@ -102,10 +112,12 @@ static int run_attach(cli *c, const cli_args *a)
     if (a->argc != 1)
         return cli_usage_error("attach", "expected one TARGET (DOMAIN, qmp:PATH or hmp:PATH)");
     req.target = a->argv[0];
-    if (req.tap && (req.bridge || req.mtu || req.multi_queue || req.vnet_hdr))
+    if (req.tap && (req.bridge || req.network || req.mtu || req.multi_queue || req.vnet_hdr))
         return cli_usage_error("attach",
-                               "--tap takes an existing tap: --bridge, --mtu, --multi-queue and "
-                               "--vnet-hdr apply to a fresh one");
+                               "--tap takes an existing tap: --bridge, --network, --mtu, "
+                               "--multi-queue and --vnet-hdr apply to a fresh one");
+    if (req.bridge && req.network)
+        return cli_usage_error("attach", "--bridge and --network are mutually exclusive");
     ex = cli_open_journal(c, true, &j);
     if (ex != EX_OK)
         return ex;
@@ -118,7 +130,8 @@ static int run_attach(cli *c, const cli_args *a)
 
 const cli_command cli_cmd_attach = {
     .name = "attach",
-    .synopsis = "TARGET [--tap NAME | --bridge BR --mtu N --multi-queue --vnet-hdr] [--mac MAC] "
+    .synopsis = "TARGET [--tap NAME | --bridge BR|--network NAME --mtu N --multi-queue --vnet-hdr] "
+                "[--mac MAC] "
                 "[--model M] [--queues N] [--vhost] [--id ID] [--method device|monitor] "
                 "[--connect URI] [--timeout S] [--json]",
     .summary = "hot-add a NIC to a running guest",

@@ -12,6 +12,7 @@
 #include "kview.h"
 #include "pool.h"
 #include "validate.h"
+#include "virt.h"
 
 /* ---- create ---- */
 
@@ -20,6 +21,8 @@ enum {
     CREATE_OWNER,
     CREATE_GROUP,
     CREATE_BRIDGE,
+    CREATE_NETWORK,
+    CREATE_CONNECT,
     CREATE_MTU,
     CREATE_MAC,
     CREATE_MULTI_QUEUE,
@@ -32,6 +35,12 @@ static const cli_option create_options[] = {
     [CREATE_OWNER] = CLI_VALUE("owner", "U", "the user who may open them, name or uid; by default you"),
     [CREATE_GROUP] = CLI_VALUE("group", "G", "the group that may open them, name or gid; by default none"),
     [CREATE_BRIDGE] = CLI_VALUE("bridge", "BR", "enslave them to bridge BR"),
+    [CREATE_NETWORK] = CLI_VALUE("network", "NAME",
+                                 "enslave them to the bridge of active libvirt network NAME"),
+    [CREATE_CONNECT] = CLI_VALUE("connect", "URI",
+                                 "--network: the libvirt connection (default "
+                                 "$LIBVIRT_DEFAULT_URI, else qemu:///system for root, "
+                                 "qemu:///session otherwise)"),
     [CREATE_MTU] = CLI_NUMBER("mtu", "N", "their MTU, by default the bridge's", PTAP_MTU_MIN,
                               PTAP_MTU_MAX, NULL),
     [CREATE_MAC] = CLI_VALUE("mac", "MAC", "the tap's own MAC address (one tap only)"),
@@ -71,6 +80,7 @@ static int run_create(cli *c, const cli_args *a)
     ptap_error err = { 0 };
     char **names = NULL;
     char owner_s[32], group_s[32];
+    ptap_virt_network vnet;
     int ex, r;
 
     if (a->value[CREATE_OWNER] && (ex = cli_parse_owner(a->value[CREATE_OWNER], &owner)) != EX_OK)
@@ -81,12 +91,25 @@ static int run_create(cli *c, const cli_args *a)
         return cli_usage_error("create", "expected at most one TEMPLATE");
     if (a->argc == 1)
         spec.name = a->argv[0];
+    if (a->value[CREATE_BRIDGE] && a->value[CREATE_NETWORK])
+        return cli_usage_error("create", "--bridge and --network are mutually exclusive");
+    if (a->value[CREATE_CONNECT] && !a->value[CREATE_NETWORK])
+        return cli_usage_error("create", "--connect applies to --network only");
     /* Hand the helper numeric ids: what the journal records is what it checks. */
     snprintf(owner_s, sizeof(owner_s), "%u", (unsigned) owner);
     spec.owner = owner_s;
     if (a->value[CREATE_GROUP]) {
         snprintf(group_s, sizeof(group_s), "%u", (unsigned) group);
         spec.group = group_s;
+    }
+    if (a->value[CREATE_NETWORK]) {
+        /* Asked before the journal is locked: libvirt may take its time. */
+        r = ptap_virt_network_resolve(a->value[CREATE_CONNECT], a->value[CREATE_NETWORK], &vnet,
+                                      &err);
+        if (r < 0)
+            return cli_fail(&err, r, "cannot create taps");
+        spec.bridge = vnet.bridge;
+        spec.network = vnet.name;
     }
     ex = cli_open_journal(c, true, &j);
     if (ex != EX_OK)
@@ -109,7 +132,8 @@ static int run_create(cli *c, const cli_args *a)
 
 const cli_command cli_cmd_create = {
     .name = "create",
-    .synopsis = "[TEMPLATE] [--count N] [--owner U] [--group G] [--bridge BR] [--mtu N] "
+    .synopsis = "[TEMPLATE] [--count N] [--owner U] [--group G] [--bridge BR | --network NAME "
+                "[--connect URI]] [--mtu N] "
                 "[--mac MAC] [--multi-queue] [--vnet-hdr] [--json]",
     .summary = "make ready taps in one helper run, print their names",
     .details = "TEMPLATE is a tap name (default ptap%d); one ending in %d lets the kernel\n"
@@ -365,8 +389,8 @@ static int run_list(cli *c, const cli_args *a)
         }
         cli_print_json(arr);
     } else {
-        printf("%-15s %-10s %-6s %-15s %-17s %-8s %-15s %s\n", "NAME", "STATE", "OWNER", "BRIDGE",
-               "MAC", "KERNEL", "NETNS", "CONSUMER");
+        printf("%-15s %-10s %-6s %-15s %-10s %-17s %-8s %-15s %s\n", "NAME", "STATE", "OWNER",
+               "BRIDGE", "NETWORK", "MAC", "KERNEL", "NETNS", "CONSUMER");
         for (size_t i = 0; i < n; i++) {
             const ptap_record *rec = ptap_journal_get(j, i);
             const look *l = &looks[i];
@@ -382,9 +406,9 @@ static int run_list(cli *c, const cli_args *a)
                 snprintf(netns, sizeof(netns), "%s", rec->netns.name);
             else if (ptap_netns_known(&rec->netns))
                 ptap_netns_format_id(&rec->netns, netns, sizeof(netns));
-            printf("%-15s %-10s %-6u %-15s %-17s %-8s %-15s %s%s%s\n", rec->name,
+            printf("%-15s %-10s %-6u %-15s %-10s %-17s %-8s %-15s %s%s%s\n", rec->name,
                    ptap_state_to_string(rec->state), (unsigned) rec->owner,
-                   *rec->bridge ? rec->bridge : "-",
+                   *rec->bridge ? rec->bridge : "-", *rec->network ? rec->network : "-",
                    *rec->consumer.mac ? rec->consumer.mac : (*rec->mac ? rec->mac : "-"),
                    l->in_kernel < 0 ? "?" : l->in_kernel ? (l->d->carrier ? "carrier" : "yes") : "NO",
                    netns, consumer, *l->problem ? "  !! " : "", l->problem);
@@ -403,9 +427,9 @@ static int run_list(cli *c, const cli_args *a)
                 const ptap_kdev *d = &v->kv.devs[i];
 
                 if (ptap_kdev_ours(d, jid) && !ptap_journal_find(j, d->name))
-                    printf("%-15s %-10s %-6lld %-15s %-17s %-8s %-15s -  !! orphan: no record (run "
-                           "'ptap recover')\n", d->name, "-", d->owner, *d->bridge ? d->bridge : "-",
-                           "-", "yes", netns);
+                    printf("%-15s %-10s %-6lld %-15s %-10s %-17s %-8s %-15s -  !! orphan: no record "
+                           "(run 'ptap recover')\n", d->name, "-", d->owner,
+                           *d->bridge ? d->bridge : "-", "-", "-", "yes", netns);
             }
         }
     }
@@ -416,8 +440,8 @@ const cli_command cli_cmd_list = {
     .name = "list",
     .synopsis = "[--json]",
     .summary = "journal and kernel side by side",
-    .details = "Each record's state, owner, bridge, MAC, whether its tap exists (and has\n"
-               "carrier) in its network namespace, that namespace, its consumer, and any\n"
+    .details = "Each record's state, owner, bridge (and the libvirt network it came from),\n"
+               "MAC, whether its tap exists (and has carrier) in its network namespace, that namespace, its consumer, and any\n"
                "disagreement; orphan taps of this journal too, where ptap runs and in its\n"
                "records' namespaces. A namespace this process may not enter is not looked\n"
                "into: its records say so (KERNEL '?').\n",

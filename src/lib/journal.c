@@ -351,7 +351,8 @@ static int record_check(const ptap_record *r, const char **why)
     } while (0)
 
     if (!TERMINATED(r->id) || !TERMINATED(r->name) || !TERMINATED(r->batch) ||
-        !TERMINATED(r->bridge) || !TERMINATED(r->mac) || !TERMINATED(r->netns.name))
+        !TERMINATED(r->bridge) || !TERMINATED(r->mac) || !TERMINATED(r->netns.name) ||
+        !TERMINATED(r->network))
         WHY("a string field is not NUL-terminated within its size");
     if (ptap_ifname_check(r->name, true, why) < 0)
         return -EINVAL;
@@ -369,6 +370,10 @@ static int record_check(const ptap_record *r, const char **why)
         return -EINVAL;
     if (*r->mac && ptap_mac_parse(r->mac, mac, why) < 0)
         return -EINVAL;
+    if (*r->network && (!text_ok(r->network) || strchr(r->network, '/')))
+        WHY("a network name is not valid UTF-8, or contains a control character or '/'");
+    if (*r->network && !*r->bridge)
+        WHY("a network without its bridge");
     if (r->mtu != 0 && (r->mtu < PTAP_MTU_MIN || r->mtu > PTAP_MTU_MAX))
         WHY("MTU out of range (68..65521, or 0 for the default)");
     if (r->flags & ~PTAP_TAP__ALL)
@@ -496,6 +501,7 @@ static const field record_fields[] = {
     RF("batch", F_TEXT, batch, false),    RF("count", F_UINT, count, false),
     RF("ifindex", F_INT, ifindex, false), RF("owner", F_UID, owner, true),
     RF("group", F_GID, group, false),     RF("bridge", F_TEXT, bridge, false),
+    RF("network", F_TEXT, network, false),
     RF("mac", F_TEXT, mac, false),        RF("mtu", F_UINT, mtu, false),
     RF("flags", F_FLAGS, flags, false),   RF("created", F_TIME, created, true),
     RF("updated", F_TIME, updated, true),

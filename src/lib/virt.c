@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -108,6 +109,7 @@ static int virt_last_code(int fallback)
         return -ENODEV;
     switch (e->code) {
     case VIR_ERR_NO_DOMAIN:
+    case VIR_ERR_NO_NETWORK:
         return -ENOENT;
     case VIR_ERR_AUTH_FAILED:
     case VIR_ERR_AUTH_CANCELLED:
@@ -1029,4 +1031,190 @@ int ptap_virt_has_device(ptap_virt *v, ptap_virt_method method, const char *id)
     if (method == PTAP_VIRT_DEVICE)
         return has_alias(v, dev);
     return has_peripheral(v, dev);
+}
+
+/* ---- virtual networks --------------------------------------------------------- */
+
+int ptap_virt_network_name_check(const char *name, const char **why)
+{
+    const char *dummy;
+
+    if (!why)
+        why = &dummy;
+    if (!name || !*name) {
+        *why = "empty network name";
+        return -EINVAL;
+    }
+    if (strlen(name) >= PTAP_NETWORK_NAME_MAX) {
+        *why = "network name too long";
+        return -EINVAL;
+    }
+    for (const unsigned char *p = (const unsigned char *) name; *p; p++)
+        if (*p < 0x20 || *p == 0x7f || *p == '/') {
+            *why = "a network name holds no '/' and no control characters";
+            return -EINVAL;
+        }
+    return 0;
+}
+
+/* Forward modes whose guests get a bridge of libvirt's own (virbrN). */
+static bool mode_has_own_bridge(const char *mode)
+{
+    static const char *const own[] = { "nat", "route", "open", "isolated" };
+
+    for (size_t i = 0; i < ARRAY_SIZE(own); i++)
+        if (strcmp(mode, own[i]) == 0)
+            return true;
+    return false;
+}
+
+int ptap_virt_network_parse_xml(const char *xml, ptap_virt_network *out, const char **why)
+{
+    _cleanup_(xmlFreeDocp) xmlDocPtr doc = NULL;
+    xmlNodePtr root, fwd, br;
+    const char *dummy;
+
+    if (!why)
+        why = &dummy;
+    out->mode[0] = '\0';
+    out->bridge[0] = '\0';
+    if (!xml) {
+        *why = "no XML";
+        return -EBADMSG;
+    }
+    doc = xmlReadMemory(xml, (int) strlen(xml), "network.xml", NULL,
+                        XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    root = doc ? xmlDocGetRootElement(doc) : NULL;
+    if (!root || !node_is(root, "network")) {
+        *why = "not a libvirt network's XML";
+        return -EBADMSG;
+    }
+    fwd = child_named(root, "forward");
+    if (!fwd)
+        snprintf(out->mode, sizeof(out->mode), "isolated");
+    else {
+        _cleanup_(xmlFreep) xmlChar *m = xmlGetProp(fwd, BAD_CAST "mode");
+
+        /* libvirt's default for <forward/> is nat. A mode too long to
+         * keep is none ptap knows: it is refused below, under its name's
+         * first bytes. */
+        snprintf(out->mode, sizeof(out->mode), "%s", m ? (const char *) m : "nat");
+        for (char *c = out->mode; *c; c++)
+            if ((unsigned char) *c < 0x20 || (unsigned char) *c >= 0x7f)
+                *c = '?';
+    }
+    br = child_named(root, "bridge");
+    if (br) {
+        _cleanup_(xmlFreep) xmlChar *name = xmlGetProp(br, BAD_CAST "name");
+
+        if (name && *name) {
+            if (ptap_ifname_check((const char *) name, false, why) < 0) {
+                *why = "the network's bridge name is no interface name";
+                return -EINVAL;
+            }
+            snprintf(out->bridge, sizeof(out->bridge), "%s", (const char *) name);
+        }
+    }
+    if (mode_has_own_bridge(out->mode))
+        return 0;
+    if (strcmp(out->mode, "bridge") == 0) {
+        if (*out->bridge)
+            return 0;
+        *why = "forward mode 'bridge' without <bridge name=.../> puts its guests on macvtap "
+               "devices, not on a bridge";
+        out->bridge[0] = '\0';
+        return -EMEDIUMTYPE;
+    }
+    if (strcmp(out->mode, "private") == 0 || strcmp(out->mode, "vepa") == 0 ||
+        strcmp(out->mode, "passthrough") == 0)
+        *why = "its guests get macvtap devices on the host's interfaces, not a bridge";
+    else if (strcmp(out->mode, "hostdev") == 0)
+        *why = "its guests get host PCI devices (SR-IOV functions), not a bridge";
+    else
+        *why = "ptap knows no bridge for this forward mode";
+    out->bridge[0] = '\0';
+    return -EMEDIUMTYPE;
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(virNetworkPtr, virNetworkFree)
+
+int ptap_virt_network_lookup(ptap_virt *v, const char *name, ptap_virt_network *out)
+{
+    _cleanup_(virNetworkFreep) virNetworkPtr net = NULL;
+    _cleanup_free_ char *xml = NULL, *bridge = NULL;
+    const char *why = NULL;
+    int r;
+
+    v->err[0] = '\0';
+    *out = (ptap_virt_network) { 0 };
+    if (ptap_virt_network_name_check(name, &why) < 0)
+        return virt_fail(v, -EINVAL, "invalid network name '%s': %s", strna(name), why);
+    snprintf(out->name, sizeof(out->name), "%s", name);
+    net = virNetworkLookupByName(v->conn, name);
+    if (!net) {
+        r = virt_last_code(-EIO);
+        if (r == -ENOENT)
+            return virt_fail(v, r, "no libvirt network '%s' on '%s'", name, v->uri);
+        return virt_fail_libvirt(v, r, "cannot look up libvirt network '%s'", name);
+    }
+    r = virNetworkIsActive(net);
+    if (r < 0)
+        return virt_fail_libvirt(v, -EIO, "cannot query libvirt network '%s'", name);
+    if (r == 0)
+        return virt_fail(v, -EHOSTDOWN,
+                         "libvirt network '%s' is not active (virsh net-start %s)", name, name);
+    xml = virNetworkGetXMLDesc(net, 0);
+    if (!xml)
+        return virt_fail_libvirt(v, -EIO, "cannot read the XML of libvirt network '%s'", name);
+    r = ptap_virt_network_parse_xml(xml, out, &why);
+    if (r == -EMEDIUMTYPE)
+        return virt_fail(v, r, "libvirt network '%s' (forward mode '%s') has no bridge of its "
+                         "own: %s", name, out->mode, why);
+    if (r < 0)
+        return virt_fail(v, r, "libvirt network '%s': %s", name, why);
+    /* libvirt's word for the bridge (it names virbrN when the XML did not). */
+    bridge = virNetworkGetBridgeName(net);
+    if (bridge && *bridge) {
+        if (ptap_ifname_check(bridge, false, &why) < 0)
+            return virt_fail(v, -EINVAL, "libvirt network '%s': bridge '%s' is no interface "
+                             "name: %s", name, bridge, why);
+        snprintf(out->bridge, sizeof(out->bridge), "%s", bridge);
+    }
+    if (!*out->bridge)
+        return virt_fail(v, -EIO, "libvirt network '%s' (forward mode '%s') names no bridge",
+                         name, out->mode);
+    ptap_debug("virt: network '%s' (mode %s) has bridge '%s'", name, out->mode, out->bridge);
+    return 0;
+}
+
+int ptap_virt_network_resolve(const char *uri, const char *name, ptap_virt_network *out,
+                              ptap_error *err)
+{
+    ptap_virt *v = NULL;
+    char *msg = NULL;
+    const char *why = NULL;
+    int r, ex;
+
+    if (ptap_virt_network_name_check(name, &why) < 0)
+        return ptap_error_set(err, -EINVAL, EX_USAGE, "invalid network name '%s': %s",
+                              strna(name), why);
+    r = ptap_virt_open(uri, &v, &msg);
+    if (r < 0) {
+        ptap_error_set(err, r, r == -EACCES ? EX_NOPERM : EX_UNAVAILABLE,
+                       "cannot ask libvirt '%s' for network '%s': %s",
+                       uri && *uri ? uri : ptap_virt_default_uri(), name,
+                       msg ? msg : strerror(-r));
+        free(msg);
+        return r;
+    }
+    r = ptap_virt_network_lookup(v, name, out);
+    if (r < 0) {
+        ex = r == -ENOENT || r == -EMEDIUMTYPE || r == -EINVAL ? EX_USAGE
+             : r == -EHOSTDOWN                                 ? EX_UNAVAILABLE
+             : r == -EACCES                                    ? EX_NOPERM
+                                                               : EX_OSERR;
+        ptap_error_set(err, r, ex, "%s", ptap_virt_errmsg(v));
+    }
+    ptap_virt_close(v);
+    return r;
 }
