@@ -216,6 +216,7 @@ json_object *cli_record_json(const ptap_journal *j, const ptap_record *rec)
         json_object_object_add(co, "device_id", *k->device_id ? json_object_new_string(k->device_id) : NULL);
         json_object_object_add(co, "model", *k->model ? json_object_new_string(k->model) : NULL);
         json_object_object_add(co, "mac", *k->mac ? json_object_new_string(k->mac) : NULL);
+        json_object_object_add(co, "bus", *k->bus ? json_object_new_string(k->bus) : NULL);
         json_object_object_add(o, "consumer", co);
     }
     json_object_object_add(o, "created", json_object_new_int64(rec->created));

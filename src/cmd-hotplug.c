@@ -32,13 +32,15 @@ static void print_result(cli *c, const ptap_journal *j, const char *verb,
             json_object_object_add(obj, "bridge", *o->bridge ? json_object_new_string(o->bridge) : NULL);
             json_object_object_add(obj, "network",
                                    *o->network ? json_object_new_string(o->network) : NULL);
+            json_object_object_add(obj, "bus", *o->bus ? json_object_new_string(o->bus) : NULL);
         }
         if (strcmp(verb, "detached") == 0)
             json_object_object_add(obj, "tap_kept", json_object_new_boolean(o->kept));
         cli_print_json(obj);
         return;
     }
-    printf("%s %s mac %s id %s\n", verb, o->tap, o->mac, o->device_id);
+    printf("%s %s mac %s id %s%s%s\n", verb, o->tap, o->mac, o->device_id, *o->bus ? " bus " : "",
+           o->bus);
 }
 
 /* ---- attach ---- */
@@ -55,6 +57,7 @@ enum {
     ATTACH_QUEUES,
     ATTACH_VHOST,
     ATTACH_ID,
+    ATTACH_BUS,
     ATTACH_METHOD,
     ATTACH_CONNECT,
     ATTACH_TIMEOUT,
@@ -76,6 +79,10 @@ static const cli_option attach_options[] = {
                                  "multi-queue tap", 1, PTAP_NIC_MAX_QUEUES, NULL),
     [ATTACH_VHOST] = CLI_FLAG("vhost", "use vhost-net"),
     [ATTACH_ID] = CLI_VALUE("id", "ID", "the QEMU device id (default net-TAP)"),
+    [ATTACH_BUS] = CLI_VALUE("bus", "BUS",
+                             "the bus to plug into: a free pcie-root-port's id (libvirt: its "
+                             "alias pci.N); default: QEMU's or libvirt's choice, on a q35 guest "
+                             "a free root port"),
     [ATTACH_METHOD] = CLI_VALUE("method", "device|monitor",
                                 "libvirt: its attach API (default), or QMP through libvirt-qemu"),
     [ATTACH_CONNECT] = CLI_VALUE("connect", "URI",
@@ -103,6 +110,7 @@ static int run_attach(cli *c, const cli_args *a)
         .vhost = cli_flag(a, ATTACH_VHOST),
         .id = a->value[ATTACH_ID],
         .mac = a->value[ATTACH_MAC],
+        .bus = a->value[ATTACH_BUS],
         .timeout_ms = (unsigned) a->num[ATTACH_TIMEOUT] * 1000u,
     };
     ptap_attach_out out;
@@ -132,7 +140,7 @@ const cli_command cli_cmd_attach = {
     .name = "attach",
     .synopsis = "TARGET [--tap NAME | --bridge BR|--network NAME --mtu N --multi-queue --vnet-hdr] "
                 "[--mac MAC] "
-                "[--model M] [--queues N] [--vhost] [--id ID] [--method device|monitor] "
+                "[--model M] [--queues N] [--vhost] [--id ID] [--bus BUS] [--method device|monitor] "
                 "[--connect URI] [--timeout S] [--json]",
     .summary = "hot-add a NIC to a running guest",
     .details = TARGET_HELP,

@@ -104,6 +104,8 @@ int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *ou
         return ptap_error_set(err, -EINVAL, EX_USAGE, "--vhost needs model virtio-net-pci");
     if (req->mac && ptap_mac_parse(req->mac, macb, &why) < 0)
         return ptap_error_set(err, -EINVAL, EX_USAGE, "invalid MAC address '%s': %s", req->mac, why);
+    if (req->bus && ptap_qemu_id_check(req->bus, &why) < 0)
+        return ptap_error_set(err, -EINVAL, EX_USAGE, "invalid bus '%s': %s", req->bus, why);
     if (req->id && ptap_qemu_id_check(req->id, &why) < 0)
         return ptap_error_set(err, -EINVAL, EX_USAGE, "invalid device id '%s': %s", req->id, why);
     if (req->tap && ptap_ifname_check(req->tap, false, &why) < 0)
@@ -298,6 +300,7 @@ int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *ou
     snprintf(rec.consumer.model, sizeof(rec.consumer.model), "%s", model->name);
     snprintf(rec.consumer.mac, sizeof(rec.consumer.mac), "%s", out->mac);
     rec.consumer.queues = req->queues;
+    snprintf(rec.consumer.bus, sizeof(rec.consumer.bus), "%s", req->bus ? req->bus : "");
     rec.state = PTAP_STATE_ATTACHING;
     r = ptap_pool_append(j, &rec, 1, err);
     if (r < 0)
@@ -323,6 +326,7 @@ int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *ou
     snprintf(out->netdev_id, sizeof(out->netdev_id), "%s", rec.consumer.netdev_id);
     snprintf(out->target, sizeof(out->target), "%s", rec.consumer.target);
     snprintf(out->name, sizeof(out->name), "%s", rec.consumer.name);
+    snprintf(out->bus, sizeof(out->bus), "%s", rec.consumer.bus);
     return 0;
 }
 

@@ -36,6 +36,9 @@ typedef struct ptap_attach_req {
     bool vhost;
     const char *id;           /* device id, or NULL: "net-TAP" */
     const char *mac;          /* guest MAC, or NULL: a fresh 52:54:00:xx:xx:xx */
+    const char *bus;          /* bus to plug into (a pcie-root-port: its QEMU id, for
+                               * libvirt's device method its alias "pci.N"), or NULL:
+                               * QEMU's/libvirt's choice, a free root port on q35 */
     unsigned timeout_ms;      /* 0 = 10 s */
 } ptap_attach_req;
 
@@ -48,6 +51,7 @@ typedef struct ptap_attach_out {
     char name[PTAP_CONSUMER_TARGET_MAX];    /* domain name for libvirt */
     char network[PTAP_NETWORK_NAME_MAX];    /* attach --network: its name, else "" */
     char bridge[IFNAMSIZ];                  /* the tap's bridge, or "" */
+    char bus[PTAP_QEMU_ID_MAX];             /* attach: the bus the NIC went on, or "" */
     bool kept;                              /* detach: tap kept (state ready) */
 } ptap_attach_out;
 

@@ -397,7 +397,8 @@ static int record_check(const ptap_record *r, const char **why)
     }
     if (!TERMINATED(c->target) || !TERMINATED(c->name) || !TERMINATED(c->uri) ||
         !TERMINATED(c->method) || !TERMINATED(c->netdev_id) || !TERMINATED(c->device_id) ||
-        !TERMINATED(c->model) || !TERMINATED(c->mac) || !TERMINATED(c->pci_addr))
+        !TERMINATED(c->model) || !TERMINATED(c->mac) || !TERMINATED(c->pci_addr) ||
+        !TERMINATED(c->bus))
         WHY("a consumer string field is not NUL-terminated within its size");
     if (!text_ok(c->target) || !text_ok(c->name) || !text_ok(c->uri) || !text_ok(c->method) ||
         !text_ok(c->model) || !text_ok(c->pci_addr))
@@ -405,6 +406,8 @@ static int record_check(const ptap_record *r, const char **why)
     if (*c->netdev_id && ptap_qemu_id_check(c->netdev_id, why) < 0)
         return -EINVAL;
     if (*c->device_id && ptap_qemu_id_check(c->device_id, why) < 0)
+        return -EINVAL;
+    if (*c->bus && ptap_qemu_id_check(c->bus, why) < 0)
         return -EINVAL;
     if (*c->mac && ptap_mac_parse(c->mac, mac, why) < 0)
         return -EINVAL;
@@ -517,6 +520,7 @@ static const field consumer_fields[] = {
     CF("device", F_TEXT, device_id, false), CF("model", F_TEXT, model, false),
     CF("mac", F_TEXT, mac, false),          CF("pci-addr", F_TEXT, pci_addr, false),
     CF("vlan", F_UINT, vlan, false),        CF("queues", F_UINT, queues, false),
+    CF("bus", F_TEXT, bus, false),
 };
 
 static int set_prop(xmlNodePtr node, const char *name, const char *value)

@@ -86,6 +86,9 @@ typedef struct ptap_consumer {
     char model[32];                         /* virtio-net-pci, e1000, rtl8139 */
     char mac[PTAP_MAC_STRLEN];              /* the guest NIC's MAC */
     char pci_addr[32];                      /* legacy pci_add slot, e.g. "0:5" */
+    char bus[PTAP_QEMU_ID_MAX];             /* the bus the NIC was plugged into (attach
+                                             * --bus, or the pcie-root-port ptap picked),
+                                             * "" = QEMU's or libvirt's placement */
     unsigned vlan;                          /* legacy hub/vlan number */
     unsigned queues;                        /* 0/1 = single queue */
 } ptap_consumer;

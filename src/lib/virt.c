@@ -578,18 +578,38 @@ int ptap_virt_ids(ptap_virt_method method, const char *id,
 
 /* ---- method "device": libvirt's device API ---------------------------------- */
 
-static int attach_device(ptap_virt *v, const ptap_nic *nic)
+/* Does libvirt (or QEMU through it) say there is no slot to hot-plug into? */
+static bool virt_no_slot(const char *text)
+{
+    return ptap_nic_qemu_error_is_no_hotplug(text) ||
+           (text && (strstr(text, "No more available PCI slots") ||
+                     strstr(text, "doesn't support hotplug") ||
+                     strstr(text, "does not support hot-plug") ||
+                     strstr(text, "hotplug is not supported")));
+}
+
+static int attach_device(ptap_virt *v, ptap_nic *nic)
 {
     _cleanup_free_ char *xml = NULL;
     int r;
+
+    /* The bus given; without one libvirt places the NIC (and does not say
+     * where: bus_used stays ""). */
+    snprintf(nic->bus_used, sizeof(nic->bus_used), "%s", nic->checked.bus);
 
     r = ptap_nic_libvirt_xml(nic, &xml);
     if (r < 0)
         return virt_fail(v, r, "cannot build the interface XML for '%s'", nic->checked.tap);
     ptap_debug("virt: attaching to '%s': %s", v->name, xml);
-    if (virDomainAttachDeviceFlags(v->dom, xml, VIR_DOMAIN_AFFECT_LIVE) < 0)
-        return virt_recheck(v, virt_fail_libvirt(v, -EIO, "cannot attach '%s' to domain '%s'",
-                                                 nic->checked.tap, v->name));
+    if (virDomainAttachDeviceFlags(v->dom, xml, VIR_DOMAIN_AFFECT_LIVE) < 0) {
+        r = virt_recheck(v, virt_fail_libvirt(v, -EIO, "cannot attach '%s' to domain '%s'",
+                                              nic->checked.tap, v->name));
+        /* libvirt places a NIC on a free pcie-root-port itself; with none
+         * (or none that takes hot-plug) it says so in its own words. */
+        if (r != -EHOSTDOWN && r != -ENOENT && virt_no_slot(v->err))
+            r = PTAP_NIC_E_NOSLOT;
+        return r;
+    }
     return 0;
 }
 
@@ -768,7 +788,59 @@ static int netdev_del(ptap_virt *v, const char *netdev)
     return virt_qmp(v, what, cmd, NULL);
 }
 
-static int attach_monitor(ptap_virt *v, const ptap_nic *nic)
+/* qom-list @path through libvirt-qemu. */
+static int virt_qom_list(ptap_virt *v, const char *path, json_object **ret)
+{
+    _cleanup_(json_object_putp) json_object *cmd = NULL;
+    json_object *args = json_object_new_object();
+    char what[128];
+
+    if (!args || !jadd_str(args, "path", path)) {
+        json_object_put(args);
+        return -ENOMEM;
+    }
+    cmd = qmp_cmd("qom-list", args);
+    if (!cmd)
+        return -ENOMEM;
+    snprintf(what, sizeof(what), "cannot list '%s' of domain '%s'", path, v->name);
+    return virt_qmp(v, what, cmd, ret);
+}
+
+/* The first free pcie-root-port of the guest (see monitor.c's twin), or
+ * PTAP_NIC_E_NOSLOT with a message saying how to add one. */
+static int virt_pick_root_port(ptap_virt *v, char bus[PTAP_QEMU_ID_MAX])
+{
+    _cleanup_(json_object_putp) json_object *list = NULL;
+    char **ports = NULL;
+    int r, n;
+
+    r = virt_qom_list(v, "/machine/peripheral", &list);
+    if (r < 0)
+        return r;
+    n = ptap_nic_qom_root_ports(list, &ports);
+    if (n < 0)
+        return virt_fail(v, n, "qom-list of domain '%s': not a list", v->name);
+    r = PTAP_NIC_E_NOSLOT;
+    for (int i = 0; i < n && r == PTAP_NIC_E_NOSLOT; i++) {
+        _cleanup_(json_object_putp) json_object *b = NULL;
+        char path[2 * PTAP_QEMU_ID_MAX + 32];
+
+        snprintf(path, sizeof(path), "/machine/peripheral/%s/%s", ports[i], ports[i]);
+        if (virt_qom_list(v, path, &b) == 0 && ptap_nic_qom_bus_is_free(b) == 1) {
+            snprintf(bus, PTAP_QEMU_ID_MAX, "%s", ports[i]);
+            r = 0;
+        }
+    }
+    for (int i = 0; i < n; i++)
+        free(ports[i]);
+    free(ports);
+    if (r == PTAP_NIC_E_NOSLOT)
+        return virt_fail(v, r, "domain '%s' is a q35 machine whose root bus takes no hot-plug, "
+                         "and it has no free pcie-root-port (%d, all taken)", v->name, n);
+    return 0;
+}
+
+static int attach_monitor(ptap_virt *v, ptap_nic *nic)
 {
     _cleanup_(json_object_putp) json_object *ncmd = NULL, *dcmd = NULL;
     json_object *nargs = NULL, *dargs = NULL;
@@ -798,6 +870,31 @@ static int attach_monitor(ptap_virt *v, const ptap_nic *nic)
     snprintf(what, sizeof(what), "cannot add device '%s' to domain '%s'", nic->checked.device_id,
              v->name);
     r = virt_qmp(v, what, dcmd, NULL);
+    if (r < 0 && !*nic->checked.bus && ptap_nic_qemu_error_is_no_hotplug(v->err)) {
+        /* A q35 guest: its root bus takes no hot-plug. A free root port
+         * (libvirt names them "pci.N") takes the NIC. */
+        char bus[PTAP_QEMU_ID_MAX];
+        ptap_nic n2 = *nic;
+
+        r = virt_pick_root_port(v, bus);
+        if (r == 0) {
+            n2.bus = bus;
+            r = ptap_nic_check(&n2, PTAP_NIC_NEW, NULL);
+        }
+        if (r == 0) {
+            json_object_put(TAKE_PTR(dcmd));
+            json_object *a = NULL;
+            r = ptap_nic_qmp_device_add(&n2, &a);
+            dcmd = r == 0 ? qmp_cmd("device_add", a) : NULL;
+            r = dcmd ? virt_qmp(v, what, dcmd, NULL) : -ENOMEM;
+            if (r == 0)
+                snprintf(nic->bus_used, sizeof(nic->bus_used), "%s", bus);
+        }
+    }
+    if (r == 0 && *nic->checked.bus)
+        snprintf(nic->bus_used, sizeof(nic->bus_used), "%s", nic->checked.bus);
+    if (r < 0 && r != PTAP_NIC_E_NOSLOT && ptap_nic_qemu_error_is_no_hotplug(v->err))
+        r = PTAP_NIC_E_NOSLOT;
     if (r < 0) {
         /* Roll back the netdev so the failed call leaves nothing behind. */
         char saved[VIRT_ERR_MAX];
@@ -811,11 +908,14 @@ static int attach_monitor(ptap_virt *v, const ptap_nic *nic)
     return 0;
 }
 
-int ptap_virt_attach(ptap_virt *v, ptap_virt_method method, const ptap_nic *in)
+int ptap_virt_attach(ptap_virt *v, ptap_virt_method method, ptap_nic *in)
 {
     ptap_nic nic = in ? *in : (ptap_nic) PTAP_NIC_INIT;
     const char *why = NULL;
     int r;
+
+    if (in)
+        in->bus_used[0] = '\0';
 
     v->err[0] = '\0';
     if (method != PTAP_VIRT_DEVICE && method != PTAP_VIRT_MONITOR)
@@ -826,9 +926,10 @@ int ptap_virt_attach(ptap_virt *v, ptap_virt_method method, const ptap_nic *in)
     r = virt_require_running(v);
     if (r < 0)
         return r;
-    if (method == PTAP_VIRT_DEVICE)
-        return attach_device(v, &nic);
-    return attach_monitor(v, &nic);
+    r = method == PTAP_VIRT_DEVICE ? attach_device(v, &nic) : attach_monitor(v, &nic);
+    if (r == 0 && in)
+        snprintf(in->bus_used, sizeof(in->bus_used), "%s", nic.bus_used);
+    return r;
 }
 
 /* ---- detach ------------------------------------------------------------------ */

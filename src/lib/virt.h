@@ -167,11 +167,18 @@ ptap_nic_dialect ptap_virt_nic_dialect(ptap_virt_method method);
  * method attaches ptap_nic_libvirt_xml() (@nic->device_id is the alias,
  * "ua-..."), the monitor method sends netdev_add then device_add (ids
  * @nic->netdev_id and @nic->device_id, see ptap_virt_ids); a failed
- * device_add removes the netdev again. Returns 0, -EHOSTDOWN, -EINVAL,
- * PTAP_NIC_E_NOTUN, PTAP_NIC_E_TAPPERM, PTAP_NIC_E_TAPBUSY, -EEXIST (id
- * already in use), -EIO.
+ * device_add removes the netdev again.
+ * The bus (a q35 guest hot-plugs onto a pcie-root-port only): @nic->bus
+ * names one (device: its alias "pci.N", monitor: its QEMU id); without
+ * one the device method lets libvirt pick a free port, and the monitor
+ * method, when QEMU refuses the root bus, picks the first free one itself
+ * (qom-list). @nic->bus_used then says which bus the NIC is on ("" when
+ * libvirt chose). Returns 0, -EHOSTDOWN, -EINVAL, PTAP_NIC_E_NOTUN,
+ * PTAP_NIC_E_TAPPERM, PTAP_NIC_E_TAPBUSY, PTAP_NIC_E_NOSLOT (no free root
+ * port, or the bus given takes no hot-plug), -EEXIST (id already in use),
+ * -EIO.
  */
-int ptap_virt_attach(ptap_virt *v, ptap_virt_method method, const ptap_nic *nic);
+int ptap_virt_attach(ptap_virt *v, ptap_virt_method method, ptap_nic *nic);
 
 /**
  * ptap_virt_detach: hot-remove the NIC @id (as passed to attach, or its
