@@ -581,8 +581,12 @@ int ptap_virt_ids(ptap_virt_method method, const char *id,
 /* Does libvirt (or QEMU through it) say there is no slot to hot-plug into? */
 static bool virt_no_slot(const char *text)
 {
+    /* "PCI: slot 0 function 0 not available for virtio-net-pci, in use by
+     * ...": libvirt chose a port a NIC it does not know of (monitor
+     * method) already holds. */
     return ptap_nic_qemu_error_is_no_hotplug(text) ||
            (text && (strstr(text, "No more available PCI slots") ||
+                     (strstr(text, "not available for") && strstr(text, "in use by")) ||
                      strstr(text, "doesn't support hotplug") ||
                      strstr(text, "does not support hot-plug") ||
                      strstr(text, "hotplug is not supported")));
