@@ -48,7 +48,11 @@
  *
  * Known limits: the event loop is libvirt's default implementation,
  * registered once per process before the first connection and run only
- * while a detach waits.
+ * while a detach waits. A network of forward mode bridge with
+ * <virtualport type='openvswitch'/> resolves to its Open vSwitch bridge's
+ * name like any other; whether a tap can go on it is the helper's affair.
+ * The network is asked for once, at create/attach: a network restarted
+ * later on another bridge leaves the record's bridge as it was.
  */
 #pragma once
 
