@@ -9,6 +9,15 @@
 . "$PTAP_SOURCE_DIR/tests/e2e/lib/attach.sh"
 . "$PTAP_SOURCE_DIR/tests/e2e/lib/libvirtd.sh"
 
+# ptap's JSON as an array of records, whichever shape this ptap prints: the
+# version 1 document ({"records": [...]}), or the bare array (list, create)
+# and attach's own object ({tap, mac, bus, ...}) of the ptap before it.
+recs() {
+    jq -c 'if type == "object" and has("records") then .records
+           elif type == "array" then .
+           else [{name: .tap, bridge, network, consumer: {mac, bus}}] end'
+}
+
 attach_setup_q35() {
     ptap_guest_image || pt_skip "no guest image (qemu/busybox missing)"
     pt_user_ensure "$QUSER" >/dev/null
@@ -27,16 +36,16 @@ ptap_guest_start "$NS" "$QUSER" -machine q35 \
     -device pcie-root-port,id=rp1,chassis=1,bus=pcie.0 -device pcie-root-port,id=rp2,chassis=2,bus=pcie.0 ||
     pt_fail "q35 guest did not boot"
 m=$(ptap_guest_mark)
-out=$(P attach "qmp:$PTAP_GUEST_QMP" --bridge br0 --json) || pt_fail "attach (QMP, no --bus) failed"
-t1=$(pt_jq "$out" .tap)
-pt_assert_json "ptap picked the first free root port" "$out" '.bus == "rp1"'
-pt_assert_json "the record keeps the bus" "$(P list --json)" ".[] | select(.name == \"$t1\") | .consumer.bus == \"rp1\""
+out=$(P attach "qmp:$PTAP_GUEST_QMP" --bridge br0 --json | recs) || pt_fail "attach (QMP, no --bus) failed"
+t1=$(pt_jq "$out" '.[0].name')
+pt_assert_json "ptap picked the first free root port" "$out" '.[0].consumer.bus == "rp1"'
+pt_assert_json "the record keeps the bus" "$(P list --json | recs)" ".[] | select(.name == \"$t1\") | .consumer.bus == \"rp1\""
 ptap_guest_net_wait '\beth0\b' 30 "$m" >/dev/null || pt_fail "guest never saw the NIC on rp1"
 ptap_guest_link_check "$NS" eth0 10.9.0.2 10.9.0.1 || pt_fail "no traffic through the NIC on rp1"
 m=$(ptap_guest_mark)
-out=$(P attach "hmp:$PTAP_GUEST_HMP" --bridge br0 --json) || pt_fail "attach (HMP, no --bus) failed"
-t2=$(pt_jq "$out" .tap)
-pt_assert_json "HMP: the next free root port" "$out" '.bus == "rp2"'
+out=$(P attach "hmp:$PTAP_GUEST_HMP" --bridge br0 --json | recs) || pt_fail "attach (HMP, no --bus) failed"
+t2=$(pt_jq "$out" '.[0].name')
+pt_assert_json "HMP: the next free root port" "$out" '.[0].consumer.bus == "rp2"'
 ptap_guest_net_wait '\beth1\b' 30 "$m" >/dev/null || pt_fail "guest never saw the NIC on rp2"
 pt_ok "q35: attach goes onto a free pcie-root-port (QMP and HMP)"
 
@@ -58,13 +67,13 @@ m=$(ptap_guest_mark)
 P detach "qmp:$PTAP_GUEST_QMP" --tap "$t1" --timeout 30 >/dev/null || pt_fail "detach $t1 failed"
 ptap_guest_net_wait '^eth1 lo$' 30 "$m" >/dev/null || pt_fail "guest still lists the NIC of $t1"
 m=$(ptap_guest_mark)
-out=$(P attach "qmp:$PTAP_GUEST_QMP" --bridge br0 --bus rp1 --json) || pt_fail "attach --bus rp1 failed"
-pt_assert_json "--bus rp1" "$out" '.bus == "rp1"'
-t3=$(pt_jq "$out" .tap)
+out=$(P attach "qmp:$PTAP_GUEST_QMP" --bridge br0 --bus rp1 --json | recs) || pt_fail "attach --bus rp1 failed"
+pt_assert_json "--bus rp1" "$out" '.[0].consumer.bus == "rp1"'
+t3=$(pt_jq "$out" '.[0].name')
 ptap_guest_net_wait '\beth0\b' 30 "$m" >/dev/null || pt_fail "guest never saw the NIC on --bus rp1"
 P detach "hmp:$PTAP_GUEST_HMP" --tap "$t2" --timeout 30 >/dev/null || pt_fail "detach $t2 failed"
 P detach "qmp:$PTAP_GUEST_QMP" --tap "$t3" --timeout 30 >/dev/null || pt_fail "detach $t3 failed"
-[ "$(P list --json)" = "[]" ] || pt_fail "records left after detach"
+[ "$(P list --json | recs)" = "[]" ] || pt_fail "records left after detach"
 ptap_guest_stop
 pt_ok "detach frees the port; --bus names it"
 
@@ -82,7 +91,7 @@ pt_cleanup_add rm -rf "$QDIR"
 for _ in $(seq 50); do [ -S "$QDIR/qmp.sock" ] && break; sleep 0.1; done
 pt_assert_rc "q35 without root ports" 69 P attach "qmp:$QDIR/qmp.sock" --bridge br0
 pt_assert_match "none: says how to add one" "no free pcie-root-port \\(0, all taken\\).*-device pcie-root-port" "$PT_ERR"
-[ "$(P list --json)" = "[]" ] || pt_fail "refused attach left a record"
+[ "$(P list --json | recs)" = "[]" ] || pt_fail "refused attach left a record"
 [ -z "$(taps_in_ns)" ] || pt_fail "refused attach left a tap: $(taps_in_ns)"
 pt_kill "$QPID" 5
 pt_ok "q35 with no root port: exit 69, says how to add one"
@@ -99,13 +108,13 @@ ptap_lv_define "$DOM" --q35 2 || pt_fail "define failed"
 ptap_lv_boot "$DOM" || pt_fail "boot failed"
 export LIBVIRT_DEFAULT_URI=$PTAP_LV_URI
 m=$(ptap_guest_mark)
-out=$(P attach "$DOM" --method device --bridge br0 --json) || pt_fail "attach (device) failed"
-a=$(pt_jq "$out" .tap)
+out=$(P attach "$DOM" --method device --bridge br0 --json | recs) || pt_fail "attach (device) failed"
+a=$(pt_jq "$out" '.[0].name')
 ptap_guest_net_wait '\beth0\b' 30 "$m" >/dev/null || pt_fail "guest never saw the libvirt-placed NIC"
 m=$(ptap_guest_mark)
-out=$(P attach "$DOM" --method monitor --bridge br0 --json) || pt_fail "attach (monitor) failed"
-b=$(pt_jq "$out" .tap)
-pt_assert_json "monitor method: ptap picked libvirt's free root port" "$out" '.bus | test("^pci\\.[0-9]+$")'
+out=$(P attach "$DOM" --method monitor --bridge br0 --json | recs) || pt_fail "attach (monitor) failed"
+b=$(pt_jq "$out" '.[0].name')
+pt_assert_json "monitor method: ptap picked libvirt's free root port" "$out" '.[0].consumer.bus | test("^pci\\.[0-9]+$")'
 ptap_guest_net_wait '\beth1\b' 30 "$m" >/dev/null || pt_fail "guest never saw the NIC ptap placed"
 ptap_guest_link_check "$NS" eth1 10.9.0.3 10.9.0.1 || pt_fail "no traffic through the monitor-method NIC"
 # libvirt does not know of the monitor method's NIC: its pick collides.
@@ -115,21 +124,21 @@ for method in device monitor; do
     echo "  refused ($method): $PT_ERR"
 done
 P detach "$DOM" --tap "$b" --timeout 30 >/dev/null || pt_fail "detach $b failed"
-out=$(P attach "$DOM" --method device --bridge br0 --json) || pt_fail "second attach (device) failed"
-c=$(pt_jq "$out" .tap)
+out=$(P attach "$DOM" --method device --bridge br0 --json | recs) || pt_fail "second attach (device) failed"
+c=$(pt_jq "$out" '.[0].name')
 # Both ports now hold NICs libvirt knows of: libvirt's own refusal.
 pt_assert_rc "libvirt knows both ports taken" 69 P attach "$DOM" --method device --bridge br0
 pt_assert_match "libvirt's refusal says how to add one" "<controller type='pci' model='pcie-root-port'/>" "$PT_ERR"
 echo "  refused (device, libvirt's own): $PT_ERR"
-[ "$(P list --json | jq length)" = 2 ] || pt_fail "refusals left records: $(P list --json)"
+[ "$(P list --json | recs | jq length)" = 2 ] || pt_fail "refusals left records: $(P list --json)"
 for t in "$a" "$c"; do
     P detach "$DOM" --tap "$t" --timeout 30 >/dev/null || pt_fail "detach $t failed"
 done
 m=$(ptap_guest_mark)
-out=$(P attach "$DOM" --method device --bus pci.2 --bridge br0 --json) || pt_fail "attach --bus pci.2 (device) failed"
-pt_assert_json "device method --bus pci.2" "$out" '.bus == "pci.2"'
+out=$(P attach "$DOM" --method device --bus pci.2 --bridge br0 --json | recs) || pt_fail "attach --bus pci.2 (device) failed"
+pt_assert_json "device method --bus pci.2" "$out" '.[0].consumer.bus == "pci.2"'
 ptap_lv_virsh dumpxml "$DOM" | grep -q "bus='0x02'" || pt_fail "libvirt does not show the NIC on bus 0x02"
 ptap_guest_net_wait '\beth0\b' 30 "$m" >/dev/null || pt_fail "guest never saw the NIC on pci.2"
-P detach "$DOM" --tap "$(pt_jq "$out" .tap)" --timeout 30 >/dev/null || pt_fail "detach failed"
-[ "$(P list --json)" = "[]" ] || pt_fail "records left: $(P list --json)"
+P detach "$DOM" --tap "$(pt_jq "$out" '.[0].name')" --timeout 30 >/dev/null || pt_fail "detach failed"
+[ "$(P list --json | recs)" = "[]" ] || pt_fail "records left: $(P list --json)"
 pt_ok "libvirt q35: libvirt or ptap picks a free root port, --bus pci.N names one, none free says how to add one"
