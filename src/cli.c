@@ -323,6 +323,7 @@ static json_object *consumer_json(const ptap_consumer *k)
     json_object_object_add(co, "device_id", *k->device_id ? json_object_new_string(k->device_id) : NULL);
     json_object_object_add(co, "model", *k->model ? json_object_new_string(k->model) : NULL);
     json_object_object_add(co, "mac", *k->mac ? json_object_new_string(k->mac) : NULL);
+    json_object_object_add(co, "bus", *k->bus ? json_object_new_string(k->bus) : NULL);
     return co;
 }
 
@@ -354,6 +355,7 @@ static json_object *holder_json(const ptap_holder *h)
     json_object_object_add(co, "device_id", NULL);
     json_object_object_add(co, "model", NULL);
     json_object_object_add(co, "mac", NULL);
+    json_object_object_add(co, "bus", NULL);
     return co;
 }
 
@@ -375,6 +377,7 @@ json_object *cli_record_json(const ptap_journal *j, const cli_tap *t)
     json_object_object_add(o, "group", string_or_null(cli_group_name(rec->group, group, sizeof(group))));
     json_object_object_add(o, "gid", rec->group == (gid_t) -1 ? NULL : json_object_new_int64(rec->group));
     json_object_object_add(o, "bridge", string_or_null(rec->bridge));
+    json_object_object_add(o, "network", string_or_null(rec->network)); /* the libvirt network it came from */
     json_object_object_add(o, "mac", string_or_null(rec->mac)); /* the tap's own; the guest's: consumer.mac */
     json_object_object_add(o, "mtu", d && d->mtu ? json_object_new_int((int) d->mtu)
                                      : rec->mtu ? json_object_new_int((int) rec->mtu) : NULL);

@@ -42,7 +42,8 @@ static void print_result(cli *c, const ptap_journal *j, const char *verb, const 
             json_object_object_add(d, "tap_kept", json_object_new_boolean(o->kept));
         return;
     }
-    printf("%s %s mac %s id %s\n", verb, o->tap, o->mac, o->device_id);
+    printf("%s %s mac %s id %s%s%s\n", verb, o->tap, o->mac, o->device_id, *o->bus ? " bus " : "",
+           o->bus);
 }
 
 /* ---- attach ---- */
@@ -50,6 +51,7 @@ static void print_result(cli *c, const ptap_journal *j, const char *verb, const 
 enum {
     ATTACH_TAP,
     ATTACH_BRIDGE,
+    ATTACH_NETWORK,
     ATTACH_MTU,
     ATTACH_MULTI_QUEUE,
     ATTACH_VNET_HDR,
@@ -58,6 +60,7 @@ enum {
     ATTACH_QUEUES,
     ATTACH_VHOST,
     ATTACH_ID,
+    ATTACH_BUS,
     ATTACH_METHOD,
     ATTACH_CONNECT,
     ATTACH_TIMEOUT,
@@ -66,6 +69,9 @@ enum {
 static const cli_option attach_options[] = {
     [ATTACH_TAP] = CLI_VALUE("tap", "NAME", "use this ready tap of the pool instead of a fresh one"),
     [ATTACH_BRIDGE] = CLI_VALUE("bridge", "BR", "a fresh tap: enslave it to bridge BR"),
+    [ATTACH_NETWORK] = CLI_VALUE("network", "NAME",
+                                 "a fresh tap: on the bridge of active libvirt network NAME "
+                                 "(asked of libvirt as for --connect)"),
     [ATTACH_MTU] = CLI_NUMBER("mtu", "N", "a fresh tap: its MTU, by default the bridge's",
                               PTAP_MTU_MIN, PTAP_MTU_MAX, NULL),
     [ATTACH_MULTI_QUEUE] = CLI_FLAG("multi-queue", "a fresh tap: multi-queue"),
@@ -76,6 +82,10 @@ static const cli_option attach_options[] = {
                                  "multi-queue tap", 1, PTAP_NIC_MAX_QUEUES, NULL),
     [ATTACH_VHOST] = CLI_FLAG("vhost", "use vhost-net"),
     [ATTACH_ID] = CLI_VALUE("id", "ID", "the QEMU device id (default net-TAP)"),
+    [ATTACH_BUS] = CLI_VALUE("bus", "BUS",
+                             "the bus to plug into: a free pcie-root-port's id (libvirt: its "
+                             "alias pci.N); default: QEMU's or libvirt's choice, on a q35 guest "
+                             "a free root port"),
     [ATTACH_METHOD] = CLI_VALUE("method", "device|monitor",
                                 "libvirt: its attach API (default), or QMP through libvirt-qemu"),
     [ATTACH_CONNECT] = CLI_VALUE("connect", "URI",
@@ -94,6 +104,7 @@ static int run_attach(cli *c, const cli_args *a)
         .method = a->value[ATTACH_METHOD],
         .tap = a->value[ATTACH_TAP],
         .bridge = a->value[ATTACH_BRIDGE],
+        .network = a->value[ATTACH_NETWORK],
         .mtu = (unsigned) a->num[ATTACH_MTU],
         .multi_queue = cli_flag(a, ATTACH_MULTI_QUEUE),
         .vnet_hdr = cli_flag(a, ATTACH_VNET_HDR),
@@ -102,6 +113,7 @@ static int run_attach(cli *c, const cli_args *a)
         .vhost = cli_flag(a, ATTACH_VHOST),
         .id = a->value[ATTACH_ID],
         .mac = a->value[ATTACH_MAC],
+        .bus = a->value[ATTACH_BUS],
         .timeout_ms = (unsigned) a->num[ATTACH_TIMEOUT] * 1000u,
     };
     ptap_attach_out out;
@@ -114,10 +126,12 @@ static int run_attach(cli *c, const cli_args *a)
     ex = cli_check_target("attach", req.target);
     if (ex != EX_OK)
         return ex;
-    if (req.tap && (req.bridge || req.mtu || req.multi_queue || req.vnet_hdr))
+    if (req.tap && (req.bridge || req.network || req.mtu || req.multi_queue || req.vnet_hdr))
         return cli_usage_error("attach",
-                               "--tap takes an existing tap: --bridge, --mtu, --multi-queue and "
-                               "--vnet-hdr apply to a fresh one");
+                               "--tap takes an existing tap: --bridge, --network, --mtu, "
+                               "--multi-queue and --vnet-hdr apply to a fresh one");
+    if (req.bridge && req.network)
+        return cli_usage_error("attach", "--bridge and --network are mutually exclusive");
     ex = cli_open_journal(c, true, &j);
     if (ex != EX_OK)
         return ex;
@@ -130,8 +144,9 @@ static int run_attach(cli *c, const cli_args *a)
 
 const cli_command cli_cmd_attach = {
     .name = "attach",
-    .synopsis = "TARGET [--tap NAME | --bridge BR --mtu N --multi-queue --vnet-hdr] [--mac MAC] "
-                "[--model M] [--queues N] [--vhost] [--id ID] [--method device|monitor] "
+    .synopsis = "TARGET [--tap NAME | --bridge BR|--network NAME --mtu N --multi-queue --vnet-hdr] "
+                "[--mac MAC] "
+                "[--model M] [--queues N] [--vhost] [--id ID] [--bus BUS] [--method device|monitor] "
                 "[--connect URI] [--timeout S] [--json]",
     .summary = "hot-add a NIC to a running guest",
     .details = TARGET_HELP,

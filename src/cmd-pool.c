@@ -12,6 +12,7 @@
 #include "kview.h"
 #include "pool.h"
 #include "validate.h"
+#include "virt.h"
 
 /* ---- create ---- */
 
@@ -20,6 +21,8 @@ enum {
     CREATE_OWNER,
     CREATE_GROUP,
     CREATE_BRIDGE,
+    CREATE_NETWORK,
+    CREATE_CONNECT,
     CREATE_MTU,
     CREATE_MAC,
     CREATE_MULTI_QUEUE,
@@ -32,6 +35,12 @@ static const cli_option create_options[] = {
     [CREATE_OWNER] = CLI_VALUE("owner", "U", "the user who may open them, name or uid; by default you"),
     [CREATE_GROUP] = CLI_VALUE("group", "G", "the group that may open them, name or gid; by default none"),
     [CREATE_BRIDGE] = CLI_VALUE("bridge", "BR", "enslave them to bridge BR"),
+    [CREATE_NETWORK] = CLI_VALUE("network", "NAME",
+                                 "enslave them to the bridge of active libvirt network NAME"),
+    [CREATE_CONNECT] = CLI_VALUE("connect", "URI",
+                                 "--network: the libvirt connection (default "
+                                 "$LIBVIRT_DEFAULT_URI, else qemu:///system for root, "
+                                 "qemu:///session otherwise)"),
     [CREATE_MTU] = CLI_NUMBER("mtu", "N", "their MTU, by default the bridge's", PTAP_MTU_MIN,
                               PTAP_MTU_MAX, NULL),
     [CREATE_MAC] = CLI_VALUE("mac", "MAC", "the tap's own MAC address (one tap only)"),
@@ -88,6 +97,7 @@ static int run_create(cli *c, const cli_args *a)
     ptap_error err = { 0 };
     char **names = NULL;
     char owner_s[32], group_s[32];
+    ptap_virt_network vnet;
     int ex, r;
 
     if (a->value[CREATE_OWNER] && (ex = cli_parse_owner(a->value[CREATE_OWNER], &owner)) != EX_OK)
@@ -98,12 +108,25 @@ static int run_create(cli *c, const cli_args *a)
         return cli_usage_error("create", "expected at most one TEMPLATE");
     if (a->argc == 1)
         spec.name = a->argv[0];
+    if (a->value[CREATE_BRIDGE] && a->value[CREATE_NETWORK])
+        return cli_usage_error("create", "--bridge and --network are mutually exclusive");
+    if (a->value[CREATE_CONNECT] && !a->value[CREATE_NETWORK])
+        return cli_usage_error("create", "--connect applies to --network only");
     /* Hand the helper numeric ids: what the journal records is what it checks. */
     snprintf(owner_s, sizeof(owner_s), "%u", (unsigned) owner);
     spec.owner = owner_s;
     if (a->value[CREATE_GROUP]) {
         snprintf(group_s, sizeof(group_s), "%u", (unsigned) group);
         spec.group = group_s;
+    }
+    if (a->value[CREATE_NETWORK]) {
+        /* Asked before the journal is locked: libvirt may take its time. */
+        r = ptap_virt_network_resolve(a->value[CREATE_CONNECT], a->value[CREATE_NETWORK], &vnet,
+                                      &err);
+        if (r < 0)
+            return cli_fail(&err, r, "cannot create taps");
+        spec.bridge = vnet.bridge;
+        spec.network = vnet.name;
     }
     ex = cli_open_journal(c, true, &j);
     if (ex != EX_OK)
@@ -123,7 +146,8 @@ static int run_create(cli *c, const cli_args *a)
 
 const cli_command cli_cmd_create = {
     .name = "create",
-    .synopsis = "[TEMPLATE] [--count N] [--owner U] [--group G] [--bridge BR] [--mtu N] "
+    .synopsis = "[TEMPLATE] [--count N] [--owner U] [--group G] [--bridge BR | --network NAME "
+                "[--connect URI]] [--mtu N] "
                 "[--mac MAC] [--multi-queue] [--vnet-hdr] [--json]",
     .summary = "make ready taps in one helper run, print their names",
     .details = "TEMPLATE is a tap name (default ptap%d); one ending in %d lets the kernel\n"
@@ -440,11 +464,11 @@ static ssize_t list_rows(const ptap_journal *j, ptap_kviews *w, row **ret)
 
 /* ---- list's text: a table, each column as wide as its widest cell ---- */
 
-enum { COL_NAME, COL_STATE, COL_OWNER, COL_GROUP, COL_BRIDGE, COL_MTU, COL_QUEUES, COL_MAC,
+enum { COL_NAME, COL_STATE, COL_OWNER, COL_GROUP, COL_BRIDGE, COL_NETWORK, COL_MTU, COL_QUEUES, COL_MAC,
        COL_GUEST_MAC, COL_KERNEL, COL_CARRIER, COL_NETNS, COL_CONSUMER, COL_PROBLEM, COL__MAX };
 
 static const char *const col_heads[COL__MAX] = {
-    "NAME", "STATE", "OWNER", "GROUP", "BRIDGE", "MTU", "QUEUES", "MAC",
+    "NAME", "STATE", "OWNER", "GROUP", "BRIDGE", "NETWORK", "MTU", "QUEUES", "MAC",
     "GUEST-MAC", "KERNEL", "CARRIER", "NETNS", "CONSUMER", "PROBLEM",
 };
 
@@ -478,6 +502,7 @@ static void fill_cells(const row *r, cells out)
     else
         cell(out[COL_GROUP], NULL);
     cell(out[COL_BRIDGE], rec->bridge);
+    cell(out[COL_NETWORK], rec->network);
     if (d && d->mtu)
         snprintf(out[COL_MTU], CELL_MAX, "%u", d->mtu);
     else if (rec->mtu)
@@ -600,7 +625,8 @@ const cli_command cli_cmd_list = {
     .name = "list",
     .synopsis = "[--json]",
     .summary = "journal and kernel side by side",
-    .details = "One row per tap, sorted by name: its state, owner and group (by name), bridge,\n"
+    .details = "One row per tap, sorted by name: its state, owner and group (by name), bridge\n"
+               "(and the libvirt network it came from),\n"
                "MTU, queues (1, or mq:N for a multi-queue tap with N queues open), its own\n"
                "MAC and its guest's, whether it exists in its network namespace (KERNEL\n"
                "yes/no) and has carrier, that namespace, its consumer, and any problem: a\n"

@@ -40,6 +40,11 @@ static int virt_fail(ptap_consumer_conn *cc, ptap_error *err, int r, const char 
              : r == -EINVAL                                           ? EX_USAGE
                                                                       : EX_OSERR;
 
+    if (r == PTAP_NIC_E_NOSLOT)
+        return ptap_error_set(err, r, EX_UNAVAILABLE,
+                              "%s: %s; a q35 guest hot-plugs a NIC only onto a free "
+                              "pcie-root-port: %s", what, *msg ? msg : "no free slot",
+                              PTAP_NIC_ROOT_PORT_HOWTO_LIBVIRT);
     if (r == PTAP_NIC_E_NOTUN)
         return ptap_error_set(err, r, EX_UNAVAILABLE,
                               "%s: QEMU cannot open /dev/net/tun inside libvirt's private /dev "
@@ -236,13 +241,23 @@ int ptap_consumer_add(ptap_consumer_conn *cc, ptap_consumer *c, const char *tap,
     nic_from_record(c, &nic);
     nic.tap = tap;
     nic.vhost = vhost;
+    nic.bus = *c->bus ? c->bus : NULL;
     if (cc->kind == PTAP_CONSUMER_LIBVIRT) {
         r = ptap_virt_attach(cc->impl, virt_method(c), &nic);
-        return r < 0 ? virt_fail(cc, err, r, what) : 0;
+        if (r < 0)
+            return virt_fail(cc, err, r, what);
+        snprintf(c->bus, sizeof(c->bus), "%s", nic.bus_used);
+        return 0;
     }
 
     r = ptap_monitor_nic_add(cc->impl, &nic, (int) timeout_ms);
     const char *msg = ptap_monitor_error(cc->impl);
+    if (r == PTAP_NIC_E_NOSLOT)
+        return ptap_error_set(err, r, EX_UNAVAILABLE, "%s: %s%s", what,
+                              msg ? msg : strerror(-r),
+                              nic.bus ? " (--bus must name a free pcie-root-port; without --bus "
+                                        "ptap picks one)"
+                                      : "");
     if (r == PTAP_NIC_E_NOTUN)
         return ptap_error_set(err, r, EX_UNAVAILABLE,
                               "%s: %s (QEMU cannot open /dev/net/tun: make it mode 0666, and under "
@@ -257,6 +272,7 @@ int ptap_consumer_add(ptap_consumer_conn *cc, ptap_consumer *c, const char *tap,
     c->vlan = nic.vlan >= 0 ? (unsigned) nic.vlan : 0;
     if (nic.pci_slot >= 0)
         snprintf(c->pci_addr, sizeof(c->pci_addr), "%d", nic.pci_slot);
+    snprintf(c->bus, sizeof(c->bus), "%s", nic.bus_used);
     return 0;
 }
 

@@ -55,8 +55,12 @@ int ptap_consumer_ids(const ptap_consumer_conn *cc, const char *id,
 
 /**
  * ptap_consumer_add: hot-add a NIC on tap @tap as described by @c (ids,
- * model, mac, queues); legacy HMP fills c->vlan and c->pci_addr. On failure
- * nothing is left in QEMU and @err quotes QEMU's or libvirt's words.
+ * model, mac, queues, bus: "" lets QEMU/libvirt place it, and on a q35
+ * guest ptap then picks a free pcie-root-port); legacy HMP fills c->vlan
+ * and c->pci_addr, every kind sets c->bus to the bus used ("" when libvirt
+ * chose). On failure nothing is left in QEMU and @err quotes QEMU's or
+ * libvirt's words; no free root port is exit code 69 (PTAP_NIC_E_NOSLOT),
+ * with how to add one.
  */
 int ptap_consumer_add(ptap_consumer_conn *cc, ptap_consumer *c, const char *tap, bool vhost,
                       unsigned timeout_ms, ptap_error *err);

@@ -41,6 +41,8 @@ typedef struct ptap_create_spec {
     const char *owner;    /* user name or uid, NULL = caller */
     const char *group;    /* group name or gid, NULL = none */
     const char *bridge;   /* NULL = none */
+    const char *network;  /* journal only: the libvirt network @bridge is of, NULL = none
+                           * (the helper never hears of it) */
     unsigned mtu;         /* 0 = default */
     const char *mac;      /* NULL = kernel's choice */
     bool multi_queue;

@@ -15,6 +15,7 @@
 #include "pool.h"
 #include "probe.h"
 #include "validate.h"
+#include "virt.h"
 
 #define DEFAULT_TIMEOUT_MS 10000u
 
@@ -103,6 +104,8 @@ int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *ou
         return ptap_error_set(err, -EINVAL, EX_USAGE, "--vhost needs model virtio-net-pci");
     if (req->mac && ptap_mac_parse(req->mac, macb, &why) < 0)
         return ptap_error_set(err, -EINVAL, EX_USAGE, "invalid MAC address '%s': %s", req->mac, why);
+    if (req->bus && ptap_qemu_id_check(req->bus, &why) < 0)
+        return ptap_error_set(err, -EINVAL, EX_USAGE, "invalid bus '%s': %s", req->bus, why);
     if (req->id && ptap_qemu_id_check(req->id, &why) < 0)
         return ptap_error_set(err, -EINVAL, EX_USAGE, "invalid device id '%s': %s", req->id, why);
     if (req->tap && ptap_ifname_check(req->tap, false, &why) < 0)
@@ -121,6 +124,16 @@ int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *ou
     if (req->bridge && ptap_ifname_check(req->bridge, false, &why) < 0)
         return ptap_error_set(err, -EINVAL, EX_USAGE, "invalid bridge name '%s': %s", req->bridge,
                               why);
+    if (req->network && req->bridge)
+        return ptap_error_set(err, -EINVAL, EX_USAGE,
+                              "--bridge and --network are mutually exclusive: the network names "
+                              "the bridge");
+    if (req->network && req->tap)
+        return ptap_error_set(err, -EINVAL, EX_USAGE,
+                              "--tap takes an existing tap: --network applies to a fresh one");
+    if (req->network && ptap_virt_network_name_check(req->network, &why) < 0)
+        return ptap_error_set(err, -EINVAL, EX_USAGE, "invalid network name '%s': %s",
+                              req->network, why);
     if (req->tap) {
         const ptap_record *p = ptap_journal_find(j, req->tap);
         if (!p)
@@ -185,6 +198,16 @@ int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *ou
         rec = *p;
     }
 
+    /* The network's bridge, asked of libvirt before anything is touched:
+     * from here on it is a bridge like --bridge's (the helper's policy
+     * decides by its name). */
+    ptap_virt_network vnet = { 0 };
+    if (req->network) {
+        r = ptap_virt_network_resolve(req->uri, req->network, &vnet, err);
+        if (r < 0)
+            return r;
+    }
+
     /* 2. The target must be there and running; learn who QEMU runs as,
      * and in which network namespace: it opens the tap by name there. */
     r = ptap_consumer_connect(req->target, req->uri, req->method, &cc, err);
@@ -221,7 +244,9 @@ int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *ou
 
     /* 3. A fresh tap, owned by QEMU's user, through the helper. */
     if (fresh) {
-        ptap_create_spec spec = { .name = "ptap%d", .count = 1, .bridge = req->bridge,
+        ptap_create_spec spec = { .name = "ptap%d", .count = 1,
+                                  .bridge = req->network ? vnet.bridge : req->bridge,
+                                  .network = req->network ? vnet.name : NULL,
                                   .mtu = req->mtu, .multi_queue = req->multi_queue || req->queues > 1,
                                   .vnet_hdr = req->vnet_hdr, .ephemeral = true };
         char owner[16];
@@ -265,6 +290,8 @@ int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *ou
         ptap_strv_free(names);
     }
     snprintf(out->tap, sizeof(out->tap), "%s", rec.name);
+    snprintf(out->network, sizeof(out->network), "%s", rec.network);
+    snprintf(out->bridge, sizeof(out->bridge), "%s", rec.bridge);
 
     /* 4. Intent, durable before QEMU hears of it. */
     rec.consumer = (ptap_consumer) { 0 };
@@ -282,6 +309,7 @@ int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *ou
     snprintf(rec.consumer.model, sizeof(rec.consumer.model), "%s", model->name);
     snprintf(rec.consumer.mac, sizeof(rec.consumer.mac), "%s", out->mac);
     rec.consumer.queues = req->queues;
+    snprintf(rec.consumer.bus, sizeof(rec.consumer.bus), "%s", req->bus ? req->bus : "");
     rec.state = PTAP_STATE_ATTACHING;
     r = ptap_pool_append(j, &rec, 1, err);
     if (r < 0)
@@ -307,6 +335,7 @@ int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *ou
     snprintf(out->netdev_id, sizeof(out->netdev_id), "%s", rec.consumer.netdev_id);
     snprintf(out->target, sizeof(out->target), "%s", rec.consumer.target);
     snprintf(out->name, sizeof(out->name), "%s", rec.consumer.name);
+    snprintf(out->bus, sizeof(out->bus), "%s", rec.consumer.bus);
     return 0;
 }
 

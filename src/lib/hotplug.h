@@ -26,6 +26,8 @@ typedef struct ptap_attach_req {
     const char *method;       /* "device" (default) or "monitor" (libvirt) */
     const char *tap;          /* a READY pool tap, or NULL: make a fresh one */
     const char *bridge;       /* fresh tap: bridge, or NULL */
+    const char *network;      /* fresh tap: the bridge of this libvirt network (asked of
+                               * libvirt at @uri), or NULL; not with @bridge */
     unsigned mtu;             /* fresh tap: MTU, 0 = the bridge's */
     bool multi_queue;         /* fresh tap: IFF_MULTI_QUEUE (implied by queues > 1) */
     bool vnet_hdr;            /* fresh tap: IFF_VNET_HDR */
@@ -34,6 +36,9 @@ typedef struct ptap_attach_req {
     bool vhost;
     const char *id;           /* device id, or NULL: "net-TAP" */
     const char *mac;          /* guest MAC, or NULL: a fresh 52:54:00:xx:xx:xx */
+    const char *bus;          /* bus to plug into (a pcie-root-port: its QEMU id, for
+                               * libvirt's device method its alias "pci.N"), or NULL:
+                               * QEMU's/libvirt's choice, a free root port on q35 */
     unsigned timeout_ms;      /* 0 = 10 s */
 } ptap_attach_req;
 
@@ -44,13 +49,18 @@ typedef struct ptap_attach_out {
     char netdev_id[PTAP_QEMU_ID_MAX];
     char target[PTAP_CONSUMER_TARGET_MAX];  /* as recorded (domain UUID for libvirt) */
     char name[PTAP_CONSUMER_TARGET_MAX];    /* domain name for libvirt */
+    char network[PTAP_NETWORK_NAME_MAX];    /* attach --network: its name, else "" */
+    char bridge[IFNAMSIZ];                  /* the tap's bridge, or "" */
+    char bus[PTAP_QEMU_ID_MAX];             /* attach: the bus the NIC went on, or "" */
     bool kept;                              /* detach: tap kept (state ready) */
 } ptap_attach_out;
 
 /**
  * ptap_attach: hot-add a NIC backed by a tap to a running guest.
  * Returns 0 and fills @out, or a negative errno with @err filled in
- * (exit code 69 when the target is not there or not running).
+ * (exit code 69 when the target is not there or not running; for
+ * @req->network, the codes of ptap_virt_network_resolve(), and 64 when it
+ * comes with @req->bridge or @req->tap).
  */
 int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *out,
                 ptap_error *err);

@@ -351,7 +351,8 @@ static int record_check(const ptap_record *r, const char **why)
     } while (0)
 
     if (!TERMINATED(r->id) || !TERMINATED(r->name) || !TERMINATED(r->batch) ||
-        !TERMINATED(r->bridge) || !TERMINATED(r->mac) || !TERMINATED(r->netns.name))
+        !TERMINATED(r->bridge) || !TERMINATED(r->mac) || !TERMINATED(r->netns.name) ||
+        !TERMINATED(r->network))
         WHY("a string field is not NUL-terminated within its size");
     if (ptap_ifname_check(r->name, true, why) < 0)
         return -EINVAL;
@@ -369,6 +370,10 @@ static int record_check(const ptap_record *r, const char **why)
         return -EINVAL;
     if (*r->mac && ptap_mac_parse(r->mac, mac, why) < 0)
         return -EINVAL;
+    if (*r->network && (!text_ok(r->network) || strchr(r->network, '/')))
+        WHY("a network name is not valid UTF-8, or contains a control character or '/'");
+    if (*r->network && !*r->bridge)
+        WHY("a network without its bridge");
     if (r->mtu != 0 && (r->mtu < PTAP_MTU_MIN || r->mtu > PTAP_MTU_MAX))
         WHY("MTU out of range (68..65521, or 0 for the default)");
     if (r->flags & ~PTAP_TAP__ALL)
@@ -392,7 +397,8 @@ static int record_check(const ptap_record *r, const char **why)
     }
     if (!TERMINATED(c->target) || !TERMINATED(c->name) || !TERMINATED(c->uri) ||
         !TERMINATED(c->method) || !TERMINATED(c->netdev_id) || !TERMINATED(c->device_id) ||
-        !TERMINATED(c->model) || !TERMINATED(c->mac) || !TERMINATED(c->pci_addr))
+        !TERMINATED(c->model) || !TERMINATED(c->mac) || !TERMINATED(c->pci_addr) ||
+        !TERMINATED(c->bus))
         WHY("a consumer string field is not NUL-terminated within its size");
     if (!text_ok(c->target) || !text_ok(c->name) || !text_ok(c->uri) || !text_ok(c->method) ||
         !text_ok(c->model) || !text_ok(c->pci_addr))
@@ -400,6 +406,8 @@ static int record_check(const ptap_record *r, const char **why)
     if (*c->netdev_id && ptap_qemu_id_check(c->netdev_id, why) < 0)
         return -EINVAL;
     if (*c->device_id && ptap_qemu_id_check(c->device_id, why) < 0)
+        return -EINVAL;
+    if (*c->bus && ptap_qemu_id_check(c->bus, why) < 0)
         return -EINVAL;
     if (*c->mac && ptap_mac_parse(c->mac, mac, why) < 0)
         return -EINVAL;
@@ -496,6 +504,7 @@ static const field record_fields[] = {
     RF("batch", F_TEXT, batch, false),    RF("count", F_UINT, count, false),
     RF("ifindex", F_INT, ifindex, false), RF("owner", F_UID, owner, true),
     RF("group", F_GID, group, false),     RF("bridge", F_TEXT, bridge, false),
+    RF("network", F_TEXT, network, false),
     RF("mac", F_TEXT, mac, false),        RF("mtu", F_UINT, mtu, false),
     RF("flags", F_FLAGS, flags, false),   RF("created", F_TIME, created, true),
     RF("updated", F_TIME, updated, true),
@@ -511,6 +520,7 @@ static const field consumer_fields[] = {
     CF("device", F_TEXT, device_id, false), CF("model", F_TEXT, model, false),
     CF("mac", F_TEXT, mac, false),          CF("pci-addr", F_TEXT, pci_addr, false),
     CF("vlan", F_UINT, vlan, false),        CF("queues", F_UINT, queues, false),
+    CF("bus", F_TEXT, bus, false),
 };
 
 static int set_prop(xmlNodePtr node, const char *name, const char *value)

@@ -41,6 +41,9 @@
  * is refused before it could wrap (-EOVERFLOW on append). */
 #define PTAP_JOURNAL_SEQ_MAX ((uint64_t) INT64_MAX)
 #define PTAP_CONSUMER_TARGET_MAX 256
+/* A libvirt network's name as ptap records it (validate, never truncate:
+ * a longer name is refused). */
+#define PTAP_NETWORK_NAME_MAX 128
 
 typedef enum ptap_state {
     PTAP_STATE_CREATING,   /* intent: the helper may have made it */
@@ -83,6 +86,9 @@ typedef struct ptap_consumer {
     char model[32];                         /* virtio-net-pci, e1000, rtl8139 */
     char mac[PTAP_MAC_STRLEN];              /* the guest NIC's MAC */
     char pci_addr[32];                      /* legacy pci_add slot, e.g. "0:5" */
+    char bus[PTAP_QEMU_ID_MAX];             /* the bus the NIC was plugged into (attach
+                                             * --bus, or the pcie-root-port ptap picked),
+                                             * "" = QEMU's or libvirt's placement */
     unsigned vlan;                          /* legacy hub/vlan number */
     unsigned queues;                        /* 0/1 = single queue */
 } ptap_consumer;
@@ -97,6 +103,9 @@ typedef struct ptap_record {
     uid_t owner;
     gid_t group;                  /* (gid_t) -1: none */
     char bridge[IFNAMSIZ];        /* "" = no bridge */
+    char network[PTAP_NETWORK_NAME_MAX]; /* libvirt network the bridge was asked of
+                                   * (create/attach --network), "" = none; informative:
+                                   * the bridge is what counts */
     char mac[PTAP_MAC_STRLEN];    /* "" = kernel's choice */
     unsigned mtu;                 /* 0 = default */
     unsigned flags;               /* PTAP_TAP_* */

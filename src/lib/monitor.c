@@ -333,7 +333,113 @@ static int netdev_del(ptap_monitor *m, const char *id, int64_t deadline, bool qu
     return r;
 }
 
-static int new_nic_add(ptap_monitor *m, const ptap_nic *nic, int64_t deadline)
+/* qom-list @path as QMP's array, whichever monitor this is. */
+static int qom_list(ptap_monitor *m, const char *path, json_object **ret, int64_t deadline)
+{
+    if (m->kind == PTAP_MONITOR_QMP) {
+        _cleanup_json_ json_object *args = json_id("path", path);
+        int r = qmp_step(m, "qom-list", args, path, ret, deadline);
+
+        if (r == 0 && !*ret)
+            return -EBADMSG;
+        return r;
+    }
+    _cleanup_free_ char *line = NULL, *reply = NULL;
+    int r;
+
+    if (asprintf(&line, "qom-list %s", path) < 0)
+        return -ENOMEM;
+    r = ptap_hmp_command(m->hmp, line, &reply, left_ms(deadline));
+    if (r < 0) {
+        set_error(m, "qom-list '%s' failed: %s", path, strerror(-r));
+        return r;
+    }
+    return ptap_nic_qom_list_from_text(reply, ret);
+}
+
+/*
+ * A q35 guest's root bus takes no hot-plug: find a pcie-root-port with
+ * nothing on it (its bus, named after it, has no "child[N]"). Sets @bus,
+ * or returns PTAP_NIC_E_NOSLOT with a message that says how to add one.
+ */
+static int pick_root_port(ptap_monitor *m, char bus[PTAP_QEMU_ID_MAX], int64_t deadline)
+{
+    _cleanup_json_ json_object *list = NULL;
+    char **ports = NULL;
+    int r, n;
+
+    r = qom_list(m, "/machine/peripheral", &list, deadline);
+    if (r < 0)
+        return r;
+    n = ptap_nic_qom_root_ports(list, &ports);
+    if (n < 0) {
+        set_error(m, "qom-list /machine/peripheral: QEMU's answer is not a list");
+        return n;
+    }
+    r = PTAP_NIC_E_NOSLOT;
+    for (int i = 0; i < n && r == PTAP_NIC_E_NOSLOT; i++) {
+        _cleanup_json_ json_object *b = NULL;
+        char path[2 * PTAP_QEMU_ID_MAX + 32];
+
+        snprintf(path, sizeof(path), "/machine/peripheral/%s/%s", ports[i], ports[i]);
+        if (qom_list(m, path, &b, deadline) < 0)
+            continue; /* a port without a bus of its id: not one to name */
+        if (ptap_nic_qom_bus_is_free(b) == 1) {
+            snprintf(bus, PTAP_QEMU_ID_MAX, "%s", ports[i]);
+            ptap_debug("monitor: picked free root port '%s'", bus);
+            r = 0;
+        }
+    }
+    for (int i = 0; i < n; i++)
+        free(ports[i]);
+    free(ports);
+    if (r == PTAP_NIC_E_NOSLOT)
+        set_error(m, "the guest's root bus takes no hot-plug (a q35 machine) and it has no free "
+                  "pcie-root-port (%d, all taken): %s", n, PTAP_NIC_ROOT_PORT_HOWTO_QEMU);
+    return r;
+}
+
+/* device_add of @nic, built for the monitor's kind. */
+static int device_add(ptap_monitor *m, const ptap_nic *nic, int64_t deadline)
+{
+    if (m->kind == PTAP_MONITOR_QMP) {
+        _cleanup_json_ json_object *dev = NULL;
+        int r = ptap_nic_qmp_device_add(nic, &dev);
+
+        if (r < 0)
+            return r;
+        return qmp_step(m, "device_add", dev, nic->checked.device_id, NULL, deadline);
+    }
+    _cleanup_free_ char *line = NULL;
+    int r = ptap_nic_hmp_device_add(nic, &line);
+
+    if (r < 0)
+        return r;
+    return hmp_silent(m, line, "device_add", nic->checked.device_id, deadline, NULL);
+}
+
+/* device_add failed because the default bus takes no hot-plug (q35): put
+ * the NIC on a free root port instead. */
+static int device_add_on_root_port(ptap_monitor *m, ptap_nic *nic, int64_t deadline)
+{
+    char bus[PTAP_QEMU_ID_MAX];
+    ptap_nic n2 = *nic;
+    int r;
+
+    r = pick_root_port(m, bus, deadline);
+    if (r < 0)
+        return r;
+    n2.bus = bus;
+    r = ptap_nic_check(&n2, m->dialect, NULL);
+    if (r < 0)
+        return r;
+    r = device_add(m, &n2, deadline);
+    if (r == 0)
+        snprintf(nic->bus_used, sizeof(nic->bus_used), "%s", bus);
+    return r;
+}
+
+static int new_nic_add(ptap_monitor *m, ptap_nic *nic, int64_t deadline)
 {
     const char *netdev = nic->checked.netdev_id, *device = nic->checked.device_id;
     int r;
@@ -351,6 +457,9 @@ static int new_nic_add(ptap_monitor *m, const ptap_nic *nic, int64_t deadline)
         if (r < 0)
             return r;
         r = qmp_step(m, "device_add", dev, device, NULL, deadline);
+        if (r < 0 && !*nic->checked.bus &&
+            ptap_nic_qemu_error_is_no_hotplug(ptap_qmp_error_desc(m->qmp)))
+            r = device_add_on_root_port(m, nic, deadline);
     } else {
         _cleanup_free_ char *l1 = NULL, *l2 = NULL;
 
@@ -363,8 +472,15 @@ static int new_nic_add(ptap_monitor *m, const ptap_nic *nic, int64_t deadline)
         r = hmp_silent(m, l1, "netdev_add", netdev, deadline, NULL);
         if (r < 0)
             return r;
-        r = hmp_silent(m, l2, "device_add", device, deadline, NULL);
+        _cleanup_free_ char *reply = NULL;
+        r = hmp_silent(m, l2, "device_add", device, deadline, &reply);
+        if (r < 0 && !*nic->checked.bus && ptap_nic_qemu_error_is_no_hotplug(reply))
+            r = device_add_on_root_port(m, nic, deadline);
     }
+    if (r == 0 && *nic->checked.bus)
+        snprintf(nic->bus_used, sizeof(nic->bus_used), "%s", nic->checked.bus);
+    if (r < 0 && r != PTAP_NIC_E_NOSLOT && ptap_nic_qemu_error_is_no_hotplug(m->error))
+        r = PTAP_NIC_E_NOSLOT; /* --bus named a bus that takes no hot-plug */
     if (r < 0) {
         /* Roll back the netdev, keeping device_add's message for the caller. */
         _cleanup_free_ char *msg = m->error ? strdup(m->error) : NULL;
@@ -610,6 +726,8 @@ int ptap_monitor_nic_add(ptap_monitor *m, ptap_nic *nic, int timeout_ms)
     int r;
 
     clear_error(m);
+    if (nic)
+        nic->bus_used[0] = '\0';
     r = ptap_nic_check(nic, m->dialect, &why);
     if (r < 0) {
         set_error(m, "refusing to add NIC: %s", why);

@@ -84,8 +84,12 @@ const char *ptap_monitor_error(const ptap_monitor *m);
  * @nic->checked, from which every command is built).
  * On failure of the second step the first is rolled back (netdev_del /
  * host_net_remove). Legacy: sets @nic->vlan and @nic->pci_slot (keep them
- * for nic_remove). Returns 0, -EINVAL (refused NIC, QEMU never saw it;
- * the message starts "refusing"), PTAP_NIC_E_*, -ETIMEDOUT, or another
+ * for nic_remove). New dialect: when QEMU says the default bus takes no
+ * hot-plug (a q35 machine's pcie.0) and @nic names no bus, the NIC goes
+ * onto the first free pcie-root-port (qom-list); @nic->bus_used says which
+ * bus it went on. Returns 0, -EINVAL (refused NIC, QEMU never saw it;
+ * the message starts "refusing"), PTAP_NIC_E_* (PTAP_NIC_E_NOSLOT: no free
+ * root port, or the bus given takes no hot-plug), -ETIMEDOUT, or another
  * -errno.
  */
 int ptap_monitor_nic_add(ptap_monitor *m, ptap_nic *nic, int timeout_ms);

@@ -153,6 +153,26 @@ int ptap_nic_check(ptap_nic *nic, ptap_nic_dialect dialect, const char **why)
         *why = "this QEMU (host_net_add/pci_add only) supports neither queues nor vhost";
         return PTAP_NIC_E_DIALECT;
     }
+    if (dialect == PTAP_NIC_LEGACY && nic->bus) {
+        *why = "this QEMU (host_net_add/pci_add only) takes no bus";
+        return PTAP_NIC_E_DIALECT;
+    }
+    nic->checked.libvirt_bus = -1;
+    if (nic->bus) {
+        if (ptap_qemu_id_check(nic->bus, why) < 0) {
+            *why = "invalid bus";
+            return -EINVAL;
+        }
+        if (dialect == PTAP_NIC_LIBVIRT) {
+            uint64_t n;
+
+            if (strncmp(nic->bus, "pci.", 4) != 0 || ptap_parse_uint(nic->bus + 4, 1, 255, &n) < 0) {
+                *why = "a libvirt bus is a PCI controller's alias, \"pci.N\" (virsh dumpxml)";
+                return -EINVAL;
+            }
+            nic->checked.libvirt_bus = (int) n;
+        }
+    }
 
     nic->checked.dialect = dialect;
     nic->checked.model = model;
@@ -160,6 +180,7 @@ int ptap_nic_check(ptap_nic *nic, ptap_nic_dialect dialect, const char **why)
     keep(nic->checked.netdev_id, sizeof(nic->checked.netdev_id), nic->netdev_id);
     keep(nic->checked.device_id, sizeof(nic->checked.device_id), nic->device_id);
     ptap_mac_format(mac, nic->checked.mac);
+    keep(nic->checked.bus, sizeof(nic->checked.bus), nic->bus);
     nic->checked.queues = nic->queues;
     nic->checked.vhost = nic->vhost;
     nic->checked.ok = true;
@@ -306,6 +327,8 @@ int ptap_nic_qmp_device_add(const ptap_nic *nic, json_object **ret)
          jadd(o, "netdev", json_object_new_string(c->netdev_id)) &&
          jadd(o, "id", json_object_new_string(c->device_id)) &&
          jadd(o, "mac", json_object_new_string(c->mac));
+    if (ok && *c->bus)
+        ok = jadd(o, "bus", json_object_new_string(c->bus));
     if (ok && c->queues > 1)
         ok = jadd(o, "mq", json_object_new_boolean(1)) &&
              jadd(o, "vectors", json_object_new_int((int) mq_vectors(c->queues)));
@@ -355,14 +378,16 @@ int ptap_nic_hmp_netdev_add(const ptap_nic *nic, char **ret)
 int ptap_nic_hmp_device_add(const ptap_nic *nic, char **ret)
 {
     const ptap_nic_checked *c = checked_for(nic, PTAP_NIC_NEW);
-    char mq[48] = "";
+    char mq[48] = "", bus[PTAP_QEMU_ID_MAX + 8] = "";
 
     if (!c)
         return -EINVAL;
     if (c->queues > 1)
         snprintf(mq, sizeof(mq), ",mq=on,vectors=%u", mq_vectors(c->queues));
-    if (asprintf(ret, "device_add %s,netdev=%s,id=%s,mac=%s%s", c->model->driver,
-                 c->netdev_id, c->device_id, c->mac, mq) < 0) {
+    if (*c->bus)
+        snprintf(bus, sizeof(bus), ",bus=%s", c->bus);
+    if (asprintf(ret, "device_add %s,netdev=%s,id=%s,mac=%s%s%s", c->model->driver,
+                 c->netdev_id, c->device_id, c->mac, bus, mq) < 0) {
         *ret = NULL;
         return -ENOMEM;
     }
@@ -440,6 +465,16 @@ int ptap_nic_libvirt_xml(const ptap_nic *nic, char **ret)
         }
     }
     ok = ok && xml_prop(xml_child(iface, "alias"), "name", c->device_id);
+    if (c->libvirt_bus > 0) {
+        /* A root port has one slot, 0; libvirt then knows the place. */
+        char b[8];
+
+        snprintf(b, sizeof(b), "0x%02x", (unsigned) c->libvirt_bus);
+        n = xml_child(iface, "address");
+        ok = ok && xml_prop(n, "type", "pci") && xml_prop(n, "domain", "0x0000") &&
+             xml_prop(n, "bus", b) && xml_prop(n, "slot", "0x00") &&
+             xml_prop(n, "function", "0x0");
+    }
     if (!ok)
         return -ENOMEM;
 
@@ -533,5 +568,112 @@ int ptap_nic_qom_list_has_json(json_object *list, const char *name)
         if (en && et && strcmp(en, name) == 0 && strncmp(et, "child<", 6) == 0)
             return 1;
     }
+    return 0;
+}
+
+/* ---- PCI Express root ports (q35) ---- */
+
+bool ptap_nic_qemu_error_is_no_hotplug(const char *text)
+{
+    /* QEMU >= 2.x: "Bus 'pcie.0' does not support hotplugging". */
+    return text && strstr(text, "does not support hotplugging");
+}
+
+static int strcmp_p(const void *a, const void *b)
+{
+    return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+int ptap_nic_qom_root_ports(json_object *list, char ***ret)
+{
+    static const char *const types[] = { "child<pcie-root-port>", "child<ioh3420>" };
+    char **v;
+    size_t n, k = 0;
+
+    if (!json_object_is_type(list, json_type_array))
+        return -EBADMSG;
+    n = json_object_array_length(list);
+    v = calloc(n + 1, sizeof(*v));
+    if (!v)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        json_object *e = json_object_array_get_idx(list, i), *jn, *jt;
+        const char *en, *et;
+
+        if (!json_object_object_get_ex(e, "name", &jn) ||
+            !json_object_object_get_ex(e, "type", &jt))
+            continue;
+        en = json_object_get_string(jn);
+        et = json_object_get_string(jt);
+        if (!en || !et || ptap_qemu_id_check(en, NULL) < 0)
+            continue;
+        for (size_t t = 0; t < ARRAY_SIZE(types); t++)
+            if (strcmp(et, types[t]) == 0) {
+                v[k] = strdup(en);
+                if (!v[k]) {
+                    for (size_t f = 0; f < k; f++)
+                        free(v[f]);
+                    free(v);
+                    return -ENOMEM;
+                }
+                k++;
+                break;
+            }
+    }
+    qsort(v, k, sizeof(*v), strcmp_p);
+    *ret = v;
+    return (int) k;
+}
+
+int ptap_nic_qom_bus_is_free(json_object *list)
+{
+    size_t n;
+
+    if (!json_object_is_type(list, json_type_array))
+        return -EBADMSG;
+    n = json_object_array_length(list);
+    for (size_t i = 0; i < n; i++) {
+        json_object *e = json_object_array_get_idx(list, i), *jn;
+        const char *en;
+
+        /* A device on the bus is a link "child[N]" of the bus object. */
+        if (json_object_object_get_ex(e, "name", &jn) && (en = json_object_get_string(jn)) &&
+            strncmp(en, "child[", 6) == 0)
+            return 0;
+    }
+    return 1;
+}
+
+int ptap_nic_qom_list_from_text(const char *text, json_object **ret)
+{
+    _cleanup_(json_object_putp) json_object *a = json_object_new_array();
+    const char *p = text ? text : "";
+
+    if (!a)
+        return -ENOMEM;
+    while (*p) {
+        size_t len = strcspn(p, "\r\n");
+        const char *open = memchr(p, '(', len);
+
+        /* "rp1 (child<pcie-root-port>)" */
+        if (open && open > p + 1 && open[-1] == ' ' && p[len - 1] == ')') {
+            json_object *e = json_object_new_object();
+            char *name = strndup(p, (size_t) (open - 1 - p));
+            char *type = strndup(open + 1, (size_t) (p + len - 1 - (open + 1)));
+            bool ok = e && name && type && jadd(e, "name", json_object_new_string(name)) &&
+                      jadd(e, "type", json_object_new_string(type));
+
+            free(name);
+            free(type);
+            if (!ok || json_object_array_add(a, e) < 0) {
+                json_object_put(e);
+                return -ENOMEM;
+            }
+        }
+        p += len;
+        while (*p == '\r' || *p == '\n')
+            p++;
+    }
+    *ret = TAKE_PTR(a);
     return 0;
 }

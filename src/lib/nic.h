@@ -28,8 +28,15 @@
  * room: which fault an error text names (one code per fault, below), and
  * whether a qom-list answer lists a device.
  *
- * Known limits: three models (the ones every QEMU since 0.12 has); no bus or
- * PCI address is chosen (QEMU's, or libvirt's, default placement).
+ * The bus: by default QEMU (or libvirt) places the NIC. A PCI Express
+ * machine (q35) cannot hot-plug onto its root bus pcie.0, only onto a
+ * pcie-root-port: ptap_nic.bus names one (device_add bus=; for libvirt, the
+ * controller's alias "pci.N" becomes <address type='pci' bus='N'/>), and
+ * the rooms pick a free one when QEMU says the default bus takes no
+ * hot-plug (ptap_nic_qom_root_ports, ptap_nic_qom_bus_is_free).
+ *
+ * Known limits: three models (the ones every QEMU since 0.12 has); the
+ * legacy dialect takes no bus.
  */
 #pragma once
 
@@ -54,6 +61,16 @@
 #define PTAP_NIC_E_TAPBUSY (-EBUSY)
 /* The NIC needs something this dialect lacks (legacy + queues or vhost). */
 #define PTAP_NIC_E_DIALECT (-EOPNOTSUPP)
+/* No free slot to hot-plug into: a q35 guest whose root bus takes no
+ * hot-plug and that has no free pcie-root-port. */
+#define PTAP_NIC_E_NOSLOT (-ENOSPC)
+
+/* How to give a guest a free root port, for messages. */
+#define PTAP_NIC_ROOT_PORT_HOWTO_QEMU \
+    "start QEMU with one more '-device pcie-root-port,id=rpN,chassis=N,bus=pcie.0' (a free one per NIC to hot-plug)"
+#define PTAP_NIC_ROOT_PORT_HOWTO_LIBVIRT \
+    "add \"<controller type='pci' model='pcie-root-port'/>\" to the domain's persistent definition " \
+    "(virsh edit) and restart it (one free port per NIC to hot-plug)"
 
 /* Queues of one multi-queue NIC. The kernel's tun allows 256 per tap and
  * QEMU 7.2 up to its own 1024 (with 2N+2 MSI-X vectors); 64 is what ptap
@@ -94,6 +111,8 @@ typedef struct ptap_nic_checked {
     char netdev_id[PTAP_QEMU_ID_MAX];   /* "" when the dialect needs none */
     char device_id[PTAP_QEMU_ID_MAX];   /* "" when the dialect needs none */
     char mac[PTAP_MAC_STRLEN];          /* normalised: lower case */
+    char bus[PTAP_QEMU_ID_MAX];         /* "" = default placement */
+    int libvirt_bus;                    /* libvirt: N of bus "pci.N", -1 none */
     unsigned queues;                    /* 0 or 1: single queue */
     bool vhost;
 } ptap_nic_checked;
@@ -107,11 +126,15 @@ typedef struct ptap_nic {
                             * unused) */
     const char *model;     /* "virtio-net-pci" (NULL = this), "e1000", "rtl8139" */
     const char *mac;       /* "52:54:00:12:34:56" */
+    const char *bus;       /* the bus to plug into (a pcie-root-port's id; libvirt:
+                            * its alias "pci.N"), NULL: QEMU's or libvirt's choice */
     unsigned queues;       /* 0/1: single queue; 2..PTAP_NIC_MAX_QUEUES (virtio) */
     bool vhost;            /* vhost=on (virtio) */
     /* Legacy dialect only, in/out: */
     int vlan;              /* in: VLAN to use, -1 picks a free one; out: used */
     int pci_slot;          /* out of an add, in for a remove; -1 unknown */
+    char bus_used[PTAP_QEMU_ID_MAX]; /* out of an add: the bus given or picked, "" = the
+                                      * default placement */
     ptap_nic_checked checked; /* filled by ptap_nic_check() */
 } ptap_nic;
 
@@ -138,8 +161,10 @@ const ptap_nic_model *ptap_nic_model_get(size_t i);
  *            MAC (ptap_mac_parse), queues <= PTAP_NIC_MAX_QUEUES, queues > 1
  *            and vhost on virtio only, vlan -1..PTAP_NIC_MAX_VLAN
  *   new:     netdev and device id (ptap_qemu_id_check)
- *   legacy:  netdev id; no queues, no vhost (PTAP_NIC_E_DIALECT)
- *   libvirt: device id starting "ua-"; netdev id optional
+ *   new:     bus, if any, a QEMU id
+ *   legacy:  netdev id; no queues, no vhost, no bus (PTAP_NIC_E_DIALECT)
+ *   libvirt: device id starting "ua-"; netdev id optional; bus, if any,
+ *            "pci.N" (a controller's alias, N 1..255)
  * Returns 0, or -EINVAL / PTAP_NIC_E_DIALECT with @why (may be NULL) set to
  * a static text naming the field; @nic->checked.ok is false then.
  */
@@ -231,3 +256,35 @@ bool ptap_nic_qom_list_has(const char *text, const char *name);
  * @list is not an array.
  */
 int ptap_nic_qom_list_has_json(json_object *list, const char *name);
+
+/* ---- PCI Express root ports (q35) ---- */
+
+/**
+ * ptap_nic_qemu_error_is_no_hotplug: does QEMU say the bus it was given
+ * (or chose) takes no hot-plug ("Bus 'pcie.0' does not support
+ * hotplugging")? That is a q35 guest asked to plug onto its root bus.
+ */
+bool ptap_nic_qemu_error_is_no_hotplug(const char *text);
+
+/**
+ * ptap_nic_qom_root_ports: the ids of the root ports among a "qom-list
+ * /machine/peripheral" answer (children of type pcie-root-port or
+ * ioh3420), sorted by name, as a NULL-terminated array (free each string,
+ * then the array; pool.h's ptap_strv_free does). Returns the count, or -EBADMSG (@list is not an
+ * array), -ENOMEM.
+ */
+int ptap_nic_qom_root_ports(json_object *list, char ***ret);
+
+/**
+ * ptap_nic_qom_bus_is_free: is the bus whose "qom-list" answer (path
+ * /machine/peripheral/PORT/PORT) is @list empty, i.e. has no "child[N]"
+ * link to a device? Returns 1, 0, or -EBADMSG.
+ */
+int ptap_nic_qom_bus_is_free(json_object *list);
+
+/**
+ * ptap_nic_qom_list_from_text: HMP's "qom-list PATH" text ("NAME (TYPE)"
+ * lines) as QMP's answer, an array of {"name", "type"}, so one reading
+ * serves both. Returns 0 and a new array in *@ret, or -ENOMEM.
+ */
+int ptap_nic_qom_list_from_text(const char *text, json_object **ret);

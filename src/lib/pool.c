@@ -525,6 +525,9 @@ int ptap_pool_create(ptap_journal *j, const ptap_create_spec *spec, uid_t owner,
     intent.owner = owner;
     intent.group = group;
     snprintf(intent.bridge, sizeof(intent.bridge), "%s", s.bridge ? s.bridge : "");
+    if (s.network && (!s.bridge || strlen(s.network) >= sizeof(intent.network)))
+        return ptap_error_set(err, -EINVAL, EX_USAGE, "invalid network name '%s'", s.network);
+    snprintf(intent.network, sizeof(intent.network), "%s", s.network ? s.network : "");
     snprintf(intent.mac, sizeof(intent.mac), "%s", s.mac ? s.mac : "");
     intent.mtu = s.mtu;
     intent.flags = (s.multi_queue ? PTAP_TAP_MULTI_QUEUE : 0) | (s.vnet_hdr ? PTAP_TAP_VNET_HDR : 0) |

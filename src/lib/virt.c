@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -108,6 +109,7 @@ static int virt_last_code(int fallback)
         return -ENODEV;
     switch (e->code) {
     case VIR_ERR_NO_DOMAIN:
+    case VIR_ERR_NO_NETWORK:
         return -ENOENT;
     case VIR_ERR_AUTH_FAILED:
     case VIR_ERR_AUTH_CANCELLED:
@@ -576,18 +578,42 @@ int ptap_virt_ids(ptap_virt_method method, const char *id,
 
 /* ---- method "device": libvirt's device API ---------------------------------- */
 
-static int attach_device(ptap_virt *v, const ptap_nic *nic)
+/* Does libvirt (or QEMU through it) say there is no slot to hot-plug into? */
+static bool virt_no_slot(const char *text)
+{
+    /* "PCI: slot 0 function 0 not available for virtio-net-pci, in use by
+     * ...": libvirt chose a port a NIC it does not know of (monitor
+     * method) already holds. */
+    return ptap_nic_qemu_error_is_no_hotplug(text) ||
+           (text && (strstr(text, "No more available PCI slots") ||
+                     (strstr(text, "not available for") && strstr(text, "in use by")) ||
+                     strstr(text, "doesn't support hotplug") ||
+                     strstr(text, "does not support hot-plug") ||
+                     strstr(text, "hotplug is not supported")));
+}
+
+static int attach_device(ptap_virt *v, ptap_nic *nic)
 {
     _cleanup_free_ char *xml = NULL;
     int r;
+
+    /* The bus given; without one libvirt places the NIC (and does not say
+     * where: bus_used stays ""). */
+    snprintf(nic->bus_used, sizeof(nic->bus_used), "%s", nic->checked.bus);
 
     r = ptap_nic_libvirt_xml(nic, &xml);
     if (r < 0)
         return virt_fail(v, r, "cannot build the interface XML for '%s'", nic->checked.tap);
     ptap_debug("virt: attaching to '%s': %s", v->name, xml);
-    if (virDomainAttachDeviceFlags(v->dom, xml, VIR_DOMAIN_AFFECT_LIVE) < 0)
-        return virt_recheck(v, virt_fail_libvirt(v, -EIO, "cannot attach '%s' to domain '%s'",
-                                                 nic->checked.tap, v->name));
+    if (virDomainAttachDeviceFlags(v->dom, xml, VIR_DOMAIN_AFFECT_LIVE) < 0) {
+        r = virt_recheck(v, virt_fail_libvirt(v, -EIO, "cannot attach '%s' to domain '%s'",
+                                              nic->checked.tap, v->name));
+        /* libvirt places a NIC on a free pcie-root-port itself; with none
+         * (or none that takes hot-plug) it says so in its own words. */
+        if (r != -EHOSTDOWN && r != -ENOENT && virt_no_slot(v->err))
+            r = PTAP_NIC_E_NOSLOT;
+        return r;
+    }
     return 0;
 }
 
@@ -766,7 +792,59 @@ static int netdev_del(ptap_virt *v, const char *netdev)
     return virt_qmp(v, what, cmd, NULL);
 }
 
-static int attach_monitor(ptap_virt *v, const ptap_nic *nic)
+/* qom-list @path through libvirt-qemu. */
+static int virt_qom_list(ptap_virt *v, const char *path, json_object **ret)
+{
+    _cleanup_(json_object_putp) json_object *cmd = NULL;
+    json_object *args = json_object_new_object();
+    char what[128];
+
+    if (!args || !jadd_str(args, "path", path)) {
+        json_object_put(args);
+        return -ENOMEM;
+    }
+    cmd = qmp_cmd("qom-list", args);
+    if (!cmd)
+        return -ENOMEM;
+    snprintf(what, sizeof(what), "cannot list '%s' of domain '%s'", path, v->name);
+    return virt_qmp(v, what, cmd, ret);
+}
+
+/* The first free pcie-root-port of the guest (see monitor.c's twin), or
+ * PTAP_NIC_E_NOSLOT with a message saying how to add one. */
+static int virt_pick_root_port(ptap_virt *v, char bus[PTAP_QEMU_ID_MAX])
+{
+    _cleanup_(json_object_putp) json_object *list = NULL;
+    char **ports = NULL;
+    int r, n;
+
+    r = virt_qom_list(v, "/machine/peripheral", &list);
+    if (r < 0)
+        return r;
+    n = ptap_nic_qom_root_ports(list, &ports);
+    if (n < 0)
+        return virt_fail(v, n, "qom-list of domain '%s': not a list", v->name);
+    r = PTAP_NIC_E_NOSLOT;
+    for (int i = 0; i < n && r == PTAP_NIC_E_NOSLOT; i++) {
+        _cleanup_(json_object_putp) json_object *b = NULL;
+        char path[2 * PTAP_QEMU_ID_MAX + 32];
+
+        snprintf(path, sizeof(path), "/machine/peripheral/%s/%s", ports[i], ports[i]);
+        if (virt_qom_list(v, path, &b) == 0 && ptap_nic_qom_bus_is_free(b) == 1) {
+            snprintf(bus, PTAP_QEMU_ID_MAX, "%s", ports[i]);
+            r = 0;
+        }
+    }
+    for (int i = 0; i < n; i++)
+        free(ports[i]);
+    free(ports);
+    if (r == PTAP_NIC_E_NOSLOT)
+        return virt_fail(v, r, "domain '%s' is a q35 machine whose root bus takes no hot-plug, "
+                         "and it has no free pcie-root-port (%d, all taken)", v->name, n);
+    return 0;
+}
+
+static int attach_monitor(ptap_virt *v, ptap_nic *nic)
 {
     _cleanup_(json_object_putp) json_object *ncmd = NULL, *dcmd = NULL;
     json_object *nargs = NULL, *dargs = NULL;
@@ -796,6 +874,31 @@ static int attach_monitor(ptap_virt *v, const ptap_nic *nic)
     snprintf(what, sizeof(what), "cannot add device '%s' to domain '%s'", nic->checked.device_id,
              v->name);
     r = virt_qmp(v, what, dcmd, NULL);
+    if (r < 0 && !*nic->checked.bus && ptap_nic_qemu_error_is_no_hotplug(v->err)) {
+        /* A q35 guest: its root bus takes no hot-plug. A free root port
+         * (libvirt names them "pci.N") takes the NIC. */
+        char bus[PTAP_QEMU_ID_MAX];
+        ptap_nic n2 = *nic;
+
+        r = virt_pick_root_port(v, bus);
+        if (r == 0) {
+            n2.bus = bus;
+            r = ptap_nic_check(&n2, PTAP_NIC_NEW, NULL);
+        }
+        if (r == 0) {
+            json_object_put(TAKE_PTR(dcmd));
+            json_object *a = NULL;
+            r = ptap_nic_qmp_device_add(&n2, &a);
+            dcmd = r == 0 ? qmp_cmd("device_add", a) : NULL;
+            r = dcmd ? virt_qmp(v, what, dcmd, NULL) : -ENOMEM;
+            if (r == 0)
+                snprintf(nic->bus_used, sizeof(nic->bus_used), "%s", bus);
+        }
+    }
+    if (r == 0 && *nic->checked.bus)
+        snprintf(nic->bus_used, sizeof(nic->bus_used), "%s", nic->checked.bus);
+    if (r < 0 && r != PTAP_NIC_E_NOSLOT && ptap_nic_qemu_error_is_no_hotplug(v->err))
+        r = PTAP_NIC_E_NOSLOT;
     if (r < 0) {
         /* Roll back the netdev so the failed call leaves nothing behind. */
         char saved[VIRT_ERR_MAX];
@@ -809,11 +912,14 @@ static int attach_monitor(ptap_virt *v, const ptap_nic *nic)
     return 0;
 }
 
-int ptap_virt_attach(ptap_virt *v, ptap_virt_method method, const ptap_nic *in)
+int ptap_virt_attach(ptap_virt *v, ptap_virt_method method, ptap_nic *in)
 {
     ptap_nic nic = in ? *in : (ptap_nic) PTAP_NIC_INIT;
     const char *why = NULL;
     int r;
+
+    if (in)
+        in->bus_used[0] = '\0';
 
     v->err[0] = '\0';
     if (method != PTAP_VIRT_DEVICE && method != PTAP_VIRT_MONITOR)
@@ -824,9 +930,10 @@ int ptap_virt_attach(ptap_virt *v, ptap_virt_method method, const ptap_nic *in)
     r = virt_require_running(v);
     if (r < 0)
         return r;
-    if (method == PTAP_VIRT_DEVICE)
-        return attach_device(v, &nic);
-    return attach_monitor(v, &nic);
+    r = method == PTAP_VIRT_DEVICE ? attach_device(v, &nic) : attach_monitor(v, &nic);
+    if (r == 0 && in)
+        snprintf(in->bus_used, sizeof(in->bus_used), "%s", nic.bus_used);
+    return r;
 }
 
 /* ---- detach ------------------------------------------------------------------ */
@@ -1029,4 +1136,190 @@ int ptap_virt_has_device(ptap_virt *v, ptap_virt_method method, const char *id)
     if (method == PTAP_VIRT_DEVICE)
         return has_alias(v, dev);
     return has_peripheral(v, dev);
+}
+
+/* ---- virtual networks --------------------------------------------------------- */
+
+int ptap_virt_network_name_check(const char *name, const char **why)
+{
+    const char *dummy;
+
+    if (!why)
+        why = &dummy;
+    if (!name || !*name) {
+        *why = "empty network name";
+        return -EINVAL;
+    }
+    if (strlen(name) >= PTAP_NETWORK_NAME_MAX) {
+        *why = "network name too long";
+        return -EINVAL;
+    }
+    for (const unsigned char *p = (const unsigned char *) name; *p; p++)
+        if (*p < 0x20 || *p == 0x7f || *p == '/') {
+            *why = "a network name holds no '/' and no control characters";
+            return -EINVAL;
+        }
+    return 0;
+}
+
+/* Forward modes whose guests get a bridge of libvirt's own (virbrN). */
+static bool mode_has_own_bridge(const char *mode)
+{
+    static const char *const own[] = { "nat", "route", "open", "isolated" };
+
+    for (size_t i = 0; i < ARRAY_SIZE(own); i++)
+        if (strcmp(mode, own[i]) == 0)
+            return true;
+    return false;
+}
+
+int ptap_virt_network_parse_xml(const char *xml, ptap_virt_network *out, const char **why)
+{
+    _cleanup_(xmlFreeDocp) xmlDocPtr doc = NULL;
+    xmlNodePtr root, fwd, br;
+    const char *dummy;
+
+    if (!why)
+        why = &dummy;
+    out->mode[0] = '\0';
+    out->bridge[0] = '\0';
+    if (!xml) {
+        *why = "no XML";
+        return -EBADMSG;
+    }
+    doc = xmlReadMemory(xml, (int) strlen(xml), "network.xml", NULL,
+                        XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    root = doc ? xmlDocGetRootElement(doc) : NULL;
+    if (!root || !node_is(root, "network")) {
+        *why = "not a libvirt network's XML";
+        return -EBADMSG;
+    }
+    fwd = child_named(root, "forward");
+    if (!fwd)
+        snprintf(out->mode, sizeof(out->mode), "isolated");
+    else {
+        _cleanup_(xmlFreep) xmlChar *m = xmlGetProp(fwd, BAD_CAST "mode");
+
+        /* libvirt's default for <forward/> is nat. A mode too long to
+         * keep is none ptap knows: it is refused below, under its name's
+         * first bytes. */
+        snprintf(out->mode, sizeof(out->mode), "%s", m ? (const char *) m : "nat");
+        for (char *c = out->mode; *c; c++)
+            if ((unsigned char) *c < 0x20 || (unsigned char) *c >= 0x7f)
+                *c = '?';
+    }
+    br = child_named(root, "bridge");
+    if (br) {
+        _cleanup_(xmlFreep) xmlChar *name = xmlGetProp(br, BAD_CAST "name");
+
+        if (name && *name) {
+            if (ptap_ifname_check((const char *) name, false, why) < 0) {
+                *why = "the network's bridge name is no interface name";
+                return -EINVAL;
+            }
+            snprintf(out->bridge, sizeof(out->bridge), "%s", (const char *) name);
+        }
+    }
+    if (mode_has_own_bridge(out->mode))
+        return 0;
+    if (strcmp(out->mode, "bridge") == 0) {
+        if (*out->bridge)
+            return 0;
+        *why = "forward mode 'bridge' without <bridge name=.../> puts its guests on macvtap "
+               "devices, not on a bridge";
+        out->bridge[0] = '\0';
+        return -EMEDIUMTYPE;
+    }
+    if (strcmp(out->mode, "private") == 0 || strcmp(out->mode, "vepa") == 0 ||
+        strcmp(out->mode, "passthrough") == 0)
+        *why = "its guests get macvtap devices on the host's interfaces, not a bridge";
+    else if (strcmp(out->mode, "hostdev") == 0)
+        *why = "its guests get host PCI devices (SR-IOV functions), not a bridge";
+    else
+        *why = "ptap knows no bridge for this forward mode";
+    out->bridge[0] = '\0';
+    return -EMEDIUMTYPE;
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(virNetworkPtr, virNetworkFree)
+
+int ptap_virt_network_lookup(ptap_virt *v, const char *name, ptap_virt_network *out)
+{
+    _cleanup_(virNetworkFreep) virNetworkPtr net = NULL;
+    _cleanup_free_ char *xml = NULL, *bridge = NULL;
+    const char *why = NULL;
+    int r;
+
+    v->err[0] = '\0';
+    *out = (ptap_virt_network) { 0 };
+    if (ptap_virt_network_name_check(name, &why) < 0)
+        return virt_fail(v, -EINVAL, "invalid network name '%s': %s", strna(name), why);
+    snprintf(out->name, sizeof(out->name), "%s", name);
+    net = virNetworkLookupByName(v->conn, name);
+    if (!net) {
+        r = virt_last_code(-EIO);
+        if (r == -ENOENT)
+            return virt_fail(v, r, "no libvirt network '%s' on '%s'", name, v->uri);
+        return virt_fail_libvirt(v, r, "cannot look up libvirt network '%s'", name);
+    }
+    r = virNetworkIsActive(net);
+    if (r < 0)
+        return virt_fail_libvirt(v, -EIO, "cannot query libvirt network '%s'", name);
+    if (r == 0)
+        return virt_fail(v, -EHOSTDOWN,
+                         "libvirt network '%s' is not active (virsh net-start %s)", name, name);
+    xml = virNetworkGetXMLDesc(net, 0);
+    if (!xml)
+        return virt_fail_libvirt(v, -EIO, "cannot read the XML of libvirt network '%s'", name);
+    r = ptap_virt_network_parse_xml(xml, out, &why);
+    if (r == -EMEDIUMTYPE)
+        return virt_fail(v, r, "libvirt network '%s' (forward mode '%s') has no bridge of its "
+                         "own: %s", name, out->mode, why);
+    if (r < 0)
+        return virt_fail(v, r, "libvirt network '%s': %s", name, why);
+    /* libvirt's word for the bridge (it names virbrN when the XML did not). */
+    bridge = virNetworkGetBridgeName(net);
+    if (bridge && *bridge) {
+        if (ptap_ifname_check(bridge, false, &why) < 0)
+            return virt_fail(v, -EINVAL, "libvirt network '%s': bridge '%s' is no interface "
+                             "name: %s", name, bridge, why);
+        snprintf(out->bridge, sizeof(out->bridge), "%s", bridge);
+    }
+    if (!*out->bridge)
+        return virt_fail(v, -EIO, "libvirt network '%s' (forward mode '%s') names no bridge",
+                         name, out->mode);
+    ptap_debug("virt: network '%s' (mode %s) has bridge '%s'", name, out->mode, out->bridge);
+    return 0;
+}
+
+int ptap_virt_network_resolve(const char *uri, const char *name, ptap_virt_network *out,
+                              ptap_error *err)
+{
+    ptap_virt *v = NULL;
+    char *msg = NULL;
+    const char *why = NULL;
+    int r, ex;
+
+    if (ptap_virt_network_name_check(name, &why) < 0)
+        return ptap_error_set(err, -EINVAL, EX_USAGE, "invalid network name '%s': %s",
+                              strna(name), why);
+    r = ptap_virt_open(uri, &v, &msg);
+    if (r < 0) {
+        ptap_error_set(err, r, r == -EACCES ? EX_NOPERM : EX_UNAVAILABLE,
+                       "cannot ask libvirt '%s' for network '%s': %s",
+                       uri && *uri ? uri : ptap_virt_default_uri(), name,
+                       msg ? msg : strerror(-r));
+        free(msg);
+        return r;
+    }
+    r = ptap_virt_network_lookup(v, name, out);
+    if (r < 0) {
+        ex = r == -ENOENT || r == -EMEDIUMTYPE || r == -EINVAL ? EX_USAGE
+             : r == -EHOSTDOWN                                 ? EX_UNAVAILABLE
+             : r == -EACCES                                    ? EX_NOPERM
+                                                               : EX_OSERR;
+        ptap_error_set(err, r, ex, "%s", ptap_virt_errmsg(v));
+    }
+    ptap_virt_close(v);
+    return r;
 }

@@ -42,11 +42,17 @@
  * The NIC (its fields, rules, QMP arguments and <interface> XML) is nic.h's
  * ptap_nic; this room only sends it.
  *
- * Known limits: device_add gets no bus, which suits the i440fx "pc" machine
- * (ACPI hot-plug on pci.0); a q35 guest needs a free pcie-root-port and the
- * device method (libvirt picks the port). The event loop is libvirt's default
- * implementation, registered once per process before the first connection
- * and run only while a detach waits.
+ * Virtual networks: ptap_virt_network_lookup() asks which bridge a libvirt
+ * network puts its guests on (create/attach --network NAME); ptap then
+ * acts on that bridge alone (the helper never talks to libvirt).
+ *
+ * Known limits: the event loop is libvirt's default implementation,
+ * registered once per process before the first connection and run only
+ * while a detach waits. A network of forward mode bridge with
+ * <virtualport type='openvswitch'/> resolves to its Open vSwitch bridge's
+ * name like any other; whether a tap can go on it is the helper's affair.
+ * The network is asked for once, at create/attach: a network restarted
+ * later on another bridge leaves the record's bridge as it was.
  */
 #pragma once
 
@@ -54,6 +60,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "error.h"
+#include "journal.h"
 #include "nic.h"
 #include "validate.h"
 
@@ -163,11 +171,18 @@ ptap_nic_dialect ptap_virt_nic_dialect(ptap_virt_method method);
  * method attaches ptap_nic_libvirt_xml() (@nic->device_id is the alias,
  * "ua-..."), the monitor method sends netdev_add then device_add (ids
  * @nic->netdev_id and @nic->device_id, see ptap_virt_ids); a failed
- * device_add removes the netdev again. Returns 0, -EHOSTDOWN, -EINVAL,
- * PTAP_NIC_E_NOTUN, PTAP_NIC_E_TAPPERM, PTAP_NIC_E_TAPBUSY, -EEXIST (id
- * already in use), -EIO.
+ * device_add removes the netdev again.
+ * The bus (a q35 guest hot-plugs onto a pcie-root-port only): @nic->bus
+ * names one (device: its alias "pci.N", monitor: its QEMU id); without
+ * one the device method lets libvirt pick a free port, and the monitor
+ * method, when QEMU refuses the root bus, picks the first free one itself
+ * (qom-list). @nic->bus_used then says which bus the NIC is on ("" when
+ * libvirt chose). Returns 0, -EHOSTDOWN, -EINVAL, PTAP_NIC_E_NOTUN,
+ * PTAP_NIC_E_TAPPERM, PTAP_NIC_E_TAPBUSY, PTAP_NIC_E_NOSLOT (no free root
+ * port, or the bus given takes no hot-plug), -EEXIST (id already in use),
+ * -EIO.
  */
-int ptap_virt_attach(ptap_virt *v, ptap_virt_method method, const ptap_nic *nic);
+int ptap_virt_attach(ptap_virt *v, ptap_virt_method method, ptap_nic *nic);
 
 /**
  * ptap_virt_detach: hot-remove the NIC @id (as passed to attach, or its
@@ -209,3 +224,60 @@ int ptap_virt_method_from_string(const char *s);
  * gets the libvirt remedy, everything else strerror(-r).
  */
 const char *ptap_virt_strerror(int r);
+
+/* ---- virtual networks ---- */
+
+#define PTAP_VIRT_MODE_MAX 32
+
+/* A libvirt network as ptap uses it: the bridge its guests are put on. */
+typedef struct ptap_virt_network {
+    char name[PTAP_NETWORK_NAME_MAX];
+    char mode[PTAP_VIRT_MODE_MAX]; /* <forward mode>: "nat" (also for <forward/> without
+                                    * a mode), "route", "open", "bridge", ...; "isolated"
+                                    * when there is no <forward> */
+    char bridge[IFNAMSIZ];         /* the bridge's name, "" if the XML names none */
+} ptap_virt_network;
+
+/**
+ * ptap_virt_network_name_check: is @name something ptap may ask libvirt
+ * for and record: 1..PTAP_NETWORK_NAME_MAX-1 bytes, no '/', no control
+ * characters? Returns 0 or -EINVAL with @why (may be NULL) set.
+ */
+int ptap_virt_network_name_check(const char *name, const char **why);
+
+/**
+ * ptap_virt_network_parse_xml: what a network's XML (virNetworkGetXMLDesc)
+ * says about its bridge, into @out's mode and bridge (@out->name is left
+ * alone). A network with a bridge of its own: no <forward> (isolated), or
+ * forward mode nat, route or open (libvirt's virbrN, named by <bridge
+ * name=.../>), or mode bridge with <bridge name='X'/> (the host bridge X).
+ * None: mode bridge to a macvtap device (<interface dev=...> or <pf>, no
+ * <bridge>), private, vepa, passthrough, hostdev, and any mode ptap does
+ * not know. Returns 0; -EMEDIUMTYPE (no bridge: @out->mode names the mode,
+ * @why says why); -EBADMSG (not a network's XML); -EINVAL (a bridge name
+ * that is no interface name). @why may be NULL.
+ */
+int ptap_virt_network_parse_xml(const char *xml, ptap_virt_network *out, const char **why);
+
+/**
+ * ptap_virt_network_lookup: the bridge of libvirt network @name on this
+ * connection. The network must be active; its bridge is
+ * virNetworkGetBridgeName()'s answer (the XML's when libvirt has none).
+ * Returns 0 and fills @out; -ENOENT (no such network), -EHOSTDOWN (defined
+ * but not active), -EMEDIUMTYPE (no bridge of its own: @out->mode names
+ * its forward mode), -EINVAL (bad name or bridge name), -EACCES, -EIO;
+ * the message is in ptap_virt_errmsg().
+ */
+int ptap_virt_network_lookup(ptap_virt *v, const char *name, ptap_virt_network *out);
+
+/**
+ * ptap_virt_network_resolve: ptap_virt_network_lookup() on its own
+ * connection to @uri (NULL: ptap_virt_default_uri()), as create and attach
+ * --network use it. On failure @err says why, naming the network, with
+ * the exit code: 64 (EX_USAGE) for a bad or unknown name and for a network
+ * without a bridge of its own (naming its mode), 69 (EX_UNAVAILABLE) when
+ * libvirt cannot be reached or the network is not active, 77 (EX_NOPERM)
+ * when libvirt refuses, 71 (EX_OSERR) otherwise. Returns 0 or the code.
+ */
+int ptap_virt_network_resolve(const char *uri, const char *name, ptap_virt_network *out,
+                              ptap_error *err);

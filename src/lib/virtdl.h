@@ -40,6 +40,11 @@
     X(virGetLastError)                             \
     X(virGetLastErrorMessage)                      \
     X(virInitialize)                               \
+    X(virNetworkFree)                              \
+    X(virNetworkGetBridgeName)                     \
+    X(virNetworkGetXMLDesc)                        \
+    X(virNetworkIsActive)                          \
+    X(virNetworkLookupByName)                      \
     X(virSetErrorFunc)
 
 #define PTAP_VIRTDL_QEMU_SYMBOLS(X)                \
@@ -89,6 +94,11 @@ int ptap_virtdl_load(const char **errmsg);
 #define virGetLastError (*ptap_virtdl.virGetLastError)
 #define virGetLastErrorMessage (*ptap_virtdl.virGetLastErrorMessage)
 #define virInitialize (*ptap_virtdl.virInitialize)
+#define virNetworkFree (*ptap_virtdl.virNetworkFree)
+#define virNetworkGetBridgeName (*ptap_virtdl.virNetworkGetBridgeName)
+#define virNetworkGetXMLDesc (*ptap_virtdl.virNetworkGetXMLDesc)
+#define virNetworkIsActive (*ptap_virtdl.virNetworkIsActive)
+#define virNetworkLookupByName (*ptap_virtdl.virNetworkLookupByName)
 #define virSetErrorFunc (*ptap_virtdl.virSetErrorFunc)
 #define virConnectDomainQemuMonitorEventDeregister (*ptap_virtdl.virConnectDomainQemuMonitorEventDeregister)
 #define virConnectDomainQemuMonitorEventRegister (*ptap_virtdl.virConnectDomainQemuMonitorEventRegister)

@@ -91,10 +91,10 @@ pt_assert_eq "journal check --json" '[true,3,"journal check"]' "$(jq -c '[.valid
 # The text: a header for every column, PROBLEM among them, sorted rows,
 # names for owner and group, exit 1 while a problem is listed.
 pt_assert_rc "list (text), an orphan" 1 ptap_root list
-pt_assert_match "list: the header" '^NAME +STATE +OWNER +GROUP +BRIDGE +MTU +QUEUES +MAC +GUEST-MAC +KERNEL +CARRIER +NETNS +CONSUMER +PROBLEM$' \
+pt_assert_match "list: the header" '^NAME +STATE +OWNER +GROUP +BRIDGE +NETWORK +MTU +QUEUES +MAC +GUEST-MAC +KERNEL +CARRIER +NETNS +CONSUMER +PROBLEM$' \
     "$(head -1 <<<"$PT_OUT")"
 pt_assert_eq "list: sorted rows" "ptcj0 ptcj1 ptcj2 ptcjorph" "$(sed 1d <<<"$PT_OUT" | awk '{print $1}' | paste -sd' ')"
-pt_assert_match "list: a ready tap, by name" '^ptcj0 +ready +root +- +br0 +1500 +1 +- +- +yes +no +[^ ]+ +- +-$' \
+pt_assert_match "list: a ready tap, by name" '^ptcj0 +ready +root +- +br0 +- +1500 +1 +- +- +yes +no +[^ ]+ +- +-$' \
     "$(grep '^ptcj0 ' <<<"$PT_OUT")"
 pt_assert_match "list: the orphan's problem" "^ptcjorph +orphan +root .* orphan: no record" "$(grep '^ptcjorph ' <<<"$PT_OUT")"
 
@@ -124,7 +124,7 @@ pt_assert_eq "the consumer: its target as TARGET names it, the guest's MAC" \
     "$(jq -c '.records[] | select(.name == "ptcj2") | [.consumer.kind, .consumer.target, .consumer.mac, .mac]' <<<"$PT_OUT")"
 pt_assert_rc "list (text), an attached record without carrier" 1 ptap_root list
 pt_assert_match "list: the guest's MAC in its own column" \
-    "^ptcj2 +attached +root +- +br0 +1500 +1 +- +52:54:00:12:34:56 +yes +no .* qmp:$PC_TMP/guest.qmp/dev-ptcj2 +attached but no carrier" \
+    "^ptcj2 +attached +root +- +br0 +- +1500 +1 +- +52:54:00:12:34:56 +yes +no .* qmp:$PC_TMP/guest.qmp/dev-ptcj2 +attached but no carrier" \
     "$(grep '^ptcj2 ' <<<"$PT_OUT")"
 doc "release --json" 0 ptap_root release "qmp:$PC_TMP/guest.qmp" --json
 ids "release --json" "$jid"

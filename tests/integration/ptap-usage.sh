@@ -56,9 +56,9 @@ done
 # the help, or one the help names that is not here, fails.
 GLOBALS="state-dir wait json verbose help"
 declare -A OPTS=(
-    [create]="count owner group bridge mtu mac multi-queue vnet-hdr"
+    [create]="count owner group bridge network connect mtu mac multi-queue vnet-hdr"
     [destroy]="force" [list]="" [forget]=""
-    [attach]="tap bridge mtu multi-queue vnet-hdr mac model queues vhost id method connect timeout"
+    [attach]="tap bridge network mtu multi-queue vnet-hdr mac model queues vhost id bus method connect timeout"
     [detach]="tap id mac keep-tap timeout connect"
     [release]="uuid connect force"
     [recover]="dry-run"
@@ -180,7 +180,7 @@ usage "release: no target" "TARGET" --state-dir "$SD" release
 declare -A VAL=(
     [count]=2 [owner]=0 [group]=0 [bridge]=br0 [mtu]=1500 [mac]=52:54:00:12:34:56
     [tap]=ptap0 [model]=e1000 [queues]=2 [id]=nic0 [method]=device [connect]=qemu:///system
-    [timeout]=5 [grace]=5 [netlink-buffer]=65536 [state-dir]=$SD
+    [timeout]=5 [grace]=5 [netlink-buffer]=65536 [state-dir]=$SD [network]=default [bus]=rp1
     [uuid]=5f1e0f6e-0000-4000-8000-000000000001
 )
 for c in "${!OPTS[@]}"; do

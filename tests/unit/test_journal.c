@@ -472,6 +472,7 @@ static const golden goldens[] = {
     { "torn-no-newline", 0, NULL },
     { "all-destroyed", 0, NULL },
     { "compacted", 0, NULL },
+    { "network", 0, NULL }, /* the libvirt network a bridge came from, escaped text */
     { "garbage-middle", -EBADMSG, "line 4" },
     { "unclosed-middle", -EBADMSG, "line 5" },
     { "bad-state", -EBADMSG, "line 4: damaged record: unknown state ('state')" },
@@ -480,6 +481,8 @@ static const golden goldens[] = {
     { "unknown-attr", -EBADMSG, "unknown attribute ('colour')" },
     { "seq-disorder", -EBADMSG, "seq 2 does not follow 2" },
     { "control-char", -EBADMSG, "line 4" },
+    { "network-no-bridge", -EBADMSG, "line 2: damaged record: a network without its bridge" },
+    { "network-slash", -EBADMSG, "line 2: damaged record: a network name" },
     { "version-3", -EPROTONOSUPPORT, "format version '3'" },
     /* Version 2: every line sealed with its CRC-32C (made by seal.py). */
     { "v2-log", 0, NULL },

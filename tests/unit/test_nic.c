@@ -8,7 +8,7 @@
  * Golden files, tests/data/nic/ (PTAP_TESTDATA, set by ctest, names
  * tests/data). CASE.in describes one NIC, one KEY=VALUE a line ('#' starts
  * a comment):
- *   tap=NAME  mac=MAC  model=M  queues=N  vhost=on|off  vlan=V
+ *   tap=NAME  mac=MAC  model=M  queues=N  vhost=on|off  vlan=V  bus=BUS
  *   id=ID                   ptap's ids, derived for each dialect by
  *                           ptap_nic_ids() ("nd-ID", libvirt's "ua-ID"), or
  *   netdev=ID device=ID     the ids as they are, for every dialect
@@ -91,11 +91,12 @@ static const char *const golden_cases[] = {
     "xml-escape",     /* a tap name the kernel takes but XML must escape */
     "legacy-vlan",    /* legacy on VLAN 3; libvirt refuses a non-"ua-" alias */
     "comma-tap",      /* "," in a tap name: ",," in HMP and legacy text, as is in QMP and XML */
+    "root-port",      /* bus=pci.3: bus= for QEMU, <address bus='0x03'> for libvirt, none legacy */
 };
 
 /* One NIC as a .in file describes it. */
 typedef struct nic_in {
-    char *tap, *id, *netdev, *device, *model, *mac;
+    char *tap, *id, *netdev, *device, *model, *mac, *bus;
     unsigned queues;
     bool vhost;
     int vlan;
@@ -109,6 +110,7 @@ static void nic_in_clear(nic_in *in)
     free(in->device);
     free(in->model);
     free(in->mac);
+    free(in->bus);
 }
 
 static void parse_in(const char *path, const char *text, nic_in *in)
@@ -148,6 +150,8 @@ static void parse_in(const char *path, const char *text, nic_in *in)
             slot = &in->model;
         else if (strcmp(key, "mac") == 0)
             slot = &in->mac;
+        else if (strcmp(key, "bus") == 0)
+            slot = &in->bus;
         else if (strcmp(key, "queues") == 0 && ptap_parse_uint(value, 0, 100000, &n) == 0)
             in->queues = (unsigned) n;
         else if (strcmp(key, "vlan") == 0 && ptap_parse_uint(value, 0, 100000, &n) == 0)
@@ -180,6 +184,7 @@ static int nic_for(const nic_in *in, ptap_nic_dialect dialect, ptap_nic *nic,
     nic->queues = in->queues;
     nic->vhost = in->vhost;
     nic->vlan = in->vlan;
+    nic->bus = in->bus;
     if (in->id) {
         r = ptap_nic_ids(dialect, in->id, dev, net);
         nic->device_id = dev;
@@ -416,6 +421,17 @@ static const struct refusal refusals[] = {
     { "VLAN out of range (legacy)", LEGACY, NIC(GOOD, .vlan = PTAP_NIC_MAX_VLAN + 1), -EINVAL },
     { "VLAN below -1", LEGACY, NIC(GOOD, .vlan = -2), -EINVAL },
     { "VLAN at the limit", LEGACY, NIC(GOOD, .vlan = PTAP_NIC_MAX_VLAN), 0 },
+    /* the bus */
+    { "a root port", NEW, NIC(GOOD, .bus = "rp1"), 0 },
+    { "option in bus", NEW, NIC(GOOD, .bus = "rp1,addr=5"), -EINVAL },
+    { "empty bus", NEW, NIC(GOOD, .bus = ""), -EINVAL },
+    { "legacy: no bus", LEGACY, NIC(GOOD, .bus = "pci.0"), PTAP_NIC_E_DIALECT },
+    { "libvirt: an alias pci.N", LIBVIRT, NIC(GOOD_LV, .bus = "pci.7"), 0 },
+    { "libvirt: pci.255", LIBVIRT, NIC(GOOD_LV, .bus = "pci.255"), 0 },
+    { "libvirt: not pci.N", LIBVIRT, NIC(GOOD_LV, .bus = "rp1"), -EINVAL },
+    { "libvirt: pci.0 is the root", LIBVIRT, NIC(GOOD_LV, .bus = "pci.0"), -EINVAL },
+    { "libvirt: pci.256", LIBVIRT, NIC(GOOD_LV, .bus = "pci.256"), -EINVAL },
+    { "libvirt: pci.x", LIBVIRT, NIC(GOOD_LV, .bus = "pci.x"), -EINVAL },
     /* the dialect */
     { "unknown dialect", (ptap_nic_dialect) 7, NIC(GOOD), -EINVAL },
 };
@@ -683,6 +699,59 @@ static int setup(void **state)
     return 0;
 }
 
+/* ---- q35 root ports ---- */
+
+static void test_root_ports(void **state)
+{
+    static const char peripheral[] =
+        "[{\"name\": \"type\", \"type\": \"string\"},"
+        " {\"name\": \"x0\", \"type\": \"child<virtio-net-pci>\"},"
+        " {\"name\": \"rp2\", \"type\": \"child<pcie-root-port>\"},"
+        " {\"name\": \"pci.1\", \"type\": \"child<pcie-root-port>\"},"
+        " {\"name\": \"old\", \"type\": \"child<ioh3420>\"},"
+        " {\"name\": \"bad,id\", \"type\": \"child<pcie-root-port>\"},"
+        " {\"name\": \"br\", \"type\": \"child<pci-bridge>\"}]";
+    static const char busy[] =
+        "[{\"name\": \"type\", \"type\": \"string\"},"
+        " {\"name\": \"realized\", \"type\": \"bool\"},"
+        " {\"name\": \"child[0]\", \"type\": \"link<virtio-net-pci>\"},"
+        " {\"name\": \"hotplug-handler\", \"type\": \"link<hotplug-handler>\"}]";
+    static const char idle[] =
+        "[{\"name\": \"type\", \"type\": \"string\"},"
+        " {\"name\": \"hotplug-handler\", \"type\": \"link<hotplug-handler>\"}]";
+    _cleanup_json_ json_object *p = json_tokener_parse(peripheral), *b = json_tokener_parse(busy),
+                               *i = json_tokener_parse(idle), *h = NULL;
+    _cleanup_json_ json_object *notlist = json_object_new_object();
+    char **ports = NULL;
+
+    assert_int_equal(ptap_nic_qom_root_ports(p, &ports), 3);
+    assert_string_equal(ports[0], "old");
+    assert_string_equal(ports[1], "pci.1");
+    assert_string_equal(ports[2], "rp2");
+    assert_null(ports[3]);
+    for (char **q = ports; *q; q++)
+        free(*q);
+    free(ports);
+    assert_int_equal(ptap_nic_qom_root_ports(notlist, &ports), -EBADMSG);
+    assert_int_equal(ptap_nic_qom_bus_is_free(b), 0);
+    assert_int_equal(ptap_nic_qom_bus_is_free(i), 1);
+    assert_int_equal(ptap_nic_qom_bus_is_free(notlist), -EBADMSG);
+
+    /* HMP's text, read into the same form. */
+    assert_int_equal(ptap_nic_qom_list_from_text("type (string)\r\nrp1 (child<pcie-root-port>)\r\n"
+                                                 "child[0] (link<virtio-net-pci>)\r\n\r\n", &h), 0);
+    assert_int_equal(json_object_array_length(h), 3);
+    assert_int_equal(ptap_nic_qom_bus_is_free(h), 0);
+    assert_int_equal(ptap_nic_qom_root_ports(h, &ports), 1);
+    assert_string_equal(ports[0], "rp1");
+    free(ports[0]);
+    free(ports);
+
+    assert_true(ptap_nic_qemu_error_is_no_hotplug("Bus 'pcie.0' does not support hotplugging"));
+    assert_false(ptap_nic_qemu_error_is_no_hotplug("Bus 'nope' not found"));
+    assert_false(ptap_nic_qemu_error_is_no_hotplug(NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -695,6 +764,7 @@ int main(void)
         cmocka_unit_test(test_macs),
         cmocka_unit_test(test_classify),
         cmocka_unit_test(test_qom_list),
+        cmocka_unit_test(test_root_ports),
     };
 
     return cmocka_run_group_tests(tests, setup, NULL);

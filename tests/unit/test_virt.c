@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -108,6 +109,13 @@ static const char node_xml[] =
     " </domain>\n"
     " <domain type='test'><name>nolabel</name><memory>65536</memory><os><type>hvm</type></os>"
     " </domain>\n"
+    " <network><name>nat1</name><bridge name='ptbr0'/><forward mode='nat'/>"
+    "<ip address='192.168.200.1' netmask='255.255.255.0'/></network>\n"
+    " <network><name>host</name><forward mode='bridge'/><bridge name='br-host'/></network>\n"
+    " <network><name>macv</name><forward mode='bridge'><interface dev='eth0'/></forward>"
+    "</network>\n"
+    " <network><name>priv</name><forward mode='private'><interface dev='eth0'/></forward>"
+    "</network>\n"
     "</node>\n";
 
 static char node_uri[4200];
@@ -176,6 +184,123 @@ static void test_lookup_owner(void **state)
     ptap_virt_close(v);
 }
 
+/* ---- virtual networks ---- */
+
+static void test_network_parse(void **state)
+{
+    static const struct {
+        const char *xml;
+        int rc;
+        const char *mode, *bridge;
+    } cases[] = {
+        { "<network><name>n</name><forward mode='nat'/><bridge name='virbr0'/></network>", 0,
+          "nat", "virbr0" },
+        /* <forward/> without a mode is nat; no <forward> is an isolated network. */
+        { "<network><name>n</name><forward/><bridge name='virbr1'/></network>", 0, "nat", "virbr1" },
+        { "<network><name>n</name><bridge name='virbr2'/></network>", 0, "isolated", "virbr2" },
+        { "<network><name>n</name><forward mode='route'/><bridge name='v3'/></network>", 0, "route",
+          "v3" },
+        { "<network><name>n</name><forward mode='open'/><bridge name='v4'/></network>", 0, "open",
+          "v4" },
+        /* nat before libvirt named the bridge: parsed, bridge left to libvirt */
+        { "<network><name>n</name><forward mode='nat'/></network>", 0, "nat", "" },
+        { "<network><name>n</name><forward mode='bridge'/><bridge name='br0'/></network>", 0,
+          "bridge", "br0" },
+        { "<network><name>n</name><forward mode='bridge'/><bridge name='ovsbr0'/>"
+          "<virtualport type='openvswitch'/></network>", 0, "bridge", "ovsbr0" },
+        { "<network><name>n</name><forward mode='bridge'><interface dev='eth0'/></forward></network>",
+          -EMEDIUMTYPE, "bridge", "" },
+        { "<network><name>n</name><forward mode='private'><interface dev='eth0'/></forward></network>",
+          -EMEDIUMTYPE, "private", "" },
+        { "<network><name>n</name><forward mode='vepa'><interface dev='eth0'/></forward></network>",
+          -EMEDIUMTYPE, "vepa", "" },
+        { "<network><name>n</name><forward mode='passthrough'><interface dev='eth0'/></forward>"
+          "</network>", -EMEDIUMTYPE, "passthrough", "" },
+        { "<network><name>n</name><forward mode='hostdev'><pf dev='eth0'/></forward></network>",
+          -EMEDIUMTYPE, "hostdev", "" },
+        /* a mode ptap does not know has no bridge of ptap's knowing */
+        { "<network><name>n</name><forward mode='warp'/><bridge name='b'/></network>", -EMEDIUMTYPE,
+          "warp", "" },
+        { "<network><name>n</name><forward mode='nat'/><bridge name='a-name-far-too-long'/>"
+          "</network>", -EINVAL, "nat", "" },
+        { "<domain/>", -EBADMSG, "", "" },
+        { "not xml", -EBADMSG, "", "" },
+    };
+
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        ptap_virt_network n = { .name = "keep" };
+        const char *why = NULL;
+        int r = ptap_virt_network_parse_xml(cases[i].xml, &n, &why);
+
+        if (r != cases[i].rc)
+            fail_msg("case %zu: %d, want %d (%s)", i, r, cases[i].rc, strna(why));
+        if (r != 0)
+            assert_non_null(why);
+        if (r != -EBADMSG)
+            assert_string_equal(n.mode, cases[i].mode);
+        assert_string_equal(n.bridge, cases[i].bridge);
+        assert_string_equal(n.name, "keep");
+    }
+    assert_int_equal(ptap_virt_network_parse_xml(NULL, &(ptap_virt_network) { 0 }, NULL),
+                     -EBADMSG);
+}
+
+static void test_network_name(void **state)
+{
+    char longname[PTAP_NETWORK_NAME_MAX + 1];
+
+    assert_int_equal(ptap_virt_network_name_check("default", NULL), 0);
+    assert_int_equal(ptap_virt_network_name_check("with space", NULL), 0);
+    assert_int_equal(ptap_virt_network_name_check("", NULL), -EINVAL);
+    assert_int_equal(ptap_virt_network_name_check(NULL, NULL), -EINVAL);
+    assert_int_equal(ptap_virt_network_name_check("a/b", NULL), -EINVAL);
+    assert_int_equal(ptap_virt_network_name_check("a\nb", NULL), -EINVAL);
+    memset(longname, 'n', sizeof(longname) - 1);
+    longname[sizeof(longname) - 1] = '\0';
+    assert_int_equal(ptap_virt_network_name_check(longname, NULL), -EINVAL);
+    longname[PTAP_NETWORK_NAME_MAX - 1] = '\0';
+    assert_int_equal(ptap_virt_network_name_check(longname, NULL), 0);
+}
+
+static void test_network_lookup(void **state)
+{
+    ptap_virt *v = NULL;
+    ptap_virt_network n;
+    ptap_error err = { 0 };
+    _cleanup_free_ char *msg = NULL;
+
+    assert_int_equal(ptap_virt_open(node_uri, &v, &msg), 0);
+    assert_int_equal(ptap_virt_network_lookup(v, "nat1", &n), 0);
+    assert_string_equal(n.name, "nat1");
+    assert_string_equal(n.mode, "nat");
+    assert_string_equal(n.bridge, "ptbr0");
+    assert_int_equal(ptap_virt_network_lookup(v, "host", &n), 0);
+    assert_string_equal(n.bridge, "br-host");
+    assert_int_equal(ptap_virt_network_lookup(v, "macv", &n), -EMEDIUMTYPE);
+    assert_non_null(strstr(ptap_virt_errmsg(v), "forward mode 'bridge'"));
+    assert_int_equal(ptap_virt_network_lookup(v, "priv", &n), -EMEDIUMTYPE);
+    assert_non_null(strstr(ptap_virt_errmsg(v), "'priv' (forward mode 'private')"));
+    assert_int_equal(ptap_virt_network_lookup(v, "nope", &n), -ENOENT);
+    assert_non_null(strstr(ptap_virt_errmsg(v), "no libvirt network 'nope'"));
+    assert_int_equal(ptap_virt_network_lookup(v, "a/b", &n), -EINVAL);
+    ptap_virt_close(v);
+
+    /* The one-shot form, with the exit codes create and attach use. */
+    assert_int_equal(ptap_virt_network_resolve(node_uri, "nat1", &n, &err), 0);
+    assert_string_equal(n.bridge, "ptbr0");
+    assert_int_equal(ptap_virt_network_resolve(node_uri, "nope", &n, &err), -ENOENT);
+    assert_int_equal(ptap_error_exit_code(&err), EX_USAGE);
+    err = (ptap_error) { 0 };
+    assert_int_equal(ptap_virt_network_resolve(node_uri, "macv", &n, &err), -EMEDIUMTYPE);
+    assert_int_equal(ptap_error_exit_code(&err), EX_USAGE);
+    assert_non_null(strstr(err.msg, "no bridge of its own"));
+    err = (ptap_error) { 0 };
+    assert_int_equal(ptap_virt_network_resolve("test:///ptaptest/no/such/file.xml", "nat1", &n,
+                                               &err), -ECONNREFUSED);
+    assert_int_equal(ptap_error_exit_code(&err), EX_UNAVAILABLE);
+    assert_non_null(strstr(err.msg, "network 'nat1'"));
+}
+
 static void test_connect_fails(void **state)
 {
     ptap_virt *v = NULL;
@@ -196,6 +321,9 @@ int main(void)
         cmocka_unit_test(test_default_uri),
         cmocka_unit_test_setup_teardown(test_lookup_owner, node_setup, node_teardown),
         cmocka_unit_test(test_connect_fails),
+        cmocka_unit_test(test_network_parse),
+        cmocka_unit_test(test_network_name),
+        cmocka_unit_test_setup_teardown(test_network_lookup, node_setup, node_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

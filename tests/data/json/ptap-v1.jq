@@ -24,7 +24,7 @@ def consumer: . == null or (type == "object"
          end)
     and (.name | strn) and (.domain | strn) and (.uuid | strn) and (.uri | strn)
     and (.pid | intn) and (.netdev_id | strn) and (.device_id | strn)
-    and (.model | strn) and (.mac | strn));
+    and (.model | strn) and (.mac | strn) and (.bus | strn));
 
 # THE record: create, attach, detach, destroy, forget, list, journal dump,
 # recover and release print a tap as this, an orphan too (state null).
@@ -35,7 +35,7 @@ def record: type == "object"
     and (.owner | strn) and (.uid | intn) and (.group | strn) and (.gid | intn)
     and (if .owner != null then .uid != null else true end)
     and (if .group != null then .gid != null else true end)
-    and (.bridge | strn) and (.mac | strn) and (.mtu | intn)
+    and (.bridge | strn) and (.network | strn) and (.mac | strn) and (.mtu | intn)
     and (.multi_queue | type == "boolean") and (.queues | intn) and (.vnet_hdr | type == "boolean")
     and (.consumer | consumer) and (.pool | type == "boolean")
     and (.created | intn) and (.updated | intn)

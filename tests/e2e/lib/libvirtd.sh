@@ -33,10 +33,17 @@
 #       stack (daemons killed by their PIDs at exit, even when the test fails).
 #   ptap_lv_virsh ARGS...
 #       virsh -c qemu:///system ARGS (quiet).
-#   ptap_lv_define NAME
+#   ptap_lv_define NAME [--q35 ROOT_PORTS]
 #       Define a TCG domain NAME (must start with "ptaptest") with direct kernel
 #       boot of the guest image (ptap_guest_image), 256 MiB, no NIC, machine pc,
 #       and a <serial type='unix'> console at $PTAP_LV_DIR/NAME/console.sock.
+#       With --q35: machine q35 with exactly ROOT_PORTS pcie-root-port
+#       controllers (0: none, so nothing can be hot-plugged).
+#   ptap_lv_net NAME BRIDGE ADDR [--no-start]
+#       Define libvirt's NAT network NAME on bridge BRIDGE, gateway ADDR/24 and a
+#       DHCP range .2-.254 (libvirt's dnsmasq and iptables rules then live in
+#       libvirtd's netns), and start it unless --no-start. ptap_lv_stop destroys
+#       and undefines it.
 #   ptap_lv_boot NAME
 #       virsh start NAME, relay its serial console (virt-driver console) into the
 #       variables guest.sh's helpers use (PTAP_GUEST_LOG, PTAP_GUEST_CONSOLE_FD,
@@ -79,6 +86,7 @@ PTAP_LV_DIR=
 PTAP_LV_URI=qemu:///system
 _PTAP_LV_ON_STACK=
 PTAP_LV_DOMAINS=()
+PTAP_LV_NETWORKS=()
 PTAP_LV_RELAY_PID=
 PTAP_LV_LOCK_FD=
 PTAP_LV_LIBVIRTD_PID=
@@ -246,7 +254,16 @@ ptap_lv_start() {
 }
 
 ptap_lv_define() {
-    local name=$1 dir
+    local name=$1 dir machine=pc ports=0 controllers= i
+    if [ "${2:-}" = --q35 ]; then
+        machine=q35
+        ports=${3:?ptap_lv_define: --q35 needs a number of root ports}
+    fi
+    # No USB controller on q35: libvirt would give it a root port of its own.
+    [ "$machine" = q35 ] && controllers="<controller type='usb' model='none'/>"
+    for ((i = 1; i <= ports; i++)); do
+        controllers+="<controller type='pci' index='$i' model='pcie-root-port'/>"
+    done
     case $name in ptaptest*) ;; *) _ptap_lv_err "refusing domain '$name' (not ptaptest*)"; return 1 ;; esac
     [ -n "$PTAP_LV_DIR" ] || { _ptap_lv_err "no libvirtd (ptap_lv_start)"; return 1; }
     [ -n "${PTAP_GUEST_KERNEL:-}" ] || ptap_guest_image || return 1
@@ -258,7 +275,7 @@ ptap_lv_define() {
   <memory unit='MiB'>256</memory>
   <vcpu>1</vcpu>
   <os>
-    <type arch='x86_64' machine='pc'>hvm</type>
+    <type arch='x86_64' machine='$machine'>hvm</type>
     <kernel>$PTAP_GUEST_KERNEL</kernel>
     <initrd>$PTAP_GUEST_INITRD</initrd>
     <cmdline>console=ttyS0 quiet panic=-1</cmdline>
@@ -274,11 +291,36 @@ ptap_lv_define() {
       <target port='0'/>
     </serial>
     <memballoon model='none'/>
+    $controllers
   </devices>
 </domain>
 EOF
     ptap_lv_virsh define "$dir/domain.xml" >/dev/null || { _ptap_lv_err "cannot define '$name'"; return 1; }
     PTAP_LV_DOMAINS+=("$name")
+    return 0
+}
+
+ptap_lv_net() {
+    local name=$1 br=$2 addr=$3 start=yes f
+    [ "${4:-}" = --no-start ] && start=no
+    [ -n "$PTAP_LV_DIR" ] || { _ptap_lv_err "no libvirtd (ptap_lv_start)"; return 1; }
+    f=$PTAP_LV_DIR/net-$name.xml
+    cat >"$f" <<EOF
+<network>
+  <name>$name</name>
+  <forward mode='nat'/>
+  <bridge name='$br'/>
+  <ip address='$addr' netmask='255.255.255.0'>
+    <dhcp><range start='${addr%.*}.2' end='${addr%.*}.254'/></dhcp>
+  </ip>
+</network>
+EOF
+    ptap_lv_virsh net-define "$f" >/dev/null || { _ptap_lv_err "cannot define network '$name'"; return 1; }
+    PTAP_LV_NETWORKS+=("$name")
+    if [ "$start" = yes ]; then
+        ptap_lv_virsh net-start "$name" >/dev/null ||
+            { _ptap_lv_err "cannot start network '$name'"; ptap_lv_log_tail; return 1; }
+    fi
     return 0
 }
 
@@ -340,7 +382,13 @@ ptap_lv_stop() {
             ptap_lv_virsh destroy "$d" >/dev/null 2>&1 || true
             ptap_lv_virsh undefine "$d" >/dev/null 2>&1 || true
         done
+        # (libvirt stops the network's dnsmasq and removes its rules.)
+        for d in "${PTAP_LV_NETWORKS[@]}"; do
+            ptap_lv_virsh net-destroy "$d" >/dev/null 2>&1 || true
+            ptap_lv_virsh net-undefine "$d" >/dev/null 2>&1 || true
+        done
     fi
+    PTAP_LV_NETWORKS=()
     _ptap_lv_relay_stop
     # Daemons we started, by the PIDs they wrote; SIGKILL after 10 s.
     pt_kill "$PTAP_LV_LIBVIRTD_PID" 10
