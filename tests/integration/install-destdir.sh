@@ -95,4 +95,15 @@ hv=$("$D/usr/libexec/ptap-helper" --version 2>&1) || pt_fail "installed ptap-hel
 pt_assert_match "ptap-helper --version" '[0-9]+\.[0-9]+' "$hv"
 "$D/usr/bin/ptap" watch --grace nope >/dev/null 2>&1 && pt_fail "installed ptap accepted a bad --grace"
 pt_ok "installed ptap ($v) and helper ($hv) run"
+
+# The bash completion reads ptap's own help: commands and options.
+complete_words() { # WORDS...: what completing the last word offers
+    PATH="$D/usr/bin:$PATH" bash -c 'source "$1" && shift && COMP_WORDS=("$@") &&
+        COMP_CWORD=$((${#COMP_WORDS[@]} - 1)) && _ptap && echo "${COMPREPLY[*]}"' \
+        sh "$D/usr/share/bash-completion/completions/ptap" "$@"
+}
+pt_assert_eq "completion of 'ptap cr'" create "$(complete_words ptap cr)"
+pt_assert_eq "completion of 'ptap create --b'" --bridge "$(complete_words ptap create --b)"
+pt_assert_eq "completion of 'ptap journal c'" "check compact" "$(complete_words ptap journal c)"
+pt_ok "bash completion: commands, options, journal subcommands"
 echo PASS
