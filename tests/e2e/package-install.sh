@@ -110,7 +110,7 @@ mkdir -m 0700 "$SD" && chown "$U:" "$SD"
 # The installed ptap by its path (a ptap in /usr/local/bin would come
 # first in PATH), with an empty environment: no PTAP_HELPER, the built-in
 # helper path.
-P() { pt_as $U env -i PATH=/usr/bin:/bin /usr/bin/ptap --state-dir "$SD" "$@"; }
+P() { pt_as "$U" env -i PATH=/usr/bin:/bin /usr/bin/ptap --state-dir "$SD" "$@"; }
 pt_assert_rc "create as $U under the shipped policy" 77 P create pk0 --bridge $BR
 pt_assert_match "the refusal" "no rule in $conf allows uid $uid" "$PT_ERR"
 echo "allow user $U bridge $BR max 2" >>"$conf"
@@ -171,8 +171,8 @@ if [ "$run_ptap_before" = no ] && [ -d /run/ptap ] && [ -z "$(ls -A /run/ptap)" 
 fi
 pt_assert_eq "ptap below /usr/local" "$local_before" "$(local_state)"
 # The mount point the other suites bind their policy on (common.sh).
-if grep -qxF /etc/ptap "$T/dirs-before"; then
-    mkdir -p -m 0755 /etc/ptap
+if grep -qxF /etc/ptap "$T/dirs-before" && [ ! -d /etc/ptap ]; then
+    mkdir -m 0755 /etc/ptap
 fi
 pt_ok "purge: nothing of the package left, /usr/local untouched"
 echo PASS

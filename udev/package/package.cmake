@@ -14,7 +14,8 @@
 #   - gzipped manual pages, and for Debian copyright, changelog.gz and
 #     lintian's overrides (stage.cmake, run by CPack on the staged tree).
 # Files: this one (included by the top CMakeLists.txt), stage.cmake, the
-# script templates *.in, copyright.in, changelog.in, lintian-overrides.
+# script templates *.in, copyright.in, changelog.in, rpm-changelog.in,
+# lintian-overrides.
 
 set(PTAP_PACKAGE_MAINTAINER "ptap maintainers <maintainers@users.noreply.r-seed-aa2f5a14.example>"
     CACHE STRING "Maintainer of the packages (Debian Maintainer, RPM Packager)")
@@ -23,7 +24,7 @@ set(PTAP_PACKAGE_COMMIT "unknown" CACHE STRING "Source commit the package is bui
 set(pkgdir ${CMAKE_CURRENT_LIST_DIR})
 set(work ${PROJECT_BINARY_DIR}/package)
 ptap_require_files(${pkgdir}/stage.cmake ${pkgdir}/copyright.in ${pkgdir}/changelog.in
-                   ${pkgdir}/lintian-overrides)
+                   ${pkgdir}/rpm-changelog.in ${pkgdir}/lintian-overrides)
 
 if(NOT CMAKE_INSTALL_PREFIX STREQUAL "/usr")
   # Not an error: this build tree may be a developer's. Its packages would
@@ -35,6 +36,7 @@ endif()
 # The date of the package: SOURCE_DATE_EPOCH when set (reproducible).
 set(PTAP_PACKAGE_VERSION ${PROJECT_VERSION})
 string(TIMESTAMP PTAP_PACKAGE_DATE "%a, %d %b %Y %H:%M:%S +0000" UTC)
+string(TIMESTAMP PTAP_RPM_DATE "%a %b %d %Y" UTC)
 set(PTAP_MAN_DOCDIR "${CMAKE_INSTALL_FULL_DOCDIR}")
 foreach(f postinst prerm postrm rpm-post rpm-preun rpm-postun)
   configure_file(${pkgdir}/${f}.in ${work}/${f} @ONLY FILE_PERMISSIONS
@@ -42,6 +44,7 @@ foreach(f postinst prerm postrm rpm-post rpm-preun rpm-postun)
 endforeach()
 configure_file(${pkgdir}/copyright.in ${work}/copyright @ONLY)
 configure_file(${pkgdir}/changelog.in ${work}/changelog @ONLY)
+configure_file(${pkgdir}/rpm-changelog.in ${work}/rpm-changelog @ONLY)
 
 # Every file below /etc is a conffile (Debian policy 10.7.2): kept on
 # upgrade when the administrator changed it, removed on purge.
@@ -105,7 +108,8 @@ set(CPACK_RPM_PACKAGE_REQUIRES_POST "libcap")
 set(CPACK_RPM_POST_INSTALL_SCRIPT_FILE ${work}/rpm-post)
 set(CPACK_RPM_PRE_UNINSTALL_SCRIPT_FILE ${work}/rpm-preun)
 set(CPACK_RPM_POST_UNINSTALL_SCRIPT_FILE ${work}/rpm-postun)
-set(CPACK_RPM_USER_FILELIST ${rpm_config})
+set(CPACK_RPM_USER_FILELIST ${rpm_config} "%license ${CMAKE_INSTALL_FULL_DOCDIR}/COPYING")
+set(CPACK_RPM_CHANGELOG_FILE ${work}/rpm-changelog)
 # Directories other packages own (filesystem, systemd, udev, libvirt,
 # bash-completion, man-db): the RPM owns only ptap's own.
 set(foreign_dirs)
