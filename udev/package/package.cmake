@@ -90,9 +90,12 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT) # ptap_VERSION_ARCH.deb
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-# setcap for the maintainer script (else setuid); libvirt is loaded with
-# dlopen only when a command names a libvirt domain.
-set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "libcap2-bin, libvirt0")
+# setcap for the maintainer script (as iputils-ping: setuid only where the
+# file system cannot hold a capability); the libraries come from
+# dpkg-shlibdeps. libvirt is loaded with dlopen only when a command names
+# a libvirt domain.
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "libcap2-bin")
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "libvirt0")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "libvirt-daemon-system, qemu-system")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${work}/postinst ${work}/prerm ${work}/postrm ${work}/conffiles)
