@@ -6,8 +6,8 @@
 # shipped policy is trusted and refuses an unprivileged user (77, not 78)
 # until a rule allows them, then that user creates and destroys a tap on a
 # bridge with the installed ptap; units an administrator enabled are
-# disabled on removal; purge leaves nothing behind, and a ptap installed
-# below /usr/local is untouched.
+# disabled on removal; purge leaves nothing behind. Then the same next to
+# a ptap installed below /usr/local: that one, and its enabled unit, stay.
 #
 # Not run where a ptap package is installed or where any file the package
 # holds already exists: installing would take that file over, and the
@@ -175,4 +175,49 @@ if grep -qxF /etc/ptap "$T/dirs-before" && [ ! -d /etc/ptap ]; then
     mkdir -m 0755 /etc/ptap
 fi
 pt_ok "purge: nothing of the package left, /usr/local untouched"
+
+# 6. Next to a ptap installed below /usr/local (`cmake --install` of the
+# test build, as an administrator following the README would): the
+# package installs and purges without touching it, and the unit enabled
+# from there (it shadows the package's) stays enabled.
+if [ -n "$local_before" ]; then
+    pt_log "a ptap is installed below /usr/local already: not installing another there"
+    echo PASS
+    exit 0
+fi
+: "${PTAP_BUILD_DIR:?}"
+L=/usr/local
+DESTDIR=$T/probe cmake --install "$PTAP_BUILD_DIR" --prefix $L >/dev/null 2>&1 ||
+    pt_fail "cmake --install into a probe DESTDIR failed"
+(cd "$T/probe" && find . ! -type d) | sed 's|^\.||' >"$T/local-files"
+(cd "$T/probe" && find . -mindepth 1 -type d) | sed 's|^\.||' |
+    while read -r d; do [ -d "$d" ] || echo "$d"; done >"$T/local-newdirs"
+while read -r f; do
+    [ -e "$f" ] || [ -L "$f" ] && pt_skip "'$f' exists: not installing a ptap below $L over it"
+done <"$T/local-files"
+wants=/etc/systemd/system/multi-user.target.wants/ptap-watch.service
+# At exit: the /usr/local install and its unit's link go, and the
+# directories it made (deepest first).
+local_uninstall() {
+    [ "$(readlink "$wants")" = "$L/lib/systemd/system/ptap-watch.service" ] && rm -f "$wants"
+    xargs -d '\n' rm -f <"$T/local-files"
+    sort -r "$T/local-newdirs" | xargs -r -d '\n' rmdir --ignore-fail-on-non-empty
+}
+pt_cleanup_add local_uninstall
+cmake --install "$PTAP_BUILD_DIR" --prefix $L >"$T/local.log" 2>&1 ||
+    pt_fail "cmake --install --prefix $L failed: $(tail -5 "$T/local.log")"
+systemctl enable ptap-watch.service >/dev/null 2>&1 || pt_fail "systemctl enable of $L's unit failed"
+pt_assert_eq "the enabled unit" "$L/lib/systemd/system/ptap-watch.service" "$(readlink "$wants")"
+local_installed=$(local_state)
+dpkg -i "$deb" >"$T/install2.log" 2>&1 || pt_fail "dpkg -i next to $L failed: $(tail -20 "$T/install2.log")"
+pt_assert_rc "the package's ptap next to $L's" 0 P list
+dpkg --purge ptap >"$T/purge2.log" 2>&1 || pt_fail "dpkg --purge next to $L failed: $(tail -20 "$T/purge2.log")"
+pt_assert_eq "the unit enabled from $L after the purge" "$L/lib/systemd/system/ptap-watch.service" "$(readlink "$wants")"
+pt_assert_eq "ptap below $L after install and purge of the package" "$local_installed" "$(local_state)"
+"$L/bin/ptap" --version >/dev/null || pt_fail "$L/bin/ptap no longer runs"
+local_uninstall
+pt_ok "next to a ptap below $L: install and purge leave it and its enabled unit alone"
+if grep -qxF /etc/ptap "$T/dirs-before" && [ ! -d /etc/ptap ]; then
+    mkdir -m 0755 /etc/ptap
+fi
 echo PASS
