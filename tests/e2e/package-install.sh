@@ -120,7 +120,9 @@ pt_assert_json "tap pk0 in the namespace" "$link" \
     '.[0].linkinfo.info_data.user == $u and .[0].master == $br and (.[0].ifalias | startswith("ptap:u" + $uid + ":"))' \
     --arg u $U --arg uid "$uid" --arg br $BR
 pt_assert_rc "list as $U" 0 P list --json
-pt_assert_json "the record of pk0" "$PT_OUT" 'map(select(.name == "pk0")) | length == 1'
+# list's document: an array of records, or (JSON version 1) {"records": [...]}.
+pt_assert_json "the record of pk0" "$PT_OUT" \
+    '(if type == "array" then . else .records end) | map(select(.name == "pk0")) | length == 1'
 pt_assert_rc "destroy as $U" 0 P destroy pk0
 pt_ns ip link show pk0 >/dev/null 2>&1 && pt_fail "pk0 still exists after destroy"
 pt_ok "$U: refused by the shipped policy (77), then create, list, destroy on $BR with /usr/bin/ptap"
