@@ -232,7 +232,10 @@ static bool search_fds(search *s, const char *pid)
         link[k] = '\0';
         if (strncmp(link, "net:[", 5) != 0)
             continue;
-        snprintf(path, sizeof(path), "/proc/%s/fd/%s", pid, f->d_name);
+        /* Both are numbers: never too long; checked all the same (and
+         * gcc -O2 -Wformat-truncation wants the result looked at). */
+        if (snprintf(path, sizeof(path), "/proc/%s/fd/%s", pid, f->d_name) >= (int) sizeof(path))
+            continue;
         if (probe(s, path))
             return true;
     }

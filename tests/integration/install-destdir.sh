@@ -38,6 +38,22 @@ expect_file /usr/share/man/man8/ptap-helper.8
 expect_file /usr/share/man/man5/ptap-helper.conf.5
 expect_file /usr/share/man/man8/ptap-watch.8
 [ -f "$PTAP_SOURCE_DIR/docs/ptap.1" ] && expect_file /usr/share/man/man1/ptap.1
+tmpfilesdir=$(pcvar systemd tmpfilesdir); tmpfilesdir=${tmpfilesdir:-/usr/lib/tmpfiles.d}
+expect_file "$tmpfilesdir/ptap.conf" '^644$'
+expect_file /usr/share/bash-completion/completions/ptap '^644$'
+# What ptap(1) cites, where it says.
+for f in README COPYING journal.md recovery.md triggers.md design.md; do
+    expect_file "/usr/share/doc/ptap/$f" '^644$'
+done
+# The pages name the paths of the build's configure-time prefix, as the
+# programs do (PTAP_HELPER_PATH, the schema).
+cache() { sed -n "s|^$1:[A-Z]*=||p" "$PTAP_BUILD_DIR/CMakeCache.txt"; }
+docdir=$(cache CMAKE_INSTALL_DOCDIR)
+docdir=$(cache CMAKE_INSTALL_PREFIX)/${docdir:-share/doc/ptap}
+grep -q "$docdir/journal.md" "$D/usr/share/man/man1/ptap.1" ||
+    pt_fail "ptap(1) does not cite $docdir/journal.md"
+left=$(grep -l '@[A-Z_]*@' "$D"/usr/share/man/man*/* || true)
+[ -z "$left" ] || pt_fail "manual pages with unfilled @VARIABLES@: $left"
 if [ -f "$PTAP_BUILD_DIR/selinux/ptap.pp" ]; then
     expect_file /usr/share/selinux/packages/ptap.pp
 fi
@@ -79,4 +95,15 @@ hv=$("$D/usr/libexec/ptap-helper" --version 2>&1) || pt_fail "installed ptap-hel
 pt_assert_match "ptap-helper --version" '[0-9]+\.[0-9]+' "$hv"
 "$D/usr/bin/ptap" watch --grace nope >/dev/null 2>&1 && pt_fail "installed ptap accepted a bad --grace"
 pt_ok "installed ptap ($v) and helper ($hv) run"
+
+# The bash completion reads ptap's own help: commands and options.
+complete_words() { # WORDS...: what completing the last word offers
+    PATH="$D/usr/bin:$PATH" bash -c 'source "$1" && shift && COMP_WORDS=("$@") &&
+        COMP_CWORD=$((${#COMP_WORDS[@]} - 1)) && _ptap && echo "${COMPREPLY[*]}"' \
+        sh "$D/usr/share/bash-completion/completions/ptap" "$@"
+}
+pt_assert_eq "completion of 'ptap cr'" create "$(complete_words ptap cr)"
+pt_assert_eq "completion of 'ptap create --b'" --bridge "$(complete_words ptap create --b)"
+pt_assert_eq "completion of 'ptap journal c'" "check compact" "$(complete_words ptap journal c)"
+pt_ok "bash completion: commands, options, journal subcommands"
 echo PASS
