@@ -198,6 +198,9 @@ json_object *cli_record_json(const ptap_journal *j, const ptap_record *rec)
     json_object_object_add(o, "group",
                            rec->group == (gid_t) -1 ? NULL : json_object_new_int64(rec->group));
     json_object_object_add(o, "bridge", *rec->bridge ? json_object_new_string(rec->bridge) : NULL);
+    /* On an Open vSwitch bridge: is its port row there? (true/false, filled
+     * in by list, which asks; null: not on one, or not known) */
+    json_object_object_add(o, "ovs_port", NULL);
     json_object_object_add(o, "mac", *rec->mac ? json_object_new_string(rec->mac) : NULL);
     json_object_object_add(o, "mtu", rec->mtu ? json_object_new_int(rec->mtu) : NULL);
     json_object_object_add(o, "multi_queue",

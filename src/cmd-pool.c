@@ -214,7 +214,8 @@ const cli_command cli_cmd_forget = {
 
 /* ---- list ---- */
 
-static const char *disagreement(const ptap_record *rec, const ptap_kdev *d, const char *jid)
+static const char *disagreement(const ptap_record *rec, const ptap_kdev *d, const char *jid,
+                                const ptap_ovsview *ov)
 {
     if (!d)
         return rec->state == PTAP_STATE_CREATING ? NULL : "missing from the kernel";
@@ -222,7 +223,15 @@ static const char *disagreement(const ptap_record *rec, const ptap_kdev *d, cons
         return "the device there is not this journal's tap (another user's, or another owner)";
     if (rec->state == PTAP_STATE_ATTACHED && !d->carrier)
         return "attached but no carrier (is the guest gone?)";
-    if (*rec->bridge && strcmp(d->bridge, rec->bridge) != 0)
+    if (*rec->bridge && ptap_ovsview_is_bridge(ov, rec->bridge)) {
+        /* An Open vSwitch port: its row, not a Linux master, says so. */
+        const ptap_ovsport *port = ptap_ovsview_port(ov, rec->name);
+
+        if (!port || !ptap_ovsport_is_dev(port, d))
+            return "not a port of its Open vSwitch bridge: its port row is missing";
+        if (strcmp(port->bridge, rec->bridge) != 0)
+            return "a port of another Open vSwitch bridge than its record's";
+    } else if (*rec->bridge && strcmp(d->bridge, rec->bridge) != 0)
         return *d->bridge ? "on another bridge than its record's"
                           : "off its bridge (was the bridge deleted?): 'ptap recover' puts it back "
                             "once the bridge exists";
@@ -235,17 +244,26 @@ static const char *disagreement(const ptap_record *rec, const ptap_kdev *d, cons
 typedef struct look {
     const ptap_kdev *d;  /* its tap (where it moved, if it did), or a device of its name */
     int in_kernel;       /* 1: its tap exists, 0: it does not, -1: cannot tell */
+    int ovs_port;        /* on an Open vSwitch bridge: 1 its port row is there, 0 not;
+                          * -1 not on one (or cannot tell) */
     char problem[PTAP_NSVIEW_WHY_MAX + 96]; /* "" if none */
 } look;
 
-static void look_at(ptap_kviews *w, const char *jid, const ptap_record *rec, look *l)
+static void look_at(ptap_kviews *w, const ptap_ovsview *ov, const char *jid,
+                    const ptap_record *rec, look *l)
 {
     ptap_nsview *v = ptap_kviews_of(w, rec), *mv;
     char where[PTAP_NETNS_ID_MAX + PTAP_NETNS_NAME_MAX + 32];
     const ptap_kdev *moved;
     const char *p;
 
-    *l = (look) { .in_kernel = 0 };
+    *l = (look) { .in_kernel = 0, .ovs_port = -1 };
+    if (*rec->bridge && ptap_ovsview_is_bridge(ov, rec->bridge)) {
+        const ptap_ovsport *port = ptap_ovsview_port(ov, rec->name);
+
+        l->ovs_port = port && strcmp(port->bridge, rec->bridge) == 0 &&
+                      port->mark.maker == geteuid() && strcmp(port->mark.journal, jid) == 0;
+    }
     if (!v) {
         l->in_kernel = -1;
         snprintf(l->problem, sizeof(l->problem), "not checked: out of memory");
@@ -261,7 +279,7 @@ static void look_at(ptap_kviews *w, const char *jid, const ptap_record *rec, loo
         l->d = ptap_kview_find(&v->kv, rec->name);
     if (l->d && ptap_kdev_is_record(l->d, jid, rec)) {
         l->in_kernel = 1;
-        p = disagreement(rec, l->d, jid);
+        p = disagreement(rec, l->d, jid, ov);
         snprintf(l->problem, sizeof(l->problem), "%s", p ? p : "");
         return;
     }
@@ -282,7 +300,7 @@ static void look_at(ptap_kviews *w, const char *jid, const ptap_record *rec, loo
                  "its %s no longer exists, nor its tap ('ptap recover' closes the record)", where);
         return;
     }
-    p = disagreement(rec, l->d, jid);
+    p = disagreement(rec, l->d, jid, ov);
     if (p && v->judge == PTAP_NETNS_JUDGE_ENTER)
         snprintf(l->problem, sizeof(l->problem), "%s (in %s)", p, where);
     else
@@ -303,6 +321,7 @@ static int run_list(cli *c, const cli_args *a)
 {
     _cleanup_(ptap_journal_closep) ptap_journal *j = NULL;
     _cleanup_(ptap_kviews_clear) ptap_kviews w = { 0 };
+    _cleanup_(ptap_ovsview_clear) ptap_ovsview ov = { 0 };
     _cleanup_free_ look *looks = NULL;
     ptap_error err = { 0 };
     const char *jid;
@@ -322,9 +341,19 @@ static int run_list(cli *c, const cli_args *a)
     looks = calloc(n ? n : 1, sizeof(*looks));
     if (!looks)
         return cli_fail(NULL, -ENOMEM, "cannot list taps");
+    /* Open vSwitch, asked of the helper only when a record may be on it. */
+    for (size_t i = 0; i < n && !ov.known; i++) {
+        const ptap_record *rec = ptap_journal_get(j, i);
+        const ptap_nsview *v = *rec->bridge ? ptap_kviews_of(&w, rec) : NULL;
+
+        if (v && ptap_kview_maybe_ovs(&v->kv, rec->bridge) && ptap_ovsview_load(&ov) < 0)
+            return cli_fail(NULL, -ENOMEM, "cannot list taps");
+        if (v && ptap_kview_maybe_ovs(&v->kv, rec->bridge))
+            break; /* asked once, whatever the answer */
+    }
     /* Each record in its own namespace (entered where this process may). */
     for (size_t i = 0; i < n; i++)
-        look_at(&w, jid, ptap_journal_get(j, i), &looks[i]);
+        look_at(&w, &ov, jid, ptap_journal_get(j, i), &looks[i]);
 
     if (c->json) {
         json_object *arr = json_object_new_array();
@@ -340,6 +369,8 @@ static int run_list(cli *c, const cli_args *a)
             json_object_object_add(o, "carrier",
                                    l->d && l->in_kernel >= 0 ? json_object_new_boolean(l->d->carrier) : NULL);
             json_object_object_add(o, "problem", *l->problem ? json_object_new_string(l->problem) : NULL);
+            if (l->ovs_port >= 0)
+                json_object_object_add(o, "ovs_port", json_object_new_boolean(l->ovs_port));
             json_object_array_add(arr, o);
         }
         /* Orphans: where ptap runs, and in the namespaces of its records. */
@@ -372,7 +403,12 @@ static int run_list(cli *c, const cli_args *a)
             const look *l = &looks[i];
             char consumer[PTAP_CONSUMER_TARGET_MAX + PTAP_QEMU_ID_MAX + 32] = "-";
             char netns[PTAP_NETNS_NAME_MAX + PTAP_NETNS_ID_MAX] = "-";
+            char bridge[IFNAMSIZ + 4] = "-";
 
+            /* "ovs:NAME" for an Open vSwitch bridge. */
+            if (*rec->bridge)
+                snprintf(bridge, sizeof(bridge), "%s%s", l->ovs_port >= 0 ? "ovs:" : "",
+                         rec->bridge);
             if (rec->consumer.kind != PTAP_CONSUMER_NONE)
                 snprintf(consumer, sizeof(consumer), "%s:%s%s%s",
                          ptap_consumer_kind_to_string(rec->consumer.kind),
@@ -383,8 +419,7 @@ static int run_list(cli *c, const cli_args *a)
             else if (ptap_netns_known(&rec->netns))
                 ptap_netns_format_id(&rec->netns, netns, sizeof(netns));
             printf("%-15s %-10s %-6u %-15s %-17s %-8s %-15s %s%s%s\n", rec->name,
-                   ptap_state_to_string(rec->state), (unsigned) rec->owner,
-                   *rec->bridge ? rec->bridge : "-",
+                   ptap_state_to_string(rec->state), (unsigned) rec->owner, bridge,
                    *rec->consumer.mac ? rec->consumer.mac : (*rec->mac ? rec->mac : "-"),
                    l->in_kernel < 0 ? "?" : l->in_kernel ? (l->d->carrier ? "carrier" : "yes") : "NO",
                    netns, consumer, *l->problem ? "  !! " : "", l->problem);

@@ -9,6 +9,7 @@
 #include "consumer.h"
 #include "fault.h"
 #include "hotplug.h"
+#include "ovsdb.h"
 #include "kview.h"
 #include "log.h"
 #include "nic.h"
@@ -222,6 +223,11 @@ int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *ou
          * that its bridge can never adopt (ptap-helper(8)). */
         snprintf(owner, sizeof(owner), "%u", (unsigned) cc->uid);
         spec.owner = owner;
+        /* On an Open vSwitch bridge, the port says whose it is (os-vif's
+         * attached-mac and vm-uuid); a Linux bridge ignores them. */
+        spec.attached_mac = out->mac;
+        if (cc->kind == PTAP_CONSUMER_LIBVIRT && ptap_ovsdb_uuid_check(cc->target))
+            spec.vm_uuid = cc->target;
         /* Made in QEMU's namespace (entered for the create), where QEMU
          * will look for it; the record names that namespace. */
         _cleanup_(ptap_netns_leavep) int saved = -1;
