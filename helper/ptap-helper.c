@@ -17,6 +17,11 @@
  * - The helper acts only on taps that carry ptap's mark (ifalias "ptap" or
  *   "ptap:TAG"), and a non-root caller only on taps it owns. It never
  *   attaches to an existing device (IFF_TUN_EXCL).
+ * - Open vSwitch (ovsdb.h): the database socket, root's, is connected
+ *   before the drop, at the path the trusted policy file names (never the
+ *   caller's); only validated names, MACs, UUIDs and marks go into
+ *   requests, and a non-root caller sees and deletes only port rows whose
+ *   ptap-mark names it, never one whose tap is alive.
  *
  * Caller death and signals: SIGTERM, SIGINT, SIGHUP and SIGPIPE, and the
  * parent-death signal the helper arms for itself (exec of a setuid or
@@ -641,9 +646,8 @@ static int ovs_bridge(const char *tap, const char *name, ptap_ovsdb_bridge *ob)
     return 0;
 }
 
-/* The marked ports of @names the caller may remove (its own, any for
- * root) whose tap is not alive: no marked tap of that name carrying the
- * port's mark (@links: the kernel as just dumped; NULL: none alive). */
+/* May the caller see and remove port @p: its mark names the caller
+ * (root: any ptap mark)? */
 static bool ovs_port_mine(const struct caller *c, const ptap_ovsdb_port *p)
 {
     ptap_mark m;

@@ -116,7 +116,9 @@ int ptap_ovsdb_connect(const char *path, int timeout_ms, ptap_ovsdb **ret)
         free(db);
         return -ENOMEM;
     }
-    json_tokener_set_flags(db->tok, JSON_TOKENER_STRICT);
+    /* RFC 8259 JSON only; the server may send the next message right
+     * after one (a reply behind an echo): the rest is parsed next. */
+    json_tokener_set_flags(db->tok, JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS);
     db->fd = TAKE_FD(fd);
     db->timeout_ms = timeout_ms > 0 ? timeout_ms : PTAP_OVSDB_TIMEOUT_MS;
     db->next_id = 1;

@@ -158,6 +158,8 @@ bool ptap_pool_rollback_takes(const ptap_journal *j, const ptap_record *intent, 
  * moved to another namespace is followed (the record names its new one);
  * a record of a namespace this process may not enter is left alone; one
  * whose namespace is gone is closed. A name not on record is ignored.
+ * The Open vSwitch port rows of the closed records go too, when their
+ * bridge may be an OVS one (ptap-helper ovs-forget; best effort).
  * @res (may be NULL) counts what was done. Returns 0 or a negative errno.
  */
 int ptap_pool_forget(ptap_journal *j, char *const *names, size_t n, ptap_forget_result *res,
