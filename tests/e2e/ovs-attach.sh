@@ -152,4 +152,30 @@ pt_assert_eq "has nothing left to do" "[]" "$(echo "$PT_OUT" | jq -c .)"
 pt_assert_rc "destroy ptapov1" 0 P destroy ptapov1
 pt_assert_eq "destroy took its port; others' ports untouched" "fake0 fgn0" "$(ovs_ports)"
 pt_ok "no stale rows after recover; a healthy tap and others' ports are kept"
+
+echo "== a user's taps: the setuid helper, the policy's bridge rules by name, recover"
+V add-br obr1 -- set bridge obr1 datapath_type=netdev
+pol=$(pt_policy_dir "allow user $QUSER bridge obr0 max 4
+deny bridge obr1")
+_pt_etc_ptap
+mount --bind "$pol" /etc/ptap # this mount namespace's alone
+US=$(mktemp -d "$PT_TMP/user.XXXXXX")
+chmod 0700 "$US"
+chown "$QUSER:" "$US"
+PU() {
+    ip netns exec "$NS" setpriv --reuid "$QUSER" --regid "$QUSER" --init-groups -- \
+        env PTAP_HELPER="$helper" "$PTAP_BIN" --state-dir "$US/state" "$@"
+}
+pt_assert_rc "a user's create on obr1 (denied by name)" 77 PU create ptapus%d --bridge obr1
+pt_assert_rc "a user's create on obr0 (allowed by name)" 0 PU create ptapus%d --count 2 --bridge obr0
+pt_assert_eq "the user's taps are ports" "fake0 fgn0 ptapus0 ptapus1" "$(ovs_ports)"
+pt_assert_eq "marked by the user" "ptap:u$(id -u "$QUSER"):" "$(pt_jq "$(ovs_ids Port ptapus0)" '.["ptap-mark"]' | cut -d: -f1-2):"
+ip -n "$NS" link del ptapus0
+pt_assert_rc "the user's recover" 0 PU recover --json
+pt_assert_json "forgets the row of the tap that is gone: $PT_OUT" "$PT_OUT" \
+    'map(select(.action == "forget-ovs-port") | .name) == ["ptapus0"]'
+pt_assert_eq "its row went, the others stay" "fake0 fgn0 ptapus1" "$(ovs_ports)"
+pt_assert_rc "the user's destroy" 0 PU destroy ptapus1
+pt_assert_eq "and its port with it" "fake0 fgn0" "$(ovs_ports)"
+pt_ok "a user's taps on OVS bridges: policy by name, rows removed through the helper"
 echo "PASS"
