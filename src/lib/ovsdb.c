@@ -269,9 +269,13 @@ static json_object *columns(const char *const *names, size_t n)
  * One transaction: send @ops (taken), wait for the reply with our id
  * (answering echo requests meanwhile), check its shape. *@results is the
  * reply's result array (one element per op, owned by *@reply).
+ * Returns 0; -EPROTO with *@failed set to the index of the operation the
+ * server refused (its error is in *@results; @err is left to the caller,
+ * who knows what the operation meant); or another negative errno with
+ * @err filled in.
  */
 static int transact(ptap_ovsdb *db, json_object *ops, json_object **reply, json_object **results,
-                    ptap_error *err)
+                    size_t *failed, ptap_error *err)
 {
     _cleanup_(json_object_putp) json_object *msg = json_object_new_object();
     json_object *params = json_object_new_array();
@@ -340,7 +344,8 @@ static int transact(ptap_ovsdb *db, json_object *ops, json_object **reply, json_
                 !json_object_is_type(e, json_type_null)) {
                 *reply = TAKE_PTR(m);
                 *results = res;
-                return (int) -(i + 1000); /* the failed operation, for the caller */
+                *failed = i;
+                return -EPROTO;
             }
         }
         *reply = TAKE_PTR(m);
@@ -349,8 +354,8 @@ static int transact(ptap_ovsdb *db, json_object *ops, json_object **reply, json_
     }
 }
 
-#define OP_FAILED(r) ((r) <= -1000)
-#define OP_INDEX(r) ((size_t) (-(r) -1000))
+/* Did transact() fail because the server refused operation *@failed? */
+#define OP_FAILED(r, results) ((r) == -EPROTO && (results))
 
 static const char *op_error(json_object *results, size_t i)
 {
@@ -469,6 +474,7 @@ int ptap_ovsdb_bridge_get(ptap_ovsdb *db, const char *name, ptap_ovsdb_bridge *o
     static const char *const bcols[] = { "name" }, *const icols[] = { "mtu" };
     _cleanup_(json_object_putp) json_object *reply = NULL;
     json_object *ops = json_object_new_array(), *results = NULL, *rows;
+    size_t failed = 0;
     int r;
 
     *out = (ptap_ovsdb_bridge) { 0 };
@@ -476,10 +482,10 @@ int ptap_ovsdb_bridge_get(ptap_ovsdb *db, const char *name, ptap_ovsdb_bridge *o
         return ptap_error_set(err, -EINVAL, EX_USAGE, "invalid bridge name '%s'", name);
     json_object_array_add(ops, select_op("Bridge", where_eq("name", jstr(name)), bcols, 1));
     json_object_array_add(ops, select_op("Interface", where_eq("name", jstr(name)), icols, 1));
-    r = transact(db, ops, &reply, &results, err);
-    if (OP_FAILED(r))
+    r = transact(db, ops, &reply, &results, &failed, err);
+    if (OP_FAILED(r, results))
         return ptap_error_set(err, -EPROTO, EX_PROTOCOL, "OVSDB: cannot look up bridge '%s': %s",
-                              name, op_error(results, OP_INDEX(r)));
+                              name, op_error(results, failed));
     if (r < 0)
         return r;
     rows = rows_of(results, 0);
@@ -550,6 +556,7 @@ int ptap_ovsdb_add_ports(ptap_ovsdb *db, const char *bridge, const ptap_ovsdb_po
     json_object *ops, *results = NULL, *refs, *mut, *mutations, *one, *brow;
     const char *what;
     char comment[96];
+    size_t failed = 0;
     int r;
 
     if (ptap_ifname_check(bridge, false, NULL) < 0)
@@ -622,9 +629,9 @@ int ptap_ovsdb_add_ports(ptap_ovsdb *db, const char *bridge, const ptap_ovsdb_po
              bridge);
     json_object_array_add(ops, comment_op(comment));
 
-    r = transact(db, ops, &reply, &results, err);
-    if (OP_FAILED(r)) {
-        size_t i = OP_INDEX(r);
+    r = transact(db, ops, &reply, &results, &failed, err);
+    if (OP_FAILED(r, results)) {
+        size_t i = failed;
 
         if (i == 0)
             return ptap_error_set(err, -ENOENT, EX_USAGE, "OVS bridge '%s' does not exist", bridge);
@@ -680,15 +687,16 @@ int ptap_ovsdb_view_load(ptap_ovsdb *db, ptap_ovsdb_view *out, ptap_error *err)
     _cleanup_(json_object_putp) json_object *reply = NULL;
     json_object *ops = json_object_new_array(), *results = NULL, *prows, *brows;
     ptap_ovsdb_view v = { 0 };
+    size_t failed = 0;
     int r;
 
     *out = (ptap_ovsdb_view) { 0 };
     json_object_array_add(ops, select_op("Port", NULL, pcols, 3));
     json_object_array_add(ops, select_op("Bridge", NULL, bcols, 3));
-    r = transact(db, ops, &reply, &results, err);
-    if (OP_FAILED(r))
+    r = transact(db, ops, &reply, &results, &failed, err);
+    if (OP_FAILED(r, results))
         return ptap_error_set(err, -EPROTO, EX_PROTOCOL, "OVSDB: cannot list ports: %s",
-                              op_error(results, OP_INDEX(r)));
+                              op_error(results, failed));
     if (r < 0)
         return r;
     prows = rows_of(results, 0);
@@ -748,7 +756,7 @@ int ptap_ovsdb_delete_ports(ptap_ovsdb *db, const ptap_ovsdb_port *const *ports,
 {
     _cleanup_(json_object_putp) json_object *reply = NULL;
     json_object *ops, *results = NULL;
-    size_t k = 0;
+    size_t k = 0, failed = 0;
     char comment[96];
     int r;
 
@@ -781,9 +789,9 @@ int ptap_ovsdb_delete_ports(ptap_ovsdb *db, const ptap_ovsdb_port *const *ports,
     }
     snprintf(comment, sizeof(comment), "ptap-helper: delete %zu port%s", k, k == 1 ? "" : "s");
     json_object_array_add(ops, comment_op(comment));
-    r = transact(db, ops, &reply, &results, err);
-    if (OP_FAILED(r))
+    r = transact(db, ops, &reply, &results, &failed, err);
+    if (OP_FAILED(r, results))
         return ptap_error_set(err, -EPROTO, EX_PROTOCOL, "OVSDB refused to delete %zu port%s: %s",
-                              k, k == 1 ? "" : "s", op_error(results, OP_INDEX(r)));
+                              k, k == 1 ? "" : "s", op_error(results, failed));
     return r < 0 ? r : 0;
 }
