@@ -308,6 +308,7 @@ static void usage(FILE *f)
           "  ptap-helper list [--json]\n"
           "  ptap-helper ovs-list\n"
           "  ptap-helper ovs-forget NAME...\n"
+          "  ptap-helper ovs-set NAME [--attached-mac MAC] [--vm-uuid UUID]\n"
           "  ptap-helper --help | --version\n"
           "\n"
           "Creates, lists and destroys persistent taps carrying ptap's mark, as\n"
@@ -395,17 +396,22 @@ static int parse_args(int argc, char **argv, struct options *o)
         bool is_restore = strcmp(o->command, "restore") == 0;
         bool is_ovs_list = strcmp(o->command, "ovs-list") == 0;
         bool is_ovs_forget = strcmp(o->command, "ovs-forget") == 0;
+        bool is_ovs_set = strcmp(o->command, "ovs-set") == 0;
 
         if (!is_create && !is_destroy && !is_list && !is_restore && !is_ovs_list &&
-            !is_ovs_forget) {
+            !is_ovs_forget && !is_ovs_set) {
             error("unknown command '%s'", o->command);
             return -EINVAL;
         }
-        if (!is_create && (o->attached_mac || o->iface_id || o->vm_uuid)) {
+        if (!is_create && !is_ovs_set && (o->attached_mac || o->iface_id || o->vm_uuid)) {
             error("'--attached-mac', '--iface-id' and '--vm-uuid' are options of 'create' only");
             return -EINVAL;
         }
-        if ((is_ovs_list || is_ovs_forget) &&
+        if (is_ovs_set && (o->iface_id || o->n_names != 1)) {
+            error("'ovs-set' takes one NAME, '--attached-mac' and '--vm-uuid'");
+            return -EINVAL;
+        }
+        if ((is_ovs_list || is_ovs_forget || is_ovs_set) &&
             (o->owner || o->group || o->bridge || o->mtu || o->mac || o->count || o->tag ||
              o->multi_queue || o->vnet_hdr || o->json)) {
             error("'%s' takes no options", o->command);
@@ -794,6 +800,67 @@ static int cmd_ovs_list(const struct caller *c)
                    v.ports[i].mark);
     ptap_ovsdb_view_clear(&v);
     return fflush(stdout) == 0 ? 0 : EX_OSERR;
+}
+
+/*
+ * ovs-set NAME [--attached-mac MAC] [--vm-uuid UUID]: which guest the
+ * port of tap NAME serves (os-vif's attached-mac and vm-uuid; each
+ * removed when not given). NAME must be a marked tap the caller owns (any,
+ * for root); only the Interface row carrying that tap's mark changes.
+ */
+static int cmd_ovs_set(const struct caller *c, const struct options *o)
+{
+    _cleanup_(ptap_link_closep) ptap_link_ctx *lc = NULL;
+    const char *name = o->names[0], *why;
+    char mac[PTAP_MAC_STRLEN] = "";
+    ptap_link_info li;
+    ptap_error err = { 0 };
+    int r;
+
+    if (ptap_ifname_check(name, false, &why) < 0) {
+        error("cannot describe the port of '%s': %s", name, why);
+        return EX_USAGE;
+    }
+    if (o->attached_mac) {
+        uint8_t m[PTAP_MAC_LEN];
+
+        if (ptap_mac_parse(o->attached_mac, m, &why) < 0) {
+            error("invalid MAC address '%s': %s", o->attached_mac, why);
+            return EX_USAGE;
+        }
+        ptap_mac_format(m, mac);
+    }
+    if (o->vm_uuid && !ptap_ovsdb_uuid_check(o->vm_uuid)) {
+        error("invalid UUID '%s': not of the form xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", o->vm_uuid);
+        return EX_USAGE;
+    }
+    r = ptap_link_open(&lc);
+    if (r < 0) {
+        error("cannot open rtnetlink: %s", strerror(-r));
+        return EX_OSERR;
+    }
+    if (ptap_link_get_ctx(lc, name, &li) < 0) {
+        error("cannot describe the port of '%s': no such interface", name);
+        return EX_USAGE;
+    }
+    if (!is_marked_tap(&li)) {
+        error("cannot describe the port of '%s': it is not a tap carrying ptap's mark", name);
+        return EX_NOPERM;
+    }
+    if (c->uid != 0 && li.owner != (int64_t) c->uid) {
+        error("cannot describe the port of '%s': owned by another user", name);
+        return EX_NOPERM;
+    }
+    if (!ovs.db)
+        return ovs_unavailable("describe Open vSwitch ports");
+    r = ptap_ovsdb_set_guest(ovs.db, name, li.alias, *mac ? mac : NULL, o->vm_uuid, &err);
+    if (r < 0) {
+        error("cannot describe the port of '%s': %s", name, err.msg);
+        return r == -ENOENT ? EX_USAGE : EX_UNAVAILABLE;
+    }
+    syslog(LOG_INFO, "uid=%u port '%s': attached-mac=%s vm-uuid=%s", (unsigned) c->uid, name,
+           *mac ? mac : "-", o->vm_uuid ? o->vm_uuid : "-");
+    return 0;
 }
 
 /*
@@ -1535,6 +1602,8 @@ int main(int argc, char **argv)
         r = cmd_ovs_list(&caller);
     else if (strcmp(opts.command, "ovs-forget") == 0)
         r = cmd_ovs_forget(&caller, &opts);
+    else if (strcmp(opts.command, "ovs-set") == 0)
+        r = cmd_ovs_set(&caller, &opts);
     else
         r = cmd_list(&opts);
     free(caller.groups);

@@ -271,6 +271,28 @@ int ptap_helper_ovs_list(ptap_helper_result *res)
     return ptap_helper_run(argv, res);
 }
 
+int ptap_helper_ovs_set(const char *name, const char *mac, const char *vm_uuid,
+                        ptap_helper_result *res)
+{
+    char *argv[10];
+    size_t k = 0;
+
+    argv[k++] = "ptap-helper";
+    argv[k++] = "ovs-set";
+    if (mac) {
+        argv[k++] = "--attached-mac";
+        argv[k++] = (char *) mac;
+    }
+    if (vm_uuid) {
+        argv[k++] = "--vm-uuid";
+        argv[k++] = (char *) vm_uuid;
+    }
+    argv[k++] = "--";
+    argv[k++] = (char *) name;
+    argv[k] = NULL;
+    return ptap_helper_run(argv, res);
+}
+
 int ptap_helper_ovs_forget(char *const *names, size_t n, ptap_helper_result *res)
 {
     _cleanup_free_ char **argv = calloc(n + 4, sizeof(char *));

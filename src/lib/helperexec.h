@@ -85,3 +85,12 @@ int ptap_helper_ovs_list(ptap_helper_result *res);
  * tap is gone. Returns as ptap_helper_run(); res->lines name the rows gone.
  */
 int ptap_helper_ovs_forget(char *const *names, size_t n, ptap_helper_result *res);
+
+/**
+ * ptap_helper_ovs_set: "ptap-helper ovs-set [--attached-mac MAC]
+ * [--vm-uuid UUID] -- NAME": which guest the Open vSwitch port of tap
+ * @name serves (@mac, @vm_uuid; NULL removes it). Returns as
+ * ptap_helper_run().
+ */
+int ptap_helper_ovs_set(const char *name, const char *mac, const char *vm_uuid,
+                        ptap_helper_result *res);

@@ -304,6 +304,13 @@ int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *ou
     snprintf(out->netdev_id, sizeof(out->netdev_id), "%s", rec.consumer.netdev_id);
     snprintf(out->target, sizeof(out->target), "%s", rec.consumer.target);
     snprintf(out->name, sizeof(out->name), "%s", rec.consumer.name);
+    /* A pool tap on an Open vSwitch bridge: its port names the guest now
+     * (a fresh one was made saying so). */
+    if (!fresh)
+        ptap_pool_ovs_guest(&rec, rec.consumer.mac,
+                            cc->kind == PTAP_CONSUMER_LIBVIRT && ptap_ovsdb_uuid_check(cc->target)
+                                ? cc->target
+                                : NULL);
     return 0;
 }
 
@@ -414,6 +421,8 @@ int ptap_detach(ptap_journal *j, const ptap_detach_req *req, ptap_attach_out *ou
         memset(&rec.consumer, 0, sizeof(rec.consumer));
         r = ptap_pool_append(j, &rec, 1, err);
         out->kept = r >= 0;
+        if (r >= 0)
+            ptap_pool_ovs_guest(&rec, NULL, NULL); /* back in the pool: no guest */
         return r < 0 ? r : 0;
     }
     return drop_tap(j, &rec, err);

@@ -645,6 +645,76 @@ int ptap_ovsdb_add_ports(ptap_ovsdb *db, const char *bridge, const ptap_ovsdb_po
     return r < 0 ? r : 0;
 }
 
+int ptap_ovsdb_set_guest(ptap_ovsdb *db, const char *name, const char *mark,
+                         const char *attached_mac, const char *vm_uuid, ptap_error *err)
+{
+    _cleanup_(json_object_putp) json_object *reply = NULL;
+    ptap_ovsdb_port_spec s = { .name = name, .mark = mark, .attached_mac = attached_mac,
+                               .iface_id = "00000000-0000-4000-8000-000000000000",
+                               .vm_uuid = vm_uuid };
+    json_object *ops, *results = NULL, *where, *cond, *keys, *pairs, *del, *ins, *res;
+    const char *what;
+    size_t failed = 0;
+    int r;
+
+    if (spec_check(&s, &what) < 0)
+        return ptap_error_set(err, -EINVAL, EX_SOFTWARE, "cannot describe port '%s': invalid %s",
+                              name ? name : "?", what);
+    /* where name == NAME and external_ids includes {ptap-mark: MARK} */
+    where = where_eq("name", jstr(name));
+    cond = json_object_new_array();
+    json_object_array_add(cond, jstr("external_ids"));
+    json_object_array_add(cond, jstr("includes"));
+    json_object_array_add(cond, jpair(jstr("map"), map_add(json_object_new_array(),
+                                                            PTAP_OVSDB_MARK_KEY, mark)));
+    json_object_array_add(where, cond);
+    keys = json_object_new_array();
+    json_object_array_add(keys, jstr("attached-mac"));
+    json_object_array_add(keys, jstr("vm-uuid"));
+    del = json_object_new_array();
+    json_object_array_add(del, jstr("external_ids"));
+    json_object_array_add(del, jstr("delete"));
+    json_object_array_add(del, jpair(jstr("set"), keys));
+    pairs = map_add(map_add(json_object_new_array(), "attached-mac", attached_mac), "vm-uuid",
+                    vm_uuid);
+    ins = json_object_new_array();
+    json_object_array_add(ins, jstr("external_ids"));
+    json_object_array_add(ins, jstr("insert"));
+    json_object_array_add(ins, jpair(jstr("map"), pairs));
+    ops = json_object_new_array();
+    for (int step = 0; step < 2; step++) {
+        /* Two mutates of the same row: the old keys go, then the new ones
+         * come (a map "insert" keeps a key that is already there). */
+        json_object *mut = json_object_new_object(), *mutations = json_object_new_array();
+
+        json_object_array_add(mutations, step == 0 ? del : ins);
+        json_object_object_add(mut, "op", jstr("mutate"));
+        json_object_object_add(mut, "table", jstr("Interface"));
+        json_object_object_add(mut, "where", step == 0 ? json_object_get(where) : where);
+        json_object_object_add(mut, "mutations", mutations);
+        json_object_array_add(ops, mut);
+    }
+    json_object_array_add(ops, comment_op("ptap-helper: which guest a port serves"));
+    r = transact(db, ops, &reply, &results, &failed, err);
+    if (OP_FAILED(r, results))
+        return ptap_error_set(err, -EPROTO, EX_PROTOCOL, "OVSDB refused to describe port '%s': %s",
+                              name, op_error(results, failed));
+    if (r < 0)
+        return r;
+    res = json_object_array_get_idx(results, 0);
+    {
+        json_object *count;
+
+        if (!res || !json_object_object_get_ex(res, "count", &count) ||
+            !json_object_is_type(count, json_type_int))
+            return ptap_error_set(err, -EBADMSG, EX_PROTOCOL, "OVSDB sent a malformed reply");
+        if (json_object_get_int64(count) != 1)
+            return ptap_error_set(err, -ENOENT, EX_USAGE,
+                                  "tap '%s' has no Open vSwitch port carrying its mark", name);
+    }
+    return 0;
+}
+
 void ptap_ovsdb_view_clear(ptap_ovsdb_view *v)
 {
     free(v->bridges);

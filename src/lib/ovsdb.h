@@ -140,6 +140,18 @@ int ptap_ovsdb_delete_ports(ptap_ovsdb *db, const ptap_ovsdb_port *const *ports,
                             ptap_error *err);
 
 /**
+ * ptap_ovsdb_set_guest: say which guest the port of tap @name (whose
+ * Interface row carries ptap-mark @mark) serves: its external_ids
+ * attached-mac and vm-uuid become @attached_mac and @vm_uuid, each
+ * removed when NULL. One transaction, on that row only (a "where" on the
+ * name and the mark).
+ * Returns 0, -ENOENT (no such row with that mark), -EINVAL (a string
+ * fails its check), or another negative errno; @err says why.
+ */
+int ptap_ovsdb_set_guest(ptap_ovsdb *db, const char *name, const char *mark,
+                         const char *attached_mac, const char *vm_uuid, ptap_error *err);
+
+/**
  * ptap_ovsdb_uuid_random: a random (version 4) UUID into @buf.
  * Returns 0 or a negative errno.
  */

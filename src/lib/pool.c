@@ -745,6 +745,22 @@ int ptap_pool_destroy(ptap_journal *j, char *const *names, size_t n, unsigned fl
     return 0;
 }
 
+void ptap_pool_ovs_guest(const ptap_record *rec, const char *mac, const char *vm_uuid)
+{
+    _cleanup_(ptap_kview_clear) ptap_kview kv = { 0 };
+    _cleanup_(ptap_helper_result_clear) ptap_helper_result res = { 0 };
+    char *bridge[] = { (char *) rec->bridge, NULL };
+    int r;
+
+    if (!*rec->bridge || !record_here(rec) || ptap_kview_load_names(&kv, bridge, 1) < 0 ||
+        !ptap_kview_maybe_ovs(&kv, rec->bridge))
+        return;
+    r = ptap_helper_ovs_set(rec->name, mac, vm_uuid, &res);
+    if (r < 0 || res.status != 0)
+        ptap_debug("ovs: cannot describe the port of '%s': %s", rec->name,
+                   r < 0 ? strerror(-r) : strna(res.errtext));
+}
+
 /*
  * The Open vSwitch rows of taps whose records @recs (@n, closed ones among
  * them) were just closed, when their bridge may be an OVS one: the device

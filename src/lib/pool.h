@@ -175,6 +175,15 @@ size_t ptap_pool_follow(const ptap_record *rec, const ptap_nsview *v, const ptap
                         ptap_record out[2]);
 
 /**
+ * ptap_pool_ovs_guest: when tap record @rec is on an Open vSwitch bridge
+ * (its bridge a device here that is not a Linux bridge) and its tap is in
+ * this thread's namespace, tell its port which guest it serves now (@mac
+ * and @vm_uuid, os-vif's attached-mac and vm-uuid; NULL clears them):
+ * ptap-helper ovs-set. Best effort (a port without them still works).
+ */
+void ptap_pool_ovs_guest(const ptap_record *rec, const char *mac, const char *vm_uuid);
+
+/**
  * ptap_pool_append: ptap_journal_append() that explains a failure in @err
  * ("cannot write journal 'PATH': reason"). Returns as ptap_journal_append().
  */

@@ -111,6 +111,23 @@ pt_assert_json "and only that one: $list" "$list" '[.[] | select(.problem != nul
 P destroy ptapov2 >/dev/null || pt_fail "destroy of the tap without a port row failed"
 pt_ok "pool taps are ports; list flags a missing port row"
 
+echo "== a pool tap attached later: its port names the guest, and no longer once back"
+P create ptapop%d --bridge obr0 --owner "$QUSER" >/dev/null || pt_fail "create ptapop0 failed"
+pt_assert_eq "no guest's MAC before attach" null "$(ovs_ids Interface ptapop0 | jq -c '.["attached-mac"]')"
+m=$(ptap_guest_mark)
+out=$(P attach "$T" --tap ptapop0 --json) || pt_fail "attach --tap ptapop0 failed"
+ptap_guest_net_wait '\beth0\b' 30 "$m" >/dev/null || pt_fail "guest never saw ptapop0's NIC"
+pt_assert_eq "attached-mac is the guest's" "$(pt_jq "$out" .mac)" \
+    "$(pt_jq "$(ovs_ids Interface ptapop0)" '.["attached-mac"]')"
+m=$(ptap_guest_mark)
+P detach "$T" --tap ptapop0 --keep-tap >/dev/null || pt_fail "detach --keep-tap failed"
+ptap_guest_net_wait '^lo$' 30 "$m" >/dev/null || pt_fail "guest still lists eth0"
+ids=$(ovs_ids Interface ptapop0)
+pt_assert_json "back in the pool: no attached-mac, the mark kept: $ids" "$ids" \
+    '.["attached-mac"] == null and (.["ptap-mark"] | startswith("ptap:u0:"))'
+P destroy ptapop0 >/dev/null || pt_fail "destroy ptapop0 failed"
+pt_ok "a pool tap's port carries attached-mac while attached"
+
 echo "== ports ptap did not make, and another user's marks"
 V add-port obr0 fgn0 -- set Interface fgn0 type=internal
 V add-port obr0 fake0 -- set Interface fake0 type=internal \

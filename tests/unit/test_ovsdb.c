@@ -251,6 +251,36 @@ static void test_add_ports_refuses(void **state)
     }
 }
 
+static void test_set_guest(void **state)
+{
+    static const char *const ok[] = {
+        /* Only the Interface row of that name that carries that mark. */
+        "<{\"op\":\"mutate\",\"table\":\"Interface\",\"where\":[[\"name\",\"==\",\"ptap0\"],"
+        "[\"external_ids\",\"includes\",[\"map\",[[\"ptap-mark\",\"" MARK "\"]]]]],"
+        "\"mutations\":[[\"external_ids\",\"delete\",[\"set\",[\"attached-mac\",\"vm-uuid\"]]]]},"
+        "{\"op\":\"mutate\",\"table\":\"Interface\",\"where\":[[\"name\",\"==\",\"ptap0\"],"
+        "[\"external_ids\",\"includes\",[\"map\",[[\"ptap-mark\",\"" MARK "\"]]]]],"
+        "\"mutations\":[[\"external_ids\",\"insert\",[\"map\",[[\"attached-mac\",\"52:54:00:ab:cd:ef\"]]]]]}",
+        ">{\"id\":1,\"result\":[{\"count\":1},{\"count\":1},{}],\"error\":null}",
+        NULL,
+    };
+    static const char *const none[] = {
+        "<", ">{\"id\":1,\"result\":[{\"count\":0},{\"count\":0},{}],\"error\":null}", NULL,
+    };
+    fake f;
+    ptap_ovsdb *db = connect_fake(&f, ok, 2000);
+    ptap_error err = { 0 };
+
+    assert_int_equal(ptap_ovsdb_set_guest(db, "ptap0", MARK, "52:54:00:ab:cd:ef", NULL, &err), 0);
+    ptap_ovsdb_close(db);
+    assert_int_equal(fake_end(&f), 0);
+    db = connect_fake(&f, none, 2000);
+    assert_int_equal(ptap_ovsdb_set_guest(db, "ptap0", MARK, NULL, NULL, &err), -ENOENT);
+    assert_int_equal(ptap_ovsdb_set_guest(db, "ptap0", "x\"y", NULL, NULL, &err), -EINVAL);
+    ptap_ovsdb_close(db);
+    assert_int_equal(fake_end(&f), 0);
+}
+
 static void test_view_and_delete(void **state)
 {
     static const char *const script[] = {
@@ -368,6 +398,7 @@ int main(void)
         cmocka_unit_test(test_bridge_get),
         cmocka_unit_test(test_add_ports),
         cmocka_unit_test(test_add_ports_refuses),
+        cmocka_unit_test(test_set_guest),
         cmocka_unit_test(test_view_and_delete),
         cmocka_unit_test(test_connect),
         cmocka_unit_test(test_uuid),
