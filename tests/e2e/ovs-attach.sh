@@ -49,6 +49,18 @@ pt_cleanup_add ovs_stop
 pt_diag_add ovs_logs
 
 V() { ovs-vsctl --timeout=10 "$@"; }
+
+echo "== without Open vSwitch: nothing to list or forget, and no such bridge"
+pt_assert_rc "ovs-list, no server" 0 ip netns exec "$NS" "$PTAP_HELPER_BIN" ovs-list
+pt_assert_eq "lists nothing" "" "$PT_OUT"
+pt_assert_rc "ovs-forget, no server" 0 ip netns exec "$NS" "$PTAP_HELPER_BIN" ovs-forget ptapov0
+pt_assert_rc "create on an unknown bridge" 64 P create ptapov%d --bridge obr0
+pt_assert_match "says so" "bridge 'obr0' does not exist" "$PT_ERR"
+pt_assert_rc "a bad --attached-mac" 64 ip netns exec "$NS" "$PTAP_HELPER_BIN" create ptapx%d \
+    --bridge br0 --attached-mac 52:54:00:zz:00:01
+pt_assert_rc "--iface-id outside create" 64 ip netns exec "$NS" "$PTAP_HELPER_BIN" ovs-list \
+    --iface-id 11111111-2222-4333-8444-555555555555
+
 ovsdb-tool create "$OVS/conf.db" /usr/share/openvswitch/vswitch.ovsschema
 ovsdb-server "$OVS/conf.db" --remote=punix:/run/openvswitch/db.sock --pidfile="$OVS/ovsdb.pid" \
     --unixctl="$OVS/ovsdb.ctl" --log-file="$OVS/ovsdb.log" --detach --no-chdir 2>/dev/null
@@ -194,5 +206,9 @@ pt_assert_json "forgets the row of the tap that is gone: $PT_OUT" "$PT_OUT" \
 pt_assert_eq "its row went, the others stay" "fake0 fgn0 ptapus1" "$(ovs_ports)"
 pt_assert_rc "the user's destroy" 0 PU destroy ptapus1
 pt_assert_eq "and its port with it" "fake0 fgn0" "$(ovs_ports)"
+printf 'allow user %s bridge obr0 max 4\novsdb-socket /run/openvswitch/elsewhere.sock\n' "$QUSER" \
+    >"$pol/helper.conf"
+pt_assert_rc "ovs-list with another ovsdb-socket in helper.conf" 0 as_user "$helper" ovs-list
+pt_assert_eq "asks that socket (where no server listens), not db.sock" "" "$PT_OUT"
 pt_ok "a user's taps on OVS bridges: policy by name, rows removed through the helper"
 echo "PASS"
