@@ -212,6 +212,9 @@ static int recv_json(ptap_ovsdb *db, int64_t deadline, json_object **ret)
         }
         if (taken > PTAP_OVSDB_REPLY_MAX)
             return -EMSGSIZE;
+        /* A server that never stops talking is bounded too. */
+        if (ptap_now_ms() >= deadline)
+            return -ETIMEDOUT;
         ssize_t k = recv(db->fd, db->buf, sizeof(db->buf), 0);
         if (k < 0 && (errno == EAGAIN || errno == EINTR)) {
             int r = wait_fd(db, POLLIN, deadline);
