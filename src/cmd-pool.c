@@ -342,14 +342,15 @@ static int run_list(cli *c, const cli_args *a)
     if (!looks)
         return cli_fail(NULL, -ENOMEM, "cannot list taps");
     /* Open vSwitch, asked of the helper only when a record may be on it. */
-    for (size_t i = 0; i < n && !ov.known; i++) {
+    for (size_t i = 0; i < n; i++) {
         const ptap_record *rec = ptap_journal_get(j, i);
         const ptap_nsview *v = *rec->bridge ? ptap_kviews_of(&w, rec) : NULL;
 
-        if (v && ptap_kview_maybe_ovs(&v->kv, rec->bridge) && ptap_ovsview_load(&ov) < 0)
+        if (!v || !ptap_kview_maybe_ovs(&v->kv, rec->bridge))
+            continue;
+        if (ptap_ovsview_load(&ov) < 0)
             return cli_fail(NULL, -ENOMEM, "cannot list taps");
-        if (v && ptap_kview_maybe_ovs(&v->kv, rec->bridge))
-            break; /* asked once, whatever the answer */
+        break; /* asked once, whatever the answer */
     }
     /* Each record in its own namespace (entered where this process may). */
     for (size_t i = 0; i < n; i++)
