@@ -17,6 +17,11 @@
  * - The helper acts only on taps that carry ptap's mark (ifalias "ptap" or
  *   "ptap:TAG"), and a non-root caller only on taps it owns. It never
  *   attaches to an existing device (IFF_TUN_EXCL).
+ * - Open vSwitch (ovsdb.h): the database socket, root's, is connected
+ *   before the drop, at the path the trusted policy file names (never the
+ *   caller's); only validated names, MACs, UUIDs and marks go into
+ *   requests, and a non-root caller sees and deletes only port rows whose
+ *   ptap-mark names it, never one whose tap is alive.
  *
  * Caller death and signals: SIGTERM, SIGINT, SIGHUP and SIGPIPE, and the
  * parent-death signal the helper arms for itself (exec of a setuid or
@@ -47,6 +52,7 @@
 #include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 #include <net/if.h>
@@ -56,6 +62,7 @@
 #include "link.h"
 #include "log.h"
 #include "mark.h"
+#include "ovsdb.h"
 #include "policy.h"
 #include "tap.h"
 #include "util.h"
@@ -79,11 +86,21 @@ struct options {
     size_t n_names;
     const char *config;
     const char *owner, *group, *bridge, *mtu, *mac, *count, *tag;
+    const char *attached_mac, *iface_id, *vm_uuid; /* OVS external_ids */
     bool multi_queue, vnet_hdr, json;
     bool help, version;
 };
 
 static volatile sig_atomic_t stop_signal;
+
+/* The Open vSwitch database, connected before the privilege drop (its
+ * socket is root's): NULL when no server listens there (ovs.err says
+ * why). Its path comes from the root-owned policy file only. */
+static struct {
+    ptap_ovsdb *db;
+    int err;
+    char path[sizeof(((struct sockaddr_un *) 0)->sun_path)];
+} ovs;
 
 /*
  * The caller's environment is gone before any code of ours or of a library
@@ -284,10 +301,14 @@ static void usage(FILE *f)
           "  ptap-helper create NAME [--owner USER|UID] [--group GROUP|GID]\n"
           "                          [--bridge BRIDGE] [--mtu N] [--mac MAC]\n"
           "                          [--multi-queue] [--vnet-hdr] [--count N] [--tag TAG]\n"
+          "                          [--attached-mac MAC] [--iface-id UUID] [--vm-uuid UUID]\n"
           "  ptap-helper destroy NAME...\n"
           "  ptap-helper destroy --tag TAG\n"
           "  ptap-helper restore NAME... [--bridge BRIDGE]\n"
           "  ptap-helper list [--json]\n"
+          "  ptap-helper ovs-list\n"
+          "  ptap-helper ovs-forget NAME...\n"
+          "  ptap-helper ovs-set NAME [--attached-mac MAC] [--vm-uuid UUID]\n"
           "  ptap-helper --help | --version\n"
           "\n"
           "Creates, lists and destroys persistent taps carrying ptap's mark, as\n"
@@ -299,7 +320,7 @@ static void usage(FILE *f)
 static int parse_args(int argc, char **argv, struct options *o)
 {
     enum { O_OWNER = 256, O_GROUP, O_BRIDGE, O_MTU, O_MAC, O_MQ, O_VNET, O_COUNT,
-           O_TAG, O_JSON, O_CONFIG };
+           O_TAG, O_JSON, O_CONFIG, O_ATTACHED_MAC, O_IFACE_ID, O_VM_UUID };
     static const struct option longopts[] = {
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
@@ -314,6 +335,9 @@ static int parse_args(int argc, char **argv, struct options *o)
         { "count", required_argument, NULL, O_COUNT },
         { "tag", required_argument, NULL, O_TAG },
         { "json", no_argument, NULL, O_JSON },
+        { "attached-mac", required_argument, NULL, O_ATTACHED_MAC },
+        { "iface-id", required_argument, NULL, O_IFACE_ID },
+        { "vm-uuid", required_argument, NULL, O_VM_UUID },
         {},
     };
     int opt;
@@ -333,6 +357,9 @@ static int parse_args(int argc, char **argv, struct options *o)
         case O_MAC: slot = &o->mac; break;
         case O_COUNT: slot = &o->count; break;
         case O_TAG: slot = &o->tag; break;
+        case O_ATTACHED_MAC: slot = &o->attached_mac; break;
+        case O_IFACE_ID: slot = &o->iface_id; break;
+        case O_VM_UUID: slot = &o->vm_uuid; break;
         case O_MQ: o->multi_queue = true; break;
         case O_VNET: o->vnet_hdr = true; break;
         case O_JSON: o->json = true; break;
@@ -367,9 +394,35 @@ static int parse_args(int argc, char **argv, struct options *o)
         bool is_destroy = strcmp(o->command, "destroy") == 0;
         bool is_list = strcmp(o->command, "list") == 0;
         bool is_restore = strcmp(o->command, "restore") == 0;
+        bool is_ovs_list = strcmp(o->command, "ovs-list") == 0;
+        bool is_ovs_forget = strcmp(o->command, "ovs-forget") == 0;
+        bool is_ovs_set = strcmp(o->command, "ovs-set") == 0;
 
-        if (!is_create && !is_destroy && !is_list && !is_restore) {
+        if (!is_create && !is_destroy && !is_list && !is_restore && !is_ovs_list &&
+            !is_ovs_forget && !is_ovs_set) {
             error("unknown command '%s'", o->command);
+            return -EINVAL;
+        }
+        if (!is_create && !is_ovs_set && (o->attached_mac || o->iface_id || o->vm_uuid)) {
+            error("'--attached-mac', '--iface-id' and '--vm-uuid' are options of 'create' only");
+            return -EINVAL;
+        }
+        if (is_ovs_set && (o->iface_id || o->n_names != 1)) {
+            error("'ovs-set' takes one NAME, '--attached-mac' and '--vm-uuid'");
+            return -EINVAL;
+        }
+        if ((is_ovs_list || is_ovs_forget || is_ovs_set) &&
+            (o->owner || o->group || o->bridge || o->mtu || o->mac || o->count || o->tag ||
+             o->multi_queue || o->vnet_hdr || o->json)) {
+            error("'%s' takes no options", o->command);
+            return -EINVAL;
+        }
+        if (is_ovs_list && o->n_names) {
+            error("'ovs-list' takes no names");
+            return -EINVAL;
+        }
+        if (is_ovs_forget && o->n_names == 0) {
+            error("'ovs-forget' needs at least one NAME");
             return -EINVAL;
         }
         if (is_restore && (o->owner || o->group || o->mtu || o->mac || o->count ||
@@ -544,6 +597,335 @@ static int write_line(const char *s)
     return 0;
 }
 
+
+/* ---- Open vSwitch (ovsdb.h): the tap as a port of an OVS bridge ---- */
+
+/*
+ * Before the privilege drop: the OVSDB socket is root's (mode 0750 on
+ * Debian), so it is connected while the helper may, to the path the
+ * trusted policy file names ("ovsdb-socket", ptap-helper.conf(5)) or the
+ * standard one; never to one the caller names. Nothing is sent until a
+ * command needs it; a missing server is no error (no Open vSwitch).
+ */
+static void ovs_connect_early(int policy_fd)
+{
+    snprintf(ovs.path, sizeof(ovs.path), "%s", PTAP_OVSDB_SOCKET_DEFAULT);
+    if (policy_fd >= 0 && ptap_policy_check_trust(policy_fd, PTAP_HELPER_CONF, NULL) == 0) {
+        _cleanup_free_ char *text = malloc(PTAP_POLICY_MAX_SIZE + 1);
+        size_t len = 0;
+
+        /* pread: the policy is read again, from its start, after the drop. */
+        while (text && len <= PTAP_POLICY_MAX_SIZE) {
+            ssize_t k = pread(policy_fd, text + len, PTAP_POLICY_MAX_SIZE + 1 - len, (off_t) len);
+
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k <= 0)
+                break;
+            len += (size_t) k;
+        }
+        if (text && len <= PTAP_POLICY_MAX_SIZE)
+            (void) ptap_policy_scan_ovsdb_socket(text, len, ovs.path, sizeof(ovs.path));
+    }
+    ovs.err = ptap_ovsdb_connect(ovs.path, PTAP_OVSDB_TIMEOUT_MS, &ovs.db);
+}
+
+/* No server there: no Open vSwitch on this host (not an error). */
+static bool ovs_absent(void)
+{
+    return !ovs.db && (ovs.err == -ENOENT || ovs.err == -ECONNREFUSED);
+}
+
+/* Is @name an OVS bridge? Returns 0 (@ob filled in) or an exit code. */
+static int ovs_bridge(const char *tap, const char *name, ptap_ovsdb_bridge *ob)
+{
+    ptap_error err = { 0 };
+
+    *ob = (ptap_ovsdb_bridge) { 0 };
+    if (!ovs.db)
+        return 0;
+    if (ptap_ovsdb_bridge_get(ovs.db, name, ob, &err) < 0) {
+        error("cannot create '%s': cannot ask Open vSwitch ('%s') about '%s': %s", tap, ovs.path,
+              name, err.msg);
+        return EX_UNAVAILABLE;
+    }
+    return 0;
+}
+
+/* May the caller see and remove port @p: its mark names the caller
+ * (root: any ptap mark)? */
+static bool ovs_port_mine(const struct caller *c, const ptap_ovsdb_port *p)
+{
+    ptap_mark m;
+
+    if (ptap_mark_parse(p->mark, &m) < 0)
+        return false;
+    return c->uid == 0 || m.maker == c->uid;
+}
+
+/*
+ * After a create on an OVS bridge: the taps @idx (@n of them) become ports
+ * of o->bridge, in one transaction, with external_ids as os-vif sets them
+ * and the mark. A stale row of the caller's of the same name (a tap of
+ * that name deleted behind OVS's back: the kernel just gave the name to
+ * this one) goes first. Returns 0 or an exit code (the taps are then
+ * rolled back by the caller).
+ */
+static int ovs_plug(const struct caller *c, const struct options *o, const int *idx, unsigned n,
+                    const char *mark, const char *attached_mac)
+{
+    _cleanup_free_ ptap_ovsdb_port_spec *specs = calloc(n + 1, sizeof(*specs));
+    _cleanup_free_ char (*names)[IFNAMSIZ] = calloc(n + 1, IFNAMSIZ);
+    _cleanup_free_ char (*ids)[PTAP_OVSDB_UUID_LEN + 1] = calloc(n + 1, PTAP_OVSDB_UUID_LEN + 1);
+    _cleanup_free_ const ptap_ovsdb_port **stale = calloc(n + 1, sizeof(*stale));
+    ptap_ovsdb_view v = { 0 };
+    ptap_error err = { 0 };
+    size_t n_stale = 0;
+    int r;
+
+    if (!specs || !names || !ids || !stale)
+        return EX_OSERR;
+    for (unsigned i = 0; i < n; i++) {
+        if (!if_indextoname((unsigned) idx[i], names[i])) {
+            error("cannot add tap %d to Open vSwitch bridge '%s': %s", idx[i], o->bridge,
+                  strerror(errno));
+            return EX_OSERR;
+        }
+        if (o->iface_id)
+            snprintf(ids[i], sizeof(ids[i]), "%s", o->iface_id);
+        else if (ptap_ovsdb_uuid_random(ids[i]) < 0) {
+            error("cannot create '%s': cannot draw an iface-id", names[i]);
+            return EX_OSERR;
+        }
+        specs[i] = (ptap_ovsdb_port_spec) { .name = names[i], .mark = mark,
+                                            .attached_mac = attached_mac, .iface_id = ids[i],
+                                            .vm_uuid = o->vm_uuid };
+    }
+    r = ptap_ovsdb_view_load(ovs.db, &v, &err);
+    if (r >= 0) {
+        for (unsigned i = 0; i < n; i++) {
+            const ptap_ovsdb_port *p = ptap_ovsdb_view_port(&v, names[i]);
+
+            if (p && ovs_port_mine(c, p))
+                stale[n_stale++] = p;
+        }
+        if (n_stale)
+            r = ptap_ovsdb_delete_ports(ovs.db, stale, n_stale, &err);
+        if (r >= 0 && n_stale)
+            syslog(LOG_INFO, "uid=%u removed %zu stale OVS port(s) ('%s'...)", (unsigned) c->uid,
+                   n_stale, stale[0]->name);
+    }
+    ptap_ovsdb_view_clear(&v);
+    if (r >= 0)
+        r = ptap_ovsdb_add_ports(ovs.db, o->bridge, specs, n, &err);
+    if (r < 0) {
+        error("cannot create '%s': cannot add %s to Open vSwitch bridge '%s': %s", names[0],
+              n == 1 ? "it" : "the taps", o->bridge, err.msg);
+        syslog(LOG_ERR, "uid=%u OVS add of %u ports to '%s' failed: %s", (unsigned) c->uid, n,
+               o->bridge, err.msg);
+        return EX_OSERR;
+    }
+    syslog(LOG_INFO, "uid=%u added %u port(s) ('%s'...) to OVS bridge '%s'", (unsigned) c->uid,
+           n, names[0], o->bridge);
+    return 0;
+}
+
+/*
+ * After a destroy: the port rows of the taps just deleted (@names, each
+ * with the mark @marks[i] it carried), only those rows that carry the same
+ * mark; another's port of the same name is never touched. Best effort: a
+ * row left behind is recovery's (ptap recover, ovs-forget).
+ */
+static void ovs_unplug(const struct caller *c, const char *const *names, const char *const *marks,
+                       size_t n)
+{
+    _cleanup_free_ const ptap_ovsdb_port **gone = calloc(n + 1, sizeof(*gone));
+    ptap_ovsdb_view v = { 0 };
+    ptap_error err = { 0 };
+    size_t k = 0;
+    int r;
+
+    if (!ovs.db || n == 0 || !gone)
+        return;
+    r = ptap_ovsdb_view_load(ovs.db, &v, &err);
+    for (size_t i = 0; r >= 0 && i < n; i++) {
+        const ptap_ovsdb_port *p = ptap_ovsdb_view_port(&v, names[i]);
+
+        if (p && strcmp(p->mark, marks[i]) == 0)
+            gone[k++] = p;
+    }
+    if (r >= 0 && k)
+        r = ptap_ovsdb_delete_ports(ovs.db, gone, k, &err);
+    if (r < 0) {
+        error("cannot remove the Open vSwitch ports of the destroyed taps: %s, ignoring "
+              "('ptap recover' removes them)", err.msg);
+        syslog(LOG_WARNING, "uid=%u OVS port removal failed: %s", (unsigned) c->uid, err.msg);
+    } else if (k)
+        syslog(LOG_INFO, "uid=%u removed %zu OVS port(s) ('%s'...)", (unsigned) c->uid, k,
+               gone[0]->name);
+    ptap_ovsdb_view_clear(&v);
+}
+
+/* Say why OVSDB cannot be asked; an exit code (0: no Open vSwitch here). */
+static int ovs_unavailable(const char *what)
+{
+    if (ovs_absent())
+        return 0;
+    error("cannot %s: cannot connect to Open vSwitch's database '%s': %s", what, ovs.path,
+          strerror(-ovs.err));
+    return EX_UNAVAILABLE;
+}
+
+/*
+ * ovs-list: the OVS bridges ("bridge NAME"), and the ports carrying a ptap
+ * mark of the caller's (root: every mark): "port NAME BRIDGE|- MARK". No
+ * Open vSwitch: nothing, exit 0.
+ */
+static int cmd_ovs_list(const struct caller *c)
+{
+    ptap_ovsdb_view v = { 0 };
+    ptap_error err = { 0 };
+
+    if (!ovs.db)
+        return ovs_unavailable("list Open vSwitch ports");
+    if (ptap_ovsdb_view_load(ovs.db, &v, &err) < 0) {
+        error("cannot list Open vSwitch ports: %s", err.msg);
+        return EX_UNAVAILABLE;
+    }
+    for (size_t i = 0; i < v.n_bridges; i++)
+        printf("bridge %s\n", v.bridges[i]);
+    for (size_t i = 0; i < v.n_ports; i++)
+        if (ovs_port_mine(c, &v.ports[i]))
+            printf("port %s %s %s\n", v.ports[i].name, *v.ports[i].bridge ? v.ports[i].bridge : "-",
+                   v.ports[i].mark);
+    ptap_ovsdb_view_clear(&v);
+    return fflush(stdout) == 0 ? 0 : EX_OSERR;
+}
+
+/*
+ * ovs-set NAME [--attached-mac MAC] [--vm-uuid UUID]: which guest the
+ * port of tap NAME serves (os-vif's attached-mac and vm-uuid; each
+ * removed when not given). NAME must be a marked tap the caller owns (any,
+ * for root); only the Interface row carrying that tap's mark changes.
+ */
+static int cmd_ovs_set(const struct caller *c, const struct options *o)
+{
+    _cleanup_(ptap_link_closep) ptap_link_ctx *lc = NULL;
+    const char *name = o->names[0], *why;
+    char mac[PTAP_MAC_STRLEN] = "";
+    ptap_link_info li;
+    ptap_error err = { 0 };
+    int r;
+
+    if (ptap_ifname_check(name, false, &why) < 0) {
+        error("cannot describe the port of '%s': %s", name, why);
+        return EX_USAGE;
+    }
+    if (o->attached_mac) {
+        uint8_t m[PTAP_MAC_LEN];
+
+        if (ptap_mac_parse(o->attached_mac, m, &why) < 0) {
+            error("invalid MAC address '%s': %s", o->attached_mac, why);
+            return EX_USAGE;
+        }
+        ptap_mac_format(m, mac);
+    }
+    if (o->vm_uuid && !ptap_ovsdb_uuid_check(o->vm_uuid)) {
+        error("invalid UUID '%s': not of the form xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", o->vm_uuid);
+        return EX_USAGE;
+    }
+    r = ptap_link_open(&lc);
+    if (r < 0) {
+        error("cannot open rtnetlink: %s", strerror(-r));
+        return EX_OSERR;
+    }
+    if (ptap_link_get_ctx(lc, name, &li) < 0) {
+        error("cannot describe the port of '%s': no such interface", name);
+        return EX_USAGE;
+    }
+    if (!is_marked_tap(&li)) {
+        error("cannot describe the port of '%s': it is not a tap carrying ptap's mark", name);
+        return EX_NOPERM;
+    }
+    if (c->uid != 0 && li.owner != (int64_t) c->uid) {
+        error("cannot describe the port of '%s': owned by another user", name);
+        return EX_NOPERM;
+    }
+    if (!ovs.db)
+        return ovs_unavailable("describe Open vSwitch ports");
+    r = ptap_ovsdb_set_guest(ovs.db, name, li.alias, *mac ? mac : NULL, o->vm_uuid, &err);
+    if (r < 0) {
+        error("cannot describe the port of '%s': %s", name, err.msg);
+        return r == -ENOENT ? EX_USAGE : EX_UNAVAILABLE;
+    }
+    syslog(LOG_INFO, "uid=%u port '%s': attached-mac=%s vm-uuid=%s", (unsigned) c->uid, name,
+           *mac ? mac : "-", o->vm_uuid ? o->vm_uuid : "-");
+    return 0;
+}
+
+/*
+ * ovs-forget NAME...: delete the port rows named NAME that carry a mark of
+ * the caller's (root: any ptap mark) and whose tap is gone: no marked tap
+ * of that name with the row's mark exists in this network namespace. Rows
+ * ptap did not make are never touched. Prints the names whose rows went.
+ */
+static int cmd_ovs_forget(const struct caller *c, const struct options *o)
+{
+    _cleanup_(ptap_link_info_freep) ptap_link_info *links = NULL;
+    _cleanup_free_ const ptap_ovsdb_port **gone = calloc(o->n_names + 1, sizeof(*gone));
+    ptap_ovsdb_view v = { 0 };
+    ptap_error err = { 0 };
+    size_t n_links = 0, k = 0;
+    const char *why;
+    int r;
+
+    if (!gone)
+        return EX_OSERR;
+    for (size_t i = 0; i < o->n_names; i++)
+        if (ptap_ifname_check(o->names[i], false, &why) < 0) {
+            error("cannot forget the port of '%s': %s", o->names[i], why);
+            return EX_USAGE;
+        }
+    if (!ovs.db)
+        return ovs_unavailable("forget Open vSwitch ports");
+    r = ptap_link_dump(&links, &n_links);
+    if (r < 0) {
+        error("cannot list links: %s", strerror(-r));
+        return EX_OSERR;
+    }
+    if (ptap_ovsdb_view_load(ovs.db, &v, &err) < 0) {
+        error("cannot list Open vSwitch ports: %s", err.msg);
+        return EX_UNAVAILABLE;
+    }
+    for (size_t i = 0; i < o->n_names; i++) {
+        const ptap_ovsdb_port *p = ptap_ovsdb_view_port(&v, o->names[i]);
+        const ptap_link_info *li = ptap_link_find(links, n_links, o->names[i]);
+        bool dup = false;
+
+        if (!p || !ovs_port_mine(c, p))
+            continue;
+        if (li && is_marked_tap(li) && strcmp(li->alias, p->mark) == 0)
+            continue; /* its tap is alive */
+        for (size_t j = 0; j < k; j++)
+            dup |= gone[j] == p;
+        if (!dup)
+            gone[k++] = p;
+    }
+    r = k ? ptap_ovsdb_delete_ports(ovs.db, gone, k, &err) : 0;
+    if (r < 0) {
+        error("cannot forget Open vSwitch ports: %s", err.msg);
+        ptap_ovsdb_view_clear(&v);
+        return EX_UNAVAILABLE;
+    }
+    for (size_t i = 0; i < k; i++) {
+        syslog(LOG_INFO, "uid=%u forgot the OVS port of '%s' (mark %s)", (unsigned) c->uid,
+               gone[i]->name, gone[i]->mark);
+        (void) write_line(gone[i]->name);
+    }
+    ptap_ovsdb_view_clear(&v);
+    return 0;
+}
+
 static int cmd_create(const struct caller *c, const struct options *o, int policy_fd,
                       int policy_errno)
 {
@@ -558,7 +940,8 @@ static int cmd_create(const struct caller *c, const struct options *o, int polic
     char mark[PTAP_IFALIAS_MAX];
     ptap_error denied = { 0 };
     uint8_t bridge_mac[PTAP_MAC_LEN] = { 0 };
-    bool has_bridge_mac = false, own_mac = o->mac != NULL;
+    bool has_bridge_mac = false, own_mac = o->mac != NULL, on_ovs = false;
+    char attached_mac[PTAP_MAC_STRLEN] = "";
     unsigned count = 1, owned = 0, made = 0, foreign = 0;
     uint64_t v;
     int r, ret = 0;
@@ -605,6 +988,26 @@ static int cmd_create(const struct caller *c, const struct options *o, int polic
     }
     if (o->bridge && ptap_ifname_check(o->bridge, false, &why) < 0) {
         error("invalid bridge name '%s': %s", o->bridge, why);
+        return EX_USAGE;
+    }
+    if (o->attached_mac) {
+        uint8_t am[PTAP_MAC_LEN];
+
+        if (ptap_mac_parse(o->attached_mac, am, &why) < 0) {
+            error("invalid MAC address '%s': %s", o->attached_mac, why);
+            return EX_USAGE;
+        }
+        ptap_mac_format(am, attached_mac);
+    }
+    if ((o->iface_id && !ptap_ovsdb_uuid_check(o->iface_id)) ||
+        (o->vm_uuid && !ptap_ovsdb_uuid_check(o->vm_uuid))) {
+        error("invalid UUID '%s': not of the form xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx",
+              o->iface_id && !ptap_ovsdb_uuid_check(o->iface_id) ? o->iface_id : o->vm_uuid);
+        return EX_USAGE;
+    }
+    if (count > 1 && (o->iface_id || o->attached_mac)) {
+        error("cannot create '%s': one '--%s' for %u taps", name,
+              o->iface_id ? "iface-id" : "attached-mac", count);
         return EX_USAGE;
     }
     /* "ptap:uUID", or "ptap:uUID:TAG" with --tag: the caller's real uid,
@@ -672,17 +1075,35 @@ static int cmd_create(const struct caller *c, const struct options *o, int polic
 
     /* 3. What the request names must exist and be what it claims. */
     if (o->bridge) {
-        ptap_link_info br_info;
+        ptap_link_info br_info, ovs_info = { 0 };
         const ptap_link_info *br = links ? ptap_link_find(links, n_links, o->bridge)
                                  : ptap_link_get_ctx(lc, o->bridge, &br_info) == 0 ? &br_info
                                                                                  : NULL;
 
         if (!br || strcmp(br->kind, "bridge") != 0) {
-            error("cannot create '%s': %s '%s' %s", name, br ? "interface" : "bridge",
-                  o->bridge, br ? "is not a bridge" : "does not exist");
-            return EX_USAGE;
+            /* Not a Linux bridge: maybe an Open vSwitch one (whose Linux
+             * side, if any, is its internal port, a tap with the netdev
+             * datapath). */
+            ptap_ovsdb_bridge ob;
+
+            ret = ovs_bridge(name, o->bridge, &ob);
+            if (ret)
+                return ret;
+            if (!ob.exists) {
+                error("cannot create '%s': %s '%s' %s", name, br ? "interface" : "bridge",
+                      o->bridge, br ? "is not a bridge" : "does not exist");
+                return EX_USAGE;
+            }
+            on_ovs = true;
+            if (br)
+                ovs_info = *br;
+            if (ob.mtu)
+                ovs_info.mtu = ob.mtu;
+            if (!ovs_info.mtu)
+                ovs_info.mtu = 1500; /* no MTU known: the kernel's default for a tap */
+            br = &ovs_info;
         }
-        cfg.master = br->ifindex;
+        cfg.master = on_ovs ? 0 : br->ifindex;
         if (!cfg.mtu)
             cfg.mtu = br->mtu; /* default: the bridge's */
         /* Nothing of the bridge may change through the tap: a bridge's
@@ -799,6 +1220,8 @@ static int cmd_create(const struct caller *c, const struct options *o, int polic
             stop_signal = SIGPIPE;
     }
 
+    if (!ret && made && on_ovs)
+        ret = ovs_plug(c, o, made_idx, made, mark, *attached_mac ? attached_mac : NULL);
     if (ret && made) {
         /* A kernel failure mid-batch: take back what this run made. */
         r = ptap_link_delete_batch(lc, made_idx, made);
@@ -912,6 +1335,22 @@ static int cmd_restore(const struct caller *c, const struct options *o, int poli
     return 0;
 }
 
+/* ovs_unplug() for the taps @names just deleted, their marks from @links. */
+static void ovs_unplug_links(const struct caller *c, const char **names, size_t n,
+                             const ptap_link_info *links, size_t n_links)
+{
+    _cleanup_free_ const char **marks = calloc(n + 1, sizeof(*marks));
+
+    if (!marks || !ovs.db)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        const ptap_link_info *li = ptap_link_find(links, n_links, names[i]);
+
+        marks[i] = li ? li->alias : "";
+    }
+    ovs_unplug(c, names, marks, n);
+}
+
 static int cmd_destroy(const struct caller *c, const struct options *o)
 {
     _cleanup_(ptap_link_closep) ptap_link_ctx *lc = NULL;
@@ -996,6 +1435,7 @@ static int cmd_destroy(const struct caller *c, const struct options *o)
                    (unsigned) c->uid, n, names[0], strerror(-r));
         } else {
             ptap_fault("helper-after-delete"); /* deleted, nothing reported yet */
+            ovs_unplug_links(c, names, n, links, n_links);
             for (size_t i = 0; i < n; i++) {
                 syslog(LOG_INFO, "uid=%u destroyed '%s'", (unsigned) c->uid, names[i]);
                 (void) write_line(names[i]);
@@ -1110,6 +1550,7 @@ int main(int argc, char **argv)
     policy_fd = open(PTAP_HELPER_CONF, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
     if (policy_fd < 0)
         policy_errno = errno;
+    ovs_connect_early(policy_fd);
 
     /* 2. Drop privileges, then the environment. */
     r = drop_privileges(&caller);
@@ -1157,8 +1598,15 @@ int main(int argc, char **argv)
         r = cmd_destroy(&caller, &opts);
     else if (strcmp(opts.command, "restore") == 0)
         r = cmd_restore(&caller, &opts, policy_fd, policy_errno);
+    else if (strcmp(opts.command, "ovs-list") == 0)
+        r = cmd_ovs_list(&caller);
+    else if (strcmp(opts.command, "ovs-forget") == 0)
+        r = cmd_ovs_forget(&caller, &opts);
+    else if (strcmp(opts.command, "ovs-set") == 0)
+        r = cmd_ovs_set(&caller, &opts);
     else
         r = cmd_list(&opts);
     free(caller.groups);
+    ptap_ovsdb_close(ovs.db);
     return r;
 }

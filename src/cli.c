@@ -378,6 +378,9 @@ json_object *cli_record_json(const ptap_journal *j, const cli_tap *t)
     json_object_object_add(o, "gid", rec->group == (gid_t) -1 ? NULL : json_object_new_int64(rec->group));
     json_object_object_add(o, "bridge", string_or_null(rec->bridge));
     json_object_object_add(o, "network", string_or_null(rec->network)); /* the libvirt network it came from */
+    /* On an Open vSwitch bridge: is its port row there? (null: not on one,
+     * or not known) */
+    json_object_object_add(o, "ovs_port", t->ovs_port ? json_object_new_boolean(t->ovs_port > 0) : NULL);
     json_object_object_add(o, "mac", string_or_null(rec->mac)); /* the tap's own; the guest's: consumer.mac */
     json_object_object_add(o, "mtu", d && d->mtu ? json_object_new_int((int) d->mtu)
                                      : rec->mtu ? json_object_new_int((int) rec->mtu) : NULL);

@@ -205,6 +205,8 @@ typedef struct cli_tap {
     const ptap_holder *holder; /* who holds the tap when its record names no consumer
                                 * (libvirt through managed='no', a QEMU started by
                                 * hand), or NULL: shown as an "external" consumer */
+    int ovs_port;             /* on an Open vSwitch bridge: 1 its port row is there,
+                               * -1 it is missing; 0 not on one, or not known (null) */
 } cli_tap;
 
 /**

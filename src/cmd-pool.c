@@ -290,7 +290,8 @@ const cli_command cli_cmd_forget = {
 
 /* ---- list ---- */
 
-static const char *disagreement(const ptap_record *rec, const ptap_kdev *d, const char *jid)
+static const char *disagreement(const ptap_record *rec, const ptap_kdev *d, const char *jid,
+                                const ptap_ovsview *ov)
 {
     if (!d)
         return rec->state == PTAP_STATE_CREATING ? NULL : "missing from the kernel";
@@ -298,7 +299,15 @@ static const char *disagreement(const ptap_record *rec, const ptap_kdev *d, cons
         return "the device there is not this journal's tap (another user's, or another owner)";
     if (rec->state == PTAP_STATE_ATTACHED && !d->carrier)
         return "attached but no carrier (is the guest gone?)";
-    if (*rec->bridge && strcmp(d->bridge, rec->bridge) != 0)
+    if (*rec->bridge && ptap_ovsview_is_bridge(ov, rec->bridge)) {
+        /* An Open vSwitch port: its row, not a Linux master, says so. */
+        const ptap_ovsport *port = ptap_ovsview_port(ov, rec->name);
+
+        if (!port || !ptap_ovsport_is_dev(port, d))
+            return "not a port of its Open vSwitch bridge: its port row is missing";
+        if (strcmp(port->bridge, rec->bridge) != 0)
+            return "a port of another Open vSwitch bridge than its record's";
+    } else if (*rec->bridge && strcmp(d->bridge, rec->bridge) != 0)
         return *d->bridge ? "on another bridge than its record's"
                           : "off its bridge (was the bridge deleted?): 'ptap recover' puts it back "
                             "once the bridge exists";
@@ -312,17 +321,26 @@ typedef struct look {
     const ptap_kdev *d;  /* its tap (where it moved, if it did), or a device of its name */
     int in_kernel;       /* 1: its tap exists, 0: it does not, -1: cannot tell */
     ptap_holder holder;  /* who holds it when the record names no consumer (kind NONE: nobody) */
+    int ovs_port;        /* on an Open vSwitch bridge: 1 its port row is there, 0 not;
+                          * -1 not on one (or cannot tell) */
     char problem[PTAP_NSVIEW_WHY_MAX + 96]; /* "" if none */
 } look;
 
-static void look_at(ptap_kviews *w, const char *jid, const ptap_record *rec, look *l)
+static void look_at(ptap_kviews *w, const ptap_ovsview *ov, const char *jid,
+                    const ptap_record *rec, look *l)
 {
     ptap_nsview *v = ptap_kviews_of(w, rec), *mv;
     char where[PTAP_NETNS_ID_MAX + PTAP_NETNS_NAME_MAX + 32];
     const ptap_kdev *moved;
     const char *p;
 
-    *l = (look) { .in_kernel = 0 };
+    *l = (look) { .in_kernel = 0, .ovs_port = -1 };
+    if (*rec->bridge && ptap_ovsview_is_bridge(ov, rec->bridge)) {
+        const ptap_ovsport *port = ptap_ovsview_port(ov, rec->name);
+
+        l->ovs_port = port && strcmp(port->bridge, rec->bridge) == 0 &&
+                      port->mark.maker == geteuid() && strcmp(port->mark.journal, jid) == 0;
+    }
     if (!v) {
         l->in_kernel = -1;
         snprintf(l->problem, sizeof(l->problem), "not checked: out of memory");
@@ -340,7 +358,7 @@ static void look_at(ptap_kviews *w, const char *jid, const ptap_record *rec, loo
         l->in_kernel = 1;
         if (rec->consumer.kind == PTAP_CONSUMER_NONE)
             ptap_kdev_holder(l->d, &v->ns, &l->holder);
-        p = disagreement(rec, l->d, jid);
+        p = disagreement(rec, l->d, jid, ov);
         snprintf(l->problem, sizeof(l->problem), "%s", p ? p : "");
         return;
     }
@@ -363,7 +381,7 @@ static void look_at(ptap_kviews *w, const char *jid, const ptap_record *rec, loo
                  "its %s no longer exists, nor its tap ('ptap recover' closes the record)", where);
         return;
     }
-    p = disagreement(rec, l->d, jid);
+    p = disagreement(rec, l->d, jid, ov);
     if (p && v->judge == PTAP_NETNS_JUDGE_ENTER)
         snprintf(l->problem, sizeof(l->problem), "%s (in %s)", p, where);
     else
@@ -404,7 +422,7 @@ static int orphan_row(const ptap_kdev *d, const ptap_netns *ns, row *out)
 
     if (!r)
         return -ENOMEM;
-    *out = (row) { .rec = r, .orphan = r, .l = { .d = d, .in_kernel = 1 } };
+    *out = (row) { .rec = r, .orphan = r, .l = { .d = d, .in_kernel = 1, .ovs_port = -1 } };
     snprintf(r->name, sizeof(r->name), "%s", d->name);
     r->ifindex = d->ifindex;
     r->owner = d->owner < 0 ? (uid_t) -1 : (uid_t) d->owner;
@@ -419,7 +437,7 @@ static int orphan_row(const ptap_kdev *d, const ptap_netns *ns, row *out)
 /* The rows: each record, judged in its own namespace (entered where this
  * process may), then the orphans where ptap runs and in the records'
  * namespaces; sorted by name. Returns the count, or -ENOMEM. */
-static ssize_t list_rows(const ptap_journal *j, ptap_kviews *w, row **ret)
+static ssize_t list_rows(const ptap_journal *j, ptap_kviews *w, const ptap_ovsview *ov, row **ret)
 {
     const char *jid = ptap_journal_id(j);
     size_t n = ptap_journal_count(j), k = 0, cap = n + 8;
@@ -429,7 +447,7 @@ static ssize_t list_rows(const ptap_journal *j, ptap_kviews *w, row **ret)
         return -ENOMEM;
     for (size_t i = 0; i < n; i++, k++) {
         rows[k].rec = ptap_journal_get(j, i);
-        look_at(w, jid, rows[k].rec, &rows[k].l);
+        look_at(w, ov, jid, rows[k].rec, &rows[k].l);
     }
     for (size_t v = 0; v < w->n; v++) {
         const ptap_nsview *nv = w->v[v];
@@ -501,7 +519,10 @@ static void fill_cells(const row *r, cells out)
         snprintf(out[COL_GROUP], CELL_MAX, "%u", (unsigned) rec->group);
     else
         cell(out[COL_GROUP], NULL);
-    cell(out[COL_BRIDGE], rec->bridge);
+    if (*rec->bridge && r->l.ovs_port >= 0) /* an Open vSwitch bridge */
+        snprintf(out[COL_BRIDGE], CELL_MAX, "ovs:%s", rec->bridge);
+    else
+        cell(out[COL_BRIDGE], rec->bridge);
     cell(out[COL_NETWORK], rec->network);
     if (d && d->mtu)
         snprintf(out[COL_MTU], CELL_MAX, "%u", d->mtu);
@@ -579,6 +600,7 @@ static int run_list(cli *c, const cli_args *a)
 {
     _cleanup_(ptap_journal_closep) ptap_journal *j = NULL;
     _cleanup_(ptap_kviews_clear) ptap_kviews w = { 0 };
+    _cleanup_(ptap_ovsview_clear) ptap_ovsview ov = { 0 };
     row *rows = NULL;
     ptap_error err = { 0 };
     size_t problems = 0;
@@ -593,7 +615,18 @@ static int run_list(cli *c, const cli_args *a)
     r = ptap_kviews_init(&w, NULL, 0, &err);
     if (r < 0)
         return cli_fail(&err, r, "cannot list network devices");
-    n = list_rows(j, &w, &rows);
+    /* Open vSwitch, asked of the helper only when a record may be on it. */
+    for (size_t i = 0; i < ptap_journal_count(j); i++) {
+        const ptap_record *rec = ptap_journal_get(j, i);
+        const ptap_nsview *v = *rec->bridge ? ptap_kviews_of(&w, rec) : NULL;
+
+        if (!v || !ptap_kview_maybe_ovs(&v->kv, rec->bridge))
+            continue;
+        if (ptap_ovsview_load(&ov) < 0)
+            return cli_fail(NULL, -ENOMEM, "cannot list taps");
+        break; /* asked once, whatever the answer */
+    }
+    n = list_rows(j, &w, &ov, &rows);
     if (n < 0)
         return cli_fail(NULL, (int) n, "cannot list taps");
     for (ssize_t i = 0; i < n; i++)
@@ -608,6 +641,8 @@ static int run_list(cli *c, const cli_args *a)
                 .rec = rw->rec, .orphan = rw->orphan != NULL, .dev = rw->l.d,
                 .in_kernel = rw->l.in_kernel, .self = &w.self, .problem = rw->l.problem,
                 .holder = &rw->l.holder,
+                /* On an Open vSwitch bridge: is its port row there? */
+                .ovs_port = rw->l.ovs_port < 0 ? 0 : rw->l.ovs_port ? 1 : -1,
             };
             json_object_array_add(arr, cli_record_json(j, &t));
         }

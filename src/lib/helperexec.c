@@ -214,6 +214,15 @@ int ptap_helper_create(const ptap_create_spec *spec, ptap_helper_result *res)
         argv[n++] = "--tag";
         argv[n++] = (char *) spec->tag;
     }
+    /* Only with a bridge: what an Open vSwitch port's external_ids say. */
+    if (spec->bridge && spec->attached_mac) {
+        argv[n++] = "--attached-mac";
+        argv[n++] = (char *) spec->attached_mac;
+    }
+    if (spec->bridge && spec->vm_uuid) {
+        argv[n++] = "--vm-uuid";
+        argv[n++] = (char *) spec->vm_uuid;
+    }
     /* A name is always a name, even one that begins with '-'. */
     argv[n++] = "--";
     argv[n++] = (char *) spec->name;
@@ -252,5 +261,48 @@ int ptap_helper_restore(char *const *names, size_t n, const char *bridge,
     argv[k++] = "--";
     for (size_t i = 0; i < n; i++)
         argv[k++] = names[i];
+    return ptap_helper_run(argv, res);
+}
+
+int ptap_helper_ovs_list(ptap_helper_result *res)
+{
+    char *argv[] = { "ptap-helper", "ovs-list", NULL };
+
+    return ptap_helper_run(argv, res);
+}
+
+int ptap_helper_ovs_set(const char *name, const char *mac, const char *vm_uuid,
+                        ptap_helper_result *res)
+{
+    char *argv[10];
+    size_t k = 0;
+
+    argv[k++] = "ptap-helper";
+    argv[k++] = "ovs-set";
+    if (mac) {
+        argv[k++] = "--attached-mac";
+        argv[k++] = (char *) mac;
+    }
+    if (vm_uuid) {
+        argv[k++] = "--vm-uuid";
+        argv[k++] = (char *) vm_uuid;
+    }
+    argv[k++] = "--";
+    argv[k++] = (char *) name;
+    argv[k] = NULL;
+    return ptap_helper_run(argv, res);
+}
+
+int ptap_helper_ovs_forget(char *const *names, size_t n, ptap_helper_result *res)
+{
+    _cleanup_free_ char **argv = calloc(n + 4, sizeof(char *));
+
+    if (!argv)
+        return -ENOMEM;
+    argv[0] = "ptap-helper";
+    argv[1] = "ovs-forget";
+    argv[2] = "--";
+    for (size_t i = 0; i < n; i++)
+        argv[3 + i] = names[i];
     return ptap_helper_run(argv, res);
 }

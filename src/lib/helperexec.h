@@ -49,6 +49,9 @@ typedef struct ptap_create_spec {
     bool vnet_hdr;
     const char *tag;      /* provenance tag (JOURNALID:OPID) */
     bool ephemeral;       /* journal only: made by attach, gone if attach never finishes */
+    const char *attached_mac; /* helper only: the guest's MAC, for an Open vSwitch port's
+                               * external_ids (NULL: unknown) */
+    const char *vm_uuid;  /* helper only: the guest's UUID, likewise (NULL: unknown) */
 } ptap_create_spec;
 
 /**
@@ -70,3 +73,26 @@ int ptap_helper_restore(char *const *names, size_t n, const char *bridge,
  * @names: @n names. Returns as ptap_helper_run().
  */
 int ptap_helper_destroy(char *const *names, size_t n, ptap_helper_result *res);
+
+/**
+ * ptap_helper_ovs_list: "ptap-helper ovs-list": the Open vSwitch bridges
+ * and the ports carrying this user's marks (root: every mark), as lines
+ * "bridge NAME" and "port NAME BRIDGE|- MARK". Returns as ptap_helper_run().
+ */
+int ptap_helper_ovs_list(ptap_helper_result *res);
+
+/**
+ * ptap_helper_ovs_forget: "ptap-helper ovs-forget -- NAME...": delete the
+ * Open vSwitch port rows of @names that carry this user's mark and whose
+ * tap is gone. Returns as ptap_helper_run(); res->lines name the rows gone.
+ */
+int ptap_helper_ovs_forget(char *const *names, size_t n, ptap_helper_result *res);
+
+/**
+ * ptap_helper_ovs_set: "ptap-helper ovs-set [--attached-mac MAC]
+ * [--vm-uuid UUID] -- NAME": which guest the Open vSwitch port of tap
+ * @name serves (@mac, @vm_uuid; NULL removes it). Returns as
+ * ptap_helper_run().
+ */
+int ptap_helper_ovs_set(const char *name, const char *mac, const char *vm_uuid,
+                        ptap_helper_result *res);

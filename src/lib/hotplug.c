@@ -9,6 +9,7 @@
 #include "consumer.h"
 #include "fault.h"
 #include "hotplug.h"
+#include "ovsdb.h"
 #include "kview.h"
 #include "log.h"
 #include "nic.h"
@@ -256,6 +257,11 @@ int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *ou
          * that its bridge can never adopt (ptap-helper(8)). */
         snprintf(owner, sizeof(owner), "%u", (unsigned) cc->uid);
         spec.owner = owner;
+        /* On an Open vSwitch bridge, the port says whose it is (os-vif's
+         * attached-mac and vm-uuid); a Linux bridge ignores them. */
+        spec.attached_mac = out->mac;
+        if (cc->kind == PTAP_CONSUMER_LIBVIRT && ptap_ovsdb_uuid_check(cc->target))
+            spec.vm_uuid = cc->target;
         /* Made in QEMU's namespace (entered for the create), where QEMU
          * will look for it; the record names that namespace. */
         _cleanup_(ptap_netns_leavep) int saved = -1;
@@ -336,6 +342,13 @@ int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *ou
     snprintf(out->target, sizeof(out->target), "%s", rec.consumer.target);
     snprintf(out->name, sizeof(out->name), "%s", rec.consumer.name);
     snprintf(out->bus, sizeof(out->bus), "%s", rec.consumer.bus);
+    /* A pool tap on an Open vSwitch bridge: its port names the guest now
+     * (a fresh one was made saying so). */
+    if (!fresh)
+        ptap_pool_ovs_guest(&rec, rec.consumer.mac,
+                            cc->kind == PTAP_CONSUMER_LIBVIRT && ptap_ovsdb_uuid_check(cc->target)
+                                ? cc->target
+                                : NULL);
     return 0;
 }
 
@@ -446,6 +459,8 @@ int ptap_detach(ptap_journal *j, const ptap_detach_req *req, ptap_attach_out *ou
         memset(&rec.consumer, 0, sizeof(rec.consumer));
         r = ptap_pool_append(j, &rec, 1, err);
         out->kept = r >= 0;
+        if (r >= 0)
+            ptap_pool_ovs_guest(&rec, NULL, NULL); /* back in the pool: no guest */
         return r < 0 ? r : 0;
     }
     return drop_tap(j, &rec, err);

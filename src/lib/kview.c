@@ -6,6 +6,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "helperexec.h"
 #include "kview.h"
 #include "link.h"
 #include "log.h"
@@ -549,4 +550,95 @@ int ptap_nsview_enter(const ptap_nsview *v, int *saved)
     if (v->judge != PTAP_NETNS_JUDGE_ENTER || v->fd < 0)
         return -EPERM;
     return ptap_netns_enter(v->fd, saved);
+}
+
+/* ---- Open vSwitch ---- */
+
+void ptap_ovsview_clear(ptap_ovsview *ov)
+{
+    free(ov->bridges);
+    free(ov->ports);
+    *ov = (ptap_ovsview) { 0 };
+}
+
+/* One line of ovs-list, checked word by word: "bridge NAME" or "port NAME
+ * BRIDGE|- MARK". A line that fails is skipped (and so never acted on). */
+static void ovsview_line(ptap_ovsview *ov, char *line)
+{
+    char *w[5], *save = NULL;
+    size_t n = 0;
+
+    for (char *t = strtok_r(line, " ", &save); t && n < 5; t = strtok_r(NULL, " ", &save))
+        w[n++] = t;
+    if (n == 2 && strcmp(w[0], "bridge") == 0 && ptap_ifname_check(w[1], false, NULL) == 0) {
+        snprintf(ov->bridges[ov->n_bridges++], IFNAMSIZ, "%s", w[1]);
+        return;
+    }
+    if (n == 4 && strcmp(w[0], "port") == 0 && ptap_ifname_check(w[1], false, NULL) == 0 &&
+        (strcmp(w[2], "-") == 0 || ptap_ifname_check(w[2], false, NULL) == 0)) {
+        ptap_ovsport *p = &ov->ports[ov->n_ports];
+
+        if (ptap_mark_parse(w[3], &p->mark) < 0)
+            return;
+        snprintf(p->name, sizeof(p->name), "%s", w[1]);
+        snprintf(p->bridge, sizeof(p->bridge), "%s", strcmp(w[2], "-") == 0 ? "" : w[2]);
+        ov->n_ports++;
+    }
+}
+
+int ptap_ovsview_load(ptap_ovsview *ov)
+{
+    _cleanup_(ptap_helper_result_clear) ptap_helper_result res = { 0 };
+    int r;
+
+    *ov = (ptap_ovsview) { 0 };
+    r = ptap_helper_ovs_list(&res);
+    if (r < 0 || res.status != 0) {
+        ptap_debug("ovs: the helper cannot list Open vSwitch ports (%s): judged without",
+                   r < 0 ? strerror(-r) : res.errtext);
+        return 0;
+    }
+    ov->bridges = calloc(res.n_lines + 1, sizeof(*ov->bridges));
+    ov->ports = calloc(res.n_lines + 1, sizeof(*ov->ports));
+    if (!ov->bridges || !ov->ports) {
+        ptap_ovsview_clear(ov);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < res.n_lines; i++)
+        ovsview_line(ov, res.lines[i]);
+    ov->known = true;
+    return 0;
+}
+
+bool ptap_ovsview_is_bridge(const ptap_ovsview *ov, const char *name)
+{
+    for (size_t i = 0; ov && name && i < ov->n_bridges; i++)
+        if (strcmp(ov->bridges[i], name) == 0)
+            return true;
+    return false;
+}
+
+const ptap_ovsport *ptap_ovsview_port(const ptap_ovsview *ov, const char *name)
+{
+    for (size_t i = 0; ov && i < ov->n_ports; i++)
+        if (strcmp(ov->ports[i].name, name) == 0)
+            return &ov->ports[i];
+    return NULL;
+}
+
+bool ptap_ovsport_is_dev(const ptap_ovsport *p, const ptap_kdev *d)
+{
+    return p && d && d->marked && strcmp(p->name, d->name) == 0 &&
+           (long long) (p->mark.maker == (uid_t) -1 ? -1 : (long long) p->mark.maker) == d->maker &&
+           strcmp(p->mark.journal, d->journal) == 0 && strcmp(p->mark.op, d->op) == 0;
+}
+
+bool ptap_kview_maybe_ovs(const ptap_kview *kv, const char *bridge)
+{
+    const ptap_kdev *b;
+
+    if (!bridge || !*bridge)
+        return false;
+    b = ptap_kview_find(kv, bridge);
+    return b && !b->is_bridge;
 }

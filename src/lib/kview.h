@@ -19,6 +19,7 @@
 
 #include "error.h"
 #include "journal.h"
+#include "mark.h"
 #include "netns.h"
 #include "proc.h"
 
@@ -235,3 +236,53 @@ int ptap_nsview_enter(const ptap_nsview *v, int *saved);
  * Returns 0 or a negative errno.
  */
 int ptap_kview_load_in(ptap_kview *kv, int fd, char *const *names, size_t n);
+
+/* ---- Open vSwitch, as ptap-helper reads it for this user ---- */
+
+/* A port that carries a ptap mark of this user's (root: anyone's). */
+typedef struct ptap_ovsport {
+    char name[IFNAMSIZ];
+    char bridge[IFNAMSIZ];  /* "" when no bridge holds it */
+    ptap_mark mark;
+} ptap_ovsport;
+
+/* The Open vSwitch bridges, and the marked ports (ptap-helper ovs-list:
+ * the database's socket is root's). */
+typedef struct ptap_ovsview {
+    bool known;             /* the helper answered: the lists are the database's */
+    char (*bridges)[IFNAMSIZ];
+    size_t n_bridges;
+    ptap_ovsport *ports;
+    size_t n_ports;
+} ptap_ovsview;
+
+/**
+ * ptap_ovsview_load: ask the helper (ovs-list). No Open vSwitch is an
+ * empty, known view; a helper that cannot tell (no database access, an
+ * older helper) leaves @ov unknown and empty: callers then judge as before
+ * Open vSwitch. Returns 0, or -ENOMEM.
+ */
+int ptap_ovsview_load(ptap_ovsview *ov);
+
+/** ptap_ovsview_clear: free what ptap_ovsview_load() filled in. */
+void ptap_ovsview_clear(ptap_ovsview *ov);
+
+/** ptap_ovsview_is_bridge: is @name an Open vSwitch bridge of @ov? */
+bool ptap_ovsview_is_bridge(const ptap_ovsview *ov, const char *name);
+
+/** ptap_ovsview_port: the marked port called @name, or NULL. */
+const ptap_ovsport *ptap_ovsview_port(const ptap_ovsview *ov, const char *name);
+
+/**
+ * ptap_ovsport_is_dev: does port @p belong to tap @d: same name, and its
+ * mark names the same maker, journal and operation as @d's?
+ */
+bool ptap_ovsport_is_dev(const ptap_ovsport *p, const ptap_kdev *d);
+
+/**
+ * ptap_kview_maybe_ovs: might @bridge (a record's) be an Open vSwitch
+ * bridge, as the kernel of @kv shows it: a device of that name that is not
+ * a Linux bridge (an OVS bridge's internal port)? Only then is the helper
+ * asked (ptap_ovsview_load()): a host without Open vSwitch pays nothing.
+ */
+bool ptap_kview_maybe_ovs(const ptap_kview *kv, const char *bridge);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "ovsdb.h"
 #include "policy.h"
 #include "util.h"
 #include "validate.h"
@@ -271,6 +272,21 @@ int ptap_policy_parse(const char *text, size_t len, const char *filename,
         }
         if (n == 0)
             continue;
+        if (strcmp(tok[0], "ovsdb-socket") == 0) {
+            const char *why2 = NULL;
+
+            if (n != 2)
+                return ptap_error_set(err, -EINVAL, EX_CONFIG, "%s:%u: expected 'ovsdb-socket PATH'",
+                                      filename, lineno);
+            if (*p->ovsdb_socket)
+                return ptap_error_set(err, -EINVAL, EX_CONFIG, "%s:%u: 'ovsdb-socket' given twice",
+                                      filename, lineno);
+            if (ptap_ovsdb_path_check(tok[1], &why2) < 0)
+                return ptap_error_set(err, -EINVAL, EX_CONFIG, "%s:%u: '%s': %s", filename, lineno,
+                                      tok[1], why2);
+            snprintf(p->ovsdb_socket, sizeof(p->ovsdb_socket), "%s", tok[1]);
+            continue;
+        }
         if (parse_rule(tok, n, res, &rule, &bad, &why) < 0) {
             if (bad)
                 return ptap_error_set(err, -EINVAL, EX_CONFIG, "%s:%u: '%s': %s", filename,
@@ -484,4 +500,43 @@ int ptap_policy_check_owner(uid_t uid, const gid_t *groups, size_t n_groups,
         return ptap_error_set(err, -EPERM, EX_NOPERM, "gid %u is not one of the caller's groups",
                               (unsigned) group);
     return 0;
+}
+
+const char *ptap_policy_ovsdb_socket(const ptap_policy *p)
+{
+    return p && *p->ovsdb_socket ? p->ovsdb_socket : PTAP_OVSDB_SOCKET_DEFAULT;
+}
+
+int ptap_policy_scan_ovsdb_socket(const char *text, size_t len, char *buf, size_t size)
+{
+    size_t pos = 0;
+    bool found = false;
+
+    snprintf(buf, size, "%s", PTAP_OVSDB_SOCKET_DEFAULT);
+    while (pos < len) {
+        const char *nl = memchr(text + pos, '\n', len - pos);
+        size_t l = nl ? (size_t) (nl - (text + pos)) : len - pos;
+        char line[PTAP_POLICY_MAX_LINE + 1], *tok[3], *s, *save = NULL;
+        size_t n = 0;
+
+        if (l > PTAP_POLICY_MAX_LINE || memchr(text + pos, '\0', l))
+            return -EINVAL; /* the full parse refuses this file */
+        memcpy(line, text + pos, l);
+        line[l] = '\0';
+        pos += l + (nl ? 1 : 0);
+        s = strchr(line, '#');
+        if (s)
+            *s = '\0';
+        for (s = strtok_r(line, " \t\r", &save); s && n < 3; s = strtok_r(NULL, " \t\r", &save))
+            tok[n++] = s;
+        if (n == 0 || strcmp(tok[0], "ovsdb-socket") != 0)
+            continue;
+        if (n != 2 || found || ptap_ovsdb_path_check(tok[1], NULL) < 0 || strlen(tok[1]) >= size) {
+            snprintf(buf, size, "%s", PTAP_OVSDB_SOCKET_DEFAULT);
+            return -EINVAL;
+        }
+        snprintf(buf, size, "%s", tok[1]);
+        found = true;
+    }
+    return found ? 1 : 0;
 }

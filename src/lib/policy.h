@@ -11,11 +11,14 @@
  *   deny  user  NAME|UID
  *   deny  group NAME|GID
  *   deny  bridge BRIDGE|*|none
+ *   ovsdb-socket PATH       (at most once: the Open vSwitch database's
+ *                            socket, default /run/openvswitch/db.sock)
  *
  * "none" is "no bridge"; "*" is "any bridge" (not "none"). Default deny;
  * any matching deny rule wins over every allow rule; "max N" caps the
  * number of marked taps the caller may own at once (counting the new
- * ones); a rule without "max" allows PTAP_POLICY_DEFAULT_MAX. A caller with real uid 0 is not bound by the file.
+ * ones); a rule without "max" allows PTAP_POLICY_DEFAULT_MAX. Bridge
+ * rules name Linux and Open vSwitch bridges alike. A caller with real uid 0 is not bound by the file.
  *
  * Known limits: user and group names are resolved once, when the file
  * is parsed; a name that does not resolve is an error (a policy that
@@ -68,6 +71,7 @@ typedef struct ptap_policy_rule {
 
 typedef struct ptap_policy {
     char *filename;
+    char ovsdb_socket[108];       /* "ovsdb-socket PATH", "" = the default */
     ptap_policy_rule *rules;
     size_t n_rules;
 } ptap_policy;
@@ -154,3 +158,20 @@ int ptap_policy_decide(const ptap_policy *p, const ptap_policy_request *req,
  */
 int ptap_policy_check_owner(uid_t uid, const gid_t *groups, size_t n_groups,
                             uid_t owner, gid_t group, ptap_error *err);
+
+/**
+ * ptap_policy_ovsdb_socket: the OVSDB socket @p names ("ovsdb-socket"),
+ * else PTAP_OVSDB_SOCKET_DEFAULT (also for a NULL @p).
+ */
+const char *ptap_policy_ovsdb_socket(const ptap_policy *p);
+
+/**
+ * ptap_policy_scan_ovsdb_socket: the "ovsdb-socket PATH" line of policy
+ * text @text (@len bytes) without parsing the rules (no user lookups: the
+ * helper calls it before it drops privileges, on a file it has checked
+ * with ptap_policy_check_trust()). @buf (@size bytes) receives the path,
+ * or PTAP_OVSDB_SOCKET_DEFAULT. Returns 1 (found), 0 (not given), or
+ * -EINVAL when the line is malformed or repeated (then @buf holds the
+ * default, and ptap_policy_parse() refuses the file).
+ */
+int ptap_policy_scan_ovsdb_socket(const char *text, size_t len, char *buf, size_t size);

@@ -748,6 +748,55 @@ int ptap_pool_destroy(ptap_journal *j, char *const *names, size_t n, unsigned fl
     return 0;
 }
 
+void ptap_pool_ovs_guest(const ptap_record *rec, const char *mac, const char *vm_uuid)
+{
+    _cleanup_(ptap_kview_clear) ptap_kview kv = { 0 };
+    _cleanup_(ptap_helper_result_clear) ptap_helper_result res = { 0 };
+    char *bridge[] = { (char *) rec->bridge, NULL };
+    int r;
+
+    if (!*rec->bridge || !record_here(rec) || ptap_kview_load_names(&kv, bridge, 1) < 0 ||
+        !ptap_kview_maybe_ovs(&kv, rec->bridge))
+        return;
+    r = ptap_helper_ovs_set(rec->name, mac, vm_uuid, &res);
+    if (r < 0 || res.status != 0)
+        ptap_debug("ovs: cannot describe the port of '%s': %s", rec->name,
+                   r < 0 ? strerror(-r) : strna(res.errtext));
+}
+
+/*
+ * The Open vSwitch rows of taps whose records @recs (@n, closed ones among
+ * them) were just closed, when their bridge may be an OVS one: the device
+ * is gone, so is its port (ptap-helper ovs-forget checks both, and takes
+ * only rows of the caller's marks). Best effort: `ptap recover` finds what
+ * is left.
+ */
+static void forget_ovs_rows(const ptap_record *recs, size_t n)
+{
+    _cleanup_free_ char **names = calloc(n + 1, sizeof(*names));
+    _cleanup_free_ char **bridges = calloc(n + 1, sizeof(*bridges));
+    _cleanup_(ptap_kview_clear) ptap_kview kv = { 0 };
+    _cleanup_(ptap_helper_result_clear) ptap_helper_result res = { 0 };
+    size_t k = 0;
+    bool ovs = false;
+
+    if (!names || !bridges)
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (recs[i].state == PTAP_STATE_DESTROYED && *recs[i].bridge) {
+            names[k] = (char *) recs[i].name;
+            bridges[k++] = (char *) recs[i].bridge;
+        }
+    if (k == 0 || ptap_kview_load_names(&kv, bridges, k) < 0)
+        return;
+    for (size_t i = 0; i < k; i++)
+        ovs |= ptap_kview_maybe_ovs(&kv, bridges[i]);
+    if (!ovs)
+        return;
+    if (ptap_helper_ovs_forget(names, k, &res) < 0 || res.status != 0)
+        ptap_debug("forget: Open vSwitch rows left for 'ptap recover': %s", strna(res.errtext));
+}
+
 int ptap_pool_forget(ptap_journal *j, char *const *names, size_t n, ptap_forget_result *res,
                      ptap_error *err)
 {
@@ -812,6 +861,7 @@ int ptap_pool_forget(ptap_journal *j, char *const *names, size_t n, ptap_forget_
         if (r < 0)
             return r;
     }
+    forget_ovs_rows(recs, m);
     if (res)
         *res = out;
     return 0;

@@ -158,6 +158,8 @@ bool ptap_pool_rollback_takes(const ptap_journal *j, const ptap_record *intent, 
  * moved to another namespace is followed (the record names its new one);
  * a record of a namespace this process may not enter is left alone; one
  * whose namespace is gone is closed. A name not on record is ignored.
+ * The Open vSwitch port rows of the closed records go too, when their
+ * bridge may be an OVS one (ptap-helper ovs-forget; best effort).
  * @res (may be NULL) counts what was done. Returns 0 or a negative errno.
  */
 int ptap_pool_forget(ptap_journal *j, char *const *names, size_t n, ptap_forget_result *res,
@@ -171,6 +173,15 @@ int ptap_pool_forget(ptap_journal *j, char *const *names, size_t n, ptap_forget_
  */
 size_t ptap_pool_follow(const ptap_record *rec, const ptap_nsview *v, const ptap_kdev *d,
                         ptap_record out[2]);
+
+/**
+ * ptap_pool_ovs_guest: when tap record @rec is on an Open vSwitch bridge
+ * (its bridge a device here that is not a Linux bridge) and its tap is in
+ * this thread's namespace, tell its port which guest it serves now (@mac
+ * and @vm_uuid, os-vif's attached-mac and vm-uuid; NULL clears them):
+ * ptap-helper ovs-set. Best effort (a port without them still works).
+ */
+void ptap_pool_ovs_guest(const ptap_record *rec, const char *mac, const char *vm_uuid);
 
 /**
  * ptap_pool_append: ptap_journal_append() that explains a failure in @err

@@ -53,6 +53,7 @@ typedef struct plan {
         const char *bridge; /* NULL: no bridge to rejoin */
     } *restore;
     size_t n_restore;
+    const ptap_ovsview *ov; /* Open vSwitch as the helper sees it (may be unknown) */
 } plan;
 
 static void plan_clear(plan *p)
@@ -283,7 +284,9 @@ static int plan_stranded(plan *p, const ptap_kview *kv, const ptap_record *rec,
     if (!ours || !d || (p->v->judge != PTAP_NETNS_JUDGE_HERE && p->v->judge != PTAP_NETNS_JUDGE_ENTER))
         return 0;
     regroup = d->link_group != 0;
-    if (*rec->bridge && strcmp(d->bridge, rec->bridge) != 0 && !*d->bridge) {
+    /* A port of an Open vSwitch bridge has no Linux master: not stranded. */
+    if (*rec->bridge && strcmp(d->bridge, rec->bridge) != 0 && !*d->bridge &&
+        !ptap_ovsview_is_bridge(p->ov, rec->bridge)) {
         const ptap_kdev *br = ptap_kview_find(kv, rec->bridge);
 
         if (!br || !br->is_bridge) {
@@ -792,6 +795,84 @@ static int plan_orphans(plan *p, ptap_journal *j, const moved_in *mi, size_t n_m
     return r;
 }
 
+/*
+ * Stale Open vSwitch rows: ports carrying this journal's mark (and this
+ * user's) whose tap is gone from every namespace looked at, and that no
+ * destroy of this run takes (the helper's destroy removes those rows
+ * itself). Planned on @p (ptap's own namespace); their names go to
+ * @names (room for every port of @ov), counted in *@n, for ovs_forget().
+ */
+static int plan_ovs_stale(plan *p, const plan *plans, size_t n_plans, ptap_journal *j,
+                          const ptap_ovsview *ov, char **names, size_t *n_names)
+{
+    const char *jid = ptap_journal_id(j);
+    size_t n = 0;
+    int r = 0;
+
+    for (size_t i = 0; i < ov->n_ports && r >= 0; i++) {
+        const ptap_ovsport *port = &ov->ports[i];
+        bool alive = false, destroyed = false;
+        char why[96];
+
+        if (port->mark.maker != geteuid() || strcmp(port->mark.journal, jid) != 0)
+            continue;
+        for (size_t k = 0; k < n_plans; k++) {
+            const ptap_nsview *v = plans[k].v;
+
+            if (v->judge != PTAP_NETNS_JUDGE_HERE && v->judge != PTAP_NETNS_JUDGE_ENTER) {
+                /* A namespace this process cannot look into may hold it. */
+                alive |= v->judge == PTAP_NETNS_JUDGE_LEAVE;
+                continue;
+            }
+            alive |= ptap_ovsport_is_dev(port, ptap_kview_find(&v->kv, port->name));
+            for (size_t m = 0; m < plans[k].n_destroy; m++)
+                destroyed |= strcmp(plans[k].destroy[m], port->name) == 0;
+        }
+        if (destroyed || alive)
+            continue;
+        names[n++] = (char *) port->name;
+        snprintf(why, sizeof(why), "its tap is gone: its Open vSwitch port%s%s goes too",
+                 *port->bridge ? " on " : "", port->bridge);
+        r = plan_action(p, "forget-ovs-port", port->name, "", why);
+    }
+    *n_names = n;
+    return r;
+}
+
+/* Remove the stale rows @names through the helper (ovs-forget: it checks
+ * again, in this namespace, that each tap is gone, and touches only rows
+ * whose mark is the caller's). */
+static int ovs_forget(char **names, size_t n, ptap_error *err)
+{
+    _cleanup_(ptap_helper_result_clear) ptap_helper_result res = { 0 };
+    int r;
+
+    if (n == 0)
+        return 0;
+    r = ptap_helper_ovs_forget(names, n, &res);
+    if (r < 0 || res.status != 0)
+        return ptap_pool_helper_error(err, "cannot remove stale Open vSwitch ports", r, &res);
+    return 0;
+}
+
+/* Might any live record of @j be on an Open vSwitch bridge (see
+ * ptap_kview_maybe_ovs())? Only then is the helper asked. */
+static bool journal_maybe_ovs(ptap_journal *j, ptap_kviews *w)
+{
+    for (size_t i = 0; i < ptap_journal_count(j); i++) {
+        const ptap_record *rec = ptap_journal_get(j, i);
+        const ptap_nsview *v;
+
+        if (!*rec->bridge)
+            continue;
+        v = ptap_kviews_of(w, rec);
+        if (v && (v->judge == PTAP_NETNS_JUDGE_HERE || v->judge == PTAP_NETNS_JUDGE_ENTER) &&
+            ptap_kview_maybe_ovs(&v->kv, rec->bridge))
+            return true;
+    }
+    return false;
+}
+
 static void plans_free(plan *plans, size_t n)
 {
     for (size_t i = 0; plans && i < n; i++)
@@ -804,6 +885,7 @@ static int run(ptap_journal *j, const ptap_release_req *release, bool dry_run,
 {
     size_t kept = 0, kept_ns = 0, cap = 0, n_views, n_mi = 0;
     _cleanup_(ptap_kviews_clear) ptap_kviews w = { 0 };
+    _cleanup_(ptap_ovsview_clear) ptap_ovsview ov = { 0 };
     _cleanup_free_ moved_in *mi = NULL;
     plan *plans = NULL;
     size_t n = ptap_journal_count(j);
@@ -823,6 +905,12 @@ static int run(ptap_journal *j, const ptap_release_req *release, bool dry_run,
         if (!ptap_kviews_of(&w, rec))
             return -ENOMEM;
     }
+    /* Open vSwitch, asked of the helper only when a record may be on it. */
+    if (!release && journal_maybe_ovs(j, &w)) {
+        r = ptap_ovsview_load(&ov);
+        if (r < 0)
+            return r;
+    }
     /* 2. One plan per view, every record decided in its own. Views
      * added later (looking for moved taps) get no plan of their own. */
     n_views = w.n;
@@ -833,7 +921,8 @@ static int run(ptap_journal *j, const ptap_release_req *release, bool dry_run,
         return -ENOMEM;
     }
     for (size_t k = 0; k < n_views && r >= 0; k++) {
-        plans[k] = (plan) { .res = res, .cap = &cap, .v = w.v[k], .mi = mi, .n_mi = &n_mi };
+        plans[k] = (plan) { .res = res, .cap = &cap, .v = w.v[k], .mi = mi, .n_mi = &n_mi,
+                            .ov = &ov };
         r = plan_alloc(&plans[k], n, w.v[k]->kv.n);
     }
     for (size_t i = 0; i < n && r >= 0; i++) {
@@ -864,8 +953,19 @@ static int run(ptap_journal *j, const ptap_release_req *release, bool dry_run,
             r = plan_orphans(&plans[k], j, mi, n_mi);
     /* 4. Each namespace's plan carried out there: its intent, the helper
      * run inside it, its outcome. */
+    /* Stale Open vSwitch rows of this journal's taps, planned before the
+     * plans run (they say which rows their destroys take with them). */
+    _cleanup_free_ char **stale = calloc(ov.n_ports + 1, sizeof(*stale));
+    size_t n_stale = 0;
+    if (!stale)
+        r = -ENOMEM;
+    if (r >= 0 && ov.known && n_views > 0)
+        r = plan_ovs_stale(&plans[0], plans, n_views, j, &ov, stale, &n_stale);
     for (size_t k = 0; k < n_views && r >= 0 && !dry_run; k++)
         r = plan_execute(&plans[k], j, err);
+    /* 5. Then their removal. */
+    if (r >= 0 && !dry_run)
+        r = ovs_forget(stale, n_stale, err);
     plans_free(plans, n_views);
     if (r >= 0 && (kept || kept_ns)) {
         if (!kept_ns)

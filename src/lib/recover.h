@@ -11,7 +11,9 @@
  *   attached, consumer gone-> destroy the tap, close
  *   detaching              -> complete the detach
  *   marked tap of this journal with no live record (orphan) -> destroy
- * Unmarked devices and other journals' taps are never touched.
+ *   Open vSwitch port row of this journal's tap that is gone -> forget
+ * Unmarked devices and other journals' taps (and OVS rows) are never
+ * touched.
  *
  * Network namespaces: every record is judged in its tap's namespace
  * (kview.h's one view per namespace), never in another: entered with
@@ -37,7 +39,8 @@ typedef struct ptap_action {
     char action[24];  /* rollback-create, complete-destroy, close, destroy-orphan,
                          complete-attach, rollback-attach, consumer-gone,
                          complete-detach, follow-rename, in-use, other-netns,
-                         netns-gone, follow-netns; release, kept (release) */
+                         netns-gone, follow-netns, forget-ovs-port; release,
+                         kept (release) */
     char name[IFNAMSIZ];
     char state[16];   /* the record's state before ("" for an orphan) */
     char reason[PTAP_CONSUMER_TARGET_MAX + PTAP_HOLDER_DESCRIBE_MAX + PTAP_NETNS_NAME_MAX];

@@ -35,7 +35,7 @@ def record: type == "object"
     and (.owner | strn) and (.uid | intn) and (.group | strn) and (.gid | intn)
     and (if .owner != null then .uid != null else true end)
     and (if .group != null then .gid != null else true end)
-    and (.bridge | strn) and (.network | strn) and (.mac | strn) and (.mtu | intn)
+    and (.bridge | strn) and (.network | strn) and (.ovs_port | booln) and (.mac | strn) and (.mtu | intn)
     and (.multi_queue | type == "boolean") and (.queues | intn) and (.vnet_hdr | type == "boolean")
     and (.consumer | consumer) and (.pool | type == "boolean")
     and (.created | intn) and (.updated | intn)
