@@ -525,22 +525,23 @@ static int setlink_msg(int ifindex, const ptap_link_config *cfg, struct nl_msg *
 }
 
 /*
- * Send @n requests (@msgs, each asking for an ack) PIPE_MAX at a time, each
- * group in one sendmsg, then read the group's acks: errs[i] gets request
+ * Send @n requests (@msgs, each asking for an ack) @group at a time, each
+ * group in one sendmsg, then read the group's acks (other replies are
+ * skipped): errs[i] gets request
  * i's result (0 or -errno), matched by sequence number, whatever the
  * order. The first failure's errno and text stay in @c. Returns 0 when all
  * succeeded, the first failure's -errno, or a transport error (then the
  * requests not acked have errs -EIO: their fate is unknown).
  */
-static int request_many(ptap_link_ctx *c, struct nl_msg **msgs, size_t n, int *errs)
+static int request_many(ptap_link_ctx *c, struct nl_msg **msgs, size_t n, size_t group, int *errs)
 {
     int fd = nl_socket_get_fd(c->sk), first = 0;
 
     reset(c);
     for (size_t i = 0; i < n; i++)
         errs[i] = -EIO;
-    for (size_t off = 0; off < n; off += PIPE_MAX) {
-        size_t k = n - off < PIPE_MAX ? n - off : PIPE_MAX, len = 0, got = 0;
+    for (size_t off = 0; off < n; off += group) {
+        size_t k = n - off < group ? n - off : group, len = 0, got = 0;
         _cleanup_free_ char *buf = NULL;
         _cleanup_free_ bool *seen = calloc(k, sizeof(bool));
         uint32_t base = 0;
@@ -622,7 +623,31 @@ int ptap_link_configure_many(ptap_link_ctx *c, const int *ifindexes, const ptap_
     for (size_t i = 0; i < n && r == 0; i++)
         r = setlink_msg(ifindexes[i], &cfgs[i], &msgs[i]);
     if (r == 0)
-        r = request_many(c, msgs, n, errs);
+        r = request_many(c, msgs, n, PIPE_MAX, errs);
+    for (size_t i = 0; i < n; i++)
+        nlmsg_free(msgs[i]);
+    return r;
+}
+
+int ptap_link_sync_many(ptap_link_ctx *c, const int *ifindexes, size_t n)
+{
+    _cleanup_free_ struct nl_msg **msgs = calloc(n ? n : 1, sizeof(*msgs));
+    _cleanup_free_ int *errs = calloc(n ? n : 1, sizeof(int));
+    int r = 0;
+
+    if (!msgs || !errs)
+        return -ENOMEM;
+    for (size_t i = 0; i < n && r == 0; i++) {
+        struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = ifindexes[i] };
+
+        msgs[i] = nlmsg_alloc_simple(RTM_GETLINK, NLM_F_REQUEST | NLM_F_ACK);
+        if (!msgs[i] || nlmsg_append(msgs[i], &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0 ||
+            nla_put_u32(msgs[i], IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS) < 0)
+            r = -ENOMEM;
+    }
+    /* Each reply is a whole link message (~1 KiB): fewer in flight. */
+    if (r == 0)
+        r = request_many(c, msgs, n, PIPE_MAX / 4, errs);
     for (size_t i = 0; i < n; i++)
         nlmsg_free(msgs[i]);
     return r;

@@ -128,6 +128,18 @@ typedef struct ptap_link_config {
 int ptap_link_configure(ptap_link_ctx *c, int ifindex, const ptap_link_config *cfg);
 
 /**
+ * ptap_link_sync_many: look up the @n links @ifindexes (RTM_GETLINK,
+ * pipelined, replies dropped) for the side effect the kernel gives a
+ * lookup: it brings its idea of each link's operational state up to date
+ * (its "link watch" otherwise catches up on a carrier change up to a second
+ * later). A tap whose carrier just went off then joins a bridge and goes
+ * up as the dead port it is: no STP and multicast start-up for it, the
+ * costliest part of a create (as `ip link set` does by its own lookup).
+ * Returns 0 or the first failure's -errno.
+ */
+int ptap_link_sync_many(ptap_link_ctx *c, const int *ifindexes, size_t n);
+
+/**
  * ptap_link_configure_many: apply cfgs[i] to link ifindexes[i], for i < @n,
  * pipelined: the requests are sent in groups (one sendmsg each, the kernel
  * runs them in order), then each group's acks are read. Every request is
