@@ -1101,6 +1101,23 @@ static int cmd_restore(const struct caller *c, const struct options *o, int poli
     return 0;
 }
 
+/* Destroy with at most this many names looks each up instead of a dump. */
+#define DESTROY_LOOKUP_MAX 8
+
+/* The destroyed taps in the audit trail: one syslog line per 64 names. */
+static void log_destroyed(const struct caller *c, const char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i += 64) {
+        char line[64 * (IFNAMSIZ + 3) + 1];
+        size_t len = 0;
+
+        for (size_t j = i; j < n && j < i + 64; j++)
+            len += (size_t) snprintf(line + len, sizeof(line) - len, "%s'%s'", j > i ? " " : "",
+                                     names[j]);
+        syslog(LOG_INFO, "uid=%u destroyed %s", (unsigned) c->uid, line);
+    }
+}
+
 static int cmd_destroy(const struct caller *c, const struct options *o)
 {
     _cleanup_(ptap_link_closep) ptap_link_ctx *lc = NULL;
@@ -1126,10 +1143,27 @@ static int cmd_destroy(const struct caller *c, const struct options *o)
         error("cannot open rtnetlink: %s", strerror(-r));
         return EX_OSERR;
     }
-    r = ptap_link_dump_ctx(lc, &links, &n_links);
-    if (r < 0) {
-        error("cannot list links: %s", strerror(-r));
-        return EX_OSERR;
+    if (!o->tag && o->n_names <= DESTROY_LOOKUP_MAX) {
+        /* A few names: looked up one by one, no dump of every link (on a
+         * host with 10,000 links a dump costs more than the destroy). */
+        links = calloc(o->n_names, sizeof(*links));
+        if (!links)
+            return EX_OSERR;
+        for (size_t i = 0; i < o->n_names; i++) {
+            r = ptap_link_get_ctx(lc, o->names[i], &links[n_links]);
+            if (r == 0)
+                n_links++;
+            else if (r != -ENODEV) {
+                error("cannot look up '%s': %s", o->names[i], strerror(-r));
+                return EX_OSERR;
+            }
+        }
+    } else {
+        r = ptap_link_dump_ctx(lc, &links, &n_links);
+        if (r < 0) {
+            error("cannot list links: %s", strerror(-r));
+            return EX_OSERR;
+        }
     }
     idx = calloc(n_links + 1, sizeof(int));
     names = calloc(n_links + 1, sizeof(char *));
@@ -1185,10 +1219,10 @@ static int cmd_destroy(const struct caller *c, const struct options *o)
                    (unsigned) c->uid, n, names[0], strerror(-r));
         } else {
             ptap_fault("helper-after-delete"); /* deleted, nothing reported yet */
-            for (size_t i = 0; i < n; i++) {
-                syslog(LOG_INFO, "uid=%u destroyed '%s'", (unsigned) c->uid, names[i]);
-                (void) write_line(names[i]);
-            }
+            log_destroyed(c, names, n);
+            for (size_t i = 0; i < n; i++)
+                (void) printf("%s\n", names[i]);
+            (void) fflush(stdout);
         }
     }
     return ret;

@@ -379,7 +379,16 @@ int ptap_link_dump_ctx(ptap_link_ctx *c, ptap_link_info **ret, size_t *n)
         cb = link_reply_cb(c, &st);
         if (!cb)
             return -ENOMEM;
-        r = nl_send_simple(c->sk, RTM_GETLINK, NLM_F_DUMP, &ifi, sizeof(ifi));
+        {
+            _cleanup_(nlmsg_freep) struct nl_msg *msg = nlmsg_alloc_simple(RTM_GETLINK, NLM_F_DUMP);
+
+            /* No statistics: nobody here reads them, and they are most of
+             * each link's message. */
+            if (!msg || nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0 ||
+                nla_put_u32(msg, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS) < 0)
+                return -ENOMEM;
+            r = nl_send_auto(c->sk, msg);
+        }
         if (r < 0)
             return finish(c, r);
         r = nl_recvmsgs(c->sk, cb);
@@ -436,7 +445,8 @@ int ptap_link_get_ctx(ptap_link_ctx *c, const char *name, ptap_link_info *ret)
     if (!msg)
         return -ENOMEM;
     if (nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0 ||
-        nla_put_string(msg, IFLA_IFNAME, name) < 0)
+        nla_put_string(msg, IFLA_IFNAME, name) < 0 ||
+        nla_put_u32(msg, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS) < 0)
         return -ENOMEM;
     /* Read up to the ACK (libnl's sequence numbers advance on it): an ACK
      * left unread would be taken for the answer to the next request. */
