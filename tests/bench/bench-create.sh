@@ -21,7 +21,8 @@
 # the largest N within 1.3x of the smallest (the curve is in the results).
 #
 # Usage: bench-create.sh [--sizes "100 1000"] [--rounds R] [--loop-max N]
-#                        [--bridge-max N] [--no-floor]
+#                        [--bridge-max N] [--no-floor] [--id-prefix P]
+#        (--id-prefix: prefix of the result ids, for a second run of other sizes)
 source "$(dirname "$0")/lib/bench.sh"
 
 sizes="100 1000"
@@ -29,6 +30,7 @@ rounds=5
 loop_max=1000
 bridge_max=1000
 floor_on=1
+idp=
 while [ $# -gt 0 ]; do
     case $1 in
     --sizes) sizes=$2; shift 2 ;;
@@ -36,7 +38,8 @@ while [ $# -gt 0 ]; do
     --loop-max) loop_max=$2; shift 2 ;;
     --bridge-max) bridge_max=$2; shift 2 ;;
     --no-floor) floor_on=0; shift ;;
-    *) pt_fail "usage: $0 [--sizes \"N...\"] [--rounds R] [--loop-max N] [--bridge-max N] [--no-floor]" ;;
+    --id-prefix) idp=$2; shift 2 ;;
+    *) pt_fail "usage: $0 [--sizes \"N...\"] [--rounds R] [--loop-max N] [--bridge-max N] [--no-floor] [--id-prefix P]" ;;
     esac
 done
 
@@ -166,21 +169,21 @@ for n in $sizes; do
             esac
         done
     done
-    bn_compare "create-$n" "Create $n taps ($where)" \
+    bn_compare "${idp}create-$n" "Create $n taps ($where)" \
         "ptap create --count $n" "${t_pc[*]}" \
         "ip -batch (explicit names)" "${t_bc[*]}" \
         "<= 1.0" le 1.0
-    bn_compare "destroy-$n" "Destroy $n taps ($where)" \
+    bn_compare "${idp}destroy-$n" "Destroy $n taps ($where)" \
         "ptap destroy (N names)" "${t_pd[*]}" \
         "ip -batch: group G x N + link del group G" "${t_bd[*]}" \
         "<= 1.0" le 1.0
     if [ "$loop" -eq 1 ]; then
-        bn_compare "create-$n-loop" "Create $n taps: reference, a loop of ip processes" \
+        bn_compare "${idp}create-$n-loop" "Create $n taps: reference, a loop of ip processes" \
             "ptap create --count $n" "${t_pc[*]}" \
             "ip tuntap add + ip link set, loop" "${t_loop[*]}" "" le 0
     fi
     if [ "$floor_on" -eq 1 ]; then
-        bn_compare "create-$n-floor" "Create $n taps: reference, the in-process floor" \
+        bn_compare "${idp}create-$n-floor" "Create $n taps: reference, the in-process floor" \
             "ptap create --count $n" "${t_pc[*]}" \
             "floor: in-process ioctls + 1 netlink change/tap ('%d' names)" "${t_floor[*]}" "" le 0
     fi
@@ -195,7 +198,7 @@ done
 nsz=${#curve[@]}
 for line in "${curve[@]}"; do
     read -r n pc pd bc bd <<<"$line"
-    bn_result "pertap-$n" "Per tap at N = $n (curve)" \
+    bn_result "${idp}pertap-$n" "Per tap at N = $n (curve)" \
         "ptap create / destroy; ip -batch create / destroy" "ms/tap" \
         "$pc / $pd; $bc / $bd" - - - - - - -
     printf '%-34s per tap: ptap create %s destroy %s; ip -batch create %s destroy %s ms\n' \
@@ -209,9 +212,9 @@ if [ "$nsz" -ge 2 ]; then
         rr=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.3f", a / b }')
         rb=$(awk -v a="$c" -v b="$d" 'BEGIN { printf "%.3f", a / b }')
         met=$(awk -v r="$rr" 'BEGIN { print r <= 1.3 ? "yes" : "no" }')
-        bn_result "flat-$what" "Flat per-tap cost of $what: N = $n1 against N = $n0" \
+        bn_result "${idp}flat-$what" "Flat per-tap cost of $what: N = $n1 against N = $n0" \
             "ip -batch: per tap at $n1 / per tap at $n0" ratio - - - "$rb" - - - -
-        bn_result "flat-$what" "Flat per-tap cost of $what: N = $n1 against N = $n0" \
+        bn_result "${idp}flat-$what" "Flat per-tap cost of $what: N = $n1 against N = $n0" \
             "ptap: per tap at $n1 / per tap at $n0" ratio - - - "$rr" - - "<= 1.3" "$met"
         printf '%-34s ptap %s, ip -batch %s (target ptap <= 1.3: %s)\n' "flat-$what" "$rr" "$rb" "$met" >&2
     done
