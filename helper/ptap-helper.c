@@ -1101,6 +1101,31 @@ static int cmd_restore(const struct caller *c, const struct options *o, int poli
     return 0;
 }
 
+static int cmp_link_name(const void *a, const void *b)
+{
+    return strcmp((*(const ptap_link_info *const *) a)->name,
+                  (*(const ptap_link_info *const *) b)->name);
+}
+
+/* The link named @name in @v (@n pointers sorted by name), or NULL. */
+static const ptap_link_info *find_link_name(const ptap_link_info **v, size_t n, const char *name)
+{
+    size_t lo = 0, hi = n;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(v[mid]->name, name);
+
+        if (c == 0)
+            return v[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
 /* Destroy with at most this many names looks each up instead of a dump. */
 #define DESTROY_LOOKUP_MAX 8
 
@@ -1178,11 +1203,19 @@ static int cmd_destroy(const struct caller *c, const struct options *o)
                 names[n++] = links[i].name;
             }
     } else {
+        /* The links by name, for one look-up per name (not a scan). */
+        _cleanup_free_ const ptap_link_info **by_name = calloc(n_links + 1, sizeof(*by_name));
+        _cleanup_free_ bool *taken = calloc(n_links + 1, sizeof(bool));
+
+        if (!by_name || !taken)
+            return EX_OSERR;
+        for (size_t i = 0; i < n_links; i++)
+            by_name[i] = &links[i];
+        qsort(by_name, n_links, sizeof(*by_name), cmp_link_name);
         /* Check every name before touching anything: all or nothing. */
         for (size_t i = 0; i < o->n_names && !ret; i++) {
             const char *nm = o->names[i];
-            const ptap_link_info *li = ptap_link_find(links, n_links, nm);
-            bool dup = false;
+            const ptap_link_info *li = find_link_name(by_name, n_links, nm);
 
             if (!li) {
                 error("cannot destroy '%s': no such interface", nm);
@@ -1201,9 +1234,8 @@ static int cmd_destroy(const struct caller *c, const struct options *o)
                 syslog(LOG_NOTICE, "uid=%u destroy '%s' refused", (unsigned) c->uid, nm);
                 break;
             }
-            for (size_t j = 0; j < n; j++)
-                dup |= idx[j] == li->ifindex;
-            if (!dup) {
+            if (!taken[li - links]) { /* a name given twice is destroyed once */
+                taken[li - links] = true;
                 idx[n] = li->ifindex;
                 names[n++] = li->name;
             }

@@ -733,6 +733,13 @@ static bool group_in_use(const ptap_link_info *v, size_t n, uint32_t g)
     return false;
 }
 
+static int cmp_int(const void *a, const void *b)
+{
+    int x = *(const int *) a, y = *(const int *) b;
+
+    return (x > y) - (x < y);
+}
+
 static uint32_t random_group(const ptap_link_info *dump, size_t n_dump)
 {
     for (int attempt = 0; attempt < 64; attempt++) {
@@ -757,10 +764,17 @@ int ptap_link_delete_batch_dumped(ptap_link_ctx *c, const int *ifindexes, size_t
         return 0;
     if (!errs)
         return -ENOMEM;
+    _cleanup_free_ int *sorted = NULL;
     /* One link: deleted by its index, which the kernel never hands to
      * another link meanwhile; no group, no dump. */
     if (n == 1)
         return dellink(c, ifindexes[0], 0);
+    /* Ours, sorted: the check below looks each group member up. */
+    sorted = malloc(n * sizeof(int));
+    if (!sorted)
+        return -ENOMEM;
+    memcpy(sorted, ifindexes, n * sizeof(int));
+    qsort(sorted, n, sizeof(int), cmp_int);
 
     /* The group is drawn at random from a range nobody uses by hand (and
      * not in @dump, when the caller has one). The check after the move is
@@ -790,10 +804,8 @@ int ptap_link_delete_batch_dumped(ptap_link_ctx *c, const int *ifindexes, size_t
         }
         for (size_t i = 0; i < nv; i++)
             if (v[i].link_group == group) {
-                bool ours = false;
+                bool ours = bsearch(&v[i].ifindex, sorted, n, sizeof(int), cmp_int) != NULL;
 
-                for (size_t j = 0; j < n && !ours; j++)
-                    ours = ifindexes[j] == v[i].ifindex;
                 foreign |= !ours;
                 members += ours;
             }
