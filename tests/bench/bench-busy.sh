@@ -13,7 +13,7 @@
 source "$(dirname "$0")/lib/bench.sh"
 
 links=10000
-rounds=7
+rounds=15
 while [ $# -gt 0 ]; do
     case $1 in
     --links) links=$2; shift 2 ;;
