@@ -21,10 +21,10 @@
  * Caller death and signals: SIGTERM, SIGINT, SIGHUP and SIGPIPE, and the
  * parent-death signal the helper arms for itself (exec of a setuid or
  * file-capability binary clears it, and so does the uid change), are
- * blocked while one tap is being made: that tap is finished (marked and
- * persistent) or rolled back, then the helper stops, creates no more,
- * and exits 71. Taps it made are marked; the caller's recovery finds
- * them by their mark ("ptap:TAG" with --tag). SIGKILL can strike at any
+ * blocked while one group of taps (up to 64) is being made: each is
+ * finished (marked and persistent) or rolled back, then the helper stops,
+ * creates no more, and exits 71. Taps it made are marked; the caller's
+ * recovery finds them by their mark ("ptap:TAG" with --tag). SIGKILL can strike at any
  * point: the crash-window order in tap.h leaves nothing or a marked tap.
  *
  * A kernel failure in the middle of "create --count N" rolls back the
@@ -901,9 +901,9 @@ static int cmd_create(const struct caller *c, const struct options *o, int polic
      * bridge has it): its address generation is turned off in the same
      * change, so that no link-local address, DAD and routes are made when
      * a guest brings its carrier up (a cost that grows with the number of
-     * devices: every route change walks the IPv6 routing tree). Not below IPv6's minimum MTU (the
-     * kernel has no IPv6 state there), nor where the kernel has no IPv6
-     * (found out on the first refusal). */
+     * devices: every route change walks the IPv6 routing tree). Not below
+     * IPv6's minimum MTU (the kernel has no IPv6 state there), nor where
+     * the kernel has no IPv6 (found out on the first refusal). */
     bool no_ipv6_addr = o->bridge && cfg.mtu >= 1280;
     for (unsigned i = 0; i < count && !stop_signal && !ret;) {
         struct chunk ch = { .n = 0 };
