@@ -193,10 +193,8 @@ void ptap_link_close(ptap_link_ctx *c)
     free(c);
 }
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct rtnl_link *, rtnl_link_put)
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nl_msg *, nlmsg_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nl_cb *, nl_cb_put)
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct nl_addr *, nl_addr_put)
 
 const char *ptap_link_message(const ptap_link_ctx *c)
 {
