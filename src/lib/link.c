@@ -43,6 +43,8 @@ struct ptap_link_ctx {
     char message[256];   /* extended ack text, or libnl's text */
     uint32_t seq;        /* the pipelined requests' own sequence numbers, apart from
                           * libnl's (which checks that its own arrive in order) */
+    size_t rcvbuf;       /* the socket's receive buffer (bytes), for how many replies
+                          * may be in flight */
 };
 
 int ptap_link_nlerr_to_errno(int nlerr)
@@ -181,6 +183,15 @@ int ptap_link_open(ptap_link_ctx **ret)
     (void) setsockopt(nl_socket_get_fd(c->sk), SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
     nl_socket_modify_err_cb(c->sk, NL_CB_CUSTOM, err_cb, c);
     c->seq = 0x80000000u;
+    {
+        int size = 0;
+        socklen_t len = sizeof(size);
+
+        if (getsockopt(nl_socket_get_fd(c->sk), SOL_SOCKET, SO_RCVBUF, &size, &len) < 0 ||
+            size <= 0)
+            size = 65536;
+        c->rcvbuf = (size_t) size;
+    }
     *ret = c;
     return 0;
 }
@@ -497,6 +508,11 @@ int ptap_link_dump(ptap_link_info **ret, size_t *n)
  * text capped by NETLINK_CAP_ACK) fit the socket's default receive
  * buffer with room to spare, so none is dropped (ENOBUFS). */
 #define PIPE_MAX 64
+/* What one reply takes of the receive buffer (skb overhead included), at
+ * most: an ack (its error text capped), and a link message without
+ * statistics. */
+#define ACK_SIZE 1024
+#define LINK_REPLY_SIZE 8192
 
 /* One RTM_SETLINK for @cfg on link @ifindex, asking for an ack. */
 static int setlink_msg(int ifindex, const ptap_link_config *cfg, struct nl_msg **ret)
@@ -533,7 +549,8 @@ static int setlink_msg(int ifindex, const ptap_link_config *cfg, struct nl_msg *
 }
 
 /*
- * Send @n requests (@msgs, each asking for an ack) @group at a time, each
+ * Send @n requests (@msgs, each asking for an ack) @group at a time (fewer
+ * when the receive buffer would not hold @reply_size bytes for each), each
  * group in one sendmsg, then read the group's acks (other replies are
  * skipped): errs[i] gets request
  * i's result (0 or -errno), matched by sequence number, whatever the
@@ -541,9 +558,17 @@ static int setlink_msg(int ifindex, const ptap_link_config *cfg, struct nl_msg *
  * succeeded, the first failure's -errno, or a transport error (then the
  * requests not acked have errs -EIO: their fate is unknown).
  */
-static int request_many(ptap_link_ctx *c, struct nl_msg **msgs, size_t n, size_t group, int *errs)
+static int request_many(ptap_link_ctx *c, struct nl_msg **msgs, size_t n, size_t group,
+                        size_t reply_size, int *errs)
 {
     int fd = nl_socket_get_fd(c->sk), first = 0;
+
+    /* Never more replies in flight than the receive buffer holds (a reply
+     * lost to ENOBUFS would leave its request's fate unknown). */
+    if (group > c->rcvbuf / reply_size)
+        group = c->rcvbuf / reply_size;
+    if (group == 0)
+        group = 1;
 
     reset(c);
     for (size_t i = 0; i < n; i++)
@@ -631,7 +656,7 @@ int ptap_link_configure_many(ptap_link_ctx *c, const int *ifindexes, const ptap_
     for (size_t i = 0; i < n && r == 0; i++)
         r = setlink_msg(ifindexes[i], &cfgs[i], &msgs[i]);
     if (r == 0)
-        r = request_many(c, msgs, n, PIPE_MAX, errs);
+        r = request_many(c, msgs, n, PIPE_MAX, ACK_SIZE, errs);
     for (size_t i = 0; i < n; i++)
         nlmsg_free(msgs[i]);
     return r;
@@ -653,9 +678,9 @@ int ptap_link_sync_many(ptap_link_ctx *c, const int *ifindexes, size_t n)
             nla_put_u32(msgs[i], IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS) < 0)
             r = -ENOMEM;
     }
-    /* Each reply is a whole link message (~1 KiB): fewer in flight. */
+    /* Each reply is a whole link message (~1 KiB), then the ack. */
     if (r == 0)
-        r = request_many(c, msgs, n, PIPE_MAX / 4, errs);
+        r = request_many(c, msgs, n, PIPE_MAX / 4, LINK_REPLY_SIZE, errs);
     for (size_t i = 0; i < n; i++)
         nlmsg_free(msgs[i]);
     return r;
