@@ -26,10 +26,10 @@
  * Caller death and signals: SIGTERM, SIGINT, SIGHUP and SIGPIPE, and the
  * parent-death signal the helper arms for itself (exec of a setuid or
  * file-capability binary clears it, and so does the uid change), are
- * blocked while one tap is being made: that tap is finished (marked and
- * persistent) or rolled back, then the helper stops, creates no more,
- * and exits 71. Taps it made are marked; the caller's recovery finds
- * them by their mark ("ptap:TAG" with --tag). SIGKILL can strike at any
+ * blocked while one group of taps (up to 64) is being made: each is
+ * finished (marked and persistent) or rolled back, then the helper stops,
+ * creates no more, and exits 71. Taps it made are marked; the caller's
+ * recovery finds them by their mark ("ptap:TAG" with --tag). SIGKILL can strike at any
  * point: the crash-window order in tap.h leaves nothing or a marked tap.
  *
  * A kernel failure in the middle of "create --count N" rolls back the
@@ -926,6 +926,173 @@ static int cmd_ovs_forget(const struct caller *c, const struct options *o)
     return 0;
 }
 
+/*
+ * Explicit names for "create TEMPLATE --count N" (N > 1): the numbers the
+ * kernel's "%d" would pick (the lowest free ones), chosen here from one
+ * dump, instead of the kernel scanning every device of the namespace for
+ * each tap. A name taken meanwhile is refused by TUNSETIFF (IFF_TUN_EXCL:
+ * -EBUSY), and the next free number is tried.
+ */
+struct namer {
+    const char *tmpl; /* "PREFIX%d", validated */
+    size_t plen;
+    uint8_t *used;    /* numbers that dump showed in use, below n_bits */
+    size_t n_bits;
+    size_t next;      /* the first number not tried yet */
+};
+
+static int namer_init(struct namer *nm, const char *tmpl, unsigned count,
+                      const ptap_link_info *links, size_t n_links)
+{
+    nm->tmpl = tmpl;
+    nm->plen = strlen(tmpl) - 2;
+    /* The lowest @count free numbers are all below this. */
+    nm->n_bits = (size_t) count + n_links + 1;
+    nm->next = 0;
+    nm->used = calloc((nm->n_bits + 7) / 8, 1);
+    if (!nm->used)
+        return -ENOMEM;
+    for (size_t i = 0; i < n_links; i++) {
+        const char *p = links[i].name;
+        size_t v = 0;
+
+        if (strncmp(p, tmpl, nm->plen) != 0)
+            continue;
+        p += nm->plen;
+        /* As the kernel reads names: the number printed back must be the
+         * name ("tap01" is not number 1). */
+        if (!*p || (p[0] == '0' && p[1]))
+            continue;
+        for (; *p >= '0' && *p <= '9' && v < nm->n_bits; p++)
+            v = v * 10 + (size_t) (*p - '0');
+        if (!*p && v < nm->n_bits)
+            nm->used[v / 8] |= (uint8_t) (1u << (v % 8));
+    }
+    return 0;
+}
+
+/* The next name to try into @buf; -ENFILE when it would not fit IFNAMSIZ. */
+static int namer_next(struct namer *nm, char buf[IFNAMSIZ])
+{
+    int n;
+
+    while (nm->next < nm->n_bits && (nm->used[nm->next / 8] & (1u << (nm->next % 8))))
+        nm->next++;
+    n = snprintf(buf, IFNAMSIZ, "%.*s%zu", (int) nm->plen, nm->tmpl, nm->next++);
+    return n > 0 && n < IFNAMSIZ ? 0 : -ENFILE;
+}
+
+/*
+ * Open one transient tap for create, without a carrier where the kernel
+ * can (*@carrierless counts those): the next name of @nm (NULL: the name
+ * or template as given), its index and, for a multi-queue tap, the check
+ * that nobody attached a queue before its owner was set (such a tap is
+ * deleted and another one made, up to 3 times per run: *@foreign).
+ * Returns 0 or an exit code (the message printed).
+ */
+static int open_tap(const struct caller *c, ptap_link_ctx *lc, const ptap_tap_params *params,
+                    struct namer *nm, const char *name, unsigned *foreign, int *ret_fd,
+                    char final[IFNAMSIZ], int *ret_ifindex, unsigned *carrierless)
+{
+    ptap_tap_params tp = *params;
+    unsigned taken = 0;
+    char want[IFNAMSIZ];
+    int r;
+
+    for (;;) {
+        _cleanup_close_ int fd = -1;
+        int ifindex, no_carrier;
+
+        if (nm) {
+            if (namer_next(nm, want) < 0) {
+                error("cannot create '%s': no free name fits %d bytes", name, IFNAMSIZ - 1);
+                return EX_OSERR;
+            }
+            tp.name = want;
+        }
+        r = ptap_tap_open(&tp, &fd, final);
+        no_carrier = r > 0;
+        if (r == -EBUSY && nm && ++taken < 1000)
+            continue; /* made by somebody else since the dump: the next number */
+        if (r < 0) {
+            if (r == -EBUSY)
+                error("cannot create '%s': an interface with this name already exists", name);
+            else
+                error("cannot create '%s': %s", name, strerror(-r));
+            return EX_OSERR;
+        }
+        ifindex = (int) if_nametoindex(final);
+        if (ifindex <= 0) {
+            error("cannot configure '%s': %s", final, strerror(errno));
+            return EX_OSERR;
+        }
+        if (tp.multi_queue) {
+            r = foreign_queues(lc, final);
+            if (r != 0) {
+                int d;
+
+                /* Somebody attached a queue before the owner was set: the
+                 * tap is deleted (its queues with it), never handed out. */
+                d = ptap_link_delete_batch(lc, &ifindex, 1);
+                if (d < 0) {
+                    error("cannot create '%s': another process attached a queue to '%s' "
+                          "before its owner was set, and it cannot be deleted: %s",
+                          name, final, strerror(-d));
+                    return EX_OSERR;
+                }
+                syslog(LOG_WARNING, "uid=%u create '%s': a foreign queue was attached to '%s' "
+                       "while it was made; deleted", (unsigned) c->uid, name, final);
+                if (r > 0 && ++*foreign < 3)
+                    continue; /* the same tap again */
+                error("cannot create '%s': %s '%s' while it was being made (%u times); "
+                      "it was deleted", name,
+                      r > 0 ? "another process attached a queue to" : "cannot count the queues of",
+                      final, *foreign);
+                return EX_OSERR;
+            }
+        }
+        *ret_fd = TAKE_FD(fd);
+        *ret_ifindex = ifindex;
+        *carrierless += no_carrier;
+        return 0;
+    }
+}
+
+/* The taps one round of create works on. */
+#define CREATE_CHUNK 64
+struct chunk {
+    unsigned n;
+    int fd[CREATE_CHUNK];            /* open until the chunk is done */
+    int idx[CREATE_CHUNK];
+    char name[CREATE_CHUNK][IFNAMSIZ];
+    ptap_link_config cfg[CREATE_CHUNK];
+    int err[CREATE_CHUNK];
+};
+
+/* One syslog line for the chunk's taps (the audit trail names each). */
+static void log_created(const struct caller *c, const ptap_tap_params *tp, const char *bridge,
+                        const char *mark, const struct chunk *ch)
+{
+    char names[CREATE_CHUNK * (IFNAMSIZ + 3) + 1];
+    size_t len = 0;
+
+    for (unsigned j = 0; j < ch->n; j++)
+        len += (size_t) snprintf(names + len, sizeof(names) - len, "%s'%s'", j ? " " : "",
+                                 ch->name[j]);
+    syslog(LOG_INFO, "uid=%u created %s owner=%u group=%ld bridge=%s mark=%s", (unsigned) c->uid,
+           names, (unsigned) tp->owner, tp->group == (gid_t) -1 ? -1L : (long) tp->group,
+           bridge ? bridge : "none", mark);
+}
+
+/* The chunk's names on stdout, one a line, in one write. */
+static int write_names(const struct chunk *ch)
+{
+    for (unsigned j = 0; j < ch->n; j++)
+        if (printf("%s\n", ch->name[j]) < 0)
+            return -EIO;
+    return fflush(stdout) == 0 ? 0 : -EIO;
+}
+
 static int cmd_create(const struct caller *c, const struct options *o, int policy_fd,
                       int policy_errno)
 {
@@ -935,7 +1102,8 @@ static int cmd_create(const struct caller *c, const struct options *o, int polic
     size_t n_links = 0;
     const char *name = o->names[0], *why = NULL;
     ptap_tap_params tp = { .name = name, .owner = c->uid, .group = (gid_t) -1,
-                           .multi_queue = o->multi_queue, .vnet_hdr = o->vnet_hdr };
+                           .multi_queue = o->multi_queue, .vnet_hdr = o->vnet_hdr,
+                           .no_carrier = true };
     ptap_link_config cfg = { .up = true };
     char mark[PTAP_IFALIAS_MAX];
     ptap_error denied = { 0 };
@@ -943,6 +1111,7 @@ static int cmd_create(const struct caller *c, const struct options *o, int polic
     bool has_bridge_mac = false, own_mac = o->mac != NULL, on_ovs = false;
     char attached_mac[PTAP_MAC_STRLEN] = "";
     unsigned count = 1, owned = 0, made = 0, foreign = 0;
+    struct namer nm = { 0 };
     uint64_t v;
     int r, ret = 0;
 
@@ -1134,91 +1303,111 @@ static int cmd_create(const struct caller *c, const struct options *o, int polic
         return EX_OSERR;
     }
 
-    /* 4. Act: one tap at a time, each marked and configured before it is
-     * made persistent; signals wait until the tap in hand is done. */
+    /* 4. Act, CREATE_CHUNK taps at a time; signals wait until the chunk in
+     * hand is done. Explicit names for a batch (see struct namer). */
     made_idx = calloc(count, sizeof(int));
     if (!made_idx)
         return EX_OSERR;
-    for (unsigned i = 0; i < count && !stop_signal; i++) {
-        _cleanup_close_ int fd = -1;
-        char final[IFNAMSIZ];
+    if (count > 1) {
+        if (!links) {
+            r = ptap_link_dump_ctx(lc, &links, &n_links);
+            if (r < 0)
+                return report_link_error("list links for", name, lc, r);
+        }
+        r = namer_init(&nm, name, count, links, n_links);
+        if (r < 0)
+            return EX_OSERR;
+    }
+    /* A bridge port needs no IPv6 address of its own on the host (the
+     * bridge has it): its address generation is turned off in the same
+     * change, so that no link-local address, DAD and routes are made when
+     * a guest brings its carrier up (a cost that grows with the number of
+     * devices: every route change walks the IPv6 routing tree). Not below
+     * IPv6's minimum MTU (the kernel has no IPv6 state there), nor where
+     * the kernel has no IPv6 (found out on the first refusal). */
+    bool no_ipv6_addr = o->bridge && cfg.mtu >= 1280;
+    for (unsigned i = 0; i < count && !stop_signal && !ret;) {
+        struct chunk ch = { .n = 0 };
+        unsigned want = count - i < CREATE_CHUNK ? count - i : CREATE_CHUNK, carrierless = 0;
         const char *verb = "configure";
-        int ifindex;
+        int first = -1;
 
-        /* Default MAC: fe:xx:..., never one the bridge could adopt. */
-        if (!own_mac) {
-            r = ptap_mac_tap_random(cfg.mac, has_bridge_mac ? bridge_mac : NULL);
-            if (r < 0) {
-                error("cannot create '%s': cannot draw a MAC address: %s", name, strerror(-r));
-                ret = EX_OSERR;
-                break;
-            }
-            cfg.has_mac = true;
-        }
         block_signals(true);
-        r = ptap_tap_open(&tp, &fd, final);
-        if (r < 0) {
-            block_signals(false);
-            if (r == -EBUSY)
-                error("cannot create '%s': an interface with this name already exists", name);
-            else
-                error("cannot create '%s': %s", name, strerror(-r));
-            ret = EX_OSERR;
-            break;
-        }
-        ifindex = (int) if_nametoindex(final);
-        if (tp.multi_queue && ifindex > 0) {
-            r = foreign_queues(lc, final);
-            if (r != 0) {
-                /* Somebody attached a queue before the owner was set: the
-                 * tap is deleted (its queues with it), never handed out. */
-                if (ptap_link_delete_batch(lc, &ifindex, 1) < 0) {
-                    block_signals(false);
-                    error("cannot create '%s': another process attached a queue to '%s' "
-                          "before its owner was set, and it cannot be deleted: %s",
-                          name, final, strerror(-r));
+        /* a. Open each tap: transient, it lives as long as its descriptor;
+         * made without a carrier where the kernel can. */
+        for (; ch.n < want; ch.n++) {
+            ptap_link_config *cf = &ch.cfg[ch.n];
+
+            /* Default MAC: fe:xx:..., never one the bridge could adopt. */
+            if (!own_mac) {
+                r = ptap_mac_tap_random(cfg.mac, has_bridge_mac ? bridge_mac : NULL);
+                if (r < 0) {
+                    error("cannot create '%s': cannot draw a MAC address: %s", name, strerror(-r));
                     ret = EX_OSERR;
                     break;
                 }
-                block_signals(false);
-                syslog(LOG_WARNING, "uid=%u create '%s': a foreign queue was attached to '%s' "
-                       "while it was made; deleted", (unsigned) c->uid, name, final);
-                if (r > 0 && ++foreign < 3) {
-                    i--; /* the same tap again */
-                    continue;
-                }
-                error("cannot create '%s': %s '%s' while it was being made (%u times); "
-                      "it was deleted", name,
-                      r > 0 ? "another process attached a queue to" : "cannot count the queues of",
-                      final, foreign);
-                ret = EX_OSERR;
+                cfg.has_mac = true;
+            }
+            ret = open_tap(c, lc, &tp, count > 1 ? &nm : NULL, name, &foreign, &ch.fd[ch.n],
+                           ch.name[ch.n], &ch.idx[ch.n], &carrierless);
+            if (ret)
+                break;
+            *cf = cfg;
+            cf->no_ipv6_addr = no_ipv6_addr;
+        }
+        /* b. The kernel notes a carrier change in its books (the
+         * operational state) only later; a lookup brings them up to date
+         * now (ptap_link_sync_many()), so the taps join the bridge and go
+         * up as the dead ports they are until a guest attaches. */
+        if (!ret && carrierless)
+            (void) ptap_link_sync_many(lc, ch.idx, ch.n);
+        /* c. Mark and configure them (mark, MTU, MAC, bridge, up), still
+         * transient: one pipelined round of netlink requests. */
+        if (!ret && ch.n > 0) {
+            r = ptap_link_configure_many(lc, ch.idx, ch.cfg, ch.n, ch.err);
+            if (r == -EAFNOSUPPORT && no_ipv6_addr) {
+                /* No IPv6 in this kernel or namespace: without it. */
+                no_ipv6_addr = false;
+                for (unsigned j = 0; j < ch.n; j++)
+                    ch.cfg[j].no_ipv6_addr = false;
+                r = ptap_link_configure_many(lc, ch.idx, ch.cfg, ch.n, ch.err);
+            }
+            for (unsigned j = 0; j < ch.n && r < 0 && first < 0; j++)
+                if (ch.err[j] < 0)
+                    first = (int) j;
+            if (r < 0 && first < 0)
+                first = 0;
+        }
+        /* d. Make them persistent, the last step of each. */
+        for (unsigned j = 0; j < ch.n && !ret && first < 0; j++) {
+            ptap_fault("helper-before-persist");
+            r = ptap_tap_persist(ch.fd[j]);
+            if (r < 0) {
+                verb = "make persistent";
+                first = (int) j;
                 break;
             }
+            made_idx[made++] = ch.idx[j];
+            ptap_fault("helper-after-persist");
         }
-        r = ifindex > 0 ? ptap_link_configure(lc, ifindex, &cfg) : negative_errno();
-        ptap_fault("helper-before-persist");
-        if (r >= 0) {
-            verb = "make persistent";
-            r = ptap_tap_persist(fd);
-        }
-        if (r < 0) {
-            /* Closing the descriptor removes the transient tap. */
-            block_signals(false);
-            ret = report_link_error(verb, final, lc, r);
-            syslog(LOG_ERR, "uid=%u create '%s' failed: %s", (unsigned) c->uid, final,
+        /* Closing a descriptor removes a tap not made persistent. */
+        for (unsigned j = 0; j < ch.n; j++)
+            close(ch.fd[j]);
+        block_signals(false);
+        if (ret)
+            break;
+        if (first >= 0) {
+            ret = report_link_error(verb, ch.name[first], lc, r);
+            syslog(LOG_ERR, "uid=%u create '%s' failed: %s", (unsigned) c->uid, ch.name[first],
                    strerror(-r));
             break;
         }
-        made_idx[made++] = ifindex;
-        syslog(LOG_INFO, "uid=%u created '%s' owner=%u group=%ld bridge=%s mark=%s",
-               (unsigned) c->uid, final, (unsigned) tp.owner,
-               tp.group == (gid_t) -1 ? -1L : (long) tp.group, o->bridge ? o->bridge : "none",
-               mark);
-        ptap_fault("helper-after-persist");
-        block_signals(false);
-        if (write_line(final) < 0 && !stop_signal)
+        log_created(c, &tp, o->bridge, mark, &ch);
+        if (write_names(&ch) < 0 && !stop_signal)
             stop_signal = SIGPIPE;
+        i += ch.n;
     }
+    free(nm.used);
 
     if (!ret && made && on_ovs)
         ret = ovs_plug(c, o, made_idx, made, mark, *attached_mac ? attached_mac : NULL);
@@ -1351,6 +1540,48 @@ static void ovs_unplug_links(const struct caller *c, const char **names, size_t 
     ovs_unplug(c, names, marks, n);
 }
 
+static int cmp_link_name(const void *a, const void *b)
+{
+    return strcmp((*(const ptap_link_info *const *) a)->name,
+                  (*(const ptap_link_info *const *) b)->name);
+}
+
+/* The link named @name in @v (@n pointers sorted by name), or NULL. */
+static const ptap_link_info *find_link_name(const ptap_link_info **v, size_t n, const char *name)
+{
+    size_t lo = 0, hi = n;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(v[mid]->name, name);
+
+        if (c == 0)
+            return v[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/* Destroy with at most this many names looks each up instead of a dump. */
+#define DESTROY_LOOKUP_MAX 8
+
+/* The destroyed taps in the audit trail: one syslog line per 64 names. */
+static void log_destroyed(const struct caller *c, const char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i += 64) {
+        char line[64 * (IFNAMSIZ + 3) + 1];
+        size_t len = 0;
+
+        for (size_t j = i; j < n && j < i + 64; j++)
+            len += (size_t) snprintf(line + len, sizeof(line) - len, "%s'%s'", j > i ? " " : "",
+                                     names[j]);
+        syslog(LOG_INFO, "uid=%u destroyed %s", (unsigned) c->uid, line);
+    }
+}
+
 static int cmd_destroy(const struct caller *c, const struct options *o)
 {
     _cleanup_(ptap_link_closep) ptap_link_ctx *lc = NULL;
@@ -1376,10 +1607,27 @@ static int cmd_destroy(const struct caller *c, const struct options *o)
         error("cannot open rtnetlink: %s", strerror(-r));
         return EX_OSERR;
     }
-    r = ptap_link_dump_ctx(lc, &links, &n_links);
-    if (r < 0) {
-        error("cannot list links: %s", strerror(-r));
-        return EX_OSERR;
+    if (!o->tag && o->n_names <= DESTROY_LOOKUP_MAX) {
+        /* A few names: looked up one by one, no dump of every link (on a
+         * host with 10,000 links a dump costs more than the destroy). */
+        links = calloc(o->n_names, sizeof(*links));
+        if (!links)
+            return EX_OSERR;
+        for (size_t i = 0; i < o->n_names; i++) {
+            r = ptap_link_get_ctx(lc, o->names[i], &links[n_links]);
+            if (r == 0)
+                n_links++;
+            else if (r != -ENODEV) {
+                error("cannot look up '%s': %s", o->names[i], strerror(-r));
+                return EX_OSERR;
+            }
+        }
+    } else {
+        r = ptap_link_dump_ctx(lc, &links, &n_links);
+        if (r < 0) {
+            error("cannot list links: %s", strerror(-r));
+            return EX_OSERR;
+        }
     }
     idx = calloc(n_links + 1, sizeof(int));
     names = calloc(n_links + 1, sizeof(char *));
@@ -1394,11 +1642,19 @@ static int cmd_destroy(const struct caller *c, const struct options *o)
                 names[n++] = links[i].name;
             }
     } else {
+        /* The links by name, for one look-up per name (not a scan). */
+        _cleanup_free_ const ptap_link_info **by_name = calloc(n_links + 1, sizeof(*by_name));
+        _cleanup_free_ bool *taken = calloc(n_links + 1, sizeof(bool));
+
+        if (!by_name || !taken)
+            return EX_OSERR;
+        for (size_t i = 0; i < n_links; i++)
+            by_name[i] = &links[i];
+        qsort(by_name, n_links, sizeof(*by_name), cmp_link_name);
         /* Check every name before touching anything: all or nothing. */
         for (size_t i = 0; i < o->n_names && !ret; i++) {
             const char *nm = o->names[i];
-            const ptap_link_info *li = ptap_link_find(links, n_links, nm);
-            bool dup = false;
+            const ptap_link_info *li = find_link_name(by_name, n_links, nm);
 
             if (!li) {
                 error("cannot destroy '%s': no such interface", nm);
@@ -1417,9 +1673,8 @@ static int cmd_destroy(const struct caller *c, const struct options *o)
                 syslog(LOG_NOTICE, "uid=%u destroy '%s' refused", (unsigned) c->uid, nm);
                 break;
             }
-            for (size_t j = 0; j < n; j++)
-                dup |= idx[j] == li->ifindex;
-            if (!dup) {
+            if (!taken[li - links]) { /* a name given twice is destroyed once */
+                taken[li - links] = true;
                 idx[n] = li->ifindex;
                 names[n++] = li->name;
             }
@@ -1436,10 +1691,10 @@ static int cmd_destroy(const struct caller *c, const struct options *o)
         } else {
             ptap_fault("helper-after-delete"); /* deleted, nothing reported yet */
             ovs_unplug_links(c, names, n, links, n_links);
-            for (size_t i = 0; i < n; i++) {
-                syslog(LOG_INFO, "uid=%u destroyed '%s'", (unsigned) c->uid, names[i]);
-                (void) write_line(names[i]);
-            }
+            log_destroyed(c, names, n);
+            for (size_t i = 0; i < n; i++)
+                (void) printf("%s\n", names[i]);
+            (void) fflush(stdout);
         }
     }
     return ret;

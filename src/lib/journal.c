@@ -321,6 +321,12 @@ static bool record_is_batch(const ptap_record *r)
     return r->count > 0 || ptap_ifname_is_template(r->name);
 }
 
+static void xmlHashFreep(xmlHashTablePtr *h)
+{
+    if (*h)
+        xmlHashFree(*h, NULL);
+}
+
 static void record_key(const ptap_record *r, char key[KEY_MAX])
 {
     if (record_is_batch(r))
@@ -1747,9 +1753,15 @@ static int lock_wait(ptap_journal *j, int how, const ptap_journal_wait *w, ptap_
         }
         return 0;
     }
+    /* Free (the common case): taken without a watch, whose set-up and
+     * close cost more than the rest of a small command (closing an
+     * inotify instance waits for an SRCU grace period, ~10 ms). */
+    if (flock(j->lockfd, how | LOCK_NB) == 0)
+        return 0;
     /* Woken when a process closes the lock file (a holder releases it by
      * closing it, or by dying); and a look every LOCK_POLL_MS anyway. The
-     * watch comes first, so that a close just after a refusal is seen. */
+     * watch comes before the next try, so that a close just after a
+     * refusal is seen. */
     ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
     if (ifd >= 0) {
         char self[64];
@@ -2137,6 +2149,10 @@ int ptap_journal_append(ptap_journal *j, ptap_record *recs, size_t n, ptap_error
     }
 
     seq = j->next_seq;
+    /* The state of the last record of each key so far in this call (+1,
+     * as a pointer), made only once a record was closed: a key closed
+     * earlier in this same call starts afresh. */
+    _cleanup_(xmlHashFreep) xmlHashTablePtr seen = NULL;
     for (size_t i = 0; i < n; i++) {
         char key[KEY_MAX];
         const entry *e;
@@ -2144,16 +2160,27 @@ int ptap_journal_append(ptap_journal *j, ptap_record *recs, size_t n, ptap_error
 
         record_key(&recs[i], key);
         e = xmlHashLookup(j->keys, BAD_CAST key);
-        /* A key closed earlier in this same call starts afresh (rare:
-         * only then is the quadratic look-back paid). */
-        for (size_t k = i; e && n_destroyed && k-- > 0;) {
-            char other[KEY_MAX];
-            record_key(&recs[k], other);
-            if (strcmp(other, key) == 0) {
-                reborn = recs[k].state == PTAP_STATE_DESTROYED;
-                break;
+        if (n_destroyed && !seen) {
+            seen = xmlHashCreate((int) (n < 1u << 20 ? n : 1u << 20));
+            if (!seen)
+                return -ENOMEM;
+            for (size_t k = 0; k < i; k++) {
+                char other[KEY_MAX];
+
+                record_key(&recs[k], other);
+                if (xmlHashUpdateEntry(seen, BAD_CAST other,
+                                       (void *) (uintptr_t) (recs[k].state + 1), NULL) < 0)
+                    return -ENOMEM;
             }
         }
+        if (e && seen) {
+            uintptr_t last = (uintptr_t) xmlHashLookup(seen, BAD_CAST key);
+
+            reborn = last == (uintptr_t) PTAP_STATE_DESTROYED + 1;
+        }
+        if (seen && xmlHashUpdateEntry(seen, BAD_CAST key,
+                                       (void *) (uintptr_t) (recs[i].state + 1), NULL) < 0)
+            return -ENOMEM;
         recs[i].seq = seq++;
         recs[i].created = e && !reborn ? e->rec.created : now;
         if (recs[i].state == PTAP_STATE_DESTROYED)

@@ -41,6 +41,10 @@ struct ptap_link_ctx {
     struct nl_sock *sk;
     int last_errno;      /* raw errno from the kernel's NLMSG_ERROR, or 0 */
     char message[256];   /* extended ack text, or libnl's text */
+    uint32_t seq;        /* the pipelined requests' own sequence numbers, apart from
+                          * libnl's (which checks that its own arrive in order) */
+    size_t rcvbuf;       /* the socket's receive buffer (bytes), for how many replies
+                          * may be in flight */
 };
 
 int ptap_link_nlerr_to_errno(int nlerr)
@@ -91,14 +95,10 @@ int ptap_link_nlerr_to_errno(int nlerr)
     return -EIO;
 }
 
-/* Keep the kernel's exact errno and its extended-ack text: libnl folds
- * errnos into fewer NLE_* codes. */
-static int err_cb(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg)
+/* The kernel's extended-ack text of error message @h (struct nlmsgerr @e),
+ * into c->message ("" when it sent none). */
+static void ack_text(ptap_link_ctx *c, const struct nlmsghdr *h, const struct nlmsgerr *e)
 {
-    ptap_link_ctx *c = arg;
-    const struct nlmsghdr *h = (const struct nlmsghdr *) ((const char *) e - NLMSG_HDRLEN);
-
-    c->last_errno = e->error < 0 ? -e->error : e->error;
     c->message[0] = '\0';
     /* NETLINK_CAP_ACK is set: the TLVs follow struct nlmsgerr directly. */
     if ((h->nlmsg_flags & PTAP_NLM_F_ACK_TLVS) &&
@@ -125,6 +125,18 @@ static int err_cb(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg)
             p += NLA_ALIGN(alen);
         }
     }
+}
+
+/* Keep the kernel's exact errno and its extended-ack text: libnl folds
+ * errnos into fewer NLE_* codes. */
+static int err_cb(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg)
+{
+    ptap_link_ctx *c = arg;
+    const struct nlmsghdr *h = (const struct nlmsghdr *) ((const char *) e - NLMSG_HDRLEN);
+
+    (void) nla;
+    c->last_errno = e->error < 0 ? -e->error : e->error;
+    ack_text(c, h, e);
     return NL_STOP;
 }
 
@@ -170,6 +182,16 @@ int ptap_link_open(ptap_link_ctx **ret)
     (void) setsockopt(nl_socket_get_fd(c->sk), SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
     (void) setsockopt(nl_socket_get_fd(c->sk), SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
     nl_socket_modify_err_cb(c->sk, NL_CB_CUSTOM, err_cb, c);
+    c->seq = 0x80000000u;
+    {
+        int size = 0;
+        socklen_t len = sizeof(size);
+
+        if (getsockopt(nl_socket_get_fd(c->sk), SOL_SOCKET, SO_RCVBUF, &size, &len) < 0 ||
+            size <= 0)
+            size = 65536;
+        c->rcvbuf = (size_t) size;
+    }
     *ret = c;
     return 0;
 }
@@ -182,10 +204,8 @@ void ptap_link_close(ptap_link_ctx *c)
     free(c);
 }
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct rtnl_link *, rtnl_link_put)
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nl_msg *, nlmsg_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nl_cb *, nl_cb_put)
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct nl_addr *, nl_addr_put)
 
 const char *ptap_link_message(const ptap_link_ctx *c)
 {
@@ -368,7 +388,16 @@ int ptap_link_dump_ctx(ptap_link_ctx *c, ptap_link_info **ret, size_t *n)
         cb = link_reply_cb(c, &st);
         if (!cb)
             return -ENOMEM;
-        r = nl_send_simple(c->sk, RTM_GETLINK, NLM_F_DUMP, &ifi, sizeof(ifi));
+        {
+            _cleanup_(nlmsg_freep) struct nl_msg *msg = nlmsg_alloc_simple(RTM_GETLINK, NLM_F_DUMP);
+
+            /* No statistics: nobody here reads them, and they are most of
+             * each link's message. */
+            if (!msg || nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0 ||
+                nla_put_u32(msg, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS) < 0)
+                return -ENOMEM;
+            r = nl_send_auto(c->sk, msg);
+        }
         if (r < 0)
             return finish(c, r);
         r = nl_recvmsgs(c->sk, cb);
@@ -425,7 +454,8 @@ int ptap_link_get_ctx(ptap_link_ctx *c, const char *name, ptap_link_info *ret)
     if (!msg)
         return -ENOMEM;
     if (nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0 ||
-        nla_put_string(msg, IFLA_IFNAME, name) < 0)
+        nla_put_string(msg, IFLA_IFNAME, name) < 0 ||
+        nla_put_u32(msg, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS) < 0)
         return -ENOMEM;
     /* Read up to the ACK (libnl's sequence numbers advance on it): an ACK
      * left unread would be taken for the answer to the next request. */
@@ -472,58 +502,250 @@ int ptap_link_dump(ptap_link_info **ret, size_t *n)
     return ptap_link_dump_ctx(c, ret, n);
 }
 
-/* --- configure ----------------------------------------------------------- */
+/* --- configure: pipelined requests ------------------------------------- */
+
+/* Requests in flight at once: their acks (one small skb each, the error
+ * text capped by NETLINK_CAP_ACK) fit the socket's default receive
+ * buffer with room to spare, so none is dropped (ENOBUFS). */
+#define PIPE_MAX 64
+/* What one reply takes of the receive buffer (skb overhead included), at
+ * most: an ack (its error text capped), and a link message without
+ * statistics. */
+#define ACK_SIZE 1024
+#define LINK_REPLY_SIZE 8192
+
+/* One RTM_SETLINK for @cfg on link @ifindex, asking for an ack. */
+static int setlink_msg(int ifindex, const ptap_link_config *cfg, struct nl_msg **ret)
+{
+    _cleanup_(nlmsg_freep) struct nl_msg *msg = NULL;
+    struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = ifindex };
+
+    if (cfg->up) {
+        ifi.ifi_flags = IFF_UP;
+        ifi.ifi_change = IFF_UP;
+    }
+    msg = nlmsg_alloc_simple(RTM_SETLINK, NLM_F_REQUEST | NLM_F_ACK);
+    if (!msg)
+        return -ENOMEM;
+    if (nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0 ||
+        (cfg->alias && nla_put_string(msg, IFLA_IFALIAS, cfg->alias) < 0) ||
+        (cfg->mtu && nla_put_u32(msg, IFLA_MTU, cfg->mtu) < 0) ||
+        (cfg->has_mac && nla_put(msg, IFLA_ADDRESS, PTAP_MAC_LEN, cfg->mac) < 0) ||
+        (cfg->master > 0 && nla_put_u32(msg, IFLA_MASTER, (uint32_t) cfg->master) < 0) ||
+        (cfg->set_group && nla_put_u32(msg, IFLA_GROUP, cfg->group) < 0))
+        return -ENOMEM;
+    if (cfg->no_ipv6_addr) {
+        /* IFLA_AF_SPEC { AF_INET6 { IFLA_INET6_ADDR_GEN_MODE: NONE } } */
+        struct nlattr *af = nla_nest_start(msg, IFLA_AF_SPEC), *in6;
+
+        if (!af || !(in6 = nla_nest_start(msg, AF_INET6)) ||
+            nla_put_u8(msg, IFLA_INET6_ADDR_GEN_MODE, IN6_ADDR_GEN_MODE_NONE) < 0)
+            return -ENOMEM;
+        nla_nest_end(msg, in6);
+        nla_nest_end(msg, af);
+    }
+    *ret = TAKE_PTR(msg);
+    return 0;
+}
+
+/*
+ * Send @n requests (@msgs, each asking for an ack) @group at a time (fewer
+ * when the receive buffer would not hold @reply_size bytes for each), each
+ * group in one sendmsg, then read the group's acks (other replies are
+ * skipped): errs[i] gets request
+ * i's result (0 or -errno), matched by sequence number, whatever the
+ * order. The first failure's errno and text stay in @c. Returns 0 when all
+ * succeeded, the first failure's -errno, or a transport error (then the
+ * requests not acked have errs -EIO: their fate is unknown).
+ */
+static int request_many(ptap_link_ctx *c, struct nl_msg **msgs, size_t n, size_t group,
+                        size_t reply_size, int *errs)
+{
+    int fd = nl_socket_get_fd(c->sk), first = 0;
+
+    /* Never more replies in flight than the receive buffer holds (a reply
+     * lost to ENOBUFS would leave its request's fate unknown). */
+    if (group > c->rcvbuf / reply_size)
+        group = c->rcvbuf / reply_size;
+    if (group == 0)
+        group = 1;
+
+    reset(c);
+    for (size_t i = 0; i < n; i++)
+        errs[i] = -EIO;
+    for (size_t off = 0; off < n; off += group) {
+        size_t k = n - off < group ? n - off : group, len = 0, got = 0;
+        _cleanup_free_ char *buf = NULL;
+        _cleanup_free_ bool *seen = calloc(k, sizeof(bool));
+        uint32_t base = 0;
+
+        for (size_t i = 0; i < k; i++)
+            len += NLMSG_ALIGN(nlmsg_hdr(msgs[off + i])->nlmsg_len);
+        buf = malloc(len);
+        if (!buf || !seen)
+            return -ENOMEM;
+        len = 0;
+        for (size_t i = 0; i < k; i++) {
+            struct nlmsghdr *h = nlmsg_hdr(msgs[off + i]);
+            uint32_t seq = c->seq++;
+
+            if (i == 0)
+                base = seq;
+            h->nlmsg_seq = seq;
+            h->nlmsg_pid = nl_socket_get_local_port(c->sk);
+            memcpy(buf + len, h, h->nlmsg_len);
+            len += NLMSG_ALIGN(h->nlmsg_len);
+        }
+        /* The kernel runs the requests one after the other, in this call. */
+        if (send(fd, buf, len, 0) < 0)
+            return negative_errno();
+        while (got < k) {
+            union {
+                char b[16384];
+                struct nlmsghdr align;
+            } rb;
+            ssize_t r = recv(fd, rb.b, sizeof(rb.b), 0);
+
+            if (r < 0) {
+                if (errno == EINTR)
+                    continue;
+                /* ENOBUFS: an ack was lost; what it answered is unknown. */
+                snprintf(c->message, sizeof(c->message), "reading the acks: %s",
+                         strerror(errno));
+                return negative_errno();
+            }
+            size_t left = (size_t) r;
+            for (struct nlmsghdr *h = &rb.align; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+                const struct nlmsgerr *e = NLMSG_DATA(h);
+                uint32_t i = h->nlmsg_seq - base;
+
+                /* Anything but an ack of this group (none expected) is
+                 * skipped: a request's result comes only from its ack. */
+                if (h->nlmsg_type != NLMSG_ERROR || i >= k || seen[i] ||
+                    h->nlmsg_len < NLMSG_HDRLEN + sizeof(*e))
+                    continue;
+                seen[i] = true;
+                got++;
+                errs[off + i] = e->error > 0 ? -e->error : e->error;
+                if (e->error && !first) {
+                    first = errs[off + i];
+                    c->last_errno = -first;
+                    ack_text(c, h, e);
+                }
+            }
+        }
+    }
+    return first;
+}
+
+int ptap_link_configure_many(ptap_link_ctx *c, const int *ifindexes, const ptap_link_config *cfgs,
+                             size_t n, int *errs)
+{
+    _cleanup_free_ struct nl_msg **msgs = calloc(n ? n : 1, sizeof(*msgs));
+    _cleanup_free_ int *own = NULL;
+    int r = 0;
+
+    if (!msgs)
+        return -ENOMEM;
+    if (!errs) {
+        own = calloc(n ? n : 1, sizeof(int));
+        if (!own)
+            return -ENOMEM;
+        errs = own;
+    }
+    for (size_t i = 0; i < n && r == 0; i++)
+        r = setlink_msg(ifindexes[i], &cfgs[i], &msgs[i]);
+    if (r == 0)
+        r = request_many(c, msgs, n, PIPE_MAX, ACK_SIZE, errs);
+    for (size_t i = 0; i < n; i++)
+        nlmsg_free(msgs[i]);
+    return r;
+}
+
+int ptap_link_sync_many(ptap_link_ctx *c, const int *ifindexes, size_t n)
+{
+    _cleanup_free_ struct nl_msg **msgs = calloc(n ? n : 1, sizeof(*msgs));
+    _cleanup_free_ int *errs = calloc(n ? n : 1, sizeof(int));
+    int r = 0;
+
+    if (!msgs || !errs)
+        return -ENOMEM;
+    for (size_t i = 0; i < n && r == 0; i++) {
+        struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = ifindexes[i] };
+
+        msgs[i] = nlmsg_alloc_simple(RTM_GETLINK, NLM_F_REQUEST | NLM_F_ACK);
+        if (!msgs[i] || nlmsg_append(msgs[i], &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0 ||
+            nla_put_u32(msgs[i], IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS) < 0)
+            r = -ENOMEM;
+    }
+    /* Each reply is a whole link message (~1 KiB), then the ack. */
+    if (r == 0)
+        r = request_many(c, msgs, n, PIPE_MAX / 4, LINK_REPLY_SIZE, errs);
+    for (size_t i = 0; i < n; i++)
+        nlmsg_free(msgs[i]);
+    return r;
+}
 
 int ptap_link_configure(ptap_link_ctx *c, int ifindex, const ptap_link_config *cfg)
 {
-    _cleanup_(rtnl_link_putp) struct rtnl_link *orig = NULL, *chg = NULL;
-    int r;
-
-    reset(c);
-    orig = rtnl_link_alloc();
-    chg = rtnl_link_alloc();
-    if (!orig || !chg)
-        return -ENOMEM;
-    /* rtnl_link_change() needs only the index of the original. */
-    rtnl_link_set_ifindex(orig, ifindex);
-    if (cfg->alias)
-        rtnl_link_set_ifalias(chg, cfg->alias);
-    if (cfg->mtu)
-        rtnl_link_set_mtu(chg, cfg->mtu);
-    if (cfg->has_mac) {
-        _cleanup_(nl_addr_putp) struct nl_addr *a = nl_addr_build(AF_LLC, cfg->mac, PTAP_MAC_LEN);
-
-        if (!a)
-            return -ENOMEM;
-        rtnl_link_set_addr(chg, a);
-    }
-    if (cfg->master > 0)
-        rtnl_link_set_master(chg, cfg->master);
-    if (cfg->up)
-        rtnl_link_set_flags(chg, IFF_UP);
-    if (cfg->set_group)
-        rtnl_link_set_group(chg, cfg->group);
-    r = rtnl_link_change(c->sk, orig, chg, 0);
-    return finish(c, r);
+    return ptap_link_configure_many(c, &ifindex, cfg, 1, NULL);
 }
 
 /* --- batch delete -------------------------------------------------------- */
 
-static int set_group(ptap_link_ctx *c, int ifindex, uint32_t group)
+/* Move @n links into link group @group, pipelined; errs as request_many(). */
+static int set_groups(ptap_link_ctx *c, const int *ifindexes, size_t n, uint32_t group, int *errs)
+{
+    _cleanup_free_ ptap_link_config *cfgs = calloc(n ? n : 1, sizeof(*cfgs));
+
+    if (!cfgs)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        cfgs[i] = (ptap_link_config) { .set_group = true, .group = group };
+    return ptap_link_configure_many(c, ifindexes, cfgs, n, errs);
+}
+
+/* Put the links of @ifindexes whose errs entry is 0 (all when @errs is
+ * NULL) back into group 0, keeping the error already in @c. */
+static void ungroup(ptap_link_ctx *c, const int *ifindexes, size_t n, const int *errs)
+{
+    char saved[sizeof(c->message)];
+    int saved_errno = c->last_errno;
+    _cleanup_free_ int *moved = calloc(n ? n : 1, sizeof(int));
+    size_t m = 0;
+
+    memcpy(saved, c->message, sizeof(saved));
+    if (moved) {
+        for (size_t i = 0; i < n; i++)
+            if (!errs || errs[i] == 0)
+                moved[m++] = ifindexes[i];
+        (void) set_groups(c, moved, m, 0, NULL);
+    }
+    memcpy(c->message, saved, sizeof(saved));
+    c->last_errno = saved_errno;
+}
+
+/* One RTM_DELLINK: of link @ifindex, or (@ifindex 0) of link group @group. */
+static int dellink(ptap_link_ctx *c, int ifindex, uint32_t group)
 {
     _cleanup_(nlmsg_freep) struct nl_msg *msg = NULL;
     struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = ifindex };
     int r;
 
     reset(c);
-    msg = nlmsg_alloc_simple(RTM_SETLINK, 0);
+    msg = nlmsg_alloc_simple(RTM_DELLINK, 0);
     if (!msg)
         return -ENOMEM;
     if (nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0 ||
-        nla_put_u32(msg, IFLA_GROUP, group) < 0)
+        (!ifindex && nla_put_u32(msg, IFLA_GROUP, group) < 0))
         return -ENOMEM;
     r = nl_send_sync(c->sk, TAKE_PTR(msg)); /* frees msg */
     return finish(c, r);
+}
+
+int ptap_link_delete_batch(ptap_link_ctx *c, const int *ifindexes, size_t n)
+{
+    return ptap_link_delete_batch_dumped(c, ifindexes, n, NULL, 0);
 }
 
 static bool group_in_use(const ptap_link_info *v, size_t n, uint32_t g)
@@ -534,110 +756,97 @@ static bool group_in_use(const ptap_link_info *v, size_t n, uint32_t g)
     return false;
 }
 
-static void ungroup(ptap_link_ctx *c, const int *ifindexes, size_t n)
+static int cmp_int(const void *a, const void *b)
 {
-    char saved[sizeof(c->message)];
-    int saved_errno = c->last_errno;
+    int x = *(const int *) a, y = *(const int *) b;
 
-    memcpy(saved, c->message, sizeof(saved));
-    for (size_t i = 0; i < n; i++)
-        (void) set_group(c, ifindexes[i], 0);
-    memcpy(c->message, saved, sizeof(saved));
-    c->last_errno = saved_errno;
+    return (x > y) - (x < y);
 }
 
-int ptap_link_delete_batch(ptap_link_ctx *c, const int *ifindexes, size_t n)
+static uint32_t random_group(const ptap_link_info *dump, size_t n_dump)
 {
-    ptap_link_info *v = NULL;
-    size_t nv = 0;
-    int r;
-
-    if (n == 0)
-        return 0;
-    r = ptap_link_dump_ctx(c, &v, &nv);
-    if (r < 0)
-        return r;
-    r = ptap_link_delete_batch_dumped(c, ifindexes, n, v, nv);
-    ptap_link_info_free(v);
-    return r;
-}
-
-int ptap_link_delete_batch_dumped(ptap_link_ctx *c, const int *ifindexes, size_t n,
-                                  const ptap_link_info *dump, size_t n_dump)
-{
-    ptap_link_info *v = NULL;
-    size_t nv = 0, members = 0;
-    uint32_t group = 0;
-    int r;
-
-    if (n == 0)
-        return 0;
-    for (int attempt = 0; attempt < 64 && !group; attempt++) {
+    for (int attempt = 0; attempt < 64; attempt++) {
         uint32_t rnd;
 
         if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
             rnd = (uint32_t) rand();
         rnd = GROUP_MIN + rnd % GROUP_SPAN;
         if (!group_in_use(dump, n_dump, rnd))
-            group = rnd;
+            return rnd;
     }
-    if (!group)
-        return -EBUSY;
+    return 0;
+}
 
-    for (size_t i = 0; i < n; i++) {
-        r = set_group(c, ifindexes[i], group);
+int ptap_link_delete_batch_dumped(ptap_link_ctx *c, const int *ifindexes, size_t n,
+                                  const ptap_link_info *dump, size_t n_dump)
+{
+    _cleanup_free_ int *errs = calloc(n ? n : 1, sizeof(int));
+    int r;
+
+    if (n == 0)
+        return 0;
+    if (!errs)
+        return -ENOMEM;
+    _cleanup_free_ int *sorted = NULL;
+    /* One link: deleted by its index, which the kernel never hands to
+     * another link meanwhile; no group, no dump. */
+    if (n == 1)
+        return dellink(c, ifindexes[0], 0);
+    /* Ours, sorted: the check below looks each group member up. */
+    sorted = malloc(n * sizeof(int));
+    if (!sorted)
+        return -ENOMEM;
+    memcpy(sorted, ifindexes, n * sizeof(int));
+    qsort(sorted, n, sizeof(int), cmp_int);
+
+    /* The group is drawn at random from a range nobody uses by hand (and
+     * not in @dump, when the caller has one). The check after the move is
+     * what counts: a group that turns out to hold other links is left
+     * again, and another one drawn. */
+    for (int attempt = 0; attempt < 4; attempt++) {
+        _cleanup_(ptap_link_info_freep) ptap_link_info *v = NULL;
+        size_t nv = 0, members = 0;
+        bool foreign = false;
+        uint32_t group = random_group(dump, n_dump);
+
+        if (!group)
+            return -EBUSY;
+        r = set_groups(c, ifindexes, n, group, errs);
         if (r < 0) {
-            ungroup(c, ifindexes, i);
+            ungroup(c, ifindexes, n, errs);
             return r;
         }
-    }
-    ptap_fault("link-after-group");
+        ptap_fault("link-after-group");
 
-    /* Delete the group only if it holds exactly our links: a link that
-     * joined it meanwhile (somebody else with CAP_NET_ADMIN) must not go. */
-    r = ptap_link_dump_ctx(c, &v, &nv);
-    if (r < 0) {
-        ungroup(c, ifindexes, n);
-        return r;
-    }
-    for (size_t i = 0; i < nv; i++)
-        if (v[i].link_group == group) {
-            bool ours = false;
-
-            for (size_t j = 0; j < n; j++)
-                if (ifindexes[j] == v[i].ifindex)
-                    ours = true;
-            if (!ours) {
-                ptap_link_info_free(v);
-                ungroup(c, ifindexes, n);
-                snprintf(c->message, sizeof(c->message),
-                         "another link joined group %u", group);
-                return -EBUSY;
-            }
-            members++;
+        /* Delete the group only if it holds exactly our links: a link that
+         * joined it meanwhile (somebody else with CAP_NET_ADMIN) must not go. */
+        r = ptap_link_dump_ctx(c, &v, &nv);
+        if (r < 0) {
+            ungroup(c, ifindexes, n, NULL);
+            return r;
         }
-    ptap_link_info_free(v);
-    if (members != n) {
-        ungroup(c, ifindexes, n);
-        snprintf(c->message, sizeof(c->message), "a link vanished before deletion");
-        return -ENODEV;
-    }
+        for (size_t i = 0; i < nv; i++)
+            if (v[i].link_group == group) {
+                bool ours = bsearch(&v[i].ifindex, sorted, n, sizeof(int), cmp_int) != NULL;
 
-    {
-        _cleanup_(nlmsg_freep) struct nl_msg *msg = NULL;
-        struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = 0 };
-
-        reset(c);
-        msg = nlmsg_alloc_simple(RTM_DELLINK, 0);
-        if (!msg)
-            return -ENOMEM;
-        if (nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0 ||
-            nla_put_u32(msg, IFLA_GROUP, group) < 0)
-            return -ENOMEM;
-        r = nl_send_sync(c->sk, TAKE_PTR(msg));
-        r = finish(c, r);
+                foreign |= !ours;
+                members += ours;
+            }
+        if (foreign) {
+            ungroup(c, ifindexes, n, NULL);
+            snprintf(c->message, sizeof(c->message), "another link joined group %u", group);
+            /* In use already, or joined since: another group. */
+            continue;
+        }
+        if (members != n) {
+            ungroup(c, ifindexes, n, NULL);
+            snprintf(c->message, sizeof(c->message), "a link vanished before deletion");
+            return -ENODEV;
+        }
+        r = dellink(c, 0, group);
         if (r < 0)
-            ungroup(c, ifindexes, n);
+            ungroup(c, ifindexes, n, NULL);
         return r;
     }
+    return -EBUSY;
 }

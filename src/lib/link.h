@@ -2,11 +2,14 @@
 /*
  * link.h: rtnetlink for ptap's taps (libnl-route underneath).
  *
- * - ptap_link_configure(): one rtnl_link_change per tap for ifalias (the
- *   provenance mark), MTU, MAC, master and up.
+ * - ptap_link_configure(): one RTM_SETLINK per tap for ifalias (the
+ *   provenance mark), MTU, MAC, master, group and up;
+ *   ptap_link_configure_many() pipelines many: the requests go out in
+ *   groups (one sendmsg each), then their acks are read, each matched to
+ *   its request by sequence number.
  * - ptap_link_delete_batch(): move the taps into one fresh link group and
  *   delete the group with a single RTM_DELLINK (the kernel waits for RCU
- *   once, not once per device).
+ *   once, not once per device); a single tap is deleted by its index.
  * - ptap_link_dump(): every link in the current network namespace with
  *   the tun attributes (owner, group, flags) the kernel reports in
  *   IFLA_LINKINFO/IFLA_INFO_DATA (parsed from the raw attributes: libnl
@@ -111,29 +114,60 @@ typedef struct ptap_link_config {
     bool up;                  /* bring the link up */
     bool set_group;           /* set the link group to @group (0: out of any deletion group) */
     uint32_t group;
+    bool no_ipv6_addr;        /* IPv6 address generation off (IFLA_INET6_ADDR_GEN_MODE
+                               * NONE): no link-local address, no DAD, for a bridge
+                               * port. The kernel refuses it (-EAFNOSUPPORT) where the
+                               * link has no IPv6 (IPv6 off, MTU < 1280) */
 } ptap_link_config;
 
 /**
  * ptap_link_configure: apply @cfg to link @ifindex in one netlink change
- * (RTM_NEWLINK, falling back to RTM_SETLINK as libnl does).
- * Returns 0 or a negative errno (the kernel's; see ptap_link_message()).
+ * (RTM_SETLINK). Returns 0 or a negative errno (the kernel's; see
+ * ptap_link_message()).
  */
 int ptap_link_configure(ptap_link_ctx *c, int ifindex, const ptap_link_config *cfg);
 
 /**
+ * ptap_link_sync_many: look up the @n links @ifindexes (RTM_GETLINK,
+ * pipelined, replies dropped) for the side effect the kernel gives a
+ * lookup: it brings its idea of each link's operational state up to date
+ * (its "link watch" otherwise catches up on a carrier change up to a second
+ * later). A tap whose carrier just went off then joins a bridge and goes
+ * up as the dead port it is: no STP and multicast start-up for it, the
+ * costliest part of a create (as `ip link set` does by its own lookup).
+ * Returns 0 or the first failure's -errno.
+ */
+int ptap_link_sync_many(ptap_link_ctx *c, const int *ifindexes, size_t n);
+
+/**
+ * ptap_link_configure_many: apply cfgs[i] to link ifindexes[i], for i < @n,
+ * pipelined: the requests are sent in groups (one sendmsg each, the kernel
+ * runs them in order), then each group's acks are read. Every request is
+ * made whatever happens to the others.
+ * @errs: NULL, or @n slots that receive each request's result (0 or the
+ *   kernel's -errno; -EIO when its ack never came)
+ * Returns 0 when all succeeded, else the first failure's -errno (its text
+ * in ptap_link_message()), or a transport error.
+ */
+int ptap_link_configure_many(ptap_link_ctx *c, const int *ifindexes, const ptap_link_config *cfgs,
+                             size_t n, int *errs);
+
+/**
  * ptap_link_delete_batch: delete the @n links in @ifindexes at once.
- * Picks a non-zero link group no link in the namespace uses, moves the
- * links into it, checks that the group holds exactly them, then sends
- * one RTM_DELLINK for the group. If anything fails before the delete,
- * the links are moved back to group 0 (best effort).
- * Returns 0 or a negative errno (-EBUSY: another link joined the group).
+ * One link is deleted by its index. Several: draws a random link group
+ * from a range nobody uses by hand, moves the links into it (pipelined),
+ * checks in one dump that the group holds exactly them (one that holds
+ * others too is left again and another drawn), then sends one RTM_DELLINK
+ * for the group. If anything fails before the delete, the links are moved
+ * back to group 0 (best effort).
+ * Returns 0 or a negative errno (-EBUSY: every group drawn held others).
  */
 int ptap_link_delete_batch(ptap_link_ctx *c, const int *ifindexes, size_t n);
 
 /**
  * ptap_link_delete_batch_dumped: ptap_link_delete_batch() for a caller that
- * has just dumped the links (@dump, @n_dump): the group is chosen from that
- * dump, saving one of the two dumps (the check after the move stays).
+ * has just dumped the links (@dump, @n_dump; NULL, 0: none): the group is
+ * drawn among those that dump does not show (the check after the move stays).
  */
 int ptap_link_delete_batch_dumped(ptap_link_ctx *c, const int *ifindexes, size_t n,
                                   const ptap_link_info *dump, size_t n_dump);

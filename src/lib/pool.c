@@ -654,6 +654,34 @@ static int refuse_unjudged(ptap_error *err, const char *what, const char *name,
                           v->load_error ? EX_OSERR : EX_NOPERM, "%s '%s': %s", what, name, why);
 }
 
+static int cmp_name_index(const void *a, const void *b, void *names)
+{
+    size_t x = *(const size_t *) a, y = *(const size_t *) b;
+    int c = strcmp(((char *const *) names)[x], ((char *const *) names)[y]);
+
+    return c ? c : (x > y) - (x < y);
+}
+
+/* *@ret: the first position in @names whose name came before (n: none),
+ * found by sorting rather than by comparing every pair. */
+static int first_repeat(char *const *names, size_t n, size_t *ret)
+{
+    _cleanup_free_ size_t *order = calloc(n ? n : 1, sizeof(*order));
+
+    *ret = n;
+    if (!order)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        order[i] = i;
+    qsort_r(order, n, sizeof(*order), cmp_name_index, (void *) names);
+    /* In a run of equal names the second is the first repeat. */
+    for (size_t i = 1; i < n; i++)
+        if (strcmp(names[order[i]], names[order[i - 1]]) == 0 &&
+            (i < 2 || strcmp(names[order[i - 1]], names[order[i - 2]]) != 0) && order[i] < *ret)
+            *ret = order[i];
+    return 0;
+}
+
 int ptap_pool_destroy(ptap_journal *j, char *const *names, size_t n, unsigned flags,
                       ptap_error *err)
 {
@@ -667,8 +695,13 @@ int ptap_pool_destroy(ptap_journal *j, char *const *names, size_t n, unsigned fl
     const char *jid = ptap_journal_id(j);
     int r;
 
+    size_t first_dup;
+
     if (!recs || !grp || !where || !dev || !present || !done)
         return -ENOMEM;
+    r = first_repeat(names, n, &first_dup);
+    if (r < 0)
+        return r;
     r = ptap_kviews_init(&w, names, n, err);
     if (r < 0)
         return r;
@@ -678,9 +711,8 @@ int ptap_pool_destroy(ptap_journal *j, char *const *names, size_t n, unsigned fl
         const ptap_kdev *d = NULL;
         ptap_nsview *v;
 
-        for (size_t k = 0; k < i; k++)
-            if (strcmp(names[k], names[i]) == 0)
-                return ptap_error_set(err, -EINVAL, EX_USAGE, "tap '%s' named twice", names[i]);
+        if (i == first_dup)
+            return ptap_error_set(err, -EINVAL, EX_USAGE, "tap '%s' named twice", names[i]);
         if (!rec || rec->state == PTAP_STATE_CREATING)
             return ptap_error_set(err, -ENOENT, EX_USAGE, "cannot destroy '%s': not on record in '%s'",
                                   names[i], ptap_journal_path(j));

@@ -30,6 +30,10 @@ typedef struct ptap_tap_params {
     gid_t group;        /* (gid_t) -1: no group */
     bool multi_queue;   /* IFF_MULTI_QUEUE */
     bool vnet_hdr;      /* IFF_VNET_HDR */
+    bool no_carrier;    /* made without a carrier (IFF_NO_CARRIER, Linux 6.0+): it
+                         * gets one when a guest attaches. Until then the kernel
+                         * starts nothing for it: no bridge port start-up (STP,
+                         * multicast), no IPv6 autoconfiguration */
 } ptap_tap_params;
 
 /**
@@ -38,8 +42,9 @@ typedef struct ptap_tap_params {
  * @p: what to create; p->name must already be validated
  * @ret_fd: receives the tun descriptor (O_CLOEXEC) that keeps it alive
  * @ret_name: receives the kernel's final name (IFNAMSIZ bytes)
- * Returns 0, or a negative errno (-EBUSY: the name is taken); on failure
- * nothing is left behind.
+ * Returns 1 when the tap was made without a carrier (p->no_carrier and a
+ * kernel that has it), 0 otherwise, or a negative errno (-EBUSY: the name
+ * is taken); on failure nothing is left behind.
  */
 int ptap_tap_open(const ptap_tap_params *p, int *ret_fd, char ret_name[IFNAMSIZ]);
 

@@ -17,7 +17,7 @@
 #define PTAP_MAC_STRLEN 18 /* "52:54:00:12:34:56" + NUL */
 #define PTAP_MTU_MIN 68
 #define PTAP_MTU_MAX 65521 /* tun's MAX_MTU */
-#define PTAP_COUNT_MAX 4096 /* taps one create makes (one helper run) */
+#define PTAP_COUNT_MAX 16384 /* taps one create makes (one helper run) */
 #define PTAP_TAG_MAX 64
 #define PTAP_QEMU_ID_MAX 64
 

@@ -15,8 +15,9 @@
  * the first open to the last close). Afterwards the taps are deleted in
  * one link-group RTM_DELLINK (not timed) unless --keep is given.
  *
- * Usage: bench_floor --count N --owner UID --bridge BR [--template T]
+ * Usage: bench_floor --count N --owner UID [--bridge BR] [--template T]
  *                    [--keep]
+ * (without --bridge: the taps are only up, for sizes a bridge cannot take)
  */
 #include <errno.h>
 #include <getopt.h>
@@ -54,7 +55,7 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *ret)
 
 static void usage(FILE *f)
 {
-    fputs("usage: bench_floor --count N --owner UID --bridge BR [--template T] [--keep]\n", f);
+    fputs("usage: bench_floor --count N --owner UID [--bridge BR] [--template T] [--keep]\n", f);
 }
 
 int main(int argc, char **argv)
@@ -110,7 +111,7 @@ int main(int argc, char **argv)
             return EX_USAGE;
         }
     }
-    if (!count || !have_owner || !bridge || optind != argc) {
+    if (!count || !have_owner || optind != argc) {
         usage(stderr);
         return EX_USAGE;
     }
@@ -125,7 +126,7 @@ int main(int argc, char **argv)
     }
     /* The same set-up the helper does once per call: the bridge's index
      * and MTU (ptap's default MTU is the bridge's). */
-    {
+    if (bridge) {
         ptap_link_info *links = NULL;
         size_t n = 0;
         const ptap_link_info *br;

@@ -82,14 +82,16 @@ def main(argv):
         ttxt = "" if target == "-" else target.replace("<=", "≤").replace(">=", "≥")
         mtxt = {"yes": "✅ yes", "no": "❌ **no**", "-": ""}.get(met, met)
         if met in ("no", "not run"):
-            missed.append((bench, cont, ratio, target, met))
+            missed.append((bench, cont, ratio, target, met, medtxt))
         w("| %s | %s | %s | %s | %s | %s |" % (name, cont, medtxt, rtxt, ttxt, mtxt))
     w("")
     if missed:
         w("## Targets missed in this run\n")
-        for (bench, cont, ratio, target, met) in missed:
+        for (bench, cont, ratio, target, met, medv) in missed:
             if met == "not run":
                 w("- **%s**: not run (%s)." % (bench, cont))
+            elif ratio == "-":
+                w("- **%s** — %s: %s, target %s." % (bench, cont, medv, target))
             else:
                 w("- **%s** — %s: ratio %s, target %s." % (bench, cont, num(ratio), target))
         w("")

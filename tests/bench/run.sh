@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# tests/bench/run.sh BUILD_DIR: run ptap's five benchmarks side by side
-# with what people would otherwise use, and rewrite docs/performance.md.
-#   1 bench-create.sh        ptap create vs an ip loop vs the in-process floor
-#   2 bench-recover.sh       ptap recover vs an ip link del loop (orphans)
-#   3 bench-journal-cli.sh   journal scaling (+ bench_journal in process)
-#   4 bench-hotplug.sh       ptap attach vs raw QMP and virsh attach-device
-#   5 bench-concurrency.sh   8 parallel clients, journal = kernel afterwards
-# As root (namespaces, taps, a guest, a libvirtd). About 5-8 minutes on 2
+# tests/bench/run.sh BUILD_DIR: run ptap's benchmarks side by side with
+# what people would otherwise use, and rewrite docs/performance.md.
+#   1 bench-create.sh        ptap create/destroy vs ip -batch (+ ip loop, floor);
+#                            again without a bridge from 100 to 10,000 taps (the curve)
+#   2 bench-recover.sh       ptap recover vs ip -batch (+ ip link del loop)
+#   3 bench-busy.sh          one tap with 10,000 other links vs none
+#   4 bench-journal-cli.sh   journal scaling (+ bench_journal in process)
+#   5 bench-hotplug.sh       ptap attach vs raw QMP and virsh attach-device
+#                            (under flock PTAP_E2E_LOCK, default /tmp/ptap-e2e.lock:
+#                            it starts a QEMU and a libvirtd)
+#   6 bench-concurrency.sh   8 parallel clients, journal = kernel afterwards
+# As root (namespaces, taps, a guest, a libvirtd). About 8-10 minutes on 2
 # cores. BENCH_OUT=FILE writes the page elsewhere (default
-# docs/performance.md in the source tree).
+# docs/performance.md in the source tree). BENCH_ONLY="1 3" runs only those
+# (the page then holds only their results). BENCH_KEEP=DIR: see the end.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/common.sh"
 set +e # a failed benchmark is reported in the page; the others still run
@@ -30,10 +35,14 @@ durations=()
 start_all=$SECONDS
 
 run() { # LABEL SCRIPT ARGS...
-    local label=$1 script=$2 t0=$SECONDS rc=0
+    local label=$1 script=$2 t0=$SECONDS rc=0 lock=()
     shift 2
+    if [ -n "${BENCH_ONLY:-}" ] && ! grep -qw -- "${label%%.*}" <<<"$BENCH_ONLY"; then
+        return 0
+    fi
+    [ "$script" = bench-hotplug.sh ] && lock=(flock "${PTAP_E2E_LOCK:-/tmp/ptap-e2e.lock}")
     printf '\n\033[1m== %s\033[0m\n' "$label" >&2
-    bash "$here/$script" "$@" >"$work/out" || rc=$?
+    "${lock[@]}" bash "$here/$script" "$@" >"$work/out" || rc=$?
     cat "$work/out" >>"$results"
     durations+=("$label: $((SECONDS - t0)) s")
     case $rc in
@@ -48,11 +57,14 @@ run() { # LABEL SCRIPT ARGS...
     esac
 }
 
-run "1. create N taps" bench-create.sh --sizes "100 1000" --rounds 5
+run "1. create + destroy N taps" bench-create.sh --sizes "100 1000" --rounds 5
+run "1b. create + destroy 100 to 10,000 taps, no bridge" bench-create.sh \
+    --sizes "100 1000 5000 10000" --rounds 3 --loop-max 0 --no-floor --bridge-max 0 --id-prefix nb-
 run "2. remove N orphans" bench-recover.sh --sizes "100 1000" --rounds 5 --rounds-large 3
-run "3. journal scaling" bench-journal-cli.sh --rounds 7
-run "4. hot-add on a live guest" bench-hotplug.sh --rounds 5
-run "5. concurrency" bench-concurrency.sh --clients 8 --ops 15 --rounds 3
+run "3. one tap on a busy host" bench-busy.sh --links 10000 --rounds 15
+run "4. journal scaling" bench-journal-cli.sh --rounds 7
+run "5. hot-add on a live guest" bench-hotplug.sh --rounds 5
+run "6. concurrency" bench-concurrency.sh --clients 8 --ops 15 --rounds 3
 
 {
     echo "## This run"
@@ -66,8 +78,9 @@ run "5. concurrency" bench-concurrency.sh --clients 8 --ops 15 --rounds 3
     echo "## How to reproduce"
     echo
     echo '```'
-    echo './dev bench                      # as root: packages, Release build in build-bench/, all five'
+    echo './dev bench                      # as root: packages, Release build in build-bench/, all of them'
     echo 'tests/bench/run.sh BUILD_DIR     # the same on an existing build'
+    echo 'BENCH_ONLY="1 3" tests/bench/run.sh BUILD_DIR   # some of them'
     echo 'PTAP_BUILD_DIR=BUILD_DIR tests/bench/bench-create.sh --sizes 1000 --rounds 3   # one benchmark'
     echo '```'
     echo
@@ -83,6 +96,11 @@ if [ -f "$here/analysis.md" ]; then
     { echo; cat "$here/analysis.md"; } >>"$work/page.md"
 fi
 cp "$work/page.md" "$out"
+# BENCH_KEEP=DIR keeps the raw results and notes (to rebuild the page after
+# editing analysis.md: report.py DIR/results.tsv DIR/notes.md OUT).
+if [ -n "${BENCH_KEEP:-}" ]; then
+    mkdir -p "$BENCH_KEEP" && cp "$results" "$work/notes.md" "$BENCH_KEEP/"
+fi
 printf '\n\033[1m== wrote %s\033[0m\n' "$out" >&2
 sed -n '/^## Results/,$p' "$out" | sed -n '1,/^## What/p' >&2
 if [ ${#failed[@]} -gt 0 ]; then

@@ -65,7 +65,7 @@ for mode in setuid cap; do
     refuse 64 "cannot create 'a%db'" $U1 create 'a%db'
     refuse 64 "needs a template" $U1 create plain --count 2
     refuse 64 "invalid count '0'" $U1 create 'p%d' --count 0
-    refuse 64 "invalid count '5000'" $U1 create 'p%d' --count 5000
+    refuse 64 "invalid count '16385'" $U1 create 'p%d' --count 16385
     refuse 64 "invalid count '3x'" $U1 create 'p%d' --count 3x
     refuse 64 "invalid MTU '67'" $U1 create x --mtu 67
     refuse 64 "invalid MTU '65522'" $U1 create x --mtu 65522

@@ -84,6 +84,14 @@ pt_log "chaos: $kills of $ROUNDS runs killed by SIGKILL"
 # ---- the helper killed at random moments during a destroy ----
 HROUNDS=${PTAP_CHAOS_HELPER_ROUNDS:-12}
 hkills=0
+# From a clean slate: the first loop's taps would eat into the user's quota.
+for as in root user; do
+    dir=$PC_ROOT_STATE
+    [ "$as" = user ] && dir=$PC_USER_STATE
+    mapfile -t names < <(pc_live "$as" "$dir")
+    [ ${#names[@]} -eq 0 ] || pt_assert_rc "destroy the first loop's taps ($as)" 0 \
+        pc_ptap "$as" "$dir" destroy "${names[@]}"
+done
 # The helper, by way of a wrapper that says its pid (and the command)
 # before it execs the real, setuid one: the pid stays the helper's.
 HPIDS=$PC_TMP/helper.pids

@@ -154,7 +154,7 @@ usage "create: two templates" "TEMPLATE" --state-dir "$SD" create 'a%d' 'b%d'
 usage "create: --count missing" "count" --state-dir "$SD" create 'a%d' --count
 usage "create: --count not a number" "'many'" --state-dir "$SD" create 'a%d' --count many
 usage "create: --count 0" "'0'" --state-dir "$SD" create 'a%d' --count 0
-usage "create: --count too big" "'4097'" --state-dir "$SD" create 'a%d' --count 4097
+usage "create: --count too big" "'16385'" --state-dir "$SD" create 'a%d' --count 16385
 usage "create: --count negative" "'-1'" --state-dir "$SD" create 'a%d' --count -1
 usage "create: --mtu too big" "'65522'" --state-dir "$SD" create a0 --mtu 65522
 usage "create: --mtu with junk" "'1500x'" --state-dir "$SD" create a0 --mtu 1500x
