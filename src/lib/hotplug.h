@@ -35,6 +35,8 @@ typedef struct ptap_attach_req {
     const char *id;           /* device id, or NULL: "net-TAP" */
     const char *mac;          /* guest MAC, or NULL: a fresh 52:54:00:xx:xx:xx */
     unsigned timeout_ms;      /* 0 = 10 s */
+    bool persistent;          /* libvirt (device method): also add the NIC and its
+                               * metadata to the persistent definition (migrate.h) */
 } ptap_attach_req;
 
 typedef struct ptap_attach_out {
@@ -48,7 +50,10 @@ typedef struct ptap_attach_out {
 } ptap_attach_out;
 
 /**
- * ptap_attach: hot-add a NIC backed by a tap to a running guest.
+ * ptap_attach: hot-add a NIC backed by a tap to a running guest. On a
+ * libvirt domain (device method) the domain's metadata then records what
+ * re-creates the tap on another host (migrate.h); a failure there undoes
+ * the attach.
  * Returns 0 and fills @out, or a negative errno with @err filled in
  * (exit code 69 when the target is not there or not running).
  */

@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * ptap hook-prepare / hook-started / hook-stopped: what ptap's libvirt
+ * hook runs, with the domain XML libvirt gave it on stdin (migrate.h,
+ * docs/migration.md). Never talks to libvirt.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "migrate.h"
+#include "util.h"
+#include "validate.h"
+#include "vmeta.h"
+
+enum { HOOK_UUID, HOOK_CONNECT, HOOK_QEMU_CONF, HOOK_NETWORK_DIR, HOOK_STATUS };
+
+static const cli_option hook_options[] = {
+    [HOOK_UUID] = CLI_VALUE("uuid", "UUID", "the domain's UUID: the XML must carry it"),
+    [HOOK_CONNECT] = CLI_VALUE("connect", "URI",
+                               "the connection the records name (default qemu:///system)"),
+    [HOOK_QEMU_CONF] = CLI_VALUE("qemu-conf", "FILE",
+                                 "where QEMU's user is set (default /etc/libvirt/qemu.conf)"),
+    [HOOK_NETWORK_DIR] = CLI_VALUE("network-dir", "DIR",
+                                   "libvirt's status of active networks (default "
+                                   "/run/libvirt/network)"),
+    [HOOK_STATUS] = CLI_VALUE("status", "FILE",
+                              "hook-stopped: libvirt's status XML of the domain (default "
+                              "/run/libvirt/qemu/DOMAIN.xml)"),
+    {},
+};
+
+typedef int (*hook_fn)(ptap_journal *, const ptap_hook_req *, ptap_hook_result *, ptap_error *);
+
+static void print_actions(cli *c, const ptap_journal *j, const ptap_hook_result *res)
+{
+    if (c->json) {
+        json_object *arr = json_object_new_array();
+
+        for (size_t i = 0; i < res->n; i++) {
+            json_object *o = json_object_new_object();
+            json_object_object_add(o, "tap", json_object_new_string(res->actions[i].tap));
+            json_object_object_add(o, "journal", json_object_new_string(ptap_journal_id(j)));
+            json_object_object_add(o, "action", json_object_new_string(res->actions[i].action));
+            json_object_object_add(o, "reason", *res->actions[i].reason
+                                                    ? json_object_new_string(res->actions[i].reason)
+                                                    : NULL);
+            json_object_array_add(arr, o);
+        }
+        cli_print_json(arr);
+        return;
+    }
+    for (size_t i = 0; i < res->n; i++)
+        printf("%s %s%s%s\n", res->actions[i].action, res->actions[i].tap,
+               *res->actions[i].reason ? ": " : "", res->actions[i].reason);
+}
+
+static int run_hook(cli *c, const cli_args *a, const char *name, hook_fn fn)
+{
+    _cleanup_(ptap_journal_closep) ptap_journal *j = NULL;
+    _cleanup_free_ char *xml = NULL, *status = NULL;
+    ptap_hook_result res = { 0 };
+    ptap_error err = { 0 };
+    ptap_hook_req req = {
+        .uuid = a->value[HOOK_UUID],
+        .uri = a->value[HOOK_CONNECT],
+        .qemu_conf = a->value[HOOK_QEMU_CONF],
+        .network_dir = a->value[HOOK_NETWORK_DIR],
+        .status = a->value[HOOK_STATUS],
+    };
+    size_t len = 0;
+    int ex, r;
+
+    if (a->argc != 1)
+        return cli_usage_error(name, "expected one DOMAIN (the domain XML comes on stdin)");
+    req.domain = a->argv[0];
+    if (!*req.domain || strchr(req.domain, '/'))
+        return cli_usage_error(name, "invalid domain name '%s'", req.domain);
+    if (req.uuid && !ptap_is_uuid(req.uuid))
+        return cli_usage_error(name, "invalid UUID '%s'", req.uuid);
+    r = ptap_read_all(STDIN_FILENO, PTAP_VMETA_XML_MAX, &xml, &len);
+    if (r < 0)
+        return cli_err(r == -EFBIG || r == -E2BIG ? EX_DATAERR : EX_IOERR,
+                       "cannot read the domain XML of '%s' from stdin: %s", req.domain,
+                       strerror(-r));
+    req.xml = xml;
+    req.len = len;
+    if (fn == ptap_hook_stopped && !req.status) {
+        if (asprintf(&status, "/run/libvirt/qemu/%s.xml", req.domain) < 0)
+            return cli_err(EX_OSERR, "out of memory");
+        req.status = status;
+    }
+    ex = cli_open_journal(c, true, &j);
+    if (ex != EX_OK)
+        return ex;
+    r = fn(j, &req, &res, &err);
+    print_actions(c, j, &res);
+    if (r < 0)
+        return cli_fail(&err, r, "the libvirt hook failed");
+    return EX_OK;
+}
+
+static int run_prepare(cli *c, const cli_args *a)
+{
+    return run_hook(c, a, "hook-prepare", ptap_hook_prepare);
+}
+
+static int run_started(cli *c, const cli_args *a)
+{
+    return run_hook(c, a, "hook-started", ptap_hook_started);
+}
+
+static int run_stopped(cli *c, const cli_args *a)
+{
+    return run_hook(c, a, "hook-stopped", ptap_hook_stopped);
+}
+
+#define HOOK_SYNOPSIS "DOMAIN [--uuid UUID] [--connect URI] [--json] < DOMAIN.xml"
+
+const cli_command cli_cmd_hook_prepare = {
+    .name = "hook-prepare",
+    .synopsis = HOOK_SYNOPSIS " [--qemu-conf FILE] [--network-dir DIR]",
+    .summary = "libvirt hook: make the taps a starting or incoming guest's metadata names",
+    .details = "Run by ptap's libvirt hook at 'migrate begin' and 'prepare begin' with the\n"
+               "domain XML on stdin. All or nothing: when one tap cannot be made, none is\n"
+               "left and the exit code is not 0 (libvirt then refuses the start or the\n"
+               "migration with ptap's message). See docs/migration.md.\n",
+    .see = "ptap(1), docs/migration.md",
+    .options = hook_options,
+    .run = run_prepare,
+};
+
+const cli_command cli_cmd_hook_started = {
+    .name = "hook-started",
+    .synopsis = HOOK_SYNOPSIS,
+    .summary = "libvirt hook: the guest's QEMU runs, its taps' records become attached",
+    .see = "ptap(1), docs/migration.md",
+    .options = hook_options,
+    .run = run_started,
+};
+
+const cli_command cli_cmd_hook_stopped = {
+    .name = "hook-stopped",
+    .synopsis = HOOK_SYNOPSIS " [--status FILE]",
+    .summary = "libvirt hook: the guest left by migration or never started: its taps go",
+    .details = "Run by ptap's libvirt hook at 'stopped end'. When libvirt's status says a\n"
+               "migration was under way, every tap on record for the domain is destroyed\n"
+               "(pool taps too: the name travels with the guest); otherwise only those a\n"
+               "start made and never attached. 'ptap release' (at 'release end') does the\n"
+               "rest, as for any guest.\n",
+    .see = "ptap(1), docs/migration.md",
+    .options = hook_options,
+    .run = run_stopped,
+};
