@@ -484,6 +484,44 @@ undo:
 
 /* ---- started ---- */
 
+/* The pid in libvirt's pid file of the domain, confirmed by "-uuid UUID"
+ * on its command line, and its start time. */
+static int qemu_pid(const ptap_hook_req *req, const ptap_vmeta_domain *d, pid_t *pid,
+                    uint64_t *start)
+{
+    _cleanup_free_ char *path = NULL, *text = NULL, *cmdline = NULL;
+    uint64_t n;
+    size_t len;
+    int r;
+
+    if (req->pid_file)
+        path = strdup(req->pid_file);
+    else if (asprintf(&path, "/run/libvirt/qemu/%s.pid", d->name) < 0)
+        path = NULL;
+    if (!path)
+        return -ENOMEM;
+    r = ptap_read_file(path, 64, &text, NULL);
+    if (r < 0)
+        return r;
+    text[strcspn(text, "\n")] = '\0';
+    r = ptap_parse_uint(text, 1, INT32_MAX, &n);
+    if (r < 0)
+        return r;
+    free(path);
+    if (asprintf(&path, "/proc/%u/cmdline", (unsigned) n) < 0)
+        return -ENOMEM;
+    r = ptap_read_file(path, 1u << 20, &cmdline, &len);
+    if (r < 0)
+        return r;
+    for (size_t i = 0; i + 1 < len; i += strlen(cmdline + i) + 1)
+        if (strcmp(cmdline + i, "-uuid") == 0 && i + 6 < len &&
+            strcasecmp(cmdline + i + 6, d->uuid) == 0) {
+            *pid = (pid_t) n;
+            return ptap_proc_start_time(*pid, start);
+        }
+    return -ESRCH;
+}
+
 int ptap_hook_started(ptap_journal *j, const ptap_hook_req *req, ptap_hook_result *res,
                       ptap_error *err)
 {
@@ -503,7 +541,10 @@ int ptap_hook_started(ptap_journal *j, const ptap_hook_req *req, ptap_hook_resul
         return r;
     if (d->meta.n == 0)
         return 0;
-    if (ptap_proc_find_uuid(d->uuid, &pid) < 0 || ptap_proc_start_time(pid, &start) < 0)
+    /* QEMU's pid from libvirt's pid file: /proc alone cannot tell, since
+     * during a migration between hosts of one machine both QEMUs carry the
+     * domain's UUID. */
+    if (qemu_pid(req, d, &pid, &start) < 0)
         pid = 0, start = 0; /* recovery then asks libvirt */
     for (size_t i = 0; i < d->meta.n; i++) {
         const ptap_record *p = ptap_journal_find(j, d->meta.nics[i].tap);

@@ -60,6 +60,8 @@ typedef struct ptap_hook_req {
     const char *qemu_conf;  /* default /etc/libvirt/qemu.conf: its user = "..." */
     const char *network_dir; /* default /run/libvirt/network: active networks' status */
     const char *status;     /* stopped: libvirt's status XML of the domain (may be missing) */
+    const char *pid_file;   /* started: libvirt's pid file of QEMU (default
+                             * /run/libvirt/qemu/NAME.pid) */
 } ptap_hook_req;
 
 /* One thing a hook did, for the report. */
@@ -92,8 +94,8 @@ int ptap_hook_prepare(ptap_journal *j, const ptap_hook_req *req, ptap_hook_resul
 
 /**
  * ptap_hook_started: QEMU of the domain runs: its attaching records become
- * attached, with its pid (found by the domain's UUID in /proc) and the
- * device alias libvirt gave. Returns the number of records changed, or a
+ * attached, with its pid (libvirt's pid file, confirmed by the UUID on
+ * QEMU's command line) and the device alias libvirt gave. Returns the number of records changed, or a
  * negative errno.
  */
 int ptap_hook_started(ptap_journal *j, const ptap_hook_req *req, ptap_hook_result *res,

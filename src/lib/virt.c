@@ -1081,7 +1081,7 @@ int ptap_virt_metadata_set(ptap_virt *v, unsigned where, const ptap_vmeta *m)
     if (!v->dom)
         return -ENOENT;
     if (m->n > 0) {
-        r = ptap_vmeta_format(m, &xml);
+        r = ptap_vmeta_format(m, false, &xml);
         if (r < 0)
             return virt_fail(v, r, "cannot format the ptap metadata of domain '%s'", v->name);
     }

@@ -87,12 +87,12 @@ bool ptap_vmeta_remove(ptap_vmeta *m, const char *tap)
 
 /* ---- format ---- */
 
-int ptap_vmeta_format(const ptap_vmeta *m, char **ret)
+int ptap_vmeta_format(const ptap_vmeta *m, bool with_ns, char **ret)
 {
     _cleanup_(xmlFreeDocp) xmlDocPtr doc = xmlNewDoc(BAD_CAST "1.0");
     _cleanup_(xmlBufferFreep) xmlBufferPtr buf = NULL;
     xmlNodePtr root;
-    xmlNsPtr ns;
+    xmlNsPtr ns = NULL;
     char num[16];
     bool ok;
 
@@ -101,10 +101,12 @@ int ptap_vmeta_format(const ptap_vmeta *m, char **ret)
     if (!root)
         return -ENOMEM;
     xmlDocSetRootElement(doc, root);
-    ns = xmlNewNs(root, BAD_CAST PTAP_VMETA_NS, BAD_CAST PTAP_VMETA_PREFIX);
-    if (!ns)
-        return -ENOMEM;
-    xmlSetNs(root, ns);
+    if (with_ns) {
+        ns = xmlNewNs(root, BAD_CAST PTAP_VMETA_NS, BAD_CAST PTAP_VMETA_PREFIX);
+        if (!ns)
+            return -ENOMEM;
+        xmlSetNs(root, ns);
+    }
     snprintf(num, sizeof(num), "%d", PTAP_VMETA_VERSION);
     ok = xmlNewProp(root, BAD_CAST "version", BAD_CAST num) != NULL;
     for (size_t i = 0; i < m->n && ok; i++) {

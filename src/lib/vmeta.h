@@ -69,12 +69,14 @@ typedef struct ptap_vmeta {
 int ptap_vmeta_parse(const char *xml, size_t len, ptap_vmeta *ret, ptap_error *err);
 
 /**
- * ptap_vmeta_format: @m as the element virDomainSetMetadata takes (in
- * PTAP_VMETA_NS, prefix PTAP_VMETA_PREFIX), every value escaped by
- * libxml2. *@ret is malloc'd. Returns 0, -EINVAL (a NIC fails the checks
- * of ptap_vmeta_nic_check) or -ENOMEM.
+ * ptap_vmeta_format: @m as XML, every value escaped by libxml2: with
+ * @with_ns in PTAP_VMETA_NS (prefix PTAP_VMETA_PREFIX), as the domain XML
+ * shows it; without, as virDomainSetMetadata takes it (libvirt puts the
+ * element in the namespace itself, and refuses one already declared).
+ * *@ret is malloc'd. Returns 0, -EINVAL (a NIC fails the checks of
+ * ptap_vmeta_nic_check) or -ENOMEM.
  */
-int ptap_vmeta_format(const ptap_vmeta *m, char **ret);
+int ptap_vmeta_format(const ptap_vmeta *m, bool with_ns, char **ret);
 
 /**
  * ptap_vmeta_nic_check: is @nic valid (tap name, bridge name, network
