@@ -15,7 +15,7 @@
 #include "validate.h"
 #include "vmeta.h"
 
-enum { HOOK_UUID, HOOK_CONNECT, HOOK_QEMU_CONF, HOOK_NETWORK_DIR, HOOK_STATUS };
+enum { HOOK_UUID, HOOK_CONNECT, HOOK_QEMU_CONF, HOOK_NETWORK_DIR, HOOK_STATUS, HOOK_PID_FILE };
 
 static const cli_option hook_options[] = {
     [HOOK_UUID] = CLI_VALUE("uuid", "UUID", "the domain's UUID: the XML must carry it"),
@@ -29,6 +29,9 @@ static const cli_option hook_options[] = {
     [HOOK_STATUS] = CLI_VALUE("status", "FILE",
                               "hook-stopped: libvirt's status XML of the domain (default "
                               "/run/libvirt/qemu/DOMAIN.xml)"),
+    [HOOK_PID_FILE] = CLI_VALUE("pid-file", "FILE",
+                                "hook-started: libvirt's pid file of QEMU (default "
+                                "/run/libvirt/qemu/DOMAIN.pid)"),
     {},
 };
 
@@ -69,6 +72,7 @@ static int run_hook(cli *c, const cli_args *a, const char *name, hook_fn fn)
         .qemu_conf = a->value[HOOK_QEMU_CONF],
         .network_dir = a->value[HOOK_NETWORK_DIR],
         .status = a->value[HOOK_STATUS],
+        .pid_file = a->value[HOOK_PID_FILE],
     };
     size_t len = 0;
     int ex, r;
@@ -134,7 +138,7 @@ const cli_command cli_cmd_hook_prepare = {
 
 const cli_command cli_cmd_hook_started = {
     .name = "hook-started",
-    .synopsis = HOOK_SYNOPSIS,
+    .synopsis = HOOK_SYNOPSIS " [--pid-file FILE]",
     .summary = "libvirt hook: the guest's QEMU runs, its taps' records become attached",
     .see = "ptap(1), docs/migration.md",
     .options = hook_options,
