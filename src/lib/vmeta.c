@@ -311,7 +311,9 @@ int ptap_vmeta_parse(const char *xml, size_t len, ptap_vmeta *ret, ptap_error *e
     if (r < 0)
         return r;
     root = xmlDocGetRootElement(doc);
-    if (!is_element(root, "nics") || !in_our_ns(root))
+    /* libvirt hands the element back without its namespace (it found it
+     * by that namespace); the domain XML shows it with it. */
+    if (!is_element(root, "nics") || (root->ns && !in_our_ns(root)))
         return ptap_error_set(err, -EINVAL, EX_DATAERR,
                               "ptap metadata: the root element is not <nics> in %s", PTAP_VMETA_NS);
     return parse_nics(root, ret, err);

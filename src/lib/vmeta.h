@@ -62,8 +62,9 @@ typedef struct ptap_vmeta {
 
 /**
  * ptap_vmeta_parse: parse ptap's metadata element alone (@xml, @len bytes:
- * what virDomainGetMetadata returns) into @ret. The root must be <nics> in
- * PTAP_VMETA_NS; its <nic> children may be in that namespace or in none.
+ * what virDomainGetMetadata returns) into @ret. The root must be <nics>,
+ * in PTAP_VMETA_NS or in none (libvirt returns it without); its <nic>
+ * children likewise.
  * Returns 0, or -EBADMSG / -EINVAL / -E2BIG with @err naming the bad value.
  */
 int ptap_vmeta_parse(const char *xml, size_t len, ptap_vmeta *ret, ptap_error *err);
