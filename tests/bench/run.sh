@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# tests/bench/run.sh BUILD_DIR: run ptap's five benchmarks side by side
+# tests/bench/run.sh BUILD_DIR: run ptap's six benchmarks side by side
 # with what people would otherwise use, and rewrite docs/performance.md.
 #   1 bench-create.sh        ptap create vs an ip loop vs the in-process floor
 #   2 bench-recover.sh       ptap recover vs an ip link del loop (orphans)
 #   3 bench-journal-cli.sh   journal scaling (+ bench_journal in process)
 #   4 bench-hotplug.sh       ptap attach vs raw QMP and virsh attach-device
 #   5 bench-concurrency.sh   8 parallel clients, journal = kernel afterwards
+#   6 bench-migration.sh     live migration: ptap NIC vs a libvirt-managed one
+#   6 bench-migration.sh     live migration, ptap NIC vs a libvirt-managed one
 # As root (namespaces, taps, a guest, a libvirtd). About 5-8 minutes on 2
 # cores. BENCH_OUT=FILE writes the page elsewhere (default
 # docs/performance.md in the source tree).
@@ -53,6 +55,7 @@ run "2. remove N orphans" bench-recover.sh --sizes "100 1000" --rounds 5 --round
 run "3. journal scaling" bench-journal-cli.sh --rounds 7
 run "4. hot-add on a live guest" bench-hotplug.sh --rounds 5
 run "5. concurrency" bench-concurrency.sh --clients 8 --ops 15 --rounds 3
+run "6. live migration" bench-migration.sh --rounds 3
 
 {
     echo "## This run"
