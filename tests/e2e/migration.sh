@@ -180,6 +180,25 @@ pt_assert_eq "the domain is not on b" "" "$(th_virsh b list --all --name)"
 ip -n "$TH_NS_b" link add br0 address 02:70:74:61:70:01 type bridge && ip -n "$TH_NS_b" link set br0 up
 pt_ok "refused migration"
 
+echo "== 3b. a migration cancelled half-way: the destination's tap goes again"
+th_virsh a dumpxml --migratable "$DOM" | sed "s|$TH_DIR/a/$DOM.sock|$TH_DIR/b/$DOM.sock|" >"$TH_DIR/$DOM.mig.xml"
+th_virsh a migrate --live "$DOM" "$(th_uri b)" --migrateuri tcp://10.77.0.2 --bandwidth 1 \
+    --xml "$TH_DIR/$DOM.mig.xml" >/dev/null 2>&1 &
+MIG=$!
+for _ in $(seq 100); do [ "$(states b)" = "$TAP:attached" ] && break; sleep 0.1; done
+pt_assert_eq "b made the tap for the incoming guest" "$TAP:attached" "$(states b)"
+th_virsh a domjobabort "$DOM" >/dev/null 2>&1 || true
+if wait "$MIG"; then pt_fail "the cancelled migration succeeded"; fi
+for _ in $(seq 50); do [ -z "$(kernel_taps b)" ] && break; sleep 0.1; done
+pt_assert_eq "b's taps after the cancel" "" "$(kernel_taps b)"
+pt_assert_eq "b's journal after the cancel" "" "$(states b)"
+pt_assert_eq "the guest still runs on a" "running" "$(th_virsh a domstate "$DOM")"
+gateway_ok || pt_fail "the guest lost its NIC on a after the cancel"
+pt_assert_eq "a's journal after the cancel" "$TAP:attached" "$(states a)"
+recover_noop a
+recover_noop b
+pt_ok "cancelled migration"
+
 echo "== 4. virsh destroy cleans up; virsh start makes the tap from the persistent XML"
 relay_stop
 th_virsh a destroy "$DOM" >/dev/null || pt_fail "destroy failed"
