@@ -15,23 +15,35 @@
 #include "validate.h"
 #include "vmeta.h"
 
-enum { HOOK_UUID, HOOK_CONNECT, HOOK_QEMU_CONF, HOOK_NETWORK_DIR, HOOK_STATUS, HOOK_PID_FILE };
+/* Every hook command's first two options; then each its own. */
+enum { HOOK_UUID, HOOK_CONNECT, HOOK_EXTRA, HOOK_EXTRA2 };
 
-static const cli_option hook_options[] = {
-    [HOOK_UUID] = CLI_VALUE("uuid", "UUID", "the domain's UUID: the XML must carry it"),
-    [HOOK_CONNECT] = CLI_VALUE("connect", "URI",
-                               "the connection the records name (default qemu:///system)"),
-    [HOOK_QEMU_CONF] = CLI_VALUE("qemu-conf", "FILE",
-                                 "where QEMU's user is set (default /etc/libvirt/qemu.conf)"),
-    [HOOK_NETWORK_DIR] = CLI_VALUE("network-dir", "DIR",
-                                   "libvirt's status of active networks (default "
-                                   "/run/libvirt/network)"),
-    [HOOK_STATUS] = CLI_VALUE("status", "FILE",
-                              "hook-stopped: libvirt's status XML of the domain (default "
-                              "/run/libvirt/qemu/DOMAIN.xml)"),
-    [HOOK_PID_FILE] = CLI_VALUE("pid-file", "FILE",
-                                "hook-started: libvirt's pid file of QEMU (default "
-                                "/run/libvirt/qemu/DOMAIN.pid)"),
+#define HOOK_COMMON_OPTIONS                                                                   \
+    [HOOK_UUID] = CLI_VALUE("uuid", "UUID", "the domain's UUID: the XML must carry it"),      \
+    [HOOK_CONNECT] = CLI_VALUE("connect", "URI",                                              \
+                               "the connection the records name (default qemu:///system)")
+
+static const cli_option prepare_options[] = {
+    HOOK_COMMON_OPTIONS,
+    [HOOK_EXTRA] = CLI_VALUE("qemu-conf", "FILE",
+                             "where QEMU's user is set (default /etc/libvirt/qemu.conf)"),
+    [HOOK_EXTRA2] = CLI_VALUE("network-dir", "DIR",
+                              "libvirt's status of active networks (default /run/libvirt/network)"),
+    {},
+};
+
+static const cli_option started_options[] = {
+    HOOK_COMMON_OPTIONS,
+    [HOOK_EXTRA] = CLI_VALUE("pid-file", "FILE",
+                             "libvirt's pid file of QEMU (default /run/libvirt/qemu/DOMAIN.pid)"),
+    {},
+};
+
+static const cli_option stopped_options[] = {
+    HOOK_COMMON_OPTIONS,
+    [HOOK_EXTRA] = CLI_VALUE("status", "FILE",
+                             "libvirt's status XML of the domain (default "
+                             "/run/libvirt/qemu/DOMAIN.xml)"),
     {},
 };
 
@@ -60,23 +72,18 @@ static void print_actions(cli *c, const ptap_journal *j, const ptap_hook_result 
                *res->actions[i].reason ? ": " : "", res->actions[i].reason);
 }
 
-static int run_hook(cli *c, const cli_args *a, const char *name, hook_fn fn)
+/* @req: the command's own fields already set; the rest is filled here. */
+static int run_hook(cli *c, const cli_args *a, const char *name, hook_fn fn, ptap_hook_req req)
 {
     _cleanup_(ptap_journal_closep) ptap_journal *j = NULL;
     _cleanup_free_ char *xml = NULL, *status = NULL;
     ptap_hook_result res = { 0 };
     ptap_error err = { 0 };
-    ptap_hook_req req = {
-        .uuid = a->value[HOOK_UUID],
-        .uri = a->value[HOOK_CONNECT],
-        .qemu_conf = a->value[HOOK_QEMU_CONF],
-        .network_dir = a->value[HOOK_NETWORK_DIR],
-        .status = a->value[HOOK_STATUS],
-        .pid_file = a->value[HOOK_PID_FILE],
-    };
     size_t len = 0;
     int ex, r;
 
+    req.uuid = a->value[HOOK_UUID];
+    req.uri = a->value[HOOK_CONNECT];
     if (a->argc != 1)
         return cli_usage_error(name, "expected one DOMAIN (the domain XML comes on stdin)");
     req.domain = a->argv[0];
@@ -108,46 +115,50 @@ static int run_hook(cli *c, const cli_args *a, const char *name, hook_fn fn)
 
 static int run_prepare(cli *c, const cli_args *a)
 {
-    return run_hook(c, a, "hook-prepare", ptap_hook_prepare);
+    return run_hook(c, a, "hook-prepare", ptap_hook_prepare,
+                    (ptap_hook_req) { .qemu_conf = a->value[HOOK_EXTRA],
+                                      .network_dir = a->value[HOOK_EXTRA2] });
 }
 
 static int run_started(cli *c, const cli_args *a)
 {
-    return run_hook(c, a, "hook-started", ptap_hook_started);
+    return run_hook(c, a, "hook-started", ptap_hook_started,
+                    (ptap_hook_req) { .pid_file = a->value[HOOK_EXTRA] });
 }
 
 static int run_stopped(cli *c, const cli_args *a)
 {
-    return run_hook(c, a, "hook-stopped", ptap_hook_stopped);
+    return run_hook(c, a, "hook-stopped", ptap_hook_stopped,
+                    (ptap_hook_req) { .status = a->value[HOOK_EXTRA] });
 }
 
-#define HOOK_SYNOPSIS "DOMAIN [--uuid UUID] [--connect URI] [--json] < DOMAIN.xml"
+#define HOOK_SYNOPSIS "DOMAIN [--uuid UUID] [--connect URI] [--json]"
 
 const cli_command cli_cmd_hook_prepare = {
     .name = "hook-prepare",
-    .synopsis = HOOK_SYNOPSIS " [--qemu-conf FILE] [--network-dir DIR]",
+    .synopsis = HOOK_SYNOPSIS " [--qemu-conf FILE] [--network-dir DIR] < DOMAIN.xml",
     .summary = "libvirt hook: make the taps a starting or incoming guest's metadata names",
     .details = "Run by ptap's libvirt hook at 'migrate begin' and 'prepare begin' with the\n"
                "domain XML on stdin. All or nothing: when one tap cannot be made, none is\n"
                "left and the exit code is not 0 (libvirt then refuses the start or the\n"
                "migration with ptap's message). See docs/migration.md.\n",
     .see = "ptap(1), docs/migration.md",
-    .options = hook_options,
+    .options = prepare_options,
     .run = run_prepare,
 };
 
 const cli_command cli_cmd_hook_started = {
     .name = "hook-started",
-    .synopsis = HOOK_SYNOPSIS " [--pid-file FILE]",
+    .synopsis = HOOK_SYNOPSIS " [--pid-file FILE] < DOMAIN.xml",
     .summary = "libvirt hook: the guest's QEMU runs, its taps' records become attached",
     .see = "ptap(1), docs/migration.md",
-    .options = hook_options,
+    .options = started_options,
     .run = run_started,
 };
 
 const cli_command cli_cmd_hook_stopped = {
     .name = "hook-stopped",
-    .synopsis = HOOK_SYNOPSIS " [--status FILE]",
+    .synopsis = HOOK_SYNOPSIS " [--status FILE] < DOMAIN.xml",
     .summary = "libvirt hook: the guest left by migration or never started: its taps go",
     .details = "Run by ptap's libvirt hook at 'stopped end'. When libvirt's status says a\n"
                "migration was under way, every tap on record for the domain is destroyed\n"
@@ -155,6 +166,6 @@ const cli_command cli_cmd_hook_stopped = {
                "start made and never attached. 'ptap release' (at 'release end') does the\n"
                "rest, as for any guest.\n",
     .see = "ptap(1), docs/migration.md",
-    .options = hook_options,
+    .options = stopped_options,
     .run = run_stopped,
 };

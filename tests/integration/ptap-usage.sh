@@ -53,12 +53,15 @@ GLOBALS="state-dir wait json verbose help"
 declare -A OPTS=(
     [create]="count owner group bridge mtu mac multi-queue vnet-hdr"
     [destroy]="force" [list]="" [forget]=""
-    [attach]="tap bridge mtu multi-queue vnet-hdr mac model queues vhost id method connect timeout"
+    [attach]="tap bridge mtu multi-queue vnet-hdr mac model queues vhost id method connect timeout persistent"
     [detach]="tap id mac keep-tap timeout connect"
     [release]="uuid connect force"
     [recover]="dry-run"
     [watch]="grace syslog netlink-buffer"
     [journal]=""
+    [hook-prepare]="uuid connect qemu-conf network-dir"
+    [hook-started]="uuid connect pid-file"
+    [hook-stopped]="uuid connect status"
 )
 for c in "${!OPTS[@]}"; do
     pt_assert_rc "$c --help" 0 P --state-dir "$SD" "$c" --help
@@ -131,6 +134,7 @@ declare -A VAL=(
     [tap]=ptap0 [model]=e1000 [queues]=2 [id]=nic0 [method]=device [connect]=qemu:///system
     [timeout]=5 [grace]=5 [netlink-buffer]=65536 [state-dir]=$SD
     [uuid]=5f1e0f6e-0000-4000-8000-000000000001
+    [qemu-conf]=/etc/libvirt/qemu.conf [network-dir]=/run/libvirt/network [status]=/x.xml [pid-file]=/x.pid
 )
 for c in "${!OPTS[@]}"; do
     for o in ${OPTS[$c]} state-dir json verbose; do
