@@ -549,7 +549,10 @@ int ptap_hook_started(ptap_journal *j, const ptap_hook_req *req, ptap_hook_resul
     for (size_t i = 0; i < d->meta.n; i++) {
         const ptap_record *p = ptap_journal_find(j, d->meta.nics[i].tap);
 
-        if (!p || !of_domain(p, req, d->uuid) || p->state != PTAP_STATE_ATTACHING)
+        /* An attached one too: a record kept from an earlier run of the
+         * domain (its QEMU gone without a release) names the QEMU now. */
+        if (!p || !of_domain(p, req, d->uuid) ||
+            (p->state != PTAP_STATE_ATTACHING && p->state != PTAP_STATE_ATTACHED))
             continue;
         recs[n] = *p;
         recs[n].state = PTAP_STATE_ATTACHED;

@@ -93,8 +93,9 @@ int ptap_hook_prepare(ptap_journal *j, const ptap_hook_req *req, ptap_hook_resul
                       ptap_error *err);
 
 /**
- * ptap_hook_started: QEMU of the domain runs: its attaching records become
- * attached, with its pid (libvirt's pid file, confirmed by the UUID on
+ * ptap_hook_started: QEMU of the domain runs: its attaching records (and
+ * attached ones kept from an earlier run whose QEMU went without a
+ * release) become attached to this QEMU, with its pid (libvirt's pid file, confirmed by the UUID on
  * QEMU's command line) and the device alias libvirt gave. Returns the number of records changed, or a
  * negative errno.
  */
