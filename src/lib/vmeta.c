@@ -28,19 +28,20 @@ static inline void xmlFreep(xmlChar **p)
 
 /* ---- checks ---- */
 
-/* A libvirt network name as ptap accepts one: 1..127 bytes of printable
- * ASCII without '/' (libvirt's own rule) nor quotes or spaces. */
+/* A libvirt network name as ptap records one (the journal's rule,
+ * PTAP_NETWORK_NAME_MAX on main): 1..127 bytes, no '/' (it names a file
+ * of libvirt's) and no control characters. */
 static int network_check(const char *s, const char **why)
 {
     size_t n = strlen(s);
 
     if (n == 0 || n >= PTAP_VMETA_NETWORK_MAX) {
-        *why = "a network name has 1 to 127 characters";
+        *why = "a network name has 1 to 127 bytes";
         return -EINVAL;
     }
-    for (const char *p = s; *p; p++)
-        if (*p <= ' ' || *p > '~' || *p == '/' || *p == '\'' || *p == '"' || *p == '\\') {
-            *why = "a network name holds printable characters other than / \\ ' \" only";
+    for (const unsigned char *p = (const unsigned char *) s; *p; p++)
+        if (*p < 0x20 || *p == 0x7f || *p == '/') {
+            *why = "a network name holds no '/' and no control characters";
             return -EINVAL;
         }
     return 0;

@@ -59,11 +59,14 @@ P() {
     shift
     th_on "$h" env PTAP_HELPER="$PTAP_HELPER_BIN" "$PTAP_BIN" "$@"
 }
-states() { pt_jq "$(P "$1" list --json)" '[.[] | .name + ":" + .state] | sort | join(" ")'; }
+# ptap's JSON as an array, whichever shape this ptap prints: the bare array,
+# or the version 1 document ({"records": [...]}).
+arr() { jq -c 'if type == "object" and has("records") then .records else . end'; }
+states() { pt_jq "$(P "$1" list --json | arr)" '[.[] | .name + ":" + .state] | sort | join(" ")'; }
 kernel_taps() { ip -n "$(eval echo "\$TH_NS_$1")" -o link show type tun 2>/dev/null | awk -F': ' '{print $2}' | sort | tr '\n' ' '; }
 recover_noop() {
     local out
-    out=$(P "$1" recover --dry-run --json) || pt_fail "recover --dry-run on $1 failed"
+    out=$(P "$1" recover --dry-run --json | arr) || pt_fail "recover --dry-run on $1 failed"
     pt_assert_json "recover on $1 right after the migration is a no-op" "$out" 'length == 0'
 }
 
@@ -134,7 +137,7 @@ relay a "$DOM" || pt_fail "no console"
 ptap_guest_wait '^PTAP-READY$' 60 >/dev/null || pt_fail "the guest did not boot"
 m=$(ptap_guest_mark)
 out=$(P a attach "$DOM" --bridge br0 --persistent --json) || pt_fail "attach --persistent failed"
-TAP=$(pt_jq "$out" .tap)
+TAP=$(pt_jq "$out" 'if type == "object" and has("records") then .records[0].name else .tap end')
 ptap_guest_net_wait '\beth0\b' 30 "$m" >/dev/null || pt_fail "the guest does not see its NIC"
 ptap_guest_cmd "ip addr add 10.78.0.2/24 dev eth0 && ip link set eth0 up" >/dev/null || pt_fail "no eth0"
 gateway_ok || pt_fail "the guest cannot reach its gateway on a"
@@ -149,7 +152,7 @@ echo "  a -> b: $ms ms"
 relay b "$DOM" || pt_fail "no console on b"
 gateway_ok || pt_fail "the guest cannot reach its gateway on b"
 pt_assert_eq "b's journal" "$TAP:attached" "$(states b)"
-pt_assert_json "b's record names the domain" "$(P b list --json)" \
+pt_assert_json "b's record names the domain" "$(P b list --json | arr)" \
     '.[0].consumer.name == $d' --arg d "$DOM"
 pt_assert_eq "a's journal" "" "$(states a)"
 pt_assert_eq "a's taps" "" "$(kernel_taps a)"

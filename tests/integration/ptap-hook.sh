@@ -33,7 +33,10 @@ domain() { # NIC-LINE... : a domain XML with these <ptap:nic>s and an ethernet N
 <devices>$ifs</devices></domain>
 EOF
 }
-states() { pt_jq "$(pc_ptap root "$SD" list --json)" '[.[] | .name + ":" + .state] | sort | join(" ")'; }
+# ptap's JSON as an array, whichever shape this ptap prints: the bare array,
+# or the version 1 document ({"records": [...]}).
+arr() { jq -c 'if type == "object" and has("records") then .records else . end'; }
+states() { pt_jq "$(pc_ptap root "$SD" list --json | arr)" '[.[] | .name + ":" + .state] | sort | join(" ")'; }
 taps() { ip -n "$PC_NS" -o link show type tun | awk -F': ' '{print $2}' | sort | tr '\n' ' '; }
 
 echo "== prepare: two taps, one for the NIC, one of the pool"
@@ -41,7 +44,7 @@ XML=$(domain '<ptap:nic tap="ptaphk0" bridge="br0" mtu="1400" multi-queue="yes" 
              '<ptap:nic tap="ptaphk1" bridge="br0" vnet-hdr="yes" kind="pool"/>')
 pt_assert_rc "hook-prepare" 0 H hook-prepare <<<"$XML"
 pt_assert_eq "journal" "ptaphk0:attaching ptaphk1:attaching" "$(states)"
-list=$(pc_ptap root "$SD" list --json)
+list=$(pc_ptap root "$SD" list --json | arr)
 pt_assert_json "attributed to the domain" "$list" \
     'all(.[]; .consumer.kind == "libvirt" and .consumer.target == $u and .consumer.name == "ptaptest-g1")' \
     --arg u "$UUID"
@@ -65,7 +68,7 @@ pt_cleanup_add kill "$QPID"
 echo "$QPID" >"$PC_TMP/g1.pid"
 pt_assert_rc "hook-started" 0 pc_ptap root "$SD" hook-started --pid-file "$PC_TMP/g1.pid" --uuid "$UUID" -- ptaptest-g1 <<<"$XML"
 pt_assert_eq "journal" "ptaphk0:attached ptaphk1:attached" "$(states)"
-pt_assert_json "pid recorded" "$(pc_ptap root "$SD" list --json)" 'all(.[]; .consumer.pid == ($p | tonumber))' --arg p "$QPID"
+pt_assert_json "pid recorded" "$(pc_ptap root "$SD" list --json | arr)" 'all(.[]; .consumer.pid == ($p | tonumber))' --arg p "$QPID"
 
 echo "== stopped, no migration: left for release end"
 kill "$QPID"; wait "$QPID" 2>/dev/null || true
@@ -108,7 +111,7 @@ PTAP_FAULT=hook-after-create H hook-prepare <<<"$(domain '<ptap:nic tap="ptaphk0
 [ "$rc" = 137 ] || pt_skip "no fault injection in this build (rc $rc)"
 pt_assert_eq "the tap is there" "ptaphk0 " "$(taps)"
 pt_assert_rc "recover" 0 pc_ptap root "$SD" recover --json
-pt_assert_json "it rolls the half-made tap back" "$PT_OUT" '.[0].action == "rollback-attach"'
+pt_assert_json "it rolls the half-made tap back" "$(arr <<<"$PT_OUT")" '.[0].action == "rollback-attach"'
 pt_assert_eq "gone after recover" "" "$(taps)"
 pt_assert_eq "no record after recover" "" "$(states)"
 pc_check root "$SD"

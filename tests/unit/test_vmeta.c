@@ -122,6 +122,7 @@ static const struct {
     { "<ptap:nics " NS " version=\"1\"><nic tap=\"t0\"/></ptap:nics>", 0, 1, NULL },
     { "<ptap:nics " NS " version=\"1\"><ptap:nic tap=\"t0\"/><ptap:nic tap=\"t1\" mtu=\"9000\"/></ptap:nics>",
       0, 2, NULL },
+    { "<ptap:nics " NS " version=\"1\"><nic tap=\"t0\" network=\"my net\"/></ptap:nics>", 0, 1, NULL },
     /* the wrong namespace, element, version */
     { "<nics version=\"1\"><nic tap=\"t0\"/></nics>", 0, 1, NULL }, /* as libvirt returns it */
     { "<x:nics xmlns:x=\"urn:other\" version=\"1\"/>", -EINVAL, 0, "root element" },
