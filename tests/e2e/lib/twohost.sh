@@ -105,6 +105,7 @@ th_link() {
 th_start() {
     local h=$1 r=$TH_DIR/$1 ns i pid
     ns=TH_NS_$h
+    _pt_etc_ptap # the mount point (common.sh: the one thing tests make in /etc/ptap)
     # The mounts, then both daemons, inside one new mount namespace; it
     # lives as long as they do.
     ip netns exec "${!ns}" unshare --mount --propagation private sh -c '
