@@ -270,3 +270,4 @@ json_object *cli_netns_json(const ptap_netns *ns);
 extern const cli_command cli_cmd_create, cli_cmd_destroy, cli_cmd_list, cli_cmd_forget;
 extern const cli_command cli_cmd_attach, cli_cmd_detach, cli_cmd_release;
 extern const cli_command cli_cmd_recover, cli_cmd_watch, cli_cmd_journal;
+extern const cli_command cli_cmd_hook_prepare, cli_cmd_hook_started, cli_cmd_hook_stopped;

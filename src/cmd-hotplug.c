@@ -64,6 +64,7 @@ enum {
     ATTACH_METHOD,
     ATTACH_CONNECT,
     ATTACH_TIMEOUT,
+    ATTACH_PERSISTENT,
 };
 
 static const cli_option attach_options[] = {
@@ -93,6 +94,8 @@ static const cli_option attach_options[] = {
                                  "qemu:///system for root, qemu:///session otherwise)"),
     [ATTACH_TIMEOUT] = CLI_NUMBER("timeout", "S", "how long to wait for QEMU or libvirt", 1,
                                   TIMEOUT_MAX_S, "seconds"),
+    [ATTACH_PERSISTENT] = CLI_FLAG("persistent", "libvirt: also add the NIC (and what re-creates "
+                                   "its tap on another host) to the persistent definition"),
     {},
 };
 
@@ -115,6 +118,7 @@ static int run_attach(cli *c, const cli_args *a)
         .mac = a->value[ATTACH_MAC],
         .bus = a->value[ATTACH_BUS],
         .timeout_ms = (unsigned) a->num[ATTACH_TIMEOUT] * 1000u,
+        .persistent = cli_flag(a, ATTACH_PERSISTENT),
     };
     ptap_attach_out out;
     ptap_error err = { 0 };
@@ -147,7 +151,7 @@ const cli_command cli_cmd_attach = {
     .synopsis = "TARGET [--tap NAME | --bridge BR|--network NAME --mtu N --multi-queue --vnet-hdr] "
                 "[--mac MAC] "
                 "[--model M] [--queues N] [--vhost] [--id ID] [--bus BUS] [--method device|monitor] "
-                "[--connect URI] [--timeout S] [--json]",
+                "[--connect URI] [--timeout S] [--persistent] [--json]",
     .summary = "hot-add a NIC to a running guest",
     .details = TARGET_HELP,
     .options = attach_options,

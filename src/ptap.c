@@ -25,6 +25,8 @@ static const struct {
       .note = "TARGET is a libvirt domain (name or UUID), qmp:PATH or hmp:PATH" },
     { .heading = "Recovery and the journal",
       .cmds = { &cli_cmd_recover, &cli_cmd_watch, &cli_cmd_journal } },
+    { .heading = "libvirt hook (run by libvirtd, domain XML on stdin)",
+      .cmds = { &cli_cmd_hook_prepare, &cli_cmd_hook_started, &cli_cmd_hook_stopped } },
     { .heading = "Help", .cmds = { &help_command } },
 };
 

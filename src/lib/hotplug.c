@@ -12,6 +12,7 @@
 #include "ovsdb.h"
 #include "kview.h"
 #include "log.h"
+#include "migrate.h"
 #include "nic.h"
 #include "pool.h"
 #include "probe.h"
@@ -122,6 +123,10 @@ int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *ou
                                   "tap name '%s' makes no QEMU device id ('net-%s': %s): give "
                                   "one with --id", req->tap, req->tap, why);
     }
+    if (req->persistent && (strncmp(req->target, "qmp:", 4) == 0 || strncmp(req->target, "hmp:", 4) == 0 ||
+                            (req->method && strcmp(req->method, "monitor") == 0)))
+        return ptap_error_set(err, -EINVAL, EX_USAGE,
+                              "--persistent needs a libvirt domain and the device method");
     if (req->bridge && ptap_ifname_check(req->bridge, false, &why) < 0)
         return ptap_error_set(err, -EINVAL, EX_USAGE, "invalid bridge name '%s': %s", req->bridge,
                               why);
@@ -337,6 +342,15 @@ int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *ou
         (void) ptap_consumer_remove(cc, &rec.consumer, timeout, NULL);
         return attach_rollback(j, &rec, fresh, true, err, r);
     }
+    /* 7. What travels with the guest: its recipe in the domain's metadata
+     * (and, with --persistent, the NIC in its persistent definition). */
+    r = ptap_migrate_note_attach(cc, &rec, req->vhost, req->persistent, err);
+    if (r < 0) {
+        rec.state = PTAP_STATE_DETACHING;
+        (void) ptap_journal_append(j, &rec, 1, NULL);
+        (void) ptap_consumer_remove(cc, &rec.consumer, timeout, NULL);
+        return attach_rollback(j, &rec, fresh, true, err, r);
+    }
     snprintf(out->device_id, sizeof(out->device_id), "%s", rec.consumer.device_id);
     snprintf(out->netdev_id, sizeof(out->netdev_id), "%s", rec.consumer.netdev_id);
     snprintf(out->target, sizeof(out->target), "%s", rec.consumer.target);
@@ -444,6 +458,7 @@ int ptap_detach(ptap_journal *j, const ptap_detach_req *req, ptap_attach_out *ou
         }
         if (err)
             *err = (ptap_error) { 0 };
+        (void) ptap_migrate_note_detach(cc, &rec); /* best effort: the NIC is gone */
     }
     ptap_fault("detach-after-device");
 

@@ -40,6 +40,8 @@ typedef struct ptap_attach_req {
                                * libvirt's device method its alias "pci.N"), or NULL:
                                * QEMU's/libvirt's choice, a free root port on q35 */
     unsigned timeout_ms;      /* 0 = 10 s */
+    bool persistent;          /* libvirt (device method): also add the NIC and its
+                               * metadata to the persistent definition (migrate.h) */
 } ptap_attach_req;
 
 typedef struct ptap_attach_out {
@@ -56,7 +58,10 @@ typedef struct ptap_attach_out {
 } ptap_attach_out;
 
 /**
- * ptap_attach: hot-add a NIC backed by a tap to a running guest.
+ * ptap_attach: hot-add a NIC backed by a tap to a running guest. On a
+ * libvirt domain (device method) the domain's metadata then records what
+ * re-creates the tap on another host (migrate.h); a failure there undoes
+ * the attach.
  * Returns 0 and fills @out, or a negative errno with @err filled in
  * (exit code 69 when the target is not there or not running; for
  * @req->network, the codes of ptap_virt_network_resolve(), and 64 when it

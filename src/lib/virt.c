@@ -28,6 +28,7 @@
 #include "util.h"
 #include "validate.h"
 #include "virt.h"
+#include "vmeta.h"
 
 #define VIRT_ERR_MAX 1024
 #define VIRT_TICK_MS 50
@@ -1322,4 +1323,150 @@ int ptap_virt_network_resolve(const char *uri, const char *name, ptap_virt_netwo
     }
     ptap_virt_close(v);
     return r;
+}
+
+/* ---- ptap's metadata: what travels with the guest (docs/migration.md) --------
+ * Kept apart from the rest of this room: the NIC's recipe under ptap's own
+ * namespace in <metadata>, read and written whole (vmeta.h's format). */
+
+static unsigned meta_flags(unsigned where)
+{
+    unsigned f = 0;
+
+    if (where & PTAP_VIRT_LIVE)
+        f |= VIR_DOMAIN_AFFECT_LIVE;
+    if (where & PTAP_VIRT_CONFIG)
+        f |= VIR_DOMAIN_AFFECT_CONFIG;
+    return f;
+}
+
+int ptap_virt_metadata_get(ptap_virt *v, unsigned where, ptap_vmeta *ret)
+{
+    _cleanup_free_ char *xml = NULL;
+    ptap_error err = { 0 };
+    virErrorPtr e;
+    int r;
+
+    *ret = (ptap_vmeta) { 0 };
+    v->err[0] = '\0';
+    if (!v->dom)
+        return -ENOENT;
+    xml = virDomainGetMetadata(v->dom, VIR_DOMAIN_METADATA_ELEMENT, PTAP_VMETA_NS,
+                               meta_flags(where));
+    if (!xml) {
+        e = virGetLastError();
+        if (e && e->code == VIR_ERR_NO_DOMAIN_METADATA)
+            return -ENODATA;
+        return virt_fail_libvirt(v, -EIO, "cannot read the ptap metadata of domain '%s'", v->name);
+    }
+    r = ptap_vmeta_parse(xml, strlen(xml), ret, &err);
+    if (r < 0)
+        return virt_fail(v, r, "domain '%s': %s", v->name, err.msg);
+    return 0;
+}
+
+int ptap_virt_metadata_set(ptap_virt *v, unsigned where, const ptap_vmeta *m)
+{
+    _cleanup_free_ char *xml = NULL;
+    int r;
+
+    v->err[0] = '\0';
+    if (!v->dom)
+        return -ENOENT;
+    if (m->n > 0) {
+        r = ptap_vmeta_format(m, false, &xml);
+        if (r < 0)
+            return virt_fail(v, r, "cannot format the ptap metadata of domain '%s'", v->name);
+    }
+    /* NULL metadata removes ptap's element altogether. */
+    if (virDomainSetMetadata(v->dom, VIR_DOMAIN_METADATA_ELEMENT, xml, m->n ? PTAP_VMETA_PREFIX : NULL,
+                             PTAP_VMETA_NS, meta_flags(where)) < 0)
+        return virt_recheck(v, virt_fail_libvirt(v, -EIO, "cannot write the ptap metadata of "
+                                                 "domain '%s'", v->name));
+    return 0;
+}
+
+int ptap_virt_metadata_put(ptap_virt *v, unsigned where, const ptap_vmeta_nic *nic)
+{
+    for (unsigned w = PTAP_VIRT_LIVE; w <= PTAP_VIRT_CONFIG; w <<= 1) {
+        ptap_vmeta m;
+        int r;
+
+        if (!(where & w))
+            continue;
+        r = ptap_virt_metadata_get(v, w, &m);
+        if (r < 0 && r != -ENODATA)
+            return r;
+        r = ptap_vmeta_put(&m, nic);
+        if (r < 0)
+            return virt_fail(v, r, "domain '%s' already carries %d ptap NICs", v->name,
+                             PTAP_VMETA_NICS_MAX);
+        r = ptap_virt_metadata_set(v, w, &m);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+int ptap_virt_metadata_drop(ptap_virt *v, unsigned where, const char *tap)
+{
+    for (unsigned w = PTAP_VIRT_LIVE; w <= PTAP_VIRT_CONFIG; w <<= 1) {
+        ptap_vmeta m;
+        int r;
+
+        if (!(where & w))
+            continue;
+        r = ptap_virt_metadata_get(v, w, &m);
+        if (r == -ENODATA)
+            continue;
+        if (r < 0)
+            return r;
+        if (!ptap_vmeta_remove(&m, tap))
+            continue;
+        r = ptap_virt_metadata_set(v, w, &m);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+int ptap_virt_is_persistent(ptap_virt *v)
+{
+    int r;
+
+    if (!v->dom)
+        return -ENOENT;
+    r = virDomainIsPersistent(v->dom);
+    if (r < 0)
+        return virt_fail_libvirt(v, -EIO, "cannot ask whether domain '%s' is persistent", v->name);
+    return r;
+}
+
+int ptap_virt_attach_config(ptap_virt *v, const ptap_nic *in)
+{
+    ptap_nic nic = in ? *in : (ptap_nic) PTAP_NIC_INIT;
+    _cleanup_free_ char *xml = NULL;
+    const char *why = NULL;
+    int r;
+
+    v->err[0] = '\0';
+    r = ptap_nic_check(&nic, PTAP_NIC_LIBVIRT, &why);
+    if (r < 0)
+        return virt_fail(v, r, "cannot attach tap '%s': %s", strna(nic.tap), why);
+    r = ptap_nic_libvirt_xml(&nic, &xml);
+    if (r < 0)
+        return virt_fail(v, r, "cannot build the interface XML for '%s'", nic.checked.tap);
+    if (virDomainAttachDeviceFlags(v->dom, xml, VIR_DOMAIN_AFFECT_CONFIG) < 0)
+        return virt_fail_libvirt(v, -EIO, "cannot add '%s' to the persistent definition of "
+                                 "domain '%s'", nic.checked.tap, v->name);
+    return 0;
+}
+
+int ptap_virt_detach_config(ptap_virt *v, const char *alias)
+{
+    v->err[0] = '\0';
+    if (virDomainDetachDeviceAlias(v->dom, alias, VIR_DOMAIN_AFFECT_CONFIG) < 0)
+        return virt_fail_libvirt(v, -EIO, "cannot remove '%s' from the persistent definition of "
+                                 "domain '%s'", alias, v->name);
+    return 0;
 }

@@ -281,3 +281,51 @@ int ptap_virt_network_lookup(ptap_virt *v, const char *name, ptap_virt_network *
  */
 int ptap_virt_network_resolve(const char *uri, const char *name, ptap_virt_network *out,
                               ptap_error *err);
+
+/* ---- ptap's metadata: what travels with the guest (docs/migration.md) ----
+ * Which definition a call reads or changes: the running domain's, the
+ * persistent one, or both (PTAP_VIRT_LIVE | PTAP_VIRT_CONFIG). */
+#define PTAP_VIRT_LIVE (1u << 0)
+#define PTAP_VIRT_CONFIG (1u << 1)
+
+struct ptap_vmeta;
+struct ptap_vmeta_nic;
+
+/**
+ * ptap_virt_metadata_get: ptap's metadata element of the selected domain
+ * (@where: one of PTAP_VIRT_LIVE or PTAP_VIRT_CONFIG), parsed with
+ * ptap_vmeta_parse(). Returns 0, -ENODATA (the domain carries none),
+ * -EBADMSG/-EINVAL (it carries a bad one: errmsg says why), -EIO.
+ */
+int ptap_virt_metadata_get(ptap_virt *v, unsigned where, struct ptap_vmeta *ret);
+
+/**
+ * ptap_virt_metadata_set: replace ptap's metadata element of the selected
+ * domain with @m (@where: LIVE and/or CONFIG); an empty @m removes the
+ * element. Returns 0, -EINVAL (a NIC of @m is invalid), -EHOSTDOWN, -EIO.
+ */
+int ptap_virt_metadata_set(ptap_virt *v, unsigned where, const struct ptap_vmeta *m);
+
+/**
+ * ptap_virt_metadata_put / ptap_virt_metadata_drop: read, change and write
+ * back ptap's metadata in each definition @where names: add (or replace)
+ * the entry of @nic's tap / remove the entry of tap @tap (no entry: no
+ * change). Returns 0 or as ptap_virt_metadata_get/set.
+ */
+int ptap_virt_metadata_put(ptap_virt *v, unsigned where, const struct ptap_vmeta_nic *nic);
+int ptap_virt_metadata_drop(ptap_virt *v, unsigned where, const char *tap);
+
+/** ptap_virt_is_persistent: 1 when the selected domain has a persistent
+ * definition, 0 when it is transient, negative on error. */
+int ptap_virt_is_persistent(ptap_virt *v);
+
+/**
+ * ptap_virt_attach_config: add @nic's <interface> (ptap_nic_libvirt_xml,
+ * as the device method sends it) to the persistent definition of the
+ * selected domain. Returns 0, -EINVAL, -EIO.
+ */
+int ptap_virt_attach_config(ptap_virt *v, const ptap_nic *nic);
+
+/** ptap_virt_detach_config: remove the device of alias @alias from the
+ * persistent definition. Returns 0, -ENODEV, -EIO. */
+int ptap_virt_detach_config(ptap_virt *v, const char *alias);

@@ -29,10 +29,13 @@
     X(virDomainFree)                               \
     X(virDomainGetName)                            \
     X(virDomainGetUUIDString)                      \
+    X(virDomainGetMetadata)                        \
     X(virDomainGetXMLDesc)                         \
     X(virDomainIsActive)                           \
+    X(virDomainIsPersistent)                       \
     X(virDomainLookupByName)                       \
     X(virDomainLookupByUUIDString)                 \
+    X(virDomainSetMetadata)                        \
     X(virEventAddTimeout)                          \
     X(virEventRegisterDefaultImpl)                 \
     X(virEventRemoveTimeout)                       \
@@ -83,10 +86,13 @@ int ptap_virtdl_load(const char **errmsg);
 #define virDomainFree (*ptap_virtdl.virDomainFree)
 #define virDomainGetName (*ptap_virtdl.virDomainGetName)
 #define virDomainGetUUIDString (*ptap_virtdl.virDomainGetUUIDString)
+#define virDomainGetMetadata (*ptap_virtdl.virDomainGetMetadata)
 #define virDomainGetXMLDesc (*ptap_virtdl.virDomainGetXMLDesc)
 #define virDomainIsActive (*ptap_virtdl.virDomainIsActive)
+#define virDomainIsPersistent (*ptap_virtdl.virDomainIsPersistent)
 #define virDomainLookupByName (*ptap_virtdl.virDomainLookupByName)
 #define virDomainLookupByUUIDString (*ptap_virtdl.virDomainLookupByUUIDString)
+#define virDomainSetMetadata (*ptap_virtdl.virDomainSetMetadata)
 #define virEventAddTimeout (*ptap_virtdl.virEventAddTimeout)
 #define virEventRegisterDefaultImpl (*ptap_virtdl.virEventRegisterDefaultImpl)
 #define virEventRemoveTimeout (*ptap_virtdl.virEventRemoveTimeout)

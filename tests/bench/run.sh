@@ -11,6 +11,7 @@
 #                            (under flock PTAP_E2E_LOCK, default /tmp/ptap-e2e.lock:
 #                            it starts a QEMU and a libvirtd)
 #   6 bench-concurrency.sh   8 parallel clients, journal = kernel afterwards
+#   7 bench-migration.sh     live migration: ptap NIC vs a libvirt-managed one
 # As root (namespaces, taps, a guest, a libvirtd). About 8-10 minutes on 2
 # cores. BENCH_OUT=FILE writes the page elsewhere (default
 # docs/performance.md in the source tree). BENCH_ONLY="1 3" runs only those
@@ -65,6 +66,7 @@ run "3. one tap on a busy host" bench-busy.sh --links 10000 --rounds 15
 run "4. journal scaling" bench-journal-cli.sh --rounds 7
 run "5. hot-add on a live guest" bench-hotplug.sh --rounds 5
 run "6. concurrency" bench-concurrency.sh --clients 8 --ops 15 --rounds 3
+run "7. live migration" bench-migration.sh --rounds 3
 
 {
     echo "## This run"

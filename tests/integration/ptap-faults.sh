@@ -170,9 +170,10 @@ if [ ${#INERT[@]} -gt 0 ]; then
 fi
 
 # ---- every fault point of these paths was exercised ------------------------------------
-# Points of attach/detach belong to the hotplug tests (tests/e2e).
+# Points of attach/detach belong to the hotplug tests (tests/e2e), those of
+# the libvirt hook to tests/integration/ptap-hook.sh.
 all=$(grep -rhoE --include="*.c" 'ptap_fault\("[a-z0-9-]+"\)|"journal-[a-z-]+"' "$PT_SOURCE_DIR/src" "$PT_SOURCE_DIR/helper" |
-      grep -oE '[a-z0-9-]+-[a-z0-9-]+' | grep -vE '^(attach|detach)-' | sort -u)
+      grep -oE '[a-z0-9-]+-[a-z0-9-]+' | grep -vE '^(attach|detach|hook)-' | sort -u)
 missing=$(comm -23 <(echo "$all") <(printf '%s\n' "${COVERED[@]}" | sort -u))
 [ -z "$missing" ] || pt_fail "fault points not exercised by this test: $(echo $missing)"
 pt_assert_eq "nothing marked left" "" "$(pc_marked_taps)"

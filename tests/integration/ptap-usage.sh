@@ -58,12 +58,15 @@ GLOBALS="state-dir wait json verbose help"
 declare -A OPTS=(
     [create]="count owner group bridge network connect mtu mac multi-queue vnet-hdr"
     [destroy]="force" [list]="" [forget]=""
-    [attach]="tap bridge network mtu multi-queue vnet-hdr mac model queues vhost id bus method connect timeout"
+    [attach]="tap bridge network mtu multi-queue vnet-hdr mac model queues vhost id bus method connect timeout persistent"
     [detach]="tap id mac keep-tap timeout connect"
     [release]="uuid connect force"
     [recover]="dry-run"
     [watch]="grace syslog netlink-buffer"
     [journal]="" [help]=""
+    [hook-prepare]="uuid connect qemu-conf network-dir"
+    [hook-started]="uuid connect pid-file"
+    [hook-stopped]="uuid connect status"
 )
 for c in "${!OPTS[@]}"; do
     pt_assert_rc "$c --help" 0 P --state-dir "$SD" "$c" --help
@@ -100,7 +103,8 @@ done
 # ptap-watch(8) for watch's own (roff writes --opt as \-\-opt).
 roff_opt() { printf '%s' "\\-\\-${1//-/\\-}"; }
 for c in "${!OPTS[@]}"; do
-    grep -qE "^\.B $c( |$)" "$PT_SOURCE_DIR/docs/ptap.1" || pt_fail "ptap(1) does not document '$c'"
+    cr=${c//-/'\\-'} # roff writes hook-prepare as hook\-prepare
+    grep -qE "^\.B ($c|$cr)( |$)" "$PT_SOURCE_DIR/docs/ptap.1" || pt_fail "ptap(1) does not document '$c'"
     page=$PT_SOURCE_DIR/docs/ptap.1
     [ "$c" = watch ] && page=$PT_SOURCE_DIR/docs/ptap-watch.8
     for o in ${OPTS[$c]}; do
@@ -182,6 +186,7 @@ declare -A VAL=(
     [tap]=ptap0 [model]=e1000 [queues]=2 [id]=nic0 [method]=device [connect]=qemu:///system
     [timeout]=5 [grace]=5 [netlink-buffer]=65536 [state-dir]=$SD [network]=default [bus]=rp1
     [uuid]=5f1e0f6e-0000-4000-8000-000000000001
+    [qemu-conf]=/etc/libvirt/qemu.conf [network-dir]=/run/libvirt/network [status]=/x.xml [pid-file]=/x.pid
 )
 for c in "${!OPTS[@]}"; do
     for o in ${OPTS[$c]} state-dir json verbose; do

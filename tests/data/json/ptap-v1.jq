@@ -57,7 +57,7 @@ and (.command | strn)
 and (.journal | . == null or jid)
 and (if has("error") then .error | error else true end)
 and (if has("records") then .records | type == "array" and all(.[];
-        if $cmd == "recover" or $cmd == "release" then action else record end
+        if $cmd == "recover" or $cmd == "release" or ($cmd // "" | startswith("hook-")) then action else record end
         and .journal == $doc_journal)
      else true end)
 and (if has("problems") then (.problems | int) and .problems == ([.records[] | select(.problem != null)] | length) else true end))
