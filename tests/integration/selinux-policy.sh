@@ -135,6 +135,11 @@ allow ptap_t ptap_t capability sys_admin sys_ptrace
 allow ptap_t nsfs_t file open read getattr
 allow ptap_t ifconfig_runtime_t dir search read open getattr
 allow ptap_t ifconfig_runtime_t file open read
+# tap holders named (QEMU and libvirtd in /proc), the hook commands' reads
+allow ptap_t virtd_t file open read
+allow ptap_t virt_runtime_t file open read getattr
+allow ptap_t virt_etc_t file open read getattr
+deny ptap_t virtd_t unix_stream_socket connectto
 # OVS bridges: the helper talks to ovsdb-server's socket
 allow ptap_helper_t openvswitch_runtime_t sock_file write
 allow ptap_helper_t openvswitch_t unix_stream_socket connectto
