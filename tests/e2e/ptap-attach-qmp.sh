@@ -97,7 +97,7 @@ refuse 64 attach "$T" --id 'x,script=/bin/sh' --bridge br0
 P attach "$T" --bridge br0 --id dup >/dev/null || pt_fail "attach --id dup failed"
 before=$(P list --json; taps_in_ns)
 refuse 71 attach "$T" --bridge br0 --id dup
-echo "$msg" | grep -q "Duplicate" || pt_fail "QEMU's own message not quoted: $msg"
+grep -q "Duplicate" <<<"$msg" || pt_fail "QEMU's own message not quoted: $msg"
 P detach "$T" --id dup >/dev/null || pt_fail "detach --id dup failed"
 before=$(P list --json; taps_in_ns)
 P create ptapown%d --owner 0 >/dev/null || pt_fail "pool create failed"

@@ -62,7 +62,7 @@ for point in destroy-after-intent destroy-after-helper \
     ptap_root create 'fd%d' --count 4 >/dev/null
     fault_run root "$S" 137 "$point" destroy fd0 fd1 fd3
     live=$(pc_live root "$S")
-    echo "$live" | grep -qx fd2 || pt_fail "$point: destroy of fd0 fd1 fd3 lost fd2"
+    grep -qx fd2 <<<"$live" || pt_fail "$point: destroy of fd0 fd1 fd3 lost fd2"
     ptap_root destroy $live >/dev/null
 done
 

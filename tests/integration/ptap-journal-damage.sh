@@ -62,7 +62,7 @@ for ((line = 1; line <= lines; line++)); do
         for cmd in "recover" "list --json" "create dnew"; do
             # shellcheck disable=SC2086
             pt_assert_rc "line $line byte $off bit $bit: $cmd" 78 ptap_root $cmd
-            echo "$PT_ERR" | grep -qF "journal '$J' line $line: damaged" ||
+            grep -qF "journal '$J' line $line: damaged" <<<"$PT_ERR" ||
                 pt_fail "line $line byte $off bit $bit: $cmd does not name line $line: $PT_ERR"
         done
         cmp -s "$J" "$PC_TMP/bad.xml" || pt_fail "line $line byte $off bit $bit: the damaged journal was changed"
@@ -75,7 +75,7 @@ cp "$PC_TMP/good.xml" "$J"
 pt_ok "$n single-bit flips over $lines lines: each refused by recover, list and create (78, naming its line); nothing changed"
 cp "$PC_TMP/bad.xml" "$J"
 pt_assert_rc "journal check of the last damaged journal" 78 ptap_root journal check
-echo "$PT_ERR" | grep -qF "journal '$J' line $lines: damaged" || pt_fail "journal check: $PT_ERR"
+grep -qF "journal '$J' line $lines: damaged" <<<"$PT_ERR" || pt_fail "journal check: $PT_ERR"
 cp "$PC_TMP/good.xml" "$J"
 ptap_root recover >/dev/null
 pc_check root "$S" "after the flips"
@@ -114,7 +114,7 @@ pt_assert_eq "four live taps" "$(printf '%s\n' zz0 zz1 zz2 zz3)" "$before"
 # An ordinary failed create gets the same op id; its rollback must not
 # take the older batch's taps.
 pt_assert_rc "a create that fails (no such bridge)" 64 ptap_root -v create 'zz%d' --bridge nosuchbr0
-echo "$PT_ERR" | grep -q "rollback of 'op$op' keeps 'zz0'" ||
+grep -q "rollback of 'op$op' keeps 'zz0'" <<<"$PT_ERR" ||
     pt_fail "the failed create did not get op$op again (the test needs it): $PT_ERR"
 pt_assert_eq "the older batch's taps survive a failed create with the same op id" "$before" \
     "$(pc_kernel_taps "$(pc_jid root "$S")")"

@@ -147,7 +147,7 @@ PTAP_FAULT=create-after-helper P create solo >/dev/null 2>&1 || rc=$?
 pt_assert_eq "create killed after its helper" 137 "$rc"
 pc_wait_helpers
 pt_assert_rc "create of a name an interrupted create made" 64 P create solo
-echo "$PT_ERR" | grep -q "already on record (an interrupted create made it: run 'ptap recover')" ||
+grep -q "already on record (an interrupted create made it: run 'ptap recover')" <<<"$PT_ERR" ||
     pt_fail "the refusal does not say what to do: $PT_ERR"
 P recover >/dev/null
 

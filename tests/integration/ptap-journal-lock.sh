@@ -59,12 +59,12 @@ blocked() {
     [ "$wait" = default ] && wait=10
     [ "$dt" -ge $((wait * 1000)) ] && [ "$dt" -lt $((wait * 1000 + 3000)) ] ||
         pt_fail "$what: gave up after $dt ms, not after about $wait s"
-    echo "$PT_ERR" | grep -qF "journal '$J' is locked by pid $P (" ||
+    grep -qF "journal '$J' is locked by pid $P (" <<<"$PT_ERR" ||
         pt_fail "$what: the message does not name the journal and pid $P: $PT_ERR"
-    echo "$PT_ERR" | grep -qF "create lw%d --count 3000)" ||
+    grep -qF "create lw%d --count 3000)" <<<"$PT_ERR" ||
         pt_fail "$what: the message does not give the holder's command: $PT_ERR"
     if [ "$wait" -ge 2 ]; then
-        echo "$PT_ERR" | grep -q "^ptap: waiting for journal '$J': locked by pid $P (" ||
+        grep -q "^ptap: waiting for journal '$J': locked by pid $P (" <<<"$PT_ERR" ||
             pt_fail "$what: nothing said while waiting: $PT_ERR"
     fi
     pt_ok "$what: exit 75 after $dt ms, naming pid $P"
@@ -87,7 +87,7 @@ ro() { # ptap ARGS... on a read-only bind mount of $S, in its own mount namespac
 }
 t0=$(now_ms)
 pt_assert_rc "read-only list, lock held" 75 ro --wait 1 list
-echo "$PT_ERR" | grep -qF "is locked by pid $P (" || pt_fail "read-only list: no holder: $PT_ERR"
+grep -qF "is locked by pid $P (" <<<"$PT_ERR" || pt_fail "read-only list: no holder: $PT_ERR"
 
 # A waiter gets the lock as soon as the holder is gone.
 out=$PC_TMP/waiter.out
@@ -119,7 +119,7 @@ ro_reads() { # CONTEXT
         "$(echo "$PT_OUT" | jq -c '[.records[] | select(.in_kernel) | .name] | sort')"
     pt_assert_rc "read-only journal check ($1)" 0 ro journal check
     pt_assert_rc "read-only journal dump ($1)" 0 ro journal dump
-    echo "$PT_OUT" | grep -q "^lk1$" || pt_fail "read-only journal dump ($1): $PT_OUT"
+    grep -q "^lk1$" <<<"$PT_OUT" || pt_fail "read-only journal dump ($1): $PT_OUT"
     pt_assert_rc "read-only journal dump --json ($1)" 0 ro journal dump --json
     pt_assert_rc "read-only recover --dry-run ($1)" 0 ro recover --dry-run --json
     pt_assert_eq "read-only recover --dry-run has nothing to do ($1)" "[]" "$(echo "$PT_OUT" | jq -c .records)"

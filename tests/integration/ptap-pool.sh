@@ -78,7 +78,7 @@ refuse() {
     shift 3
     before=$(pc_snapshot)
     pt_assert_rc "$what" "$code" "$@"
-    echo "$PT_ERR" | grep -qF -- "$needle" || pt_fail "$what: message '$PT_ERR' does not name '$needle'"
+    grep -qF -- "$needle" <<<"$PT_ERR" || pt_fail "$what: message '$PT_ERR' does not name '$needle'"
     [ -z "$PT_OUT" ] || pt_fail "$what: printed '$PT_OUT' on stdout"
     pt_assert_unchanged "$what" "$before" pc_snapshot
 }
@@ -106,7 +106,7 @@ refuse_helper() {
     shift 3
     before=$(pc_snapshot --live)
     pt_assert_rc "$what" "$code" "$@"
-    echo "$PT_ERR" | grep -qF -- "$needle" || pt_fail "$what: message '$PT_ERR' does not name '$needle'"
+    grep -qF -- "$needle" <<<"$PT_ERR" || pt_fail "$what: message '$PT_ERR' does not name '$needle'"
     pt_assert_unchanged "$what" "$before" pc_snapshot --live
     ptap_root journal check >/dev/null || pt_fail "$what: root's journal check fails"
     [ ! -e "$PC_USER_STATE/journal.xml" ] || ptap_user journal check >/dev/null ||
@@ -123,7 +123,7 @@ rc=0
 err=$(pc_ns env PTAP_HELPER=/nonexistent/ptap-helper "$PTAP_BIN" --state-dir "$PC_ROOT_STATE" \
       create ptapx0 2>&1 >/dev/null) || rc=$?
 pt_assert_eq "missing helper exit code" 69 "$rc"
-echo "$err" | grep -qF "/nonexistent/ptap-helper" || pt_fail "missing helper: message '$err' does not name it"
+grep -qF "/nonexistent/ptap-helper" <<<"$err" || pt_fail "missing helper: message '$err' does not name it"
 pt_assert_unchanged "create with a missing helper" "$before" pc_snapshot --live
 
 # ---- 4. the unprivileged user, under the policy -----------------------------
@@ -189,7 +189,7 @@ echo "$att" | "$PT_PYTHON" "$PT_SOURCE_DIR/tests/data/journal/seal.py" \
 pt_assert_eq "hand-made attached record" attached \
     "$(ptap_root list --json | jq -r '.records[] | select(.name == "ptaptst4") | .state')"
 refuse "destroy attached" 64 "'ptaptst4'" ptap_root destroy ptaptst0 ptaptst4
-echo "$PT_ERR" | grep -q "gone.qmp" || pt_fail "destroy attached: message does not name the guest"
+grep -q "gone.qmp" <<<"$PT_ERR" || pt_fail "destroy attached: message does not name the guest"
 
 PC_PTAP_HELPER=$(pc_logging_helper)
 pt_assert_rc "destroy four" 0 ptap_root destroy ptaptst0 ptaptst1 ptaptst2 ptaptst3

@@ -102,7 +102,7 @@ pt_assert_eq "dry run says not done" '[false]' "$(echo "$PT_OUT" | jq -c '[.reco
 pt_assert_unchanged "recover --dry-run --json" "$before" pc_snapshot
 pt_assert_rc "recover --dry-run" 0 ptap_root recover --dry-run
 pt_assert_eq "text plan: one line per action" 10 "$(echo "$PT_OUT" | grep -c '^would ')"
-echo "$PT_OUT" | grep -q "^would destroy-orphan 'orph1'" || pt_fail "text plan lacks orph1: $PT_OUT"
+grep -q "^would destroy-orphan 'orph1'" <<<"$PT_OUT" || pt_fail "text plan lacks orph1: $PT_OUT"
 pt_assert_unchanged "recover --dry-run" "$before" pc_snapshot
 
 # ---- recover --------------------------------------------------------------------

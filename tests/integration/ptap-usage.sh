@@ -33,7 +33,7 @@ for h in --help -h; do
     pt_assert_rc "$h" 0 P "$h"
     grep -q '^Usage: ptap ' <<<"$PT_OUT" || pt_fail "$h: no usage line"
     for c in create destroy list recover forget journal; do
-        echo "$PT_OUT" | grep -qE "^  $c( |$)" || pt_fail "$h does not list '$c'"
+        grep -qE "^  $c( |$)" <<<"$PT_OUT" || pt_fail "$h does not list '$c'"
     done
     grep -q '64' <<<"$PT_OUT" && grep -q '78' <<<"$PT_OUT" || pt_fail "$h does not list the exit codes"
     [ -z "$PT_ERR" ] || pt_fail "$h wrote on stderr: $PT_ERR"
@@ -72,7 +72,7 @@ for c in "${!OPTS[@]}"; do
     pt_assert_rc "$c --help" 0 P --state-dir "$SD" "$c" --help
     [ -z "$PT_ERR" ] || pt_fail "'ptap $c --help' wrote on stderr: $PT_ERR"
     grammar=$(echo "$PT_OUT" | sed -n '/^Usage: /,/^[^ U]/p' | sed '$d')
-    echo "$grammar" | grep -q "^Usage: ptap .* $c\( \|$\)" || pt_fail "'ptap $c --help': no usage line: $PT_OUT"
+    grep -q "^Usage: ptap .* $c\( \|$\)" <<<"$grammar" || pt_fail "'ptap $c --help': no usage line: $PT_OUT"
     labels=$(echo "$PT_OUT" | grep -E '^  (-[a-zA-Z], )?--[a-z-]+' | sed -E 's/^  (-[a-zA-Z], )?--([a-z-]+).*/\2/' | sort)
     pt_assert_eq "'ptap $c --help' option lines" "$(printf '%s\n' ${OPTS[$c]} $GLOBALS | sort)" "$labels"
     for o in ${OPTS[$c]} $GLOBALS; do
@@ -88,14 +88,14 @@ for c in "${!OPTS[@]}"; do
             END { exit !ok }' <<<"$PT_OUT" || pt_fail "'ptap $c --help' does not say what --$o means"
     done
     for o in ${OPTS[$c]}; do
-        echo "$grammar" | grep -qE -- "--$o( |\]|\)|$)" || pt_fail "'ptap $c --help': grammar does not name --$o"
+        grep -qE -- "--$o( |\]|\)|$)" <<<"$grammar" || pt_fail "'ptap $c --help': grammar does not name --$o"
     done
 done
 # Each command's own options are listed by `ptap --help` too.
 pt_assert_rc "--help" 0 P --help
 for c in "${!OPTS[@]}"; do
     for o in ${OPTS[$c]}; do
-        echo "$PT_OUT" | grep -qE -- "--$o( |\]|\)|$)" || pt_fail "'ptap --help' does not name $c --$o"
+        grep -qE -- "--$o( |\]|\)|$)" <<<"$PT_OUT" || pt_fail "'ptap --help' does not name $c --$o"
     done
 done
 
