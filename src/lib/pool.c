@@ -5,7 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 #include "fault.h"
 #include "kview.h"
@@ -61,6 +64,20 @@ int ptap_pool_helper_error(ptap_error *err, const char *what, int r, const ptap_
     if (strncmp(msg, "cannot ", 7) == 0)
         return ptap_error_set(err, code, ex, "%s", msg);
     return ptap_error_set(err, code, ex, "%s: %s", what, msg);
+}
+
+/* The index of link @name, through socket @sk (one of the caller's
+ * namespace), or 0 if it has none or @sk is not open. */
+static int ifindex_of(int sk, const char *name)
+{
+    struct ifreq ifr = { 0 };
+
+    if (sk < 0 || strlen(name) >= sizeof(ifr.ifr_name))
+        return sk < 0 ? (int) if_nametoindex(name) : 0;
+    memcpy(ifr.ifr_name, name, strlen(name) + 1);
+    if (ioctl(sk, SIOCGIFINDEX, &ifr) < 0)
+        return 0;
+    return ifr.ifr_ifindex;
 }
 
 /* -EBUSY (exit 75) naming the holder when a process holds one of @names
@@ -605,9 +622,14 @@ int ptap_pool_create(ptap_journal *j, const ptap_create_spec *spec, uid_t owner,
         }
     }
     /* Record each tap's ifindex: one lookup by name each (a full link dump
-     * would cost more than the create on a host with thousands of links). */
-    for (size_t i = 0; i < res.n_lines; i++)
-        out[i].ifindex = (int) if_nametoindex(out[i].name);
+     * would cost more than the create on a host with thousands of links),
+     * on one socket: if_nametoindex() opens and closes one per name. */
+    {
+        _cleanup_close_ int sk = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+        for (size_t i = 0; i < res.n_lines; i++)
+            out[i].ifindex = ifindex_of(sk, out[i].name);
+    }
     intent.state = PTAP_STATE_DESTROYED; /* the batch intent is done */
     out[s.count] = intent;
     r = ptap_pool_append(j, out, s.count + 1, err);

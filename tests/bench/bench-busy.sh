@@ -45,7 +45,7 @@ sd_busy=$(bn_state_dir)
 p() { # NS SD ARGS...
     local ns=$1 sd=$2
     shift 2
-    ip netns exec "$ns" env PTAP_HELPER="$PTAP_HELPER_BIN" "$PTAP_BIN" --state-dir "$sd" "$@"
+    PTAP_HELPER="$PTAP_HELPER_BIN" ip netns exec "$ns" "$PTAP_BIN" --state-dir "$sd" "$@"
 }
 create_in() { p "$1" "$2" create one0 --owner "$user" --bridge br0; }
 destroy_in() { p "$1" "$2" destroy one0; }

@@ -39,7 +39,7 @@ NS_SMALL=$PT_NS
 PT_NS=$BN_NS
 sd_small=$(bn_state_dir)
 ptap_small() {
-    ip netns exec "$NS_SMALL" env PTAP_HELPER="$PTAP_HELPER_BIN" "$PTAP_BIN" --state-dir "$sd_small" "$@"
+    PTAP_HELPER="$PTAP_HELPER_BIN" ip netns exec "$NS_SMALL" "$PTAP_BIN" --state-dir "$sd_small" "$@"
 }
 
 declare -A sd_of

@@ -68,7 +68,9 @@ bn_state_dir() {
 bn_ptap() {
     local sd=$1
     shift
-    ip netns exec "$BN_NS" env PTAP_HELPER="$PTAP_HELPER_BIN" "$PTAP_BIN" --state-dir "$sd" "$@"
+    # No env(1) in between: the anchors run as `ip netns exec NS ip ...`, one
+    # exec; ip netns exec hands the environment on.
+    PTAP_HELPER="$PTAP_HELPER_BIN" ip netns exec "$BN_NS" "$PTAP_BIN" --state-dir "$sd" "$@"
 }
 
 bn_jid() {
