@@ -72,22 +72,7 @@ recover_noop() {
 
 # The domain: a's definition, the console socket per host.
 dom_xml() { # NAME HOST NIC-XML
-    cat <<EOF
-<domain type='qemu'>
-  <name>$1</name>
-  <memory unit='MiB'>256</memory><vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type><kernel>$PTAP_GUEST_KERNEL</kernel>
-    <initrd>$PTAP_GUEST_INITRD</initrd><cmdline>console=ttyS0 quiet panic=-1</cmdline></os>
-  <features><acpi/></features>
-  <on_poweroff>destroy</on_poweroff><on_reboot>destroy</on_reboot><on_crash>destroy</on_crash>
-  <devices>
-    <emulator>$(command -v qemu-system-x86_64)</emulator>
-    $3
-    <serial type='unix'><source mode='bind' path='$TH_DIR/$2/$1.sock'/><target port='0'/></serial>
-    <memballoon model='none'/>
-  </devices>
-</domain>
-EOF
+    ptap_lv_domain_xml "$1" "$TH_DIR/$2/$1.sock" pc "$3"
 }
 for h in a b; do chown "$PTAP_LV_QEMU_USER:" "$TH_DIR/$h"; done
 

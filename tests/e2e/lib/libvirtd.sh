@@ -253,23 +253,13 @@ ptap_lv_start() {
     return 1
 }
 
-ptap_lv_define() {
-    local name=$1 dir machine=pc ports=0 controllers= i
-    if [ "${2:-}" = --q35 ]; then
-        machine=q35
-        ports=${3:?ptap_lv_define: --q35 needs a number of root ports}
-    fi
-    # No USB controller on q35: libvirt would give it a root port of its own.
-    [ "$machine" = q35 ] && controllers="<controller type='usb' model='none'/>"
-    for ((i = 1; i <= ports; i++)); do
-        controllers+="<controller type='pci' index='$i' model='pcie-root-port'/>"
-    done
-    case $name in ptaptest*) ;; *) _ptap_lv_err "refusing domain '$name' (not ptaptest*)"; return 1 ;; esac
-    [ -n "$PTAP_LV_DIR" ] || { _ptap_lv_err "no libvirtd (ptap_lv_start)"; return 1; }
-    [ -n "${PTAP_GUEST_KERNEL:-}" ] || ptap_guest_image || return 1
-    dir=$PTAP_LV_DIR/$name
-    mkdir -p "$dir" && chown "$PTAP_LV_QEMU_USER:" "$dir" && chmod 0755 "$dir" || return 1
-    cat >"$dir/domain.xml" <<EOF
+# ptap_lv_domain_xml NAME CONSOLE [MACHINE] [DEVICES]: the busybox guest's
+# domain XML (TCG, 256 MiB, its serial console on the unix socket CONSOLE,
+# DEVICES added as they are), on stdout: what every libvirt suite here
+# defines, system, session or migrating.
+ptap_lv_domain_xml() {
+    local name=$1 console=$2 machine=${3:-pc} devices=${4:-}
+    cat <<EOF
 <domain type='qemu'>
   <name>$name</name>
   <memory unit='MiB'>256</memory>
@@ -287,14 +277,33 @@ ptap_lv_define() {
   <devices>
     <emulator>$(command -v qemu-system-x86_64)</emulator>
     <serial type='unix'>
-      <source mode='bind' path='$dir/console.sock'/>
+      <source mode='bind' path='$console'/>
       <target port='0'/>
     </serial>
     <memballoon model='none'/>
-    $controllers
+    $devices
   </devices>
 </domain>
 EOF
+}
+
+ptap_lv_define() {
+    local name=$1 dir machine=pc ports=0 controllers= i
+    if [ "${2:-}" = --q35 ]; then
+        machine=q35
+        ports=${3:?ptap_lv_define: --q35 needs a number of root ports}
+    fi
+    # No USB controller on q35: libvirt would give it a root port of its own.
+    [ "$machine" = q35 ] && controllers="<controller type='usb' model='none'/>"
+    for ((i = 1; i <= ports; i++)); do
+        controllers+="<controller type='pci' index='$i' model='pcie-root-port'/>"
+    done
+    case $name in ptaptest*) ;; *) _ptap_lv_err "refusing domain '$name' (not ptaptest*)"; return 1 ;; esac
+    [ -n "$PTAP_LV_DIR" ] || { _ptap_lv_err "no libvirtd (ptap_lv_start)"; return 1; }
+    [ -n "${PTAP_GUEST_KERNEL:-}" ] || ptap_guest_image || return 1
+    dir=$PTAP_LV_DIR/$name
+    mkdir -p "$dir" && chown "$PTAP_LV_QEMU_USER:" "$dir" && chmod 0755 "$dir" || return 1
+    ptap_lv_domain_xml "$name" "$dir/console.sock" "$machine" "$controllers" >"$dir/domain.xml" || return 1
     ptap_lv_virsh define "$dir/domain.xml" >/dev/null || { _ptap_lv_err "cannot define '$name'"; return 1; }
     PTAP_LV_DOMAINS+=("$name")
     return 0

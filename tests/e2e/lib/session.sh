@@ -122,31 +122,7 @@ ptap_ls_define() {
     [ -n "${PTAP_GUEST_KERNEL:-}" ] || ptap_guest_image || return 1
     dir=$PTAP_LS_DIR/$name
     mkdir -p "$dir" && chown "$PTAP_LS_USER:" "$dir" || return 1
-    cat >"$dir/domain.xml" <<EOF
-<domain type='qemu'>
-  <name>$name</name>
-  <memory unit='MiB'>256</memory>
-  <vcpu>1</vcpu>
-  <os>
-    <type arch='x86_64' machine='pc'>hvm</type>
-    <kernel>$PTAP_GUEST_KERNEL</kernel>
-    <initrd>$PTAP_GUEST_INITRD</initrd>
-    <cmdline>console=ttyS0 quiet panic=-1</cmdline>
-  </os>
-  <features><acpi/></features>
-  <on_poweroff>destroy</on_poweroff>
-  <on_reboot>destroy</on_reboot>
-  <on_crash>destroy</on_crash>
-  <devices>
-    <emulator>$(command -v qemu-system-x86_64)</emulator>
-    <serial type='unix'>
-      <source mode='bind' path='$dir/console.sock'/>
-      <target port='0'/>
-    </serial>
-    <memballoon model='none'/>
-  </devices>
-</domain>
-EOF
+    ptap_lv_domain_xml "$name" "$dir/console.sock" >"$dir/domain.xml" || return 1
     ptap_ls_virsh define "$dir/domain.xml" >/dev/null || { _ptap_ls_err "cannot define '$name'"; return 1; }
     PTAP_LS_DOMAINS+=("$name")
 }
