@@ -98,15 +98,10 @@ pt_ok "q35 with no root port: exit 69, says how to add one"
 
 echo "== libvirt q35 domain with two root ports"
 DOM=ptaptest-q35$$
-ptap_lv_users || pt_fail "cannot create libvirt users"
 pt_diag_add ptap_lv_log_tail 20
-rc=0
-ptap_lv_start "$NS" || rc=$?
-[ "$rc" != 77 ] || pt_skip "a libvirtd already runs on this machine"
-[ "$rc" = 0 ] || pt_fail "libvirtd did not start"
+ptap_lv_start_or_skip "$NS"
 ptap_lv_define "$DOM" --q35 2 || pt_fail "define failed"
 ptap_lv_boot "$DOM" || pt_fail "boot failed"
-export LIBVIRT_DEFAULT_URI=$PTAP_LV_URI
 m=$(ptap_guest_mark)
 out=$(P attach "$DOM" --method device --bridge br0 --json | recs) || pt_fail "attach (device) failed"
 a=$(pt_jq "$out" '.[0].name')

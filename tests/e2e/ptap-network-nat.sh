@@ -26,19 +26,14 @@ recs() {
 command -v dnsmasq >/dev/null || pt_skip "no dnsmasq (dnsmasq-base)"
 command -v iptables >/dev/null || pt_skip "no iptables"
 ptap_guest_image || pt_skip "no guest image"
-ptap_lv_users || pt_fail "cannot create libvirt users"
 pt_netns_new nat
 NS=$PT_NS
-rc=0
-ptap_lv_start "$NS" || rc=$?
-[ "$rc" != 77 ] || pt_skip "a libvirtd already runs on this machine"
-[ "$rc" = 0 ] || pt_fail "libvirtd did not start"
+ptap_lv_start_or_skip "$NS"
 ptap_lv_net default virbr0 192.168.122.1 || pt_fail "network 'default' did not start"
 ptap_lv_net ptaptest-off ptvirbr9 192.168.123.1 --no-start || pt_fail "cannot define network 'ptaptest-off'"
 ip -n "$NS" link show virbr0 >/dev/null || pt_fail "no virbr0 in $NS"
 ptap_lv_define "$DOM" || pt_fail "define failed"
 ptap_lv_boot "$DOM" || pt_fail "boot failed"
-export LIBVIRT_DEFAULT_URI=$PTAP_LV_URI
 
 # The guest's DHCP client script: on "bound", take the address.
 dhcp_setup() {

@@ -27,19 +27,14 @@ exists() { ip -n "$NS" link show "$1" >/dev/null 2>&1; }
 mac_of() { ptap_lv_virsh domiflist "$DOM" | awk -v t="$1" '$1 == t {print $5}'; }
 
 ptap_guest_image || pt_skip "no guest image"
-ptap_lv_users || pt_fail "cannot create libvirt users"
 pt_netns_new vx
 NS=$PT_NS
 ip -n "$NS" link add br0 type bridge
 ip -n "$NS" addr add 10.9.0.1/24 dev br0
 ip -n "$NS" link set br0 up
-rc=0
-ptap_lv_start "$NS" || rc=$?
-[ "$rc" != 77 ] || pt_skip "a libvirtd already runs on this machine"
-[ "$rc" = 0 ] || pt_fail "libvirtd did not start"
+ptap_lv_start_or_skip "$NS"
 ptap_lv_define "$DOM" || pt_fail "define failed"
 ptap_lv_boot "$DOM" || pt_fail "boot failed"
-export LIBVIRT_DEFAULT_URI=$PTAP_LV_URI
 uuid=$(ptap_lv_virsh domuuid "$DOM" | tr -d '[:space:]')
 
 for t in vxa0 vxb0 vxc0; do

@@ -253,6 +253,18 @@ ptap_lv_start() {
     return 1
 }
 
+# ptap_lv_start_or_skip NS: ptap_lv_users and ptap_lv_start in NS for a
+# suite: skip it (77) when another libvirtd runs, fail it when libvirtd does
+# not start; LIBVIRT_DEFAULT_URI then names this libvirtd.
+ptap_lv_start_or_skip() {
+    local rc=0
+    ptap_lv_users || pt_fail "cannot create libvirt users"
+    ptap_lv_start "$1" || rc=$?
+    [ "$rc" != 77 ] || pt_skip "a libvirtd already runs on this machine"
+    [ "$rc" = 0 ] || pt_fail "libvirtd did not start"
+    export LIBVIRT_DEFAULT_URI=$PTAP_LV_URI
+}
+
 # ptap_lv_domain_xml NAME CONSOLE [MACHINE] [DEVICES]: the busybox guest's
 # domain XML (TCG, 256 MiB, its serial console on the unix socket CONSOLE,
 # DEVICES added as they are), on stdout: what every libvirt suite here
