@@ -122,31 +122,6 @@ int ptap_migrate_note_detach(ptap_consumer_conn *cc, const ptap_record *rec)
 
 /* ---- the hook side: the host's facts ---- */
 
-/* "+N" or a name (or a number that names nobody, as libvirt takes it). */
-static int id_of(const char *s, bool user, uint32_t *out)
-{
-    uint64_t n;
-    int r;
-
-    if (*s == '+') {
-        r = ptap_parse_uint(s + 1, 0, UINT32_MAX - 1, &n);
-        if (r < 0)
-            return r;
-        *out = (uint32_t) n;
-        return 0;
-    }
-    if (user) {
-        uid_t u;
-        r = ptap_parse_user(s, &u);
-        *out = u;
-    } else {
-        gid_t g;
-        r = ptap_parse_group(s, &g);
-        *out = g;
-    }
-    return r;
-}
-
 int ptap_hook_qemu_user(const char *qemu_conf, uid_t *uid)
 {
     static const char *const fallback[] = { "libvirt-qemu", "qemu" };
@@ -177,7 +152,7 @@ int ptap_hook_qemu_user(const char *qemu_conf, uid_t *uid)
         if (*p++ != '"' || !(end = strchr(p, '"')))
             return -EBADMSG;
         *end = '\0';
-        r = id_of(p, true, &u);
+        r = ptap_virt_dac_id(p, true, &u);
         if (r < 0)
             return r;
         *uid = u;
@@ -302,7 +277,7 @@ static int qemu_owner(const ptap_hook_req *req, const ptap_vmeta_domain *d, uid_
         colon = strchr(label, ':');
         if (colon)
             *colon = '\0';
-        r = id_of(label, true, &u);
+        r = ptap_virt_dac_id(label, true, &u);
         if (r < 0)
             return ptap_error_set(err, r, EX_DATAERR, "cannot resolve the DAC label '%s' of "
                                   "domain '%s': %s", d->dac_label, d->name, strerror(-r));

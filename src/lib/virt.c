@@ -365,9 +365,7 @@ static bool attr_is(xmlNodePtr n, const char *attr, const char *value)
 
 /* ---- who QEMU runs as, and which process it is ------------------------------ */
 
-/* One half of a DAC label: "+N" is numeric; otherwise a name, and (as
- * libvirt does) a name that does not exist but is a number is taken as one. */
-static int dac_id(const char *s, bool user, uint32_t *out)
+int ptap_virt_dac_id(const char *s, bool user, uint32_t *out)
 {
     _cleanup_free_ char *buf = NULL;
     long size = sysconf(user ? _SC_GETPW_R_SIZE_MAX : _SC_GETGR_R_SIZE_MAX);
@@ -425,10 +423,10 @@ static int dac_label_parse(const char *label, uid_t *uid, gid_t *gid)
     if (!colon)
         return -EINVAL;
     *colon = '\0';
-    r = dac_id(copy, true, &u);
+    r = ptap_virt_dac_id(copy, true, &u);
     if (r < 0)
         return r;
-    r = dac_id(colon + 1, false, &g);
+    r = ptap_virt_dac_id(colon + 1, false, &g);
     if (r < 0)
         return r;
     *uid = u;

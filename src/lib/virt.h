@@ -213,6 +213,15 @@ int ptap_virt_has_device(ptap_virt *v, ptap_virt_method method, const char *id);
  */
 int ptap_virt_netdev_remove(ptap_virt *v, const char *id);
 
+/**
+ * ptap_virt_dac_id: one half of a libvirt DAC label or of qemu.conf's
+ * user/group, as libvirt reads it: "+N" is the number N; otherwise a user
+ * (@user) or group name, and a name that does not exist but is a number is
+ * taken as that number. Returns 0 and sets *@out, -EINVAL (empty or a bad
+ * number), -ENOENT (no such name), -ENOMEM.
+ */
+int ptap_virt_dac_id(const char *s, bool user, uint32_t *out);
+
 /** ptap_virt_method_to_string: "device" or "monitor". */
 const char *ptap_virt_method_to_string(ptap_virt_method m);
 
