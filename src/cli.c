@@ -419,6 +419,29 @@ void cli_tap_find(ptap_kviews *w, const char *jid, const ptap_record *rec, cli_t
     t->in_kernel = t->dev != NULL;
 }
 
+json_object *cli_action_json(const ptap_journal *j, const ptap_record *snap, size_t n_snap,
+                             const cli_action *a)
+{
+    ptap_record buf, stand_in = { .owner = (uid_t) -1, .group = (gid_t) -1 };
+    const ptap_record *rec = cli_record_after(j, snap, n_snap, a->name, &buf);
+    cli_tap t = { .rec = rec, .in_kernel = -1, .self = a->self };
+    json_object *o;
+
+    if (!rec) { /* an orphan, or a tap never on record: no record, before or after */
+        snprintf(stand_in.name, sizeof(stand_in.name), "%s", a->name);
+        if (a->netns)
+            stand_in.netns = *a->netns;
+        t.rec = &stand_in;
+        t.orphan = true;
+    }
+    o = cli_record_json(j, &t);
+    json_object_object_add(o, "action", json_object_new_string(a->action));
+    json_object_object_add(o, "state_before", string_or_null(a->state_before));
+    json_object_object_add(o, "reason", json_object_new_string(a->reason));
+    json_object_object_add(o, "done", json_object_new_boolean(a->done));
+    return o;
+}
+
 json_object *cli_record_plain(const ptap_journal *j, const ptap_record *rec)
 {
     return cli_record_json(j, &(cli_tap) { .rec = rec, .in_kernel = -1 });

@@ -223,6 +223,26 @@ json_object *cli_record_json(const ptap_journal *j, const cli_tap *t);
  */
 void cli_tap_find(ptap_kviews *w, const char *jid, const ptap_record *rec, cli_tap *t);
 
+/** cli_action: what recover, release or a hook command did to one tap. */
+typedef struct cli_action {
+    const char *name;          /* the tap */
+    const char *action;        /* "consumer-gone", "release", "prepare", ... */
+    const char *state_before;  /* its record's state before, or NULL */
+    const char *reason;
+    bool done;                 /* false: a dry run */
+    const ptap_netns *netns;   /* its namespace, for a tap with no record (or NULL) */
+    const ptap_netns *self;    /* the namespace ptap runs in (netns "current"), or NULL */
+} cli_action;
+
+/**
+ * cli_action_json: the record of @a's tap as it is now (its live record in
+ * @j, else its record in @snap (of @n_snap) marked destroyed, else an
+ * orphan's stand-in with nulls), with "action", "state_before", "reason"
+ * and "done" beside it.
+ */
+json_object *cli_action_json(const ptap_journal *j, const ptap_record *snap, size_t n_snap,
+                             const cli_action *a);
+
 /** cli_record_plain: cli_record_json() of @rec alone, the kernel not looked at. */
 json_object *cli_record_plain(const ptap_journal *j, const ptap_record *rec);
 

@@ -60,22 +60,9 @@ static void print_actions(cli *c, const ptap_journal *j, const ptap_record *snap
 
         for (size_t i = 0; i < res->n; i++) {
             const ptap_hook_action *a = &res->actions[i];
-            ptap_record buf, stand_in = { .owner = (uid_t) -1, .group = (gid_t) -1 };
-            const ptap_record *rec = cli_record_after(j, snap, n_snap, a->tap, &buf);
-            cli_tap t = { .rec = rec, .in_kernel = -1 };
-            json_object *o;
+            cli_action ca = { .name = a->tap, .action = a->action, .reason = a->reason, .done = true };
 
-            if (!rec) { /* never on record (a tap the hook could not make) */
-                snprintf(stand_in.name, sizeof(stand_in.name), "%s", a->tap);
-                t.rec = &stand_in;
-                t.orphan = true;
-            }
-            o = cli_record_json(j, &t);
-            json_object_object_add(o, "action", json_object_new_string(a->action));
-            json_object_object_add(o, "state_before", NULL);
-            json_object_object_add(o, "reason", json_object_new_string(a->reason));
-            json_object_object_add(o, "done", json_object_new_boolean(true));
-            json_object_array_add(arr, o);
+            json_object_array_add(arr, cli_action_json(j, snap, n_snap, &ca));
         }
         json_object_object_add(cli_doc(j), "records", arr);
         return;

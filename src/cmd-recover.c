@@ -25,22 +25,13 @@ static int print_actions(cli *c, const ptap_journal *j, const ptap_record *snap,
 
         for (size_t i = 0; i < res->n; i++) {
             const ptap_action *a = &res->actions[i];
-            ptap_record buf, stand_in = { .owner = (uid_t) -1, .group = (gid_t) -1, .netns = a->netns };
-            const ptap_record *rec = cli_record_after(j, snap, n_snap, a->name, &buf);
-            cli_tap t = { .rec = rec, .in_kernel = -1, .self = have_self ? &self : NULL };
-            json_object *o;
+            cli_action ca = {
+                .name = a->name, .action = a->action, .state_before = a->state,
+                .reason = a->reason, .done = !dry_run, .netns = &a->netns,
+                .self = have_self ? &self : NULL,
+            };
 
-            if (!rec) { /* an orphan: no record, before or after */
-                snprintf(stand_in.name, sizeof(stand_in.name), "%s", a->name);
-                t.rec = &stand_in;
-                t.orphan = true;
-            }
-            o = cli_record_json(j, &t);
-            json_object_object_add(o, "action", json_object_new_string(a->action));
-            json_object_object_add(o, "state_before", *a->state ? json_object_new_string(a->state) : NULL);
-            json_object_object_add(o, "reason", json_object_new_string(a->reason));
-            json_object_object_add(o, "done", json_object_new_boolean(!dry_run));
-            json_object_array_add(arr, o);
+            json_object_array_add(arr, cli_action_json(j, snap, n_snap, &ca));
         }
         json_object_object_add(cli_doc(j), "records", arr);
         json_object_object_add(cli_doc(j), "dry_run", json_object_new_boolean(dry_run));
