@@ -547,6 +547,18 @@ bool ptap_nic_qom_list_has(const char *text, const char *name)
     return false;
 }
 
+/* One entry of a qom-list answer: its "name" and "type", both strings. */
+static bool qom_entry(json_object *e, const char **name, const char **type)
+{
+    json_object *jn, *jt;
+
+    if (!json_object_object_get_ex(e, "name", &jn) || !json_object_object_get_ex(e, "type", &jt))
+        return false;
+    *name = json_object_get_string(jn);
+    *type = json_object_get_string(jt);
+    return *name && *type;
+}
+
 int ptap_nic_qom_list_has_json(json_object *list, const char *name)
 {
     size_t n;
@@ -557,15 +569,11 @@ int ptap_nic_qom_list_has_json(json_object *list, const char *name)
         return 0;
     n = json_object_array_length(list);
     for (size_t i = 0; i < n; i++) {
-        json_object *e = json_object_array_get_idx(list, i), *jn, *jt;
         const char *en, *et;
 
-        if (!json_object_object_get_ex(e, "name", &jn) ||
-            !json_object_object_get_ex(e, "type", &jt))
+        if (!qom_entry(json_object_array_get_idx(list, i), &en, &et))
             continue;
-        en = json_object_get_string(jn);
-        et = json_object_get_string(jt);
-        if (en && et && strcmp(en, name) == 0 && strncmp(et, "child<", 6) == 0)
+        if (strcmp(en, name) == 0 && strncmp(et, "child<", 6) == 0)
             return 1;
     }
     return 0;
@@ -597,15 +605,10 @@ int ptap_nic_qom_root_ports(json_object *list, char ***ret)
     if (!v)
         return -ENOMEM;
     for (size_t i = 0; i < n; i++) {
-        json_object *e = json_object_array_get_idx(list, i), *jn, *jt;
         const char *en, *et;
 
-        if (!json_object_object_get_ex(e, "name", &jn) ||
-            !json_object_object_get_ex(e, "type", &jt))
-            continue;
-        en = json_object_get_string(jn);
-        et = json_object_get_string(jt);
-        if (!en || !et || ptap_qemu_id_check(en, NULL) < 0)
+        if (!qom_entry(json_object_array_get_idx(list, i), &en, &et) ||
+            ptap_qemu_id_check(en, NULL) < 0)
             continue;
         for (size_t t = 0; t < ARRAY_SIZE(types); t++)
             if (strcmp(et, types[t]) == 0) {
