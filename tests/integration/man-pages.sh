@@ -66,4 +66,9 @@ grep -qF /opt/ptaptest/lib/systemd/system/ptap-watch.service <(man -l "$B/docs/m
 grep -rqE "(^|[^[:alnum:]_/.-])/etc/ptap/helper\.conf([^.]|\$)" "$B"/docs/man/ &&
     pt_fail "a page of a build with another policy path still names /etc/ptap/helper.conf"
 pt_ok "another configuration: its date, prefix and policy path in the pages"
+# That configuration named no build type: an optimised build with debug
+# information, as a packager expects, not CMake's empty (unoptimised) one.
+pt_assert_eq "no build type given: RelWithDebInfo" RelWithDebInfo \
+    "$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$B/CMakeCache.txt")"
+pt_ok "the build type defaults to RelWithDebInfo"
 echo PASS
