@@ -38,6 +38,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
@@ -90,10 +91,52 @@ struct options {
     const char *owner, *group, *bridge, *mtu, *mac, *count, *tag;
     const char *attached_mac, *iface_id, *vm_uuid; /* OVS external_ids */
     bool multi_queue, vnet_hdr, json;
+    bool wait; /* --wait: check, then act only once told "go" on stdin */
     bool help, version;
 };
 
 static volatile sig_atomic_t stop_signal;
+
+/*
+ * The audit trail (syslog). A helper started with --wait leaves no trace
+ * until it is told to go: a refusal it finds before that is logged (and
+ * its exit code given) only if the go comes; one never told to go did
+ * nothing and logs nothing (its caller chose another way).
+ */
+#define AUDIT_HELD_MAX 8
+
+static struct {
+    bool waiting; /* --wait, and no go yet */
+    bool answered; /* a line came, go or not */
+    unsigned n;
+    int prio[AUDIT_HELD_MAX];
+    char line[AUDIT_HELD_MAX][256];
+} held;
+
+__attribute__((format(printf, 2, 3))) static void audit(int prio, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    if (held.waiting) {
+        if (held.n < AUDIT_HELD_MAX) {
+            held.prio[held.n] = prio;
+            vsnprintf(held.line[held.n++], sizeof(held.line[0]), fmt, ap);
+        }
+    } else {
+        vsyslog(prio, fmt, ap);
+    }
+    va_end(ap);
+}
+
+static void audit_release(void)
+{
+    held.waiting = false;
+    for (unsigned i = 0; i < held.n; i++)
+        syslog(held.prio[i], "%s", held.line[i]);
+    held.n = 0;
+}
+
 
 /* The Open vSwitch database, connected before the privilege drop (its
  * socket is root's): NULL when no server listens there (ovs.err says
@@ -304,7 +347,8 @@ static void usage(FILE *f)
           "                          [--bridge BRIDGE] [--mtu N] [--mac MAC]\n"
           "                          [--multi-queue] [--vnet-hdr] [--count N] [--tag TAG]\n"
           "                          [--attached-mac MAC] [--iface-id UUID] [--vm-uuid UUID]\n"
-          "  ptap-helper destroy NAME...\n"
+          "  ptap-helper create NAME --wait [options above but --tag]\n"
+          "  ptap-helper destroy [--wait] NAME...\n"
           "  ptap-helper destroy --tag TAG\n"
           "  ptap-helper restore NAME... [--bridge BRIDGE]\n"
           "  ptap-helper list [--json]\n"
@@ -322,7 +366,7 @@ static void usage(FILE *f)
 static int parse_args(int argc, char **argv, struct options *o)
 {
     enum { O_OWNER = 256, O_GROUP, O_BRIDGE, O_MTU, O_MAC, O_MQ, O_VNET, O_COUNT,
-           O_TAG, O_JSON, O_CONFIG, O_ATTACHED_MAC, O_IFACE_ID, O_VM_UUID };
+           O_TAG, O_JSON, O_CONFIG, O_ATTACHED_MAC, O_IFACE_ID, O_VM_UUID, O_WAIT };
     static const struct option longopts[] = {
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
@@ -340,6 +384,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         { "attached-mac", required_argument, NULL, O_ATTACHED_MAC },
         { "iface-id", required_argument, NULL, O_IFACE_ID },
         { "vm-uuid", required_argument, NULL, O_VM_UUID },
+        { "wait", no_argument, NULL, O_WAIT },
         {},
     };
     int opt;
@@ -365,6 +410,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         case O_MQ: o->multi_queue = true; break;
         case O_VNET: o->vnet_hdr = true; break;
         case O_JSON: o->json = true; break;
+        case O_WAIT: o->wait = true; break;
         case ':':
             error("option '%s' needs a value", argv[optind - 1]);
             return -EINVAL;
@@ -461,6 +507,14 @@ static int parse_args(int argc, char **argv, struct options *o)
             error("'destroy' takes either NAMEs or '--tag TAG', not both");
             return -EINVAL;
         }
+        if (o->wait && !is_create && !is_destroy) {
+            error("'--wait' is an option of 'create' and 'destroy' only");
+            return -EINVAL;
+        }
+        if (o->wait && o->tag) {
+            error("'--wait' takes the tag from its \"go\" line, not from '--tag'");
+            return -EINVAL;
+        }
     }
     return 0;
 }
@@ -490,14 +544,14 @@ static int load_policy(const struct caller *c, const struct options *o, int defa
     if (fd < 0) {
         error("cannot open policy '%s': %s", path,
               default_errno == ELOOP ? "it is a symbolic link" : strerror(default_errno));
-        syslog(LOG_WARNING, "uid=%u: cannot open policy '%s': %s", (unsigned) c->uid, path,
+        audit(LOG_WARNING, "uid=%u: cannot open policy '%s': %s", (unsigned) c->uid, path,
                strerror(default_errno));
         return EX_CONFIG;
     }
     r = ptap_policy_load_fd(fd, path, NULL, ret, &err);
     if (r < 0) {
         error("refusing policy: %s", err.msg);
-        syslog(LOG_WARNING, "uid=%u: refusing policy: %s", (unsigned) c->uid, err.msg);
+        audit(LOG_WARNING, "uid=%u: refusing policy: %s", (unsigned) c->uid, err.msg);
         return EX_CONFIG;
     }
     return 0;
@@ -552,6 +606,94 @@ static pid_t lock_holder(int fd)
             return (pid_t) pid;
     }
     return 0;
+}
+
+/*
+ * --wait: the caller (ptap) starts the helper before it has read its
+ * journal and written its intent, so that the helper's start and checks
+ * run meanwhile; it then writes "go" (create: "go TAG") and a newline on
+ * stdin, and the helper acts. Anything else, end of file or no line
+ * within GO_WAIT_MS: nothing is done (EX_TEMPFAIL). The helper waits
+ * holding no lock (the quota lock is taken after the go), and reads one
+ * bounded line. Returns an exit code; @tag gets the line's tag ("" if
+ * none).
+ */
+#define GO_WAIT_MS 30000
+#define GO_LINE_MAX (PTAP_IFALIAS_MAX + 8)
+
+static int wait_go(char *tag, size_t size)
+{
+    char line[GO_LINE_MAX + 1];
+    size_t len = 0;
+    int64_t deadline = ptap_now_ms() + GO_WAIT_MS;
+
+    tag[0] = '\0';
+    for (;;) {
+        struct pollfd p = { .fd = STDIN_FILENO, .events = POLLIN };
+        int64_t left = deadline - ptap_now_ms();
+        ssize_t k;
+        char *nl;
+
+        if (left <= 0) {
+            error("not told to go within %d s: nothing done", GO_WAIT_MS / 1000);
+            return EX_TEMPFAIL;
+        }
+        if (poll(&p, 1, (int) left) < 0) {
+            if (errno == EINTR && !stop_signal)
+                continue;
+            error("not told to go: nothing done");
+            return EX_TEMPFAIL;
+        }
+        if (!p.revents)
+            continue;
+        k = read(STDIN_FILENO, line + len, GO_LINE_MAX - len);
+        if (k < 0 && errno == EINTR && !stop_signal)
+            continue;
+        if (k <= 0) {
+            /* The caller changed its mind, or died: that is not an error. */
+            return EX_TEMPFAIL;
+        }
+        len += (size_t) k;
+        line[len] = '\0';
+        nl = memchr(line, '\n', len);
+        if (!nl) {
+            if (len == GO_LINE_MAX) {
+                held.answered = true;
+                error("the go line is too long: nothing done");
+                return EX_USAGE;
+            }
+            continue;
+        }
+        *nl = '\0';
+        held.answered = true;
+        if (strcmp(line, "go") == 0) {
+            audit_release();
+            return EX_OK;
+        }
+        if (strncmp(line, "go ", 3) == 0 && strlen(line + 3) < size) {
+            memcpy(tag, line + 3, strlen(line + 3) + 1);
+            audit_release();
+            return EX_OK;
+        }
+        error("expected \"go\" or \"go TAG\" on stdin: nothing done");
+        return EX_USAGE;
+    }
+}
+
+/* A create's go: its tag makes the mark (as --tag would have). */
+static int go_create(const struct caller *c, char *mark, size_t size)
+{
+    char tag[GO_LINE_MAX];
+    const char *why;
+    int ret = wait_go(tag, sizeof(tag));
+
+    if (ret)
+        return ret;
+    if (ptap_mark_format_tag(c->uid, *tag ? tag : NULL, mark, size, &why) < 0) {
+        error("invalid tag '%s': %s", tag, why);
+        return EX_USAGE;
+    }
+    return EX_OK;
 }
 
 /*
@@ -714,7 +856,7 @@ static int ovs_plug(const struct caller *c, const struct options *o, const int *
         if (n_stale)
             r = ptap_ovsdb_delete_ports(ovs.db, stale, n_stale, &err);
         if (r >= 0 && n_stale)
-            syslog(LOG_INFO, "uid=%u removed %zu stale OVS port(s) ('%s'...)", (unsigned) c->uid,
+            audit(LOG_INFO, "uid=%u removed %zu stale OVS port(s) ('%s'...)", (unsigned) c->uid,
                    n_stale, stale[0]->name);
     }
     ptap_ovsdb_view_clear(&v);
@@ -723,11 +865,11 @@ static int ovs_plug(const struct caller *c, const struct options *o, const int *
     if (r < 0) {
         error("cannot create '%s': cannot add %s to Open vSwitch bridge '%s': %s", names[0],
               n == 1 ? "it" : "the taps", o->bridge, err.msg);
-        syslog(LOG_ERR, "uid=%u OVS add of %u ports to '%s' failed: %s", (unsigned) c->uid, n,
+        audit(LOG_ERR, "uid=%u OVS add of %u ports to '%s' failed: %s", (unsigned) c->uid, n,
                o->bridge, err.msg);
         return EX_OSERR;
     }
-    syslog(LOG_INFO, "uid=%u added %u port(s) ('%s'...) to OVS bridge '%s'", (unsigned) c->uid,
+    audit(LOG_INFO, "uid=%u added %u port(s) ('%s'...) to OVS bridge '%s'", (unsigned) c->uid,
            n, names[0], o->bridge);
     return 0;
 }
@@ -761,9 +903,9 @@ static void ovs_unplug(const struct caller *c, const char *const *names, const c
     if (r < 0) {
         error("cannot remove the Open vSwitch ports of the destroyed taps: %s, ignoring "
               "('ptap recover' removes them)", err.msg);
-        syslog(LOG_WARNING, "uid=%u OVS port removal failed: %s", (unsigned) c->uid, err.msg);
+        audit(LOG_WARNING, "uid=%u OVS port removal failed: %s", (unsigned) c->uid, err.msg);
     } else if (k)
-        syslog(LOG_INFO, "uid=%u removed %zu OVS port(s) ('%s'...)", (unsigned) c->uid, k,
+        audit(LOG_INFO, "uid=%u removed %zu OVS port(s) ('%s'...)", (unsigned) c->uid, k,
                gone[0]->name);
     ptap_ovsdb_view_clear(&v);
 }
@@ -860,7 +1002,7 @@ static int cmd_ovs_set(const struct caller *c, const struct options *o)
         error("cannot describe the port of '%s': %s", name, err.msg);
         return r == -ENOENT ? EX_USAGE : EX_UNAVAILABLE;
     }
-    syslog(LOG_INFO, "uid=%u port '%s': attached-mac=%s vm-uuid=%s", (unsigned) c->uid, name,
+    audit(LOG_INFO, "uid=%u port '%s': attached-mac=%s vm-uuid=%s", (unsigned) c->uid, name,
            *mac ? mac : "-", o->vm_uuid ? o->vm_uuid : "-");
     return 0;
 }
@@ -920,7 +1062,7 @@ static int cmd_ovs_forget(const struct caller *c, const struct options *o)
         return EX_UNAVAILABLE;
     }
     for (size_t i = 0; i < k; i++) {
-        syslog(LOG_INFO, "uid=%u forgot the OVS port of '%s' (mark %s)", (unsigned) c->uid,
+        audit(LOG_INFO, "uid=%u forgot the OVS port of '%s' (mark %s)", (unsigned) c->uid,
                gone[i]->name, gone[i]->mark);
         (void) write_line(gone[i]->name);
     }
@@ -1062,7 +1204,7 @@ static int open_tap(const struct caller *c, ptap_link_ctx *lc, const ptap_tap_pa
                           name, final, strerror(-d));
                     return EX_OSERR;
                 }
-                syslog(LOG_WARNING, "uid=%u create '%s': a foreign queue was attached to '%s' "
+                audit(LOG_WARNING, "uid=%u create '%s': a foreign queue was attached to '%s' "
                        "while it was made; deleted", (unsigned) c->uid, name, final);
                 if (r > 0 && ++*foreign < 3)
                     continue; /* the same tap again */
@@ -1101,7 +1243,7 @@ static void log_created(const struct caller *c, const ptap_tap_params *tp, const
     for (unsigned j = 0; j < ch->n; j++)
         len += (size_t) snprintf(names + len, sizeof(names) - len, "%s'%s'", j ? " " : "",
                                  ch->name[j]);
-    syslog(LOG_INFO, "uid=%u created %s owner=%u group=%ld bridge=%s mark=%s", (unsigned) c->uid,
+    audit(LOG_INFO, "uid=%u created %s owner=%u group=%ld bridge=%s mark=%s", (unsigned) c->uid,
            names, (unsigned) tp->owner, tp->group == (gid_t) -1 ? -1L : (long) tp->group,
            bridge ? bridge : "none", mark);
 }
@@ -1133,6 +1275,7 @@ static int cmd_create(const struct caller *c, const struct options *o, int polic
     bool has_bridge_mac = false, own_mac = o->mac != NULL, on_ovs = false;
     char attached_mac[PTAP_MAC_STRLEN] = "";
     unsigned count = 1, owned = 0, made = 0, foreign = 0;
+    bool told = false; /* --wait: the go came */
     struct namer nm = { 0 };
     uint64_t v;
     int r, ret = 0;
@@ -1221,7 +1364,7 @@ static int cmd_create(const struct caller *c, const struct options *o, int polic
     if (ptap_policy_check_owner(c->uid, c->groups, c->n_groups, tp.owner, tp.group,
                                 &denied) < 0) {
         error("cannot create '%s': %s", name, denied.msg);
-        syslog(LOG_NOTICE, "uid=%u create '%s' denied: %s", (unsigned) c->uid, name,
+        audit(LOG_NOTICE, "uid=%u create '%s' denied: %s", (unsigned) c->uid, name,
                denied.msg);
         return EX_NOPERM;
     }
@@ -1229,6 +1372,15 @@ static int cmd_create(const struct caller *c, const struct options *o, int polic
     if (r < 0) {
         error("cannot open rtnetlink: %s", strerror(-r));
         return EX_OSERR;
+    }
+    /* --wait: a caller bound by the policy is told to go before the
+     * quota lock (nobody waits for a helper that waits); root, after its
+     * checks, just before it acts. */
+    if (o->wait && c->uid != 0) {
+        ret = go_create(c, mark, sizeof(mark));
+        if (ret)
+            return ret;
+        told = true;
     }
     /* The quota needs every marked tap the owner has: one dump. Root,
      * unbound by the policy, only needs the bridge and the name: looked
@@ -1258,7 +1410,7 @@ static int cmd_create(const struct caller *c, const struct options *o, int polic
         r = ptap_policy_decide(pol, &req, NULL, &denied);
         if (r < 0) {
             error("cannot create '%s': %s", name, denied.msg);
-            syslog(LOG_NOTICE, "uid=%u create '%s' bridge=%s count=%u denied: %s",
+            audit(LOG_NOTICE, "uid=%u create '%s' bridge=%s count=%u denied: %s",
                    (unsigned) c->uid, name, o->bridge ? o->bridge : "none", count, denied.msg);
             return EX_NOPERM;
         }
@@ -1323,6 +1475,12 @@ static int cmd_create(const struct caller *c, const struct options *o, int polic
                : ptap_link_get_ctx(lc, name, &same) == 0)) {
         error("cannot create '%s': an interface with this name already exists", name);
         return EX_OSERR;
+    }
+
+    if (o->wait && !told) {
+        ret = go_create(c, mark, sizeof(mark));
+        if (ret)
+            return ret;
     }
 
     /* 4. Act, CREATE_CHUNK taps at a time; signals wait until the chunk in
@@ -1440,7 +1598,7 @@ static int cmd_create(const struct caller *c, const struct options *o, int polic
             break;
         if (first >= 0) {
             ret = report_link_error(verb, ch.name[first], lc, r);
-            syslog(LOG_ERR, "uid=%u create '%s' failed: %s", (unsigned) c->uid, ch.name[first],
+            audit(LOG_ERR, "uid=%u create '%s' failed: %s", (unsigned) c->uid, ch.name[first],
                    strerror(-r));
             break;
         }
@@ -1460,11 +1618,11 @@ static int cmd_create(const struct caller *c, const struct options *o, int polic
             error("cannot roll back %u taps made before the failure: %s; they carry the mark '%s'",
                   made, strerror(-r), mark);
         else
-            syslog(LOG_INFO, "uid=%u rolled back %u taps", (unsigned) c->uid, made);
+            audit(LOG_INFO, "uid=%u rolled back %u taps", (unsigned) c->uid, made);
     } else if (!ret && stop_signal && made < count) {
         error("stopped by signal %d after %u of %u taps (marked '%s')", (int) stop_signal, made,
               count, mark);
-        syslog(LOG_NOTICE, "uid=%u create '%s' stopped by signal %d after %u of %u taps",
+        audit(LOG_NOTICE, "uid=%u create '%s' stopped by signal %d after %u of %u taps",
                (unsigned) c->uid, name, (int) stop_signal, made, count);
         ret = EX_OSERR;
     }
@@ -1559,7 +1717,7 @@ static int cmd_restore(const struct caller *c, const struct options *o, int poli
         block_signals(false);
         if (r < 0)
             return report_link_error("restore", o->names[i], lc, r);
-        syslog(LOG_INFO, "uid=%u restored '%s' group=0 bridge=%s", (unsigned) c->uid,
+        audit(LOG_INFO, "uid=%u restored '%s' group=0 bridge=%s", (unsigned) c->uid,
                o->names[i], o->bridge ? o->bridge : "-");
         (void) write_line(o->names[i]);
     }
@@ -1620,7 +1778,7 @@ static void log_destroyed(const struct caller *c, const char **names, size_t n)
         for (size_t j = i; j < n && j < i + 64; j++)
             len += (size_t) snprintf(line + len, sizeof(line) - len, "%s'%s'", j > i ? " " : "",
                                      names[j]);
-        syslog(LOG_INFO, "uid=%u destroyed %s", (unsigned) c->uid, line);
+        audit(LOG_INFO, "uid=%u destroyed %s", (unsigned) c->uid, line);
     }
 }
 
@@ -1712,7 +1870,7 @@ static int cmd_destroy(const struct caller *c, const struct options *o)
                 ret = EX_NOPERM;
             }
             if (ret) {
-                syslog(LOG_NOTICE, "uid=%u destroy '%s' refused", (unsigned) c->uid, nm);
+                audit(LOG_NOTICE, "uid=%u destroy '%s' refused", (unsigned) c->uid, nm);
                 break;
             }
             if (!taken[li - links]) { /* a name given twice is destroyed once */
@@ -1722,13 +1880,22 @@ static int cmd_destroy(const struct caller *c, const struct options *o)
             }
         }
     }
+    if (!ret && n > 0 && o->wait) {
+        char tag[GO_LINE_MAX];
+
+        ret = wait_go(tag, sizeof(tag));
+        if (!ret && *tag) {
+            error("a destroy's go takes no tag: nothing done");
+            ret = EX_USAGE;
+        }
+    }
     if (!ret && n > 0) {
         block_signals(true);
         r = ptap_link_delete_batch_dumped(lc, idx, n, links, n_links);
         block_signals(false);
         if (r < 0) {
             ret = report_link_error("destroy", names[0], lc, r);
-            syslog(LOG_ERR, "uid=%u destroy of %zu taps ('%s'...) failed: %s",
+            audit(LOG_ERR, "uid=%u destroy of %zu taps ('%s'...) failed: %s",
                    (unsigned) c->uid, n, names[0], strerror(-r));
         } else {
             ptap_fault("helper-after-delete"); /* deleted, nothing reported yet */
@@ -1875,7 +2042,7 @@ int main(int argc, char **argv)
     }
     if (opts.config && caller.uid != 0) {
         error("only root may name a policy file with '--config'");
-        syslog(LOG_NOTICE, "uid=%u denied: --config", (unsigned) caller.uid);
+        audit(LOG_NOTICE, "uid=%u denied: --config", (unsigned) caller.uid);
         return EX_NOPERM;
     }
     if (opts.config && strcmp(opts.command, "create") != 0) {
@@ -1889,6 +2056,7 @@ int main(int argc, char **argv)
     }
 
     /* 4. Check, act, report. */
+    held.waiting = opts.wait;
     if (strcmp(opts.command, "create") == 0)
         r = cmd_create(&caller, &opts, policy_fd, policy_errno);
     else if (strcmp(opts.command, "destroy") == 0)
@@ -1903,6 +2071,14 @@ int main(int argc, char **argv)
         r = cmd_ovs_set(&caller, &opts);
     else
         r = cmd_list(&opts);
+    if (r != EX_OK && held.waiting && !held.answered) {
+        /* Refused before the go: the refusal stands (and is logged) only
+         * if the go comes. */
+        char tag[GO_LINE_MAX];
+
+        if (wait_go(tag, sizeof(tag)) != EX_OK)
+            r = EX_TEMPFAIL;
+    }
     free(caller.groups);
     ptap_ovsdb_close(ovs.db);
     return r;

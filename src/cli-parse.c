@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "helperexec.h"
 #include "log.h"
 #include "validate.h"
 
@@ -267,6 +268,7 @@ int cli_run(cli *c, const cli_command *cmd, int argc, char **argv)
     if (c->verbose)
         ptap_log_set_handler(log_stderr, NULL);
     ex = cmd->run(c, &a);
+    ptap_helper_prestart_drop(); /* one started early and never told to go */
     if (c->verbose)
         ptap_log_set_handler(NULL, NULL);
     return cli_finish(c, cmd->name, ex);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "helperexec.h"
 #include "kview.h"
 #include "pool.h"
 #include "validate.h"
@@ -128,6 +129,9 @@ static int run_create(cli *c, const cli_args *a)
         spec.bridge = vnet.bridge;
         spec.network = vnet.name;
     }
+    /* The helper starts and checks while the journal is read and the
+     * intent written (it acts on ptap_pool_create()'s go). */
+    (void) ptap_helper_prestart_create(&spec);
     ex = cli_open_journal(c, true, &j);
     if (ex != EX_OK)
         return ex;
@@ -205,6 +209,8 @@ static int run_destroy(cli *c, const cli_args *a)
     ex = check_names("destroy", a->argc, a->argv);
     if (ex != EX_OK)
         return ex;
+    /* Likewise: taken by the destroy if it names just these taps, here. */
+    (void) ptap_helper_prestart_destroy(a->argv, (size_t) a->argc);
     ex = cli_open_journal(c, true, &j);
     if (ex != EX_OK)
         return ex;

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -84,18 +86,17 @@ static int split_lines(char *text, ptap_helper_result *res)
     return 0;
 }
 
-int ptap_helper_run(char *const argv[], ptap_helper_result *res)
+/* Start the helper: @argv[0] is replaced by its path; @in_fd becomes its
+ * stdin (-1: ours). Sets *pid and the read ends of its stdout and stderr. */
+static int spawn(char *const argv[], int in_fd, pid_t *pid, int *ret_out, int *ret_err)
 {
     _cleanup_close_ int out_r = -1, out_w = -1, err_r = -1, err_w = -1;
     int p[2], r;
-    pid_t pid;
     posix_spawn_file_actions_t fa;
-    _cleanup_(buf_done) buf out = { 0 }, err = { 0 };
     size_t argc = 0;
     _cleanup_free_ char **args = NULL;
     const char *path = ptap_helper_path();
 
-    *res = (ptap_helper_result) { 0 };
     while (argv[argc])
         argc++;
     args = calloc(argc + 1, sizeof(char *));
@@ -115,17 +116,26 @@ int ptap_helper_run(char *const argv[], ptap_helper_result *res)
     err_w = p[1];
 
     posix_spawn_file_actions_init(&fa);
+    if (in_fd >= 0)
+        posix_spawn_file_actions_adddup2(&fa, in_fd, STDIN_FILENO);
     posix_spawn_file_actions_adddup2(&fa, out_w, STDOUT_FILENO);
     posix_spawn_file_actions_adddup2(&fa, err_w, STDERR_FILENO);
     ptap_debug("running %s %s", path, argc > 1 ? argv[1] : "");
-    r = posix_spawn(&pid, path, &fa, NULL, args, environ);
+    r = posix_spawn(pid, path, &fa, NULL, args, environ);
     posix_spawn_file_actions_destroy(&fa);
     if (r != 0)
         return -r;
-    closep(&out_w);
-    out_w = -1;
-    closep(&err_w);
-    err_w = -1;
+    *ret_out = TAKE_FD(out_r);
+    *ret_err = TAKE_FD(err_r);
+    return 0;
+}
+
+/* Read the helper's stdout and stderr to their end, then reap it. Closes
+ * @out_r and @err_r. */
+static int collect(pid_t pid, int out_r, int err_r, ptap_helper_result *res)
+{
+    _cleanup_(buf_done) buf out = { 0 }, err = { 0 };
+    int r = 0;
 
     struct pollfd pfd[2] = { { .fd = out_r, .events = POLLIN }, { .fd = err_r, .events = POLLIN } };
     while (pfd[0].fd >= 0 || pfd[1].fd >= 0) {
@@ -142,13 +152,13 @@ int ptap_helper_run(char *const argv[], ptap_helper_result *res)
             if (k < 0) {
                 r = k;
                 pfd[i].fd = -1;
-            } else if (k == 0 && !(pfd[i].revents & POLLIN)) {
-                pfd[i].fd = -1;
             } else if (k == 0) {
                 pfd[i].fd = -1;
             }
         }
     }
+    close(out_r);
+    close(err_r);
 
     int st;
     while (waitpid(pid, &st, 0) < 0)
@@ -172,16 +182,177 @@ int ptap_helper_run(char *const argv[], ptap_helper_result *res)
     return 0;
 }
 
-int ptap_helper_create(const ptap_create_spec *spec, ptap_helper_result *res)
+/*
+ * The helper started early (ptap_helper_prestart_*()): it runs with
+ * --wait, checks its request and waits for "go" on stdin (a socket, so
+ * that a helper that has already given up costs us no SIGPIPE). The
+ * request it was given is kept without its tag; the run that asks for the
+ * same request in the same network namespace soon enough takes it.
+ */
+#define EARLY_MAX_AGE_MS 1000
+#define PTAP_HELPER_GO_MAX 160 /* "go " + a tag (JOURNALID:OPID) + newline */
+
+static struct {
+    pid_t pid;        /* 0: none */
+    int in, out, err;
+    char **argv;      /* the request, "--wait" and any "--tag X" left out */
+    dev_t ns_dev;
+    ino_t ns_ino;
+    int64_t started;
+} early;
+
+static int netns_id(dev_t *dev, ino_t *ino)
 {
-    char count[16], mtu[16];
-    char *argv[32];
+    struct stat st;
+
+    if (stat("/proc/thread-self/ns/net", &st) < 0)
+        return -errno;
+    *dev = st.st_dev;
+    *ino = st.st_ino;
+    return 0;
+}
+
+static void early_free_argv(void)
+{
+    if (early.argv)
+        for (char **p = early.argv; *p; p++)
+            free(*p);
+    free(early.argv);
+    early.argv = NULL;
+}
+
+void ptap_helper_prestart_drop(void)
+{
+    _cleanup_(ptap_helper_result_clear) ptap_helper_result res = { 0 };
+
+    if (!early.pid)
+        return;
+    close(early.in); /* end of file: the helper does nothing */
+    (void) collect(early.pid, early.out, early.err, &res);
+    ptap_debug("early helper dropped (it exited %d)", res.status);
+    early.pid = 0;
+    early_free_argv();
+}
+
+/* Does @argv (a run's request) name what the early helper was given,
+ * leaving out its "--tag X"? Sets *tag to that X (NULL: none). */
+static bool early_matches(char *const argv[], const char **tag)
+{
+    size_t k = 0;
+    dev_t dev = 0;
+    ino_t ino = 0;
+
+    *tag = NULL;
+    if (!early.pid || ptap_now_ms() - early.started > EARLY_MAX_AGE_MS ||
+        netns_id(&dev, &ino) < 0 || dev != early.ns_dev || ino != early.ns_ino)
+        return false;
+    for (size_t i = 0; argv[i]; i++) {
+        if (strcmp(argv[i], "--tag") == 0 && argv[i + 1] && !*tag) {
+            *tag = argv[++i];
+            continue;
+        }
+        if (!early.argv[k] || strcmp(argv[i], early.argv[k]) != 0)
+            return false;
+        k++;
+    }
+    return !early.argv[k];
+}
+
+/* Start @argv (no --tag) early, with --wait after its command. */
+static int prestart(char *const argv[])
+{
+    int sv[2], r;
+    size_t argc = 0;
+    _cleanup_free_ char **args = NULL;
+
+    ptap_helper_prestart_drop();
+    while (argv[argc])
+        argc++;
+    args = calloc(argc + 2, sizeof(char *));
+    early.argv = calloc(argc + 1, sizeof(char *));
+    if (!args || !early.argv) {
+        early_free_argv();
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < argc; i++) {
+        early.argv[i] = strdup(argv[i]);
+        if (!early.argv[i]) {
+            early_free_argv();
+            return -ENOMEM;
+        }
+    }
+    /* "ptap-helper COMMAND --wait ARGS...". */
+    args[0] = argv[0];
+    args[1] = argv[1];
+    args[2] = "--wait";
+    for (size_t i = 2; i < argc; i++)
+        args[i + 1] = argv[i];
+    r = netns_id(&early.ns_dev, &early.ns_ino);
+    if (r < 0) {
+        early_free_argv();
+        return r;
+    }
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        early_free_argv();
+        return -errno;
+    }
+    r = spawn(args, sv[1], &early.pid, &early.out, &early.err);
+    close(sv[1]);
+    if (r < 0) {
+        close(sv[0]);
+        early.pid = 0;
+        early_free_argv();
+        return r;
+    }
+    early.in = sv[0];
+    early.started = ptap_now_ms();
+    return 0;
+}
+
+int ptap_helper_run(char *const argv[], ptap_helper_result *res)
+{
+    const char *tag;
+    int out_r, err_r, r;
+    pid_t pid;
+
+    *res = (ptap_helper_result) { 0 };
+    if (early.pid && early_matches(argv, &tag)) {
+        char line[PTAP_HELPER_GO_MAX];
+        int n = snprintf(line, sizeof(line), "go%s%s\n", tag ? " " : "", tag ? tag : "");
+        bool sent = n > 0 && (size_t) n < sizeof(line) &&
+                    send(early.in, line, (size_t) n, MSG_NOSIGNAL) == n;
+
+        ptap_debug("the helper started early is told to go%s", sent ? "" : ", and is gone");
+        close(early.in);
+        pid = early.pid;
+        early.pid = 0;
+        early_free_argv();
+        r = collect(pid, early.out, early.err, res);
+        /* Told to go and it went, or it refused what it was asked: its
+         * answer is the answer (the same a late start would have given). */
+        if (r < 0 || sent)
+            return r;
+        ptap_helper_result_clear(res);
+        /* It never heard the go (gone, or timed out): a late start. */
+    } else if (early.pid) {
+        ptap_helper_prestart_drop();
+    }
+    r = spawn(argv, -1, &pid, &out_r, &err_r);
+    if (r < 0)
+        return r;
+    return collect(pid, out_r, err_r, res);
+}
+
+/* The argv of a create (argv[0] a placeholder); @count and @mtu hold its
+ * numbers. */
+static void create_argv(const ptap_create_spec *spec, char *argv[32], char count[16], char mtu[16])
+{
     size_t n = 0;
 
     argv[n++] = "ptap-helper";
     argv[n++] = "create";
     if (spec->count > 1) {
-        snprintf(count, sizeof(count), "%u", spec->count);
+        snprintf(count, 16, "%u", spec->count);
         argv[n++] = "--count";
         argv[n++] = count;
     }
@@ -198,7 +369,7 @@ int ptap_helper_create(const ptap_create_spec *spec, ptap_helper_result *res)
         argv[n++] = (char *) spec->bridge;
     }
     if (spec->mtu) {
-        snprintf(mtu, sizeof(mtu), "%u", spec->mtu);
+        snprintf(mtu, 16, "%u", spec->mtu);
         argv[n++] = "--mtu";
         argv[n++] = mtu;
     }
@@ -227,21 +398,58 @@ int ptap_helper_create(const ptap_create_spec *spec, ptap_helper_result *res)
     argv[n++] = "--";
     argv[n++] = (char *) spec->name;
     argv[n] = NULL;
+}
+
+int ptap_helper_create(const ptap_create_spec *spec, ptap_helper_result *res)
+{
+    char count[16], mtu[16];
+    char *argv[32];
+
+    create_argv(spec, argv, count, mtu);
     return ptap_helper_run(argv, res);
 }
 
-int ptap_helper_destroy(char *const *names, size_t n, ptap_helper_result *res)
+int ptap_helper_prestart_create(const ptap_create_spec *spec)
 {
-    _cleanup_free_ char **argv = calloc(n + 4, sizeof(char *));
+    ptap_create_spec s = *spec;
+    char count[16], mtu[16];
+    char *argv[32];
+
+    s.tag = NULL; /* it comes with the go */
+    create_argv(&s, argv, count, mtu);
+    return prestart(argv);
+}
+
+static char **destroy_argv(char *const *names, size_t n)
+{
+    char **argv = calloc(n + 4, sizeof(char *));
 
     if (!argv)
-        return -ENOMEM;
+        return NULL;
     argv[0] = "ptap-helper";
     argv[1] = "destroy";
     argv[2] = "--"; /* names beginning with '-' are names */
     for (size_t i = 0; i < n; i++)
         argv[3 + i] = names[i];
+    return argv;
+}
+
+int ptap_helper_destroy(char *const *names, size_t n, ptap_helper_result *res)
+{
+    _cleanup_free_ char **argv = destroy_argv(names, n);
+
+    if (!argv)
+        return -ENOMEM;
     return ptap_helper_run(argv, res);
+}
+
+int ptap_helper_prestart_destroy(char *const *names, size_t n)
+{
+    _cleanup_free_ char **argv = destroy_argv(names, n);
+
+    if (!argv)
+        return -ENOMEM;
+    return prestart(argv);
 }
 
 int ptap_helper_restore(char *const *names, size_t n, const char *bridge,

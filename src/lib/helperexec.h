@@ -96,3 +96,24 @@ int ptap_helper_ovs_forget(char *const *names, size_t n, ptap_helper_result *res
  */
 int ptap_helper_ovs_set(const char *name, const char *mac, const char *vm_uuid,
                         ptap_helper_result *res);
+
+/**
+ * ptap_helper_prestart_create: start the helper for @spec now, before the
+ * caller reads its journal and writes its intent: it checks the request
+ * meanwhile (ptap-helper --wait) and does nothing until the caller's
+ * ptap_helper_create() of the same @spec (its tag aside: it goes with the
+ * "go") in the same network namespace, within a second, tells it to go.
+ * Any other helper run, or ptap_helper_prestart_drop(), lets it end
+ * without doing anything; so does the caller's death. Best effort: on
+ * failure nothing is started and the later run starts the helper itself.
+ * Returns 0 or a negative errno.
+ */
+int ptap_helper_prestart_create(const ptap_create_spec *spec);
+
+/** ptap_helper_prestart_destroy: likewise for ptap_helper_destroy(@names, @n). */
+int ptap_helper_prestart_destroy(char *const *names, size_t n);
+
+/** ptap_helper_prestart_drop: end a helper started early and not told to go
+ * (it does nothing); no-op without one. */
+void ptap_helper_prestart_drop(void);
+

@@ -15,7 +15,8 @@ ip -n "$PC_NS" link set br0 up
 PC_PTAP_HELPER=$(pc_logging_helper)
 pt_assert_rc "create --count 5" 0 ptap_root create 'ptaptst%d' --count 5 --bridge br0
 PC_PTAP_HELPER=
-pt_assert_eq "one helper run for the pool" 1 "$(grep -c '^create --count 5 .* -- ptaptst%d$' "$PC_TMP/helper.log")"
+pt_assert_eq "one helper run for the pool (started early, told to go)" 1 \
+    "$(grep -c '^create --wait --count 5 .* -- ptaptst%d$' "$PC_TMP/helper.log")"
 pt_assert_eq "helper runs" 1 "$(wc -l <"$PC_TMP/helper.log")"
 names=$PT_OUT
 pt_assert_eq "names printed" "$(printf 'ptaptst%d\n' 0 1 2 3 4)" "$names"
@@ -194,7 +195,7 @@ grep -q "gone.qmp" <<<"$PT_ERR" || pt_fail "destroy attached: message does not n
 PC_PTAP_HELPER=$(pc_logging_helper)
 pt_assert_rc "destroy four" 0 ptap_root destroy ptaptst0 ptaptst1 ptaptst2 ptaptst3
 PC_PTAP_HELPER=
-pt_assert_eq "one helper run for the batch" "destroy -- ptaptst0 ptaptst1 ptaptst2 ptaptst3" "$(cat "$PC_TMP/helper.log")"
+pt_assert_eq "one helper run for the batch" "destroy --wait -- ptaptst0 ptaptst1 ptaptst2 ptaptst3" "$(cat "$PC_TMP/helper.log")"
 [ -z "$PT_OUT" ] || pt_fail "destroy printed '$PT_OUT'"
 pt_assert_eq "left in the kernel" "$(printf '%s\n' ptapmac0 ptaptst4)" "$(pc_kernel_taps "$jid")"
 pt_assert_eq "left on record" "$(printf '%s\n' ptapmac0 ptaptst4)" "$(pc_live root "$PC_ROOT_STATE")"

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# The helper started early (ptap-helper --wait): `ptap create` and `ptap
+# destroy` start their helper before they read the journal and write the
+# intent, and tell it to go once the intent is on disk. Asserted here:
+#   1. ptap-helper --wait acts only on a "go" line (create: "go TAG", whose
+#      tag makes the caller's mark), does nothing on end of file or any
+#      other line, and refuses --wait with --tag;
+#   2. a helper waiting for its go holds no lock: another create of the
+#      same user goes through meanwhile (the quota lock is taken after it);
+#   3. ptap uses the early helper (one helper run per command) when it asks
+#      for what it started, and starts a fresh one when it asks for
+#      something else (a tap gone behind its back) or when it waited (a
+#      busy journal lock: the early helper is not used after 1 s);
+#   4. a ptap killed after its intent leaves no tap and no helper behind.
+source "$(dirname "$0")/../lib/ptap-cli.sh"
+pc_setup early
+
+taps() { ip -n "$PC_NS" -br link show | awk '{print $1}' | grep -E "^$1" | sort | xargs; }
+mark_of() { pc_links | jq -r --arg n "$1" '.[] | select(.ifname == $n) | .ifalias // ""'; }
+
+# ---- 1. ptap-helper --wait ---------------------------------------------------------------
+pt_assert_rc "create --wait, end of file: nothing done" 75 pc_helper user create --wait -- ew%d </dev/null
+pt_assert_eq "no tap after end of file" "" "$(taps ew)"
+pt_assert_rc "create --wait, 'go TAG'" 0 pc_helper user create --wait -- ew%d <<<"go 0123456789abcdef:op7"
+pt_assert_eq "the tap it made" ew0 "$PT_OUT"
+pt_assert_eq "its mark: the caller's uid, then the tag of the go" "ptap:u$PC_UID:0123456789abcdef:op7" \
+    "$(mark_of ew0)"
+pt_assert_rc "create --wait, another line" 64 pc_helper user create --wait -- ew%d <<<"nogo"
+grep -q 'expected "go"' <<<"$PT_ERR" || pt_fail "the refusal of a bad line says what was expected: $PT_ERR"
+pt_assert_rc "create --wait, a line too long" 64 pc_helper user create --wait -- ew%d \
+    <<<"go $(printf 'x%.0s' $(seq 300))"
+pt_assert_rc "create --wait, a forged tag" 64 pc_helper user create --wait -- ew%d <<<"go u0:abc"
+pt_assert_eq "none of those made a tap" ew0 "$(taps ew)"
+pt_assert_rc "--wait with --tag" 64 pc_helper user create --wait --tag a:b -- ew%d </dev/null
+pt_assert_rc "destroy --wait, a go with a tag" 64 pc_helper user destroy --wait ew0 <<<"go a:b"
+pt_assert_eq "still there" ew0 "$(taps ew)"
+pt_assert_rc "destroy --wait, end of file" 75 pc_helper user destroy --wait ew0 </dev/null
+pt_assert_eq "still there after end of file" ew0 "$(taps ew)"
+pt_assert_rc "destroy --wait, a refusal not told to go" 75 pc_helper user destroy --wait nosuch0 </dev/null
+pt_assert_rc "destroy --wait, a refusal told to go" 64 pc_helper user destroy --wait nosuch0 <<<"go"
+pt_assert_rc "destroy --wait, 'go'" 0 pc_helper user destroy --wait ew0 <<<"go"
+pt_assert_eq "destroyed" "" "$(taps ew)"
+pt_ok "ptap-helper --wait acts on its go only"
+
+# ---- 2. waiting, it holds no lock --------------------------------------------------------
+mkfifo "$PC_TMP/go"
+# The writer, a process of its own (nobody else inherits its end): the
+# helper waits for as long as it lives.
+sleep 60 >"$PC_TMP/go" &
+SPID=$!
+PC_PIDS+=("$SPID")
+pc_helper user create --wait -- eq%d <"$PC_TMP/go" >/dev/null 2>&1 &
+WPID=$!
+PC_PIDS+=("$WPID")
+sleep 0.5
+kill -0 "$WPID" 2>/dev/null || pt_fail "the waiting helper is gone"
+t0=$SECONDS
+pt_assert_rc "another create while a helper waits for its go" 0 ptap_user create eqx0
+[ $((SECONDS - t0)) -lt 5 ] || pt_fail "the create waited $((SECONDS - t0)) s behind a waiting helper"
+kill "$SPID" # end of file
+rc=0
+wait "$WPID" || rc=$?
+pt_assert_eq "the waiting helper, let go" 75 "$rc"
+pt_assert_eq "it made nothing" "eqx0" "$(taps eq)"
+pt_assert_rc "destroy eqx0" 0 ptap_user destroy eqx0
+pt_ok "a helper waiting for its go blocks nobody"
+
+# ---- 3. ptap takes the early helper, or starts another -----------------------------------
+PC_PTAP_HELPER=$(pc_logging_helper)
+pt_assert_rc "create --count 3" 0 ptap_root create 'e%d' --count 3
+pt_assert_eq "one helper run, the early one" "create --wait --count 3 --owner 0 -- e%d" \
+    "$(cat "$PC_TMP/helper.log")"
+: >"$PC_TMP/helper.log"
+pt_assert_rc "destroy e1 e2" 0 ptap_root destroy e1 e2
+pt_assert_eq "one helper run, the early one" "destroy --wait -- e1 e2" "$(cat "$PC_TMP/helper.log")"
+pt_assert_eq "left" e0 "$(taps 'e[0-9]')"
+
+# A tap gone behind ptap's back: the helper is asked for less than it was
+# started with, so that one does nothing and another one runs.
+pt_assert_rc "create e5" 0 ptap_root create e5
+ip -n "$PC_NS" link del e5
+: >"$PC_TMP/helper.log"
+pt_assert_rc "destroy e5 e0 (e5 is gone)" 0 ptap_root destroy e5 e0
+pt_assert_eq "the early run (unused), then the one that acted" \
+    "$(printf '%s\n' 'destroy --wait -- e5 e0' 'destroy -- e0')" "$(cat "$PC_TMP/helper.log")"
+pt_assert_eq "nothing left" "" "$(taps 'e[0-9]')"
+pc_check root "$PC_ROOT_STATE" "after the destroy of a tap gone behind ptap's back"
+
+# The journal locked for 2 s: ptap waits for it, and the helper started
+# before is not used any more (it checked a state of 2 s ago).
+jid=$(pc_jid root "$PC_ROOT_STATE")
+ip netns exec "$PC_NS" flock "$PC_ROOT_STATE/journal.lock" sleep 2 &
+LPID=$!
+PC_PIDS+=("$LPID")
+sleep 0.3
+: >"$PC_TMP/helper.log"
+pt_assert_rc "create ez0 behind a busy journal lock" 0 ptap_root create ez0
+wait "$LPID" || true
+pt_assert_eq "two helper runs" 2 "$(wc -l <"$PC_TMP/helper.log")"
+pt_assert_eq "the first, early, unused" "create --wait --owner 0 -- ez0" "$(sed -n 1p "$PC_TMP/helper.log")"
+grep -Eq "^create --owner 0 --tag $jid:[^ ]+ -- ez0\$" <<<"$(sed -n 2p "$PC_TMP/helper.log")" ||
+    pt_fail "the second run is not a fresh create with its tag: $(sed -n 2p "$PC_TMP/helper.log")"
+pt_assert_eq "ez0 carries its operation's mark" 1 "$(pc_kernel_taps "$jid" | grep -c '^ez0$')"
+PC_PTAP_HELPER=
+pt_assert_rc "destroy ez0" 0 ptap_root destroy ez0
+pc_check root "$PC_ROOT_STATE" "after the busy lock"
+pt_ok "ptap uses its early helper when it asks for the same, and only then"
+
+# ---- 4. ptap killed after its intent, before the go --------------------------------------
+rc=0
+PTAP_FAULT=create-after-intent ptap_root create ek%d --count 2 >/dev/null 2>&1 || rc=$?
+pt_assert_eq "create killed after its intent" 137 "$rc"
+for ((i = 0; i < 30; i++)); do
+    [ -z "$(pc_helper_pids)" ] && break
+    sleep 0.1
+done
+pt_assert_eq "no helper left 3 s after ptap died" "" "$(pc_helper_pids | xargs)"
+pt_assert_eq "no tap made" "" "$(taps ek)"
+pt_assert_rc "recover" 0 ptap_root recover
+pc_check root "$PC_ROOT_STATE" "after a create killed before its go"
+pt_ok "a ptap killed before the go leaves no tap and no helper"
