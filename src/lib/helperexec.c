@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -184,8 +183,8 @@ static int collect(pid_t pid, int out_r, int err_r, ptap_helper_result *res)
 
 /*
  * The helper started early (ptap_helper_prestart_*()): it runs with
- * --wait, checks its request and waits for "go" on stdin (a socket, so
- * that a helper that has already given up costs us no SIGPIPE). The
+ * --wait, checks its request and waits for "go" on stdin (a pipe: what
+ * its SELinux domain may already use of its caller's). The
  * request it was given is kept without its tag; the run that asks for the
  * same request in the same network namespace soon enough takes it.
  */
@@ -292,19 +291,19 @@ static int prestart(char *const argv[])
         early_free_argv();
         return r;
     }
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+    if (pipe2(sv, O_CLOEXEC) < 0) {
         early_free_argv();
         return -errno;
     }
-    r = spawn(args, sv[1], &early.pid, &early.out, &early.err);
-    close(sv[1]);
+    r = spawn(args, sv[0], &early.pid, &early.out, &early.err);
+    close(sv[0]);
     if (r < 0) {
-        close(sv[0]);
+        close(sv[1]);
         early.pid = 0;
         early_free_argv();
         return r;
     }
-    early.in = sv[0];
+    early.in = sv[1];
     early.started = ptap_now_ms();
     return 0;
 }
@@ -319,8 +318,13 @@ int ptap_helper_run(char *const argv[], ptap_helper_result *res)
     if (early.pid && early_matches(argv, &tag)) {
         char line[PTAP_HELPER_GO_MAX];
         int n = snprintf(line, sizeof(line), "go%s%s\n", tag ? " " : "", tag ? tag : "");
-        bool sent = n > 0 && (size_t) n < sizeof(line) &&
-                    send(early.in, line, (size_t) n, MSG_NOSIGNAL) == n;
+        struct sigaction ign = { .sa_handler = SIG_IGN }, old;
+        bool sent;
+
+        /* A helper that has already exited (a refusal) costs no SIGPIPE. */
+        sigaction(SIGPIPE, &ign, &old);
+        sent = n > 0 && (size_t) n < sizeof(line) && write(early.in, line, (size_t) n) == n;
+        sigaction(SIGPIPE, &old, NULL);
 
         ptap_debug("the helper started early is told to go%s", sent ? "" : ", and is gone");
         close(early.in);
