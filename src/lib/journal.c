@@ -1175,12 +1175,13 @@ static int fields_parse(const xmlChar **attrs, int n_attrs, const field *fields,
                         void *base, const char **why, const char **what)
 {
     bool seen[32] = { false };
+    size_t next = 0; /* ptap writes the attributes in field order: look there first */
     sax_attr a;
 
     for (size_t i = 0; i < n; i++)
         field_default(&fields[i], base);
     for (int k = 0; k < n_attrs; k++) {
-        size_t i;
+        size_t i = n, t;
 
         sax_attr_get(attrs, k, &a);
         *what = a.name;
@@ -1188,9 +1189,15 @@ static int fields_parse(const xmlChar **attrs, int n_attrs, const field *fields,
             *why = "attribute in a namespace";
             return -EINVAL;
         }
-        for (i = 0; i < n; i++)
-            if (strcmp(a.name, fields[i].attr) == 0)
+        for (t = 0; t < n; t++) {
+            size_t c = (next + t) % n;
+
+            if (strcmp(a.name, fields[c].attr) == 0) {
+                i = c;
                 break;
+            }
+        }
+        next = i + 1;
         if (i == n) {
             *why = "unknown attribute";
             return -EINVAL;
