@@ -1233,6 +1233,16 @@ struct chunk {
     int err[CREATE_CHUNK];
 };
 
+/* The first of @n pipelined requests that failed (@err: their results),
+ * or 0 when none says so (the transport failed). */
+static int first_failed(const int *err, unsigned n)
+{
+    for (unsigned j = 0; j < n; j++)
+        if (err[j] < 0)
+            return (int) j;
+    return 0;
+}
+
 /* One syslog line for the chunk's taps (the audit trail names each). */
 static void log_created(const struct caller *c, const ptap_tap_params *tp, const char *bridge,
                         const char *mark, const struct chunk *ch)
@@ -1553,11 +1563,8 @@ static int cmd_create(const struct caller *c, const struct options *o, int polic
                     ch.cfg[j].no_ipv6_addr = false;
                 r = ptap_link_configure_many(lc, ch.idx, ch.cfg, ch.n, ch.err);
             }
-            for (unsigned j = 0; j < ch.n && r < 0 && first < 0; j++)
-                if (ch.err[j] < 0)
-                    first = (int) j;
-            if (r < 0 && first < 0)
-                first = 0;
+            if (r < 0)
+                first = first_failed(ch.err, ch.n);
         }
         /* c. Make them persistent: marked, they are the caller's from now
          * on (a helper killed here leaves marked taps, which recovery
@@ -1587,11 +1594,8 @@ static int cmd_create(const struct caller *c, const struct options *o, int polic
             for (unsigned j = 0; j < ch.n; j++)
                 ch.cfg[j] = (ptap_link_config) { .master = cfg.master, .up = cfg.up };
             r = ptap_link_configure_many(lc, ch.idx, ch.cfg, ch.n, ch.err);
-            for (unsigned j = 0; j < ch.n && r < 0 && first < 0; j++)
-                if (ch.err[j] < 0)
-                    first = (int) j;
-            if (r < 0 && first < 0)
-                first = 0;
+            if (r < 0)
+                first = first_failed(ch.err, ch.n);
         }
         block_signals(false);
         if (ret)
