@@ -333,11 +333,13 @@ int ptap_helper_run(char *const argv[], ptap_helper_result *res)
         early_free_argv();
         r = collect(pid, early.out, early.err, res);
         /* Told to go and it went, or it refused what it was asked: its
-         * answer is the answer (the same a late start would have given). */
-        if (r < 0 || sent)
+         * answer is the answer (the same a late start would have given);
+         * but a helper older than --wait refuses that option. */
+        if (r < 0 || (sent && !(res->status == 64 && strstr(res->errtext, "'--wait'"))))
             return r;
         ptap_helper_result_clear(res);
-        /* It never heard the go (gone, or timed out): a late start. */
+        /* It never heard the go (gone, or timed out), or cannot wait: a
+         * late start. */
     } else if (early.pid) {
         ptap_helper_prestart_drop();
     }

@@ -11,6 +11,7 @@
 #      for what it started, and starts a fresh one when it asks for
 #      something else (a tap gone behind its back) or when it waited (a
 #      busy journal lock: the early helper is not used after 1 s);
+#      A helper older than --wait is started again without it;
 #   4. a ptap killed after its intent leaves no tap and no helper behind.
 source "$(dirname "$0")/../lib/ptap-cli.sh"
 pc_setup early
@@ -104,6 +105,17 @@ pt_assert_eq "ez0 carries its operation's mark" 1 "$(pc_kernel_taps "$jid" | gre
 PC_PTAP_HELPER=
 pt_assert_rc "destroy ez0" 0 ptap_root destroy ez0
 pc_check root "$PC_ROOT_STATE" "after the busy lock"
+# A helper older than --wait (it refuses the option): ptap starts it again
+# the old way, and the user sees nothing of it.
+printf '#!/bin/sh\nfor a in "$@"; do [ "$a" = --wait ] && { echo "ptap-helper: unknown option '"'"'--wait'"'"'" >&2; exit 64; }; done\nexec "%s" "$@"\n' \
+    "$PC_HELPER" >"$PC_TMP/old-helper"
+chmod 0755 "$PC_TMP/old-helper"
+PC_PTAP_HELPER=$PC_TMP/old-helper
+pt_assert_rc "create through a helper without --wait" 0 ptap_root create 'eo%d' --count 2
+pt_assert_eq "its taps" "eo0 eo1" "$(taps eo)"
+pt_assert_rc "destroy through a helper without --wait" 0 ptap_root destroy eo0 eo1
+PC_PTAP_HELPER=
+pt_assert_eq "gone" "" "$(taps eo)"
 pt_ok "ptap uses its early helper when it asks for the same, and only then"
 
 # ---- 4. ptap killed after its intent, before the go --------------------------------------
