@@ -12,6 +12,11 @@
 #             `ip link set`, one process each; its taps are removed untimed
 #   floor     (reference) bench_floor: an in-process C loop of the same
 #             ioctls + one netlink change per tap (kernel '%d' names)
+#   helper    (reference, N <= --helper-max) ptap-helper alone, run as
+#             root: `ptap-helper create 'bph%d' --count N --owner U
+#             [--bridge br0] --tag T` and `ptap-helper destroy NAME...`:
+#             the same kernel work as ptap, without the CLI and its journal
+#             (what ptap adds to the helper is the difference)
 # A Linux bridge takes at most 1024 ports (BR_MAX_PORTS): sizes above
 # --bridge-max make the taps with no bridge (owner set, up), for every
 # contender alike; the label says so.
@@ -21,7 +26,7 @@
 # the largest N within 1.3x of the smallest (the curve is in the results).
 #
 # Usage: bench-create.sh [--sizes "100 1000"] [--rounds R] [--loop-max N]
-#                        [--bridge-max N] [--no-floor] [--id-prefix P]
+#                        [--bridge-max N] [--helper-max N] [--no-floor] [--id-prefix P]
 #        (--id-prefix: prefix of the result ids, for a second run of other sizes)
 source "$(dirname "$0")/lib/bench.sh"
 
@@ -29,6 +34,7 @@ sizes="100 1000"
 rounds=5
 loop_max=1000
 bridge_max=1000
+helper_max=1000
 floor_on=1
 idp=
 while [ $# -gt 0 ]; do
@@ -37,9 +43,10 @@ while [ $# -gt 0 ]; do
     --rounds) rounds=$2; shift 2 ;;
     --loop-max) loop_max=$2; shift 2 ;;
     --bridge-max) bridge_max=$2; shift 2 ;;
+    --helper-max) helper_max=$2; shift 2 ;;
     --no-floor) floor_on=0; shift ;;
     --id-prefix) idp=$2; shift 2 ;;
-    *) pt_fail "usage: $0 [--sizes \"N...\"] [--rounds R] [--loop-max N] [--bridge-max N] [--no-floor] [--id-prefix P]" ;;
+    *) pt_fail "usage: $0 [--sizes \"N...\"] [--rounds R] [--loop-max N] [--bridge-max N] [--helper-max N] [--no-floor] [--id-prefix P]" ;;
     esac
 done
 
@@ -92,6 +99,15 @@ destroy_ptap() {
 run_batch() { ip -n "$BN_NS" -batch "$BN_TMP/ipb-create"; }
 destroy_batch() { ip -n "$BN_NS" -batch "$BN_TMP/ipb-destroy"; }
 run_loop() { ip netns exec "$BN_NS" bash "$BN_TMP/iploop.sh" "$1" "$uid" "$br"; }
+run_helper() {
+    # shellcheck disable=SC2086
+    ip netns exec "$BN_NS" "$PTAP_HELPER_BIN" create 'bph%d' --count "$1" --owner "$uid" $bropt \
+        --tag 0123456789abcdef:bench >"$BN_TMP/hnames"
+}
+destroy_helper() {
+    # shellcheck disable=SC2046
+    ip netns exec "$BN_NS" "$PTAP_HELPER_BIN" destroy $(cat "$BN_TMP/hnames")
+}
 run_floor() {
     # shellcheck disable=SC2086
     ip netns exec "$BN_NS" "$floor" --count "$1" --owner "$uid" $bropt
@@ -125,16 +141,20 @@ for n in $sizes; do
     [ "$floor_on" -eq 1 ] && k_max=3
     loop=0
     [ "$n" -le "$loop_max" ] && loop=1 k_max=$((k_max + 1))
+    hlp=0
+    [ "$n" -le "$helper_max" ] && hlp=1 k_max=$((k_max + 1))
     write_batches "$n" "$br"
     pt_log "create + destroy $n taps ($where): $rounds rounds of ptap / ip -batch$([ "$loop" -eq 1 ] && echo " / ip loop")$([ "$floor_on" -eq 1 ] && echo " / floor")"
-    t_pc=() t_pd=() t_bc=() t_bd=() t_loop=() t_floor=()
+    t_pc=() t_pd=() t_bc=() t_bd=() t_loop=() t_floor=() t_hc=() t_hd=()
     # Warm-up (page cache, first-run costs), not counted.
     run_ptap "$n" && destroy_ptap >/dev/null
     for ((r = 0; r < rounds; r++)); do
         for ((k = 0; k < k_max; k++)); do
             c=$(((r + k) % k_max))
-            # Contender numbers: 0 ptap, 1 ip -batch, 2 floor (if on), then the loop.
-            [ "$floor_on" -eq 0 ] && [ "$c" -ge 2 ] && c=3
+            # Contender numbers: 0 ptap, 1 ip -batch, 2 floor (if on), 3 the
+            # loop (if on), 4 the helper alone (if on).
+            [ "$floor_on" -eq 0 ] && [ "$c" -ge 2 ] && c=$((c + 1))
+            [ "$loop" -eq 0 ] && [ "$c" -ge 3 ] && c=$((c + 1))
             case $c in
             0)
                 bn_time run_ptap "$n"
@@ -166,6 +186,15 @@ for n in $sizes; do
                 [ "$(count_prefix ipl)" -eq "$n" ] || pt_fail "the ip loop made the wrong number of taps"
                 bn_del_group ipl
                 ;;
+            4)
+                bn_time run_helper "$n"
+                t_hc+=("$BN_MS")
+                [ "$(wc -l <"$BN_TMP/hnames")" -eq "$n" ] || pt_fail "ptap-helper printed the wrong number of names"
+                [ "$r" -eq 0 ] && check_taps bph "$n"
+                bn_time destroy_helper
+                t_hd+=("$BN_MS")
+                check_gone bph
+                ;;
             esac
         done
     done
@@ -181,6 +210,20 @@ for n in $sizes; do
         bn_compare "${idp}create-$n-loop" "Create $n taps: reference, a loop of ip processes" \
             "ptap create --count $n" "${t_pc[*]}" \
             "ip tuntap add + ip link set, loop" "${t_loop[*]}" "" le 0
+    fi
+    if [ "$hlp" -eq 1 ]; then
+        bn_compare "${idp}create-$n-helper" "Create $n taps: reference, ptap-helper alone (no CLI, no journal)" \
+            "ptap create --count $n" "${t_pc[*]}" \
+            "ptap-helper create --count $n" "${t_hc[*]}" "" le 0
+        bn_compare "${idp}destroy-$n-helper" "Destroy $n taps: reference, ptap-helper alone (no CLI, no journal)" \
+            "ptap destroy (N names)" "${t_pd[*]}" \
+            "ptap-helper destroy (N names)" "${t_hd[*]}" "" le 0
+        bn_compare "${idp}create-$n-helper-batch" "Create $n taps: ptap-helper alone against ip -batch (the kernel work)" \
+            "ptap-helper create --count $n" "${t_hc[*]}" \
+            "ip -batch (explicit names)" "${t_bc[*]}" "" le 0
+        bn_compare "${idp}destroy-$n-helper-batch" "Destroy $n taps: ptap-helper alone against ip -batch (the kernel work)" \
+            "ptap-helper destroy (N names)" "${t_hd[*]}" \
+            "ip -batch: group G x N + link del group G" "${t_bd[*]}" "" le 0
     fi
     if [ "$floor_on" -eq 1 ]; then
         bn_compare "${idp}create-$n-floor" "Create $n taps: reference, the in-process floor" \
