@@ -349,6 +349,7 @@ static void usage(FILE *f)
           "                          [--attached-mac MAC] [--iface-id UUID] [--vm-uuid UUID]\n"
           "  ptap-helper create NAME --wait [options above but --tag]\n"
           "  ptap-helper destroy [--wait] NAME...\n"
+          "  ptap-helper destroy --wait          (the NAMEs on stdin after the go)\n"
           "  ptap-helper destroy --tag TAG\n"
           "  ptap-helper restore NAME... [--bridge BRIDGE]\n"
           "  ptap-helper list [--json]\n"
@@ -499,7 +500,7 @@ static int parse_args(int argc, char **argv, struct options *o)
             error("'create' takes exactly one NAME (a name or a template ending in %%d)");
             return -EINVAL;
         }
-        if (is_destroy && !o->tag && o->n_names == 0) {
+        if (is_destroy && !o->tag && o->n_names == 0 && !o->wait) {
             error("'destroy' needs at least one NAME, or '--tag TAG'");
             return -EINVAL;
         }
@@ -678,6 +679,93 @@ static int wait_go(char *tag, size_t size)
         error("expected \"go\" or \"go TAG\" on stdin: nothing done");
         return EX_USAGE;
     }
+}
+
+/*
+ * destroy --wait without NAMEs: the go line, then one NAME a line up to the
+ * end of stdin (PTAP_COUNT_MAX at most), each checked as a NAME argument
+ * is. Fills *ret (NULL-terminated) and *n; the strings are in *ret_buf.
+ * Returns an exit code.
+ */
+#define GO_NAMES_MAX PTAP_COUNT_MAX
+#define GO_NAMES_BYTES ((size_t) GO_NAMES_MAX * IFNAMSIZ + 8)
+
+static int wait_go_names(char **ret_buf, char ***ret, size_t *n)
+{
+    _cleanup_free_ char *buf = malloc(GO_NAMES_BYTES + 1);
+    char tag[GO_LINE_MAX], **v = NULL, *p, *save = NULL;
+    size_t len = 0, count = 0;
+    const char *why;
+    int64_t deadline = ptap_now_ms() + GO_WAIT_MS;
+    int ret_code;
+
+    if (!buf)
+        return EX_OSERR;
+    /* All of it first: the go line, then the names, up to end of file. */
+    for (;;) {
+        struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
+        int64_t left = deadline - ptap_now_ms();
+        ssize_t k;
+
+        if (left <= 0) {
+            error("not told to go within %d s: nothing done", GO_WAIT_MS / 1000);
+            return EX_TEMPFAIL;
+        }
+        if (poll(&pfd, 1, (int) left) < 0) {
+            if (errno == EINTR && !stop_signal)
+                continue;
+            error("not told to go: nothing done");
+            return EX_TEMPFAIL;
+        }
+        if (!pfd.revents)
+            continue;
+        k = read(STDIN_FILENO, buf + len, GO_NAMES_BYTES - len);
+        if (k < 0 && errno == EINTR && !stop_signal)
+            continue;
+        if (k < 0)
+            return EX_TEMPFAIL;
+        if (k == 0)
+            break;
+        len += (size_t) k;
+        if (len == GO_NAMES_BYTES) {
+            held.answered = true;
+            error("more than %d names after the go: nothing done", GO_NAMES_MAX);
+            return EX_USAGE;
+        }
+    }
+    buf[len] = '\0';
+    p = memchr(buf, '\n', len);
+    if (!p)
+        return EX_TEMPFAIL; /* no go line: the caller changed its mind */
+    held.answered = true;
+    *p++ = '\0';
+    if (strcmp(buf, "go") != 0) {
+        error("expected \"go\" and then the names on stdin: nothing done");
+        return EX_USAGE;
+    }
+    audit_release();
+    (void) tag;
+    v = calloc(GO_NAMES_MAX + 1, sizeof(char *));
+    if (!v)
+        return EX_OSERR;
+    for (char *l = strtok_r(p, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        if (count == GO_NAMES_MAX || ptap_ifname_check(l, false, &why) < 0) {
+            error("cannot destroy '%s': %s", l, count == GO_NAMES_MAX ? "too many names" : why);
+            ret_code = EX_USAGE;
+            free(v);
+            return ret_code;
+        }
+        v[count++] = l;
+    }
+    if (count == 0) {
+        error("'destroy' needs at least one NAME after the go");
+        free(v);
+        return EX_USAGE;
+    }
+    *ret = v;
+    *n = count;
+    *ret_buf = TAKE_PTR(buf);
+    return EX_OK;
 }
 
 /* A create's go: its tag makes the mark (as --tag would have). */
@@ -1795,6 +1883,13 @@ static int cmd_destroy(const struct caller *c, const struct options *o)
     size_t n_links = 0, n = 0;
     char mark[PTAP_IFALIAS_MAX] = "";
     const char *why;
+    /* --wait without NAMEs: they come after the go, once the links are
+     * dumped (so the dump runs while the caller still prepares). */
+    bool names_later = o->wait && !o->tag && o->n_names == 0;
+    _cleanup_free_ char **later = NULL;
+    _cleanup_free_ char *later_buf = NULL;
+    char **nms = o->names;
+    size_t n_nms = o->n_names;
     int r, ret = 0;
 
     for (size_t i = 0; i < o->n_names; i++)
@@ -1811,7 +1906,7 @@ static int cmd_destroy(const struct caller *c, const struct options *o)
         error("cannot open rtnetlink: %s", strerror(-r));
         return EX_OSERR;
     }
-    if (!o->tag && o->n_names <= DESTROY_LOOKUP_MAX) {
+    if (!o->tag && !names_later && o->n_names <= DESTROY_LOOKUP_MAX) {
         /* A few names: looked up one by one, no dump of every link (on a
          * host with 10,000 links a dump costs more than the destroy). */
         links = calloc(o->n_names, sizeof(*links));
@@ -1832,6 +1927,12 @@ static int cmd_destroy(const struct caller *c, const struct options *o)
             error("cannot list links: %s", strerror(-r));
             return EX_OSERR;
         }
+    }
+    if (names_later) {
+        ret = wait_go_names(&later_buf, &later, &n_nms);
+        if (ret)
+            return ret;
+        nms = later;
     }
     idx = calloc(n_links + 1, sizeof(int));
     names = calloc(n_links + 1, sizeof(char *));
@@ -1856,8 +1957,8 @@ static int cmd_destroy(const struct caller *c, const struct options *o)
             by_name[i] = &links[i];
         qsort(by_name, n_links, sizeof(*by_name), cmp_link_name);
         /* Check every name before touching anything: all or nothing. */
-        for (size_t i = 0; i < o->n_names && !ret; i++) {
-            const char *nm = o->names[i];
+        for (size_t i = 0; i < n_nms && !ret; i++) {
+            const char *nm = nms[i];
             const ptap_link_info *li = find_link_name(by_name, n_links, nm);
 
             if (!li) {
@@ -1884,7 +1985,7 @@ static int cmd_destroy(const struct caller *c, const struct options *o)
             }
         }
     }
-    if (!ret && n > 0 && o->wait) {
+    if (!ret && n > 0 && o->wait && !names_later) {
         char tag[GO_LINE_MAX];
 
         ret = wait_go(tag, sizeof(tag));

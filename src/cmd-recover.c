@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "helperexec.h"
 #include "recover.h"
 
 /* The actions as text, or (--json) as "records": each the record of its
@@ -78,6 +79,10 @@ static int run_recover(cli *c, const cli_args *a)
 
     if (a->argc > 0)
         return cli_usage_error("recover", "unexpected argument '%s'", a->argv[0]);
+    /* The helper dumps the links while the journal and the kernel are
+     * read here; it gets the names of what is to go after its go. */
+    if (!dry_run)
+        (void) ptap_helper_prestart_destroy_later();
     ex = cli_open_journal(c, !dry_run, &j);
     if (ex != EX_OK)
         return ex;

@@ -189,12 +189,12 @@ static int collect(pid_t pid, int out_r, int err_r, ptap_helper_result *res)
  * same request in the same network namespace soon enough takes it.
  */
 #define EARLY_MAX_AGE_MS 1000
-#define PTAP_HELPER_GO_MAX 160 /* "go " + a tag (JOURNALID:OPID) + newline */
 
 static struct {
     pid_t pid;        /* 0: none */
     int in, out, err;
     char **argv;      /* the request, "--wait" and any "--tag X" left out */
+    bool names_later; /* a destroy whose names go after the go line */
     dev_t ns_dev;
     ino_t ns_ino;
     int64_t started;
@@ -230,6 +230,7 @@ void ptap_helper_prestart_drop(void)
     (void) collect(early.pid, early.out, early.err, &res);
     ptap_debug("early helper dropped (it exited %d)", res.status);
     early.pid = 0;
+    early.names_later = false;
     early_free_argv();
 }
 
@@ -245,6 +246,9 @@ static bool early_matches(char *const argv[], const char **tag)
     if (!early.pid || ptap_now_ms() - early.started > EARLY_MAX_AGE_MS ||
         netns_id(&dev, &ino) < 0 || dev != early.ns_dev || ino != early.ns_ino)
         return false;
+    if (early.names_later) /* "ptap-helper destroy -- NAME...": any names */
+        return argv[0] && argv[1] && strcmp(argv[1], "destroy") == 0 && argv[2] &&
+               strcmp(argv[2], "--") == 0 && argv[3];
     for (size_t i = 0; argv[i]; i++) {
         if (strcmp(argv[i], "--tag") == 0 && argv[i + 1] && !*tag) {
             *tag = argv[++i];
@@ -308,6 +312,41 @@ static int prestart(char *const argv[])
     return 0;
 }
 
+/* What the early helper is told: "go[ TAG]", then for a destroy whose
+ * names come later, its names, one a line. */
+static char *go_text(char *const argv[], const char *tag)
+{
+    size_t len = 4 + (tag ? strlen(tag) + 1 : 0), at;
+    char *t;
+
+    if (early.names_later)
+        for (size_t i = 3; argv[i]; i++)
+            len += strlen(argv[i]) + 1;
+    t = malloc(len + 1);
+    if (!t)
+        return NULL;
+    at = (size_t) sprintf(t, "go%s%s\n", tag ? " " : "", tag ? tag : "");
+    if (early.names_later)
+        for (size_t i = 3; argv[i]; i++)
+            at += (size_t) sprintf(t + at, "%s\n", argv[i]);
+    return t;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t k = write(fd, p, n);
+
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return -errno;
+        p += k;
+        n -= (size_t) k;
+    }
+    return 0;
+}
+
 int ptap_helper_run(char *const argv[], ptap_helper_result *res)
 {
     const char *tag;
@@ -316,14 +355,13 @@ int ptap_helper_run(char *const argv[], ptap_helper_result *res)
 
     *res = (ptap_helper_result) { 0 };
     if (early.pid && early_matches(argv, &tag)) {
-        char line[PTAP_HELPER_GO_MAX];
-        int n = snprintf(line, sizeof(line), "go%s%s\n", tag ? " " : "", tag ? tag : "");
         struct sigaction ign = { .sa_handler = SIG_IGN }, old;
+        _cleanup_free_ char *text = go_text(argv, tag);
         bool sent;
 
         /* A helper that has already exited (a refusal) costs no SIGPIPE. */
         sigaction(SIGPIPE, &ign, &old);
-        sent = n > 0 && (size_t) n < sizeof(line) && write(early.in, line, (size_t) n) == n;
+        sent = text && write_all(early.in, text, strlen(text)) == 0;
         sigaction(SIGPIPE, &old, NULL);
 
         ptap_debug("the helper started early is told to go%s", sent ? "" : ", and is gone");
@@ -456,6 +494,16 @@ int ptap_helper_prestart_destroy(char *const *names, size_t n)
     if (!argv)
         return -ENOMEM;
     return prestart(argv);
+}
+
+int ptap_helper_prestart_destroy_later(void)
+{
+    char *argv[] = { "ptap-helper", "destroy", NULL };
+    int r = prestart(argv);
+
+    if (r >= 0)
+        early.names_later = true;
+    return r;
 }
 
 int ptap_helper_restore(char *const *names, size_t n, const char *bridge,

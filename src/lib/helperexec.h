@@ -113,6 +113,14 @@ int ptap_helper_prestart_create(const ptap_create_spec *spec);
 /** ptap_helper_prestart_destroy: likewise for ptap_helper_destroy(@names, @n). */
 int ptap_helper_prestart_destroy(char *const *names, size_t n);
 
+/**
+ * ptap_helper_prestart_destroy_later: likewise for the next
+ * ptap_helper_destroy() of any names: the helper dumps the links now and
+ * gets the names after its "go" (for a caller that learns them only from
+ * its own look at the journal and the kernel: recover).
+ */
+int ptap_helper_prestart_destroy_later(void);
+
 /** ptap_helper_prestart_drop: end a helper started early and not told to go
  * (it does nothing); no-op without one. */
 void ptap_helper_prestart_drop(void);

@@ -3,11 +3,13 @@
 # destroy` start their helper before they read the journal and write the
 # intent, and tell it to go once the intent is on disk. Asserted here:
 #   1. ptap-helper --wait acts only on a "go" line (create: "go TAG", whose
-#      tag makes the caller's mark), does nothing on end of file or any
-#      other line, and refuses --wait with --tag;
+#      tag makes the caller's mark; a destroy without NAMEs: the names on
+#      the lines after it), does nothing on end of file or any other line,
+#      and refuses --wait with --tag;
 #   2. a helper waiting for its go holds no lock: another create of the
 #      same user goes through meanwhile (the quota lock is taken after it);
-#   3. ptap uses the early helper (one helper run per command) when it asks
+#   3. ptap uses the early helper (one helper run per command; recover's
+#      gets its names after the go: tests/integration/ptap-recover.sh) when it asks
 #      for what it started, and starts a fresh one when it asks for
 #      something else (a tap gone behind its back) or when it waited (a
 #      busy journal lock: the early helper is not used after 1 s);
@@ -41,6 +43,18 @@ pt_assert_rc "destroy --wait, a refusal not told to go" 75 pc_helper user destro
 pt_assert_rc "destroy --wait, a refusal told to go" 64 pc_helper user destroy --wait nosuch0 <<<"go"
 pt_assert_rc "destroy --wait, 'go'" 0 pc_helper user destroy --wait ew0 <<<"go"
 pt_assert_eq "destroyed" "" "$(taps ew)"
+# destroy --wait without NAMEs: they come after the go, one a line.
+pt_assert_rc "three taps" 0 pc_helper user create --count 3 -- ew%d
+pt_assert_rc "destroy --wait, names after the go, end of file first" 75 pc_helper user destroy --wait </dev/null
+pt_assert_rc "destroy --wait, a bad name after the go" 64 pc_helper user destroy --wait <<<"$(printf 'go\new0\new/1')"
+pt_assert_rc "destroy --wait, no name after the go" 64 pc_helper user destroy --wait <<<"go"
+pt_assert_rc "destroy --wait, one of the names is not there" 64 pc_helper user destroy --wait \
+    <<<"$(printf 'go\new0\nnosuch0')"
+pt_assert_eq "none of those destroyed anything" "ew0 ew1 ew2" "$(taps ew)"
+pt_assert_rc "destroy --wait, names after the go" 0 pc_helper user destroy --wait <<<"$(printf 'go\new0\new2')"
+pt_assert_eq "what it destroyed, on stdout" "$(printf 'ew0\new2')" "$PT_OUT"
+pt_assert_eq "left" ew1 "$(taps ew)"
+pt_assert_rc "destroy ew1" 0 pc_helper user destroy ew1
 pt_ok "ptap-helper --wait acts on its go only"
 
 # ---- 2. waiting, it holds no lock --------------------------------------------------------

@@ -143,11 +143,20 @@ pc_ptap_bg() {
 # runs: "one batch" is something a test can see.
 pc_logging_helper() {
     if [ ! -x "$PC_TMP/log-helper" ]; then
-        printf '#!/bin/sh\necho "$*" >>"%s/helper.log"\nexec "%s" "$@"\n' "$PC_TMP" "$PC_HELPER" \
-            >"$PC_TMP/log-helper"
+        # A run with --wait (started early, told to go on stdin) also logs
+        # what it is told, in helper.stdin.
+        cat >"$PC_TMP/log-helper" <<SH
+#!/bin/sh
+echo "\$*" >>"$PC_TMP/helper.log"
+case " \$* " in
+*" --wait "*) tee -a "$PC_TMP/helper.stdin" | "$PC_HELPER" "\$@"; exit \$? ;;
+esac
+exec "$PC_HELPER" "\$@"
+SH
         chmod 0755 "$PC_TMP/log-helper"
     fi
     : >"$PC_TMP/helper.log"
+    : >"$PC_TMP/helper.stdin"
     echo "$PC_TMP/log-helper"
 }
 
