@@ -11,7 +11,6 @@
 #include "hotplug.h"
 #include "nic.h"
 #include "validate.h"
-#include "virt.h"
 
 #define TIMEOUT_MAX_S 3600 /* --timeout: an hour is more than any guest needs */
 
@@ -137,11 +136,6 @@ static int run_attach(cli *c, const cli_args *a)
                                "--multi-queue and --vnet-hdr apply to a fresh one");
     if (req.bridge && req.network)
         return cli_usage_error("attach", "--bridge and --network are mutually exclusive");
-    /* A libvirt domain (or network): libvirt loads while the journal is
-     * read and the tap checked. */
-    _cleanup_(ptap_virt_preload_wait) ptap_virt_preloader pre = { 0 };
-    if (req.network || (strncmp(req.target, "qmp:", 4) != 0 && strncmp(req.target, "hmp:", 4) != 0))
-        (void) ptap_virt_preload(&pre);
     ex = cli_open_journal(c, true, &j);
     if (ex != EX_OK)
         return ex;

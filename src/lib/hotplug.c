@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,23 +77,6 @@ static int attach_rollback(ptap_journal *j, ptap_record *rec, bool fresh, bool r
     else if (recorded)
         (void) ptap_journal_append(j, rec, 1, NULL);
     return err && err->code ? err->code : r;
-}
-
-/* ptap_migrate_note_attach() run in a thread of its own (see step 7). */
-typedef struct note_job {
-    ptap_consumer_conn *cc;
-    ptap_record rec;
-    bool vhost, persistent;
-    int r;
-    ptap_error err;
-} note_job;
-
-static void *note_main(void *arg)
-{
-    note_job *nj = arg;
-
-    nj->r = ptap_migrate_note_attach(nj->cc, &nj->rec, nj->vhost, nj->persistent, &nj->err);
-    return NULL;
 }
 
 /* What the attach's intent record says besides the tap. */
@@ -378,33 +360,18 @@ int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *ou
         return attach_rollback(j, &rec, fresh, true, err, r);
     ptap_fault("attach-after-device");
 
-    /* 6. Outcome, and 7. what travels with the guest: its recipe in the
-     * domain's metadata (and, with --persistent, the NIC in its persistent
-     * definition). Both follow the device and neither needs the other: the
-     * metadata goes to libvirt (in a thread) while the outcome is synced. */
+    /* 6. Outcome. */
     rec.state = PTAP_STATE_ATTACHED;
-    note_job nj = { .cc = cc, .rec = rec, .vhost = req->vhost, .persistent = req->persistent };
-    pthread_t nt;
-    bool threaded = cc->kind == PTAP_CONSUMER_LIBVIRT && !req->persistent &&
-                    pthread_create(&nt, NULL, note_main, &nj) == 0;
     r = ptap_pool_append(j, &rec, 1, err);
-    if (threaded)
-        (void) pthread_join(nt, NULL);
     if (r < 0) {
         /* The guest has it but we could not say so: undo, so journal and
          * world agree. */
-        if (threaded && nj.r >= 0)
-            (void) ptap_migrate_note_detach(cc, &rec);
         (void) ptap_consumer_remove(cc, &rec.consumer, timeout, NULL);
         return attach_rollback(j, &rec, fresh, true, err, r);
     }
-    if (threaded) {
-        r = nj.r;
-        if (r < 0 && err && !err->code)
-            *err = nj.err;
-    } else {
-        r = ptap_migrate_note_attach(cc, &rec, req->vhost, req->persistent, err);
-    }
+    /* 7. What travels with the guest: its recipe in the domain's metadata
+     * (and, with --persistent, the NIC in its persistent definition). */
+    r = ptap_migrate_note_attach(cc, &rec, req->vhost, req->persistent, err);
     if (r < 0) {
         rec.state = PTAP_STATE_DETACHING;
         (void) ptap_journal_append(j, &rec, 1, NULL);

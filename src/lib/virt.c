@@ -84,30 +84,6 @@ static void virt_init(void)
         virt_init_result = -EIO;
 }
 
-static void *virt_preload_main(void *arg)
-{
-    (void) arg;
-    if (ptap_virtdl_load(NULL) == 0)
-        pthread_once(&virt_once, virt_init);
-    return NULL;
-}
-
-int ptap_virt_preload(ptap_virt_preloader *p)
-{
-    int r = pthread_create(&p->thread, NULL, virt_preload_main, NULL);
-
-    p->started = r == 0;
-    return -r;
-}
-
-void ptap_virt_preload_wait(ptap_virt_preloader *p)
-{
-    if (!p->started)
-        return;
-    (void) pthread_join(p->thread, NULL);
-    p->started = false;
-}
-
 /* ---- errors ----------------------------------------------------------------- */
 
 static int virt_fail(ptap_virt *v, int r, const char *fmt, ...) _printf_(3, 4);

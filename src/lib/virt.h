@@ -56,8 +56,6 @@
  */
 #pragma once
 
-#include <pthread.h>
-
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -84,26 +82,6 @@ typedef enum ptap_virt_method {
  * string; never NULL.
  */
 const char *ptap_virt_default_uri(void);
-
-/* A thread loading libvirt ahead of its first use (ptap_virt_preload()). */
-typedef struct ptap_virt_preloader {
-    pthread_t thread;
-    bool started;
-} ptap_virt_preloader;
-
-/**
- * ptap_virt_preload: start loading libvirt (dlopen of its ~60 libraries,
- * virInitialize, the event loop's registration: ~10 ms, the same as
- * linking it would cost at start-up) in a thread of its own, so that a
- * command that will talk to libvirt does its own work meanwhile; the
- * first ptap_virt_open() waits for it. Join it with ptap_virt_preload_wait()
- * before the process exits. Returns 0, or a negative errno (then nothing
- * was started, and ptap_virt_open() loads libvirt itself).
- */
-int ptap_virt_preload(ptap_virt_preloader *p);
-
-/** ptap_virt_preload_wait: wait for a preload thread to end (no-op if none). */
-void ptap_virt_preload_wait(ptap_virt_preloader *p);
 
 /**
  * ptap_virt_open: connect to libvirt.
