@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,79 +79,9 @@ static int attach_rollback(ptap_journal *j, ptap_record *rec, bool fresh, bool r
     return err && err->code ? err->code : r;
 }
 
-/* A libvirt domain's connection made in a thread of its own while the
- * tap is made for the QEMU that the host's files name (the two overlap:
- * loading libvirt alone takes ~10 ms). */
-typedef struct early_connect {
-    const ptap_attach_req *req;
-    pthread_t thread;
-    bool started, joined;
-    ptap_consumer_conn guess; /* the QEMU of ptap_virt_guess_qemu() */
-    ptap_consumer_conn *cc;   /* what libvirt says, once joined (r == 0) */
-    int r;
-    ptap_error err;
-} early_connect;
-
-static void *early_main(void *arg)
-{
-    early_connect *ec = arg;
-
-    ec->r = ptap_consumer_connect(ec->req->target, ec->req->uri, ec->req->method, &ec->cc,
-                                  &ec->err);
-    return NULL;
-}
-
-/* Guess the QEMU of @ec->req's domain and start connecting to libvirt.
- * Returns 0, or a negative errno: then nothing was started. */
-static int early_start(early_connect *ec)
-{
-    char uuid[PTAP_VIRT_UUID_STRLEN];
-    int r;
-
-    r = ptap_virt_guess_qemu(ec->req->uri, ec->req->target, &ec->guess.pid, &ec->guess.uid,
-                             &ec->guess.gid, uuid);
-    if (r < 0)
-        return r;
-    ec->guess.kind = PTAP_CONSUMER_LIBVIRT;
-    snprintf(ec->guess.target, sizeof(ec->guess.target), "%s", uuid);
-    r = -pthread_create(&ec->thread, NULL, early_main, ec);
-    if (r < 0)
-        return r;
-    ec->started = true;
-    return 0;
-}
-
-/* Wait for the connection; 0 when libvirt answered as guessed, -ESTALE
- * when it names another QEMU (the tap was made for the wrong one), or
- * the connection's error (with @err). */
-static int early_join(early_connect *ec, ptap_error *err)
-{
-    if (ec->started && !ec->joined) {
-        (void) pthread_join(ec->thread, NULL);
-        ec->joined = true;
-    }
-    if (ec->r < 0) {
-        if (err)
-            *err = ec->err;
-        return ec->r;
-    }
-    if (ec->cc->uid != ec->guess.uid || ec->cc->pid != ec->guess.pid ||
-        strcasecmp(ec->cc->target, ec->guess.target) != 0)
-        return -ESTALE;
-    return 0;
-}
-
-static void early_done(early_connect *ec)
-{
-    if (ec->started && !ec->joined)
-        (void) pthread_join(ec->thread, NULL);
-    ptap_consumer_conn_free(ec->cc);
-}
-
 /* What the attach's intent record says besides the tap. */
 typedef struct attach_intent_ctx {
     const ptap_consumer_conn *cc;
-    early_connect *ec; /* not NULL: cc comes from there (joined here) */
     const ptap_attach_req *req;
     const ptap_nic_model *model;
     const char *mac;
@@ -163,17 +92,10 @@ typedef struct attach_intent_ctx {
  * (ptap_pool_outcome_fn), which then writes it. */
 static int attach_intent(ptap_record *rec, void *userdata, ptap_error *err)
 {
-    attach_intent_ctx *c = userdata;
+    const attach_intent_ctx *c = userdata;
     const ptap_attach_req *req = c->req;
     int r;
 
-    if (c->ec) {
-        /* The tap is made: now what libvirt says must be what was guessed. */
-        r = early_join(c->ec, err);
-        if (r < 0)
-            return r;
-        c->cc = c->ec->cc;
-    }
     rec->consumer = (ptap_consumer) { 0 };
     r = ptap_consumer_describe(c->cc, &rec->consumer);
     if (r >= 0) {
@@ -190,67 +112,6 @@ static int attach_intent(ptap_record *rec, void *userdata, ptap_error *err)
     rec->consumer.queues = req->queues;
     snprintf(rec->consumer.bus, sizeof(rec->consumer.bus), "%s", req->bus ? req->bus : "");
     rec->state = PTAP_STATE_ATTACHING;
-    return 0;
-}
-
-/* Make the fresh tap of @req for the QEMU @who (uid, pid), in its network
- * namespace @qemu_ns (unknown: this one, @self), with the attach's intent
- * in the create's outcome; @rec is then that record. */
-static int create_fresh(ptap_journal *j, const ptap_attach_req *req, const ptap_virt_network *vnet,
-                        const ptap_consumer_conn *who, const ptap_netns *qemu_ns,
-                        const ptap_netns *self, const char *mac, attach_intent_ctx *ictx,
-                        ptap_record *rec, ptap_error *err)
-{
-    ptap_create_spec spec = { .name = "ptap%d", .count = 1,
-                              .bridge = req->network ? vnet->bridge : req->bridge,
-                              .network = req->network ? vnet->name : NULL,
-                              .mtu = req->mtu, .multi_queue = req->multi_queue || req->queues > 1,
-                              .vnet_hdr = req->vnet_hdr, .ephemeral = true };
-    char owner[16];
-    char **names = NULL;
-    int r;
-
-    /* No MAC of ours for the tap: the helper gives it fe:xx:..., one
-     * that its bridge can never adopt (ptap-helper(8)). */
-    snprintf(owner, sizeof(owner), "%u", (unsigned) who->uid);
-    spec.owner = owner;
-    /* On an Open vSwitch bridge, the port says whose it is (os-vif's
-     * attached-mac and vm-uuid); a Linux bridge ignores them. */
-    spec.attached_mac = mac;
-    if (who->kind == PTAP_CONSUMER_LIBVIRT && ptap_ovsdb_uuid_check(who->target))
-        spec.vm_uuid = who->target;
-    /* Made in QEMU's namespace (entered for the create), where QEMU
-     * will look for it; the record names that namespace. */
-    _cleanup_(ptap_netns_leavep) int saved = -1;
-    if (ptap_netns_known(qemu_ns) && !ptap_netns_equal(qemu_ns, self)) {
-        _cleanup_close_ int fd = -1;
-        ptap_netns where = *qemu_ns;
-        char what[PTAP_NETNS_ID_MAX + PTAP_NETNS_NAME_MAX + 4];
-
-        ptap_netns_describe(qemu_ns, what, sizeof(what));
-        if (ptap_netns_judge_record(qemu_ns, self, ptap_netns_locate(&where, self, &fd)) !=
-            PTAP_NETNS_JUDGE_ENTER)
-            return ptap_error_set(err, -EPERM, EX_NOPERM,
-                                  "the QEMU of '%s' (pid %ld) runs in network namespace %s, "
-                                  "which this process cannot enter to make its tap there "
-                                  "(run ptap attach there, or as root)",
-                                  req->target, (long) who->pid, what);
-        r = ptap_netns_enter(fd, &saved);
-        if (r < 0)
-            return ptap_error_set(err, r, EX_OSERR, "cannot enter network namespace %s: %s",
-                                  what, strerror(-r));
-    }
-    r = ptap_pool_create_with(j, &spec, who->uid, (gid_t) -1, attach_intent, ictx, &names, err);
-    int r2 = ptap_netns_leave(&saved);
-    if (r < 0)
-        return r;
-    if (r2 < 0) {
-        ptap_strv_free(names);
-        return ptap_error_set(err, r2, EX_OSERR, "cannot go back to this process's network "
-                              "namespace: %s", strerror(-r2));
-    }
-    *rec = *ptap_journal_find(j, names[0]);
-    ptap_strv_free(names);
     return 0;
 }
 
@@ -390,30 +251,16 @@ int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *ou
     }
 
     /* 2. The target must be there and running; learn who QEMU runs as,
-     * and in which network namespace: it opens the tap by name there.
-     * A fresh tap for a running local libvirt domain: made for the QEMU
-     * its pid file names while libvirt loads and answers (then checked).
-     * Root only: the helper is spawned meanwhile, and a descriptor that
-     * libvirt's thread has not yet marked close-on-exec (its socket,
-     * between socket() and fcntl()) could pass into it; root's helper is
-     * no more privileged than its caller. */
-    _cleanup_(early_done) early_connect ec = { .req = req };
-    const ptap_consumer_conn *who;
-    if (fresh && !req->network && geteuid() == 0 && strncmp(req->target, "qmp:", 4) != 0 &&
-        strncmp(req->target, "hmp:", 4) != 0 && early_start(&ec) == 0) {
-        who = &ec.guess;
-    } else {
-        r = ptap_consumer_connect(req->target, req->uri, req->method, &cc, err);
-        if (r < 0)
-            return r;
-        who = cc;
-    }
+     * and in which network namespace: it opens the tap by name there. */
+    r = ptap_consumer_connect(req->target, req->uri, req->method, &cc, err);
+    if (r < 0)
+        return r;
     ptap_netns qemu_ns = { 0 }, self = { 0 };
     r = ptap_netns_self(&self);
     if (r < 0)
         return ptap_error_set(err, r, EX_OSERR, "cannot tell this process's network namespace: %s",
                               strerror(-r));
-    if (who->pid > 0 && ptap_netns_of_pid(who->pid, &qemu_ns) < 0)
+    if (cc->pid > 0 && ptap_netns_of_pid(cc->pid, &qemu_ns) < 0)
         qemu_ns = (ptap_netns) { 0 }; /* another user's QEMU: cannot tell, QEMU will */
     if (rec.name[0] && ptap_netns_known(&qemu_ns) &&
         !ptap_netns_equal(ptap_netns_known(&rec.netns) ? &rec.netns : &self, &qemu_ns)) {
@@ -424,52 +271,72 @@ int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *ou
         return ptap_error_set(err, -EXDEV, EX_USAGE,
                               "tap '%s' is in network namespace %s, but the QEMU of '%s' (pid "
                               "%ld) runs in %s: QEMU opens a tap by name in its own namespace",
-                              rec.name, a, req->target, (long) who->pid, b);
+                              rec.name, a, req->target, (long) cc->pid, b);
     }
-    if (rec.name[0] && !tap_suits(&rec, who->uid, who->gid))
+    if (rec.name[0] && !tap_suits(&rec, cc->uid, cc->gid))
         return ptap_error_set(err, -EPERM, EX_NOPERM,
                               "tap '%s' (owner %u) cannot be opened by QEMU of '%s', which runs as "
                               "uid %u gid %u",
-                              rec.name, (unsigned) rec.owner, req->target, (unsigned) who->uid,
-                              (unsigned) who->gid);
+                              rec.name, (unsigned) rec.owner, req->target, (unsigned) cc->uid,
+                              (unsigned) cc->gid);
     if (req->mac)
         ptap_mac_format(macb, out->mac);
     else if ((r = pick_mac(j, out->mac)) < 0)
         return ptap_error_set(err, r, EX_OSERR, "cannot choose a MAC address: %s", strerror(-r));
 
     /* 3. A fresh tap, owned by QEMU's user, through the helper. */
-    attach_intent_ctx ictx = { .cc = cc, .ec = ec.started ? &ec : NULL, .req = req, .model = model,
-                               .mac = out->mac };
+    attach_intent_ctx ictx = { .cc = cc, .req = req, .model = model, .mac = out->mac };
     if (fresh) {
-        r = create_fresh(j, req, &vnet, who, &qemu_ns, &self, out->mac, &ictx, &rec, err);
-        if (r < 0 && ictx.ec) {
-            /* What libvirt says comes first, as without the guess. */
-            int k = early_join(&ec, NULL);
+        ptap_create_spec spec = { .name = "ptap%d", .count = 1,
+                                  .bridge = req->network ? vnet.bridge : req->bridge,
+                                  .network = req->network ? vnet.name : NULL,
+                                  .mtu = req->mtu, .multi_queue = req->multi_queue || req->queues > 1,
+                                  .vnet_hdr = req->vnet_hdr, .ephemeral = true };
+        char owner[16];
+        char **names = NULL;
 
-            if (k < 0 && k != -ESTALE) {
-                if (err)
-                    *err = ec.err;
-                return k;
-            }
-            cc = TAKE_PTR(ec.cc);
-            if (k == -ESTALE || r == -ESTALE) {
-                /* Made for another QEMU than libvirt's: rolled back; again,
-                 * for libvirt's. */
-                ptap_debug("attach: libvirt names another QEMU (pid %ld) than its pid file "
-                           "(%ld): making the tap again", (long) cc->pid, (long) ec.guess.pid);
-                if (err)
-                    *err = (ptap_error) { 0 };
-                ictx = (attach_intent_ctx) { .cc = cc, .req = req, .model = model, .mac = out->mac };
-                qemu_ns = (ptap_netns) { 0 };
-                if (cc->pid > 0 && ptap_netns_of_pid(cc->pid, &qemu_ns) < 0)
-                    qemu_ns = (ptap_netns) { 0 };
-                r = create_fresh(j, req, &vnet, cc, &qemu_ns, &self, out->mac, &ictx, &rec, err);
-            }
-        } else if (ictx.ec) {
-            cc = TAKE_PTR(ec.cc);
+        /* No MAC of ours for the tap: the helper gives it fe:xx:..., one
+         * that its bridge can never adopt (ptap-helper(8)). */
+        snprintf(owner, sizeof(owner), "%u", (unsigned) cc->uid);
+        spec.owner = owner;
+        /* On an Open vSwitch bridge, the port says whose it is (os-vif's
+         * attached-mac and vm-uuid); a Linux bridge ignores them. */
+        spec.attached_mac = out->mac;
+        if (cc->kind == PTAP_CONSUMER_LIBVIRT && ptap_ovsdb_uuid_check(cc->target))
+            spec.vm_uuid = cc->target;
+        /* Made in QEMU's namespace (entered for the create), where QEMU
+         * will look for it; the record names that namespace. */
+        _cleanup_(ptap_netns_leavep) int saved = -1;
+        if (ptap_netns_known(&qemu_ns) && !ptap_netns_equal(&qemu_ns, &self)) {
+            _cleanup_close_ int fd = -1;
+            ptap_netns where = qemu_ns;
+            char what[PTAP_NETNS_ID_MAX + PTAP_NETNS_NAME_MAX + 4];
+
+            ptap_netns_describe(&qemu_ns, what, sizeof(what));
+            if (ptap_netns_judge_record(&qemu_ns, &self, ptap_netns_locate(&where, &self, &fd)) !=
+                PTAP_NETNS_JUDGE_ENTER)
+                return ptap_error_set(err, -EPERM, EX_NOPERM,
+                                      "the QEMU of '%s' (pid %ld) runs in network namespace %s, "
+                                      "which this process cannot enter to make its tap there "
+                                      "(run ptap attach there, or as root)",
+                                      req->target, (long) cc->pid, what);
+            r = ptap_netns_enter(fd, &saved);
+            if (r < 0)
+                return ptap_error_set(err, r, EX_OSERR, "cannot enter network namespace %s: %s",
+                                      what, strerror(-r));
         }
+        r = ptap_pool_create_with(j, &spec, cc->uid, (gid_t) -1, attach_intent, &ictx, &names,
+                                  err);
+        int r2 = ptap_netns_leave(&saved);
         if (r < 0)
             return r;
+        if (r2 < 0) {
+            ptap_strv_free(names);
+            return ptap_error_set(err, r2, EX_OSERR, "cannot go back to this process's network "
+                                  "namespace: %s", strerror(-r2));
+        }
+        rec = *ptap_journal_find(j, names[0]);
+        ptap_strv_free(names);
     }
     snprintf(out->tap, sizeof(out->tap), "%s", rec.name);
     snprintf(out->network, sizeof(out->network), "%s", rec.network);

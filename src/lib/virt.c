@@ -587,46 +587,6 @@ int ptap_virt_qemu_pid(ptap_virt *v, pid_t *pid, uint64_t *start_time)
     return 0;
 }
 
-int ptap_virt_guess_qemu(const char *uri, const char *name, pid_t *pid, uid_t *uid, gid_t *gid,
-                         char uuid[PTAP_VIRT_UUID_STRLEN])
-{
-    _cleanup_free_ char *path = NULL, *cmd = NULL;
-    char qname[PTAP_PROC_DOMAIN_MAX], quuid[PTAP_PROC_UUID_MAX];
-    size_t len;
-    pid_t p;
-    int r;
-
-    if (!uri || !*uri)
-        uri = ptap_virt_default_uri();
-    /* A name (a UUID is looked up by libvirt), never a path. */
-    if (!name || !*name || strchr(name, '/') || ptap_is_uuid(name))
-        return -EOPNOTSUPP;
-    if (strcmp(uri, "qemu:///system") == 0) {
-        if (asprintf(&path, "/run/libvirt/qemu/%s.pid", name) < 0)
-            return -ENOMEM;
-    } else if (strcmp(uri, "qemu:///session") == 0 && getenv("XDG_RUNTIME_DIR")) {
-        if (asprintf(&path, "%s/libvirt/qemu/run/%s.pid", getenv("XDG_RUNTIME_DIR"), name) < 0)
-            return -ENOMEM;
-    } else {
-        return -EOPNOTSUPP;
-    }
-    r = pid_from_file(path, &p);
-    if (r < 0)
-        return r;
-    r = ptap_proc_cmdline(p, &cmd, &len);
-    if (r < 0)
-        return r;
-    if (ptap_proc_parse_qemu_name(cmd, len, qname, quuid) < 0 || strcmp(qname, name) != 0 ||
-        !*quuid || strlen(quuid) >= PTAP_VIRT_UUID_STRLEN)
-        return -ENOENT;
-    r = ptap_proc_owner(p, uid, gid);
-    if (r < 0)
-        return r;
-    *pid = p;
-    snprintf(uuid, PTAP_VIRT_UUID_STRLEN, "%s", quuid);
-    return 0;
-}
-
 int ptap_virt_qemu_owner(ptap_virt *v, uid_t *uid, gid_t *gid)
 {
     pid_t pid;

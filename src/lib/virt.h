@@ -84,20 +84,6 @@ typedef enum ptap_virt_method {
 const char *ptap_virt_default_uri(void);
 
 /**
- * ptap_virt_guess_qemu: the QEMU of the running domain @name of libvirt
- * @uri (NULL: ptap_virt_default_uri()) as this host's files tell it,
- * without loading or asking libvirt: its pid (libvirtd's pid file), the
- * uid and gid it runs as (/proc) and the domain's UUID (its command line,
- * which must name @name). Only for the local qemu:///system and
- * qemu:///session. A guess, to start work while libvirt loads: what
- * libvirt then says decides (an attach checks the two agree).
- * Returns 0, -EOPNOTSUPP (another URI, or @name is a UUID), -ENOENT (no
- * pid file, or not that domain's QEMU), another negative errno.
- */
-int ptap_virt_guess_qemu(const char *uri, const char *name, pid_t *pid, uid_t *uid, gid_t *gid,
-                         char uuid[PTAP_VIRT_UUID_STRLEN]);
-
-/**
  * ptap_virt_open: connect to libvirt.
  * @uri: connection URI, or NULL for ptap_virt_default_uri()
  * @ret: the new handle (free with ptap_virt_close)
