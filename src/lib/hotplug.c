@@ -79,6 +79,42 @@ static int attach_rollback(ptap_journal *j, ptap_record *rec, bool fresh, bool r
     return err && err->code ? err->code : r;
 }
 
+/* What the attach's intent record says besides the tap. */
+typedef struct attach_intent_ctx {
+    const ptap_consumer_conn *cc;
+    const ptap_attach_req *req;
+    const ptap_nic_model *model;
+    const char *mac;
+} attach_intent_ctx;
+
+/* Make @rec the attach's intent (ATTACHING, its consumer named); for a
+ * fresh tap, called by the create just before its outcome append
+ * (ptap_pool_outcome_fn), which then writes it. */
+static int attach_intent(ptap_record *rec, void *userdata, ptap_error *err)
+{
+    const attach_intent_ctx *c = userdata;
+    const ptap_attach_req *req = c->req;
+    int r;
+
+    rec->consumer = (ptap_consumer) { 0 };
+    r = ptap_consumer_describe(c->cc, &rec->consumer);
+    if (r >= 0) {
+        char id[PTAP_QEMU_ID_MAX];
+        snprintf(id, sizeof(id), "net-%s", rec->name);
+        r = ptap_consumer_ids(c->cc, req->id ? req->id : id, rec->consumer.device_id,
+                              rec->consumer.netdev_id);
+    }
+    if (r < 0)
+        return ptap_error_set(err, r, EX_USAGE, "invalid device id '%s'",
+                              req->id ? req->id : rec->name);
+    snprintf(rec->consumer.model, sizeof(rec->consumer.model), "%s", c->model->name);
+    snprintf(rec->consumer.mac, sizeof(rec->consumer.mac), "%s", c->mac);
+    rec->consumer.queues = req->queues;
+    snprintf(rec->consumer.bus, sizeof(rec->consumer.bus), "%s", req->bus ? req->bus : "");
+    rec->state = PTAP_STATE_ATTACHING;
+    return 0;
+}
+
 int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *out,
                 ptap_error *err)
 {
@@ -249,6 +285,7 @@ int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *ou
         return ptap_error_set(err, r, EX_OSERR, "cannot choose a MAC address: %s", strerror(-r));
 
     /* 3. A fresh tap, owned by QEMU's user, through the helper. */
+    attach_intent_ctx ictx = { .cc = cc, .req = req, .model = model, .mac = out->mac };
     if (fresh) {
         ptap_create_spec spec = { .name = "ptap%d", .count = 1,
                                   .bridge = req->network ? vnet.bridge : req->bridge,
@@ -288,7 +325,8 @@ int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *ou
                 return ptap_error_set(err, r, EX_OSERR, "cannot enter network namespace %s: %s",
                                       what, strerror(-r));
         }
-        r = ptap_pool_create(j, &spec, cc->uid, (gid_t) -1, &names, err);
+        r = ptap_pool_create_with(j, &spec, cc->uid, (gid_t) -1, attach_intent, &ictx, &names,
+                                  err);
         int r2 = ptap_netns_leave(&saved);
         if (r < 0)
             return r;
@@ -304,27 +342,16 @@ int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *ou
     snprintf(out->network, sizeof(out->network), "%s", rec.network);
     snprintf(out->bridge, sizeof(out->bridge), "%s", rec.bridge);
 
-    /* 4. Intent, durable before QEMU hears of it. */
-    rec.consumer = (ptap_consumer) { 0 };
-    r = ptap_consumer_describe(cc, &rec.consumer);
-    if (r >= 0) {
-        char id[PTAP_QEMU_ID_MAX];
-        snprintf(id, sizeof(id), "net-%s", rec.name);
-        r = ptap_consumer_ids(cc, req->id ? req->id : id, rec.consumer.device_id,
-                              rec.consumer.netdev_id);
+    /* 4. Intent, durable before QEMU hears of it: for a fresh tap it went
+     * with the create's outcome (one append); a pool tap's is its own. */
+    if (!fresh) {
+        r = attach_intent(&rec, &ictx, err);
+        if (r < 0)
+            return attach_rollback(j, &rec, fresh, false, err, r);
+        r = ptap_pool_append(j, &rec, 1, err);
+        if (r < 0)
+            return attach_rollback(j, &rec, fresh, false, err, r);
     }
-    if (r < 0) {
-        ptap_error_set(err, r, EX_USAGE, "invalid device id '%s'", req->id ? req->id : rec.name);
-        return attach_rollback(j, &rec, fresh, false, err, r);
-    }
-    snprintf(rec.consumer.model, sizeof(rec.consumer.model), "%s", model->name);
-    snprintf(rec.consumer.mac, sizeof(rec.consumer.mac), "%s", out->mac);
-    rec.consumer.queues = req->queues;
-    snprintf(rec.consumer.bus, sizeof(rec.consumer.bus), "%s", req->bus ? req->bus : "");
-    rec.state = PTAP_STATE_ATTACHING;
-    r = ptap_pool_append(j, &rec, 1, err);
-    if (r < 0)
-        return attach_rollback(j, &rec, fresh, false, err, r);
     ptap_fault("attach-after-intent");
 
     /* 5. QEMU opens the tap by name. */

@@ -467,7 +467,7 @@ int ptap_nic_libvirt_xml(const ptap_nic *nic, char **ret)
     ok = ok && xml_prop(xml_child(iface, "alias"), "name", c->device_id);
     if (c->libvirt_bus > 0) {
         /* A root port has one slot, 0; libvirt then knows the place. */
-        char b[8];
+        char b[16]; /* "0x" and up to 8 hex digits */
 
         snprintf(b, sizeof(b), "0x%02x", (unsigned) c->libvirt_bus);
         n = xml_child(iface, "address");

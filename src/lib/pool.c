@@ -483,6 +483,13 @@ static int dead_intent(ptap_journal *j, const ptap_record *old, ptap_record *clo
 int ptap_pool_create(ptap_journal *j, const ptap_create_spec *spec, uid_t owner, gid_t group,
                      char ***names, ptap_error *err)
 {
+    return ptap_pool_create_with(j, spec, owner, group, NULL, NULL, names, err);
+}
+
+int ptap_pool_create_with(ptap_journal *j, const ptap_create_spec *spec, uid_t owner, gid_t group,
+                          ptap_pool_outcome_fn outcome, void *userdata, char ***names,
+                          ptap_error *err)
+{
     ptap_create_spec s = *spec;
     ptap_record intent = { 0 }, stale = { 0 };
     size_t n_stale = 0;
@@ -631,6 +638,23 @@ int ptap_pool_create(ptap_journal *j, const ptap_create_spec *spec, uid_t owner,
             out[i].ifindex = ifindex_of(sk, out[i].name);
     }
     intent.state = PTAP_STATE_DESTROYED; /* the batch intent is done */
+    /* The caller's next step rides on the same append (an attach's intent:
+     * one fdatasync fewer before QEMU hears of the tap). */
+    for (size_t i = 0; outcome && i < res.n_lines; i++) {
+        ptap_record before = out[i];
+
+        r = outcome(&out[i], userdata, err);
+        /* What names the tap and ties it to this batch stays. */
+        memcpy(out[i].name, before.name, sizeof(out[i].name));
+        memcpy(out[i].id, before.id, sizeof(out[i].id));
+        memcpy(out[i].batch, before.batch, sizeof(out[i].batch));
+        out[i].ifindex = before.ifindex;
+        out[i].netns = before.netns;
+        if (r < 0) {
+            (void) destroy_by_op(j, &intent, &intent, NULL);
+            return err && err->code ? err->code : r;
+        }
+    }
     out[s.count] = intent;
     r = ptap_pool_append(j, out, s.count + 1, err);
     if (r < 0) {

@@ -34,6 +34,29 @@
 int ptap_pool_create(ptap_journal *j, const ptap_create_spec *spec, uid_t owner, gid_t group,
                      char ***names, ptap_error *err);
 
+/* What a caller of ptap_pool_create_with() makes of each new tap's record
+ * before it is written: see there. Returns 0 or a negative errno (with
+ * @err filled in). */
+typedef int (*ptap_pool_outcome_fn)(ptap_record *rec, void *userdata, ptap_error *err);
+
+/**
+ * ptap_pool_create_with: ptap_pool_create() whose outcome append also
+ * carries the caller's next step: @outcome (may be NULL) is called with
+ * each new tap's record (READY, its name and ifindex known) before the
+ * outcome append, and may change its state and consumer (an attach makes
+ * it its ATTACHING intent), never its name, ids or batch. The records as
+ * changed and the closed create intent are written in one durable append,
+ * so the caller's step costs no append of its own. A crash after it leaves
+ * what the caller's own append would have left; a torn one leaves the
+ * create's intent open, which recovery rolls back (the taps go).
+ * @outcome failing rolls the create back (no tap left, records closed) and
+ * its error is returned.
+ * Returns as ptap_pool_create().
+ */
+int ptap_pool_create_with(ptap_journal *j, const ptap_create_spec *spec, uid_t owner, gid_t group,
+                          ptap_pool_outcome_fn outcome, void *userdata, char ***names,
+                          ptap_error *err);
+
 /**
  * ptap_pool_destroy: destroy the READY taps @names (all on record, none
  * attached) in one helper batch. Checks everything first: if any name is

@@ -203,6 +203,13 @@ static void decide_rule(const ptap_record *rec, const ptap_facts *f, ptap_decisi
             DECIDE("close", PTAP_OUTCOME_CLOSE,
                    f->tap_exists ? "the device now there is not this journal's tap"
                                  : "the tap no longer exists");
+        if (f->batch_open && rec->state == PTAP_STATE_ATTACHING)
+            /* An attach's intent written with its fresh tap's create
+             * outcome, torn: QEMU is told only once that append is whole,
+             * so the guest cannot have the device. The batch's rollback
+             * removes the tap: close the record with it. */
+            DECIDE("rollback-create", PTAP_OUTCOME_CLOSE,
+                   "create was interrupted; its taps are removed");
         if (f->probe == PTAP_PROBE_UNKNOWN)
             return; /* cannot tell: leave it for a later run */
         /* A guest that goes away takes the taps ptap made for it; a pool
@@ -368,7 +375,8 @@ static int plan_record(plan *p, ptap_journal *j, ptap_kviews *w, const ptap_reco
 
     /* Only a record the open intent itself wrote (not an older batch's
      * that repeats its id) is part of the torn create. */
-    f.batch_open = rec->state == PTAP_STATE_READY && *rec->batch &&
+    f.batch_open = (rec->state == PTAP_STATE_READY || rec->state == PTAP_STATE_ATTACHING) &&
+                   *rec->batch &&
                    (b = ptap_journal_find_batch(j, rec->batch)) && b->state == PTAP_STATE_CREATING &&
                    ptap_pool_rollback_owns(b, rec, d, jid);
     if (ptap_recover_needs_probe(rec, f.tap_ours))

@@ -118,7 +118,8 @@ typedef enum ptap_outcome {
 typedef struct ptap_facts {
     bool tap_ours;    /* a tap of that name exists and carries this journal's mark */
     bool tap_exists;  /* some device of that name exists */
-    bool batch_open;  /* READY record whose create intent is still open (torn outcome) */
+    bool batch_open;  /* READY (or an attach's ATTACHING) record whose create intent is
+                       * still open (torn outcome) */
     bool held;        /* a process holds a queue of the tap (the kernel's count) */
     ptap_probe probe; /* the consumer (read only when ptap_recover_needs_probe) */
     ptap_netns_judge netns; /* where the record's namespace lets it be judged (HERE

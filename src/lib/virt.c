@@ -41,6 +41,12 @@ struct ptap_virt {
     char *name;      /* selected domain's name */
     char uuid[PTAP_VIRT_UUID_STRLEN];
     char err[VIRT_ERR_MAX];
+    /* What the live XML read for the DAC label also said (one question to
+     * libvirt, not three): the domain ran then (its id), and ptap's live
+     * metadata, until this connection writes it. */
+    bool seen_running;
+    int meta_live_state;   /* 0: unknown; 1: meta_live holds it; -ENODATA: none */
+    ptap_vmeta *meta_live;
 };
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(xmlDocPtr, xmlFreeDoc)
@@ -224,6 +230,10 @@ static void virt_drop_domain(ptap_virt *v)
     if (v->dom)
         virDomainFree(v->dom);
     v->dom = NULL;
+    v->seen_running = false;
+    v->meta_live_state = 0;
+    free(v->meta_live);
+    v->meta_live = NULL;
     free(v->name);
     v->name = NULL;
     v->uuid[0] = '\0';
@@ -310,6 +320,17 @@ static int virt_require_running(ptap_virt *v)
     return 0;
 }
 
+/* virt_require_running(), answered by the live XML this connection read
+ * (the DAC label's) when it said the domain runs: an attach asks libvirt
+ * once. A domain that stopped since makes the next operation fail, and
+ * virt_recheck() then asks again and says so (-EHOSTDOWN). */
+static int virt_require_running_seen(ptap_virt *v)
+{
+    if (v->dom && v->seen_running)
+        return 0;
+    return virt_require_running(v);
+}
+
 /* After a failed operation: blame a domain that stopped meanwhile. */
 static int virt_recheck(ptap_virt *v, int r)
 {
@@ -321,8 +342,10 @@ static int virt_recheck(ptap_virt *v, int r)
     memcpy(saved, v->err, sizeof(saved));
     running = ptap_virt_is_running(v);
     memcpy(v->err, saved, sizeof(saved));
-    if (running == 0)
+    if (running == 0) {
+        v->seen_running = false;
         return -EHOSTDOWN;
+    }
     return r;
 }
 
@@ -434,7 +457,42 @@ static int dac_label_parse(const char *label, uid_t *uid, gid_t *gid)
     return 0;
 }
 
-/* The DAC label of the live XML: 1 found, 0 none, negative on a bad label. */
+/* Keep ptap's element of <metadata> in the live XML @root (what
+ * virDomainGetMetadata would return), for ptap_virt_metadata_get(). Not
+ * kept (asked again later) when it does not parse or cannot be copied. */
+static void virt_keep_live_metadata(ptap_virt *v, xmlNodePtr root)
+{
+    xmlNodePtr md = child_named(root, "metadata");
+    _cleanup_free_ ptap_vmeta *m = NULL;
+    ptap_error err = { 0 };
+
+    for (xmlNodePtr c = md ? md->children : NULL; c; c = c->next) {
+        xmlBufferPtr buf;
+        int r;
+
+        if (c->type != XML_ELEMENT_NODE || !c->ns || !xmlStrEqual(c->ns->href, BAD_CAST PTAP_VMETA_NS))
+            continue;
+        buf = xmlBufferCreate();
+        m = calloc(1, sizeof(*m));
+        if (!buf || !m || xmlNodeDump(buf, root->doc, c, 0, 0) < 0) {
+            if (buf)
+                xmlBufferFree(buf);
+            return;
+        }
+        r = ptap_vmeta_parse((const char *) xmlBufferContent(buf), (size_t) xmlBufferLength(buf), m,
+                             &err);
+        xmlBufferFree(buf);
+        if (r < 0)
+            return;
+        v->meta_live = TAKE_PTR(m);
+        v->meta_live_state = 1;
+        return;
+    }
+    v->meta_live_state = -ENODATA;
+}
+
+/* The DAC label of the live XML: 1 found, 0 none, negative on a bad label;
+ * -EHOSTDOWN when that XML says the domain does not run (no id). */
 static int virt_dac_label(ptap_virt *v, uid_t *uid, gid_t *gid)
 {
     _cleanup_(xmlFreeDocp) xmlDocPtr doc = NULL;
@@ -447,6 +505,15 @@ static int virt_dac_label(ptap_virt *v, uid_t *uid, gid_t *gid)
     root = xmlDocGetRootElement(doc);
     if (!root)
         return 0;
+    /* libvirt gives a running domain's XML its id; an inactive one has none. */
+    {
+        _cleanup_(xmlFreep) xmlChar *id = xmlGetProp(root, BAD_CAST "id");
+
+        if (!id)
+            return virt_fail(v, -EHOSTDOWN, "domain '%s' is not running", v->name);
+    }
+    v->seen_running = true;
+    virt_keep_live_metadata(v, root);
     for (xmlNodePtr sl = root->children; sl; sl = sl->next) {
         if (!node_is(sl, "seclabel") || !attr_is(sl, "model", "dac"))
             continue;
@@ -490,7 +557,7 @@ int ptap_virt_qemu_pid(ptap_virt *v, pid_t *pid, uint64_t *start_time)
     pid_t p = 0;
     int r;
 
-    r = virt_require_running(v);
+    r = virt_require_running_seen(v);
     if (r < 0)
         return r;
 
@@ -526,9 +593,7 @@ int ptap_virt_qemu_owner(ptap_virt *v, uid_t *uid, gid_t *gid)
     uint64_t start;
     int r;
 
-    r = virt_require_running(v);
-    if (r < 0)
-        return r;
+    /* The live XML says whether the domain runs: no question of its own. */
     r = virt_dac_label(v, uid, gid);
     if (r < 0)
         return r;
@@ -926,7 +991,7 @@ int ptap_virt_attach(ptap_virt *v, ptap_virt_method method, ptap_nic *in)
     r = ptap_nic_check(&nic, ptap_virt_nic_dialect(method), &why);
     if (r < 0)
         return virt_fail(v, r, "cannot attach tap '%s': %s", strna(nic.tap), why);
-    r = virt_require_running(v);
+    r = virt_require_running_seen(v);
     if (r < 0)
         return r;
     r = method == PTAP_VIRT_DEVICE ? attach_device(v, &nic) : attach_monitor(v, &nic);
@@ -1349,6 +1414,13 @@ int ptap_virt_metadata_get(ptap_virt *v, unsigned where, ptap_vmeta *ret)
     v->err[0] = '\0';
     if (!v->dom)
         return -ENOENT;
+    /* Live, as the live XML of the DAC label had it: no second question. */
+    if (where == PTAP_VIRT_LIVE && v->meta_live_state == 1) {
+        *ret = *v->meta_live;
+        return 0;
+    }
+    if (where == PTAP_VIRT_LIVE && v->meta_live_state == -ENODATA)
+        return -ENODATA;
     xml = virDomainGetMetadata(v->dom, VIR_DOMAIN_METADATA_ELEMENT, PTAP_VMETA_NS,
                                meta_flags(where));
     if (!xml) {
@@ -1375,6 +1447,12 @@ int ptap_virt_metadata_set(ptap_virt *v, unsigned where, const ptap_vmeta *m)
         r = ptap_vmeta_format(m, false, &xml);
         if (r < 0)
             return virt_fail(v, r, "cannot format the ptap metadata of domain '%s'", v->name);
+    }
+    /* Written (or not: its outcome is unknown): ask libvirt next time. */
+    if (where & PTAP_VIRT_LIVE) {
+        v->meta_live_state = 0;
+        free(v->meta_live);
+        v->meta_live = NULL;
     }
     /* NULL metadata removes ptap's element altogether. */
     if (virDomainSetMetadata(v->dom, VIR_DOMAIN_METADATA_ELEMENT, xml, m->n ? PTAP_VMETA_PREFIX : NULL,

@@ -29,8 +29,16 @@ check_invariant() { # after recover: NIC in guest <=> attached record <=> tap
     echo "  $what: consistent (attached=$att taps=$taps nics=$nics)"
 }
 
+# An attach of a fresh tap appends three times: the create's intent (1),
+# the create's outcome with the attach's intent in the same append (2: the
+# tap is on record ATTACHING before QEMU hears of it, so create-after-outcome
+# and attach-after-intent leave the same state), and the attach's outcome
+# (3). A crash inside append 2 (torn, or before its sync) leaves the
+# create's intent open: recovery rolls the create back, the tap goes.
 for point in create-after-intent create-after-helper create-after-outcome \
-             attach-after-intent attach-after-device; do
+             attach-after-intent attach-after-device \
+             journal-mid-record:2 journal-before-sync:2 journal-after-sync:2 \
+             journal-mid-record:3 journal-after-sync:3; do
     set +e; PTAP_FAULT=$point P attach "$T" --bridge br0 >/dev/null 2>&1; rc=$?; set -e
     [ "$rc" = 137 ] || pt_fail "attach with PTAP_FAULT=$point exited $rc, not killed"
     P recover >/dev/null || pt_fail "recover after $point failed"
