@@ -22,7 +22,8 @@ static int read_proc(pid_t pid, const char *what, char **ret, size_t *ret_len)
 
     if (pid <= 0)
         return -ENOENT;
-    snprintf(path, sizeof(path), "/proc/%d/%s", (int) pid, what);
+    if (snprintf(path, sizeof(path), "/proc/%d/%s", (int) pid, what) >= (int) sizeof(path))
+        return -ENAMETOOLONG;
     return ptap_read_file(path, PTAP_PROC_FILE_MAX, ret, ret_len);
 }
 
