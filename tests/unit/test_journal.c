@@ -91,6 +91,8 @@ static char *read_file(const char *path, size_t *len)
 {
     char *buf = NULL;
 
+    if (len)
+        *len = 0;
     return ptap_read_file(path, 0, &buf, len) < 0 ? NULL : buf;
 }
 
