@@ -8,6 +8,7 @@
 
 #include "consumer.h"
 #include "fault.h"
+#include "helperexec.h"
 #include "hotplug.h"
 #include "ovsdb.h"
 #include "kview.h"
@@ -325,6 +326,9 @@ int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *ou
                 return ptap_error_set(err, r, EX_OSERR, "cannot enter network namespace %s: %s",
                                       what, strerror(-r));
         }
+        /* The helper starts while the create's intent is written (it
+         * acts on the go that follows the intent's fdatasync). */
+        (void) ptap_helper_prestart_create(&spec);
         r = ptap_pool_create_with(j, &spec, cc->uid, (gid_t) -1, attach_intent, &ictx, &names,
                                   err);
         int r2 = ptap_netns_leave(&saved);
