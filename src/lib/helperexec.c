@@ -268,9 +268,21 @@ static int prestart(char *const argv[])
     size_t argc = 0;
     _cleanup_free_ char **args = NULL;
 
-    ptap_helper_prestart_drop();
     while (argv[argc])
         argc++;
+    /* The same request, already started here: it stays. */
+    if (early.pid && !early.names_later) {
+        dev_t dev = 0;
+        ino_t ino = 0;
+        size_t k = 0;
+
+        while (early.argv[k] && argv[k] && strcmp(early.argv[k], argv[k]) == 0)
+            k++;
+        if (!early.argv[k] && !argv[k] && netns_id(&dev, &ino) == 0 && dev == early.ns_dev &&
+            ino == early.ns_ino)
+            return 0;
+    }
+    ptap_helper_prestart_drop();
     args = calloc(argc + 2, sizeof(char *));
     early.argv = calloc(argc + 1, sizeof(char *));
     if (!args || !early.argv) {

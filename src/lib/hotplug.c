@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -114,6 +115,25 @@ static int attach_intent(ptap_record *rec, void *userdata, ptap_error *err)
     snprintf(rec->consumer.bus, sizeof(rec->consumer.bus), "%s", req->bus ? req->bus : "");
     rec->state = PTAP_STATE_ATTACHING;
     return 0;
+}
+
+/* The create of a fresh tap for @req, owned by @uid (its text in @owner). */
+static void fresh_spec(const ptap_attach_req *req, const ptap_virt_network *vnet, uid_t uid,
+                       const char *vm_uuid, const char *mac, char owner[16], ptap_create_spec *spec)
+{
+    *spec = (ptap_create_spec) { .name = "ptap%d", .count = 1,
+                                 .bridge = req->network ? vnet->bridge : req->bridge,
+                                 .network = req->network ? vnet->name : NULL,
+                                 .mtu = req->mtu, .multi_queue = req->multi_queue || req->queues > 1,
+                                 .vnet_hdr = req->vnet_hdr, .ephemeral = true };
+    /* No MAC of ours for the tap: the helper gives it fe:xx:..., one
+     * that its bridge can never adopt (ptap-helper(8)). */
+    snprintf(owner, 16, "%u", (unsigned) uid);
+    spec->owner = owner;
+    /* On an Open vSwitch bridge, the port says whose it is (os-vif's
+     * attached-mac and vm-uuid); a Linux bridge ignores them. */
+    spec->attached_mac = mac;
+    spec->vm_uuid = vm_uuid;
 }
 
 int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *out,
@@ -251,6 +271,25 @@ int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *ou
             return r;
     }
 
+    if (req->mac)
+        ptap_mac_format(macb, out->mac);
+    else if ((r = pick_mac(j, out->mac)) < 0)
+        return ptap_error_set(err, r, EX_OSERR, "cannot choose a MAC address: %s", strerror(-r));
+
+    /* A fresh tap for a monitor socket: its helper starts now, for the
+     * user who owns the socket (QEMU made it), and checks while the
+     * monitor is asked who QEMU really is (SO_PEERCRED): if someone else,
+     * the create below starts another (ptap_helper_prestart_create()). */
+    struct stat mon;
+    if (fresh && (strncmp(req->target, "qmp:", 4) == 0 || strncmp(req->target, "hmp:", 4) == 0) &&
+        stat(req->target + 4, &mon) == 0) {
+        ptap_create_spec early;
+        char owner[16];
+
+        fresh_spec(req, &vnet, mon.st_uid, NULL, out->mac, owner, &early);
+        (void) ptap_helper_prestart_create(&early);
+    }
+
     /* 2. The target must be there and running; learn who QEMU runs as,
      * and in which network namespace: it opens the tap by name there. */
     r = ptap_consumer_connect(req->target, req->uri, req->method, &cc, err);
@@ -280,31 +319,17 @@ int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *ou
                               "uid %u gid %u",
                               rec.name, (unsigned) rec.owner, req->target, (unsigned) cc->uid,
                               (unsigned) cc->gid);
-    if (req->mac)
-        ptap_mac_format(macb, out->mac);
-    else if ((r = pick_mac(j, out->mac)) < 0)
-        return ptap_error_set(err, r, EX_OSERR, "cannot choose a MAC address: %s", strerror(-r));
-
     /* 3. A fresh tap, owned by QEMU's user, through the helper. */
     attach_intent_ctx ictx = { .cc = cc, .req = req, .model = model, .mac = out->mac };
     if (fresh) {
-        ptap_create_spec spec = { .name = "ptap%d", .count = 1,
-                                  .bridge = req->network ? vnet.bridge : req->bridge,
-                                  .network = req->network ? vnet.name : NULL,
-                                  .mtu = req->mtu, .multi_queue = req->multi_queue || req->queues > 1,
-                                  .vnet_hdr = req->vnet_hdr, .ephemeral = true };
+        ptap_create_spec spec;
         char owner[16];
         char **names = NULL;
 
-        /* No MAC of ours for the tap: the helper gives it fe:xx:..., one
-         * that its bridge can never adopt (ptap-helper(8)). */
-        snprintf(owner, sizeof(owner), "%u", (unsigned) cc->uid);
-        spec.owner = owner;
-        /* On an Open vSwitch bridge, the port says whose it is (os-vif's
-         * attached-mac and vm-uuid); a Linux bridge ignores them. */
-        spec.attached_mac = out->mac;
-        if (cc->kind == PTAP_CONSUMER_LIBVIRT && ptap_ovsdb_uuid_check(cc->target))
-            spec.vm_uuid = cc->target;
+        fresh_spec(req, &vnet, cc->uid,
+                   cc->kind == PTAP_CONSUMER_LIBVIRT && ptap_ovsdb_uuid_check(cc->target) ? cc->target
+                                                                                          : NULL,
+                   out->mac, owner, &spec);
         /* Made in QEMU's namespace (entered for the create), where QEMU
          * will look for it; the record names that namespace. */
         _cleanup_(ptap_netns_leavep) int saved = -1;
