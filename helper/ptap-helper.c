@@ -615,25 +615,29 @@ static pid_t lock_holder(int fd)
  * run meanwhile; it then writes "go" (create: "go TAG") and a newline on
  * stdin, and the helper acts. Anything else, end of file or no line
  * within GO_WAIT_MS: nothing is done (EX_TEMPFAIL). The helper waits
- * holding no lock (the quota lock is taken after the go), and reads one
- * bounded line. Returns an exit code; @tag gets the line's tag ("" if
- * none).
+ * holding no lock (the quota lock is taken after the go), and reads
+ * bounded input.
  */
 #define GO_WAIT_MS 30000
 #define GO_LINE_MAX (PTAP_IFALIAS_MAX + 8)
 
-static int wait_go(char *tag, size_t size)
+/*
+ * Read stdin into @buf (@size bytes at most, then a NUL) up to its first
+ * newline (@to_eof false: *ret_len is where it is) or its end (@to_eof
+ * true), GO_WAIT_MS at most. Returns EX_OK; EX_TEMPFAIL: the end came
+ * first (the caller changed its mind, or died: not an error), or a
+ * signal, or nothing in time; EX_USAGE: more than @size bytes.
+ */
+static int read_go(char *buf, size_t size, bool to_eof, size_t *ret_len)
 {
-    char line[GO_LINE_MAX + 1];
     size_t len = 0;
     int64_t deadline = ptap_now_ms() + GO_WAIT_MS;
 
-    tag[0] = '\0';
     for (;;) {
         struct pollfd p = { .fd = STDIN_FILENO, .events = POLLIN };
         int64_t left = deadline - ptap_now_ms();
-        ssize_t k;
         char *nl;
+        ssize_t k;
 
         if (left <= 0) {
             error("not told to go within %d s: nothing done", GO_WAIT_MS / 1000);
@@ -647,38 +651,54 @@ static int wait_go(char *tag, size_t size)
         }
         if (!p.revents)
             continue;
-        k = read(STDIN_FILENO, line + len, GO_LINE_MAX - len);
+        k = read(STDIN_FILENO, buf + len, size - len);
         if (k < 0 && errno == EINTR && !stop_signal)
             continue;
-        if (k <= 0) {
-            /* The caller changed its mind, or died: that is not an error. */
+        if (k < 0 || (k == 0 && !to_eof))
             return EX_TEMPFAIL;
+        buf[len + (size_t) k] = '\0';
+        if (k == 0) {
+            *ret_len = len;
+            return EX_OK;
         }
+        nl = to_eof ? NULL : memchr(buf + len, '\n', (size_t) k);
         len += (size_t) k;
-        line[len] = '\0';
-        nl = memchr(line, '\n', len);
-        if (!nl) {
-            if (len == GO_LINE_MAX) {
-                held.answered = true;
-                error("the go line is too long: nothing done");
-                return EX_USAGE;
-            }
-            continue;
-        }
-        *nl = '\0';
-        held.answered = true;
-        if (strcmp(line, "go") == 0) {
-            audit_release();
+        if (nl) {
+            *ret_len = (size_t) (nl - buf);
             return EX_OK;
         }
-        if (strncmp(line, "go ", 3) == 0 && strlen(line + 3) < size) {
-            memcpy(tag, line + 3, strlen(line + 3) + 1);
-            audit_release();
-            return EX_OK;
+        if (len == size) {
+            held.answered = true;
+            error("more than %zu bytes after --wait: nothing done", size);
+            return EX_USAGE;
         }
-        error("expected \"go\" or \"go TAG\" on stdin: nothing done");
-        return EX_USAGE;
     }
+}
+
+/* The go line of a create or of a destroy of NAMEs: @tag gets its tag
+ * ("" if none). Returns an exit code. */
+static int wait_go(char *tag, size_t size)
+{
+    char line[GO_LINE_MAX + 1];
+    size_t len;
+    int ret = read_go(line, GO_LINE_MAX, false, &len);
+
+    tag[0] = '\0';
+    if (ret)
+        return ret;
+    line[len] = '\0';
+    held.answered = true;
+    if (strcmp(line, "go") == 0) {
+        audit_release();
+        return EX_OK;
+    }
+    if (strncmp(line, "go ", 3) == 0 && strlen(line + 3) < size) {
+        memcpy(tag, line + 3, strlen(line + 3) + 1);
+        audit_release();
+        return EX_OK;
+    }
+    error("expected \"go\" or \"go TAG\" on stdin: nothing done");
+    return EX_USAGE;
 }
 
 /*
@@ -693,47 +713,18 @@ static int wait_go(char *tag, size_t size)
 static int wait_go_names(char **ret_buf, char ***ret, size_t *n)
 {
     _cleanup_free_ char *buf = malloc(GO_NAMES_BYTES + 1);
-    char tag[GO_LINE_MAX], **v = NULL, *p, *save = NULL;
+    _cleanup_free_ char **v = NULL;
+    char *p, *save = NULL;
     size_t len = 0, count = 0;
     const char *why;
-    int64_t deadline = ptap_now_ms() + GO_WAIT_MS;
-    int ret_code;
+    int r;
 
     if (!buf)
         return EX_OSERR;
     /* All of it first: the go line, then the names, up to end of file. */
-    for (;;) {
-        struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
-        int64_t left = deadline - ptap_now_ms();
-        ssize_t k;
-
-        if (left <= 0) {
-            error("not told to go within %d s: nothing done", GO_WAIT_MS / 1000);
-            return EX_TEMPFAIL;
-        }
-        if (poll(&pfd, 1, (int) left) < 0) {
-            if (errno == EINTR && !stop_signal)
-                continue;
-            error("not told to go: nothing done");
-            return EX_TEMPFAIL;
-        }
-        if (!pfd.revents)
-            continue;
-        k = read(STDIN_FILENO, buf + len, GO_NAMES_BYTES - len);
-        if (k < 0 && errno == EINTR && !stop_signal)
-            continue;
-        if (k < 0)
-            return EX_TEMPFAIL;
-        if (k == 0)
-            break;
-        len += (size_t) k;
-        if (len == GO_NAMES_BYTES) {
-            held.answered = true;
-            error("more than %d names after the go: nothing done", GO_NAMES_MAX);
-            return EX_USAGE;
-        }
-    }
-    buf[len] = '\0';
+    r = read_go(buf, GO_NAMES_BYTES, true, &len);
+    if (r)
+        return r;
     p = memchr(buf, '\n', len);
     if (!p)
         return EX_TEMPFAIL; /* no go line: the caller changed its mind */
@@ -744,25 +735,21 @@ static int wait_go_names(char **ret_buf, char ***ret, size_t *n)
         return EX_USAGE;
     }
     audit_release();
-    (void) tag;
     v = calloc(GO_NAMES_MAX + 1, sizeof(char *));
     if (!v)
         return EX_OSERR;
     for (char *l = strtok_r(p, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
         if (count == GO_NAMES_MAX || ptap_ifname_check(l, false, &why) < 0) {
             error("cannot destroy '%s': %s", l, count == GO_NAMES_MAX ? "too many names" : why);
-            ret_code = EX_USAGE;
-            free(v);
-            return ret_code;
+            return EX_USAGE;
         }
         v[count++] = l;
     }
     if (count == 0) {
         error("'destroy' needs at least one NAME after the go");
-        free(v);
         return EX_USAGE;
     }
-    *ret = v;
+    *ret = TAKE_PTR(v);
     *n = count;
     *ret_buf = TAKE_PTR(buf);
     return EX_OK;
