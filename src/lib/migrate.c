@@ -463,9 +463,7 @@ undo:
 static int qemu_pid(const ptap_hook_req *req, const ptap_vmeta_domain *d, pid_t *pid,
                     uint64_t *start)
 {
-    _cleanup_free_ char *path = NULL, *text = NULL, *cmdline = NULL;
-    uint64_t n;
-    size_t len;
+    _cleanup_free_ char *path = NULL;
     int r;
 
     if (req->pid_file)
@@ -474,26 +472,12 @@ static int qemu_pid(const ptap_hook_req *req, const ptap_vmeta_domain *d, pid_t 
         path = NULL;
     if (!path)
         return -ENOMEM;
-    r = ptap_read_file(path, 64, &text, NULL);
+    r = ptap_proc_read_pid_file(path, pid);
     if (r < 0)
         return r;
-    text[strcspn(text, "\n")] = '\0';
-    r = ptap_parse_uint(text, 1, INT32_MAX, &n);
-    if (r < 0)
-        return r;
-    free(path);
-    if (asprintf(&path, "/proc/%u/cmdline", (unsigned) n) < 0)
-        return -ENOMEM;
-    r = ptap_read_file(path, 1u << 20, &cmdline, &len);
-    if (r < 0)
-        return r;
-    for (size_t i = 0; i + 1 < len; i += strlen(cmdline + i) + 1)
-        if (strcmp(cmdline + i, "-uuid") == 0 && i + 6 < len &&
-            strcasecmp(cmdline + i + 6, d->uuid) == 0) {
-            *pid = (pid_t) n;
-            return ptap_proc_start_time(*pid, start);
-        }
-    return -ESRCH;
+    if (!ptap_proc_has_uuid(*pid, d->uuid))
+        return -ESRCH;
+    return ptap_proc_start_time(*pid, start);
 }
 
 int ptap_hook_started(ptap_journal *j, const ptap_hook_req *req, ptap_hook_result *res,

@@ -149,6 +149,23 @@ bool ptap_proc_has_uuid(pid_t pid, const char *uuid)
     return false;
 }
 
+int ptap_proc_read_pid_file(const char *path, pid_t *ret)
+{
+    _cleanup_free_ char *text = NULL;
+    uint64_t n;
+    int r;
+
+    r = ptap_read_file(path, PTAP_PROC_FILE_MAX, &text, NULL);
+    if (r < 0)
+        return r;
+    text[strcspn(text, "\n")] = '\0';
+    r = ptap_parse_uint(text, 1, INT32_MAX, &n);
+    if (r < 0)
+        return r;
+    *ret = (pid_t) n;
+    return 0;
+}
+
 int ptap_proc_find_uuid(const char *uuid, pid_t *ret)
 {
     _cleanup_(closedirp) DIR *d = opendir("/proc");

@@ -79,6 +79,13 @@ int ptap_proc_cmdline(pid_t pid, char **ret, size_t *ret_len);
 bool ptap_proc_has_uuid(pid_t pid, const char *uuid);
 
 /**
+ * ptap_proc_read_pid_file: the pid a pid file (libvirt's, a daemon's)
+ * holds on its first line. Returns 0 or a negative errno (-EINVAL: not a
+ * pid).
+ */
+int ptap_proc_read_pid_file(const char *path, pid_t *ret);
+
+/**
  * ptap_proc_find_uuid: the first process in /proc with "-uuid @uuid" on
  * its command line. Returns 0 and sets *@ret, -ESRCH if none, or
  * opendir's negative errno.

@@ -534,23 +534,6 @@ static int virt_dac_label(ptap_virt *v, uid_t *uid, gid_t *gid)
     return 0;
 }
 
-static int pid_from_file(const char *path, pid_t *pid)
-{
-    _cleanup_free_ char *text = NULL;
-    uint64_t n;
-    int r;
-
-    r = ptap_read_file(path, PTAP_PROC_FILE_MAX, &text, NULL);
-    if (r < 0)
-        return r;
-    text[strcspn(text, "\n")] = '\0';
-    r = ptap_parse_uint(text, 1, INT32_MAX, &n);
-    if (r < 0)
-        return r;
-    *pid = (pid_t) n;
-    return 0;
-}
-
 int ptap_virt_qemu_pid(ptap_virt *v, pid_t *pid, uint64_t *start_time)
 {
     _cleanup_free_ char *path = NULL;
@@ -572,7 +555,7 @@ int ptap_virt_qemu_pid(ptap_virt *v, pid_t *pid, uint64_t *start_time)
                 return -ENOMEM;
         }
     }
-    if (!path || pid_from_file(path, &p) < 0 || !ptap_proc_has_uuid(p, v->uuid)) {
+    if (!path || ptap_proc_read_pid_file(path, &p) < 0 || !ptap_proc_has_uuid(p, v->uuid)) {
         /* No readable pid file (another user's daemon, a remote URI) or a
          * stale one: look for the process that carries the domain's UUID. */
         r = ptap_proc_find_uuid(v->uuid, &p);
