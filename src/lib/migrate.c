@@ -244,9 +244,18 @@ static bool of_domain(const ptap_record *rec, const ptap_hook_req *req, const ch
     return ptap_release_matches(rec, &rr);
 }
 
-static int read_domain(const ptap_hook_req *req, ptap_vmeta_domain *d, ptap_error *err)
+/* Every hook command's start: no results yet (@res may be NULL), the
+ * domain XML parsed into @d (NULL: out of memory) and checked against what
+ * the hook was told. */
+static int read_domain(const ptap_hook_req *req, ptap_hook_result *res, ptap_vmeta_domain *d,
+                       ptap_error *err)
 {
     int r;
+
+    if (res)
+        res->n = 0;
+    if (!d)
+        return -ENOMEM;
 
     r = ptap_vmeta_domain_parse(req->xml, req->len, d, err);
     if (r < 0)
@@ -354,11 +363,7 @@ int ptap_hook_prepare(ptap_journal *j, const ptap_hook_req *req, ptap_hook_resul
     uid_t uid;
     int r;
 
-    if (res)
-        res->n = 0;
-    if (!d)
-        return -ENOMEM;
-    r = read_domain(req, d, err);
+    r = read_domain(req, res, d, err);
     if (r < 0)
         return r;
     if (d->meta.n == 0)
@@ -490,11 +495,7 @@ int ptap_hook_started(ptap_journal *j, const ptap_hook_req *req, ptap_hook_resul
     uint64_t start = 0;
     int r;
 
-    if (res)
-        res->n = 0;
-    if (!d)
-        return -ENOMEM;
-    r = read_domain(req, d, err);
+    r = read_domain(req, res, d, err);
     if (r < 0)
         return r;
     if (d->meta.n == 0)
@@ -542,11 +543,7 @@ int ptap_hook_stopped(ptap_journal *j, const ptap_hook_req *req, ptap_hook_resul
     size_t n = 0, len = 0;
     int r;
 
-    if (res)
-        res->n = 0;
-    if (!d)
-        return -ENOMEM;
-    r = read_domain(req, d, err);
+    r = read_domain(req, res, d, err);
     if (r < 0)
         return r;
     if (req->status && ptap_read_file(req->status, STATUS_MAX, &status, &len) == 0 &&
