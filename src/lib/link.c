@@ -233,6 +233,120 @@ const ptap_link_info *ptap_link_find_index(const ptap_link_info *v, size_t n, in
     return NULL;
 }
 
+/* --- one link as a line ------------------------------------------------ */
+
+/* A word of the line: printable, no blank ("" is not a word). */
+static bool is_word(const char *s)
+{
+    if (!*s)
+        return false;
+    for (const unsigned char *p = (const unsigned char *) s; *p; p++)
+        if (*p <= ' ' || *p >= 0x7f)
+            return false;
+    return true;
+}
+
+static const char LINK_FLAGS[] = "tpmvscu";
+
+int ptap_link_info_format(const ptap_link_info *l, char *buf, size_t size)
+{
+    bool f[] = { l->is_tun, l->is_tap, l->multi_queue, l->vnet_hdr, l->persist, l->carrier, l->up };
+    char flags[sizeof(LINK_FLAGS)];
+    size_t k = 0;
+    int n;
+
+    if (!is_word(l->name))
+        return -EINVAL;
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+        if (f[i])
+            flags[k++] = LINK_FLAGS[i];
+    if (k == 0)
+        flags[k++] = '-';
+    flags[k] = '\0';
+    n = snprintf(buf, size, "link %d %s %s %s %lld %lld %u %u %d %s %u %u %s", l->ifindex, l->name,
+                 is_word(l->kind) ? l->kind : "-", flags, (long long) l->owner, (long long) l->group,
+                 l->queues, l->disabled_queues, l->master_ifindex,
+                 is_word(l->master) ? l->master : "-", l->mtu, l->link_group,
+                 is_word(l->alias) ? l->alias : "-");
+    return n < 0 || (size_t) n >= size ? -ENOBUFS : 0;
+}
+
+/* Copy word @w into @dst (@size bytes, "-": ""); false when it does not fit. */
+static bool word_copy(char *dst, size_t size, const char *w)
+{
+    if (strcmp(w, "-") == 0)
+        w = "";
+    if (strlen(w) >= size)
+        return false;
+    memcpy(dst, w, strlen(w) + 1);
+    return true;
+}
+
+static bool word_number(const char *w, long long min, long long max, long long *ret)
+{
+    char *end;
+    long long v;
+
+    errno = 0;
+    v = strtoll(w, &end, 10);
+    if (errno || end == w || *end || v < min || v > max)
+        return false;
+    *ret = v;
+    return true;
+}
+
+int ptap_link_info_parse(const char *line, ptap_link_info *l)
+{
+    char copy[PTAP_LINK_LINE_MAX], *w[14], *save = NULL;
+    long long num[8];
+    size_t n = 0;
+
+    if (strlen(line) >= sizeof(copy))
+        return -EINVAL;
+    memcpy(copy, line, strlen(line) + 1);
+    for (char *t = strtok_r(copy, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+        if (n == sizeof(w) / sizeof(w[0]))
+            return -EINVAL;
+        w[n++] = t;
+    }
+    *l = (ptap_link_info) { 0 };
+    if (n != 14 || strcmp(w[0], "link") != 0 || !word_number(w[1], 1, INT32_MAX, &num[0]) ||
+        strcmp(w[2], "-") == 0 || !word_copy(l->name, sizeof(l->name), w[2]) ||
+        !word_copy(l->kind, sizeof(l->kind), w[3]) ||
+        !word_number(w[5], -1, UINT32_MAX, &num[1]) || !word_number(w[6], -1, UINT32_MAX, &num[2]) ||
+        !word_number(w[7], 0, UINT32_MAX, &num[3]) || !word_number(w[8], 0, UINT32_MAX, &num[4]) ||
+        !word_number(w[9], 0, INT32_MAX, &num[5]) ||
+        !word_copy(l->master, sizeof(l->master), w[10]) ||
+        !word_number(w[11], 0, UINT32_MAX, &num[6]) || !word_number(w[12], 0, UINT32_MAX, &num[7]) ||
+        !word_copy(l->alias, sizeof(l->alias), w[13]))
+        return -EINVAL;
+    if (strcmp(w[4], "-") != 0)
+        for (const char *c = w[4]; *c; c++) {
+            const char *at = strchr(LINK_FLAGS, *c);
+
+            if (!at)
+                return -EINVAL;
+            switch (at - LINK_FLAGS) {
+            case 0: l->is_tun = true; break;
+            case 1: l->is_tap = true; break;
+            case 2: l->multi_queue = true; break;
+            case 3: l->vnet_hdr = true; break;
+            case 4: l->persist = true; break;
+            case 5: l->carrier = true; break;
+            default: l->up = true; break;
+            }
+        }
+    l->ifindex = (int) num[0];
+    l->owner = num[1];
+    l->group = num[2];
+    l->queues = (uint32_t) num[3];
+    l->disabled_queues = (uint32_t) num[4];
+    l->master_ifindex = (int) num[5];
+    l->mtu = (unsigned) num[6];
+    l->link_group = (uint32_t) num[7];
+    return 0;
+}
+
 /* --- dump ---------------------------------------------------------------- */
 
 struct dump_state {

@@ -99,6 +99,24 @@ void ptap_link_info_free(ptap_link_info *infos);
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(ptap_link_info *, ptap_link_info_free)
 
+/*
+ * One link as a line of text, for the helper's view of the links it was
+ * named (ptap-helper destroy --view): "link IFINDEX NAME KIND FLAGS OWNER
+ * GROUP QUEUES DISABLED MASTER_IFINDEX MASTER MTU LINK_GROUP ALIAS", FLAGS
+ * letters of "tpmvscu" (tun, tap, multi-queue, vnet_hdr, persist, carrier,
+ * up), "-" for an empty word; an alias (or kind, or master name) with a
+ * blank or a control character is left out ("-": no ptap mark has one).
+ * The MAC is not carried.
+ */
+#define PTAP_LINK_LINE_MAX 512
+
+/** ptap_link_info_format: @l as a line (no newline) in @buf. Returns 0,
+ * -EINVAL for a name that is not a word, or -ENOBUFS. */
+int ptap_link_info_format(const ptap_link_info *l, char *buf, size_t size);
+
+/** ptap_link_info_parse: the line back into *@l (all of it, or -EINVAL). */
+int ptap_link_info_parse(const char *line, ptap_link_info *l);
+
 /** ptap_link_find: the entry named @name in @v (@n entries), or NULL. */
 const ptap_link_info *ptap_link_find(const ptap_link_info *v, size_t n, const char *name);
 
