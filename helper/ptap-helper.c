@@ -92,6 +92,7 @@ struct options {
     const char *attached_mac, *iface_id, *vm_uuid; /* OVS external_ids */
     bool multi_queue, vnet_hdr, json;
     bool wait; /* --wait: check, then act only once told "go" on stdin */
+    bool view; /* --view (destroy --wait NAME...): print the NAMEs' links first */
     bool help, version;
 };
 
@@ -348,7 +349,7 @@ static void usage(FILE *f)
           "                          [--multi-queue] [--vnet-hdr] [--count N] [--tag TAG]\n"
           "                          [--attached-mac MAC] [--iface-id UUID] [--vm-uuid UUID]\n"
           "  ptap-helper create NAME --wait [options above but --tag]\n"
-          "  ptap-helper destroy [--wait] NAME...\n"
+          "  ptap-helper destroy [--wait [--view]] NAME...\n"
           "  ptap-helper destroy --wait          (the NAMEs on stdin after the go)\n"
           "  ptap-helper destroy --tag TAG\n"
           "  ptap-helper restore NAME... [--bridge BRIDGE]\n"
@@ -367,7 +368,7 @@ static void usage(FILE *f)
 static int parse_args(int argc, char **argv, struct options *o)
 {
     enum { O_OWNER = 256, O_GROUP, O_BRIDGE, O_MTU, O_MAC, O_MQ, O_VNET, O_COUNT,
-           O_TAG, O_JSON, O_CONFIG, O_ATTACHED_MAC, O_IFACE_ID, O_VM_UUID, O_WAIT };
+           O_TAG, O_JSON, O_CONFIG, O_ATTACHED_MAC, O_IFACE_ID, O_VM_UUID, O_WAIT, O_VIEW };
     static const struct option longopts[] = {
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
@@ -386,6 +387,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         { "iface-id", required_argument, NULL, O_IFACE_ID },
         { "vm-uuid", required_argument, NULL, O_VM_UUID },
         { "wait", no_argument, NULL, O_WAIT },
+        { "view", no_argument, NULL, O_VIEW },
         {},
     };
     int opt;
@@ -412,6 +414,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         case O_VNET: o->vnet_hdr = true; break;
         case O_JSON: o->json = true; break;
         case O_WAIT: o->wait = true; break;
+        case O_VIEW: o->view = true; break;
         case ':':
             error("option '%s' needs a value", argv[optind - 1]);
             return -EINVAL;
@@ -514,6 +517,10 @@ static int parse_args(int argc, char **argv, struct options *o)
         }
         if (o->wait && o->tag) {
             error("'--wait' takes the tag from its \"go\" line, not from '--tag'");
+            return -EINVAL;
+        }
+        if (o->view && (!is_destroy || !o->wait || o->n_names == 0)) {
+            error("'--view' is an option of 'destroy --wait NAME...' only");
             return -EINVAL;
         }
     }
@@ -1848,6 +1855,36 @@ static const ptap_link_info *find_link_name(const ptap_link_info **v, size_t n, 
 #define DESTROY_LOOKUP_MAX 8
 
 /* The destroyed taps in the audit trail: one syslog line per 64 names. */
+/*
+ * --view: what this helper sees of the links named, before it waits for
+ * the go: one line each (ptap_link_info_format(), the same look-up or dump
+ * its checks use), then "end". The caller (ptap) judges its records by it
+ * instead of asking the kernel again. Nothing here that any user cannot
+ * read with `ip -d link show`.
+ */
+static void print_view(const ptap_link_info **by_name, size_t n_links, char *const *nms,
+                       size_t n_nms)
+{
+    char line[PTAP_LINK_LINE_MAX];
+
+    /* Nothing was written to stdout before: a view of thousands of links
+     * goes in 64 KiB writes, not 4 KiB ones (each wakes the caller). */
+    (void) setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+    for (size_t i = 0; i < n_nms; i++) {
+        const ptap_link_info *li = find_link_name(by_name, n_links, nms[i]);
+
+        if (!li)
+            continue;
+        /* A link it cannot put in a line (none here: names have no
+         * blanks) spoils the view, which the caller then does not use. */
+        if (ptap_link_info_format(li, line, sizeof(line)) < 0)
+            snprintf(line, sizeof(line), "unseen");
+        (void) printf("%s\n", line);
+    }
+    (void) printf("end\n");
+    (void) fflush(stdout);
+}
+
 static void log_destroyed(const struct caller *c, const char **names, size_t n)
 {
     for (size_t i = 0; i < n; i += 64) {
@@ -1943,6 +1980,8 @@ static int cmd_destroy(const struct caller *c, const struct options *o)
         for (size_t i = 0; i < n_links; i++)
             by_name[i] = &links[i];
         qsort(by_name, n_links, sizeof(*by_name), cmp_link_name);
+        if (o->view)
+            print_view(by_name, n_links, nms, n_nms);
         /* Check every name before touching anything: all or nothing. */
         for (size_t i = 0; i < n_nms && !ret; i++) {
             const char *nm = nms[i];

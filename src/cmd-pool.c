@@ -210,7 +210,8 @@ static int run_destroy(cli *c, const cli_args *a)
     if (ex != EX_OK)
         return ex;
     /* Likewise: taken by the destroy if it names just these taps, here. */
-    (void) ptap_helper_prestart_destroy(a->argv, (size_t) a->argc);
+    (void) ptap_helper_prestart_destroy(a->argv, (size_t) a->argc,
+                                        (size_t) a->argc > PTAP_KVIEW_NAMES_MAX);
     ex = cli_open_journal(c, true, &j);
     if (ex != EX_OK)
         return ex;

@@ -195,6 +195,9 @@ static struct {
     int in, out, err;
     char **argv;      /* the request, "--wait" and any "--tag X" left out */
     bool names_later; /* a destroy whose names go after the go line */
+    bool view;        /* started with --view: its view comes before it waits */
+    bool view_read;   /* ... and was read (whole: collect() gets what follows) */
+    bool view_spoiled; /* ... and was not read whole: never told to go */
     dev_t ns_dev;
     ino_t ns_ino;
     int64_t started;
@@ -231,6 +234,7 @@ void ptap_helper_prestart_drop(void)
     ptap_debug("early helper dropped (it exited %d)", res.status);
     early.pid = 0;
     early.names_later = false;
+    early.view = early.view_read = early.view_spoiled = false;
     early_free_argv();
 }
 
@@ -261,8 +265,9 @@ static bool early_matches(char *const argv[], const char **tag)
     return !early.argv[k];
 }
 
-/* Start @argv (no --tag) early, with --wait after its command. */
-static int prestart(char *const argv[])
+/* Start @argv (no --tag) early, with --wait after its command (and
+ * --view when @view). */
+static int prestart(char *const argv[], bool view)
 {
     int sv[2], r;
     size_t argc = 0;
@@ -279,11 +284,11 @@ static int prestart(char *const argv[])
         while (early.argv[k] && argv[k] && strcmp(early.argv[k], argv[k]) == 0)
             k++;
         if (!early.argv[k] && !argv[k] && netns_id(&dev, &ino) == 0 && dev == early.ns_dev &&
-            ino == early.ns_ino)
+            ino == early.ns_ino && early.view == view)
             return 0;
     }
     ptap_helper_prestart_drop();
-    args = calloc(argc + 2, sizeof(char *));
+    args = calloc(argc + 3, sizeof(char *));
     early.argv = calloc(argc + 1, sizeof(char *));
     if (!args || !early.argv) {
         early_free_argv();
@@ -296,12 +301,14 @@ static int prestart(char *const argv[])
             return -ENOMEM;
         }
     }
-    /* "ptap-helper COMMAND --wait ARGS...". */
+    /* "ptap-helper COMMAND --wait [--view] ARGS...". */
     args[0] = argv[0];
     args[1] = argv[1];
     args[2] = "--wait";
+    if (view)
+        args[3] = "--view";
     for (size_t i = 2; i < argc; i++)
-        args[i + 1] = argv[i];
+        args[i + 1 + view] = argv[i];
     r = netns_id(&early.ns_dev, &early.ns_ino);
     if (r < 0) {
         early_free_argv();
@@ -321,6 +328,7 @@ static int prestart(char *const argv[])
     }
     early.in = sv[1];
     early.started = ptap_now_ms();
+    early.view = view;
     return 0;
 }
 
@@ -366,6 +374,10 @@ int ptap_helper_run(char *const argv[], ptap_helper_result *res)
     pid_t pid;
 
     *res = (ptap_helper_result) { 0 };
+    /* A view asked for and not read whole would come before its answer:
+     * that helper is not told to go (nor one whose view is unread). */
+    if (early.pid && early.view && (!early.view_read || early.view_spoiled))
+        ptap_helper_prestart_drop();
     if (early.pid && early_matches(argv, &tag)) {
         struct sigaction ign = { .sa_handler = SIG_IGN }, old;
         _cleanup_free_ char *text = go_text(argv, tag);
@@ -385,7 +397,8 @@ int ptap_helper_run(char *const argv[], ptap_helper_result *res)
         /* Told to go and it went, or it refused what it was asked: its
          * answer is the answer (the same a late start would have given);
          * but a helper older than --wait refuses that option. */
-        if (r < 0 || (sent && !(res->status == 64 && strstr(res->errtext, "'--wait'"))))
+        if (r < 0 || (sent && !(res->status == 64 && (strstr(res->errtext, "'--wait'") ||
+                                                       strstr(res->errtext, "'--view'")))))
             return r;
         ptap_helper_result_clear(res);
         /* It never heard the go (gone, or timed out), or cannot wait: a
@@ -473,7 +486,7 @@ int ptap_helper_prestart_create(const ptap_create_spec *spec)
 
     s.tag = NULL; /* it comes with the go */
     create_argv(&s, argv, count, mtu);
-    return prestart(argv);
+    return prestart(argv, false);
 }
 
 static char **destroy_argv(char *const *names, size_t n)
@@ -499,19 +512,101 @@ int ptap_helper_destroy(char *const *names, size_t n, ptap_helper_result *res)
     return ptap_helper_run(argv, res);
 }
 
-int ptap_helper_prestart_destroy(char *const *names, size_t n)
+int ptap_helper_prestart_destroy(char *const *names, size_t n, bool view)
 {
     _cleanup_free_ char **argv = destroy_argv(names, n);
 
     if (!argv)
         return -ENOMEM;
-    return prestart(argv);
+    return prestart(argv, view);
+}
+
+/* The early helper's view: its lines up to "end" (VIEW_WAIT_MS at most),
+ * read from its stdout without reading past them. */
+#define VIEW_WAIT_MS 5000
+
+static int read_view(ptap_link_info **ret, size_t *n_ret)
+{
+    _cleanup_free_ char *text = NULL;
+    _cleanup_(ptap_link_info_freep) ptap_link_info *v = NULL;
+    size_t len = 0, cap = 0, n = 0;
+    int64_t deadline = ptap_now_ms() + VIEW_WAIT_MS;
+    char *save = NULL;
+
+    for (;;) {
+        struct pollfd p = { .fd = early.out, .events = POLLIN };
+        int64_t left = deadline - ptap_now_ms();
+        ssize_t k;
+
+        if (len >= 4 && (len == 4 || text[len - 5] == '\n') && memcmp(text + len - 4, "end\n", 4) == 0)
+            break;
+        if (left <= 0)
+            return -ETIMEDOUT;
+        if (poll(&p, 1, (int) left) < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (!p.revents)
+            continue;
+        if (cap - len < 4096) {
+            char *nb = realloc(text, cap + 65536);
+
+            if (!nb)
+                return -ENOMEM;
+            text = nb;
+            cap += 65536;
+        }
+        k = read(early.out, text + len, cap - len - 1);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return k < 0 ? -errno : -ENODATA; /* gone (or too old for --view) */
+        len += (size_t) k;
+    }
+    early.view_read = true;
+    text[len - 4] = '\0';
+    for (char *p = text; *p; p++)
+        n += *p == '\n';
+    v = calloc(n + 1, sizeof(*v));
+    if (!v)
+        return -ENOMEM;
+    n = 0;
+    for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+        if (ptap_link_info_parse(l, &v[n++]) < 0)
+            return -EBADMSG;
+    *ret = TAKE_PTR(v);
+    *n_ret = n;
+    return 0;
+}
+
+int ptap_helper_prestart_view(char *const *names, size_t n, ptap_link_info **ret, size_t *n_ret)
+{
+    _cleanup_free_ char **argv = destroy_argv(names, n);
+    const char *tag;
+    int r;
+
+    *ret = NULL;
+    *n_ret = 0;
+    if (!argv)
+        return -ENOMEM;
+    if (!early.pid || !early.view || early.view_read || !early_matches(argv, &tag) || tag)
+        return -ENOENT;
+    r = read_view(ret, n_ret);
+    if (r < 0) {
+        /* Not whole, or not to be trusted as a view: that helper is not used. */
+        early.view_spoiled = true;
+        ptap_debug("the early helper's view is not used: %s", strerror(-r));
+        return r;
+    }
+    ptap_debug("the early helper's view: %zu of %zu names", *n_ret, n);
+    return 0;
 }
 
 int ptap_helper_prestart_destroy_later(void)
 {
     char *argv[] = { "ptap-helper", "destroy", NULL };
-    int r = prestart(argv);
+    int r = prestart(argv, false);
 
     if (r >= 0)
         early.names_later = true;

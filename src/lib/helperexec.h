@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "link.h"
+
 typedef struct ptap_helper_result {
     int status;      /* the helper's exit code (sysexits), or 128+signal */
     char **lines;    /* stdout, one entry per line (NULL-terminated) */
@@ -110,8 +112,22 @@ int ptap_helper_ovs_set(const char *name, const char *mac, const char *vm_uuid,
  */
 int ptap_helper_prestart_create(const ptap_create_spec *spec);
 
-/** ptap_helper_prestart_destroy: likewise for ptap_helper_destroy(@names, @n). */
-int ptap_helper_prestart_destroy(char *const *names, size_t n);
+/** ptap_helper_prestart_destroy: likewise for ptap_helper_destroy(@names, @n);
+ * with @view, the helper also says what it sees of them before it waits
+ * (ptap_helper_prestart_view()). */
+int ptap_helper_prestart_destroy(char *const *names, size_t n, bool view);
+
+/**
+ * ptap_helper_prestart_view: what the helper started early for a destroy
+ * of @names (@n) with a view, in this network namespace, sees of them:
+ * *@ret, *@n_ret links (to free with ptap_link_info_free()), those of
+ * @names that are links, from the dump its checks use (so the caller need
+ * not dump again). Waits for it (5 s at most). Once per early helper.
+ * Returns 0; -ENOENT when there is no such helper or view; another
+ * negative errno when its view did not come whole (that helper is then
+ * not told to go: the later run starts another).
+ */
+int ptap_helper_prestart_view(char *const *names, size_t n, ptap_link_info **ret, size_t *n_ret);
 
 /**
  * ptap_helper_prestart_destroy_later: likewise for the next

@@ -47,9 +47,28 @@ static void kdev_from_link(ptap_kdev *d, const ptap_link_info *l)
     d->is_bridge = strcmp(l->kind, "bridge") == 0;
 }
 
+/* The view of @n @links (a name given twice counts once). */
+static int kview_from_links(ptap_kview *kv, const ptap_link_info *links, size_t n)
+{
+    size_t k = 0;
+
+    kv->devs = calloc(n ? n : 1, sizeof(*kv->devs));
+    if (!kv->devs)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        kdev_from_link(&kv->devs[i], &links[i]);
+    /* Sorted by name: list and recover look up every record. */
+    qsort(kv->devs, n, sizeof(*kv->devs), cmp_name);
+    for (size_t i = 0; i < n; i++)
+        if (k == 0 || strcmp(kv->devs[i].name, kv->devs[k - 1].name) != 0)
+            kv->devs[k++] = kv->devs[i];
+    kv->n = k;
+    return 0;
+}
+
 int ptap_kview_load(ptap_kview *kv)
 {
-    ptap_link_info *links = NULL;
+    _cleanup_(ptap_link_info_freep) ptap_link_info *links = NULL;
     size_t n = 0;
     int r;
 
@@ -57,18 +76,7 @@ int ptap_kview_load(ptap_kview *kv)
     r = ptap_link_dump(&links, &n);
     if (r < 0)
         return r;
-    kv->devs = calloc(n ? n : 1, sizeof(*kv->devs));
-    if (!kv->devs) {
-        ptap_link_info_free(links);
-        return -ENOMEM;
-    }
-    for (size_t i = 0; i < n; i++)
-        kdev_from_link(&kv->devs[i], &links[i]);
-    kv->n = n;
-    ptap_link_info_free(links);
-    /* Sorted by name: list and recover look up every record. */
-    qsort(kv->devs, kv->n, sizeof(*kv->devs), cmp_name);
-    return 0;
+    return kview_from_links(kv, links, n);
 }
 
 int ptap_kview_load_names(ptap_kview *kv, char *const *names, size_t n)
@@ -76,8 +84,18 @@ int ptap_kview_load_names(ptap_kview *kv, char *const *names, size_t n)
     ptap_link_ctx *c = NULL;
     int r;
 
-    if (n > PTAP_KVIEW_NAMES_MAX)
+    if (n > PTAP_KVIEW_NAMES_MAX) {
+        _cleanup_(ptap_link_info_freep) ptap_link_info *seen = NULL;
+        size_t n_seen = 0;
+
+        /* The helper started early for a destroy of these names has
+         * dumped the links already: its view is as fresh as a dump of
+         * our own would be, and that helper's checks go by it. */
+        *kv = (ptap_kview) { 0 };
+        if (ptap_helper_prestart_view(names, n, &seen, &n_seen) == 0)
+            return kview_from_links(kv, seen, n_seen);
         return ptap_kview_load(kv);
+    }
     *kv = (ptap_kview) { 0 };
     kv->devs = calloc(n ? n : 1, sizeof(*kv->devs));
     if (!kv->devs)

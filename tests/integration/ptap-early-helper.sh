@@ -14,7 +14,12 @@
 #      something else (a tap gone behind its back) or when it waited (a
 #      busy journal lock: the early helper is not used after 1 s);
 #      A helper older than --wait is started again without it;
-#   4. a ptap killed after its intent leaves no tap and no helper behind.
+#   4. a ptap killed after its intent leaves no tap and no helper behind;
+#   5. ptap-helper destroy --wait --view says what it sees of its NAMEs
+#      before it waits (a line per link, then "end"), and a `ptap destroy`
+#      of more than 32 names judges its records by that view: it dumps no
+#      links itself; a view that does not come whole is not used, nor is
+#      the helper that gave it.
 source "$(dirname "$0")/../lib/ptap-cli.sh"
 pc_setup early
 
@@ -145,3 +150,67 @@ pt_assert_eq "no tap made" "" "$(taps ek)"
 pt_assert_rc "recover" 0 ptap_root recover
 pc_check root "$PC_ROOT_STATE" "after a create killed before its go"
 pt_ok "a ptap killed before the go leaves no tap and no helper"
+
+# ---- 5. the helper's view ----------------------------------------------------------------
+pt_assert_rc "three taps" 0 pc_helper user create --count 3 -- ev%d
+pt_assert_rc "destroy --wait --view, end of file" 75 pc_helper user destroy --wait --view ev0 nosuch0 ev2 </dev/null
+pt_assert_eq "a line for each NAME that is a link, then end" "ev0 ev2 end" \
+    "$(awk '{ print $1 == "link" ? $3 : $1 }' <<<"$PT_OUT" | xargs)"
+read -r _ idx name kind flags owner _ queues _ _ _ mtu _ alias <<<"$(grep '^link [0-9]* ev0 ' <<<"$PT_OUT")"
+pt_assert_eq "its ifindex" "$(ip -n "$PC_NS" -j link show ev0 | jq '.[0].ifindex')" "$idx"
+pt_assert_eq "its kind" tun "$kind"
+pt_assert_match "a tap" "p" "$flags"
+pt_assert_eq "its owner" "$PC_UID" "$owner"
+pt_assert_eq "no queue attached" 0 "$queues"
+pt_assert_eq "its MTU" 1500 "$mtu"
+pt_assert_eq "its mark" "$(mark_of ev0)" "$alias"
+pt_assert_eq "nothing destroyed" "ev0 ev1 ev2" "$(taps ev)"
+pt_assert_rc "--view without --wait" 64 pc_helper user destroy --view ev0
+pt_assert_rc "--view with the names after the go" 64 pc_helper user destroy --wait --view </dev/null
+pt_assert_rc "--view of a create" 64 pc_helper user create --wait --view -- ev%d </dev/null
+# An alias with a blank (set behind ptap's back) cannot forge a line: it is
+# left out of the view.
+ip -n "$PC_NS" link set ev1 alias "ptap:u$PC_UID
+link 1 forged"
+pt_assert_rc "the view of a tap with a forged alias" 75 pc_helper user destroy --wait --view ev1 </dev/null
+pt_assert_eq "one line, its alias left out, then end" "ev1 - end" \
+    "$(awk '{ print $1 == "link" ? $3 " " $14 : $1 }' <<<"$PT_OUT" | xargs)"
+ip -n "$PC_NS" link del ev1
+pt_assert_rc "destroy --wait --view, 'go'" 0 pc_helper user destroy --wait --view ev0 ev2 <<<"go"
+pt_assert_eq "the view, then what it destroyed" "ev0 ev2 end ev0 ev2" \
+    "$(awk '{ print $1 == "link" ? $3 : $1 }' <<<"$PT_OUT" | xargs)"
+pt_assert_eq "destroyed" "" "$(taps ev)"
+
+# ptap: a destroy of 40 names takes the helper's view and dumps nothing
+# itself (strace: its own RTM_GETLINK dumps, against the helper's).
+PC_PTAP_HELPER=$(pc_logging_helper)
+pt_assert_rc "create 40" 0 ptap_root create 'evc%d' --count 40
+mapfile -t names < <(seq 0 39 | sed 's/^/evc/')
+: >"$PC_TMP/helper.log"
+PC_ENV=(strace -f -qq -e trace=execve,sendmsg,sendto -e signal=none -o "$PC_TMP/strace")
+pt_assert_rc "destroy of 40 names" 0 ptap_root destroy "${names[@]}"
+PC_ENV=()
+pt_assert_eq "one helper run, with --view" "destroy --wait --view -- ${names[*]}" "$(cat "$PC_TMP/helper.log")"
+cli=$(awk 'NR == 1 { print $1 }' "$PC_TMP/strace") # its first line: ptap's execve
+dumps() { grep 'RTM_GETLINK' "$PC_TMP/strace" | grep 'NLM_F_DUMP' | awk -v p="$cli" "\$1 $1 p" | wc -l; }
+pt_assert_eq "ptap dumped no links itself" 0 "$(dumps ==)"
+[ "$(dumps !=)" -ge 1 ] || pt_fail "strace saw no dump by the helper either: $(head -c 600 "$PC_TMP/strace")"
+pt_assert_eq "all 40 destroyed" "" "$(taps evc)"
+pc_check root "$PC_ROOT_STATE" "after a destroy by the helper's view"
+
+# A view that does not come whole (here: a line before it that is not a
+# link) is not used, nor is its helper: a fresh one does the destroy.
+printf '#!/bin/sh\necho "$*" >>"%s"\ncase " $* " in *" --view "*) echo "link 1 x";; esac\nexec "%s" "$@"\n' \
+    "$PC_TMP/helper.log" "$PC_HELPER" >"$PC_TMP/bad-view-helper"
+chmod 0755 "$PC_TMP/bad-view-helper"
+PC_PTAP_HELPER=$PC_TMP/bad-view-helper
+pt_assert_rc "create 40" 0 ptap_root create 'evb%d' --count 40
+mapfile -t names < <(seq 0 39 | sed 's/^/evb/')
+: >"$PC_TMP/helper.log"
+pt_assert_rc "destroy of 40 names past a spoiled view" 0 ptap_root destroy "${names[@]}"
+PC_PTAP_HELPER=
+pt_assert_eq "the early run (not told to go), then a fresh one" \
+    "$(printf '%s\n' "destroy --wait --view -- ${names[*]}" "destroy -- ${names[*]}")" "$(cat "$PC_TMP/helper.log")"
+pt_assert_eq "all 40 destroyed" "" "$(taps evb)"
+pc_check root "$PC_ROOT_STATE" "after a spoiled view"
+pt_ok "the helper's view: what it sees, before it waits; ptap judges by it"
