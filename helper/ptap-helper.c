@@ -92,7 +92,7 @@ struct options {
     const char *attached_mac, *iface_id, *vm_uuid; /* OVS external_ids */
     bool multi_queue, vnet_hdr, json;
     bool wait; /* --wait: check, then act only once told "go" on stdin */
-    bool view; /* --view (destroy --wait NAME...): print the NAMEs' links first */
+    bool view; /* --view (destroy --wait): print the links (the NAMEs') first */
     bool help, version;
 };
 
@@ -519,8 +519,8 @@ static int parse_args(int argc, char **argv, struct options *o)
             error("'--wait' takes the tag from its \"go\" line, not from '--tag'");
             return -EINVAL;
         }
-        if (o->view && (!is_destroy || !o->wait || o->n_names == 0)) {
-            error("'--view' is an option of 'destroy --wait NAME...' only");
+        if (o->view && (!is_destroy || !o->wait)) {
+            error("'--view' is an option of 'destroy --wait' only");
             return -EINVAL;
         }
     }
@@ -1856,30 +1856,38 @@ static const ptap_link_info *find_link_name(const ptap_link_info **v, size_t n, 
 
 /* The destroyed taps in the audit trail: one syslog line per 64 names. */
 /*
- * --view: what this helper sees of the links named, before it waits for
- * the go: one line each (ptap_link_info_format(), the same look-up or dump
- * its checks use), then "end". The caller (ptap) judges its records by it
+ * --view: what this helper sees of the links named (or of every link, for
+ * a destroy whose names come after the go), before it waits for the go:
+ * one line each (ptap_link_info_format(), the same look-up or dump its
+ * checks use), then "end". The caller (ptap) judges its records by it
  * instead of asking the kernel again. Nothing here that any user cannot
  * read with `ip -d link show`.
  */
-static void print_view(const ptap_link_info **by_name, size_t n_links, char *const *nms,
-                       size_t n_nms)
+static void print_view_link(const ptap_link_info *li)
 {
     char line[PTAP_LINK_LINE_MAX];
 
+    /* A link it cannot put in a line (none here: names have no blanks)
+     * spoils the view, which the caller then does not use. */
+    if (ptap_link_info_format(li, line, sizeof(line)) < 0)
+        snprintf(line, sizeof(line), "unseen");
+    (void) printf("%s\n", line);
+}
+
+static void print_view(const ptap_link_info *links, size_t n_links,
+                       const ptap_link_info **by_name, char *const *nms, size_t n_nms)
+{
     /* Nothing was written to stdout before: a view of thousands of links
      * goes in 64 KiB writes, not 4 KiB ones (each wakes the caller). */
     (void) setvbuf(stdout, NULL, _IOFBF, 1 << 16);
-    for (size_t i = 0; i < n_nms; i++) {
+    if (!by_name)
+        for (size_t i = 0; i < n_links; i++)
+            print_view_link(&links[i]);
+    for (size_t i = 0; by_name && i < n_nms; i++) {
         const ptap_link_info *li = find_link_name(by_name, n_links, nms[i]);
 
-        if (!li)
-            continue;
-        /* A link it cannot put in a line (none here: names have no
-         * blanks) spoils the view, which the caller then does not use. */
-        if (ptap_link_info_format(li, line, sizeof(line)) < 0)
-            snprintf(line, sizeof(line), "unseen");
-        (void) printf("%s\n", line);
+        if (li)
+            print_view_link(li);
     }
     (void) printf("end\n");
     (void) fflush(stdout);
@@ -1953,6 +1961,8 @@ static int cmd_destroy(const struct caller *c, const struct options *o)
         }
     }
     if (names_later) {
+        if (o->view)
+            print_view(links, n_links, NULL, NULL, 0);
         ret = wait_go_names(&later_buf, &later, &n_nms);
         if (ret)
             return ret;
@@ -1980,8 +1990,8 @@ static int cmd_destroy(const struct caller *c, const struct options *o)
         for (size_t i = 0; i < n_links; i++)
             by_name[i] = &links[i];
         qsort(by_name, n_links, sizeof(*by_name), cmp_link_name);
-        if (o->view)
-            print_view(by_name, n_links, nms, n_nms);
+        if (o->view && !names_later)
+            print_view(links, n_links, by_name, nms, n_nms);
         /* Check every name before touching anything: all or nothing. */
         for (size_t i = 0; i < n_nms && !ret; i++) {
             const char *nm = nms[i];

@@ -79,10 +79,11 @@ static int run_recover(cli *c, const cli_args *a)
 
     if (a->argc > 0)
         return cli_usage_error("recover", "unexpected argument '%s'", a->argv[0]);
-    /* The helper dumps the links while the journal and the kernel are
-     * read here; it gets the names of what is to go after its go. */
+    /* The helper dumps the links while the journal is read here, and
+     * prints them: that is this namespace's view of the kernel (no dump of
+     * ours); it gets the names of what is to go after its go. */
     if (!dry_run)
-        (void) ptap_helper_prestart_destroy_later();
+        (void) ptap_helper_prestart_destroy_later(true);
     ex = cli_open_journal(c, !dry_run, &j);
     if (ex != EX_OK)
         return ex;

@@ -582,15 +582,21 @@ static int read_view(ptap_link_info **ret, size_t *n_ret)
 
 int ptap_helper_prestart_view(char *const *names, size_t n, ptap_link_info **ret, size_t *n_ret)
 {
-    _cleanup_free_ char **argv = destroy_argv(names, n);
-    const char *tag;
+    _cleanup_free_ char **argv = names ? destroy_argv(names, n) : NULL;
+    const char *tag = NULL;
+    dev_t dev = 0;
+    ino_t ino = 0;
     int r;
 
     *ret = NULL;
     *n_ret = 0;
-    if (!argv)
+    if (names && !argv)
         return -ENOMEM;
-    if (!early.pid || !early.view || early.view_read || !early_matches(argv, &tag) || tag)
+    if (!early.pid || !early.view || early.view_read || early.names_later != !names)
+        return -ENOENT;
+    if (names ? !early_matches(argv, &tag) || tag
+              : ptap_now_ms() - early.started > EARLY_MAX_AGE_MS || netns_id(&dev, &ino) < 0 ||
+                    dev != early.ns_dev || ino != early.ns_ino)
         return -ENOENT;
     r = read_view(ret, n_ret);
     if (r < 0) {
@@ -599,14 +605,17 @@ int ptap_helper_prestart_view(char *const *names, size_t n, ptap_link_info **ret
         ptap_debug("the early helper's view is not used: %s", strerror(-r));
         return r;
     }
-    ptap_debug("the early helper's view: %zu of %zu names", *n_ret, n);
+    if (names)
+        ptap_debug("the early helper's view: %zu of %zu names", *n_ret, n);
+    else
+        ptap_debug("the early helper's view: %zu links", *n_ret);
     return 0;
 }
 
-int ptap_helper_prestart_destroy_later(void)
+int ptap_helper_prestart_destroy_later(bool view)
 {
     char *argv[] = { "ptap-helper", "destroy", NULL };
-    int r = prestart(argv, false);
+    int r = prestart(argv, view);
 
     if (r >= 0)
         early.names_later = true;

@@ -122,7 +122,8 @@ int ptap_helper_prestart_destroy(char *const *names, size_t n, bool view);
  * of @names (@n) with a view, in this network namespace, sees of them:
  * *@ret, *@n_ret links (to free with ptap_link_info_free()), those of
  * @names that are links, from the dump its checks use (so the caller need
- * not dump again). Waits for it (5 s at most). Once per early helper.
+ * not dump again); @names NULL: every link, from the helper started by
+ * ptap_helper_prestart_destroy_later(). Waits for it (5 s at most). Once per early helper.
  * Returns 0; -ENOENT when there is no such helper or view; another
  * negative errno when its view did not come whole (that helper is then
  * not told to go: the later run starts another).
@@ -133,9 +134,11 @@ int ptap_helper_prestart_view(char *const *names, size_t n, ptap_link_info **ret
  * ptap_helper_prestart_destroy_later: likewise for the next
  * ptap_helper_destroy() of any names: the helper dumps the links now and
  * gets the names after its "go" (for a caller that learns them only from
- * its own look at the journal and the kernel: recover).
+ * its own look at the journal and the kernel: recover). With @view, the
+ * helper also prints every link it dumped before it waits
+ * (ptap_helper_prestart_view() with no names).
  */
-int ptap_helper_prestart_destroy_later(void);
+int ptap_helper_prestart_destroy_later(bool view);
 
 /** ptap_helper_prestart_drop: end a helper started early and not told to go
  * (it does nothing); no-op without one. */

@@ -16,10 +16,11 @@
 #      A helper older than --wait is started again without it;
 #   4. a ptap killed after its intent leaves no tap and no helper behind;
 #   5. ptap-helper destroy --wait --view says what it sees of its NAMEs
-#      before it waits (a line per link, then "end"), and a `ptap destroy`
-#      of more than 32 names judges its records by that view: it dumps no
-#      links itself; a view that does not come whole is not used, nor is
-#      the helper that gave it.
+#      (without NAMEs: of every link) before it waits, a line per link,
+#      then "end"; a `ptap destroy` of more than 32 names and `ptap recover`
+#      judge their records by that view: they dump no links themselves; a
+#      view that does not come whole is not used, nor is the helper that
+#      gave it.
 source "$(dirname "$0")/../lib/ptap-cli.sh"
 pc_setup early
 
@@ -166,7 +167,9 @@ pt_assert_eq "its MTU" 1500 "$mtu"
 pt_assert_eq "its mark" "$(mark_of ev0)" "$alias"
 pt_assert_eq "nothing destroyed" "ev0 ev1 ev2" "$(taps ev)"
 pt_assert_rc "--view without --wait" 64 pc_helper user destroy --view ev0
-pt_assert_rc "--view with the names after the go" 64 pc_helper user destroy --wait --view </dev/null
+pt_assert_rc "--view with the names after the go, end of file" 75 pc_helper user destroy --wait --view </dev/null
+pt_assert_eq "then every link is in the view" "$(ip -n "$PC_NS" -br link show | awk '{ sub(/@.*/, "", $1); print $1 }' | sort | xargs) end" \
+    "$(awk '$1 == "link" { print $3 }' <<<"$PT_OUT" | sort | xargs) $(tail -n 1 <<<"$PT_OUT")"
 pt_assert_rc "--view of a create" 64 pc_helper user create --wait --view -- ev%d </dev/null
 # An alias with a blank (set behind ptap's back) cannot forge a line: it is
 # left out of the view.
@@ -197,6 +200,18 @@ pt_assert_eq "ptap dumped no links itself" 0 "$(dumps ==)"
 [ "$(dumps !=)" -ge 1 ] || pt_fail "strace saw no dump by the helper either: $(head -c 600 "$PC_TMP/strace")"
 pt_assert_eq "all 40 destroyed" "" "$(taps evc)"
 pc_check root "$PC_ROOT_STATE" "after a destroy by the helper's view"
+# recover: its helper (names after the go) prints every link it dumped.
+jid=$(pc_jid root "$PC_ROOT_STATE")
+pt_assert_rc "3 orphans of this journal" 0 pc_helper root create --count 3 --tag "$jid:orphans" -- evo%d
+: >"$PC_TMP/helper.log"
+PC_ENV=(strace -f -qq -e trace=execve,sendmsg,sendto -e signal=none -o "$PC_TMP/strace")
+pt_assert_rc "recover" 0 ptap_root recover
+PC_ENV=()
+pt_assert_eq "one helper run, with --view" "destroy --wait --view" "$(cat "$PC_TMP/helper.log")"
+cli=$(awk 'NR == 1 { print $1 }' "$PC_TMP/strace")
+pt_assert_eq "recover dumped no links itself" 0 "$(dumps ==)"
+pt_assert_eq "the orphans removed" "" "$(taps evo)"
+pc_check root "$PC_ROOT_STATE" "after a recover by the helper's view"
 
 # A view that does not come whole (here: a line before it that is not a
 # link) is not used, nor is its helper: a fresh one does the destroy.

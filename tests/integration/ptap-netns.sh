@@ -237,7 +237,7 @@ pt_assert_rc "recover from B after A is deleted" 0 ptap_root recover --json
 pt_assert_json "the records of A close, without a destroy" "$PT_OUT" \
     '[.records[] | select(.action == "netns-gone" or .action == "close") | .name] | sort == ["nsa0","nsa1"]
      and length == 2'
-pt_assert_eq "no helper acted (the one started early was never told to go)" "destroy --wait:" \
+pt_assert_eq "no helper acted (the one started early was never told to go)" "destroy --wait --view:" \
     "$(cat "$PC_TMP/helper.log"):$(cat "$PC_TMP/helper.stdin")"
 pt_assert_eq "the records of C live on" "mv0 mv1 mv2x" "$(live)"
 PC_PTAP_HELPER=

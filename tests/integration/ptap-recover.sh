@@ -115,8 +115,9 @@ PC_PTAP_HELPER=$(pc_logging_helper)
 pt_assert_rc "recover --json" 0 ptap_root recover --json
 PC_PTAP_HELPER=
 # One helper, started early (it dumps the links while ptap reads the
-# journal), told to go with every name at once.
-pt_assert_eq "one helper run, started early" "destroy --wait" "$(cat "$PC_TMP/helper.log")"
+# journal, and its view of them is ptap's), told to go with every name at
+# once.
+pt_assert_eq "one helper run, started early, with its view" "destroy --wait --view" "$(cat "$PC_TMP/helper.log")"
 pt_assert_eq "it removes everything in one batch" "go: ca0 ca1 ca2 db0 orph0 orph1 orph2 orphx" \
     "$(head -1 "$PC_TMP/helper.stdin"): $(tail -n +2 "$PC_TMP/helper.stdin" | sort | xargs)"
 pt_assert_eq "actions taken" "$expected" "$(echo "$PT_OUT" | jq -c '[.records[] | [.action, .name]] | sort')"
