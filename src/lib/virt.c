@@ -1445,7 +1445,18 @@ int ptap_virt_metadata_set(ptap_virt *v, unsigned where, const ptap_vmeta *m)
     return 0;
 }
 
-int ptap_virt_metadata_put(ptap_virt *v, unsigned where, const ptap_vmeta_nic *nic)
+/* A change to ptap's metadata: 1 when it changed @m, 0 when there is
+ * nothing to write, or a negative errno. */
+typedef int (*metadata_change)(ptap_virt *v, ptap_vmeta *m, const void *arg);
+
+/*
+ * Read, @change and write back ptap's metadata of @v's live domain and/or
+ * persistent definition (@where), each on its own. Without metadata there
+ * (-ENODATA), @change starts from none when @from_none, else that one is
+ * left alone.
+ */
+static int metadata_edit(ptap_virt *v, unsigned where, bool from_none, metadata_change change,
+                         const void *arg)
 {
     for (unsigned w = PTAP_VIRT_LIVE; w <= PTAP_VIRT_CONFIG; w <<= 1) {
         ptap_vmeta m;
@@ -1454,12 +1465,15 @@ int ptap_virt_metadata_put(ptap_virt *v, unsigned where, const ptap_vmeta_nic *n
         if (!(where & w))
             continue;
         r = ptap_virt_metadata_get(v, w, &m);
+        if (r == -ENODATA && !from_none)
+            continue;
         if (r < 0 && r != -ENODATA)
             return r;
-        r = ptap_vmeta_put(&m, nic);
+        r = change(v, &m, arg);
         if (r < 0)
-            return virt_fail(v, r, "domain '%s' already carries %d ptap NICs", v->name,
-                             PTAP_VMETA_NICS_MAX);
+            return r;
+        if (r == 0)
+            continue;
         r = ptap_virt_metadata_set(v, w, &m);
         if (r < 0)
             return r;
@@ -1467,26 +1481,28 @@ int ptap_virt_metadata_put(ptap_virt *v, unsigned where, const ptap_vmeta_nic *n
     return 0;
 }
 
+static int change_put(ptap_virt *v, ptap_vmeta *m, const void *nic)
+{
+    if (ptap_vmeta_put(m, nic) < 0)
+        return virt_fail(v, -E2BIG, "domain '%s' already carries %d ptap NICs", v->name,
+                         PTAP_VMETA_NICS_MAX);
+    return 1;
+}
+
+static int change_drop(ptap_virt *v, ptap_vmeta *m, const void *tap)
+{
+    (void) v;
+    return ptap_vmeta_remove(m, tap) ? 1 : 0;
+}
+
+int ptap_virt_metadata_put(ptap_virt *v, unsigned where, const ptap_vmeta_nic *nic)
+{
+    return metadata_edit(v, where, true, change_put, nic);
+}
+
 int ptap_virt_metadata_drop(ptap_virt *v, unsigned where, const char *tap)
 {
-    for (unsigned w = PTAP_VIRT_LIVE; w <= PTAP_VIRT_CONFIG; w <<= 1) {
-        ptap_vmeta m;
-        int r;
-
-        if (!(where & w))
-            continue;
-        r = ptap_virt_metadata_get(v, w, &m);
-        if (r == -ENODATA)
-            continue;
-        if (r < 0)
-            return r;
-        if (!ptap_vmeta_remove(&m, tap))
-            continue;
-        r = ptap_virt_metadata_set(v, w, &m);
-        if (r < 0)
-            return r;
-    }
-    return 0;
+    return metadata_edit(v, where, false, change_drop, tap);
 }
 
 int ptap_virt_is_persistent(ptap_virt *v)
