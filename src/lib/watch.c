@@ -183,6 +183,17 @@ static void report_journal_error(ptap_watch *w, const char *name, const char *wh
     report(w, PTAP_WATCH_FAILED, name, "%s: %s", what, *err->msg ? err->msg : strerror(-r));
 }
 
+/* The journal opened read-only for a first look (*@ret NULL: none yet);
+ * a failure is reported. */
+static int peek_journal(ptap_watch *w, ptap_journal **ret, ptap_error *err)
+{
+    int r = open_journal(w, false, ret, err);
+
+    if (r < 0)
+        report_journal_error(w, NULL, "cannot read the journal", r, err);
+    return r;
+}
+
 /* Close the records of @names whose devices are gone, in one write. */
 
 /* The journal opened for writing and the kernel's view (of @names only,
@@ -221,13 +232,9 @@ static int forget_names(ptap_watch *w, char (*names)[IFNAMSIZ], size_t n)
         return 0;
     /* A shared lock first: most deleted devices are not ours, and a
      * write open of the journal is a heavier thing than a read. */
-    r = open_journal(w, false, &j, &err);
-    if (r < 0) {
-        report_journal_error(w, NULL, "cannot read the journal", r, &err);
+    r = peek_journal(w, &j, &err);
+    if (r < 0 || !j)
         return r;
-    }
-    if (!j)
-        return 0;
     for (size_t i = 0; i < n; i++) {
         const ptap_record *rec = ptap_journal_find(j, names[i]);
         if (rec && rec->state != PTAP_STATE_CREATING)
@@ -329,13 +336,9 @@ static int check_due(ptap_watch *w, char (*names)[IFNAMSIZ], size_t n)
 
     /* 1. Which of them are ATTACHED on record? (shared lock, short) */
     ptap_error jerr = { 0 };
-    r = open_journal(w, false, &j, &jerr);
-    if (r < 0) {
-        report_journal_error(w, NULL, "cannot read the journal", r, &jerr);
+    r = peek_journal(w, &j, &jerr);
+    if (r < 0 || !j)
         return r;
-    }
-    if (!j)
-        return 0;
     snprintf(jid, sizeof(jid), "%s", ptap_journal_id(j));
     for (size_t i = 0; i < n; i++) {
         const ptap_record *rec = ptap_journal_find(j, names[i]);
@@ -491,13 +494,9 @@ static int rejoin_bridges(ptap_watch *w, char (*bridges)[IFNAMSIZ], size_t nb)
 
     if (nb == 0)
         return 0;
-    r = open_journal(w, false, &j, &err);
-    if (r < 0) {
-        report_journal_error(w, NULL, "cannot read the journal", r, &err);
+    r = peek_journal(w, &j, &err);
+    if (r < 0 || !j)
         return r;
-    }
-    if (!j)
-        return 0;
     n = ptap_journal_count(j);
     for (size_t i = 0; i < n; i++)
         if (wants_bridge(w, ptap_journal_get(j, i), bridges, nb))
@@ -732,13 +731,10 @@ int ptap_watch_resync(ptap_watch *w, ptap_error *err)
         return r;
     }
     kv = &kvs.v[0]->kv;
-    r = open_journal(w, false, &j, &jerr);
+    r = peek_journal(w, &j, &jerr);
     if (r < 0 || !j) {
-        if (r < 0) {
-            report_journal_error(w, NULL, "cannot read the journal", r, &jerr);
-            if (jerr.code)
-                ptap_error_set(err, r, jerr.exit_code, "%s", jerr.msg);
-        }
+        if (r < 0 && jerr.code)
+            ptap_error_set(err, r, jerr.exit_code, "%s", jerr.msg);
         return r;
     }
     snprintf(jid, sizeof(jid), "%s", ptap_journal_id(j));
