@@ -1878,8 +1878,11 @@ static void print_view(const ptap_link_info *links, size_t n_links,
                        const ptap_link_info **by_name, char *const *nms, size_t n_nms)
 {
     /* Nothing was written to stdout before: a view of thousands of links
-     * goes in 64 KiB writes, not 4 KiB ones (each wakes the caller). */
-    (void) setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+     * goes in 64 KiB writes, not 4 KiB ones (each wakes the caller; glibc
+     * takes a size only with a buffer). */
+    static char buf[1 << 16];
+
+    (void) setvbuf(stdout, buf, _IOFBF, sizeof(buf));
     if (!by_name)
         for (size_t i = 0; i < n_links; i++)
             print_view_link(&links[i]);
