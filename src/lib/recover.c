@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <ctype.h>
 #include <errno.h>
+#include <search.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,9 @@ typedef struct plan {
     size_t n_after;
     char **destroy;         /* device names for the one helper batch */
     size_t n_destroy;
+    void *queued;           /* the same names, a search tree (tsearch) */
+    void **said;            /* the names the actions name so far, a search tree
+                             * (shared by the plans, as their actions are) */
     ptap_record *detach;    /* records whose QEMU device must be removed */
     size_t n_detach;
     int *followed;          /* ifindexes of renamed taps whose records follow them */
@@ -56,8 +60,20 @@ typedef struct plan {
     const ptap_ovsview *ov; /* Open vSwitch as the helper sees it (may be unknown) */
 } plan;
 
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+static void name_keep(void *name)
+{
+    (void) name; /* the tree of a plan's destroys points into its records and views */
+}
+
 static void plan_clear(plan *p)
 {
+    tdestroy(p->queued, name_keep);
+    p->queued = NULL;
     free(p->before);
     free(p->after);
     free(p->destroy);
@@ -79,6 +95,15 @@ static int plan_action_in(plan *p, const ptap_nsview *v, const char *action, con
         p->res->actions = a;
         *p->cap = cap;
     }
+    char *key = strdup(name);
+    void *at = key ? tsearch(key, p->said, cmp_name) : NULL;
+
+    if (!at) {
+        free(key);
+        return -ENOMEM;
+    }
+    if (*(char **) at != key)
+        free(key); /* said before */
     ptap_action *a = &p->res->actions[p->res->n++];
     memset(a, 0, sizeof(*a));
     snprintf(a->action, sizeof(a->action), "%s", action);
@@ -92,13 +117,16 @@ static int plan_action_in(plan *p, const ptap_nsview *v, const char *action, con
     return 0;
 }
 
-/* Has this pass already said something about tap @name? */
+/* Has this pass already said something about tap @name? (A search
+ * tree: a recovery of thousands of orphans asks it of each.) */
 static bool reported(const plan *p, const char *name)
 {
-    for (size_t i = 0; i < p->res->n; i++)
-        if (strcmp(p->res->actions[i].name, name) == 0)
-            return true;
-    return false;
+    return tfind(name, p->said, cmp_name) != NULL;
+}
+
+static bool queued(const plan *p, const char *name)
+{
+    return tfind(name, &p->queued, cmp_name) != NULL;
 }
 
 static int plan_action(plan *p, const char *action, const char *name, const char *state,
@@ -109,9 +137,11 @@ static int plan_action(plan *p, const char *action, const char *name, const char
 
 static void destroy_dev(plan *p, char *name)
 {
-    for (size_t i = 0; i < p->n_destroy; i++)
-        if (strcmp(p->destroy[i], name) == 0)
-            return;
+    if (queued(p, name))
+        return;
+    /* Out of memory the name is not in the tree: at worst the helper is
+     * given it twice, and destroys it once. */
+    (void) tsearch(name, &p->queued, cmp_name);
     p->destroy[p->n_destroy++] = name;
 }
 
@@ -777,20 +807,19 @@ static int plan_orphans(plan *p, ptap_journal *j, const moved_in *mi, size_t n_m
     for (size_t i = 0; i < v->kv.n && r >= 0; i++) {
         ptap_kdev *d = &v->kv.devs[i];
         const ptap_record *rec;
-        bool queued = false;
+        bool taken;
 
         if (!ptap_kdev_ours(d, jid))
             continue;
         rec = ptap_journal_find(j, d->name);
         if (rec && rec->state != PTAP_STATE_CREATING)
             continue;
-        for (size_t k = 0; k < p->n_destroy; k++)
-            queued |= strcmp(p->destroy[k], d->name) == 0;
+        taken = queued(p, d->name);
         for (size_t k = 0; k < p->n_followed; k++)
-            queued |= p->followed[k] == d->ifindex;
+            taken |= p->followed[k] == d->ifindex;
         for (size_t k = 0; k < n_mi; k++)
-            queued |= mi[k].v == v && mi[k].ifindex == d->ifindex;
-        if (queued || reported(p, d->name))
+            taken |= mi[k].v == v && mi[k].ifindex == d->ifindex;
+        if (taken || reported(p, d->name))
             continue;
         if (ptap_kdev_held(d)) {
             r = kept_in_use(p, d->name, "");
@@ -833,8 +862,7 @@ static int plan_ovs_stale(plan *p, const plan *plans, size_t n_plans, ptap_journ
                 continue;
             }
             alive |= ptap_ovsport_is_dev(port, ptap_kview_find(&v->kv, port->name));
-            for (size_t m = 0; m < plans[k].n_destroy; m++)
-                destroyed |= strcmp(plans[k].destroy[m], port->name) == 0;
+            destroyed |= queued(&plans[k], port->name);
         }
         if (destroyed || alive)
             continue;
@@ -896,6 +924,7 @@ static int run(ptap_journal *j, const ptap_release_req *release, bool dry_run,
     _cleanup_(ptap_ovsview_clear) ptap_ovsview ov = { 0 };
     _cleanup_free_ moved_in *mi = NULL;
     plan *plans = NULL;
+    void *said = NULL; /* the plans' tree of the names their actions name */
     size_t n = ptap_journal_count(j);
     int r;
 
@@ -930,7 +959,7 @@ static int run(ptap_journal *j, const ptap_release_req *release, bool dry_run,
     }
     for (size_t k = 0; k < n_views && r >= 0; k++) {
         plans[k] = (plan) { .res = res, .cap = &cap, .v = w.v[k], .mi = mi, .n_mi = &n_mi,
-                            .ov = &ov };
+                            .ov = &ov, .said = &said };
         r = plan_alloc(&plans[k], n, w.v[k]->kv.n);
     }
     for (size_t i = 0; i < n && r >= 0; i++) {
@@ -975,6 +1004,7 @@ static int run(ptap_journal *j, const ptap_release_req *release, bool dry_run,
     if (r >= 0 && !dry_run)
         r = ovs_forget(stale, n_stale, err);
     plans_free(plans, n_views);
+    tdestroy(said, free);
     if (r >= 0 && (kept || kept_ns)) {
         if (!kept_ns)
             r = ptap_error_set(err, -EBUSY, EX_TEMPFAIL,

@@ -12,7 +12,9 @@
 # as a ptap killed between the helper's work and its outcome record would
 # leave them (ptap has to find them: its journal and the kernel's marks).
 # Set-up is not timed; contenders alternate every round.
-# Target (issue 14): ptap <= 1.0x ip -batch.
+# Target (issue 14): ptap <= 1.0x ip -batch. With two sizes or more, the
+# per-orphan cost of each at the largest N against the smallest (a
+# reference row: recovery must not grow faster than the kernel's delete).
 #
 # Usage: bench-recover.sh [--sizes "100 1000"] [--rounds R] [--rounds-large R]
 #                         [--loop-max N]
@@ -78,6 +80,7 @@ run_recover() { bn_ptap "$sd" recover; }
 run_del() { ip netns exec "$BN_NS" bash "$BN_TMP/delloop.sh" "$1"; }
 run_batch() { ip -n "$BN_NS" -batch "$BN_TMP/ipb-del"; }
 
+curve=()
 for n in $sizes; do
     r_n=$rounds
     [ "$n" -ge 1000 ] && r_n=$rounds_large
@@ -111,6 +114,9 @@ for n in $sizes; do
             esac
         done
     done
+    read -r pm _ <<<"$(bn_stats ${t_ptap[*]})"
+    read -r bm _ <<<"$(bn_stats ${t_batch[*]})"
+    curve+=("$n $(awk -v p="$pm" -v b="$bm" -v n="$n" 'BEGIN { printf "%.5f %.5f", p / n, b / n }')")
     bn_compare "recover-$n" "Remove $n orphaned taps" \
         "ptap recover" "${t_ptap[*]}" \
         "ip -batch: group G x N + link del group G" "${t_batch[*]}" \
@@ -121,5 +127,17 @@ for n in $sizes; do
             "ip link del, loop" "${t_ip[*]}" "" le 0
     fi
 done
+# Per orphan, the largest N against the smallest.
+if [ "${#curve[@]}" -ge 2 ]; then
+    read -r n0 p0 b0 <<<"${curve[0]}"
+    read -r n1 p1 b1 <<<"${curve[${#curve[@]} - 1]}"
+    rr=$(awk -v a="$p1" -v b="$p0" 'BEGIN { printf "%.3f", a / b }')
+    rb=$(awk -v a="$b1" -v b="$b0" 'BEGIN { printf "%.3f", a / b }')
+    bn_result "recover-flat" "Flat per-orphan cost of recover: N = $n1 against N = $n0" \
+        "ip -batch: per tap at $n1 / per tap at $n0" ratio - - - "$rb" - - - -
+    bn_result "recover-flat" "Flat per-orphan cost of recover: N = $n1 against N = $n0" \
+        "ptap recover: per orphan at $n1 / per orphan at $n0" ratio - - - "$rr" - - - -
+    printf '%-34s ptap %s, ip -batch %s\n' recover-flat "$rr" "$rb" >&2
+fi
 # A second recover right after has nothing to do.
 [ "$(bn_ptap "$sd" recover --json | jq -c .records)" = "[]" ] || pt_fail "a second recover still acts"

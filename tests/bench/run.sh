@@ -4,7 +4,8 @@
 # what people would otherwise use, and rewrite docs/performance.md.
 #   1 bench-create.sh        ptap create/destroy vs ip -batch (+ ip loop, floor);
 #                            again without a bridge from 100 to 10,000 taps (the curve)
-#   2 bench-recover.sh       ptap recover vs ip -batch (+ ip link del loop)
+#   2 bench-recover.sh       ptap recover vs ip -batch (+ ip link del loop), 100 to 5000
+#                            orphans, and the per-orphan cost at 5000 against 100
 #   3 bench-busy.sh          one tap with 10,000 other links vs none
 #   4 bench-journal-cli.sh   journal scaling (+ bench_journal in process)
 #   5 bench-hotplug.sh       ptap attach vs raw QMP and virsh attach-device
@@ -61,7 +62,7 @@ run() { # LABEL SCRIPT ARGS...
 run "1. create + destroy N taps" bench-create.sh --sizes "100 1000" --rounds 5
 run "1b. create + destroy 100 to 10,000 taps, no bridge" bench-create.sh \
     --sizes "100 1000 5000 10000" --rounds 3 --loop-max 0 --helper-max 0 --no-floor --bridge-max 0 --id-prefix nb-
-run "2. remove N orphans" bench-recover.sh --sizes "100 1000" --rounds 5 --rounds-large 3
+run "2. remove N orphans" bench-recover.sh --sizes "100 1000 5000" --rounds 5 --rounds-large 3
 run "3. one tap on a busy host" bench-busy.sh --links 10000 --rounds 15
 run "4. journal scaling" bench-journal-cli.sh --rounds 7
 run "5. hot-add on a live guest" bench-hotplug.sh --rounds 5
