@@ -350,7 +350,7 @@ static void usage(FILE *f)
           "                          [--attached-mac MAC] [--iface-id UUID] [--vm-uuid UUID]\n"
           "  ptap-helper create NAME --wait [options above but --tag]\n"
           "  ptap-helper destroy [--wait [--view]] NAME...\n"
-          "  ptap-helper destroy --wait          (the NAMEs on stdin after the go)\n"
+          "  ptap-helper destroy --wait [--view] (the NAMEs on stdin after the go)\n"
           "  ptap-helper destroy --tag TAG\n"
           "  ptap-helper restore NAME... [--bridge BRIDGE]\n"
           "  ptap-helper list [--json]\n"
