@@ -1863,37 +1863,112 @@ static const ptap_link_info *find_link_name(const ptap_link_info **v, size_t n, 
  * instead of asking the kernel again. Nothing here that any user cannot
  * read with `ip -d link show`.
  */
-static void print_view_link(const ptap_link_info *li)
+static int view_add(char **buf, size_t *len, size_t *cap, const char *line)
+{
+    size_t k = strlen(line);
+
+    if (*cap - *len < k + 2) {
+        size_t nc = *cap ? *cap * 2 : 65536;
+        char *nb;
+
+        while (nc - *len < k + 2)
+            nc *= 2;
+        nb = realloc(*buf, nc);
+        if (!nb)
+            return -ENOMEM;
+        *buf = nb;
+        *cap = nc;
+    }
+    memcpy(*buf + *len, line, k);
+    (*buf)[*len + k] = '\n';
+    *len += k + 1;
+    return 0;
+}
+
+/* A link it cannot put in a line (none here: names have no blanks)
+ * spoils the view, which the caller then does not use. */
+static int view_add_link(char **buf, size_t *len, size_t *cap, const ptap_link_info *li)
 {
     char line[PTAP_LINK_LINE_MAX];
 
-    /* A link it cannot put in a line (none here: names have no blanks)
-     * spoils the view, which the caller then does not use. */
     if (ptap_link_info_format(li, line, sizeof(line)) < 0)
         snprintf(line, sizeof(line), "unseen");
-    (void) printf("%s\n", line);
+    return view_add(buf, len, cap, line);
 }
 
-static void print_view(const ptap_link_info *links, size_t n_links,
-                       const ptap_link_info **by_name, char *const *nms, size_t n_nms)
+/*
+ * Write @len bytes to stdout by @deadline: a caller that does not read
+ * keeps this helper no longer than one that never says go. Into a pipe
+ * no more at a time than it has room for, so that no write blocks.
+ */
+static int write_by(const char *p, size_t len, int64_t deadline)
 {
-    /* Nothing was written to stdout before: a view of thousands of links
-     * goes in 64 KiB writes, not 4 KiB ones (each wakes the caller; glibc
-     * takes a size only with a buffer). */
-    static char buf[1 << 16];
+    while (len > 0) {
+        struct pollfd pfd = { .fd = STDOUT_FILENO, .events = POLLOUT };
+        int64_t left = deadline - ptap_now_ms();
+        int size, unread;
+        size_t k = len;
+        ssize_t w;
 
-    (void) setvbuf(stdout, buf, _IOFBF, sizeof(buf));
-    if (!by_name)
-        for (size_t i = 0; i < n_links; i++)
-            print_view_link(&links[i]);
-    for (size_t i = 0; by_name && i < n_nms; i++) {
+        if (left <= 0)
+            return -ETIMEDOUT;
+        if (poll(&pfd, 1, (int) left) < 0) {
+            if (errno == EINTR && !stop_signal)
+                continue;
+            return -errno;
+        }
+        if (!pfd.revents)
+            continue;
+        if (pfd.revents & (POLLERR | POLLHUP | POLLNVAL))
+            return -EPIPE;
+        size = fcntl(STDOUT_FILENO, F_GETPIPE_SZ);
+        if (size > 0 && ioctl(STDOUT_FILENO, FIONREAD, &unread) == 0) {
+            if (unread >= size)
+                continue;
+            if (k > (size_t) (size - unread))
+                k = (size_t) (size - unread);
+        }
+        w = write(STDOUT_FILENO, p, k);
+        if (w < 0) {
+            if (errno == EINTR && !stop_signal)
+                continue;
+            return -errno;
+        }
+        p += w;
+        len -= (size_t) w;
+    }
+    return 0;
+}
+
+/* Returns an exit code: EX_TEMPFAIL when the caller did not take the view
+ * within GO_WAIT_MS (nothing is done then, as without a go). */
+static int print_view(const ptap_link_info *links, size_t n_links,
+                      const ptap_link_info **by_name, char *const *nms, size_t n_nms)
+{
+    _cleanup_free_ char *buf = NULL;
+    size_t len = 0, cap = 0;
+    int r = 0;
+
+    for (size_t i = 0; !by_name && i < n_links && r >= 0; i++)
+        r = view_add_link(&buf, &len, &cap, &links[i]);
+    for (size_t i = 0; by_name && i < n_nms && r >= 0; i++) {
         const ptap_link_info *li = find_link_name(by_name, n_links, nms[i]);
 
         if (li)
-            print_view_link(li);
+            r = view_add_link(&buf, &len, &cap, li);
     }
-    (void) printf("end\n");
-    (void) fflush(stdout);
+    if (r >= 0)
+        r = view_add(&buf, &len, &cap, "end");
+    if (r < 0)
+        return EX_OSERR;
+    /* Nothing went to stdout's buffer before: the view comes first. */
+    r = write_by(buf, len, ptap_now_ms() + GO_WAIT_MS);
+    if (r < 0) {
+        error("the view was not read%s: nothing done",
+              r == -ETIMEDOUT ? " within 30 s" : "");
+        return EX_TEMPFAIL;
+    }
+    return EX_OK;
 }
 
 static void log_destroyed(const struct caller *c, const char **names, size_t n)
@@ -1964,8 +2039,13 @@ static int cmd_destroy(const struct caller *c, const struct options *o)
         }
     }
     if (names_later) {
-        if (o->view)
-            print_view(links, n_links, NULL, NULL, 0);
+        if (o->view) {
+            ret = print_view(links, n_links, NULL, NULL, 0);
+            if (ret) {
+                held.answered = true;
+                return ret;
+            }
+        }
         ret = wait_go_names(&later_buf, &later, &n_nms);
         if (ret)
             return ret;
@@ -1993,8 +2073,13 @@ static int cmd_destroy(const struct caller *c, const struct options *o)
         for (size_t i = 0; i < n_links; i++)
             by_name[i] = &links[i];
         qsort(by_name, n_links, sizeof(*by_name), cmp_link_name);
-        if (o->view && !names_later)
-            print_view(links, n_links, by_name, nms, n_nms);
+        if (o->view && !names_later) {
+            ret = print_view(links, n_links, by_name, nms, n_nms);
+            if (ret) {
+                held.answered = true; /* no go to wait for: it is over */
+                return ret;
+            }
+        }
         /* Check every name before touching anything: all or nothing. */
         for (size_t i = 0; i < n_nms && !ret; i++) {
             const char *nm = nms[i];

@@ -20,12 +20,35 @@
 #      then "end"; a `ptap destroy` of more than 32 names and `ptap recover`
 #      judge their records by that view: they dump no links themselves; a
 #      view that does not come whole is not used, nor is the helper that
-#      gave it.
+#      gave it; a caller that does not read the view keeps its helper no
+#      longer than one that never says go (30 s, then nothing is done:
+#      started first, checked last, it runs beside the other sections).
 source "$(dirname "$0")/../lib/ptap-cli.sh"
 pc_setup early
 
 taps() { ip -n "$PC_NS" -br link show | awk '{print $1}' | grep -E "^$1" | sort | xargs; }
 mark_of() { pc_links | jq -r --arg n "$1" '.[] | select(.ifname == $n) | .ifalias // ""'; }
+
+# ---- 5, started now: a caller that does not read the view --------------------------------
+# 1500 taps (not ptap's) make a view larger than a pipe holds (64 KiB); the helper's
+# stdout is a pipe that a process which never reads holds, its stdin a
+# pipe held open by one that never writes.
+ip -n "$PC_NS" -batch <(for i in $(seq 0 1499); do echo "tuntap add dev fill$i mode tap"; done)
+mkfifo "$PC_TMP/view-in"
+sleep 60 >"$PC_TMP/view-in" &
+PC_PIDS+=("$!")
+view_t0=$SECONDS
+{ rc=0; pc_helper user destroy --wait --view <"$PC_TMP/view-in" 2>"$PC_TMP/view-err" || rc=$?
+  echo "$rc" >"$PC_TMP/view-rc"; } | sleep 60 &
+PC_PIDS+=("$!")
+for ((i = 0; i < 50; i++)); do
+    view_pid=$(pc_helper_pids)
+    [ -n "$view_pid" ] && break
+    sleep 0.1
+done
+[ -n "$view_pid" ] || pt_fail "the helper whose view nobody reads did not start"
+# The helpers of the other sections (section 4 counts them).
+other_helpers() { pc_helper_pids | grep -vxF "$view_pid" || true; }
 
 # ---- 1. ptap-helper --wait ---------------------------------------------------------------
 pt_assert_rc "create --wait, end of file: nothing done" 75 pc_helper user create --wait -- ew%d </dev/null
@@ -143,10 +166,10 @@ rc=0
 PTAP_FAULT=create-after-intent ptap_root create ek%d --count 2 >/dev/null 2>&1 || rc=$?
 pt_assert_eq "create killed after its intent" 137 "$rc"
 for ((i = 0; i < 30; i++)); do
-    [ -z "$(pc_helper_pids)" ] && break
+    [ -z "$(other_helpers)" ] && break
     sleep 0.1
 done
-pt_assert_eq "no helper left 3 s after ptap died" "" "$(pc_helper_pids | xargs)"
+pt_assert_eq "no helper left 3 s after ptap died" "" "$(other_helpers | xargs)"
 pt_assert_eq "no tap made" "" "$(taps ek)"
 pt_assert_rc "recover" 0 ptap_root recover
 pc_check root "$PC_ROOT_STATE" "after a create killed before its go"
@@ -229,3 +252,15 @@ pt_assert_eq "the early run (not told to go), then a fresh one" \
 pt_assert_eq "all 40 destroyed" "" "$(taps evb)"
 pc_check root "$PC_ROOT_STATE" "after a spoiled view"
 pt_ok "the helper's view: what it sees, before it waits; ptap judges by it"
+
+# The helper that nobody read: gone after 30 s, having done nothing.
+for ((i = 0; i < 400; i++)); do
+    [ -s "$PC_TMP/view-rc" ] && break
+    sleep 0.1
+done
+pt_assert_eq "a view nobody reads: the helper gives up, nothing done" 75 "$(cat "$PC_TMP/view-rc" 2>/dev/null)"
+elapsed=$((SECONDS - view_t0))
+[ "$elapsed" -ge 29 ] && [ "$elapsed" -le 38 ] || pt_fail "it gave up after $elapsed s, not 30"
+pt_assert_match "it says why" "the view was not read within 30 s: nothing done" "$(cat "$PC_TMP/view-err")"
+pt_assert_eq "the 1500 taps are all there" 1500 "$(ip -n "$PC_NS" -br link show | grep -c '^fill')"
+pt_ok "a view nobody reads keeps the helper 30 s, no longer"
