@@ -89,6 +89,41 @@ static void lock_notice(const char *path, const char *holder, void *userdata)
             path, holder, *wait_s);
 }
 
+/* The state directory in @dir (4096 bytes), as --state-dir or the
+ * default says; @quiet: no message. Returns an exit code. */
+static int journal_dir(cli *c, char dir[4096], bool quiet)
+{
+    int r;
+
+    if (c->state_dir) {
+        /* Validate, never truncate: a cut path may name another directory. */
+        if (strlen(c->state_dir) >= 4096)
+            return quiet ? EX_USAGE
+                         : cli_err(EX_USAGE, "invalid --state-dir '%.32s...': longer than %d bytes",
+                                   c->state_dir, 4095);
+        snprintf(dir, 4096, "%s", c->state_dir);
+        return EX_OK;
+    }
+    r = ptap_journal_default_dir(dir, 4096);
+    if (r == -ENAMETOOLONG)
+        return quiet ? EX_CONFIG
+                     : cli_err(EX_CONFIG, "XDG_RUNTIME_DIR is too long (use --state-dir DIR)");
+    if (r < 0)
+        return quiet ? EX_CONFIG
+                     : cli_err(EX_CONFIG, "no state directory: XDG_RUNTIME_DIR is not set (use "
+                                          "--state-dir DIR)");
+    return EX_OK;
+}
+
+void cli_journal_stamp(cli *c, ptap_journal_stamp *s)
+{
+    char dir[4096];
+
+    *s = (ptap_journal_stamp) { 0 };
+    if (journal_dir(c, dir, true) == EX_OK)
+        ptap_journal_stamp_take(dir, s);
+}
+
 int cli_open_journal(cli *c, bool write, ptap_journal **ret)
 {
     ptap_error err = { 0 };
@@ -102,20 +137,9 @@ int cli_open_journal(cli *c, bool write, ptap_journal **ret)
     char dir[4096];
     int r;
 
-    if (c->state_dir) {
-        /* Validate, never truncate: a cut path may name another directory. */
-        if (strlen(c->state_dir) >= sizeof(dir))
-            return cli_err(EX_USAGE, "invalid --state-dir '%.32s...': longer than %zu bytes",
-                            c->state_dir, sizeof(dir) - 1);
-        snprintf(dir, sizeof(dir), "%s", c->state_dir);
-    } else {
-        r = ptap_journal_default_dir(dir, sizeof(dir));
-        if (r == -ENAMETOOLONG)
-            return cli_err(EX_CONFIG, "XDG_RUNTIME_DIR is too long (use --state-dir DIR)");
-        if (r < 0)
-            return cli_err(EX_CONFIG,
-                           "no state directory: XDG_RUNTIME_DIR is not set (use --state-dir DIR)");
-    }
+    r = journal_dir(c, dir, false);
+    if (r != EX_OK)
+        return r;
     r = ptap_journal_open_wait(dir, write ? PTAP_JOURNAL_CREATE : PTAP_JOURNAL_READONLY, &wait,
                                ret, &err);
     /* Another ptap holds the lock (stopped, or just slow): name it. */

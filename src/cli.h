@@ -169,6 +169,14 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
  */
 int cli_open_journal(cli *c, bool write, ptap_journal **ret);
 
+/**
+ * cli_journal_stamp: the stamp of the journal cli_open_journal() would
+ * open (ptap_journal_stamp_take()), taken before a helper is started early
+ * with a view: the view is used only when the journal is the same at the
+ * lock (ptap_journal_changed_since()).
+ */
+void cli_journal_stamp(cli *c, ptap_journal_stamp *s);
+
 /* ---- JSON output: one document per run (ptap(1), JSON OUTPUT) ---- */
 
 /* The version of the JSON contract: every document's "version". */

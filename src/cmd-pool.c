@@ -209,12 +209,21 @@ static int run_destroy(cli *c, const cli_args *a)
     ex = check_names("destroy", a->argc, a->argv);
     if (ex != EX_OK)
         return ex;
-    /* Likewise: taken by the destroy if it names just these taps, here. */
-    (void) ptap_helper_prestart_destroy(a->argv, (size_t) a->argc,
-                                        (size_t) a->argc > PTAP_KVIEW_NAMES_MAX);
+    /* Likewise: taken by the destroy if it names just these taps, here;
+     * with more than a few, its view of them is ptap's too, if no other
+     * ptap changed the journal from before it started until the lock (its
+     * look at the kernel may then miss what that one did). */
+    bool view = (size_t) a->argc > PTAP_KVIEW_NAMES_MAX;
+    ptap_journal_stamp before;
+
+    if (view)
+        cli_journal_stamp(c, &before);
+    (void) ptap_helper_prestart_destroy(a->argv, (size_t) a->argc, view);
     ex = cli_open_journal(c, true, &j);
     if (ex != EX_OK)
         return ex;
+    if (view && ptap_journal_changed_since(j, &before))
+        ptap_helper_prestart_drop();
     snap = cli_snapshot(j, a->argv, (size_t) a->argc, &n_snap);
     if (!snap)
         return cli_fail(NULL, -ENOMEM, "cannot destroy taps");

@@ -108,6 +108,7 @@ struct ptap_journal {
     uint64_t next_seq;
     size_t log_records; /* complete records in the file */
     off_t size;         /* bytes of header + complete records */
+    ptap_journal_stamp at_lock; /* the file as the lock found it */
 
     xmlHashTablePtr keys; /* key -> entry */
     entry **order;        /* creation order; NULL = closed since */
@@ -2048,6 +2049,14 @@ int ptap_journal_open_wait(const char *dir, unsigned flags, const ptap_journal_w
     r = check_owner(j->fd, S_IFREG, "journal", j->path, err);
     if (r < 0)
         return r;
+    {
+        struct stat st;
+
+        if (fstat(j->fd, &st) == 0)
+            j->at_lock = (ptap_journal_stamp) { .taken = true, .exists = true, .dev = st.st_dev,
+                                                .ino = st.st_ino, .size = st.st_size,
+                                                .mtime = st.st_mtim };
+    }
     r = ptap_read_all(j->fd, 0, &buf, &len);
     if (r < 0)
         return fail(err, r, "cannot read journal '%s': %s", j->path, strerror(-r));
@@ -2079,6 +2088,30 @@ int ptap_journal_open_wait(const char *dir, unsigned flags, const ptap_journal_w
     }
     *ret = TAKE_PTR(j);
     return 0;
+}
+
+void ptap_journal_stamp_take(const char *dir, ptap_journal_stamp *s)
+{
+    _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    struct stat st;
+
+    *s = (ptap_journal_stamp) { 0 };
+    if (dfd < 0)
+        return;
+    s->taken = true;
+    if (fstatat(dfd, JOURNAL_FILE, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return; /* none yet: any journal the command finds is newer */
+    *s = (ptap_journal_stamp) { .taken = true, .exists = true, .dev = st.st_dev, .ino = st.st_ino,
+                                .size = st.st_size, .mtime = st.st_mtim };
+}
+
+bool ptap_journal_changed_since(const ptap_journal *j, const ptap_journal_stamp *s)
+{
+    const ptap_journal_stamp *a = &j->at_lock;
+
+    return !s->taken || !s->exists || !a->taken || a->dev != s->dev || a->ino != s->ino ||
+           a->size != s->size || a->mtime.tv_sec != s->mtime.tv_sec ||
+           a->mtime.tv_nsec != s->mtime.tv_nsec;
 }
 
 const char *ptap_journal_id(const ptap_journal *j)

@@ -172,6 +172,31 @@ int ptap_journal_open_wait(const char *dir, unsigned flags, const ptap_journal_w
 /** ptap_journal_close: release the lock and free. NULL is a no-op. */
 void ptap_journal_close(ptap_journal *j);
 
+/*
+ * What the journal file of a state directory is (which file, its size and
+ * time) at a moment before a command takes the lock: every ptap command
+ * that changes the kernel writes the journal while it holds the lock, so
+ * a journal unchanged from that moment to the lock says that nothing ptap
+ * did in between is missing from a look at the kernel taken meanwhile (the
+ * early helper's view).
+ */
+typedef struct ptap_journal_stamp {
+    bool taken;  /* the stat was made */
+    bool exists; /* the file was there */
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+} ptap_journal_stamp;
+
+/** ptap_journal_stamp_take: the stamp of @dir's journal now (not taken
+ * when the directory cannot be looked at). */
+void ptap_journal_stamp_take(const char *dir, ptap_journal_stamp *s);
+
+/** ptap_journal_changed_since: did @j's file change between @s and the
+ * moment @j took its lock? (Yes when @s was not taken, or @j has no file.) */
+bool ptap_journal_changed_since(const ptap_journal *j, const ptap_journal_stamp *s);
+
 /* ptap_journal_closep: for _cleanup_(ptap_journal_closep) ptap_journal *j = NULL. */
 DEFINE_TRIVIAL_CLEANUP_FUNC(ptap_journal *, ptap_journal_close)
 

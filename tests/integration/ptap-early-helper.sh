@@ -22,7 +22,11 @@
 #      view that does not come whole is not used, nor is the helper that
 #      gave it; a caller that does not read the view keeps its helper no
 #      longer than one that never says go (30 s, then nothing is done:
-#      started first, checked last, it runs beside the other sections).
+#      started first, checked last, it runs beside the other sections);
+#   6. a view is not used when another ptap changed the journal between
+#      the helper's start and the lock: a create that finishes while a
+#      recover waits for the lock does not get its new tap's record
+#      closed by a view that predates the tap.
 source "$(dirname "$0")/../lib/ptap-cli.sh"
 pc_setup early
 
@@ -252,6 +256,37 @@ pt_assert_eq "the early run (not told to go), then a fresh one" \
 pt_assert_eq "all 40 destroyed" "" "$(taps evb)"
 pc_check root "$PC_ROOT_STATE" "after a spoiled view"
 pt_ok "the helper's view: what it sees, before it waits; ptap judges by it"
+
+# ---- 6. a view older than another ptap's change is not used ------------------------------
+# A create held at a gate: its helper (a wrapper) waits for a file before
+# it runs, so the create holds the journal lock with its intent written.
+printf '#!/bin/sh\nwhile [ ! -e "%s" ]; do sleep 0.05; done\nexec "%s" "$@"\n' \
+    "$PC_TMP/gate" "$PC_HELPER" >"$PC_TMP/gated-helper"
+chmod 0755 "$PC_TMP/gated-helper"
+PC_PTAP_HELPER=$PC_TMP/gated-helper
+ptap_root create ecr0 >"$PC_TMP/gated-create.out" 2>&1 &
+GPID=$!
+PC_PIDS+=("$GPID")
+PC_PTAP_HELPER=
+sleep 0.5
+# A recover meanwhile: its helper starts and dumps the links (no ecr0
+# yet), then the recover waits for the lock.
+ptap_root recover --json >"$PC_TMP/gated-recover.out" 2>"$PC_TMP/gated-recover.err" &
+RPID=$!
+PC_PIDS+=("$RPID")
+sleep 0.3 # (within the second an early helper is used for)
+pt_assert_eq "no ecr0 yet" "" "$(taps ecr)"
+: >"$PC_TMP/gate" # the create goes on, makes ecr0, writes its outcome
+wait "$GPID" || pt_fail "the gated create failed: $(cat "$PC_TMP/gated-create.out")"
+wait "$RPID" || pt_fail "the recover failed: $(cat "$PC_TMP/gated-recover.err")"
+pt_assert_eq "ecr0 made" ecr0 "$(taps ecr)"
+pt_assert_json "the recover did nothing to ecr0's record" "$(cat "$PC_TMP/gated-recover.out")" \
+    '[.records[] | select(.name == "ecr0")] | length == 0'
+pt_assert_json "ecr0 is ready on record" "$(ptap_root list --json)" \
+    '[.records[] | select(.name == "ecr0" and .state == "ready")] | length == 1'
+pt_assert_rc "destroy ecr0" 0 ptap_root destroy ecr0
+pc_check root "$PC_ROOT_STATE" "after a recover that waited behind a create"
+pt_ok "a view older than another ptap's change is not used"
 
 # The helper that nobody read: gone after 30 s, having done nothing.
 for ((i = 0; i < 400; i++)); do
