@@ -550,12 +550,13 @@ static int read_view(ptap_link_info **ret, size_t *n_ret)
         if (!p.revents)
             continue;
         if (cap - len < 4096) {
-            char *nb = realloc(text, cap + 65536);
+            size_t nc = cap ? 2 * cap : 65536;
+            char *nb = realloc(text, nc);
 
             if (!nb)
                 return -ENOMEM;
             text = nb;
-            cap += 65536;
+            cap = nc;
         }
         k = read(early.out, text + len, cap - len - 1);
         if (k < 0 && errno == EINTR)
