@@ -24,7 +24,7 @@ done
 
 bn_init busy-empty
 empty=$BN_NS
-pt_netns_new bench-busy
+bn_netns_new bench-busy
 busy=$PT_NS
 user=ptaptest-bench
 pt_user_ensure "$user" >/dev/null

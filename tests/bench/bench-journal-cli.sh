@@ -34,7 +34,7 @@ bn_init journal
 user=ptaptest-bench
 pt_user_ensure "$user" >/dev/null
 # The small host: a namespace of its own with a 10-record journal.
-pt_netns_new bench-journal-small # ptaptest-bench-journal-small-PID
+bn_netns_new bench-journal-small # ptaptest-bench-journal-small-PID
 NS_SMALL=$PT_NS
 PT_NS=$BN_NS
 sd_small=$(bn_state_dir)

@@ -10,6 +10,10 @@
 #                           private netns ptaptest-bench-TAG-PID with lo up
 #                           and a temp dir, both removed at exit;
 #                           sets BN_NS, BN_TMP
+#   bn_netns_new TAG        another namespace (PT_NS) removed at exit; both
+#                           are emptied first (bn_drain_ns: one link-group
+#                           delete, waited for), so that no benchmark
+#                           measures the kernel tearing down the last one's
 #   bn_bridge NAME          a bridge, up, in BN_NS
 #   bn_state_dir            a fresh, empty journal directory; prints it
 #   bn_ptap SD ARGS...      `ptap --state-dir SD ARGS` as root in BN_NS
@@ -51,9 +55,26 @@ bn_init() {
         [ -x "$b" ] || pt_fail "not built: $b"
     done
     BN_TMP=$PT_TMP
-    # Deleting a namespace deletes its taps too (the kernel batches them).
-    pt_netns_new "bench-$tag"
+    bn_netns_new "bench-$tag"
     BN_NS=$PT_NS
+}
+
+# bn_netns_new TAG: pt_netns_new, emptied by bn_drain_ns before it goes.
+bn_netns_new() {
+    pt_netns_new "$1"
+    pt_cleanup_add bn_drain_ns "$PT_NS" # runs before the namespace's deletion
+}
+
+# bn_drain_ns NS: delete every link of NS but lo, in one link-group delete,
+# and wait for it. A namespace deleted with thousands of taps in it is torn
+# down by the kernel in the background, for seconds, holding the locks the
+# next benchmark needs (which then measures that teardown too).
+bn_drain_ns() {
+    local links
+    links=$(ip -n "$1" -o link show 2>/dev/null | awk -F': ' '{ sub(/@.*/, "", $2); if ($2 != "lo") print $2 }')
+    [ -n "$links" ] || return 0
+    { sed 's/^/link set dev /; s/$/ group 4093/' <<<"$links"; echo "link del group 4093"; } |
+        ip -n "$1" -force -batch - >/dev/null 2>&1 || true
 }
 
 bn_bridge() {
