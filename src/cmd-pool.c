@@ -210,19 +210,18 @@ static int run_destroy(cli *c, const cli_args *a)
     if (ex != EX_OK)
         return ex;
     /* Likewise: taken by the destroy if it names just these taps, here;
-     * with more than a few, its view of them is ptap's too, if no other
-     * ptap changed the journal from before it started until the lock (its
-     * look at the kernel may then miss what that one did). */
+     * with more than a few, its view of them is ptap's too. Both only if
+     * no other ptap changed the journal from before it started until the
+     * lock (its look at the kernel may then miss what that one did). */
     bool view = (size_t) a->argc > PTAP_KVIEW_NAMES_MAX;
     ptap_journal_stamp before;
 
-    if (view)
-        cli_journal_stamp(c, &before);
+    cli_journal_stamp(c, &before);
     (void) ptap_helper_prestart_destroy(a->argv, (size_t) a->argc, view);
     ex = cli_open_journal(c, true, &j);
     if (ex != EX_OK)
         return ex;
-    if (view && ptap_journal_changed_since(j, &before))
+    if (ptap_journal_changed_since(j, &before))
         ptap_helper_prestart_drop();
     snap = cli_snapshot(j, a->argv, (size_t) a->argc, &n_snap);
     if (!snap)
