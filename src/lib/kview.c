@@ -74,7 +74,9 @@ int ptap_kview_load(ptap_kview *kv)
 
     *kv = (ptap_kview) { 0 };
     /* recover's helper, started early, dumps every link for its checks
-     * and prints them: a dump of our own would say the same. */
+     * and prints them: a dump of our own would say the same (a helper
+     * started before another ptap changed the journal is dropped by the
+     * command before this: cmd-recover.c). */
     if (ptap_helper_prestart_view(NULL, 0, &links, &n) == 0)
         return kview_from_links(kv, links, n);
     r = ptap_link_dump(&links, &n);
@@ -93,8 +95,9 @@ int ptap_kview_load_names(ptap_kview *kv, char *const *names, size_t n)
         size_t n_seen = 0;
 
         /* The helper started early for a destroy of these names has
-         * dumped the links already: its view is as fresh as a dump of
-         * our own would be, and that helper's checks go by it. */
+         * dumped the links already: its view is as good as a dump of our
+         * own (one started before another ptap changed the journal has
+         * been dropped: cmd-pool.c), and that helper's checks go by it. */
         *kv = (ptap_kview) { 0 };
         if (ptap_helper_prestart_view(names, n, &seen, &n_seen) == 0)
             return kview_from_links(kv, seen, n_seen);
