@@ -195,9 +195,12 @@ static struct {
     int in, out, err;
     char **argv;      /* the request, "--wait" and any "--tag X" left out */
     bool names_later; /* a destroy whose names go after the go line */
-    bool view;        /* started with --view: its view comes before it waits */
-    bool view_read;   /* ... and was read (whole: collect() gets what follows) */
-    bool view_spoiled; /* ... and was not read whole: never told to go */
+    enum {
+        VIEW_NONE,    /* not asked for (--view) */
+        VIEW_UNREAD,  /* it comes before the helper waits, not read yet */
+        VIEW_TAKEN,   /* read whole: collect() gets what follows */
+        VIEW_SPOILED, /* not read whole: that helper is never told to go */
+    } view;
     dev_t ns_dev;
     ino_t ns_ino;
     int64_t started;
@@ -234,8 +237,23 @@ void ptap_helper_prestart_drop(void)
     ptap_debug("early helper dropped (it exited %d)", res.status);
     early.pid = 0;
     early.names_later = false;
-    early.view = early.view_read = early.view_spoiled = false;
+    early.view = VIEW_NONE;
     early_free_argv();
+}
+
+/* Was the early helper started in this thread's network namespace? */
+static bool early_here(void)
+{
+    dev_t dev = 0;
+    ino_t ino = 0;
+
+    return early.pid && netns_id(&dev, &ino) == 0 && dev == early.ns_dev && ino == early.ns_ino;
+}
+
+/* ... and soon enough for its checks to stand (EARLY_MAX_AGE_MS)? */
+static bool early_usable(void)
+{
+    return early_here() && ptap_now_ms() - early.started <= EARLY_MAX_AGE_MS;
 }
 
 /* Does @argv (a run's request) name what the early helper was given,
@@ -243,12 +261,9 @@ void ptap_helper_prestart_drop(void)
 static bool early_matches(char *const argv[], const char **tag)
 {
     size_t k = 0;
-    dev_t dev = 0;
-    ino_t ino = 0;
 
     *tag = NULL;
-    if (!early.pid || ptap_now_ms() - early.started > EARLY_MAX_AGE_MS ||
-        netns_id(&dev, &ino) < 0 || dev != early.ns_dev || ino != early.ns_ino)
+    if (!early_usable())
         return false;
     if (early.names_later) /* "ptap-helper destroy -- NAME...": any names */
         return argv[0] && argv[1] && strcmp(argv[1], "destroy") == 0 && argv[2] &&
@@ -276,15 +291,12 @@ static int prestart(char *const argv[], bool view)
     while (argv[argc])
         argc++;
     /* The same request, already started here: it stays. */
-    if (early.pid && !early.names_later) {
-        dev_t dev = 0;
-        ino_t ino = 0;
+    if (early.pid && !early.names_later && (early.view != VIEW_NONE) == view) {
         size_t k = 0;
 
         while (early.argv[k] && argv[k] && strcmp(early.argv[k], argv[k]) == 0)
             k++;
-        if (!early.argv[k] && !argv[k] && netns_id(&dev, &ino) == 0 && dev == early.ns_dev &&
-            ino == early.ns_ino && early.view == view)
+        if (!early.argv[k] && !argv[k] && early_here())
             return 0;
     }
     ptap_helper_prestart_drop();
@@ -328,7 +340,7 @@ static int prestart(char *const argv[], bool view)
     }
     early.in = sv[1];
     early.started = ptap_now_ms();
-    early.view = view;
+    early.view = view ? VIEW_UNREAD : VIEW_NONE;
     return 0;
 }
 
@@ -376,7 +388,7 @@ int ptap_helper_run(char *const argv[], ptap_helper_result *res)
     *res = (ptap_helper_result) { 0 };
     /* A view asked for and not read whole would come before its answer:
      * that helper is not told to go (nor one whose view is unread). */
-    if (early.pid && early.view && (!early.view_read || early.view_spoiled))
+    if (early.pid && (early.view == VIEW_UNREAD || early.view == VIEW_SPOILED))
         ptap_helper_prestart_drop();
     if (early.pid && early_matches(argv, &tag)) {
         struct sigaction ign = { .sa_handler = SIG_IGN }, old;
@@ -565,7 +577,6 @@ static int read_view(ptap_link_info **ret, size_t *n_ret)
             return k < 0 ? -errno : -ENODATA; /* gone (or too old for --view) */
         len += (size_t) k;
     }
-    early.view_read = true;
     text[len - 4] = '\0';
     for (char *p = text; *p; p++)
         n += *p == '\n';
@@ -585,24 +596,20 @@ int ptap_helper_prestart_view(char *const *names, size_t n, ptap_link_info **ret
 {
     _cleanup_free_ char **argv = names ? destroy_argv(names, n) : NULL;
     const char *tag = NULL;
-    dev_t dev = 0;
-    ino_t ino = 0;
     int r;
 
     *ret = NULL;
     *n_ret = 0;
     if (names && !argv)
         return -ENOMEM;
-    if (!early.pid || !early.view || early.view_read || early.names_later != !names)
+    if (!early.pid || early.view != VIEW_UNREAD || early.names_later != !names)
         return -ENOENT;
-    if (names ? !early_matches(argv, &tag) || tag
-              : ptap_now_ms() - early.started > EARLY_MAX_AGE_MS || netns_id(&dev, &ino) < 0 ||
-                    dev != early.ns_dev || ino != early.ns_ino)
+    if (names ? !early_matches(argv, &tag) || tag : !early_usable())
         return -ENOENT;
     r = read_view(ret, n_ret);
+    early.view = r < 0 ? VIEW_SPOILED : VIEW_TAKEN;
     if (r < 0) {
         /* Not whole, or not to be trusted as a view: that helper is not used. */
-        early.view_spoiled = true;
         ptap_debug("the early helper's view is not used: %s", strerror(-r));
         return r;
     }
