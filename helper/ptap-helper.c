@@ -1863,37 +1863,15 @@ static const ptap_link_info *find_link_name(const ptap_link_info **v, size_t n, 
  * instead of asking the kernel again. Nothing here that any user cannot
  * read with `ip -d link show`.
  */
-static int view_add(char **buf, size_t *len, size_t *cap, const char *line)
-{
-    size_t k = strlen(line);
-
-    if (*cap - *len < k + 2) {
-        size_t nc = *cap ? *cap * 2 : 65536;
-        char *nb;
-
-        while (nc - *len < k + 2)
-            nc *= 2;
-        nb = realloc(*buf, nc);
-        if (!nb)
-            return -ENOMEM;
-        *buf = nb;
-        *cap = nc;
-    }
-    memcpy(*buf + *len, line, k);
-    (*buf)[*len + k] = '\n';
-    *len += k + 1;
-    return 0;
-}
-
 /* A link it cannot put in a line (none here: names have no blanks)
  * spoils the view, which the caller then does not use. */
-static int view_add_link(char **buf, size_t *len, size_t *cap, const ptap_link_info *li)
+static void view_add_link(FILE *f, const ptap_link_info *li)
 {
     char line[PTAP_LINK_LINE_MAX];
 
     if (ptap_link_info_format(li, line, sizeof(line)) < 0)
         snprintf(line, sizeof(line), "unseen");
-    return view_add(buf, len, cap, line);
+    fprintf(f, "%s\n", line);
 }
 
 /*
@@ -1941,31 +1919,41 @@ static int write_by(const char *p, size_t len, int64_t deadline)
 }
 
 /* Returns an exit code: EX_TEMPFAIL when the caller did not take the view
- * within GO_WAIT_MS (nothing is done then, as without a go). */
+ * within GO_WAIT_MS (nothing is done then, as without a go: no go is
+ * waited for after that). */
 static int print_view(const ptap_link_info *links, size_t n_links,
                       const ptap_link_info **by_name, char *const *nms, size_t n_nms)
 {
     _cleanup_free_ char *buf = NULL;
-    size_t len = 0, cap = 0;
-    int r = 0;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    int r;
 
-    for (size_t i = 0; !by_name && i < n_links && r >= 0; i++)
-        r = view_add_link(&buf, &len, &cap, &links[i]);
-    for (size_t i = 0; by_name && i < n_nms && r >= 0; i++) {
+    if (!f) {
+        held.answered = true;
+        return EX_OSERR;
+    }
+    for (size_t i = 0; !by_name && i < n_links; i++)
+        view_add_link(f, &links[i]);
+    for (size_t i = 0; by_name && i < n_nms; i++) {
         const ptap_link_info *li = find_link_name(by_name, n_links, nms[i]);
 
         if (li)
-            r = view_add_link(&buf, &len, &cap, li);
+            view_add_link(f, li);
     }
-    if (r >= 0)
-        r = view_add(&buf, &len, &cap, "end");
-    if (r < 0)
+    fputs("end\n", f);
+    if (fclose(f) != 0) {
+        held.answered = true;
         return EX_OSERR;
+    }
     /* Nothing went to stdout's buffer before: the view comes first. */
     r = write_by(buf, len, ptap_now_ms() + GO_WAIT_MS);
     if (r < 0) {
-        error("the view was not read%s: nothing done",
-              r == -ETIMEDOUT ? " within 30 s" : "");
+        held.answered = true;
+        if (r == -ETIMEDOUT)
+            error("the view was not read within %d s: nothing done", GO_WAIT_MS / 1000);
+        else
+            error("the view was not read: nothing done");
         return EX_TEMPFAIL;
     }
     return EX_OK;
@@ -2039,13 +2027,8 @@ static int cmd_destroy(const struct caller *c, const struct options *o)
         }
     }
     if (names_later) {
-        if (o->view) {
-            ret = print_view(links, n_links, NULL, NULL, 0);
-            if (ret) {
-                held.answered = true;
-                return ret;
-            }
-        }
+        if (o->view && (ret = print_view(links, n_links, NULL, NULL, 0)))
+            return ret;
         ret = wait_go_names(&later_buf, &later, &n_nms);
         if (ret)
             return ret;
@@ -2073,13 +2056,8 @@ static int cmd_destroy(const struct caller *c, const struct options *o)
         for (size_t i = 0; i < n_links; i++)
             by_name[i] = &links[i];
         qsort(by_name, n_links, sizeof(*by_name), cmp_link_name);
-        if (o->view && !names_later) {
-            ret = print_view(links, n_links, by_name, nms, n_nms);
-            if (ret) {
-                held.answered = true; /* no go to wait for: it is over */
-                return ret;
-            }
-        }
+        if (o->view && !names_later && (ret = print_view(links, n_links, by_name, nms, n_nms)))
+            return ret;
         /* Check every name before touching anything: all or nothing. */
         for (size_t i = 0; i < n_nms && !ret; i++) {
             const char *nm = nms[i];
