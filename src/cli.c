@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "consumer.h"
 #include "validate.h"
 
 /* The last message printed: the "message" of a JSON error. */
@@ -270,8 +271,7 @@ int cli_check_target(const char *cmd, const char *target)
 
     /* "word:" is a scheme (RFC 3986's letters); a libvirt domain whose name
      * looks like one is named by its UUID instead. */
-    if (n == 0 || target[n] != ':' || strncmp(target, "qmp:", 4) == 0 ||
-        strncmp(target, "hmp:", 4) == 0)
+    if (n == 0 || target[n] != ':' || ptap_target_is_monitor(target))
         return EX_OK;
     return cli_usage_error(cmd, "unknown TARGET scheme '%.*s:' in '%s': expected qmp:PATH, hmp:PATH "
                            "or a libvirt domain name or UUID", (int) n, target, target);

@@ -25,9 +25,20 @@ void ptap_consumer_conn_free(ptap_consumer_conn *cc)
     free(cc);
 }
 
-static bool is_monitor_target(const char *t)
+ptap_consumer_kind ptap_target_kind(const char *target, const char **path)
 {
-    return strncmp(t, "qmp:", 4) == 0 || strncmp(t, "hmp:", 4) == 0;
+    ptap_consumer_kind kind = PTAP_CONSUMER_LIBVIRT;
+    const char *p = target;
+
+    if (strncmp(target, "qmp:", 4) == 0)
+        kind = PTAP_CONSUMER_QMP;
+    else if (strncmp(target, "hmp:", 4) == 0)
+        kind = PTAP_CONSUMER_HMP;
+    if (kind != PTAP_CONSUMER_LIBVIRT)
+        p += 4;
+    if (path)
+        *path = p;
+    return kind;
 }
 
 /* ---- libvirt ---- */
@@ -143,7 +154,7 @@ int ptap_consumer_connect(const char *target, const char *uri, const char *metho
     cc = calloc(1, sizeof(*cc));
     if (!cc)
         return -ENOMEM;
-    if (is_monitor_target(target)) {
+    if (ptap_target_is_monitor(target)) {
         if (method && strcmp(method, "monitor") != 0) {
             free(cc);
             return ptap_error_set(err, -EINVAL, EX_USAGE,

@@ -27,6 +27,20 @@ typedef struct ptap_consumer_conn {
 } ptap_consumer_conn;
 
 /**
+ * ptap_target_kind: what a TARGET of attach, detach or release names:
+ * "qmp:PATH" a QMP socket, "hmp:PATH" a human monitor's socket (either
+ * dialect: the monitor says which), anything else a libvirt domain (name or
+ * UUID). Returns PTAP_CONSUMER_QMP, PTAP_CONSUMER_HMP or
+ * PTAP_CONSUMER_LIBVIRT, with @path (NULL allowed) set to the socket's
+ * PATH, or to @target itself for a domain.
+ */
+ptap_consumer_kind ptap_target_kind(const char *target, const char **path);
+static inline bool ptap_target_is_monitor(const char *target)
+{
+    return ptap_target_kind(target, NULL) != PTAP_CONSUMER_LIBVIRT;
+}
+
+/**
  * ptap_consumer_connect: open @target ("qmp:PATH", "hmp:PATH", or a
  * libvirt domain name/UUID with @uri and @method), check it is running and
  * learn who QEMU runs as. Exit code 69 in @err when it is not there or not

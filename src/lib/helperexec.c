@@ -364,21 +364,6 @@ static char *go_text(char *const argv[], const char *tag)
     return t;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t k = write(fd, p, n);
-
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return -errno;
-        p += k;
-        n -= (size_t) k;
-    }
-    return 0;
-}
-
 int ptap_helper_run(char *const argv[], ptap_helper_result *res)
 {
     const char *tag;
@@ -397,7 +382,7 @@ int ptap_helper_run(char *const argv[], ptap_helper_result *res)
 
         /* A helper that has already exited (a refusal) costs no SIGPIPE. */
         sigaction(SIGPIPE, &ign, &old);
-        sent = text && write_all(early.in, text, strlen(text)) == 0;
+        sent = text && ptap_write_all(early.in, text, strlen(text)) == 0;
         sigaction(SIGPIPE, &old, NULL);
 
         ptap_debug("the helper started early is told to go%s", sent ? "" : ", and is gone");

@@ -180,7 +180,7 @@ int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *ou
                                   "tap name '%s' makes no QEMU device id ('net-%s': %s): give "
                                   "one with --id", req->tap, req->tap, why);
     }
-    if (req->persistent && (strncmp(req->target, "qmp:", 4) == 0 || strncmp(req->target, "hmp:", 4) == 0 ||
+    if (req->persistent && (ptap_target_is_monitor(req->target) ||
                             (req->method && strcmp(req->method, "monitor") == 0)))
         return ptap_error_set(err, -EINVAL, EX_USAGE,
                               "--persistent needs a libvirt domain and the device method");
@@ -281,8 +281,9 @@ int ptap_attach(ptap_journal *j, const ptap_attach_req *req, ptap_attach_out *ou
      * monitor is asked who QEMU really is (SO_PEERCRED): if someone else,
      * the create below starts another (ptap_helper_prestart_create()). */
     struct stat mon;
-    if (fresh && (strncmp(req->target, "qmp:", 4) == 0 || strncmp(req->target, "hmp:", 4) == 0) &&
-        stat(req->target + 4, &mon) == 0) {
+    const char *mon_path;
+    if (fresh && ptap_target_kind(req->target, &mon_path) != PTAP_CONSUMER_LIBVIRT &&
+        stat(mon_path, &mon) == 0) {
         ptap_create_spec early;
         char owner[16];
 
@@ -429,8 +430,7 @@ static bool record_on_target(const ptap_record *rec, const char *target)
 
     if (k->kind == PTAP_CONSUMER_NONE)
         return false;
-    if (strncmp(t, "qmp:", 4) == 0 || strncmp(t, "hmp:", 4) == 0)
-        t += 4;
+    ptap_target_kind(target, &t);
     return strcmp(k->target, t) == 0 || strcmp(k->name, t) == 0;
 }
 

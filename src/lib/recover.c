@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include "consumer.h"
 #include "kview.h"
 #include "log.h"
 #include "pool.h"
@@ -626,12 +627,14 @@ static bool uuid_equal(const char *a, const char *b)
 
 int ptap_release_target_check(const char *target, const char **why)
 {
+    const char *path;
+
     if (!target || !*target) {
         *why = "an empty guest name";
         return -EINVAL;
     }
-    if (strncmp(target, "qmp:", 4) == 0 || strncmp(target, "hmp:", 4) == 0) {
-        if (target[4] != '/') {
+    if (ptap_target_kind(target, &path) != PTAP_CONSUMER_LIBVIRT) {
+        if (*path != '/') {
             *why = "a monitor socket is qmp:PATH or hmp:PATH with an absolute PATH";
             return -EINVAL;
         }
@@ -647,17 +650,18 @@ int ptap_release_target_check(const char *target, const char **why)
 bool ptap_release_matches(const ptap_record *rec, const ptap_release_req *req)
 {
     const ptap_consumer *c = &rec->consumer;
-    const char *t = req->target;
+    const char *t;
+    ptap_consumer_kind tk = ptap_target_kind(req->target, &t);
     char a[PTAP_CONSUMER_TARGET_MAX], b[PTAP_CONSUMER_TARGET_MAX];
 
     switch (c->kind) {
     case PTAP_CONSUMER_QMP:
-        return !req->uuid && strncmp(t, "qmp:", 4) == 0 && strcmp(c->target, t + 4) == 0;
+        return !req->uuid && tk == PTAP_CONSUMER_QMP && strcmp(c->target, t) == 0;
     case PTAP_CONSUMER_HMP:
     case PTAP_CONSUMER_HMP_LEGACY:
-        return !req->uuid && strncmp(t, "hmp:", 4) == 0 && strcmp(c->target, t + 4) == 0;
+        return !req->uuid && tk == PTAP_CONSUMER_HMP && strcmp(c->target, t) == 0;
     case PTAP_CONSUMER_LIBVIRT:
-        if (strncmp(t, "qmp:", 4) == 0 || strncmp(t, "hmp:", 4) == 0)
+        if (tk != PTAP_CONSUMER_LIBVIRT)
             return false;
         uri_key(c->uri, a, sizeof(a));
         uri_key(req->uri, b, sizeof(b));

@@ -139,6 +139,30 @@ static inline int ptap_read_all(int fd, size_t max, char **ret, size_t *ret_len)
     return 0;
 }
 
+/**
+ * ptap_write_all: write all @len bytes of @buf to @fd (a blocking fd: a
+ * pipe, a file), retrying short writes and EINTR. Returns 0 or a negative
+ * errno (-EPIPE for a reader that is gone, when SIGPIPE is ignored).
+ */
+static inline int ptap_write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+
+    while (len > 0) {
+        ssize_t k = write(fd, p, len);
+
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return negative_errno();
+        if (k == 0)
+            return -EIO;
+        p += k;
+        len -= (size_t) k;
+    }
+    return 0;
+}
+
 /** ptap_read_file: ptap_read_all() of the file at @path (opened read-only,
  * close-on-exec). Returns as ptap_read_all(), or open's -errno. */
 static inline int ptap_read_file(const char *path, size_t max, char **ret, size_t *ret_len)

@@ -45,9 +45,17 @@ struct ptap_virt {
      * libvirt, not three): the domain ran then (its id), and ptap's live
      * metadata, until this connection writes it. */
     bool seen_running;
-    int meta_live_state;   /* 0: unknown; 1: meta_live holds it; -ENODATA: none */
+    bool meta_live_known;  /* meta_live says it: NULL = the domain has none */
     ptap_vmeta *meta_live;
 };
+
+/* Forget what the live XML said of ptap's metadata: libvirt is asked next. */
+static void meta_live_forget(ptap_virt *v)
+{
+    v->meta_live_known = false;
+    free(v->meta_live);
+    v->meta_live = NULL;
+}
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(xmlDocPtr, xmlFreeDoc)
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)
@@ -231,9 +239,7 @@ static void virt_drop_domain(ptap_virt *v)
         virDomainFree(v->dom);
     v->dom = NULL;
     v->seen_running = false;
-    v->meta_live_state = 0;
-    free(v->meta_live);
-    v->meta_live = NULL;
+    meta_live_forget(v);
     free(v->name);
     v->name = NULL;
     v->uuid[0] = '\0';
@@ -466,6 +472,7 @@ static void virt_keep_live_metadata(ptap_virt *v, xmlNodePtr root)
     _cleanup_free_ ptap_vmeta *m = NULL;
     ptap_error err = { 0 };
 
+    meta_live_forget(v);
     for (xmlNodePtr c = md ? md->children : NULL; c; c = c->next) {
         xmlBufferPtr buf;
         int r;
@@ -485,10 +492,10 @@ static void virt_keep_live_metadata(ptap_virt *v, xmlNodePtr root)
         if (r < 0)
             return;
         v->meta_live = TAKE_PTR(m);
-        v->meta_live_state = 1;
+        v->meta_live_known = true;
         return;
     }
-    v->meta_live_state = -ENODATA;
+    v->meta_live_known = true;
 }
 
 /* The DAC label of the live XML: 1 found, 0 none, negative on a bad label;
@@ -1398,12 +1405,12 @@ int ptap_virt_metadata_get(ptap_virt *v, unsigned where, ptap_vmeta *ret)
     if (!v->dom)
         return -ENOENT;
     /* Live, as the live XML of the DAC label had it: no second question. */
-    if (where == PTAP_VIRT_LIVE && v->meta_live_state == 1) {
+    if (where == PTAP_VIRT_LIVE && v->meta_live_known) {
+        if (!v->meta_live)
+            return -ENODATA;
         *ret = *v->meta_live;
         return 0;
     }
-    if (where == PTAP_VIRT_LIVE && v->meta_live_state == -ENODATA)
-        return -ENODATA;
     xml = virDomainGetMetadata(v->dom, VIR_DOMAIN_METADATA_ELEMENT, PTAP_VMETA_NS,
                                meta_flags(where));
     if (!xml) {
@@ -1432,11 +1439,8 @@ int ptap_virt_metadata_set(ptap_virt *v, unsigned where, const ptap_vmeta *m)
             return virt_fail(v, r, "cannot format the ptap metadata of domain '%s'", v->name);
     }
     /* Written (or not: its outcome is unknown): ask libvirt next time. */
-    if (where & PTAP_VIRT_LIVE) {
-        v->meta_live_state = 0;
-        free(v->meta_live);
-        v->meta_live = NULL;
-    }
+    if (where & PTAP_VIRT_LIVE)
+        meta_live_forget(v);
     /* NULL metadata removes ptap's element altogether. */
     if (virDomainSetMetadata(v->dom, VIR_DOMAIN_METADATA_ELEMENT, xml, m->n ? PTAP_VMETA_PREFIX : NULL,
                              PTAP_VMETA_NS, meta_flags(where)) < 0)
