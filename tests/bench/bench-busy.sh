@@ -49,6 +49,14 @@ p() { # NS SD ARGS...
 }
 create_in() { p "$1" "$2" create one0 --owner "$user" --bridge br0; }
 destroy_in() { p "$1" "$2" destroy one0; }
+# What a user would see, outside the timings, the same in both namespaces
+# (a check on one side only shifted that side's kernel work in time).
+check_made() { # NS
+    [ "$(ip -n "$1" -j link show one0 | jq -r '.[0].master')" = br0 ] || pt_fail "one0 is not on br0 in $1"
+}
+check_gone() { # NS
+    ! ip -n "$1" link show one0 >/dev/null 2>&1 || pt_fail "one0 still exists in $1"
+}
 
 # Warm-up, not counted.
 create_in "$empty" "$sd_empty" >/dev/null && destroy_in "$empty" "$sd_empty" >/dev/null
@@ -60,16 +68,17 @@ for ((r = 0; r < rounds; r++)); do
         if [ $(((r + k) % 2)) -eq 0 ]; then
             bn_time create_in "$empty" "$sd_empty"
             t_ce+=("$BN_MS")
+            check_made "$empty"
             bn_time destroy_in "$empty" "$sd_empty"
             t_de+=("$BN_MS")
+            check_gone "$empty"
         else
             bn_time create_in "$busy" "$sd_busy"
             t_cb+=("$BN_MS")
-            [ "$(ip -n "$busy" -j link show one0 | jq -r '.[0].master')" = br0 ] ||
-                pt_fail "one0 is not on br0"
+            check_made "$busy"
             bn_time destroy_in "$busy" "$sd_busy"
             t_db+=("$BN_MS")
-            ! ip -n "$busy" link show one0 >/dev/null 2>&1 || pt_fail "one0 still exists"
+            check_gone "$busy"
         fi
     done
 done
