@@ -92,10 +92,9 @@ run_ptap() {
     # shellcheck disable=SC2086
     bn_ptap "$sd" create 'bpt%d' --count "$1" --owner "$user" $bropt >"$BN_TMP/names"
 }
-destroy_ptap() {
-    # shellcheck disable=SC2046
-    bn_ptap "$sd" destroy $(cat "$BN_TMP/names")
-}
+# The names a create printed are read before the destroy is timed (a
+# $(cat FILE) inside it would time a subshell and a cat too).
+destroy_ptap() { bn_ptap "$sd" destroy "${pnames[@]}"; }
 run_batch() { ip -n "$BN_NS" -batch "$BN_TMP/ipb-create"; }
 destroy_batch() { ip -n "$BN_NS" -batch "$BN_TMP/ipb-destroy"; }
 run_loop() { ip netns exec "$BN_NS" bash "$BN_TMP/iploop.sh" "$1" "$uid" "$br"; }
@@ -104,10 +103,7 @@ run_helper() {
     ip netns exec "$BN_NS" "$PTAP_HELPER_BIN" create 'bph%d' --count "$1" --owner "$uid" $bropt \
         --tag 0123456789abcdef:bench >"$BN_TMP/hnames"
 }
-destroy_helper() {
-    # shellcheck disable=SC2046
-    ip netns exec "$BN_NS" "$PTAP_HELPER_BIN" destroy $(cat "$BN_TMP/hnames")
-}
+destroy_helper() { ip netns exec "$BN_NS" "$PTAP_HELPER_BIN" destroy "${hnames[@]}"; }
 run_floor() {
     # shellcheck disable=SC2086
     ip netns exec "$BN_NS" "$floor" --count "$1" --owner "$uid" $bropt
@@ -147,7 +143,7 @@ for n in $sizes; do
     pt_log "create + destroy $n taps ($where): $rounds rounds of ptap / ip -batch$([ "$loop" -eq 1 ] && echo " / ip loop")$([ "$floor_on" -eq 1 ] && echo " / floor")"
     t_pc=() t_pd=() t_bc=() t_bd=() t_loop=() t_floor=() t_hc=() t_hd=()
     # Warm-up (page cache, first-run costs), not counted.
-    run_ptap "$n" && destroy_ptap >/dev/null
+    run_ptap "$n" && mapfile -t pnames <"$BN_TMP/names" && destroy_ptap >/dev/null
     for ((r = 0; r < rounds; r++)); do
         for ((k = 0; k < k_max; k++)); do
             c=$(((r + k) % k_max))
@@ -159,8 +155,8 @@ for n in $sizes; do
             0)
                 bn_time run_ptap "$n"
                 t_pc+=("$BN_MS")
-                got=$(wc -l <"$BN_TMP/names")
-                [ "$got" -eq "$n" ] || pt_fail "ptap create printed $got names, not $n"
+                mapfile -t pnames <"$BN_TMP/names"
+                [ "${#pnames[@]}" -eq "$n" ] || pt_fail "ptap create printed ${#pnames[@]} names, not $n"
                 [ "$r" -eq 0 ] && check_taps bpt "$n"
                 bn_time destroy_ptap
                 t_pd+=("$BN_MS")
@@ -189,7 +185,8 @@ for n in $sizes; do
             4)
                 bn_time run_helper "$n"
                 t_hc+=("$BN_MS")
-                [ "$(wc -l <"$BN_TMP/hnames")" -eq "$n" ] || pt_fail "ptap-helper printed the wrong number of names"
+                mapfile -t hnames <"$BN_TMP/hnames"
+                [ "${#hnames[@]}" -eq "$n" ] || pt_fail "ptap-helper printed ${#hnames[@]} names, not $n"
                 [ "$r" -eq 0 ] && check_taps bph "$n"
                 bn_time destroy_helper
                 t_hd+=("$BN_MS")

@@ -65,7 +65,7 @@ run "1b. create + destroy 100 to 10,000 taps, no bridge" bench-create.sh \
 run "2. remove N orphans" bench-recover.sh --sizes "100 1000 5000" --rounds 7 --rounds-large 5
 run "3. one tap on a busy host" bench-busy.sh --links 10000 --rounds 41
 run "4. journal scaling" bench-journal-cli.sh --rounds 7
-run "5. hot-add on a live guest" bench-hotplug.sh --rounds 9
+run "5. hot-add on a live guest" bench-hotplug.sh --rounds 15
 run "6. concurrency" bench-concurrency.sh --clients 8 --ops 15 --rounds 3
 run "7. live migration" bench-migration.sh --rounds 3
 
