@@ -16,6 +16,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "consumer.h"
 #include "recover.h"
 
 #define EPH PTAP_TAP_EPHEMERAL
@@ -287,11 +288,41 @@ static void test_release_target_check(void **state)
     }
 }
 
+/* What a TARGET names, as attach, detach and release read it. */
+static void test_target_kind(void **state)
+{
+    static const struct {
+        const char *target;
+        ptap_consumer_kind kind;
+        const char *path;
+    } cases[] = {
+        { "qmp:/run/vm1.qmp", PTAP_CONSUMER_QMP, "/run/vm1.qmp" },
+        { "hmp:/run/vm1.mon", PTAP_CONSUMER_HMP, "/run/vm1.mon" },
+        { "qmp:", PTAP_CONSUMER_QMP, "" },
+        { "web1", PTAP_CONSUMER_LIBVIRT, "web1" },
+        { U1, PTAP_CONSUMER_LIBVIRT, U1 },
+        { "qmpx:/run/a", PTAP_CONSUMER_LIBVIRT, "qmpx:/run/a" },
+        { "QMP:/run/a", PTAP_CONSUMER_LIBVIRT, "QMP:/run/a" },
+        { "qm", PTAP_CONSUMER_LIBVIRT, "qm" },
+    };
+    const char *path;
+
+    (void) state;
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        path = NULL;
+        assert_int_equal(ptap_target_kind(cases[i].target, &path), cases[i].kind);
+        assert_string_equal(path, cases[i].path);
+        assert_int_equal(ptap_target_is_monitor(cases[i].target),
+                         cases[i].kind != PTAP_CONSUMER_LIBVIRT);
+    }
+    assert_int_equal(ptap_target_kind("hmp:/x", NULL), PTAP_CONSUMER_HMP);
+}
+
 int main(void)
 {
     struct CMUnitTest tests[ARRAY_SIZE(rows)];
     struct CMUnitTest ns[ARRAY_SIZE(ns_rows)];
-    struct CMUnitTest match[ARRAY_SIZE(match_rows) + 1];
+    struct CMUnitTest match[ARRAY_SIZE(match_rows) + 2];
     int r;
 
     for (size_t i = 0; i < ARRAY_SIZE(rows); i++)
@@ -306,6 +337,8 @@ int main(void)
                                          .initial_state = (void *) &match_rows[i] };
     match[ARRAY_SIZE(match_rows)] = (struct CMUnitTest) {
         .name = "release targets", .test_func = test_release_target_check };
+    match[ARRAY_SIZE(match_rows) + 1] = (struct CMUnitTest) {
+        .name = "target kinds", .test_func = test_target_kind };
     r = cmocka_run_group_tests_name("recover decision table", tests, NULL, NULL);
     r += cmocka_run_group_tests_name("recover decision table, network namespaces", ns, NULL, NULL);
     return r + cmocka_run_group_tests_name("release matching", match, NULL, NULL);
