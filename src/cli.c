@@ -20,6 +20,7 @@
 
 #include "cli.h"
 #include "consumer.h"
+#include "helperexec.h"
 #include "validate.h"
 
 /* The last message printed: the "message" of a JSON error. */
@@ -123,6 +124,15 @@ void cli_journal_stamp(cli *c, ptap_journal_stamp *s)
     *s = (ptap_journal_stamp) { 0 };
     if (journal_dir(c, dir, true) == EX_OK)
         ptap_journal_stamp_take(dir, s);
+}
+
+int cli_open_journal_prestarted(cli *c, const ptap_journal_stamp *before, ptap_journal **ret)
+{
+    int ex = cli_open_journal(c, true, ret);
+
+    if (ex == EX_OK && ptap_journal_changed_since(*ret, before))
+        ptap_helper_prestart_drop();
+    return ex;
 }
 
 int cli_open_journal(cli *c, bool write, ptap_journal **ret)

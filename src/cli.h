@@ -177,6 +177,15 @@ int cli_open_journal(cli *c, bool write, ptap_journal **ret);
  */
 void cli_journal_stamp(cli *c, ptap_journal_stamp *s);
 
+/**
+ * cli_open_journal_prestarted: cli_open_journal() for writing, after a
+ * helper was started early (its look at the kernel taken at its start)
+ * with @before taken just before it. When another ptap changed the journal
+ * from @before until the lock, that look may miss what the other did: the
+ * early helper is dropped, and a fresh one runs if one is needed.
+ */
+int cli_open_journal_prestarted(cli *c, const ptap_journal_stamp *before, ptap_journal **ret);
+
 /* ---- JSON output: one document per run (ptap(1), JSON OUTPUT) ---- */
 
 /* The version of the JSON contract: every document's "version". */

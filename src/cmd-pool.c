@@ -214,15 +214,13 @@ static int run_destroy(cli *c, const cli_args *a)
      * no other ptap changed the journal from before it started until the
      * lock (its look at the kernel may then miss what that one did). */
     bool view = (size_t) a->argc > PTAP_KVIEW_NAMES_MAX;
-    ptap_journal_stamp before;
+    ptap_journal_stamp before = { 0 };
 
     cli_journal_stamp(c, &before);
     (void) ptap_helper_prestart_destroy(a->argv, (size_t) a->argc, view);
-    ex = cli_open_journal(c, true, &j);
+    ex = cli_open_journal_prestarted(c, &before, &j);
     if (ex != EX_OK)
         return ex;
-    if (ptap_journal_changed_since(j, &before))
-        ptap_helper_prestart_drop();
     snap = cli_snapshot(j, a->argv, (size_t) a->argc, &n_snap);
     if (!snap)
         return cli_fail(NULL, -ENOMEM, "cannot destroy taps");

@@ -82,20 +82,17 @@ static int run_recover(cli *c, const cli_args *a)
     /* The helper dumps the links while the journal is read here, and
      * prints them: that is this namespace's view of the kernel (no dump of
      * ours); it gets the names of what is to go after its go. */
-    ptap_journal_stamp before;
+    ptap_journal_stamp before = { 0 };
 
     if (!dry_run) {
         cli_journal_stamp(c, &before);
         (void) ptap_helper_prestart_destroy_later(true);
     }
-    ex = cli_open_journal(c, !dry_run, &j);
+    /* Records judged by a look that missed another ptap's change would be
+     * wrong: that helper is then not used (cli_open_journal_prestarted). */
+    ex = dry_run ? cli_open_journal(c, false, &j) : cli_open_journal_prestarted(c, &before, &j);
     if (ex != EX_OK)
         return ex;
-    /* Another ptap changed the journal after the helper started: its look
-     * at the kernel may miss what that one did (records judged by it would
-     * be wrong), so it is not used; a fresh helper runs if one is needed. */
-    if (!dry_run && ptap_journal_changed_since(j, &before))
-        ptap_helper_prestart_drop();
     snap = cli_snapshot(j, NULL, 0, &n_snap);
     if (!snap)
         return cli_fail(NULL, -ENOMEM, "recovery failed");
