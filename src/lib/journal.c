@@ -1492,24 +1492,6 @@ static int replay(ptap_journal *j, const char *buf, size_t len, const char *src,
 /* ------------------------------------------------------------------ */
 /* Files */
 
-static int pwrite_all(int fd, const char *buf, size_t len, off_t off)
-{
-    while (len > 0) {
-        ssize_t k = pwrite(fd, buf, len, off);
-
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0)
-            return negative_errno();
-        if (k == 0)
-            return -EIO;
-        buf += k;
-        len -= (size_t) k;
-        off += k;
-    }
-    return 0;
-}
-
 /* A state file or directory must be ours, of the right type, and not
  * writable by anybody else. */
 static int check_owner(int fd, mode_t type, const char *what, const char *path, ptap_error *err)
@@ -1646,7 +1628,7 @@ static int replace_file(ptap_journal *j, const char *buf, size_t len, const char
                         strerror(errno));
         fd = openat(j->dirfd, JOURNAL_TMP, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                     0600);
-        r = fd < 0 ? negative_errno() : pwrite_all(fd, buf, len, 0);
+        r = fd < 0 ? negative_errno() : ptap_pwrite_all(fd, buf, len, 0);
         if (r >= 0 && fsync(fd) < 0)
             r = negative_errno();
         if (r >= 0)
@@ -2309,10 +2291,10 @@ int ptap_journal_append(ptap_journal *j, ptap_record *recs, size_t n, ptap_error
 #endif
     may_spend |= j->spend_reserve;
     for (int attempt = 0;; attempt++) {
-        r = pwrite_all(j->fd, (const char *) xmlBufferContent(out), first, j->size);
+        r = ptap_pwrite_all(j->fd, (const char *) xmlBufferContent(out), first, j->size);
         if (r >= 0) {
             ptap_fault("journal-mid-record");
-            r = pwrite_all(j->fd, (const char *) xmlBufferContent(out) + first, len - first,
+            r = ptap_pwrite_all(j->fd, (const char *) xmlBufferContent(out) + first, len - first,
                            j->size + (off_t) first);
         }
         if (r >= 0) {

@@ -139,17 +139,19 @@ static inline int ptap_read_all(int fd, size_t max, char **ret, size_t *ret_len)
     return 0;
 }
 
-/**
+/*
  * ptap_write_all: write all @len bytes of @buf to @fd (a blocking fd: a
- * pipe, a file), retrying short writes and EINTR. Returns 0 or a negative
- * errno (-EPIPE for a reader that is gone, when SIGPIPE is ignored).
+ * pipe, a file), retrying short writes and EINTR; ptap_pwrite_all: the
+ * same at offset @off (>= 0) of a file, with pwrite(). Both return 0 or a
+ * negative errno (-EPIPE for a reader that is gone, when SIGPIPE is
+ * ignored; -EIO for a write of nothing).
  */
-static inline int ptap_write_all(int fd, const void *buf, size_t len)
+static inline int ptap_write_loop(int fd, const void *buf, size_t len, off_t off)
 {
     const char *p = buf;
 
     while (len > 0) {
-        ssize_t k = write(fd, p, len);
+        ssize_t k = off < 0 ? write(fd, p, len) : pwrite(fd, p, len, off);
 
         if (k < 0 && errno == EINTR)
             continue;
@@ -159,8 +161,20 @@ static inline int ptap_write_all(int fd, const void *buf, size_t len)
             return -EIO;
         p += k;
         len -= (size_t) k;
+        if (off >= 0)
+            off += k;
     }
     return 0;
+}
+
+static inline int ptap_write_all(int fd, const void *buf, size_t len)
+{
+    return ptap_write_loop(fd, buf, len, -1);
+}
+
+static inline int ptap_pwrite_all(int fd, const void *buf, size_t len, off_t off)
+{
+    return off < 0 ? -EINVAL : ptap_write_loop(fd, buf, len, off);
 }
 
 /** ptap_read_file: ptap_read_all() of the file at @path (opened read-only,
