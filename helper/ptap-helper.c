@@ -1854,17 +1854,15 @@ static const ptap_link_info *find_link_name(const ptap_link_info **v, size_t n, 
 /* Destroy with at most this many names looks each up instead of a dump. */
 #define DESTROY_LOOKUP_MAX 8
 
-/* The destroyed taps in the audit trail: one syslog line per 64 names. */
 /*
  * --view: what this helper sees of the links named (or of every link, for
  * a destroy whose names come after the go), before it waits for the go:
  * one line each (ptap_link_info_format(), the same look-up or dump its
  * checks use), then "end". The caller (ptap) judges its records by it
  * instead of asking the kernel again. Nothing here that any user cannot
- * read with `ip -d link show`.
+ * read with `ip -d link show`. A link it cannot put in a line (none here:
+ * names have no blanks) spoils the view, which the caller then does not use.
  */
-/* A link it cannot put in a line (none here: names have no blanks)
- * spoils the view, which the caller then does not use. */
 static void view_add_link(FILE *f, const ptap_link_info *li)
 {
     char line[PTAP_LINK_LINE_MAX];
@@ -1959,6 +1957,7 @@ static int print_view(const ptap_link_info *links, size_t n_links,
     return EX_OK;
 }
 
+/* The destroyed taps in the audit trail: one syslog line per 64 names. */
 static void log_destroyed(const struct caller *c, const char **names, size_t n)
 {
     for (size_t i = 0; i < n; i += 64) {

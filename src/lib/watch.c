@@ -194,8 +194,6 @@ static int peek_journal(ptap_watch *w, ptap_journal **ret, ptap_error *err)
     return r;
 }
 
-/* Close the records of @names whose devices are gone, in one write. */
-
 /* The journal opened for writing and the kernel's view (of @names only,
  * when given), for a change decided on a fresh look. Returns 1 when both
  * are there, 0 when there is no journal, or a negative errno (reported). */
@@ -219,6 +217,7 @@ static int open_for_write(ptap_watch *w, ptap_journal **j, ptap_kview *kv, char 
     return 1;
 }
 
+/* Close the records of @names whose devices are gone, in one write. */
 static int forget_names(ptap_watch *w, char (*names)[IFNAMSIZ], size_t n)
 {
     _cleanup_(ptap_journal_closep) ptap_journal *j = NULL;
