@@ -518,25 +518,31 @@ int ptap_helper_prestart_destroy(char *const *names, size_t n, bool view)
     return prestart(argv, view);
 }
 
-/* The early helper's view: its lines up to "end" (VIEW_WAIT_MS at most),
- * read from its stdout without reading past them. */
+/* The early helper's view: its lines up to "end" on its stdout, within
+ * VIEW_WAIT_MS. */
 #define VIEW_WAIT_MS 5000
+
+/* Does @b end with the view's last line, "end"? */
+static bool view_ended(const buf *b)
+{
+    return b->len >= 4 && (b->len == 4 || b->data[b->len - 5] == '\n') &&
+           memcmp(b->data + b->len - 4, "end\n", 4) == 0;
+}
 
 static int read_view(ptap_link_info **ret, size_t *n_ret)
 {
-    _cleanup_free_ char *text = NULL;
+    _cleanup_(buf_done) buf b = { 0 };
     _cleanup_(ptap_link_info_freep) ptap_link_info *v = NULL;
-    size_t len = 0, cap = 0, n = 0;
+    size_t n = 0;
     int64_t deadline = ptap_now_ms() + VIEW_WAIT_MS;
     char *save = NULL;
 
-    for (;;) {
+    /* The helper writes nothing after "end" until it is told to go. */
+    while (!view_ended(&b)) {
         struct pollfd p = { .fd = early.out, .events = POLLIN };
         int64_t left = deadline - ptap_now_ms();
-        ssize_t k;
+        int k;
 
-        if (len >= 4 && (len == 4 || text[len - 5] == '\n') && memcmp(text + len - 4, "end\n", 4) == 0)
-            break;
         if (left <= 0)
             return -ETIMEDOUT;
         if (poll(&p, 1, (int) left) < 0) {
@@ -546,30 +552,20 @@ static int read_view(ptap_link_info **ret, size_t *n_ret)
         }
         if (!p.revents)
             continue;
-        if (cap - len < 4096) {
-            size_t nc = cap ? 2 * cap : 65536;
-            char *nb = realloc(text, nc);
-
-            if (!nb)
-                return -ENOMEM;
-            text = nb;
-            cap = nc;
-        }
-        k = read(early.out, text + len, cap - len - 1);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return k < 0 ? -errno : -ENODATA; /* gone (or too old for --view) */
-        len += (size_t) k;
+        k = buf_read(&b, early.out);
+        if (k < 0)
+            return k;
+        if (k == 0)
+            return -ENODATA; /* gone (or too old for --view) */
     }
-    text[len - 4] = '\0';
-    for (char *p = text; *p; p++)
+    b.data[b.len - 4] = '\0';
+    for (char *p = b.data; *p; p++)
         n += *p == '\n';
     v = calloc(n + 1, sizeof(*v));
     if (!v)
         return -ENOMEM;
     n = 0;
-    for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+    for (char *l = strtok_r(b.data, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
         if (ptap_link_info_parse(l, &v[n++]) < 0)
             return -EBADMSG;
     *ret = TAKE_PTR(v);
