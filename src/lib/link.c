@@ -246,20 +246,28 @@ static bool is_word(const char *s)
     return true;
 }
 
-static const char LINK_FLAGS[] = "tpmvscu";
+/* The FLAGS word: a letter for each flag that is set. */
+static const struct {
+    char letter;
+    size_t at; /* offsetof(ptap_link_info, the flag) */
+} LINK_FLAGS[] = {
+    { 't', offsetof(ptap_link_info, is_tun) },      { 'p', offsetof(ptap_link_info, is_tap) },
+    { 'm', offsetof(ptap_link_info, multi_queue) }, { 'v', offsetof(ptap_link_info, vnet_hdr) },
+    { 's', offsetof(ptap_link_info, persist) },     { 'c', offsetof(ptap_link_info, carrier) },
+    { 'u', offsetof(ptap_link_info, up) },
+};
 
 int ptap_link_info_format(const ptap_link_info *l, char *buf, size_t size)
 {
-    bool f[] = { l->is_tun, l->is_tap, l->multi_queue, l->vnet_hdr, l->persist, l->carrier, l->up };
-    char flags[sizeof(LINK_FLAGS)];
+    char flags[ARRAY_SIZE(LINK_FLAGS) + 1];
     size_t k = 0;
     int n;
 
     if (!is_word(l->name))
         return -EINVAL;
-    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
-        if (f[i])
-            flags[k++] = LINK_FLAGS[i];
+    for (size_t i = 0; i < ARRAY_SIZE(LINK_FLAGS); i++)
+        if (*(const bool *) ((const char *) l + LINK_FLAGS[i].at))
+            flags[k++] = LINK_FLAGS[i].letter;
     if (k == 0)
         flags[k++] = '-';
     flags[k] = '\0';
@@ -322,19 +330,13 @@ int ptap_link_info_parse(const char *line, ptap_link_info *l)
         return -EINVAL;
     if (strcmp(w[4], "-") != 0)
         for (const char *c = w[4]; *c; c++) {
-            const char *at = strchr(LINK_FLAGS, *c);
+            size_t i = 0;
 
-            if (!at)
+            while (i < ARRAY_SIZE(LINK_FLAGS) && LINK_FLAGS[i].letter != *c)
+                i++;
+            if (i == ARRAY_SIZE(LINK_FLAGS))
                 return -EINVAL;
-            switch (at - LINK_FLAGS) {
-            case 0: l->is_tun = true; break;
-            case 1: l->is_tap = true; break;
-            case 2: l->multi_queue = true; break;
-            case 3: l->vnet_hdr = true; break;
-            case 4: l->persist = true; break;
-            case 5: l->carrier = true; break;
-            default: l->up = true; break;
-            }
+            *(bool *) ((char *) l + LINK_FLAGS[i].at) = true;
         }
     l->ifindex = (int) num[0];
     l->owner = num[1];
