@@ -1969,6 +1969,13 @@ int ptap_journal_open(const char *dir, unsigned flags, ptap_journal **ret, ptap_
     return ptap_journal_open_wait(dir, flags, NULL, ret, err);
 }
 
+/* The stamp of a journal file that @st describes. */
+static ptap_journal_stamp stamp_of(const struct stat *st)
+{
+    return (ptap_journal_stamp) { .exists = true, .dev = st->st_dev, .ino = st->st_ino,
+                                  .size = st->st_size, .mtime = st->st_mtim };
+}
+
 int ptap_journal_open_wait(const char *dir, unsigned flags, const ptap_journal_wait *wait,
                            ptap_journal **ret, ptap_error *err)
 {
@@ -2035,9 +2042,7 @@ int ptap_journal_open_wait(const char *dir, unsigned flags, const ptap_journal_w
         struct stat st;
 
         if (fstat(j->fd, &st) == 0)
-            j->at_lock = (ptap_journal_stamp) { .taken = true, .exists = true, .dev = st.st_dev,
-                                                .ino = st.st_ino, .size = st.st_size,
-                                                .mtime = st.st_mtim };
+            j->at_lock = stamp_of(&st);
     }
     r = ptap_read_all(j->fd, 0, &buf, &len);
     if (r < 0)
@@ -2078,20 +2083,16 @@ void ptap_journal_stamp_take(const char *dir, ptap_journal_stamp *s)
     struct stat st;
 
     *s = (ptap_journal_stamp) { 0 };
-    if (dfd < 0)
-        return;
-    s->taken = true;
-    if (fstatat(dfd, JOURNAL_FILE, &st, AT_SYMLINK_NOFOLLOW) < 0)
-        return; /* none yet: any journal the command finds is newer */
-    *s = (ptap_journal_stamp) { .taken = true, .exists = true, .dev = st.st_dev, .ino = st.st_ino,
-                                .size = st.st_size, .mtime = st.st_mtim };
+    /* No file yet: any journal the command finds is newer. */
+    if (dfd >= 0 && fstatat(dfd, JOURNAL_FILE, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        *s = stamp_of(&st);
 }
 
 bool ptap_journal_changed_since(const ptap_journal *j, const ptap_journal_stamp *s)
 {
     const ptap_journal_stamp *a = &j->at_lock;
 
-    return !s->taken || !s->exists || !a->taken || a->dev != s->dev || a->ino != s->ino ||
+    return !s->exists || !a->exists || a->dev != s->dev || a->ino != s->ino ||
            a->size != s->size || a->mtime.tv_sec != s->mtime.tv_sec ||
            a->mtime.tv_nsec != s->mtime.tv_nsec;
 }

@@ -181,20 +181,19 @@ void ptap_journal_close(ptap_journal *j);
  * early helper's view).
  */
 typedef struct ptap_journal_stamp {
-    bool taken;  /* the stat was made */
-    bool exists; /* the file was there */
+    bool exists; /* the file was there (and could be looked at) */
     dev_t dev;
     ino_t ino;
     off_t size;
     struct timespec mtime;
 } ptap_journal_stamp;
 
-/** ptap_journal_stamp_take: the stamp of @dir's journal now (not taken
- * when the directory cannot be looked at). */
+/** ptap_journal_stamp_take: the stamp of @dir's journal now (none, which
+ * nothing matches, when there is no file or it cannot be looked at). */
 void ptap_journal_stamp_take(const char *dir, ptap_journal_stamp *s);
 
 /** ptap_journal_changed_since: did @j's file change between @s and the
- * moment @j took its lock? (Yes when @s was not taken, or @j has no file.) */
+ * moment @j took its lock? (Yes when either has no file.) */
 bool ptap_journal_changed_since(const ptap_journal *j, const ptap_journal_stamp *s);
 
 /* ptap_journal_closep: for _cleanup_(ptap_journal_closep) ptap_journal *j = NULL. */
