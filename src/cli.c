@@ -91,22 +91,24 @@ static void lock_notice(const char *path, const char *holder, void *userdata)
             path, holder, *wait_s);
 }
 
-/* The state directory in @dir (4096 bytes), as --state-dir or the
+#define STATE_DIR_MAX 4096
+
+/* The state directory in @dir (STATE_DIR_MAX bytes), as --state-dir or the
  * default says; @quiet: no message. Returns an exit code. */
-static int journal_dir(cli *c, char dir[4096], bool quiet)
+static int journal_dir(cli *c, char dir[STATE_DIR_MAX], bool quiet)
 {
     int r;
 
     if (c->state_dir) {
         /* Validate, never truncate: a cut path may name another directory. */
-        if (strlen(c->state_dir) >= 4096)
+        if (strlen(c->state_dir) >= STATE_DIR_MAX)
             return quiet ? EX_USAGE
                          : cli_err(EX_USAGE, "invalid --state-dir '%.32s...': longer than %d bytes",
-                                   c->state_dir, 4095);
-        snprintf(dir, 4096, "%s", c->state_dir);
+                                   c->state_dir, STATE_DIR_MAX - 1);
+        snprintf(dir, STATE_DIR_MAX, "%s", c->state_dir);
         return EX_OK;
     }
-    r = ptap_journal_default_dir(dir, 4096);
+    r = ptap_journal_default_dir(dir, STATE_DIR_MAX);
     if (r == -ENAMETOOLONG)
         return quiet ? EX_CONFIG
                      : cli_err(EX_CONFIG, "XDG_RUNTIME_DIR is too long (use --state-dir DIR)");
@@ -119,7 +121,7 @@ static int journal_dir(cli *c, char dir[4096], bool quiet)
 
 void cli_journal_stamp(cli *c, ptap_journal_stamp *s)
 {
-    char dir[4096];
+    char dir[STATE_DIR_MAX];
 
     *s = (ptap_journal_stamp) { 0 };
     if (journal_dir(c, dir, true) == EX_OK)
@@ -145,7 +147,7 @@ int cli_open_journal(cli *c, bool write, ptap_journal **ret)
         .notice = lock_notice,
         .userdata = &wait_s,
     };
-    char dir[4096];
+    char dir[STATE_DIR_MAX];
     int r;
 
     r = journal_dir(c, dir, false);

@@ -75,8 +75,8 @@ int ptap_kview_load(ptap_kview *kv)
     *kv = (ptap_kview) { 0 };
     /* recover's helper, started early, dumps every link for its checks
      * and prints them: a dump of our own would say the same (a helper
-     * started before another ptap changed the journal is dropped by the
-     * command before this: cmd-recover.c). */
+     * started before another ptap changed the journal is dropped when the
+     * command takes the lock: cli_open_journal_prestarted()). */
     if (ptap_helper_prestart_view(NULL, 0, &links, &n) == 0)
         return kview_from_links(kv, links, n);
     r = ptap_link_dump(&links, &n);
@@ -90,6 +90,7 @@ int ptap_kview_load_names(ptap_kview *kv, char *const *names, size_t n)
     ptap_link_ctx *c = NULL;
     int r;
 
+    *kv = (ptap_kview) { 0 };
     if (n > PTAP_KVIEW_NAMES_MAX) {
         _cleanup_(ptap_link_info_freep) ptap_link_info *seen = NULL;
         size_t n_seen = 0;
@@ -97,13 +98,12 @@ int ptap_kview_load_names(ptap_kview *kv, char *const *names, size_t n)
         /* The helper started early for a destroy of these names has
          * dumped the links already: its view is as good as a dump of our
          * own (one started before another ptap changed the journal has
-         * been dropped: cmd-pool.c), and that helper's checks go by it. */
-        *kv = (ptap_kview) { 0 };
+         * been dropped: cli_open_journal_prestarted()), and that helper's
+         * checks go by it. */
         if (ptap_helper_prestart_view(names, n, &seen, &n_seen) == 0)
             return kview_from_links(kv, seen, n_seen);
         return ptap_kview_load(kv);
     }
-    *kv = (ptap_kview) { 0 };
     kv->devs = calloc(n ? n : 1, sizeof(*kv->devs));
     if (!kv->devs)
         return -ENOMEM;

@@ -1487,8 +1487,10 @@ static int metadata_edit(ptap_virt *v, unsigned where, bool from_none, metadata_
 
 static int change_put(ptap_virt *v, ptap_vmeta *m, const void *nic)
 {
-    if (ptap_vmeta_put(m, nic) < 0)
-        return virt_fail(v, -E2BIG, "domain '%s' already carries %d ptap NICs", v->name,
+    int r = ptap_vmeta_put(m, nic);
+
+    if (r < 0)
+        return virt_fail(v, r, "domain '%s' already carries %d ptap NICs", v->name,
                          PTAP_VMETA_NICS_MAX);
     return 1;
 }
